@@ -1,0 +1,78 @@
+# L4Q harness. `make` installs missing Debian packages (when root), then builds build/l4q.
+CC      ?= gcc
+SRCDIRS := core baselines evals experiments results cli
+DEB_PKGS := libopenblas-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev pkg-config gnuplot-nox hdf5-tools
+TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml
+
+HDF5_INC := /usr/include/hdf5/serial
+HDF5_LIB := /usr/lib/x86_64-linux-gnu/hdf5/serial
+BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-pthread
+CPPFLAGS := -Icore -I. -I$(BLAS_INC) -I$(HDF5_INC) -I/usr/include/cjson -D_GNU_SOURCE
+CFLAGS  ?= -O3 -march=native -g
+CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -MMD -MP
+LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -llapacke -lopenblas -lyaml -lcjson -lm -fopenmp
+
+SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
+LIBSRCS := $(filter-out cli/main.c,$(SRCS))
+OBJS    := $(SRCS:%.c=build/obj/%.o)
+LIBOBJS := $(LIBSRCS:%.c=build/obj/%.o)
+TESTSRC := $(wildcard tests/*.c)
+TESTBIN := $(TESTSRC:tests/%.c=build/tests/%)
+ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
+ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all deps test-deps test asan bench reproduce clean
+all: deps build/l4q $(TESTBIN)
+
+# Idempotent: only installs what dpkg says is missing, and only as root.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run make as root or install them)"; exit 1; fi; fi
+
+test-deps:
+	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing"; exit 1; fi; fi
+
+build/l4q: $(OBJS)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+build/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/tests/%: tests/%.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+
+# Sanitizer build of the binary and the C tests (run by the suite).
+asan: build/asan/l4q $(TESTSRC:tests/%.c=build/asan/tests/%)
+build/asan/l4q: $(ASAN_OBJS)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+build/asan/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp -MMD -MP $(ASAN_FLAGS) -c -o $@ $<
+build/asan/tests/%: tests/%.c $(ASAN_LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp $(ASAN_FLAGS) -o $@ $< $(ASAN_LIBOBJS) $(LDLIBS)
+
+test: all asan test-deps
+	@bash tests/run.sh
+
+bench: all
+	@bash bench/run.sh
+
+reproduce: all
+	build/l4q sweep experiments/default.yaml --out results/default
+	build/l4q report results/default --plots
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

@@ -1,0 +1,58 @@
+// main.c — build/l4q entry point: BLAS core check, thread setup, subcommand dispatch.
+#include "cli.h"
+#include "util.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct { const char *name; int (*fn)(int, char **); const char *usage; } CMDS[] = {
+    {"info", cmd_info, "info FILE | --system"},
+    {"generate", cmd_generate, "generate --model F --tokenizer F [--prompt S] [--steps N] [--temperature T] [--topp P] [--seed N]"},
+    {"ppl", cmd_ppl, "ppl --model F --tokenizer F --data TEXT [--seq-len N] [--batch B] [--json]"},
+    {"train", cmd_train, "train CONFIG.yaml [--set key=value]... [--out DIR] [--resume DIR] [--dry-run]"},
+    {"eval", cmd_eval, "eval --model F --tokenizer F --tasks LIST [--shots K] [--limit N] [--task-dir DIR] [--json] [--out F.h5]"},
+    {"sweep", cmd_sweep, "sweep SPEC.yaml [--jobs N] [--out DIR] [--dry-run]"},
+    {"report", cmd_report, "report DIR [--format md|tex|csv] [--plots]"},
+    {"export", cmd_export, "export RUN_DIR --format l4qz|gguf --out F"},
+};
+#define NCMDS (int)(sizeof CMDS / sizeof CMDS[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: l4q COMMAND [options]   (global: --threads N, env L4Q_THREADS, L4Q_DATA)\n");
+    for (int i = 0; i < NCMDS; i++) fprintf(f, "  l4q %s\n", CMDS[i].usage);
+}
+
+// SPEC §7: Debian's OpenBLAS 0.3.21 misdetects this AVX-512 CPU as Prescott (5x slower).
+// Re-exec once with OPENBLAS_CORETYPE=SkylakeX so the choice is made at library load.
+static void fix_blas_core(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *core = openblas_get_corename();
+    if (!core || strcasecmp(core, "prescott") != 0) return;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f")) return;
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    fprintf(stderr, "l4q: OpenBLAS detected the generic Prescott core on an AVX-512 CPU; using SkylakeX kernels (set OPENBLAS_CORETYPE to override)\n");
+    execv("/proc/self/exe", argv);
+}
+
+int main(int argc, char **argv) {
+    fix_blas_core(argv);
+    // Global --threads N, accepted anywhere.
+    int threads = 0, j = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) { threads = atoi(argv[++i]); if (threads <= 0) die_input("--threads: must be a positive integer"); continue; }
+        if (!strncmp(argv[i], "--threads=", 10)) { threads = atoi(argv[i] + 10); if (threads <= 0) die_input("--threads: must be a positive integer"); continue; }
+        argv[j++] = argv[i];
+    }
+    argc = j;
+    threads_init(threads);
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int i = 0; i < NCMDS; i++)
+        if (!strcmp(argv[1], CMDS[i].name)) return CMDS[i].fn(argc - 2, argv + 2);
+    usage(stderr);
+    die_input("unknown command '%s'", argv[1]);
+}

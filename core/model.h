@@ -1,0 +1,76 @@
+// model.h — the LLaMA model: config, weights as loaded, activations, forward/backward.
+#pragma once
+#include "linear.h"
+#include "tensor.h"
+
+typedef struct {
+    int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+    int shared_classifier; // head tied to the token embedding
+    float norm_eps, rope_theta;
+} Config;
+
+struct Tokenizer;
+
+// What a checkpoint loader returns. Projection weights are fp32 (w) or deployed
+// quantized forms (dep); index [layer*7 + P_*]. Everything is owned by the ModelFile.
+typedef struct {
+    Config c;
+    char path[1024];
+    char format[48];        // "llama2c-v0", "llama2c-v1", "gguf-v3 f32", "l4qz", ...
+    size_t file_bytes;
+    void *blob;             // owned storage the pointers below may point into
+    float *tok_emb;         // V×dim
+    float *rms_att, *rms_ffn; // L×dim each
+    float *rms_final;       // dim
+    float **w;              // [L*7] fp32 out×in, or NULL where dep is set
+    Deploy **dep;           // [L*7] or NULL
+    float *wcls;            // V×dim, NULL when shared
+    struct Tokenizer *tok;  // embedded tokenizer (GGUF, l4qz), or NULL
+    char method[32];        // l4qz: the method that produced it; else ""
+    char form[32];          // inference form label
+} ModelFile;
+
+// Auto-detects the format by content. Bad input → die_input naming the file.
+ModelFile *model_file_load(const char *path);
+void model_file_free(ModelFile *mf);
+int proj_dims(const Config *c, int p, int *out, int *in); // shape of projection p
+
+typedef struct Model Model;
+struct Model {
+    Config c;
+    ModelFile *mf;
+    MethodCfg method;
+    int train_embed_norms;   // `full`: embeddings and norms train too
+    Param tok_emb, rms_att, rms_ffn, rms_final, wcls;  // wcls unused when shared
+    Param *wp;               // [L*7] fp32 projection weights (frozen unless full/lsq)
+    Linear **lin;            // [L*7]
+    Linear *head;
+    int maxB, maxT;          // activation capacity
+    float *rope_cos, *rope_sin; // T×head_size/2
+    // Activations, [L][B*T*...]; see model.c for the layout.
+    float *x, *xn1, *r1, *q, *k, *v, *att, *ao, *xmid, *xn2, *r2, *h1, *h3, *hg, *xf, *rf;
+    float *scratch;          // dx buffers for backward
+    size_t act_bytes;
+    Rng rng;                 // dropout etc.
+};
+
+// method NULL ⇒ inference with the file's own forms. maxB×maxT activation capacity.
+Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, uint64_t seed);
+void model_free(Model *M);
+// Forward positions t0..T-1 of B sequences (t0 > 0 only for B == 1: incremental decoding
+// reusing cached K/V of positions < t0). Leaves xf = final-normed hidden states.
+void model_forward(Model *M, const int *tokens, int B, int T, int t0);
+// Head + log-softmax over rows [row0, row0+n) of the B*T grid, processed in chunks.
+// targets[i] < 0 are ignored. Returns summed NLL over counted targets (weights w[i] if
+// w != NULL). If logprob != NULL writes log p(target) per row; if greedy != NULL writes
+// 1 when target is the argmax. If backward, accumulates d(loss_scale·sum NLL)/dxf into
+// M's dxf scratch and head grads.
+double model_head(Model *M, const int *targets, const float *w, int row0, int n,
+                  float *logprob, int *greedy, int backward, float loss_scale);
+// Full logits of one row (generation).
+void model_logits_row(Model *M, int row, float *out);
+// Backward through the stack after model_head(backward=1) on all rows.
+void model_backward(Model *M, const int *tokens, int B, int T);
+int model_params(Model *M, Param **out, int max); // trainable ones
+void model_zero_grad(Model *M);
+void model_memory(Model *M, MemAccount *acc);     // sum over layers (+ embeddings etc.)

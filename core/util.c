@@ -1,0 +1,159 @@
+// util.c — see util.h.
+#define _GNU_SOURCE
+#include "util.h"
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static void (*die_fn)(void *, int);
+static void *die_ctx;
+void on_die(void (*fn)(void *, int), void *ctx) { die_fn = fn; die_ctx = ctx; }
+
+static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
+    fflush(stdout);
+    fputs("l4q: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    if (die_fn) { void (*fn)(void *, int) = die_fn; die_fn = NULL; fn(die_ctx, status); }
+    exit(status);
+}
+void die_input(const char *fmt, ...) { va_list ap; va_start(ap, fmt); die_v(2, fmt, ap); }
+void die_internal(const char *fmt, ...) { va_list ap; va_start(ap, fmt); die_v(1, fmt, ap); }
+void warnf(const char *fmt, ...) {
+    va_list ap; va_start(ap, fmt);
+    fputs("l4q: ", stderr); vfprintf(stderr, fmt, ap); fputc('\n', stderr);
+    va_end(ap);
+}
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) die_internal("out of memory allocating %zu bytes", n);
+    return p;
+}
+void *xcalloc(size_t c, size_t s) {
+    void *p = calloc(c ? c : 1, s ? s : 1);
+    if (!p) die_internal("out of memory allocating %zu x %zu bytes", c, s);
+    return p;
+}
+void *xrealloc(void *p, size_t n) {
+    p = realloc(p, n ? n : 1);
+    if (!p) die_internal("out of memory reallocating %zu bytes", n);
+    return p;
+}
+char *xstrdup(const char *s) { size_t n = strlen(s) + 1; return memcpy(xmalloc(n), s, n); }
+void *xmalloc_aligned(size_t n) {
+    void *p = NULL;
+    size_t r = (n + 63) & ~(size_t)63;
+    if (posix_memalign(&p, 64, r ? r : 64)) die_internal("out of memory allocating %zu bytes", n);
+    memset(p, 0, r ? r : 64);
+    return p;
+}
+
+char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die_input("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { fclose(f); die_input("%s: not a regular file", path); }
+    size_t n = (size_t)st.st_size;
+    char *buf = xmalloc(n + 1);
+    if (n && fread(buf, 1, n, f) != n) { fclose(f); die_input("%s: read error", path); }
+    fclose(f);
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+int file_exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+
+const char *data_root(void) {
+    const char *d = getenv("L4Q_DATA");
+    return (d && *d) ? d : "../shared/data";
+}
+const char *resolve_path(const char *rel, const char *base_dir, char *out, size_t outsz) {
+    snprintf(out, outsz, "%s", rel);
+    if (rel[0] == '/' || file_exists(rel)) return out;
+    if (base_dir && *base_dir) {
+        snprintf(out, outsz, "%s/%s", base_dir, rel);
+        if (file_exists(out)) return out;
+    }
+    snprintf(out, outsz, "%s/%s", data_root(), rel);
+    if (file_exists(out)) return out;
+    snprintf(out, outsz, "%s", rel); // let the opener report the original name
+    return out;
+}
+void mkdir_p(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') { *p = 0; mkdir(buf, 0755); *p = '/'; }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) die_input("%s: cannot create directory: %s", path, strerror(errno));
+}
+
+double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static size_t status_kb(const char *key) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256]; size_t kb = 0, kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, kl)) { kb = strtoull(line + kl, NULL, 10); break; }
+    fclose(f);
+    return kb * 1024;
+}
+size_t rss_bytes(void) { return status_kb("VmRSS:"); }
+size_t peak_rss_bytes(void) { return status_kb("VmHWM:"); }
+
+static int n_threads = 1;
+void threads_init(int requested) {
+    int n = requested;
+    const char *e = getenv("L4Q_THREADS");
+    if (n <= 0 && e && *e) n = atoi(e);
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    n_threads = n;
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+    openblas_set_num_threads(n);
+}
+int threads_count(void) { return n_threads; }
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+void rng_seed(Rng *r, uint64_t seed) { for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed); }
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rng_u64(Rng *r) {
+    uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45);
+    return res;
+}
+float rng_uniform(Rng *r) { return (float)(rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
+float rng_normal(Rng *r) {
+    float u1 = rng_uniform(r), u2 = rng_uniform(r);
+    if (u1 < 1e-12f) u1 = 1e-12f;
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853071795864f * u2);
+}
+
+int is_tty(FILE *f) { return isatty(fileno(f)); }
+
+uint64_t hash64(const void *data, size_t n, uint64_t h) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
+    return h;
+}

@@ -1,0 +1,50 @@
+// util.h — errors, allocation, files, time, memory, RNG: the few things every file needs.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+// Errors follow SPEC §8: one line on stderr, exit 2 for bad input/usage, 1 for internal
+// failures. Hooks (e.g. "mark run.h5 failed") run before exit.
+_Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void die_internal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void on_die(void (*fn)(void *ctx, int status), void *ctx); // one hook; NULL clears
+void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+void *xmalloc_aligned(size_t n); // 64-byte aligned, zeroed; free with free()
+
+// Whole file into memory (NUL-terminated). Missing/unreadable file → die_input.
+char *read_file(const char *path, size_t *len);
+int file_exists(const char *path);
+// Resolve a data path: absolute or existing relative path as given; else base_dir/rel;
+// else $L4Q_DATA/rel (default ../shared/data). Result in a static-free buffer out.
+const char *resolve_path(const char *rel, const char *base_dir, char *out, size_t outsz);
+const char *data_root(void);
+void mkdir_p(const char *path); // die_input on failure
+
+double now_sec(void);
+size_t rss_bytes(void);      // current resident set
+size_t peak_rss_bytes(void); // VmHWM
+
+// Threads: all cores by default; --threads N / L4Q_THREADS override. Sets OpenMP and
+// OpenBLAS together so they never oversubscribe.
+void threads_init(int requested);
+int threads_count(void);
+
+// Deterministic RNG (splitmix64 seeding + xoshiro256**): same seed ⇒ same stream.
+typedef struct { uint64_t s[4]; } Rng;
+void rng_seed(Rng *r, uint64_t seed);
+uint64_t rng_u64(Rng *r);
+float rng_uniform(Rng *r); // [0,1)
+float rng_normal(Rng *r);
+
+// Progress line: a \r-updated line on a terminal, plain lines (every `every` calls) otherwise.
+int is_tty(FILE *f);
+
+// FNV-1a 64 hash (run ids, prompt hashes).
+uint64_t hash64(const void *data, size_t n, uint64_t h);
+#define HASH64_INIT 1469598103934665603ULL

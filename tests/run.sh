@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The suite: every C test (normal and ASan/UBSan builds), every Python oracle test and
+# shell test. Each prints "PASS: name" / "FAIL: name: why" lines; a program that exits
+# non-zero without a FAIL line counts as one failure. Ends with "N passed, N failed".
+cd "$(dirname "$0")/.."
+export L4Q_DATA="${L4Q_DATA:-$(cd .. && pwd)/shared/data}"
+export PY=/usr/bin/python3
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
+export L4Q_THREADS="${L4Q_THREADS:-2}"
+pass=0; fail=0
+only="${1:-}"
+run_one() {
+    local name="$1"; shift
+    [ -n "$only" ] && [[ "$name" != *"$only"* ]] && return
+    local out rc t0=$SECONDS
+    out=$("$@" 2>&1); rc=$?
+    local p f
+    p=$(grep -c '^PASS: ' <<<"$out"); f=$(grep -c '^FAIL: ' <<<"$out")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; out="$out"$'\n'"FAIL: $name exited $rc"; fi
+    pass=$((pass + p)); fail=$((fail + f))
+    printf '%-40s %3d passed %3d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - t0))
+    if [ "$f" -gt 0 ]; then grep -E '^FAIL: ' <<<"$out" | head -20; tail -15 <<<"$out" | grep -v -E '^(PASS|FAIL): '; fi
+}
+for t in build/tests/test_*; do [ -x "$t" ] && run_one "$(basename "$t")" "$t"; done
+for t in build/asan/tests/test_*; do [ -x "$t" ] && run_one "asan/$(basename "$t")" "$t"; done
+for t in tests/test_*.py; do [ -f "$t" ] && run_one "$(basename "$t")" $PY "$t"; done
+for t in tests/test_*.sh; do [ -f "$t" ] && run_one "$(basename "$t")" bash "$t"; done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

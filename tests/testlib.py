@@ -1,0 +1,31 @@
+# testlib.py — shared helpers for the Python oracle tests (PASS/FAIL lines, running l4q).
+import os, subprocess, sys, json
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.environ.get("L4Q_DATA", os.path.join(ROOT, "..", "shared", "data"))
+L4Q = os.path.join(ROOT, "build", "l4q")
+fails = 0
+
+def check(cond, name, detail=""):
+    global fails
+    if cond:
+        print(f"PASS: {name}")
+    else:
+        fails += 1
+        print(f"FAIL: {name}: {detail}")
+    sys.stdout.flush()
+
+def run(args, check_rc=True, env=None, **kw):
+    e = dict(os.environ); e.update(env or {})
+    p = subprocess.run([L4Q] + args, capture_output=True, text=True, env=e, **kw)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"l4q {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+    return p
+
+def run_json(args):
+    return json.loads(run(args + ["--json"]).stdout)
+
+def data(*p):
+    return os.path.join(DATA, *p)
+
+def done():
+    sys.exit(1 if fails else 0)
