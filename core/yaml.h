@@ -20,6 +20,9 @@ typedef struct YNode {
 
 YNode *yaml_load_file(const char *path);                    // die_input on syntax/dup keys
 YNode *yaml_load_string(const char *text, const char *name);
+// libyaml.so exports an internal `yaml_free(void*)` that it calls itself; a global of the
+// same name here would interpose it and crash the parser. Callers still write yaml_free.
+#define yaml_free ynode_free
 void yaml_free(YNode *n);
 char *yaml_dump(const YNode *n);                            // malloc'd block-style YAML
 YNode *yaml_clone(const YNode *n);
