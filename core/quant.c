@@ -1,0 +1,186 @@
+// quant.c — the signed n-bit group quantizer, its initializations and code packing.
+// See quant.h for the grid, group layout and packing format.
+#include "quant.h"
+#include "util.h"
+#include <math.h>
+#include <string.h>
+
+void quant_spec(QuantSpec *q, int bits, int group_size, int out, int in) {
+    if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
+        die_input("method.bits: %d is not supported (valid: 2, 3, 4, 8)", bits);
+    if (group_size == 0 || group_size < -1)
+        die_input("method.group_size: %d is invalid (a positive group length, or -1 for one group per row)", group_size);
+    if (group_size > in)
+        die_input("method.group_size: %d is larger than the row length %d of a %d x %d projection "
+                  "(use a group size <= %d, or -1 for one group per row)", group_size, in, out, in, in);
+    q->bits = bits;
+    q->qn = -(1 << (bits - 1));
+    q->qp = (1 << (bits - 1)) - 1;
+    q->gs = group_size == -1 ? in : group_size;
+    q->ng = (in + q->gs - 1) / q->gs;
+    q->out = out;
+    q->in = in;
+}
+
+static const char *const INIT_NAMES[] = {"l4q", "minmax", "absmax", "lsq+"};
+
+QuantInit quant_init_parse(const char *name) {
+    for (int i = 0; i < 4; i++) if (!strcmp(name, INIT_NAMES[i])) return (QuantInit)i;
+    die_input("method.init: unknown quantizer init '%s' (valid: l4q, minmax, absmax, lsq+)", name);
+}
+const char *quant_init_name(QuantInit i) { return (unsigned)i < 4 ? INIT_NAMES[i] : "?"; }
+
+void quant_init_params(const QuantSpec *q, const float *W, QuantInit init, float *s, float *b) {
+    const float half = (float)(1 << (q->bits - 1)); // 2^(n−1)
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < q->out; r++) {
+        for (int g = 0; g < q->ng; g++) {
+            const float *w = W + (size_t)r * q->in + (size_t)g * q->gs;
+            int n = quant_group_len(q, g);
+            float lo = w[0], hi = w[0];
+            double sum = 0, sum2 = 0;
+            for (int j = 0; j < n; j++) {
+                if (w[j] < lo) lo = w[j];
+                if (w[j] > hi) hi = w[j];
+                sum += w[j];
+                sum2 += (double)w[j] * w[j];
+            }
+            float sv, bv = 0.0f;
+            switch (init) {
+            case QINIT_MINMAX:
+                sv = (hi - lo) / (float)(q->qp - q->qn);
+                bv = hi - sv * (float)q->qp;
+                break;
+            case QINIT_ABSMAX:
+                sv = fmaxf(fabsf(lo), fabsf(hi)) / half;
+                break;
+            case QINIT_LSQP: {
+                double mu = sum / n, var = sum2 / n - mu * mu;
+                double sd = var > 0 ? sqrt(var) : 0.0;
+                sv = (float)(fmax(fabs(mu - 3 * sd), fabs(mu + 3 * sd)) / half);
+                break;
+            }
+            default: // QINIT_L4Q: covers both extremes, so nothing clips at init
+                sv = fmaxf(fabsf(lo / (float)q->qn), fabsf(hi / (float)q->qp));
+                break;
+            }
+            if (!(sv > QUANT_S_MIN)) { // constant group: any positive scale represents it
+                sv = QUANT_S_MIN;
+                if (init == QINIT_MINMAX) bv = hi - sv * (float)q->qp;
+            }
+            s[(size_t)r * q->ng + g] = sv;
+            b[(size_t)r * q->ng + g] = bv;
+        }
+    }
+}
+
+// Code of one value, unsigned (w̃ − Q_N).
+static inline unsigned quant_code(float w, float s, float b, int qn, int qp) {
+    float v = (w - b) / s;
+    float c = v < (float)qn ? (float)qn : v > (float)qp ? (float)qp : v;
+    return (unsigned)((int)rintf(c) - qn);
+}
+
+void quant_fake_rows(const QuantSpec *q, const float *W, const float *s, const float *b,
+                     int r0, int nrows, float *Wq) {
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < nrows; i++) {
+        int r = r0 + i;
+        const float *w = W + (size_t)r * q->in;
+        float *o = Wq + (size_t)i * q->in;
+        for (int g = 0; g < q->ng; g++) {
+            float sg = quant_safe_scale(s[(size_t)r * q->ng + g]), bg = b[(size_t)r * q->ng + g];
+            int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
+            for (int j = j0; j < j1; j++)
+                o[j] = sg * (float)((int)quant_code(w[j], sg, bg, q->qn, q->qp) + q->qn) + bg;
+        }
+    }
+}
+
+void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes) {
+    size_t rb = quant_row_bytes(q->bits, q->in);
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < q->out; r++) {
+        const float *w = W + (size_t)r * q->in;
+        uint8_t *p = codes + (size_t)r * rb;
+        uint64_t acc = 0;
+        int nb = 0;
+        for (int j = 0; j < q->in; j++) {
+            int g = j / q->gs;
+            float sg = quant_safe_scale(s[(size_t)r * q->ng + g]);
+            acc |= (uint64_t)quant_code(w[j], sg, b[(size_t)r * q->ng + g], q->qn, q->qp) << nb;
+            nb += q->bits;
+            while (nb >= 8) { *p++ = (uint8_t)acc; acc >>= 8; nb -= 8; }
+        }
+        if (nb > 0) *p = (uint8_t)acc;
+    }
+}
+
+void quant_rtn(const QuantSpec *q, const float *W, float *s, float *b, uint8_t *codes) {
+    quant_init_params(q, W, QINIT_MINMAX, s, b);
+    if (codes) quant_encode(q, W, s, b, codes);
+}
+
+// ---- packing ------------------------------------------------------------------------
+// A 64-bit bit-accumulator handles every width uniformly, including 3-bit codes that
+// straddle bytes; it never reads or writes past a row's ceil(in·bits/8) bytes.
+
+void quant_pack(const uint8_t *u, int rows, int in, int bits, uint8_t *packed) {
+    size_t rb = quant_row_bytes(bits, in);
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *src = u + (size_t)r * in;
+        uint8_t *p = packed + (size_t)r * rb;
+        uint64_t acc = 0;
+        int nb = 0;
+        for (int j = 0; j < in; j++) {
+            acc |= (uint64_t)(src[j] & ((1u << bits) - 1)) << nb;
+            nb += bits;
+            while (nb >= 8) { *p++ = (uint8_t)acc; acc >>= 8; nb -= 8; }
+        }
+        if (nb > 0) *p = (uint8_t)acc;
+    }
+}
+
+void quant_unpack(const uint8_t *packed, int rows, int in, int bits, uint8_t *u) {
+    size_t rb = quant_row_bytes(bits, in);
+    const uint64_t mask = (1u << bits) - 1;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *p = packed + (size_t)r * rb;
+        uint8_t *dst = u + (size_t)r * in;
+        uint64_t acc = 0;
+        int nb = 0;
+        for (int j = 0; j < in; j++) {
+            while (nb < bits) { acc |= (uint64_t)(*p++) << nb; nb += 8; }
+            dst[j] = (uint8_t)(acc & mask);
+            acc >>= bits;
+            nb -= bits;
+        }
+    }
+}
+
+void quant_dequant_rows(const uint8_t *packed, const float *s, const float *b, int bits, int gs,
+                        int in, int r0, int nrows, float *out) {
+    size_t rb = quant_row_bytes(bits, in);
+    int ng = (in + gs - 1) / gs, qn = -(1 << (bits - 1));
+    const uint64_t mask = (1u << bits) - 1;
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < nrows; i++) {
+        int r = r0 + i;
+        const uint8_t *p = packed + (size_t)r * rb;
+        float *o = out + (size_t)i * in;
+        uint64_t acc = 0;
+        int nb = 0;
+        for (int g = 0; g < ng; g++) {
+            float sg = s[(size_t)r * ng + g], bg = b[(size_t)r * ng + g];
+            int j1 = (g + 1) * gs < in ? (g + 1) * gs : in;
+            for (int j = g * gs; j < j1; j++) {
+                while (nb < bits) { acc |= (uint64_t)(*p++) << nb; nb += 8; }
+                o[j] = sg * (float)((int)(acc & mask) + qn) + bg;
+                acc >>= bits;
+                nb -= bits;
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+// quant.h — the signed n-bit group quantizer shared by l4q, qat_lora, lsq, the PTQ
+// baselines and the deployed (inference) layers (SPEC §4, research/l4q-paper.md §1.2, §6).
+//
+// Grid: Q_N = −2^(n−1), Q_P = 2^(n−1) − 1, n ∈ {2,3,4,8}. A group is gs consecutive
+// input-dim elements of one output row (gs = −1: the whole row; the last group of a row
+// may be partial). Each group g has a real scale s_g and real offset b_g, stored row-major
+// as out × n_groups:
+//     v = (W − b)/s,  w̃ = rint(clamp(v, Q_N, Q_P)),  Wq = s·w̃ + b
+// Clamp first, then round half-to-even (rintf in the default rounding mode), which is what
+// torch.round does — roundf would break ties away from zero and disagree with the paper.
+//
+// Code packing (the deployed form, DEP_UNIFORM): each code is stored unsigned,
+// u = w̃ − Q_N ∈ [0, 2^n − 1], in n bits, LSB-first: code j of a row occupies bits
+// [j·n, j·n + n) of the row, bit k of the row being bit k%8 of byte k/8. Every row starts
+// on a byte boundary (padded), so row r starts at byte r·quant_row_bytes(n, in). 3-bit
+// codes may straddle two bytes.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+// Resolved quantizer geometry for an out×in matrix.
+typedef struct {
+    int bits, qn, qp;  // width and signed grid bounds
+    int gs;            // resolved group size (> 0; = in when configured as −1)
+    int ng;            // groups per row = ceil(in / gs)
+    int out, in;
+} QuantSpec;
+
+// Validates bits ∈ {2,3,4,8} and group_size ∈ {−1} ∪ [1, in]; bad values → die_input
+// naming the config key ("method.bits: ...", "method.group_size: ...").
+void quant_spec(QuantSpec *q, int bits, int group_size, int out, int in);
+static inline size_t quant_nparams(const QuantSpec *q) { return (size_t)q->out * q->ng; }
+// Elements in group g of a row (the last group may be partial).
+static inline int quant_group_len(const QuantSpec *q, int g) {
+    int rem = q->in - g * q->gs;
+    return rem < q->gs ? rem : q->gs;
+}
+
+// Scale guard: s is trained freely (the paper has no clamp); a scale that reaches zero
+// would turn v into inf/NaN, so the quantizer divides by a scale of magnitude at least
+// QUANT_S_MIN (sign kept). Gradients are computed at the guarded value.
+#define QUANT_S_MIN 1e-8f
+static inline float quant_safe_scale(float s) {
+    if (s >= QUANT_S_MIN || s <= -QUANT_S_MIN) return s;
+    return s < 0 ? -QUANT_S_MIN : QUANT_S_MIN;
+}
+
+// Initialization of (s, b) per group (SPEC §4).
+typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP } QuantInit;
+// "l4q" | "minmax" | "absmax" | "lsq+"; anything else → die_input("method.init: ...").
+QuantInit quant_init_parse(const char *name);
+const char *quant_init_name(QuantInit i);
+//   l4q:    s = max(|min/Q_N|, |max/Q_P|), b = 0
+//   minmax: s = (max−min)/(Q_P−Q_N),       b = max − s·Q_P
+//   absmax: s = max|W|/2^(n−1),            b = 0
+//   lsq+:   s = max(|μ−3σ|, |μ+3σ|)/2^(n−1), b = 0   (σ: population std of the group)
+// A group whose formula gives s ≤ QUANT_S_MIN (e.g. all zeros) gets s = QUANT_S_MIN.
+void quant_init_params(const QuantSpec *q, const float *W, QuantInit init, float *s, float *b);
+// RTN baseline: per-group asymmetric min-max (the `minmax` init) — the PTQ quantizer the
+// RTN/QLoRA*-uniform baselines use. Fills s, b and, if codes != NULL, the packed codes.
+void quant_rtn(const QuantSpec *q, const float *W, float *s, float *b, uint8_t *codes);
+
+// Fake quantization of rows [r0, r0+nrows) of W (row stride q->in) into Wq (same layout,
+// starting at row 0 of Wq). Wq may alias W.
+void quant_fake_rows(const QuantSpec *q, const float *W, const float *s, const float *b,
+                     int r0, int nrows, float *Wq);
+// Quantize the whole W into packed codes (quant_codes_bytes(q) bytes).
+void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes);
+
+// ---- packing ------------------------------------------------------------------------
+static inline size_t quant_row_bytes(int bits, int in) { return ((size_t)in * bits + 7) / 8; }
+static inline size_t quant_codes_bytes(const QuantSpec *q) { return (size_t)q->out * quant_row_bytes(q->bits, q->in); }
+// u[rows×in] unsigned codes (each < 2^bits) ↔ packed rows (padded to bytes; pad bits 0).
+void quant_pack(const uint8_t *u, int rows, int in, int bits, uint8_t *packed);
+void quant_unpack(const uint8_t *packed, int rows, int in, int bits, uint8_t *u);
+// Dequantize rows [r0, r0+nrows) of packed codes to floats: out[(r−r0)·in + j] =
+// s·(u − 2^(n−1)) + b. s, b are the full out×ng arrays.
+void quant_dequant_rows(const uint8_t *packed, const float *s, const float *b, int bits, int gs,
+                        int in, int r0, int nrows, float *out);
