@@ -61,7 +61,7 @@ void model_free(Model *M);
 // reusing cached K/V of positions < t0). Leaves xf = final-normed hidden states.
 void model_forward(Model *M, const int *tokens, int B, int T, int t0);
 // Head + log-softmax over rows [row0, row0+n) of the B*T grid, processed in chunks.
-// targets[i] < 0 are ignored. Returns summed NLL over counted targets (weights w[i] if
+// targets, w, logprob, greedy are indexed relative to row0; targets[i] < 0 are ignored. Returns summed NLL over counted targets (weights w[i] if
 // w != NULL). If logprob != NULL writes log p(target) per row; if greedy != NULL writes
 // 1 when target is the argmax. If backward, accumulates d(loss_scale·sum NLL)/dxf into
 // M's dxf scratch and head grads.
@@ -71,6 +71,8 @@ double model_head(Model *M, const int *targets, const float *w, int row0, int n,
 void model_logits_row(Model *M, int row, float *out);
 // Backward through the stack after model_head(backward=1) on all rows.
 void model_backward(Model *M, const int *tokens, int B, int T);
+// d loss / d (embedding output) after model_backward: R×dim.
+const float *model_input_grad(Model *M);
 int model_params(Model *M, Param **out, int max); // trainable ones
 void model_zero_grad(Model *M);
 void model_memory(Model *M, MemAccount *acc);     // sum over layers (+ embeddings etc.)

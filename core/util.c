@@ -1,5 +1,5 @@
 // util.c — see util.h.
-#define _GNU_SOURCE
+
 #include "util.h"
 #include <errno.h>
 #include <math.h>
@@ -156,4 +156,17 @@ uint64_t hash64(const void *data, size_t n, uint64_t h) {
     const unsigned char *p = data;
     for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
     return h;
+}
+
+int utf8_valid(const char *str, size_t n, size_t *bad) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n) { if (bad) *bad = i; return 0; }
+        for (int k = 1; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80) { if (bad) *bad = i; return 0; }
+        i += len;
+    }
+    return 1;
 }

@@ -48,3 +48,6 @@ int is_tty(FILE *f);
 // FNV-1a 64 hash (run ids, prompt hashes).
 uint64_t hash64(const void *data, size_t n, uint64_t h);
 #define HASH64_INIT 1469598103934665603ULL
+
+// UTF-8 validity; on failure *bad is the byte offset of the first bad sequence.
+int utf8_valid(const char *s, size_t n, size_t *bad);

@@ -1,0 +1,55 @@
+// cmd_ppl.c — `l4q ppl`: SPEC §3 perplexity of a text file.
+#include "cli.h"
+#include "common.h"
+#include "ppl.h"
+#include "util.h"
+#include <cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+
+int cmd_ppl(int argc, char **argv) {
+    Flag fl[] = {FLAGV("model"), FLAGV("tokenizer"), FLAGV("data"), FLAGV("seq-len"), FLAGV("batch"), FLAGB("json")};
+    Args a;
+    args_parse(&a, fl, 6, argc, argv, "ppl");
+    const char *data = arg_str(&a, "data", NULL);
+    if (!data) die_input("ppl: --data is required");
+    ModelFile *mf; Tokenizer *tk;
+    load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tk);
+    Tokenizer *tok = tk ? tk : mf->tok;
+    int T = arg_int(&a, "seq-len", mf->c.seq_len);
+    if (T < 1) die_input("--seq-len: must be positive");
+    if (T > mf->c.seq_len) die_input("--seq-len %d exceeds the model's context %d (%s)", T, mf->c.seq_len, mf->path);
+    int B = arg_int(&a, "batch", 0);
+    if (B <= 0) B = 8192 / T > 1 ? 8192 / T : 1; // ~8k rows per forward
+    size_t len;
+    char *text = read_file(data, &len);
+    int n;
+    int *toks = text_to_stream(tok, data, text, len, &n);
+    if (n < 2) die_input("%s: fewer than 2 tokens of text", data);
+    long nwin = (n - 2) / T + 1;
+    if (B > nwin) B = (int)nwin;
+    Model *M = model_build(mf, NULL, B, T, 0);
+    PplResult r = ppl_stream(M, toks, n, T, B, 1);
+    double loss = r.nll / r.predicted;
+    if (arg_flag(&a, "json")) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "loss", loss);
+        cJSON_AddNumberToObject(o, "ppl", exp(loss));
+        cJSON_AddNumberToObject(o, "tokens", (double)r.tokens);
+        cJSON_AddNumberToObject(o, "predicted", (double)r.predicted);
+        cJSON_AddNumberToObject(o, "windows", (double)r.windows);
+        cJSON_AddNumberToObject(o, "seq_len", T);
+        cJSON_AddNumberToObject(o, "seconds", r.seconds);
+        cJSON_AddNumberToObject(o, "tokens_per_s", r.predicted / r.seconds);
+        char *s = cJSON_PrintUnformatted(o);
+        puts(s);
+        free(s); cJSON_Delete(o);
+    } else {
+        printf("loss %.6f  ppl %.4f  tokens %ld  predicted %ld  windows %ld  seq_len %d\n", loss, exp(loss), r.tokens, r.predicted, r.windows, T);
+        printf("%.2f s, %.0f tokens/s\n", r.seconds, r.predicted / r.seconds);
+    }
+    free(toks); free(text);
+    model_free(M);
+    free_model_tok(mf, tk);
+    return 0;
+}

@@ -1,0 +1,15 @@
+// common.c — see common.h.
+#include "common.h"
+#include "util.h"
+
+void load_model_tok(const char *model_path, const char *tok_path, ModelFile **mf, Tokenizer **tok) {
+    if (!model_path) die_input("--model is required");
+    *mf = model_file_load(model_path);
+    if (tok_path) *tok = tok_load(tok_path, (*mf)->c.vocab_size);
+    else if ((*mf)->tok) *tok = NULL; // embedded: owned by the model file
+    else die_input("%s: the model has no embedded tokenizer; pass --tokenizer", model_path);
+}
+void free_model_tok(ModelFile *mf, Tokenizer *tok) {
+    if (tok) tok_free(tok);
+    model_file_free(mf);
+}

@@ -1,0 +1,8 @@
+// common.h — what several subcommands share: model + tokenizer loading.
+#pragma once
+#include "model.h"
+#include "tokenizer.h"
+// Loads --model (any format) and --tokenizer (or the model's embedded one). A tokenizer
+// whose size does not match the model is an input error naming the file.
+void load_model_tok(const char *model_path, const char *tok_path, ModelFile **mf, Tokenizer **tok);
+void free_model_tok(ModelFile *mf, Tokenizer *tok);

@@ -1,0 +1,178 @@
+// methods.c — the method registry behind the seam, the shared sgemm helpers, and the
+// two plain methods: `none` (frozen fp32) and `full` (the weight itself trains).
+#include "linear.h"
+#include "util.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const PROJ_NAMES[N_PROJ] = {"q", "k", "v", "o", "gate", "up", "down", "head"};
+
+void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, X, in, W, in, beta, Y, out);
+}
+void mm_dyw(const float *dY, const float *W, float *dX, int N, int out, int in, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dY, out, W, in, beta, dX, in);
+}
+void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dY, out, X, in, beta, dW, in);
+}
+
+void mem_add(MemAccount *a, const MemAccount *m) {
+    a->weight_bytes += m->weight_bytes;
+    a->trainable_bytes += m->trainable_bytes;
+    a->grad_opt_bytes += m->grad_opt_bytes;
+    a->saved_bytes += m->saved_bytes;
+    if (m->transient_peak > a->transient_peak) a->transient_peak = m->transient_peak;
+}
+
+// ---- none: frozen fp32 weight ------------------------------------------------------
+typedef struct { Linear base; const float *W; } FrozenLinear;
+
+static void frozen_forward(Linear *L, const float *X, float *Y, int N) {
+    FrozenLinear *f = (FrozenLinear *)L;
+    mm_xwt(X, f->W, Y, N, L->in, L->out, 0.0f);
+}
+static void frozen_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
+    (void)X;
+    FrozenLinear *f = (FrozenLinear *)L;
+    if (dX) mm_dyw(dY, f->W, dX, N, L->out, L->in, 1.0f);
+}
+static void frozen_deploy(Linear *L, Deploy *d) {
+    FrozenLinear *f = (FrozenLinear *)L;
+    memset(d, 0, sizeof *d);
+    d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
+    d->w = xmalloc((size_t)L->out * L->in * sizeof(float));
+    memcpy(d->w, f->W, (size_t)L->out * L->in * sizeof(float));
+}
+static void plain_free(Linear *L) { free(L); }
+static const LinearOps FROZEN_OPS = {"none", frozen_forward, frozen_backward, frozen_deploy, plain_free};
+
+static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+    (void)m; (void)rng;
+    FrozenLinear *f = xcalloc(1, sizeof *f);
+    f->base.ops = &FROZEN_OPS;
+    f->base.out = W->shape[0]; f->base.in = W->shape[1];
+    f->base.form = "fp32";
+    f->W = W->data;
+    f->base.mem.weight_bytes = W->n * sizeof(float);
+    snprintf(f->base.name, sizeof f->base.name, "%s", name);
+    return &f->base;
+}
+
+// ---- full: the weight is the trainable parameter ----------------------------------
+typedef struct { Linear base; Param *W; } FullLinear;
+static void full_forward(Linear *L, const float *X, float *Y, int N) {
+    mm_xwt(X, ((FullLinear *)L)->W->data, Y, N, L->in, L->out, 0.0f);
+}
+static void full_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
+    Param *W = ((FullLinear *)L)->W;
+    mm_dytx(dY, X, W->grad, N, L->out, L->in, 1.0f);
+    if (dX) mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f);
+}
+static void full_deploy(Linear *L, Deploy *d) {
+    FullLinear *f = (FullLinear *)L;
+    memset(d, 0, sizeof *d);
+    d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
+    d->w = xmalloc(f->W->n * sizeof(float));
+    memcpy(d->w, f->W->data, f->W->n * sizeof(float));
+}
+static const LinearOps FULL_OPS = {"full", full_forward, full_backward, full_deploy, plain_free};
+
+static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+    (void)m; (void)rng;
+    FullLinear *f = xcalloc(1, sizeof *f);
+    f->base.ops = &FULL_OPS;
+    f->base.out = W->shape[0]; f->base.in = W->shape[1];
+    f->base.form = "fp32";
+    // A tied head shares its Param with the embedding: count it once (the embedding).
+    int tied = W->grad != NULL;
+    param_make_trainable(W);
+    f->W = W;
+    f->base.params[f->base.n_params++] = W;
+    if (!tied) {
+        f->base.mem.trainable_bytes = W->n * sizeof(float);
+        f->base.mem.grad_opt_bytes = 3 * W->n * sizeof(float);
+    }
+    snprintf(f->base.name, sizeof f->base.name, "%s", name);
+    return &f->base;
+}
+
+// ---- registry -----------------------------------------------------------------------
+// Each method: its constructor, the method keys it accepts (others are config errors),
+// and its defaults. Baselines and L4Q register here too.
+Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+
+typedef struct {
+    const char *name;
+    Linear *(*build)(const MethodCfg *, Param *, const char *, Rng *);
+    unsigned keys;
+} MethodEntry;
+
+#define LORA_KEYS (MK_RANK | MK_ALPHA | MK_DROPOUT | MK_TARGETS)
+static const MethodEntry METHODS[] = {
+    {"none", frozen_build, 0},
+    {"full", full_build, 0},
+    {"lora", lora_build, LORA_KEYS},
+};
+#define NMETHODS (int)(sizeof METHODS / sizeof METHODS[0])
+
+const char *const *method_names(void) {
+    static const char *names[NMETHODS + 1];
+    for (int i = 0; i < NMETHODS; i++) names[i] = METHODS[i].name;
+    return names;
+}
+static const MethodEntry *find_method(const char *name) {
+    for (int i = 0; i < NMETHODS; i++) if (!strcmp(METHODS[i].name, name)) return &METHODS[i];
+    return NULL;
+}
+static _Noreturn void unknown_method(const char *name) {
+    char list[512] = ""; size_t o = 0;
+    for (int i = 0; i < NMETHODS; i++) o += snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", METHODS[i].name);
+    die_input("unknown method '%s' (valid: %s)", name, list);
+}
+
+void method_defaults(MethodCfg *m, const char *name) {
+    if (!find_method(name)) unknown_method(name);
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->rank = 4;
+    m->alpha = 8;
+    m->targets = (1u << P_HEAD) - 1; // the seven projections
+    m->bits = 4;
+    m->group_size = 32;
+    snprintf(m->init, sizeof m->init, "l4q");
+    m->lsq_grad_scale = 0;
+    m->tile_rows = 64;
+    snprintf(m->base, sizeof m->base, "rtn");
+    m->loftq_iters = 5;
+    m->damp = 0.01f;
+    m->calib_windows = 128;
+}
+
+// Which MK_* key bit names a key (for error messages).
+static const char *const MK_NAMES[] = {"rank", "alpha", "dropout", "targets", "bits", "group_size",
+                                       "init", "lsq_grad_scale", "tile_rows", "base", "loftq_iters",
+                                       "act_order", "damp", "calib_windows"};
+const char *method_bad_key(const MethodCfg *m) {
+    const MethodEntry *e = find_method(m->name);
+    if (!e) unknown_method(m->name);
+    unsigned bad = m->set & ~e->keys;
+    for (int i = 0; i < (int)(sizeof MK_NAMES / sizeof MK_NAMES[0]); i++)
+        if (bad & (1u << i)) return MK_NAMES[i];
+    return NULL;
+}
+
+Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+    const MethodEntry *e = find_method(m->name);
+    if (!e) unknown_method(m->name);
+    return e->build(m, W, name, rng);
+}
+void linear_free(Linear *L) { if (L) L->ops->free(L); }
+
+void deploy_free(Deploy *d) {
+    if (!d) return;
+    free(d->w); free(d->codes); free(d->scale); free(d->offset);
+    free(d->absmax_q); free(d->absmax_scale); free(d->lora_A); free(d->lora_B);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,284 @@
+// model.c — LLaMA forward/backward over B×T tokens, every projection through the seam.
+#include "model.h"
+#include "ops.h"
+#include "util.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int proj_dims_kv(const Config *c) { return c->dim / c->n_heads * c->n_kv_heads; }
+
+// Per-layer activation slabs, each maxB·maxT rows.
+typedef struct { float *x, *xn1, *r1, *q, *k, *v, *ao, *xmid, *xn2, *r2, *h1, *h3, *hg, *att; } Acts;
+
+static Acts layer_acts(Model *M, int l) {
+    const Config *c = &M->c;
+    size_t R = (size_t)M->maxB * M->maxT, kv = proj_dims_kv(c);
+    Acts a;
+    a.x = M->x + l * R * c->dim;
+    a.xn1 = M->xn1 + l * R * c->dim;
+    a.r1 = M->r1 + l * R;
+    a.q = M->q + l * R * c->dim;
+    a.k = M->k + l * R * kv;
+    a.v = M->v + l * R * kv;
+    a.ao = M->ao + l * R * c->dim;
+    a.xmid = M->xmid + l * R * c->dim;
+    a.xn2 = M->xn2 + l * R * c->dim;
+    a.r2 = M->r2 + l * R;
+    a.h1 = M->h1 + l * R * c->hidden_dim;
+    a.h3 = M->h3 + l * R * c->hidden_dim;
+    a.hg = M->hg + l * R * c->hidden_dim;
+    a.att = M->att + l * (size_t)M->maxB * c->n_heads * M->maxT * M->maxT;
+    return a;
+}
+
+// Backward scratch, allocated only when something trains.
+typedef struct { float *dx, *dxf, *dxn, *dq, *dk, *dv, *dao, *dh1, *dh3, *dhg, *dlogits; } Grads;
+struct ModelScratch { Grads g; float *logits; int chunk; };
+
+static float *slab(size_t n, size_t *acc) { *acc += n * sizeof(float); return xmalloc_aligned(n * sizeof(float)); }
+
+Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, uint64_t seed) {
+    const Config *c = &mf->c;
+    if (maxT > c->seq_len) die_input("%s: sequence length %d exceeds the model's %d", mf->path, maxT, c->seq_len);
+    Model *M = xcalloc(1, sizeof *M);
+    M->c = *c; M->mf = mf; M->maxB = maxB; M->maxT = maxT;
+    rng_seed(&M->rng, seed);
+    int L = c->n_layers, D = c->dim;
+    if (method) M->method = *method;
+    int full = method && !strcmp(method->name, "full");
+    M->train_embed_norms = full;
+
+    param_init(&M->tok_emb, "tok_emb", mf->tok_emb, c->vocab_size, D, 1);
+    param_init(&M->rms_att, "rms_att", mf->rms_att, L, D, 0);
+    param_init(&M->rms_ffn, "rms_ffn", mf->rms_ffn, L, D, 0);
+    param_init(&M->rms_final, "rms_final", mf->rms_final, 1, D, 0);
+    if (full) {
+        param_make_trainable(&M->tok_emb); param_make_trainable(&M->rms_att);
+        param_make_trainable(&M->rms_ffn); param_make_trainable(&M->rms_final);
+    }
+    M->wp = xcalloc((size_t)L * 7, sizeof(Param));
+    M->lin = xcalloc((size_t)L * 7, sizeof(Linear *));
+    MethodCfg frozen;
+    method_defaults(&frozen, "none");
+    for (int l = 0; l < L; l++)
+        for (int p = 0; p < 7; p++) {
+            int i = l * 7 + p, out, in;
+            proj_dims(c, p, &out, &in);
+            char name[48];
+            snprintf(name, sizeof name, "layers.%d.%s", l, PROJ_NAMES[p]);
+            if (mf->dep && mf->dep[i]) {
+                M->lin[i] = linear_from_deploy(mf->dep[i], name);
+                continue;
+            }
+            param_init(&M->wp[i], name, mf->w[i], out, in, 1);
+            int use = method && (full || (method->targets & (1u << p)));
+            M->lin[i] = linear_build(use ? method : &frozen, &M->wp[i], name, &M->rng);
+            M->lin[i]->training = use;
+        }
+    Param *hw = &M->tok_emb;
+    if (!c->shared_classifier) { param_init(&M->wcls, "wcls", mf->wcls, c->vocab_size, D, 1); hw = &M->wcls; }
+    int head_train = method && (full || (method->targets & (1u << P_HEAD)));
+    M->head = linear_build(head_train ? method : &frozen, hw, "head", &M->rng);
+    M->head->training = head_train;
+
+    // Activations.
+    size_t R = (size_t)maxB * maxT, kv = proj_dims_kv(c), H = c->hidden_dim, acc = 0;
+    M->x = slab((L + 1) * R * D, &acc);
+    M->xn1 = slab(L * R * D, &acc); M->r1 = slab(L * R, &acc);
+    M->q = slab(L * R * D, &acc); M->k = slab(L * R * kv, &acc); M->v = slab(L * R * kv, &acc);
+    M->ao = slab(L * R * D, &acc); M->xmid = slab(L * R * D, &acc);
+    M->xn2 = slab(L * R * D, &acc); M->r2 = slab(L * R, &acc);
+    M->h1 = slab(L * R * H, &acc); M->h3 = slab(L * R * H, &acc); M->hg = slab(L * R * H, &acc);
+    M->att = slab((size_t)L * maxB * c->n_heads * maxT * maxT, &acc);
+    M->xf = slab(R * D, &acc); M->rf = slab(R, &acc);
+    M->act_bytes = acc;
+    M->rope_cos = xmalloc((size_t)maxT * (D / c->n_heads / 2) * sizeof(float));
+    M->rope_sin = xmalloc((size_t)maxT * (D / c->n_heads / 2) * sizeof(float));
+    rope_tables(M->rope_cos, M->rope_sin, maxT, D / c->n_heads, c->rope_theta);
+
+    struct ModelScratch *S = xcalloc(1, sizeof *S);
+    S->chunk = 256;
+    S->logits = xmalloc_aligned((size_t)S->chunk * c->vocab_size * sizeof(float));
+    Param *ps[1];
+    if (model_params(M, ps, 1) > 0) {
+        size_t g = 0;
+        S->g.dx = slab(R * D, &g); S->g.dxf = slab(R * D, &g); S->g.dxn = slab(R * D, &g);
+        S->g.dq = slab(R * D, &g); S->g.dk = slab(R * kv, &g); S->g.dv = slab(R * kv, &g);
+        S->g.dao = slab(R * D, &g);
+        S->g.dh1 = slab(R * H, &g); S->g.dh3 = slab(R * H, &g); S->g.dhg = slab(R * H, &g);
+        M->act_bytes += g;
+    }
+    M->scratch = (float *)S;
+    return M;
+}
+
+void model_free(Model *M) {
+    if (!M) return;
+    int n = M->c.n_layers * 7;
+    for (int i = 0; i < n; i++) linear_free(M->lin[i]);
+    linear_free(M->head);
+    for (int i = 0; i < n; i++) param_free(&M->wp[i]);
+    param_free(&M->tok_emb); param_free(&M->rms_att); param_free(&M->rms_ffn);
+    param_free(&M->rms_final); param_free(&M->wcls);
+    free(M->wp); free(M->lin);
+    float *bufs[] = {M->x, M->xn1, M->r1, M->q, M->k, M->v, M->ao, M->xmid, M->xn2, M->r2,
+                     M->h1, M->h3, M->hg, M->att, M->xf, M->rf, M->rope_cos, M->rope_sin};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    struct ModelScratch *S = (struct ModelScratch *)M->scratch;
+    float **g = (float **)&S->g;
+    for (size_t i = 0; i < sizeof S->g / sizeof(float *); i++) free(g[i]);
+    free(S->logits); free(S);
+    free(M);
+}
+
+#define LIN(l, p) M->lin[(l) * 7 + (p)]
+
+void model_forward(Model *M, const int *tokens, int B, int T, int t0) {
+    const Config *c = &M->c;
+    if (B > M->maxB || T > M->maxT) die_internal("model_forward: %dx%d exceeds capacity %dx%d", B, T, M->maxB, M->maxT);
+    if (t0 > 0 && B != 1) die_internal("model_forward: incremental decoding needs B == 1");
+    int D = c->dim, hs = D / c->n_heads, kv = proj_dims_kv(c), Hd = c->hidden_dim;
+    int r0 = t0, R = B * T, n = R - r0;
+    size_t cap = (size_t)M->maxB * M->maxT;
+    for (int r = r0; r < R; r++)
+        if (tokens[r] < 0 || tokens[r] >= c->vocab_size) die_input("token id %d out of range [0, %d)", tokens[r], c->vocab_size);
+    embedding_forward(M->x + (size_t)r0 * D, tokens + r0, M->tok_emb.data, n, D);
+    for (int l = 0; l < c->n_layers; l++) {
+        Acts a = layer_acts(M, l);
+        float *xnext = M->x + (l + 1) * cap * D;
+        rmsnorm_forward(a.xn1 + (size_t)r0 * D, a.r1 + r0, a.x + (size_t)r0 * D, M->rms_att.data + l * D, n, D, c->norm_eps);
+        Linear *lq = LIN(l, P_Q), *lk = LIN(l, P_K), *lv = LIN(l, P_V);
+        lq->ops->forward(lq, a.xn1 + (size_t)r0 * D, a.q + (size_t)r0 * D, n);
+        lk->ops->forward(lk, a.xn1 + (size_t)r0 * D, a.k + (size_t)r0 * kv, n);
+        lv->ops->forward(lv, a.xn1 + (size_t)r0 * D, a.v + (size_t)r0 * kv, n);
+        rope_forward(a.q, r0, R, T, D, hs, M->rope_cos, M->rope_sin);
+        rope_forward(a.k, r0, R, T, kv, hs, M->rope_cos, M->rope_sin);
+        attention_forward(a.ao, a.att, a.q, a.k, a.v, B, T, t0, c->n_heads, c->n_kv_heads, hs, M->maxT);
+        Linear *lo = LIN(l, P_O);
+        lo->ops->forward(lo, a.ao + (size_t)r0 * D, a.xmid + (size_t)r0 * D, n);
+        for (size_t i = (size_t)r0 * D; i < (size_t)R * D; i++) a.xmid[i] += a.x[i];
+        rmsnorm_forward(a.xn2 + (size_t)r0 * D, a.r2 + r0, a.xmid + (size_t)r0 * D, M->rms_ffn.data + l * D, n, D, c->norm_eps);
+        Linear *lg = LIN(l, P_GATE), *lu = LIN(l, P_UP), *ld = LIN(l, P_DOWN);
+        lg->ops->forward(lg, a.xn2 + (size_t)r0 * D, a.h1 + (size_t)r0 * Hd, n);
+        lu->ops->forward(lu, a.xn2 + (size_t)r0 * D, a.h3 + (size_t)r0 * Hd, n);
+        swiglu_forward(a.hg + (size_t)r0 * Hd, a.h1 + (size_t)r0 * Hd, a.h3 + (size_t)r0 * Hd, (long)n * Hd);
+        ld->ops->forward(ld, a.hg + (size_t)r0 * Hd, xnext + (size_t)r0 * D, n);
+        for (size_t i = (size_t)r0 * D; i < (size_t)R * D; i++) xnext[i] += a.xmid[i];
+    }
+    rmsnorm_forward(M->xf + (size_t)r0 * D, M->rf + r0, M->x + c->n_layers * cap * D + (size_t)r0 * D,
+                    M->rms_final.data, n, D, c->norm_eps);
+    struct ModelScratch *S = (struct ModelScratch *)M->scratch;
+    if (S->g.dxf) memset(S->g.dxf, 0, (size_t)R * D * sizeof(float));
+}
+
+double model_head(Model *M, const int *targets, const float *w, int row0, int n,
+                  float *logprob, int *greedy, int backward, float loss_scale) {
+    struct ModelScratch *S = (struct ModelScratch *)M->scratch;
+    int D = M->c.dim, V = M->c.vocab_size;
+    if (backward && !S->g.dxf) die_internal("model_head: backward on a model with nothing to train");
+    double nll = 0;
+    for (int c0 = 0; c0 < n; c0 += S->chunk) {
+        int m = n - c0 < S->chunk ? n - c0 : S->chunk;
+        const float *X = M->xf + (size_t)(row0 + c0) * D;
+        M->head->ops->forward(M->head, X, S->logits, m);
+        double part = 0;
+        #pragma omp parallel for reduction(+ : part)
+        for (int i = 0; i < m; i++) {
+            int r = row0 + c0 + i, t = targets[r - row0];
+            float wi = w ? w[r - row0] : 1.0f;
+            if (t < 0) wi = 0;
+            float *lg = S->logits + (size_t)i * V;
+            int gr = 0;
+            float lp = logsoftmax_row(lg, V, t, &gr, backward ? lg : NULL, loss_scale * wi);
+            if (logprob) logprob[r - row0] = lp;
+            if (greedy) greedy[r - row0] = gr;
+            part += -(double)lp * wi;
+        }
+        nll += part;
+        if (backward) M->head->ops->backward(M->head, X, S->logits, S->g.dxf + (size_t)(row0 + c0) * D, m);
+    }
+    return nll;
+}
+
+void model_logits_row(Model *M, int row, float *out) {
+    M->head->ops->forward(M->head, M->xf + (size_t)row * M->c.dim, out, 1);
+}
+
+static void lin_bwd(Linear *L, const float *X, const float *dY, float *dX, int n) {
+    L->ops->backward(L, X, dY, dX, n);
+}
+
+void model_backward(Model *M, const int *tokens, int B, int T) {
+    const Config *c = &M->c;
+    struct ModelScratch *S = (struct ModelScratch *)M->scratch;
+    Grads *g = &S->g;
+    int D = c->dim, hs = D / c->n_heads, kv = proj_dims_kv(c), Hd = c->hidden_dim, R = B * T, L = c->n_layers;
+    size_t cap = (size_t)M->maxB * M->maxT;
+    memset(g->dx, 0, (size_t)R * D * sizeof(float));
+    rmsnorm_backward(g->dx, M->rms_final.grad, g->dxf, M->x + L * cap * D, M->rms_final.data, M->rf, R, D);
+    for (int l = L - 1; l >= 0; l--) {
+        Acts a = layer_acts(M, l);
+        // x_{l+1} = xmid + down(hg): dx carries on as d xmid.
+        memset(g->dhg, 0, (size_t)R * Hd * sizeof(float));
+        lin_bwd(LIN(l, P_DOWN), a.hg, g->dx, g->dhg, R);
+        memset(g->dh1, 0, (size_t)R * Hd * sizeof(float));
+        memset(g->dh3, 0, (size_t)R * Hd * sizeof(float));
+        swiglu_backward(g->dh1, g->dh3, g->dhg, a.h1, a.h3, (long)R * Hd);
+        memset(g->dxn, 0, (size_t)R * D * sizeof(float));
+        lin_bwd(LIN(l, P_GATE), a.xn2, g->dh1, g->dxn, R);
+        lin_bwd(LIN(l, P_UP), a.xn2, g->dh3, g->dxn, R);
+        rmsnorm_backward(g->dx, M->rms_ffn.grad ? M->rms_ffn.grad + l * D : NULL, g->dxn, a.xmid, M->rms_ffn.data + l * D, a.r2, R, D);
+        // xmid = x + o(ao): dx carries on as d x.
+        memset(g->dao, 0, (size_t)R * D * sizeof(float));
+        lin_bwd(LIN(l, P_O), a.ao, g->dx, g->dao, R);
+        memset(g->dq, 0, (size_t)R * D * sizeof(float));
+        memset(g->dk, 0, (size_t)R * kv * sizeof(float));
+        memset(g->dv, 0, (size_t)R * kv * sizeof(float));
+        attention_backward(g->dq, g->dk, g->dv, g->dao, a.att, a.q, a.k, a.v, B, T, c->n_heads, c->n_kv_heads, hs, M->maxT);
+        rope_backward(g->dq, 0, R, T, D, hs, M->rope_cos, M->rope_sin);
+        rope_backward(g->dk, 0, R, T, kv, hs, M->rope_cos, M->rope_sin);
+        memset(g->dxn, 0, (size_t)R * D * sizeof(float));
+        lin_bwd(LIN(l, P_Q), a.xn1, g->dq, g->dxn, R);
+        lin_bwd(LIN(l, P_K), a.xn1, g->dk, g->dxn, R);
+        lin_bwd(LIN(l, P_V), a.xn1, g->dv, g->dxn, R);
+        rmsnorm_backward(g->dx, M->rms_att.grad ? M->rms_att.grad + l * D : NULL, g->dxn, a.x, M->rms_att.data + l * D, a.r1, R, D);
+    }
+    if (M->tok_emb.grad) embedding_backward(M->tok_emb.grad, g->dx, tokens, R, D);
+}
+
+const float *model_input_grad(Model *M) { return ((struct ModelScratch *)M->scratch)->g.dx; }
+
+static int add_param(Param **out, int n, int max, Param *p) {
+    for (int i = 0; i < n; i++) if (out[i] == p) return n; // tied head
+    if (n < max) out[n] = p;
+    return n + 1;
+}
+int model_params(Model *M, Param **out, int max) {
+    int n = 0;
+    Param *base[] = {&M->tok_emb, &M->rms_att, &M->rms_ffn, &M->rms_final, &M->wcls};
+    for (int i = 0; i < 5; i++) if (base[i]->grad) n = add_param(out, n, max, base[i]);
+    for (int i = 0; i < M->c.n_layers * 7; i++)
+        for (int j = 0; j < M->lin[i]->n_params; j++) n = add_param(out, n, max, M->lin[i]->params[j]);
+    for (int j = 0; j < M->head->n_params; j++) n = add_param(out, n, max, M->head->params[j]);
+    return n;
+}
+void model_zero_grad(Model *M) {
+    Param *ps[4096];
+    int n = model_params(M, ps, 4096);
+    for (int i = 0; i < n && i < 4096; i++) memset(ps[i]->grad, 0, ps[i]->n * sizeof(float));
+}
+void model_memory(Model *M, MemAccount *acc) {
+    memset(acc, 0, sizeof *acc);
+    for (int i = 0; i < M->c.n_layers * 7; i++) mem_add(acc, &M->lin[i]->mem);
+    mem_add(acc, &M->head->mem);
+    // Embeddings and norms: frozen weight, or trainable with grad + Adam m, v.
+    Param *base[] = {&M->tok_emb, &M->rms_att, &M->rms_ffn, &M->rms_final};
+    for (int i = 0; i < 4; i++) {
+        size_t b = base[i]->n * sizeof(float);
+        if (base[i]->grad) { acc->trainable_bytes += b; acc->grad_opt_bytes += 3 * b; }
+        else if (i || M->c.shared_classifier == 0 || !M->head->mem.weight_bytes) acc->weight_bytes += b;
+    }
+    Param *ps[1];
+    if (model_params(M, ps, 1) > 0) acc->saved_bytes += M->act_bytes;
+}
