@@ -102,6 +102,9 @@ static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *r
 // Each method: its constructor, the method keys it accepts (others are config errors),
 // and its defaults. Baselines and L4Q register here too.
 Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
 
 typedef struct {
     const char *name;
@@ -110,10 +113,16 @@ typedef struct {
 } MethodEntry;
 
 #define LORA_KEYS (MK_RANK | MK_ALPHA | MK_DROPOUT | MK_TARGETS)
+#define QUANT_KEYS (MK_BITS | MK_GROUP | MK_INIT | MK_LSQ_SCALE)
 static const MethodEntry METHODS[] = {
     {"none", frozen_build, 0},
     {"full", full_build, 0},
     {"lora", lora_build, LORA_KEYS},
+    // Quantizer-trained methods (core/quant.c). No LoRA dropout: the paper's code applies it
+    // to the whole fused layer input, which is not what a LoRA dropout means, so it is left out.
+    {"l4q", l4q_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS | MK_TILE},
+    {"qat_lora", qat_lora_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS},
+    {"lsq", lsq_build, QUANT_KEYS | MK_TARGETS},
 };
 #define NMETHODS (int)(sizeof METHODS / sizeof METHODS[0])
 

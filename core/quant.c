@@ -30,6 +30,17 @@ QuantInit quant_init_parse(const char *name) {
 }
 const char *quant_init_name(QuantInit i) { return (unsigned)i < 4 ? INIT_NAMES[i] : "?"; }
 
+const char *quant_form_name(int bits, int mixed) {
+    // Linear.form is a borrowed string, so the labels are literals.
+    switch (bits) {
+    case 2: return mixed ? "2&fp" : "2";
+    case 3: return mixed ? "3&fp" : "3";
+    case 4: return mixed ? "4&fp" : "4";
+    case 8: return mixed ? "8&fp" : "8";
+    default: return mixed ? "?&fp" : "?";
+    }
+}
+
 void quant_init_params(const QuantSpec *q, const float *W, QuantInit init, float *s, float *b) {
     const float half = (float)(1 << (q->bits - 1)); // 2^(n−1)
     #pragma omp parallel for schedule(static)
@@ -81,12 +92,12 @@ static inline unsigned quant_code(float w, float s, float b, int qn, int qp) {
     return (unsigned)((int)rintf(c) - qn);
 }
 
-void quant_fake_rows(const QuantSpec *q, const float *W, const float *s, const float *b,
+void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const float *b,
                      int r0, int nrows, float *Wq) {
     #pragma omp parallel for schedule(static)
     for (int i = 0; i < nrows; i++) {
         int r = r0 + i;
-        const float *w = W + (size_t)r * q->in;
+        const float *w = Wt + (size_t)i * q->in;
         float *o = Wq + (size_t)i * q->in;
         for (int g = 0; g < q->ng; g++) {
             float sg = quant_safe_scale(s[(size_t)r * q->ng + g]), bg = b[(size_t)r * q->ng + g];
@@ -181,6 +192,88 @@ void quant_dequant_rows(const uint8_t *packed, const float *s, const float *b, i
                 acc >>= bits;
                 nb -= bits;
             }
+        }
+    }
+}
+
+// ---- gradients ----------------------------------------------------------------------
+// Rows are independent and own their groups, so the row loop parallelizes without races.
+
+void quant_backward_rows(const QuantSpec *q, const float *Wt, float *Gt, const float *s, const float *b,
+                         int r0, int nrows, int lsq_scale, float *ds, float *db, float *Wq) {
+    const float qn = (float)q->qn, qp = (float)q->qp;
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < nrows; i++) {
+        int r = r0 + i;
+        const float *w = Wt + (size_t)i * q->in;
+        float *gr = Gt + (size_t)i * q->in;
+        float *wq = Wq ? Wq + (size_t)i * q->in : NULL;
+        for (int g = 0; g < q->ng; g++) {
+            size_t k = (size_t)r * q->ng + g;
+            float sg = quant_safe_scale(s[k]), bg = b[k];
+            int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
+            double acc_s = 0, acc_b = 0; // double: groups can hold a whole row
+            for (int j = j0; j < j1; j++) {
+                float v = (w[j] - bg) / sg, gj = gr[j];
+                if (v < qn || v > qp) {          // clipped: Wq = s·bound + b
+                    acc_s += (double)gj * (v < qn ? qn : qp);
+                    acc_b += gj;
+                    gr[j] = 0.0f;
+                    if (wq) wq[j] = sg * (v < qn ? qn : qp) + bg;
+                } else {
+                    float t = rintf(v);
+                    acc_s += (double)gj * (t - v);
+                    if (wq) wq[j] = sg * t + bg;
+                }
+            }
+            float gsc = lsq_scale ? quant_lsq_gscale(q, g) : 1.0f;
+            ds[k] += gsc * (float)acc_s;
+            db[k] += gsc * (float)acc_b;
+        }
+    }
+}
+
+void quant_forward_saved(const QuantSpec *q, const float *W, const float *s, const float *b,
+                         float *Wq, float *dsf, uint8_t *mask) {
+    const float qn = (float)q->qn, qp = (float)q->qp;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < q->out; r++) {
+        for (int g = 0; g < q->ng; g++) {
+            size_t k = (size_t)r * q->ng + g;
+            float sg = quant_safe_scale(s[k]), bg = b[k];
+            int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
+            for (int j = j0; j < j1; j++) {
+                size_t e = (size_t)r * q->in + j;
+                float v = (W[e] - bg) / sg;
+                if (v < qn || v > qp) {
+                    float c = v < qn ? qn : qp;
+                    Wq[e] = sg * c + bg; dsf[e] = c; mask[e] = 0;
+                } else {
+                    float t = rintf(v);
+                    Wq[e] = sg * t + bg; dsf[e] = t - v; mask[e] = 1;
+                }
+            }
+        }
+    }
+}
+
+void quant_backward_saved(const QuantSpec *q, const float *G, const float *dsf, const uint8_t *mask,
+                          int lsq_scale, float *ds, float *db, float *dW) {
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < q->out; r++) {
+        for (int g = 0; g < q->ng; g++) {
+            size_t k = (size_t)r * q->ng + g;
+            int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
+            double acc_s = 0, acc_b = 0;
+            for (int j = j0; j < j1; j++) {
+                size_t e = (size_t)r * q->in + j;
+                acc_s += (double)G[e] * dsf[e];
+                if (!mask[e]) acc_b += G[e];
+                else if (dW) dW[e] += G[e];
+            }
+            float gsc = lsq_scale ? quant_lsq_gscale(q, g) : 1.0f;
+            ds[k] += gsc * (float)acc_s;
+            db[k] += gsc * (float)acc_b;
         }
     }
 }

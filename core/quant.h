@@ -16,6 +16,7 @@
 // codes may straddle two bytes.
 #pragma once
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 // Resolved quantizer geometry for an out×in matrix.
@@ -60,10 +61,13 @@ void quant_init_params(const QuantSpec *q, const float *W, QuantInit init, float
 // RTN/QLoRA*-uniform baselines use. Fills s, b and, if codes != NULL, the packed codes.
 void quant_rtn(const QuantSpec *q, const float *W, float *s, float *b, uint8_t *codes);
 
-// Fake quantization of rows [r0, r0+nrows) of W (row stride q->in) into Wq (same layout,
-// starting at row 0 of Wq). Wq may alias W.
-void quant_fake_rows(const QuantSpec *q, const float *W, const float *s, const float *b,
+// Fake quantization of rows [r0, r0+nrows) of the weight: Wt holds those rows (row i of Wt
+// is row r0+i of W, stride q->in), s, b are the full out×ng arrays; Wq gets the same layout
+// as Wt and may alias it.
+void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const float *b,
                      int r0, int nrows, float *Wq);
+// Inference-form label: "4" fully quantized, "4&fp" with an fp LoRA side branch.
+const char *quant_form_name(int bits, int mixed);
 // Quantize the whole W into packed codes (quant_codes_bytes(q) bytes).
 void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes);
 
@@ -77,3 +81,26 @@ void quant_unpack(const uint8_t *packed, int rows, int in, int bits, uint8_t *u)
 // s·(u − 2^(n−1)) + b. s, b are the full out×ng arrays.
 void quant_dequant_rows(const uint8_t *packed, const float *s, const float *b, int bits, int gs,
                         int in, int r0, int nrows, float *out);
+
+// ---- gradients (straight-through round, clip mask M = [Q_N ≤ v ≤ Q_P]) ---------------
+// For G = ∂L/∂Wq:  ds_g += gsc·Σ_{j∈g} G_j·(M_j ? w̃_j − v_j : (v_j < Q_N ? Q_N : Q_P)),
+//                  db_g += gsc·Σ_{j∈g} G_j·(1 − M_j),
+// with gsc = 1, or with lsq_scale set the LSQ gradient scale gsc = 1/sqrt(n_g·Q_P), n_g
+// the element count of group g (LSQ's "weights per scale"; a partial last group uses its
+// own count). Off by default in the methods (method.lsq_grad_scale).
+static inline float quant_lsq_gscale(const QuantSpec *q, int g) {
+    return 1.0f / sqrtf((float)quant_group_len(q, g) * (float)q->qp);
+}
+// Recompute-path backward for rows [r0, r0+nrows) (the memory-optimized L4Q tile): Wt is
+// the pre-quantization weight of those rows (nrows×in), Gt the matching rows of G. Adds
+// the ds, db contributions (ds, db: full out×ng arrays), replaces Gt by M⊙G in place and,
+// if Wq != NULL, writes the quantized rows there (Wq may alias Wt).
+void quant_backward_rows(const QuantSpec *q, const float *Wt, float *Gt, const float *s, const float *b,
+                         int r0, int nrows, int lsq_scale, float *ds, float *db, float *Wq);
+// Autograd-style forward that keeps the out×in intermediates for backward (the naive
+// baselines QAT-LoRA and LSQ): Wq, the ds factor (w̃ − v or the clipped bound) and M.
+void quant_forward_saved(const QuantSpec *q, const float *W, const float *s, const float *b,
+                         float *Wq, float *dsf, uint8_t *mask);
+// Their backward from a full G: ds, db as above; if dW != NULL, dW += M⊙G (STE).
+void quant_backward_saved(const QuantSpec *q, const float *G, const float *dsf, const uint8_t *mask,
+                          int lsq_scale, float *ds, float *db, float *dW);

@@ -1,0 +1,95 @@
+// lsq.c — LSQ / full QAT baseline (SPEC §4): the projection weight itself trains, together
+// with the group quantizer's s, b:
+//
+//   Y = X·Q(W; s,b)ᵀ     dW = M⊙G (straight-through, clip-masked)   ds, db as in L4Q
+//   dX = dY·Wq           G = dYᵀ·X
+//
+// Autograd-style like qat_lora: Wq, the ds factor and the mask (out×in) are kept from
+// forward to backward and G is a transient out×in buffer — on top of the weight gradient
+// and AdamW state every full-QAT method carries.
+#include "linear.h"
+#include "quant.h"
+#include "util.h"
+#include <stdlib.h>
+#include <string.h>
+
+void quant_params_build(const MethodCfg *m, const char *name, const float *W, int out, int in,
+                        QuantSpec *q, Param **s, Param **b);
+
+typedef struct {
+    Linear base;
+    Param *W, *s, *b;
+    QuantSpec q;
+    int lsq_scale;
+    float *Wq, *dsf;
+    uint8_t *mask;
+} LsqLinear;
+
+static void lsq_forward(Linear *L, const float *X, float *Y, int N) {
+    LsqLinear *l = (LsqLinear *)L;
+    quant_forward_saved(&l->q, l->W->data, l->s->data, l->b->data, l->Wq, l->dsf, l->mask);
+    mm_xwt(X, l->Wq, Y, N, L->in, L->out, 0.0f);
+}
+
+static void lsq_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
+    LsqLinear *l = (LsqLinear *)L;
+    size_t gb = (size_t)L->out * L->in * sizeof(float);
+    float *G = xmalloc(gb);
+    mem_transient(&L->mem, gb);
+    mm_dytx(dY, X, G, N, L->out, L->in, 0.0f);
+    quant_backward_saved(&l->q, G, l->dsf, l->mask, l->lsq_scale, l->s->grad, l->b->grad, l->W->grad);
+    free(G);
+    if (dX) mm_dyw(dY, l->Wq, dX, N, L->out, L->in, 1.0f);
+}
+
+static void lsq_deploy(Linear *L, Deploy *d) {
+    LsqLinear *l = (LsqLinear *)L;
+    memset(d, 0, sizeof *d);
+    d->kind = DEP_UNIFORM; d->out = L->out; d->in = L->in;
+    d->bits = l->q.bits; d->group_size = l->q.gs;
+    d->codes_bytes = quant_codes_bytes(&l->q);
+    d->codes = xmalloc(d->codes_bytes);
+    size_t np = quant_nparams(&l->q);
+    d->scale = xmalloc(np * sizeof(float));
+    d->offset = xmalloc(np * sizeof(float));
+    for (size_t k = 0; k < np; k++) d->scale[k] = quant_safe_scale(l->s->data[k]);
+    memcpy(d->offset, l->b->data, np * sizeof(float));
+    quant_encode(&l->q, l->W->data, d->scale, d->offset, d->codes);
+}
+
+static void lsq_free(Linear *L) {
+    LsqLinear *l = (LsqLinear *)L;
+    param_free(l->s); param_free(l->b); free(l->s); free(l->b);
+    free(l->Wq); free(l->dsf); free(l->mask);
+    free(l); // W belongs to the model
+}
+static const LinearOps LSQ_OPS = {"lsq", lsq_forward, lsq_backward, lsq_deploy, lsq_free};
+
+Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+    (void)rng;
+    LsqLinear *l = xcalloc(1, sizeof *l);
+    int out = W->shape[0], in = W->shape[1];
+    l->base.ops = &LSQ_OPS;
+    l->base.out = out; l->base.in = in;
+    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    l->lsq_scale = m->lsq_grad_scale;
+    quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);
+    l->base.form = quant_form_name(l->q.bits, 0);
+    // As in `full`: a Param that already has a grad is shared (tied head) and counted once.
+    int shared = W->grad != NULL;
+    param_make_trainable(W);
+    l->W = W;
+    size_t n = (size_t)out * in;
+    l->Wq = xmalloc(n * sizeof(float));
+    l->dsf = xmalloc(n * sizeof(float));
+    l->mask = xmalloc(n);
+    l->base.params[l->base.n_params++] = W;
+    l->base.params[l->base.n_params++] = l->s;
+    l->base.params[l->base.n_params++] = l->b;
+    size_t tb = (l->s->n + l->b->n + (shared ? 0 : W->n)) * sizeof(float);
+    l->base.mem.weight_bytes = 0; // the only copy of the weight is the trainable one
+    l->base.mem.trainable_bytes = tb;
+    l->base.mem.grad_opt_bytes = 3 * tb;
+    l->base.mem.saved_bytes = n * (2 * sizeof(float) + 1);
+    return &l->base;
+}
