@@ -1,0 +1,82 @@
+// config.h — the run config (SPEC §9): a strict YAML file, --set overrides, defaults, and
+// the fully resolved form that is stored in run.h5 and reloads to the same run.
+//
+// Strictness: unknown keys, wrong types, duplicate keys, empty required values, method
+// keys the chosen method does not use, and missing data files are all input errors
+// reported as "file:line:col: key.path: problem" (exit 2). Errors in a --set value are
+// reported as "--set key.path:1:col: ...".
+//
+// Defaults (everything but model, tokenizer, data.train and method.name is optional):
+//   data:   format text; val none (text) / held out (alpaca, see below); mask_inputs true;
+//           val_examples 100; max_examples 0 (= all)
+//   method: method_defaults(name) (core/methods.c), then the given keys
+//   train:  steps 200, micro_batch 8, accum 1, seq_len 0 (= the model's), lr 1e-4,
+//           schedule cosine, warmup 0.1, weight_decay 0.01, clip 1.0, seed 0,
+//           threads 0 (= keep --threads / L4Q_THREADS), beta1 0.9, beta2 0.999, eps 1e-8,
+//           checkpoint_every 0 (= only the final checkpoint)
+//   eval:   every 50 (0 = only at the end), tasks [] (validation loss only),
+//           val_batches 0 (= all validation windows), limit 0 (= all task examples)
+//   out:    runs/<config file name without extension>
+// Alpaca validation: when data.val is absent, the LAST val_examples examples of the
+// train file are held out as the validation set (and never trained on); when data.val is
+// given, val_examples caps how many of its examples are used (0 = all). max_examples caps
+// the training examples (after the hold-out). mask_inputs/val_examples/max_examples are
+// alpaca-only keys (errors with format text).
+// Relative model/tokenizer/data paths: the config file's directory first, then
+// $L4Q_DATA (resolve_path); the resolved tree stores absolute paths so a run directory's
+// copy of the config reloads anywhere. `out` is relative to the working directory.
+#pragma once
+#include <stdint.h>
+#include "linear.h"
+#include "yaml.h"
+
+enum { DATA_TEXT = 0, DATA_ALPACA = 1 };
+enum { SCHED_CONSTANT = 0, SCHED_COSINE = 1 };
+
+typedef struct {
+    YNode *root;            // resolved tree (all keys, defaults filled); run_config_dump prints it
+    char path[4096];        // config file ("" when built from a tree)
+    char dir[4096];         // base directory for relative data paths
+    char model[4096];       // resolved paths
+    char tokenizer[4096];
+    struct {
+        int format;         // DATA_TEXT | DATA_ALPACA
+        char train[4096];
+        char val[4096];     // "" = none (text) / hold-out (alpaca)
+        int mask_inputs;    // alpaca: loss on response tokens only
+        int val_examples;
+        int max_examples;
+    } data;
+    MethodCfg method;
+    struct {
+        long steps;
+        int micro_batch, accum, seq_len;
+        double lr;
+        int schedule;       // SCHED_*
+        char schedule_name[16];
+        double warmup;      // < 1: fraction of steps; >= 1: absolute steps
+        double weight_decay, clip;
+        uint64_t seed;
+        int threads;
+        double beta1, beta2, eps;
+        long checkpoint_every;
+    } train;
+    struct {
+        long every;
+        int ntasks;
+        char **tasks;
+        long val_batches;
+        long limit;
+    } eval;
+    char out[4096];
+} RunConfig;
+
+// Load path, apply "a.b=value" overrides in order, check, resolve. die_input on errors.
+RunConfig *run_config_load(const char *path, char **sets, int nsets);
+// Same from an already-built tree (e.g. one expanded sweep point). Takes ownership of
+// root; base_dir resolves relative data paths; name_hint names the default out dir.
+RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *name_hint);
+char *run_config_dump(const RunConfig *c); // malloc'd resolved YAML (reloads to the same config)
+void run_config_free(RunConfig *c);
+// Number of warmup steps for the schedule (warmup ratio or absolute steps).
+long run_config_warmup_steps(const RunConfig *c);
