@@ -1,0 +1,102 @@
+// deployed.c — inference-only linear layers built from a Deploy (the exported form):
+// what `--model FILE.l4qz` runs on.
+//
+//   DEP_FP32     Y = X·Wᵀ
+//   DEP_UNIFORM  Y = X·Wqᵀ (+ α·(X·Aᵀ)·Bᵀ when a LoRA side branch is present, "n&fp"),
+//                Wq dequantized from the packed codes a row tile at a time into a small
+//                buffer — the fp32 weight is never materialized whole, so the layer holds
+//                only packed codes + per-group s, b.
+//   DEP_NF4      delegated to the NF4 implementation in baselines/ (weak link).
+//
+// The Deploy is borrowed, not copied: it belongs to the ModelFile, which outlives the
+// Model built from it. backward is an internal error: these layers have nothing to train.
+#include "linear.h"
+#include "quant.h"
+#include "util.h"
+#include <cblas.h>
+#include <stdlib.h>
+
+// baselines/ provides this; absent in builds without the NF4 baseline.
+Linear *nf4_linear_from_deploy(const Deploy *d, const char *name) __attribute__((weak));
+
+// Rows per dequantized tile: about 64 KiB of floats keeps the tile in L2 while still
+// giving sgemm a reasonably wide product.
+#define DEP_TILE_FLOATS (16 * 1024)
+
+typedef struct {
+    Linear base;
+    const Deploy *d;
+    int tile, gs;   // gs resolved (a stored −1 means one group per row)
+} DeployedLinear;
+
+static void dep_fp32_forward(Linear *L, const float *X, float *Y, int N) {
+    mm_xwt(X, ((DeployedLinear *)L)->d->w, Y, N, L->in, L->out, 0.0f);
+}
+
+static void dep_uniform_forward(Linear *L, const float *X, float *Y, int N) {
+    DeployedLinear *l = (DeployedLinear *)L;
+    const Deploy *d = l->d;
+    int in = L->in, out = L->out, tile = l->tile;
+    float *Wt = xmalloc((size_t)tile * in * sizeof(float));
+    mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
+    for (int r0 = 0; r0 < out; r0 += tile) {
+        int t = out - r0 < tile ? out - r0 : tile;
+        quant_dequant_rows(d->codes, d->scale, d->offset, d->bits, l->gs, in, r0, t, Wt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
+    }
+    free(Wt);
+    if (d->rank > 0 && d->lora_A && d->lora_B) {
+        int r = d->rank;
+        float *U = xmalloc((size_t)N * r * sizeof(float));
+        mem_transient(&L->mem, (size_t)N * r * sizeof(float));
+        mm_xwt(X, d->lora_A, U, N, in, r, 0.0f);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, d->lora_scale, U, r, d->lora_B, r, 1.0f, Y, out);
+        free(U);
+    }
+}
+
+static void dep_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
+    (void)X; (void)dY; (void)dX; (void)N;
+    die_internal("%s: deployed (inference-only) layer has no backward", L->name);
+}
+static void dep_free(Linear *L) { free(L); }
+
+static const LinearOps DEP_FP32_OPS = {"deployed-fp32", dep_fp32_forward, dep_backward, NULL, dep_free};
+static const LinearOps DEP_UNIFORM_OPS = {"deployed-uniform", dep_uniform_forward, dep_backward, NULL, dep_free};
+
+Linear *linear_from_deploy(const Deploy *d, const char *name) {
+    if (d->kind == DEP_NF4) {
+        if (!nf4_linear_from_deploy) die_input("%s: NF4 deployed layers are not built into this binary", name);
+        return nf4_linear_from_deploy(d, name);
+    }
+    if (d->kind != DEP_FP32 && d->kind != DEP_UNIFORM)
+        die_input("%s: unknown deployed weight kind %d", name, (int)d->kind);
+    if (d->out <= 0 || d->in <= 0) die_input("%s: deployed weight has shape %d x %d", name, d->out, d->in);
+    DeployedLinear *l = xcalloc(1, sizeof *l);
+    l->d = d;
+    l->base.out = d->out; l->base.in = d->in;
+    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    if (d->kind == DEP_FP32) {
+        if (!d->w) die_input("%s: fp32 deployed weight has no data", name);
+        l->base.ops = &DEP_FP32_OPS;
+        l->base.form = "fp32";
+        l->base.mem.weight_bytes = (size_t)d->out * d->in * sizeof(float);
+        return &l->base;
+    }
+    // Validates bits and group size the same way training does (die_input on nonsense).
+    QuantSpec q;
+    quant_spec(&q, d->bits, d->group_size, d->out, d->in);
+    if (!d->codes || !d->scale || !d->offset || d->codes_bytes != quant_codes_bytes(&q))
+        die_input("%s: %d-bit deployed weight: codes hold %zu bytes, expected %zu", name, d->bits,
+                  d->codes_bytes, quant_codes_bytes(&q));
+    int mixed = d->rank > 0;
+    if (mixed && (!d->lora_A || !d->lora_B)) die_input("%s: LoRA side branch of rank %d has no factors", name, d->rank);
+    l->gs = q.gs;
+    l->base.ops = &DEP_UNIFORM_OPS;
+    l->base.form = quant_form_name(d->bits, mixed);
+    int tile = DEP_TILE_FLOATS / d->in;
+    l->tile = tile < 1 ? 1 : tile > d->out ? d->out : tile;
+    l->base.mem.weight_bytes = d->codes_bytes + 2 * quant_nparams(&q) * sizeof(float)
+        + (mixed ? (size_t)d->rank * (d->in + d->out) * sizeof(float) : 0);
+    return &l->base;
+}
