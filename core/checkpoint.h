@@ -1,0 +1,28 @@
+// checkpoint.h — pieces shared by the checkpoint readers (checkpoint.c, gguf.c, l4qz.c) and
+// the `info` command: config validation, ModelFile assembly, the canonical tensor list.
+#pragma once
+#include "model.h"
+
+// GGUF v3 (and v2) reader; buf is the whole file, still owned by the caller (the weights are
+// converted into a blob of their own). Bad input → die_input naming the file.
+ModelFile *gguf_load(const char *path, const void *buf, size_t len);
+
+// Rejects non-positive or implausible sizes and inconsistent head counts, naming the file
+// (and `what`, e.g. "llama2.c v0 header") in the message.
+void config_validate(const char *path, const char *what, const Config *c);
+// A zeroed ModelFile for config c: path, c, and the [L*7] projection pointer array set.
+ModelFile *mf_alloc(const char *path, const Config *c);
+
+// The model's tensors in canonical order (tok_emb, rms_att, rms_ffn, rms_final, then
+// layers.N.{q,k,v,o,gate,up,down}, then head when unshared). Projections that are
+// deployed in quantized form have data == NULL and dep set.
+typedef struct {
+    char name[48];
+    const float *data;
+    const Deploy *dep;
+    int rows, cols;
+} MfTensor;
+int mf_tensors(const ModelFile *mf, MfTensor *out, int max); // returns count (≤ max)
+int mf_tensor_count(const Config *c);
+// Every fp32 value must be finite: a NaN/Inf weight is a corrupt file, not a model.
+void mf_check_finite(const ModelFile *mf);

@@ -1,0 +1,369 @@
+// gguf.c — GGUF reader for llama-architecture models (SPEC §2; format in
+// research/anchors.md §3): header, typed metadata (all value types, arrays included),
+// tensor infos, aligned data. F32/F16/BF16 tensors are converted into one fp32 blob in
+// ModelFile's layout; the embedded vocabulary becomes mf->tok.
+//
+// q/k layout: llama.cpp stores llama q/k rows in Meta's interleaved-pair RoPE layout (its
+// HF converter permutes rotate-half checkpoints back into it), which is also llama2.c's,
+// so the rows are used as stored. Checked: stories260K.gguf's attn_q/attn_k equal the v0
+// file's wq/wk exactly (tests/test_checkpoint.c).
+#include "checkpoint.h"
+#include "tokenizer.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { GT_U8, GT_I8, GT_U16, GT_I16, GT_U32, GT_I32, GT_F32, GT_BOOL, GT_STRING, GT_ARRAY,
+       GT_U64, GT_I64, GT_F64, GT_NTYPES };
+enum { GG_F32 = 0, GG_F16 = 1, GG_BF16 = 30 };
+
+typedef struct {
+    const char *path;
+    const unsigned char *p;
+    size_t len, off;
+} Rd;
+
+static void need(Rd *r, size_t n, const char *what) {
+    if (n > r->len - r->off)
+        die_input("%s: truncated: %s at byte %zu needs %zu bytes, file has %zu", r->path, what, r->off, n, r->len);
+}
+static uint32_t u32(Rd *r, const char *what) { need(r, 4, what); uint32_t v; memcpy(&v, r->p + r->off, 4); r->off += 4; return v; }
+static uint64_t u64(Rd *r, const char *what) { need(r, 8, what); uint64_t v; memcpy(&v, r->p + r->off, 8); r->off += 8; return v; }
+
+typedef struct { const char *s; size_t n; } Str;
+static Str str(Rd *r, const char *what) {
+    uint64_t n = u64(r, what);
+    if (n > r->len - r->off) need(r, n > SIZE_MAX ? SIZE_MAX : (size_t)n, what);
+    Str s = {(const char *)r->p + r->off, (size_t)n};
+    r->off += n;
+    return s;
+}
+static int str_eq(Str a, const char *b) { return a.n == strlen(b) && !memcmp(a.s, b, a.n); }
+
+static size_t scalar_size(uint32_t t) {
+    static const size_t sz[GT_NTYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    return t < GT_NTYPES ? sz[t] : 0;
+}
+
+// A metadata value: scalars are read on demand from `at`; arrays keep element type/count.
+typedef struct {
+    Str key;
+    uint32_t type, elem_type;
+    uint64_t count;
+    size_t at; // offset of the value (for arrays: of the first element)
+} Kv;
+
+// Skips one value of type t (arrays may nest; depth bounds malicious nesting).
+static void skip_value(Rd *r, uint32_t t, int depth, const char *key) {
+    if (t == GT_STRING) { str(r, key); return; }
+    if (t == GT_ARRAY) {
+        if (depth > 4) die_input("%s: metadata '%s': arrays nested too deeply", r->path, key);
+        uint32_t et = u32(r, key);
+        uint64_t n = u64(r, key);
+        size_t es = scalar_size(et);
+        if (es) { if (n > (r->len - r->off) / es) need(r, r->len, key); r->off += n * es; return; }
+        if (et != GT_STRING && et != GT_ARRAY) die_input("%s: metadata '%s': unknown array element type %u", r->path, key, et);
+        for (uint64_t i = 0; i < n; i++) skip_value(r, et, depth + 1, key);
+        return;
+    }
+    size_t s = scalar_size(t);
+    if (!s) die_input("%s: metadata '%s': unknown value type %u", r->path, key, t);
+    need(r, s, key);
+    r->off += s;
+}
+
+typedef struct {
+    const char *path;
+    const unsigned char *p;
+    Kv *kv; uint64_t nkv;
+} Meta;
+
+static const Kv *kv_find(const Meta *m, const char *key) {
+    for (uint64_t i = 0; i < m->nkv; i++) if (str_eq(m->kv[i].key, key)) return &m->kv[i];
+    return NULL;
+}
+static void key_name(char *out, size_t n, const Kv *k) { snprintf(out, n, "%.*s", (int)(k->key.n > 200 ? 200 : k->key.n), k->key.s); }
+
+// Any integer type that fits an int; absent → def (or die when def < 0 means required).
+static int64_t kv_int(const Meta *m, const char *key, int64_t def, int required) {
+    const Kv *k = kv_find(m, key);
+    if (!k) { if (required) die_input("%s: GGUF metadata key '%s' is missing", m->path, key); return def; }
+    const unsigned char *v = m->p + k->at;
+    int64_t x;
+    switch (k->type) {
+    case GT_U8: x = *v; break;
+    case GT_I8: x = (int8_t)*v; break;
+    case GT_U16: { uint16_t t; memcpy(&t, v, 2); x = t; break; }
+    case GT_I16: { int16_t t; memcpy(&t, v, 2); x = t; break; }
+    case GT_U32: { uint32_t t; memcpy(&t, v, 4); x = t; break; }
+    case GT_I32: { int32_t t; memcpy(&t, v, 4); x = t; break; }
+    case GT_U64: { uint64_t t; memcpy(&t, v, 8); x = t > INT64_MAX ? INT64_MAX : (int64_t)t; break; }
+    case GT_I64: { int64_t t; memcpy(&t, v, 8); x = t; break; }
+    default: die_input("%s: GGUF metadata '%s' has type %u, expected an integer", m->path, key, k->type);
+    }
+    if (x < INT32_MIN || x > INT32_MAX) die_input("%s: GGUF metadata '%s' = %lld is out of range", m->path, key, (long long)x);
+    return x;
+}
+static double kv_float(const Meta *m, const char *key, double def) {
+    const Kv *k = kv_find(m, key);
+    if (!k) return def;
+    const unsigned char *v = m->p + k->at;
+    if (k->type == GT_F32) { float f; memcpy(&f, v, 4); return f; }
+    if (k->type == GT_F64) { double d; memcpy(&d, v, 8); return d; }
+    die_input("%s: GGUF metadata '%s' has type %u, expected a float", m->path, key, k->type);
+}
+static Str kv_str(const Meta *m, const char *key) {
+    const Kv *k = kv_find(m, key);
+    Str none = {NULL, 0};
+    if (!k) return none;
+    if (k->type != GT_STRING) die_input("%s: GGUF metadata '%s' is not a string", m->path, key);
+    Rd r = {m->path, m->p, SIZE_MAX, k->at}; // bounds were checked when the header was parsed
+    return str(&r, key);
+}
+
+typedef struct {
+    Str name;
+    uint32_t ndim, type;
+    uint64_t ne[4];
+    uint64_t offset, nel;
+    int used;
+} TInfo;
+
+static const char *type_name(uint32_t t) {
+    static const char *n[] = {"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
+                              "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"};
+    if (t < sizeof n / sizeof n[0]) return n[t];
+    return t == GG_BF16 ? "BF16" : "non-float";
+}
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
+    if (e == 31) bits = sign | 0x7f800000u | (m << 13);             // Inf/NaN
+    else if (e) bits = sign | ((e + 112) << 23) | (m << 13);          // normal: rebias 15→127
+    else if (!m) bits = sign;                                         // ±0
+    else {                                                            // subnormal: normalise
+        int s = 0;
+        while (!(m & 1024)) { m <<= 1; s++; }
+        bits = sign | ((uint32_t)(113 - s) << 23) | ((m & 1023) << 13);
+    }
+    float f; memcpy(&f, &bits, 4); return f;
+}
+
+typedef struct {
+    const char *path;
+    const unsigned char *data; // start of the tensor data section
+    TInfo *t; uint64_t nt;
+    int n_f16, n_bf16;
+} Tensors;
+
+// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32.
+static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float *dst, int optional) {
+    TInfo *ti = NULL;
+    for (uint64_t i = 0; i < T->nt; i++) if (str_eq(T->t[i].name, name)) { ti = &T->t[i]; break; }
+    if (!ti) { if (optional) return 0; die_input("%s: GGUF tensor '%s' is missing", T->path, name); }
+    uint64_t want0 = (uint64_t)cols, want1 = (uint64_t)rows;
+    int ok = ti->ne[0] == want0 && (ti->ndim == 1 ? rows == 1 : ti->ne[1] == want1);
+    for (uint32_t d = 2; d < ti->ndim; d++) ok &= ti->ne[d] == 1;
+    if (!ok) {
+        char shape[96] = ""; size_t o = 0;
+        for (uint32_t d = 0; d < ti->ndim; d++) o += snprintf(shape + o, sizeof shape - o, "%s%llu", d ? "," : "", (unsigned long long)ti->ne[d]);
+        die_input("%s: GGUF tensor '%s' has shape [%s] (innermost first), expected [%d,%d]", T->path, name, shape, cols, rows);
+    }
+    ti->used = 1;
+    const unsigned char *src = T->data + ti->offset;
+    size_t n = (size_t)rows * cols;
+    if (ti->type == GG_F32) memcpy(dst, src, n * 4);
+    else if (ti->type == GG_F16) {
+        for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); dst[j] = half_to_float(h); }
+        T->n_f16++;
+    } else if (ti->type == GG_BF16) {
+        for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); uint32_t b = (uint32_t)h << 16; memcpy(&dst[j], &b, 4); }
+        T->n_bf16++;
+    } else die_input("%s: GGUF tensor '%s' has type %s (%u); only F32, F16 and BF16 are supported", T->path, name, type_name(ti->type), ti->type);
+    return 1;
+}
+
+// tokenizer.ggml.tokens (+ scores) → the llama2.c-style tokenizer: sentencepiece's "▁"
+// (U+2581) becomes a space, byte pieces like "<0x0A>" keep their text.
+static void load_vocab(ModelFile *mf, const Meta *m, const Kv *toks) {
+    Str model = kv_str(m, "tokenizer.ggml.model");
+    if (model.s && !str_eq(model, "llama")) {
+        warnf("%s: embedded tokenizer model '%.*s' is not sentencepiece/llama; pass --tokenizer", m->path, (int)model.n, model.s);
+        return;
+    }
+    int n = (int)toks->count;
+    char **pieces = xcalloc(n, sizeof *pieces);
+    int *lens = xcalloc(n, sizeof *lens);
+    float *scores = xcalloc(n, sizeof *scores);
+    const Kv *sk = kv_find(m, "tokenizer.ggml.scores");
+    if (sk) {
+        if (sk->type != GT_ARRAY || sk->elem_type != GT_F32 || sk->count != toks->count)
+            die_input("%s: GGUF tokenizer.ggml.scores must be an f32 array of %d entries", m->path, n);
+        memcpy(scores, m->p + sk->at, (size_t)n * 4);
+        for (int i = 0; i < n; i++)
+            if (!isfinite(scores[i])) die_input("%s: GGUF tokenizer.ggml.scores[%d] is not finite", m->path, i);
+    }
+    Rd r = {m->path, m->p, SIZE_MAX, toks->at};
+    for (int i = 0; i < n; i++) {
+        Str s = str(&r, "tokenizer.ggml.tokens");
+        char *out = xmalloc(s.n + 1);
+        size_t o = 0;
+        for (size_t j = 0; j < s.n; j++) {
+            if (j + 2 < s.n && (unsigned char)s.s[j] == 0xE2 && (unsigned char)s.s[j + 1] == 0x96 && (unsigned char)s.s[j + 2] == 0x81) { out[o++] = ' '; j += 2; }
+            else out[o++] = s.s[j];
+        }
+        out[o] = 0;
+        pieces[i] = out; lens[i] = (int)o;
+    }
+    mf->tok = tok_from_pieces(n, pieces, lens, scores); // copies the pieces
+    for (int i = 0; i < n; i++) free(pieces[i]);
+    free(pieces); free(lens); free(scores);
+}
+
+ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
+    Rd r = {path, buf, len, 4};
+    uint32_t version = u32(&r, "GGUF version");
+    if (version != 2 && version != 3) // v1 used 32-bit counts; v2 and v3 share this layout
+        die_input("%s: GGUF version %u is not supported (expected 3)", path, version);
+    uint64_t nt = u64(&r, "GGUF tensor count"), nkv = u64(&r, "GGUF metadata count");
+    // Each KV takes ≥ 13 bytes and each tensor info ≥ 24: bounds the allocations below.
+    if (nkv > len / 13 || nt > len / 24)
+        die_input("%s: truncated or corrupt GGUF header: it claims %llu tensors and %llu metadata entries, more than a %zu-byte file can hold",
+                  path, (unsigned long long)nt, (unsigned long long)nkv, len);
+    Meta m = {path, buf, xcalloc(nkv ? nkv : 1, sizeof(Kv)), nkv};
+    for (uint64_t i = 0; i < nkv; i++) {
+        Kv *k = &m.kv[i];
+        k->key = str(&r, "GGUF metadata key");
+        char kn[256]; key_name(kn, sizeof kn, k);
+        k->type = u32(&r, kn);
+        if (k->type == GT_ARRAY) {
+            size_t at = r.off;
+            k->elem_type = u32(&r, kn);
+            k->count = u64(&r, kn);
+            k->at = r.off;
+            r.off = at;
+        } else k->at = r.off;
+        skip_value(&r, k->type, 0, kn);
+    }
+    uint64_t align = 32;
+    if (kv_find(&m, "general.alignment")) {
+        int64_t a = kv_int(&m, "general.alignment", 32, 1);
+        if (a <= 0 || a % 8) die_input("%s: GGUF general.alignment = %lld must be a positive multiple of 8", path, (long long)a);
+        align = (uint64_t)a;
+    }
+    TInfo *ti = xcalloc(nt ? nt : 1, sizeof *ti);
+    for (uint64_t i = 0; i < nt; i++) {
+        TInfo *t = &ti[i];
+        t->name = str(&r, "GGUF tensor name");
+        char tn[128]; snprintf(tn, sizeof tn, "%.*s", (int)(t->name.n > 100 ? 100 : t->name.n), t->name.s);
+        for (uint64_t j = 0; j < i; j++)
+            if (ti[j].name.n == t->name.n && !memcmp(ti[j].name.s, t->name.s, t->name.n))
+                die_input("%s: GGUF tensor '%s' appears twice", path, tn);
+        t->ndim = u32(&r, tn);
+        if (t->ndim < 1 || t->ndim > 4) die_input("%s: GGUF tensor '%s' has %u dimensions (1..4 allowed)", path, tn, t->ndim);
+        t->nel = 1;
+        for (uint32_t d = 0; d < t->ndim; d++) {
+            t->ne[d] = u64(&r, tn);
+            if (t->ne[d] == 0 || t->ne[d] > ((uint64_t)1 << 40) / t->nel)
+                die_input("%s: GGUF tensor '%s' dimension %u = %llu is out of range", path, tn, d, (unsigned long long)t->ne[d]);
+            t->nel *= t->ne[d];
+        }
+        t->type = u32(&r, tn);
+        t->offset = u64(&r, tn);
+        if (t->offset % align) die_input("%s: GGUF tensor '%s' offset %llu is not a multiple of the alignment %llu", path, tn, (unsigned long long)t->offset, (unsigned long long)align);
+    }
+    size_t data_off = (size_t)((r.off + align - 1) / align * align);
+    if (data_off > len) die_input("%s: truncated: GGUF tensor data would start at byte %zu, file has %zu", path, data_off, len);
+    uint64_t end = 0;
+    for (uint64_t i = 0; i < nt; i++) {
+        TInfo *t = &ti[i];
+        uint64_t es = t->type == GG_F32 ? 4 : (t->type == GG_F16 || t->type == GG_BF16) ? 2 : 0;
+        if (!es) continue; // unsupported types are reported by name if the model needs them
+        uint64_t e = t->offset + t->nel * es;
+        if (e > end) end = e;
+        if (t->offset > len || e > len - data_off)
+            die_input("%s: truncated: expected %llu bytes (tensor '%.*s' ends there), got %zu", path,
+                      (unsigned long long)(data_off + e), (int)(t->name.n > 100 ? 100 : t->name.n), t->name.s, len);
+    }
+    // The writer pads the last tensor to the alignment; anything beyond is not GGUF.
+    uint64_t padded = (end + align - 1) / align * align;
+    if (len - data_off > padded && nt)
+        die_input("%s: %llu unexpected extra bytes after the GGUF tensor data: expected at most %llu bytes, got %zu", path,
+                  (unsigned long long)(len - data_off - padded), (unsigned long long)(data_off + padded), len);
+
+    Str arch = kv_str(&m, "general.architecture");
+    if (!arch.s) die_input("%s: GGUF metadata key 'general.architecture' is missing", path);
+    if (!str_eq(arch, "llama")) die_input("%s: GGUF architecture '%.*s' is not supported (expected llama)", path, (int)(arch.n > 64 ? 64 : arch.n), arch.s);
+    Config c = {0};
+    c.dim = (int)kv_int(&m, "llama.embedding_length", 0, 1);
+    c.n_layers = (int)kv_int(&m, "llama.block_count", 0, 1);
+    c.hidden_dim = (int)kv_int(&m, "llama.feed_forward_length", 0, 1);
+    c.n_heads = (int)kv_int(&m, "llama.attention.head_count", 0, 1);
+    c.n_kv_heads = (int)kv_int(&m, "llama.attention.head_count_kv", c.n_heads, 0);
+    c.seq_len = (int)kv_int(&m, "llama.context_length", 0, 1);
+    c.norm_eps = (float)kv_float(&m, "llama.attention.layer_norm_rms_epsilon", 1e-5);
+    c.rope_theta = (float)kv_float(&m, "llama.rope.freq_base", 10000.0);
+    const Kv *toks = kv_find(&m, "tokenizer.ggml.tokens");
+    if (toks) {
+        if (toks->type != GT_ARRAY || toks->elem_type != GT_STRING)
+            die_input("%s: GGUF tokenizer.ggml.tokens is not an array of strings", path);
+        c.vocab_size = toks->count > INT32_MAX ? -1 : (int)toks->count;
+    } else { // no embedded vocabulary: the embedding's row count is the vocab size
+        for (uint64_t i = 0; i < nt; i++)
+            if (str_eq(ti[i].name, "token_embd.weight") && ti[i].ndim >= 2)
+                c.vocab_size = ti[i].ne[1] > INT32_MAX ? -1 : (int)ti[i].ne[1];
+    }
+    int has_output = 0;
+    for (uint64_t i = 0; i < nt; i++) has_output |= str_eq(ti[i].name, "output.weight");
+    c.shared_classifier = !has_output;
+    config_validate(path, "GGUF llama metadata", &c);
+    int64_t rope_dims = kv_int(&m, "llama.rope.dimension_count", c.dim / c.n_heads, 0);
+    if (rope_dims != c.dim / c.n_heads)
+        die_input("%s: GGUF llama.rope.dimension_count = %lld: partial rotary embeddings are not supported (head size %d)", path, (long long)rope_dims, c.dim / c.n_heads);
+
+    ModelFile *mf = mf_alloc(path, &c);
+    size_t V = c.vocab_size, D = c.dim, L = c.n_layers;
+    size_t total = V * D * 2 + L * D * 2 + D; // the head slot is dropped again if tied
+    for (int p = 0; p < 7; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
+    float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
+    mf->blob = blob;
+    Tensors T = {path, (const unsigned char *)buf + data_off, ti, nt, 0, 0};
+    mf->tok_emb = cur; cur += V * D;
+    tensor_fetch(&T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
+    mf->rms_att = cur; cur += L * D;
+    mf->rms_ffn = cur; cur += L * D;
+    mf->rms_final = cur; cur += D;
+    tensor_fetch(&T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
+    static const char *const gname[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    char nm[96];
+    for (int l = 0; l < c.n_layers; l++) {
+        snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
+        tensor_fetch(&T, nm, 1, c.dim, mf->rms_att + l * D, 0);
+        snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
+        tensor_fetch(&T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
+        for (int p = 0; p < 7; p++) {
+            int o, i; proj_dims(&c, p, &o, &i);
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
+            mf->w[l * 7 + p] = cur;
+            tensor_fetch(&T, nm, o, i, cur, 0);
+            cur += (size_t)o * i;
+        }
+    }
+    if (has_output) {
+        mf->wcls = cur;
+        tensor_fetch(&T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
+        // llama.cpp's llama2.c converter writes a tied head out as a copy; a bit-identical
+        // copy is treated as tied so training updates one matrix, as the original model did.
+        if (!memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))) { mf->wcls = NULL; mf->c.shared_classifier = 1; }
+    }
+    // A tensor this reader does not place (e.g. rope_freqs for scaled RoPE) would change
+    // the model's meaning if silently ignored.
+    for (uint64_t i = 0; i < nt; i++)
+        if (!ti[i].used) die_input("%s: GGUF tensor '%.*s' is not part of the supported llama layout", path, (int)(ti[i].name.n > 100 ? 100 : ti[i].name.n), ti[i].name.s);
+    snprintf(mf->format, sizeof mf->format, "gguf-v%u %s", version,
+             T.n_f16 && T.n_bf16 ? "mixed f16/bf16/f32" : T.n_f16 ? (T.n_f16 == (int)nt ? "f16" : "f16/f32") : T.n_bf16 ? (T.n_bf16 == (int)nt ? "bf16" : "bf16/f32") : "f32");
+    if (toks) load_vocab(mf, &m, toks);
+    free(ti);
+    free(m.kv);
+    return mf;
+}

@@ -1,0 +1,34 @@
+// l4qz.h — the harness's own exported (quantized) model format.
+//
+// Layout (little-endian, as written by x86/ARM hosts; version 1):
+//   0   "L4QZ"  u32 version  u64 file_bytes (the whole file, trailer included)
+//   16  Config: i32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
+//       shared_classifier; f32 norm_eps, rope_theta
+//       char method[32], char form[32] (NUL-padded), u32 flags (bit 0: tokenizer embedded)
+//   f32 tok_emb V×dim, rms_att L×dim, rms_ffn L×dim, rms_final dim, [wcls V×dim if unshared]
+//   L·7 projection records, layer-major in q,k,v,o,gate,up,down order:
+//       u32 kind, i32 out, i32 in, then by kind
+//       FP32:    f32 w[out·in]
+//       UNIFORM: i32 bits, i32 group_size, u64 codes_bytes, u8 codes[...] (quant.h layout),
+//                f32 scale[out·ng], f32 offset[out·ng]
+//       NF4:     u64 codes_bytes, codes; u64 n_blocks, u8 absmax_q[n_blocks];
+//                u64 n_scales, f32 absmax_scale[n_scales]; f32 absmax_mean
+//       then i32 rank, f32 lora_scale, and if rank > 0: f32 A[rank·in], f32 B[out·rank]
+//   tokenizer (flag bit 0): i32 n, then per piece f32 score, i32 len, bytes
+//   trailer: u64 FNV-1a-64 of bytes [16, file_bytes − 8)
+// The exact size and the checksum are verified before anything is parsed, so a truncated
+// or damaged file is rejected (exit 2) rather than half-read.
+#pragma once
+#include <stddef.h>
+#include "model.h"
+
+#define L4QZ_VERSION 1
+
+// buf/len: the whole file (starts with the "L4QZ" magic), owned by the caller. Returns a
+// ModelFile with dep[] filled (w[] entries NULL) and everything copied out of buf.
+ModelFile *l4qz_load(const char *path, const void *buf, size_t len);
+// Exports M: each projection's Deploy from M->lin[i]->ops->deploy, embeddings/norms/head in
+// fp32 (a trained or quantized head is folded to fp32). Written to path.tmp, then renamed,
+// so an interrupted export never leaves a file that looks complete. method/form are labels
+// stored in the header (NULL → M->method.name / the first projection's form).
+void l4qz_write(const char *path, Model *M, const char *method, const char *form);
