@@ -15,6 +15,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *usa
     {"sweep", cmd_sweep, "sweep SPEC.yaml [--jobs N] [--out DIR] [--dry-run]"},
     {"report", cmd_report, "report DIR [--format md|tex|csv] [--plots]"},
     {"export", cmd_export, "export RUN_DIR --format l4qz|gguf --out F"},
+    {"tokenize", cmd_tokenize, "tokenize --tokenizer F [--vocab-size N] (--text S | --file F | --ids LIST) [--bos] [--eos] [--no-prefix] [--decode]"},
 };
 #define NCMDS (int)(sizeof CMDS / sizeof CMDS[0])
 
