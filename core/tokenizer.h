@@ -17,6 +17,7 @@ typedef struct Tokenizer {
 
 // Reads llama2.c tokenizer.bin. vocab_size comes from the model; a file with a different
 // number of tokens (or truncated/corrupt) → die_input naming the file and the mismatch.
+// vocab_size <= 0: no model to check against; the file's own token count is used.
 Tokenizer *tok_load(const char *path, int vocab_size);
 // From in-memory pieces (GGUF): pieces already with "▁" turned into " " by the caller.
 Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *scores);
