@@ -1,0 +1,360 @@
+// l4qz.c — writer and reader of the L4QZ export format (layout in l4qz.h).
+#include "l4qz.h"
+#include "checkpoint.h"
+#include "quant.h"
+#include "tokenizer.h"
+#include "util.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define L4QZ_HDR 16 // magic, version, file_bytes: outside the checksum (file_bytes is patched last)
+#define L4QZ_FLAG_TOKENIZER 1u
+
+// ---- writer ---------------------------------------------------------------------------
+
+typedef struct {
+    FILE *f;
+    const char *path;   // the .tmp path, for messages
+    uint64_t hash, n;   // hash of everything after the 16-byte prefix; bytes written
+} Wr;
+
+static void wr(Wr *w, const void *p, size_t n) {
+    if (n == 0) return;
+    if (fwrite(p, 1, n, w->f) != n) die_input("%s: write failed (disk full?)", w->path);
+    if (w->n >= L4QZ_HDR) w->hash = hash64(p, n, w->hash);
+    w->n += n;
+}
+static void wr_u32(Wr *w, uint32_t v) { wr(w, &v, 4); }
+static void wr_i32(Wr *w, int32_t v) { wr(w, &v, 4); }
+static void wr_u64(Wr *w, uint64_t v) { wr(w, &v, 8); }
+static void wr_f32(Wr *w, float v) { wr(w, &v, 4); }
+static void wr_floats(Wr *w, const float *p, size_t n) { wr(w, p, n * sizeof(float)); }
+static void wr_name(Wr *w, const char *s) {
+    char buf[32] = {0};
+    snprintf(buf, sizeof buf, "%s", s ? s : "");
+    wr(w, buf, sizeof buf);
+}
+
+static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
+    wr_u32(w, (uint32_t)d->kind);
+    wr_i32(w, d->out);
+    wr_i32(w, d->in);
+    size_t n = (size_t)d->out * d->in;
+    switch (d->kind) {
+    case DEP_FP32:
+        wr_floats(w, d->w, n);
+        break;
+    case DEP_UNIFORM: {
+        QuantSpec q;
+        quant_spec(&q, d->bits, d->group_size, d->out, d->in);
+        if (d->codes_bytes != quant_codes_bytes(&q)) die_internal("%s: deploy codes size mismatch", name);
+        wr_i32(w, d->bits);
+        wr_i32(w, d->group_size);
+        wr_u64(w, d->codes_bytes);
+        wr(w, d->codes, d->codes_bytes);
+        wr_floats(w, d->scale, quant_nparams(&q));
+        wr_floats(w, d->offset, quant_nparams(&q));
+        break;
+    }
+    case DEP_NF4: {
+        // Blocks of 64 over the flattened weight, 256 absmax per fp32 scale (SPEC §5).
+        uint64_t blocks = (n + 63) / 64, scales = (blocks + 255) / 256;
+        wr_u64(w, d->codes_bytes);
+        wr(w, d->codes, d->codes_bytes);
+        wr_u64(w, blocks);
+        wr(w, d->absmax_q, blocks);
+        wr_u64(w, scales);
+        wr_floats(w, d->absmax_scale, scales);
+        wr_f32(w, d->absmax_mean);
+        break;
+    }
+    default:
+        die_internal("%s: unknown deploy kind %d", name, (int)d->kind);
+    }
+    int rank = (d->rank > 0 && d->lora_A && d->lora_B) ? d->rank : 0;
+    wr_i32(w, rank);
+    wr_f32(w, rank ? d->lora_scale : 0.0f);
+    if (rank) {
+        wr_floats(w, d->lora_A, (size_t)rank * d->in);
+        wr_floats(w, d->lora_B, (size_t)d->out * rank);
+    }
+}
+
+// The head as one fp32 V×dim matrix, or NULL when it is the untouched (frozen) weight.
+// A trained head (LoRA, full, quantized) is folded: deployed codes are dequantized and a
+// LoRA side branch merged, so the file's head reproduces the trained model exactly.
+static float *head_folded(Model *M) {
+    Linear *h = M->head;
+    if (!h || !h->ops->deploy || !strcmp(h->ops->name, "none")) return NULL;
+    Deploy d;
+    h->ops->deploy(h, &d);
+    float *W;
+    if (d.kind == DEP_FP32) {
+        W = d.w;
+        d.w = NULL;
+    } else if (d.kind == DEP_UNIFORM) {
+        QuantSpec q;
+        quant_spec(&q, d.bits, d.group_size, d.out, d.in);
+        W = xmalloc((size_t)d.out * d.in * sizeof(float));
+        quant_dequant_rows(d.codes, d.scale, d.offset, d.bits, q.gs, d.in, 0, d.out, W);
+    } else {
+        die_input("head: method '%s' deploys the head as NF4, which l4qz stores only for projections", M->method.name);
+    }
+    if (d.rank > 0 && d.lora_A && d.lora_B)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.out, d.in, d.rank, d.lora_scale,
+                    d.lora_B, d.rank, d.lora_A, d.in, 1.0f, W, d.in);
+    deploy_free(&d);
+    return W;
+}
+
+void l4qz_write(const char *path, Model *M, const char *method, const char *form) {
+    const Config *c = &M->c;
+    int L = c->n_layers, D = c->dim, V = c->vocab_size;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    Wr w = {fopen(tmp, "wb"), tmp, HASH64_INIT, 0};
+    if (!w.f) die_input("%s: cannot create file", tmp);
+
+    // Deploy forms first (they may fail with a clear message before anything is written).
+    Deploy *dep = xcalloc((size_t)L * 7, sizeof *dep);
+    for (int i = 0; i < L * 7; i++) {
+        Linear *lin = M->lin[i];
+        if (!lin->ops->deploy) die_input("%s: method '%s' of %s cannot be exported", path, lin->ops->name, lin->name);
+        lin->ops->deploy(lin, &dep[i]);
+        if (dep[i].out != lin->out || dep[i].in != lin->in)
+            die_internal("%s: deploy of %s has shape %dx%d, expected %dx%d", path, lin->name, dep[i].out, dep[i].in, lin->out, lin->in);
+    }
+    float *head = head_folded(M);
+    const float *wcls = head ? head : (c->shared_classifier ? NULL : M->wcls.data);
+    const Tokenizer *tok = M->mf ? M->mf->tok : NULL;
+
+    wr(&w, "L4QZ", 4);
+    wr_u32(&w, L4QZ_VERSION);
+    wr_u64(&w, 0); // file_bytes, patched below
+    int32_t cfg[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size,
+                      c->seq_len, wcls ? 0 : 1};
+    for (int k = 0; k < 8; k++) wr_i32(&w, cfg[k]);
+    wr_f32(&w, c->norm_eps);
+    wr_f32(&w, c->rope_theta);
+    wr_name(&w, method ? method : M->method.name);
+    wr_name(&w, form ? form : (L > 0 ? M->lin[0]->form : "fp32"));
+    wr_u32(&w, tok ? L4QZ_FLAG_TOKENIZER : 0);
+    wr_floats(&w, M->tok_emb.data, (size_t)V * D);
+    wr_floats(&w, M->rms_att.data, (size_t)L * D);
+    wr_floats(&w, M->rms_ffn.data, (size_t)L * D);
+    wr_floats(&w, M->rms_final.data, D);
+    if (wcls) wr_floats(&w, wcls, (size_t)V * D);
+    for (int i = 0; i < L * 7; i++) { wr_deploy(&w, &dep[i], M->lin[i]->name); deploy_free(&dep[i]); }
+    free(dep);
+    free(head);
+    if (tok) {
+        wr_i32(&w, tok->vocab_size);
+        for (int i = 0; i < tok->vocab_size; i++) {
+            wr_f32(&w, tok->scores[i]);
+            wr_i32(&w, tok->lens[i]);
+            wr(&w, tok->vocab[i], (size_t)tok->lens[i]);
+        }
+    }
+    uint64_t total = w.n + 8, h = w.hash;
+    wr_u64(&w, h);
+    if (fseek(w.f, 8, SEEK_SET) != 0 || fwrite(&total, 8, 1, w.f) != 1) die_input("%s: write failed", tmp);
+    if (fflush(w.f) != 0 || ferror(w.f)) die_input("%s: write failed (disk full?)", tmp);
+    if (fclose(w.f) != 0) die_input("%s: write failed (disk full?)", tmp);
+    if (rename(tmp, path) != 0) die_input("%s: cannot rename %s into place", path, tmp);
+}
+
+// ---- reader ---------------------------------------------------------------------------
+
+typedef struct {
+    const unsigned char *p;
+    size_t len, off;
+    const char *path;
+} Rd;
+
+static const void *rd(Rd *r, size_t n, const char *what) {
+    if (n > r->len - r->off)
+        die_input("%s: truncated or corrupt: %s needs %zu bytes at offset %zu, file has %zu", r->path, what, n, r->off, r->len);
+    const void *q = r->p + r->off;
+    r->off += n;
+    return q;
+}
+static uint32_t rd_u32(Rd *r, const char *what) { uint32_t v; memcpy(&v, rd(r, 4, what), 4); return v; }
+static int32_t rd_i32(Rd *r, const char *what) { int32_t v; memcpy(&v, rd(r, 4, what), 4); return v; }
+static uint64_t rd_u64(Rd *r, const char *what) { uint64_t v; memcpy(&v, rd(r, 8, what), 8); return v; }
+static float rd_f32(Rd *r, const char *what) { float v; memcpy(&v, rd(r, 4, what), 4); return v; }
+// n floats copied into dst (the file buffer is not ours to keep).
+static void rd_floats(Rd *r, float *dst, size_t n, const char *what) {
+    if (n > (r->len - r->off) / sizeof(float))
+        die_input("%s: truncated or corrupt: %s needs %zu floats at offset %zu, file has %zu bytes", r->path, what, n, r->off, r->len);
+    memcpy(dst, rd(r, n * sizeof(float), what), n * sizeof(float));
+}
+static float *rd_floats_new(Rd *r, size_t n, const char *what) {
+    float *dst = xmalloc(n ? n * sizeof(float) : 1);
+    rd_floats(r, dst, n, what);
+    return dst;
+}
+static void check_finite(const char *path, const char *what, const float *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(p[i])) die_input("%s: %s holds a non-finite value at element %zu", path, what, i);
+}
+
+static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
+    Deploy *d = xcalloc(1, sizeof *d);
+    uint32_t kind = rd_u32(r, name);
+    d->out = rd_i32(r, name);
+    d->in = rd_i32(r, name);
+    int eo, ei;
+    proj_dims(c, p, &eo, &ei);
+    if (d->out != eo || d->in != ei)
+        die_input("%s: %s: shape %d x %d, expected %d x %d from the header", r->path, name, d->out, d->in, eo, ei);
+    size_t n = (size_t)d->out * d->in;
+    char what[96];
+    switch (kind) {
+    case DEP_FP32:
+        d->kind = DEP_FP32;
+        snprintf(what, sizeof what, "%s weight", name);
+        d->w = rd_floats_new(r, n, what);
+        check_finite(r->path, what, d->w, n);
+        break;
+    case DEP_UNIFORM: {
+        d->kind = DEP_UNIFORM;
+        d->bits = rd_i32(r, name);
+        d->group_size = rd_i32(r, name);
+        if (d->bits != 2 && d->bits != 3 && d->bits != 4 && d->bits != 8)
+            die_input("%s: %s: %d-bit codes are not supported (2, 3, 4, 8)", r->path, name, d->bits);
+        if (d->group_size == 0 || d->group_size < -1 || d->group_size > d->in)
+            die_input("%s: %s: group size %d is invalid for rows of %d", r->path, name, d->group_size, d->in);
+        QuantSpec q;
+        quant_spec(&q, d->bits, d->group_size, d->out, d->in);
+        d->codes_bytes = rd_u64(r, name);
+        if (d->codes_bytes != quant_codes_bytes(&q))
+            die_input("%s: %s: %zu code bytes, expected %zu for %d-bit %d x %d", r->path, name,
+                      d->codes_bytes, quant_codes_bytes(&q), d->bits, d->out, d->in);
+        snprintf(what, sizeof what, "%s codes", name);
+        d->codes = xmalloc(d->codes_bytes);
+        memcpy(d->codes, rd(r, d->codes_bytes, what), d->codes_bytes);
+        size_t np = quant_nparams(&q);
+        snprintf(what, sizeof what, "%s scales", name);
+        d->scale = rd_floats_new(r, np, what);
+        check_finite(r->path, what, d->scale, np);
+        snprintf(what, sizeof what, "%s offsets", name);
+        d->offset = rd_floats_new(r, np, what);
+        check_finite(r->path, what, d->offset, np);
+        break;
+    }
+    case DEP_NF4: {
+        d->kind = DEP_NF4;
+        uint64_t blocks = (n + 63) / 64, scales = (blocks + 255) / 256;
+        d->codes_bytes = rd_u64(r, name);
+        if (d->codes_bytes != (n + 1) / 2)
+            die_input("%s: %s: %zu NF4 code bytes, expected %zu", r->path, name, d->codes_bytes, (n + 1) / 2);
+        snprintf(what, sizeof what, "%s codes", name);
+        d->codes = xmalloc(d->codes_bytes);
+        memcpy(d->codes, rd(r, d->codes_bytes, what), d->codes_bytes);
+        if (rd_u64(r, name) != blocks) die_input("%s: %s: NF4 absmax count differs from %llu blocks of 64", r->path, name, (unsigned long long)blocks);
+        snprintf(what, sizeof what, "%s absmax", name);
+        d->absmax_q = xmalloc(blocks);
+        memcpy(d->absmax_q, rd(r, blocks, what), blocks);
+        if (rd_u64(r, name) != scales) die_input("%s: %s: NF4 absmax-scale count differs from %llu", r->path, name, (unsigned long long)scales);
+        snprintf(what, sizeof what, "%s absmax scales", name);
+        d->absmax_scale = rd_floats_new(r, scales, what);
+        check_finite(r->path, what, d->absmax_scale, scales);
+        d->absmax_mean = rd_f32(r, name);
+        if (!isfinite(d->absmax_mean)) die_input("%s: %s: non-finite NF4 absmax mean", r->path, name);
+        break;
+    }
+    default:
+        die_input("%s: %s: unknown weight kind %u (0 fp32, 1 uniform, 2 nf4)", r->path, name, kind);
+    }
+    d->rank = rd_i32(r, name);
+    d->lora_scale = rd_f32(r, name);
+    if (d->rank < 0 || d->rank > d->in || d->rank > d->out)
+        die_input("%s: %s: LoRA rank %d is invalid for %d x %d", r->path, name, d->rank, d->out, d->in);
+    if (d->rank > 0) {
+        snprintf(what, sizeof what, "%s lora_A", name);
+        d->lora_A = rd_floats_new(r, (size_t)d->rank * d->in, what);
+        check_finite(r->path, what, d->lora_A, (size_t)d->rank * d->in);
+        snprintf(what, sizeof what, "%s lora_B", name);
+        d->lora_B = rd_floats_new(r, (size_t)d->out * d->rank, what);
+        check_finite(r->path, what, d->lora_B, (size_t)d->out * d->rank);
+    }
+    return d;
+}
+
+ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
+    const unsigned char *p = buf;
+    if (len < L4QZ_HDR + 8)
+        die_input("%s: truncated: %zu bytes is shorter than an L4QZ header and trailer (%d)", path, len, L4QZ_HDR + 8);
+    if (memcmp(p, "L4QZ", 4)) die_input("%s: not an L4QZ file (bad magic)", path);
+    uint32_t version;
+    uint64_t total, h;
+    memcpy(&version, p + 4, 4);
+    memcpy(&total, p + 8, 8);
+    if (version != L4QZ_VERSION) die_input("%s: L4QZ version %u is not supported (expected %d)", path, version, L4QZ_VERSION);
+    if (total > len) die_input("%s: truncated: header says %llu bytes, file has %zu", path, (unsigned long long)total, len);
+    if (total < len) die_input("%s: %zu unexpected extra bytes after the L4QZ data (%llu bytes)", path, len - (size_t)total, (unsigned long long)total);
+    memcpy(&h, p + len - 8, 8);
+    if (hash64(p + L4QZ_HDR, len - 8 - L4QZ_HDR, HASH64_INIT) != h)
+        die_input("%s: checksum mismatch: the L4QZ file is damaged", path);
+
+    Rd r = {p, len - 8, L4QZ_HDR, path};
+    Config c;
+    c.dim = rd_i32(&r, "header"); c.hidden_dim = rd_i32(&r, "header"); c.n_layers = rd_i32(&r, "header");
+    c.n_heads = rd_i32(&r, "header"); c.n_kv_heads = rd_i32(&r, "header"); c.vocab_size = rd_i32(&r, "header");
+    c.seq_len = rd_i32(&r, "header");
+    int shared = rd_i32(&r, "header");
+    if (shared != 0 && shared != 1) die_input("%s: l4qz header: shared_classifier is %d (expected 0 or 1)", path, shared);
+    c.shared_classifier = shared;
+    c.norm_eps = rd_f32(&r, "header");
+    c.rope_theta = rd_f32(&r, "header");
+    config_validate(path, "l4qz header", &c);
+    char method[32], form[32];
+    memcpy(method, rd(&r, 32, "header"), 32);
+    memcpy(form, rd(&r, 32, "header"), 32);
+    method[31] = form[31] = 0;
+    uint32_t flags = rd_u32(&r, "header");
+    if (flags & ~L4QZ_FLAG_TOKENIZER) die_input("%s: l4qz header: unknown flags 0x%x", path, flags);
+
+    ModelFile *mf = mf_alloc(path, &c);
+    snprintf(mf->format, sizeof mf->format, "l4qz v%d", L4QZ_VERSION);
+    snprintf(mf->method, sizeof mf->method, "%s", method);
+    snprintf(mf->form, sizeof mf->form, "%s", form);
+    int L = c.n_layers, D = c.dim, V = c.vocab_size;
+    size_t ne = (size_t)V * D * (shared ? 1 : 2) + (size_t)L * D * 2 + D;
+    float *blob = xmalloc_aligned(ne * sizeof(float));
+    mf->blob = blob;
+    mf->tok_emb = blob; blob += (size_t)V * D;
+    mf->rms_att = blob; blob += (size_t)L * D;
+    mf->rms_ffn = blob; blob += (size_t)L * D;
+    mf->rms_final = blob; blob += D;
+    if (!shared) mf->wcls = blob;
+    // fp32 tensors are contiguous in the file in exactly the blob's order.
+    rd_floats(&r, mf->blob, ne, "embeddings/norms/head");
+    mf->dep = xcalloc((size_t)L * 7, sizeof *mf->dep);
+    for (int l = 0; l < L; l++)
+        for (int q = 0; q < 7; q++) {
+            char name[48];
+            snprintf(name, sizeof name, "layers.%d.%s", l, PROJ_NAMES[q]);
+            mf->dep[l * 7 + q] = rd_deploy(&r, &c, q, name);
+        }
+    if (flags & L4QZ_FLAG_TOKENIZER) {
+        int n = rd_i32(&r, "tokenizer");
+        if (n != V) die_input("%s: embedded tokenizer has %d pieces, the model's vocabulary %d", path, n, V);
+        char **pieces = xmalloc((size_t)n * sizeof *pieces);
+        int *lens = xmalloc((size_t)n * sizeof *lens);
+        float *scores = xmalloc((size_t)n * sizeof *scores);
+        for (int i = 0; i < n; i++) {
+            scores[i] = rd_f32(&r, "tokenizer");
+            lens[i] = rd_i32(&r, "tokenizer");
+            if (lens[i] < 0) die_input("%s: embedded tokenizer: piece %d has length %d", path, i, lens[i]);
+            pieces[i] = (char *)rd(&r, (size_t)lens[i], "tokenizer piece"); // copied by tok_from_pieces
+        }
+        mf->tok = tok_from_pieces(n, pieces, lens, scores);
+        free(pieces); free(lens); free(scores);
+    }
+    if (r.off != r.len) die_input("%s: %zu unparsed bytes before the L4QZ trailer", path, r.len - r.off);
+    return mf;
+}
