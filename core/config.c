@@ -6,6 +6,7 @@
 #define _GNU_SOURCE // realpath, mkdtemp (the Makefile defines it too)
 #endif
 #include "config.h"
+#include "optim.h"
 #include "util.h"
 #include <errno.h>
 #include <limits.h>
@@ -429,7 +430,5 @@ void run_config_free(RunConfig *c) {
     free(c);
 }
 
-long run_config_warmup_steps(const RunConfig *c) {
-    double w = c->train.warmup;
-    return w < 1 ? lround(w * (double)c->train.steps) : (long)w;
-}
+// One definition of the warmup rule: the schedule's (core/optim.c).
+long run_config_warmup_steps(const RunConfig *c) { return warmup_steps(c->train.steps, c->train.warmup); }

@@ -1,0 +1,92 @@
+# test_optim.py — AdamW vs torch.optim.AdamW (3 steps, one group with decay, one without,
+# plus a frozen tensor), cosine/constant schedules vs a direct formula, grad clipping vs
+# torch.nn.utils.clip_grad_norm_. C side: build/tests/test_optim (driver mode).
+import math, os, subprocess, tempfile
+import torch
+from testlib import ROOT, check, done
+
+DRIVER = os.path.join(ROOT, "build", "tests", "test_optim")
+torch.manual_seed(0)
+STEPS = 3
+shapes = [(37, True, True), (5, False, True), (8, True, False), (300, True, True)]  # (n, decay, trainable)
+vals = [torch.randn(n) for n, _, _ in shapes]
+grads = [torch.randn(STEPS, n) * (0.1 + i) for i, (n, _, _) in enumerate(shapes)]
+
+tmp = tempfile.mkdtemp(prefix="l4q_optim_")
+inp, outp = os.path.join(tmp, "in.txt"), os.path.join(tmp, "out.txt")
+for lr, b1, b2, eps, wd in [(1e-3, 0.9, 0.999, 1e-8, 0.01), (3e-2, 0.8, 0.95, 1e-6, 0.1)]:
+    with open(inp, "w") as f:
+        f.write(f"{len(shapes)} {STEPS}\n")
+        for (n, dec, tr), v, g in zip(shapes, vals, grads):
+            f.write(f"{n} {int(dec)} {int(tr)}\n" + " ".join(f"{x:.9g}" for x in v.tolist()) + "\n")
+            if tr:
+                f.write(" ".join(f"{x:.9g}" for x in g.flatten().tolist()) + "\n")
+    r = subprocess.run([DRIVER, "adamw", inp, outp, str(lr), str(b1), str(b2), str(eps), str(wd)],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"driver runs (lr={lr})", r.stderr)
+    if r.returncode:
+        continue
+    got = [float(x) for x in open(outp).read().split()]
+    # Parse the values exactly as the C side did (text → float32).
+    ps = [torch.tensor([float(f"{x:.9g}") for x in v.tolist()], dtype=torch.float32, requires_grad=tr)
+          for (n, dec, tr), v in zip(shapes, vals)]
+    gs = [torch.tensor([float(f"{x:.9g}") for x in g.flatten().tolist()], dtype=torch.float32).view(STEPS, -1) for g in grads]
+    dec = [p for p, (n, d, tr) in zip(ps, shapes) if tr and d]
+    nodec = [p for p, (n, d, tr) in zip(ps, shapes) if tr and not d]
+    opt = torch.optim.AdamW([{"params": dec, "weight_decay": wd}, {"params": nodec, "weight_decay": 0.0}],
+                            lr=lr, betas=(b1, b2), eps=eps, foreach=False)
+    for s in range(STEPS):
+        for p, g, (n, d, tr) in zip(ps, gs, shapes):
+            if tr:
+                p.grad = g[s].clone()
+        opt.step()
+    want = torch.cat([p.detach() for p in ps]).tolist()
+    diff = max(abs(a - b) for a, b in zip(got, want))
+    check(len(got) == len(want) and diff <= 1e-6, f"AdamW 3 steps == torch (lr={lr}, wd={wd})", f"max diff {diff:.3g}")
+    off = shapes[0][0] + shapes[1][0]
+    got32 = torch.tensor(got, dtype=torch.float32)
+    check(torch.equal(got32[off:off + 8], ps[2].detach()), "frozen tensor unchanged", "")
+    # The no-decay tensor (index 1) must match torch's wd=0 group, not the decayed one.
+    check(abs(got[37] - want[37]) <= 1e-6, "no-decay mask honoured", f"{got[37]} vs {want[37]}")
+
+# Schedules: the documented formulas (optim.h), checked independently.
+def lr_ref(sched, step, total, warmup, base):
+    W = 0 if warmup <= 0 else (round(warmup * total) if warmup < 1 else int(warmup))
+    W = min(W, total)
+    if step < W:
+        return base * (step + 1) / W
+    if sched == "constant" or total - 1 - W <= 0:
+        return base
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - W) / (total - 1 - W))))
+
+for sched, total, warmup, base in [("cosine", 200, 0.1, 1e-4), ("cosine", 50, 0, 3e-3), ("cosine", 30, 5, 1e-3),
+                                   ("constant", 40, 0.25, 2e-4), ("constant", 10, 0, 1e-3)]:
+    r = subprocess.run([DRIVER, "lr", sched, str(total), str(warmup), str(base)], capture_output=True, text=True)
+    got = [float(x) for x in r.stdout.split()]
+    want = [lr_ref(sched, s, total, warmup, base) for s in range(total)]
+    err = max((abs(a - b) / base for a, b in zip(got, want)), default=1)
+    extra = (got[-1] == 0.0) if sched == "cosine" else True
+    check(r.returncode == 0 and len(got) == total and err < 1e-6 and extra,
+          f"lr schedule {sched} total={total} warmup={warmup}", f"rel err {err:.3g}, last {got[-1] if got else None}")
+
+# Grad clipping vs torch.nn.utils.clip_grad_norm_ (pre-clip norm and scaled grads).
+inp = os.path.join(tmp, "clip.txt")
+for max_norm in (0.5, 1e9):
+    gvals = [torch.randn(50) * 3, torch.randn(7), torch.randn(1000) * 0.01]
+    with open(inp, "w") as f:
+        f.write(f"{len(gvals)}\n")
+        for g in gvals:
+            f.write(f"{g.numel()}\n" + " ".join(f"{x:.9g}" for x in g.tolist()) + "\n")
+    t = []
+    for g in gvals:
+        p = torch.zeros(g.numel(), requires_grad=True)
+        p.grad = torch.tensor([float(f"{x:.9g}") for x in g.tolist()], dtype=torch.float32)
+        t.append(p)
+    n_ref = float(torch.nn.utils.clip_grad_norm_(t, max_norm))
+    r = subprocess.run([DRIVER, "clip", str(max_norm), inp], capture_output=True, text=True)
+    vals_c = [float(x) for x in r.stdout.split()]
+    want = torch.cat([p.grad for p in t]).tolist()
+    ok = r.returncode == 0 and abs(vals_c[0] - n_ref) <= 1e-5 * n_ref and \
+        max(abs(a - b) for a, b in zip(vals_c[1:], want)) <= 1e-6
+    check(ok, f"grad clip max_norm={max_norm} == torch", f"norm {vals_c[0] if vals_c else None} vs {n_ref}")
+done()
