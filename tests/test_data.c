@@ -29,7 +29,7 @@ static void print_val(const Dataset *d, int B, int T) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 9 && !strcmp(argv[1], "text")) {
+    if (argc == 8 && !strcmp(argv[1], "text")) {
         Tokenizer *tok = tok_load(argv[2], 512);
         Dataset *d = data_text(tok, argv[3]);
         int T = atoi(argv[4]), B = atoi(argv[5]), N = atoi(argv[6]);
@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
         data_free(d); tok_free(tok);
         return 0;
     }
-    if (argc == 10 && !strcmp(argv[1], "alpaca")) {
+    if (argc == 9 && !strcmp(argv[1], "alpaca")) {
         Tokenizer *tok = tok_load(argv[2], 512);
         int T = atoi(argv[4]);
         Dataset *d = data_alpaca(tok, argv[3], T, atoi(argv[5]), atol(argv[6]), atol(argv[7]));
