@@ -3,7 +3,6 @@
 #include "cli.h"
 #include "util.h"
 int cmd_train(int c, char **v) { (void)c; (void)v; die_internal("train: not built yet"); }
-int cmd_eval(int c, char **v) { (void)c; (void)v; die_internal("eval: not built yet"); }
 int cmd_sweep(int c, char **v) { (void)c; (void)v; die_internal("sweep: not built yet"); }
 int cmd_report(int c, char **v) { (void)c; (void)v; die_internal("report: not built yet"); }
 int cmd_export(int c, char **v) { (void)c; (void)v; die_internal("export: not built yet"); }

@@ -1,0 +1,580 @@
+// harness.c — see harness.h.
+#include "evals/harness.h"
+#include "ppl.h"
+#include "util.h"
+#include <cJSON.h>
+#include <ctype.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void eval_options_default(EvalOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->shots = -1;
+}
+
+// ---------------------------------------------------------------- requests
+
+typedef struct {
+    int *tok;       // ctx_enc ++ cont_enc after left truncation; input = tok[0..len-2]
+    int len;        // tokens in tok (input length = len − 1)
+    int ncont;      // scored positions: the last ncont inputs predict the continuation
+    int run, doc, choice;
+    double ll;
+    int greedy;
+} Req;
+
+typedef struct {
+    const TaskDef *t;
+    int shots;
+    int ndocs, maxc;
+    int *gold, *nch, *chars;   // chars: [ndocs*maxc] acc_norm lengths
+    uint64_t *hash;
+    Rendered *R;               // freed once tokenized
+    int req0;                  // first request of this task in the request array
+    PplResult ppl;             // perplexity tasks
+} TaskRun;
+
+static int *concat_ids(const int *a, int na, const int *b, int nb) {
+    int *s = xmalloc((size_t)(na + nb > 0 ? na + nb : 1) * sizeof(int));
+    memcpy(s, a, (size_t)na * sizeof(int));
+    memcpy(s + na, b, (size_t)nb * sizeof(int));
+    return s;
+}
+
+// lm-eval's _encode_pair plus the empty-context rule and left truncation to `window`.
+static void encode_request(const Tokenizer *tok, int add_bos, const char *ctx, const char *cont, int window,
+                           int **ctx_cache, int *ctx_cache_n, char **ctx_cache_key, Req *q) {
+    int *ce, nce, *whole, nw, *cont_ids, ncont;
+    if (!*ctx) {
+        int *c;
+        int nc = tok_encode(tok, cont, strlen(cont), 0, &c);
+        int bos = TOK_BOS_ID;
+        q->tok = concat_ids(&bos, 1, c, nc);
+        q->len = nc + 1;
+        ncont = nc;
+        free(c);
+    } else {
+        size_t lc = strlen(ctx), nsp = 0;
+        while (nsp < lc && isspace((unsigned char)ctx[lc - 1 - nsp])) nsp++;
+        size_t lctx = lc - nsp, lcont = strlen(cont);
+        char *joined = xmalloc(lc + lcont + 1);
+        memcpy(joined, ctx, lc);
+        memcpy(joined + lc, cont, lcont + 1);
+        int flags = add_bos ? TOK_BOS : 0;
+        // The choices of one document share the context: encode it once.
+        if (*ctx_cache_key && strlen(*ctx_cache_key) == lctx && !memcmp(*ctx_cache_key, ctx, lctx)) {
+            ce = *ctx_cache; nce = *ctx_cache_n;
+        } else {
+            free(*ctx_cache); free(*ctx_cache_key);
+            nce = tok_encode(tok, ctx, lctx, flags, &ce);
+            if (nce == 0) { free(ce); int bos = TOK_BOS_ID; ce = concat_ids(&bos, 1, NULL, 0); nce = 1; }
+            *ctx_cache = ce; *ctx_cache_n = nce;
+            *ctx_cache_key = xmalloc(lctx + 1);
+            memcpy(*ctx_cache_key, ctx, lctx); (*ctx_cache_key)[lctx] = 0;
+        }
+        nw = tok_encode(tok, joined, lc + lcont, flags, &whole);
+        free(joined);
+        ncont = nw > nce ? nw - nce : 0;
+        cont_ids = whole + (nw - ncont);
+        q->tok = concat_ids(ce, nce, cont_ids, ncont);
+        q->len = nce + ncont;
+        free(whole);
+    }
+    if (q->len > window + 1) { // keep the last window+1 tokens
+        int drop = q->len - (window + 1);
+        memmove(q->tok, q->tok + drop, (size_t)(window + 1) * sizeof(int));
+        q->len = window + 1;
+    }
+    if (ncont > q->len - 1) ncont = q->len - 1;
+    q->ncont = ncont;
+}
+
+// ---------------------------------------------------------------- scoring
+
+typedef struct { Model *m; } ModelRef;
+
+static int cmp_req_len(const void *a, const void *b, void *ctx) {
+    const Req *R = ctx;
+    int ia = *(const int *)a, ib = *(const int *)b;
+    if (R[ia].len != R[ib].len) return R[ib].len - R[ia].len; // longest first
+    return ia - ib;
+}
+
+static void progress_line(double t0, long done, long total, long toks) {
+    double el = now_sec() - t0, frac = total ? (double)done / total : 1;
+    double eta = frac > 0 ? el / frac - el : 0;
+    fprintf(stderr, "\reval: %ld/%ld requests  %.0f tok/s  elapsed %.0fs  ETA %.0fs   ", done, total, el > 0 ? toks / el : 0, el, eta);
+    fflush(stderr);
+}
+
+static void score_requests(Model **mods, int nmods, Req *Q, long nq, int progress, long *tokens_out) {
+    int *order = xmalloc((size_t)(nq > 0 ? nq : 1) * sizeof(int));
+    for (long i = 0; i < nq; i++) order[i] = (int)i;
+    qsort_r(order, nq, sizeof(int), cmp_req_len, Q);
+    int maxcap = 0;
+    for (int k = 0; k < nmods; k++) if (mods[k]->maxB * mods[k]->maxT > maxcap) maxcap = mods[k]->maxB * mods[k]->maxT;
+    int *in = xmalloc((size_t)maxcap * sizeof(int));
+    int W = mods[0]->maxT;
+    float *lp = xmalloc((size_t)W * sizeof(float));
+    int *gr = xmalloc((size_t)W * sizeof(int));
+    int tty = progress && is_tty(stderr);
+    double t0 = now_sec(), last = 0;
+    long toks = 0, p = 0;
+    while (p < nq) {
+        Req *first = &Q[order[p]];
+        int T = first->len - 1;
+        if (T <= 0) { first->ll = 0; first->greedy = 1; p++; continue; }
+        // The build with the most rows among those long enough.
+        Model *m = NULL;
+        for (int k = 0; k < nmods; k++)
+            if (mods[k]->maxT >= T && (!m || mods[k]->maxB > m->maxB || (mods[k]->maxB == m->maxB && mods[k]->maxT < m->maxT))) m = mods[k];
+        if (!m) die_internal("eval: request of %d tokens exceeds every model capacity", T);
+        int B = m->maxB;
+        if (B > nq - p) B = (int)(nq - p);
+        for (int b = 0; b < B; b++) {
+            Req *q = &Q[order[p + b]];
+            int L = q->len - 1;
+            memcpy(in + (size_t)b * T, q->tok, (size_t)L * sizeof(int));
+            // Padding after the real tokens: causal attention keeps it out of them.
+            for (int t = L; t < T; t++) in[(size_t)b * T + t] = 0;
+        }
+        model_forward(m, in, B, T, 0);
+        toks += (long)B * T;
+        for (int b = 0; b < B; b++) {
+            Req *q = &Q[order[p + b]];
+            int L = q->len - 1;
+            double s = 0;
+            int g = 1;
+            if (q->ncont > 0) {
+                model_head(m, q->tok + (L - q->ncont + 1), NULL, b * T + (L - q->ncont), q->ncont, lp, gr, 0, 1.0f);
+                for (int j = 0; j < q->ncont; j++) { s += lp[j]; g &= gr[j] != 0; }
+            }
+            q->ll = s;
+            q->greedy = g;
+        }
+        p += B;
+        if (tty && now_sec() - last > 0.25) { last = now_sec(); progress_line(t0, p, nq, toks); }
+    }
+    if (tty && nq) { progress_line(t0, nq, nq, toks); fputc('\n', stderr); }
+    *tokens_out += toks;
+    free(order); free(in); free(lp); free(gr);
+}
+
+// ---------------------------------------------------------------- metrics
+
+static void add_metric(EvalResult *r, const char *task, const char *metric, double v, double se, long n, int shots, int group) {
+    r->m = xrealloc(r->m, (size_t)(r->n + 1) * sizeof(EvalMetric));
+    EvalMetric *e = &r->m[r->n++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->task, sizeof e->task, "%s", task);
+    snprintf(e->metric, sizeof e->metric, "%s", metric);
+    e->value = v; e->stderr_ = se; e->n = n; e->shots = shots; e->is_group = group;
+}
+
+// lm-eval mean_stderr for a 0/1 metric: sample stddev (n−1) / sqrt(n) = sqrt(p(1−p)/(n−1)).
+static double binom_stderr(double p, long n) {
+    return n > 1 ? sqrt(p * (1 - p) / (double)(n - 1)) : NAN;
+}
+
+static void task_metrics(EvalResult *r, TaskRun *tr, const Req *Q, EvalDocs *keep) {
+    const TaskDef *t = tr->t;
+    int nd = tr->ndocs, mc = tr->maxc;
+    long acc = 0, accn = 0;
+    double sum_ll = 0, sum_ll2 = 0;
+    if (keep) {
+        memset(keep, 0, sizeof *keep);
+        snprintf(keep->name, sizeof keep->name, "%s", t->name);
+        keep->type = t->type; keep->ndocs = nd; keep->maxc = mc; keep->shots = tr->shots;
+        keep->gold = xmalloc((size_t)nd * sizeof(int));
+        keep->nchoices = xmalloc((size_t)nd * sizeof(int));
+        keep->ll = xmalloc((size_t)nd * mc * sizeof(double));
+        keep->greedy = xcalloc((size_t)nd * mc, 1);
+        keep->ntok = xcalloc((size_t)nd * mc, sizeof(int));
+        keep->acc = xcalloc(nd, 1);
+        keep->acc_norm = xcalloc(nd, 1);
+        keep->hash = xmalloc((size_t)nd * sizeof(uint64_t));
+        for (long i = 0; i < (long)nd * mc; i++) keep->ll[i] = NAN;
+    }
+    const Req *q = Q + tr->req0;
+    for (int d = 0; d < nd; d++) {
+        int n = tr->nch[d], g = tr->gold[d];
+        int ok = 0, okn = 0;
+        if (t->type == OT_LOGLIKELIHOOD) {
+            ok = q[0].greedy;
+            sum_ll += q[0].ll; sum_ll2 += q[0].ll * q[0].ll;
+        } else if (t->type == OT_MINIMAL_PAIR) {
+            ok = q[g].ll > q[1 - g].ll; // SPEC §6: strictly more likely
+        } else {
+            int best = 0, bestn = 0;
+            for (int k = 1; k < n; k++) {
+                if (q[k].ll > q[best].ll) best = k; // first maximum, like numpy argmax
+                double a = q[k].ll / (tr->chars[d * mc + k] > 0 ? tr->chars[d * mc + k] : 1);
+                double b = q[bestn].ll / (tr->chars[d * mc + bestn] > 0 ? tr->chars[d * mc + bestn] : 1);
+                if (a > b) bestn = k;
+            }
+            ok = best == g; okn = bestn == g;
+        }
+        acc += ok; accn += okn;
+        if (keep) {
+            keep->gold[d] = g; keep->nchoices[d] = n; keep->hash[d] = tr->hash[d];
+            keep->acc[d] = (unsigned char)ok; keep->acc_norm[d] = (unsigned char)okn;
+            for (int k = 0; k < n; k++) {
+                keep->ll[(size_t)d * mc + k] = q[k].ll;
+                keep->greedy[(size_t)d * mc + k] = (unsigned char)q[k].greedy;
+                keep->ntok[(size_t)d * mc + k] = q[k].ncont;
+            }
+        }
+        q += n;
+    }
+    double pa = nd ? (double)acc / nd : NAN, pn = nd ? (double)accn / nd : NAN;
+    if (t->metrics & M_ACC) add_metric(r, t->name, "acc", pa, binom_stderr(pa, nd), nd, tr->shots, 0);
+    if (t->metrics & M_ACC_NORM) add_metric(r, t->name, "acc_norm", pn, binom_stderr(pn, nd), nd, tr->shots, 0);
+    if (t->metrics & M_PPL) {
+        // lm-eval: perplexity = exp(−mean per-document log-likelihood). lm-eval bootstraps
+        // its stderr; we use the delta method: ppl · stderr(mean ll).
+        double mean = sum_ll / nd, var = nd > 1 ? (sum_ll2 - nd * mean * mean) / (nd - 1) : NAN;
+        double ppl = exp(-mean);
+        add_metric(r, t->name, "perplexity", ppl, nd > 1 ? ppl * sqrt(var > 0 ? var : 0) / sqrt((double)nd) : NAN, nd, tr->shots, 0);
+    }
+}
+
+static const EvalMetric *find_metric(const EvalResult *r, const char *task, const char *metric) {
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->m[i].task, task) && !strcmp(r->m[i].metric, metric)) return &r->m[i];
+    return NULL;
+}
+
+// A group's score for every metric all its members report. Weighted: micro-average over
+// documents with lm-eval's pooled_sample_stderr; unweighted: the plain mean of member
+// scores with stderr sqrt(Σ se²)/k (independent members).
+static void group_metrics(EvalResult *r, const GroupDef *g) {
+    static const char *MET[] = {"acc", "acc_norm"};
+    for (int mi = 0; mi < 2; mi++) {
+        const EvalMetric **mem = xmalloc((size_t)g->n * sizeof(*mem));
+        int ok = 1;
+        for (int j = 0; j < g->n && ok; j++) ok = (mem[j] = find_metric(r, g->members[j], MET[mi])) != NULL;
+        if (ok && g->n > 0) {
+            double sw = 0, sv = 0, se2 = 0, pooled = 0;
+            long N = 0;
+            for (int j = 0; j < g->n; j++) {
+                long n = mem[j]->n;
+                N += n;
+                sw += g->weight_by_size ? n : 1;
+                sv += (g->weight_by_size ? n : 1) * mem[j]->value;
+                se2 += mem[j]->stderr_ * mem[j]->stderr_;
+                pooled += (double)(n - 1) * mem[j]->stderr_ * mem[j]->stderr_ * n;
+            }
+            double v = sv / sw, se;
+            if (g->weight_by_size) se = N - g->n > 0 ? sqrt(pooled / (double)(N - g->n) / (double)N) : NAN;
+            else se = sqrt(se2) / g->n;
+            add_metric(r, g->name, MET[mi], v, se, N, -1, 1);
+        }
+        free(mem);
+    }
+}
+
+// ---------------------------------------------------------------- the run
+
+static TaskRegistry *open_registry(const EvalOptions *opt) {
+    const char *dirs[2];
+    int nd = 0;
+    if (opt->task_dir) dirs[nd++] = opt->task_dir;
+    dirs[nd++] = tasks_default_dir();
+    if (nd == 2 && !strcmp(dirs[0], dirs[1])) nd = 1;
+    return tasks_registry(dirs, nd);
+}
+
+// Loads and renders every document of a task (the few-shot stream consumed in order).
+static void render_task(TaskRun *tr, const EvalOptions *opt, int limit_override) {
+    const TaskDef *t = tr->t;
+    DocSet *ev = docset_load(t, &t->data);
+    int shots = opt->shots >= 0 ? opt->shots : t->num_fewshot;
+    // Minimal pairs compare two whole sentences from BOS (SPEC §6): never with shots.
+    if (t->type == OT_MINIMAL_PAIR) shots = 0;
+    tr->shots = shots;
+    DocSet *pool = NULL;
+    if (shots > 0 && t->has_fewshot_data) pool = docset_load(t, &t->fewshot_data);
+    int limit = limit_override > 0 ? limit_override : opt->limit;
+    int nd = limit > 0 && limit < ev->n ? limit : ev->n;
+    tr->ndocs = nd;
+    tr->R = xcalloc((size_t)nd, sizeof(Rendered));
+    PyRandom rng;
+    pyrandom_seed(&rng, t->seed);
+    int maxc = 1;
+    for (int d = 0; d < nd; d++) {
+        task_render(t, ev, pool, d, shots, &rng, &tr->R[d]);
+        if (tr->R[d].nreq > maxc) maxc = tr->R[d].nreq;
+    }
+    tr->maxc = maxc;
+    tr->gold = xmalloc((size_t)nd * sizeof(int));
+    tr->nch = xmalloc((size_t)nd * sizeof(int));
+    tr->chars = xcalloc((size_t)nd * maxc, sizeof(int));
+    tr->hash = xmalloc((size_t)nd * sizeof(uint64_t));
+    for (int d = 0; d < nd; d++) {
+        tr->gold[d] = tr->R[d].gold;
+        tr->nch[d] = tr->R[d].nreq;
+        tr->hash[d] = tr->R[d].hash;
+        for (int k = 0; k < tr->R[d].nreq; k++) tr->chars[d * maxc + k] = tr->R[d].choice_chars[k];
+    }
+    docset_free(ev);
+    docset_free(pool);
+}
+
+static void free_run(TaskRun *tr) {
+    if (tr->R) for (int d = 0; d < tr->ndocs; d++) rendered_free(&tr->R[d]);
+    free(tr->R); free(tr->gold); free(tr->nch); free(tr->chars); free(tr->hash);
+}
+
+EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, const EvalOptions *opt) {
+    EvalOptions defo;
+    if (!opt) { eval_options_default(&defo); opt = &defo; }
+    double t0 = now_sec();
+    TaskRegistry *reg = open_registry(opt);
+    TaskSelection sel = tasks_select(reg, task_list);
+    EvalResult *res = xcalloc(1, sizeof *res);
+    int W = M->maxT;
+    Model *mods[5] = {M};
+    int nmods = 1;
+    for (int k = 0; k < opt->naux && k < 4; k++)
+        if (opt->aux[k] && opt->aux[k]->maxT <= W) mods[nmods++] = opt->aux[k];
+
+    int nt = sel.ntasks;
+    TaskRun *runs = xcalloc((size_t)nt, sizeof(TaskRun));
+    long nq = 0;
+    for (int i = 0; i < nt; i++) {
+        runs[i].t = &reg->tasks[sel.task_idx[i]];
+        if (runs[i].t->type == OT_PERPLEXITY) continue;
+        render_task(&runs[i], opt, 0);
+        runs[i].req0 = (int)nq;
+        for (int d = 0; d < runs[i].ndocs; d++) nq += runs[i].R[d].nreq;
+    }
+
+    // Tokenize (documents in parallel; a document's requests share the context encoding).
+    Req *Q = xcalloc((size_t)(nq > 0 ? nq : 1), sizeof(Req));
+    typedef struct { int run, doc; long q0; } Job;
+    long njobs = 0;
+    for (int i = 0; i < nt; i++) njobs += runs[i].t->type == OT_PERPLEXITY ? 0 : runs[i].ndocs;
+    Job *jobs = xmalloc((size_t)(njobs > 0 ? njobs : 1) * sizeof(Job));
+    long j = 0, q0 = 0;
+    for (int i = 0; i < nt; i++) {
+        if (runs[i].t->type == OT_PERPLEXITY) continue;
+        for (int d = 0; d < runs[i].ndocs; d++) { jobs[j++] = (Job){i, d, q0}; q0 += runs[i].R[d].nreq; }
+    }
+    #pragma omp parallel for schedule(dynamic, 16)
+    for (long k = 0; k < njobs; k++) {
+        TaskRun *tr = &runs[jobs[k].run];
+        Rendered *R = &tr->R[jobs[k].doc];
+        int *cache = NULL, ncache = 0;
+        char *key = NULL;
+        for (int c = 0; c < R->nreq; c++) {
+            Req *q = &Q[jobs[k].q0 + c];
+            q->run = jobs[k].run; q->doc = jobs[k].doc; q->choice = c;
+            encode_request(tok, tr->t->add_bos, R->ctx[c], R->cont[c], W, &cache, &ncache, &key, q);
+        }
+        free(cache); free(key);
+        rendered_free(R);
+    }
+    free(jobs);
+    for (int i = 0; i < nt; i++) { free(runs[i].R); runs[i].R = NULL; }
+
+    score_requests(mods, nmods, Q, nq, opt->progress, &res->tokens);
+    res->requests = nq;
+
+    if (opt->keep_docs) res->docs = xcalloc((size_t)nt, sizeof(EvalDocs));
+    for (int i = 0; i < nt; i++) {
+        TaskRun *tr = &runs[i];
+        if (tr->t->type == OT_PERPLEXITY) {
+            // SPEC §3 over the task's text, windows of the model window; --limit N keeps
+            // the first N windows.
+            DocSet *ds = docset_load(tr->t, &tr->t->data);
+            int n;
+            int *ids = text_to_stream(tok, ds->path, ds->text, ds->text_len, &n);
+            long keep = n;
+            if (opt->limit > 0 && (long)opt->limit * W + 1 < keep) keep = (long)opt->limit * W + 1;
+            tr->ppl = ppl_stream(M, ids, keep, W, M->maxB, opt->progress);
+            res->tokens += tr->ppl.predicted;
+            double loss = tr->ppl.predicted ? tr->ppl.nll / tr->ppl.predicted : NAN;
+            if (tr->t->metrics & M_LOSS) add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
+            if (tr->t->metrics & M_PPL) add_metric(res, tr->t->name, "ppl", exp(loss), NAN, tr->ppl.predicted, 0, 0);
+            free(ids);
+            docset_free(ds);
+            continue;
+        }
+        EvalDocs *keep = opt->keep_docs ? &res->docs[res->ndocs++] : NULL;
+        task_metrics(res, tr, Q, keep);
+    }
+    for (int g = 0; g < sel.ngroups; g++) group_metrics(res, &reg->groups[sel.group_idx[g]]);
+
+    for (long k = 0; k < nq; k++) free(Q[k].tok);
+    free(Q);
+    for (int i = 0; i < nt; i++) free_run(&runs[i]);
+    free(runs);
+    tasks_selection_free(&sel);
+    tasks_registry_free(reg);
+    res->seconds = now_sec() - t0;
+    return res;
+}
+
+void eval_result_free(EvalResult *r) {
+    if (!r) return;
+    for (int i = 0; i < r->ndocs; i++) {
+        EvalDocs *d = &r->docs[i];
+        free(d->gold); free(d->nchoices); free(d->ll); free(d->greedy); free(d->ntok);
+        free(d->acc); free(d->acc_norm); free(d->hash);
+    }
+    free(r->docs); free(r->m); free(r);
+}
+
+int eval_result_count(const EvalResult *r) { return r->n; }
+const EvalMetric *eval_result_get(const EvalResult *r, int i) { return i >= 0 && i < r->n ? &r->m[i] : NULL; }
+double eval_result_value(const EvalResult *r, const char *task, const char *metric) {
+    const EvalMetric *m = find_metric(r, task, metric);
+    return m ? m->value : NAN;
+}
+
+// ---------------------------------------------------------------- output
+
+void eval_result_print(const EvalResult *r, FILE *f) {
+    fprintf(f, "| %-44s | %6s | %5s | %-10s | %9s | %8s |\n", "task", "n", "shots", "metric", "value", "stderr");
+    fprintf(f, "|%s|%s|%s|%s|%s|%s|\n", "----------------------------------------------", "--------", "-------", "------------", "-----------", "----------");
+    for (int i = 0; i < r->n; i++) {
+        const EvalMetric *m = &r->m[i];
+        char shots[16], name[160];
+        if (m->shots >= 0) snprintf(shots, sizeof shots, "%d", m->shots); else snprintf(shots, sizeof shots, "-");
+        snprintf(name, sizeof name, "%s%s", m->is_group ? "[group] " : "", m->task);
+        char se[32];
+        if (isnan(m->stderr_)) snprintf(se, sizeof se, "-"); else snprintf(se, sizeof se, "%.4f", m->stderr_);
+        fprintf(f, "| %-44s | %6ld | %5s | %-10s | %9.4f | %8s |\n", name, m->n, shots, m->metric, m->value, se);
+    }
+    fprintf(f, "%ld requests, %ld forward tokens, %.1f s\n", r->requests, r->tokens, r->seconds);
+}
+
+static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+char *eval_result_json(const EvalResult *r, const char *model_path, int shots, int limit) {
+    cJSON *root = cJSON_CreateObject();
+    if (model_path) cJSON_AddStringToObject(root, "model", model_path);
+    if (shots >= 0) cJSON_AddNumberToObject(root, "shots", shots); else cJSON_AddNullToObject(root, "shots");
+    cJSON_AddNumberToObject(root, "limit", limit);
+    cJSON *res = cJSON_AddObjectToObject(root, "results");
+    cJSON *groups = cJSON_AddArrayToObject(root, "groups");
+    for (int i = 0; i < r->n; i++) {
+        const EvalMetric *m = &r->m[i];
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(res, m->task);
+        if (!t) {
+            t = cJSON_AddObjectToObject(res, m->task);
+            cJSON_AddNumberToObject(t, "n", (double)m->n);
+            if (m->shots >= 0) cJSON_AddNumberToObject(t, "shots", m->shots);
+            if (m->is_group) cJSON_AddItemToArray(groups, cJSON_CreateString(m->task));
+        }
+        cJSON_AddItemToObject(t, m->metric, num_or_null(m->value));
+        char key[64];
+        snprintf(key, sizeof key, "%s_stderr", m->metric);
+        cJSON_AddItemToObject(t, key, num_or_null(m->stderr_));
+    }
+    cJSON_AddNumberToObject(root, "requests", (double)r->requests);
+    cJSON_AddNumberToObject(root, "forward_tokens", (double)r->tokens);
+    cJSON_AddNumberToObject(root, "seconds", r->seconds);
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+#define H5OK(x, what) do { if ((x) < 0) die_internal("%s: HDF5 error writing %s", tmp, what); } while (0)
+
+void eval_result_write_h5(const EvalResult *r, const char *path, const char *model_path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) die_input("%s: cannot create HDF5 file", tmp);
+    if (model_path) H5OK(H5LTset_attribute_string(f, "/", "model", model_path), "model");
+    hid_t gt = H5Gcreate2(f, "tasks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gm = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5OK(gt, "tasks"); H5OK(gm, "metrics");
+    for (int i = 0; i < r->ndocs; i++) {
+        const EvalDocs *d = &r->docs[i];
+        hid_t g = H5Gcreate2(gt, d->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5OK(g, d->name);
+        hsize_t n1[1] = {(hsize_t)d->ndocs}, n2[2] = {(hsize_t)d->ndocs, (hsize_t)d->maxc};
+        static const char *TYPES[] = {"multiple_choice", "minimal_pair", "loglikelihood", "perplexity"};
+        H5OK(H5LTset_attribute_string(g, ".", "output_type", TYPES[d->type]), "output_type");
+        int shots = d->shots;
+        H5OK(H5LTset_attribute_int(g, ".", "shots", &shots, 1), "shots");
+        H5OK(H5LTmake_dataset(g, "gold", 1, n1, H5T_NATIVE_INT, d->gold), "gold");
+        H5OK(H5LTmake_dataset(g, "nchoices", 1, n1, H5T_NATIVE_INT, d->nchoices), "nchoices");
+        H5OK(H5LTmake_dataset(g, "ll", 2, n2, H5T_NATIVE_DOUBLE, d->ll), "ll");
+        H5OK(H5LTmake_dataset(g, "greedy", 2, n2, H5T_NATIVE_UCHAR, d->greedy), "greedy");
+        H5OK(H5LTmake_dataset(g, "ntok", 2, n2, H5T_NATIVE_INT, d->ntok), "ntok");
+        H5OK(H5LTmake_dataset(g, "acc", 1, n1, H5T_NATIVE_UCHAR, d->acc), "acc");
+        if (d->type == OT_MULTIPLE_CHOICE) H5OK(H5LTmake_dataset(g, "acc_norm", 1, n1, H5T_NATIVE_UCHAR, d->acc_norm), "acc_norm");
+        H5OK(H5LTmake_dataset(g, "prompt_hash", 1, n1, H5T_NATIVE_UINT64, d->hash), "prompt_hash");
+        H5Gclose(g);
+    }
+    for (int i = 0; i < r->n; i++) {
+        const EvalMetric *m = &r->m[i];
+        if (H5Lexists(gm, m->task, H5P_DEFAULT) <= 0) {
+            hid_t g = H5Gcreate2(gm, m->task, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            H5OK(g, m->task);
+            long long n = m->n;
+            H5OK(H5LTset_attribute_long_long(g, ".", "n", &n, 1), "n");
+            int grp = m->is_group;
+            H5OK(H5LTset_attribute_int(g, ".", "is_group", &grp, 1), "is_group");
+            H5Gclose(g);
+        }
+        char key[64];
+        hid_t g = H5Gopen2(gm, m->task, H5P_DEFAULT);
+        H5OK(H5LTset_attribute_double(g, ".", m->metric, &m->value, 1), m->metric);
+        snprintf(key, sizeof key, "%s_stderr", m->metric);
+        H5OK(H5LTset_attribute_double(g, ".", key, &m->stderr_, 1), key);
+        H5Gclose(g);
+    }
+    H5Gclose(gt); H5Gclose(gm);
+    if (H5Fclose(f) < 0) die_internal("%s: HDF5 close failed", tmp);
+    if (rename(tmp, path) != 0) die_input("%s: cannot rename to %s", tmp, path);
+}
+
+// ---------------------------------------------------------------- render (testing)
+
+char *eval_render_json(const char *task_list, const EvalOptions *opt, int n) {
+    TaskRegistry *reg = open_registry(opt);
+    TaskSelection sel = tasks_select(reg, task_list);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *tasks = cJSON_AddObjectToObject(root, "tasks");
+    for (int i = 0; i < sel.ntasks; i++) {
+        TaskRun tr;
+        memset(&tr, 0, sizeof tr);
+        tr.t = &reg->tasks[sel.task_idx[i]];
+        if (tr.t->type == OT_PERPLEXITY) continue;
+        render_task(&tr, opt, n > 0 ? n : opt->limit);
+        cJSON *arr = cJSON_AddArrayToObject(tasks, tr.t->name);
+        for (int d = 0; d < tr.ndocs; d++) {
+            Rendered *R = &tr.R[d];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "doc", d);
+            cJSON_AddNumberToObject(o, "gold", R->gold);
+            cJSON *sh = cJSON_AddArrayToObject(o, "shots");
+            for (int k = 0; k < R->nshots; k++) cJSON_AddItemToArray(sh, cJSON_CreateNumber(R->shots[k]));
+            char hx[24];
+            snprintf(hx, sizeof hx, "%016llx", (unsigned long long)R->hash);
+            cJSON_AddStringToObject(o, "hash", hx);
+            cJSON *rq = cJSON_AddArrayToObject(o, "requests");
+            for (int k = 0; k < R->nreq; k++) {
+                cJSON *pair = cJSON_CreateArray();
+                cJSON_AddItemToArray(pair, cJSON_CreateString(R->ctx[k]));
+                cJSON_AddItemToArray(pair, cJSON_CreateString(R->cont[k]));
+                cJSON_AddItemToArray(rq, pair);
+            }
+            cJSON_AddItemToArray(arr, o);
+        }
+        free_run(&tr);
+    }
+    tasks_selection_free(&sel);
+    tasks_registry_free(reg);
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}

@@ -1,0 +1,77 @@
+// harness.h — few-shot benchmark scoring with lm-evaluation-harness semantics (SPEC §6),
+// callable in-process (trainer, sweep runner) and from `l4q eval`.
+//
+// Log-likelihood requests (context, continuation) are tokenized as lm-eval does (trailing
+// context spaces move to the continuation; continuation tokens = tok(ctx+cont) after
+// len(tok(ctx)); an empty context conditions on BOS), left-truncated to the model window,
+// and scored in B×T forward passes: all requests of all selected tasks are sorted by
+// length and packed into rows, so padding stays small and short requests (BLiMP) fill
+// many rows per pass. A document's choices share their context tokens (encoded once).
+#pragma once
+#include "evals/task.h"
+#include "model.h"
+#include "tokenizer.h"
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    int shots;              // few-shot examples; < 0 ⇒ each task's num_fewshot
+    int limit;              // first N documents per task; 0 ⇒ all
+    const char *task_dir;   // searched before the built-in evals/tasks (NULL: none)
+    int progress;           // progress line with ETA on stderr when it is a terminal
+    int keep_docs;          // keep per-document scores (needed for eval_result_write_h5)
+    // Optional extra builds of the same weights with other B×T capacities (smaller maxT,
+    // larger maxB): short requests then go many rows per pass. The window (left
+    // truncation) is always the main model's maxT.
+    Model *aux[4];
+    int naux;
+} EvalOptions;
+void eval_options_default(EvalOptions *o);
+
+typedef struct {
+    char task[128];         // task or group name (groups: e.g. csqa, mmlu, mmlu_stem)
+    char metric[16];        // acc acc_norm perplexity loss ppl
+    double value, stderr_;  // stderr_ NaN when undefined (n < 2, perplexity-task loss/ppl)
+    long n;                 // documents (tokens for perplexity tasks)
+    int shots;              // −1 for groups
+    int is_group;
+} EvalMetric;
+
+// Per-document scores of one task (keep_docs), for paired significance tests.
+typedef struct {
+    char name[128];
+    OutputType type;
+    int ndocs, maxc, shots;
+    int *gold, *nchoices;      // [ndocs]
+    double *ll;                // [ndocs*maxc] summed continuation log-prob, NaN padded
+    unsigned char *greedy;     // [ndocs*maxc] continuation is the greedy decode
+    int *ntok;                 // [ndocs*maxc] continuation tokens scored
+    unsigned char *acc, *acc_norm; // [ndocs] per-document correctness
+    uint64_t *hash;            // [ndocs] hash64 of the document's requests (prompt identity)
+} EvalDocs;
+
+typedef struct EvalResult {
+    EvalMetric *m; int n;
+    EvalDocs *docs; int ndocs;  // one per leaf task when keep_docs
+    double seconds;
+    long requests, tokens;      // scored requests and forward tokens (incl. padding)
+} EvalResult;
+
+// Runs the tasks named in task_list (comma-separated tasks or groups). M must be built
+// with maxT ≤ its seq_len; its maxT is the window. Bad task names/files → die_input.
+EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, const EvalOptions *opt);
+void eval_result_free(EvalResult *r);
+// Iterate (task, metric, value, stderr): i in [0, eval_result_count(r)).
+int eval_result_count(const EvalResult *r);
+const EvalMetric *eval_result_get(const EvalResult *r, int i);
+// Value of one metric, NaN if absent.
+double eval_result_value(const EvalResult *r, const char *task, const char *metric);
+void eval_result_print(const EvalResult *r, FILE *f);     // lm-eval-style table
+char *eval_result_json(const EvalResult *r, const char *model_path, int shots, int limit); // malloc'd
+// Per-document HDF5 (+ every metric as attributes). Written to path.tmp, then renamed.
+void eval_result_write_h5(const EvalResult *r, const char *path, const char *model_path);
+
+// `eval --render N`: the first N documents' requests of each task as one JSON object
+// {"tasks": {name: [{"doc", "gold", "shots", "hash", "requests": [[ctx, cont], ...]}]}}.
+// Needs no model.
+char *eval_render_json(const char *task_list, const EvalOptions *opt, int n);
