@@ -247,6 +247,17 @@ void model_backward(Model *M, const int *tokens, int B, int T) {
     if (M->tok_emb.grad) embedding_backward(M->tok_emb.grad, g->dx, tokens, R, D);
 }
 
+const float *model_proj_input(Model *M, int l, int p) {
+    Acts a = layer_acts(M, l);
+    switch (p) {
+    case P_Q: case P_K: case P_V: return a.xn1;
+    case P_O: return a.ao;
+    case P_GATE: case P_UP: return a.xn2;
+    case P_DOWN: return a.hg;
+    default: return M->xf;
+    }
+}
+
 const float *model_input_grad(Model *M) { return ((struct ModelScratch *)M->scratch)->g.dx; }
 
 static int add_param(Param **out, int n, int max, Param *p) {

@@ -71,6 +71,9 @@ double model_head(Model *M, const int *targets, const float *w, int row0, int n,
 void model_logits_row(Model *M, int row, float *out);
 // Backward through the stack after model_head(backward=1) on all rows.
 void model_backward(Model *M, const int *tokens, int B, int T);
+// The input X (rows × in) that projection p of layer l saw in the last forward
+// (q,k,v: normed x; o: attention output; gate,up: normed x; down: SwiGLU output).
+const float *model_proj_input(Model *M, int l, int p);
 // d loss / d (embedding output) after model_backward: R×dim.
 const float *model_input_grad(Model *M);
 int model_params(Model *M, Param **out, int max); // trainable ones
