@@ -261,7 +261,7 @@ const float *model_proj_input(Model *M, int l, int p) {
 const float *model_input_grad(Model *M) { return ((struct ModelScratch *)M->scratch)->g.dx; }
 
 static int add_param(Param **out, int n, int max, Param *p) {
-    for (int i = 0; i < n; i++) if (out[i] == p) return n; // tied head
+    for (int i = 0; i < n && i < max; i++) if (out[i] == p) return n; // tied head
     if (n < max) out[n] = p;
     return n + 1;
 }
