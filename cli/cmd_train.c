@@ -1,0 +1,38 @@
+// cmd_train.c — `l4q train CONFIG.yaml [--set k=v]... [--out DIR] [--resume DIR] [--dry-run]`.
+#include "cli.h"
+#include "config.h"
+#include "train.h"
+#include "util.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+int cmd_train(int argc, char **argv) {
+    Flag fl[] = {FLAGV("set"), FLAGV("out"), FLAGV("resume"), FLAGB("dry-run")};
+    Args a;
+    args_parse(&a, fl, 4, argc, argv, "train");
+    const char *resume = arg_str(&a, "resume", NULL);
+    Flag *sets = arg_get(&a, "set");
+    char cfgpath[4200];
+    if (resume) {
+        // The run directory's resolved config is the source of truth when resuming.
+        if (a.npos > 0) die_input("train: give either CONFIG.yaml or --resume DIR, not both");
+        if (sets->given) die_input("train: --set cannot change a run being resumed (%s)", resume);
+        snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", resume);
+        if (!file_exists(cfgpath)) die_input("%s: no config.yaml: not a run directory", resume);
+    } else {
+        if (a.npos != 1) die_input("usage: l4q train CONFIG.yaml [--set key=value]... [--out DIR] [--resume DIR] [--dry-run]");
+        snprintf(cfgpath, sizeof cfgpath, "%s", a.pos[0]);
+    }
+    RunConfig *cfg = run_config_load(cfgpath, (char **)sets->multi, sets->multi_n);
+    if (arg_flag(&a, "dry-run")) {
+        char *y = run_config_dump(cfg);
+        fputs(y, stdout);
+        free(y);
+        run_config_free(cfg);
+        return 0;
+    }
+    const char *out = resume ? resume : arg_str(&a, "out", cfg->out);
+    int rc = train_run(cfg, out, resume != NULL);
+    run_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,220 @@
+// train.c — the training loop: data → forward → loss → backward → clip → AdamW, with
+// evaluation, HDF5 logging, checkpoints and exact resume. Every method trains here.
+#include "train.h"
+#include "data.h"
+#include "evals/harness.h"
+#include "l4qz.h"
+#include "model.h"
+#include "optim.h"
+#include "runlog.h"
+#include "tokenizer.h"
+#include "trainstate.h"
+#include "util.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PARAMS 4096
+
+typedef struct {
+    RunConfig *cfg;
+    ModelFile *mf;
+    Tokenizer *tok;      // owned when loaded from --tokenizer
+    Model *M;
+    Dataset *train, *val;
+    Param *ps[MAX_PARAMS];
+    int np;
+    AdamW *opt;
+    RunLog *log;
+    Rng data_rng;
+    int T, B;
+    char dir[4096];
+} Trainer;
+
+// Evaluation runs with dropout off and nothing saved for backward.
+static void set_training(Model *M, int on) {
+    for (int i = 0; i < M->c.n_layers * 7; i++) M->lin[i]->training = on && M->lin[i]->n_params > 0;
+    M->head->training = on && M->head->n_params > 0;
+}
+
+// Mean validation NLL over the fixed validation batches (all, or eval.val_batches).
+static double val_loss(Trainer *t) {
+    if (!t->val) return NAN;
+    long nb = data_val_batches(t->val, t->B, t->T);
+    if (t->cfg->eval.val_batches > 0 && t->cfg->eval.val_batches < nb) nb = t->cfg->eval.val_batches;
+    int *in = xmalloc((size_t)t->B * t->T * sizeof(int)), *tg = xmalloc((size_t)t->B * t->T * sizeof(int));
+    double nll = 0; long cnt = 0;
+    for (long b = 0; b < nb; b++) {
+        cnt += data_val_batch(t->val, b, t->B, t->T, in, tg);
+        model_forward(t->M, in, t->B, t->T, 0);
+        nll += model_head(t->M, tg, NULL, 0, t->B * t->T, NULL, NULL, 0, 1.0f);
+    }
+    free(in); free(tg);
+    return cnt ? nll / cnt : NAN;
+}
+
+static void evaluate(Trainer *t, long step, int final) {
+    set_training(t->M, 0);
+    double vl = val_loss(t);
+    if (!isnan(vl)) {
+        runlog_eval(t->log, step, NULL, "val_loss", vl);
+        runlog_eval(t->log, step, NULL, "val_ppl", exp(vl));
+        printf("eval step %ld: val_loss %.4f  val_ppl %.3f\n", step, vl, exp(vl));
+    }
+    // Benchmark tasks are costly: at the end, and at intermediate evals only if asked.
+    if (t->cfg->eval.ntasks > 0 && final) {
+        char list[2048] = "";
+        for (int i = 0; i < t->cfg->eval.ntasks; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "", t->cfg->eval.tasks[i]);
+        EvalOptions o;
+        eval_options_default(&o);
+        o.limit = (int)t->cfg->eval.limit;
+        o.shots = 0;
+        EvalResult *r = eval_tasks(t->M, t->tok ? t->tok : t->mf->tok, list, &o);
+        for (int i = 0; i < eval_result_count(r); i++) {
+            const EvalMetric *m = eval_result_get(r, i);
+            runlog_eval(t->log, step, m->task, m->metric, m->value);
+            if (!isnan(m->stderr_)) {
+                char nm[48];
+                snprintf(nm, sizeof nm, "%s_stderr", m->metric);
+                runlog_eval(t->log, step, m->task, nm, m->stderr_);
+            }
+        }
+        eval_result_print(r, stdout);
+        eval_result_free(r);
+    }
+    runlog_flush(t->log);
+    set_training(t->M, 1);
+}
+
+static void progress(long step, long total, double loss, double tps, double el, long done_here) {
+    double eta = done_here > 0 ? el / done_here * (total - step) : 0;
+    if (is_tty(stdout)) {
+        printf("\rstep %ld/%ld  loss %.4f  %.0f tok/s  ETA %.0fs   ", step, total, loss, tps, eta);
+        fflush(stdout);
+    } else {
+        printf("step %ld/%ld  loss %.4f  %.0f tok/s  ETA %.0fs\n", step, total, loss, tps, eta);
+    }
+}
+
+// One optimizer update over accum micro-batches; returns the mean NLL per target token.
+static double train_step(Trainer *t, int *in, int *tg, long *ntok) {
+    int B = t->B, T = t->T, A = t->cfg->train.accum;
+    long cnt = 0;
+    for (int a = 0; a < A; a++) {
+        data_batch(t->train, &t->data_rng, B, T, in + (size_t)a * B * T, tg + (size_t)a * B * T);
+        for (int i = 0; i < B * T; i++) cnt += tg[(size_t)a * B * T + i] >= 0;
+    }
+    if (cnt == 0) die_input("%s: a training batch has no target tokens (all masked?)", t->cfg->data.train);
+    model_zero_grad(t->M);
+    double nll = 0;
+    for (int a = 0; a < A; a++) {
+        const int *mi = in + (size_t)a * B * T, *mt = tg + (size_t)a * B * T;
+        model_forward(t->M, mi, B, T, 0);
+        nll += model_head(t->M, mt, NULL, 0, B * T, NULL, NULL, 1, 1.0f / cnt);
+        model_backward(t->M, mi, B, T);
+    }
+    *ntok = (long)A * B * T;
+    return nll / cnt;
+}
+
+static void write_memory(Trainer *t) {
+    MemAccount acc;
+    model_memory(t->M, &acc);
+    runlog_memory(t->log, &acc, peak_rss_bytes());
+    printf("memory: weights %.2f MB  trainable %.2f MB  grad+optimizer %.2f MB  saved for backward %.2f MB  "
+           "peak transient %.2f MB  peak RSS %.1f MB\n",
+           acc.weight_bytes / 1e6, acc.trainable_bytes / 1e6, acc.grad_opt_bytes / 1e6, acc.saved_bytes / 1e6,
+           acc.transient_peak / 1e6, peak_rss_bytes() / 1e6);
+}
+
+int train_run(RunConfig *cfg, const char *out_dir, int resume) {
+    Trainer t = {0};
+    t.cfg = cfg;
+    snprintf(t.dir, sizeof t.dir, "%s", out_dir);
+    mkdir_p(out_dir);
+    char path[4200], ckpt[4200], logp[4200];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", out_dir);
+    snprintf(logp, sizeof logp, "%s/run.h5", out_dir);
+    if (cfg->train.threads > 0) threads_init(cfg->train.threads);
+
+    t.mf = model_file_load(cfg->model);
+    t.tok = tok_load(cfg->tokenizer, t.mf->c.vocab_size);
+    t.T = cfg->train.seq_len > 0 ? cfg->train.seq_len : t.mf->c.seq_len;
+    if (t.T > t.mf->c.seq_len) die_input("train.seq_len: %d exceeds the model's context %d", t.T, t.mf->c.seq_len);
+    t.B = cfg->train.micro_batch;
+    t.train = data_load(cfg, t.tok, t.T, SPLIT_TRAIN);
+    t.val = data_load(cfg, t.tok, t.T, SPLIT_VAL);
+    // PREPARE_HOOK (baselines: model-level quantization passes)
+    t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
+    t.np = model_params(t.M, t.ps, MAX_PARAMS);
+    if (t.np > MAX_PARAMS) die_internal("more than %d trainable tensors", MAX_PARAMS);
+    t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay);
+    rng_seed(&t.data_rng, cfg->train.seed ^ 0x5eedda7aULL);
+
+    long step0 = 0;
+    char *yaml = run_config_dump(cfg);
+    if (resume && file_exists(ckpt)) {
+        step0 = trainstate_load(ckpt, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
+        t.log = runlog_open_append(logp, step0);
+        printf("resumed %s at step %ld\n", out_dir, step0);
+    } else {
+        snprintf(path, sizeof path, "%s/config.yaml", out_dir);
+        FILE *f = fopen(path, "w");
+        if (!f || fputs(yaml, f) < 0 || fclose(f) != 0) die_input("%s: cannot write", path);
+        t.log = runlog_create(logp, yaml, cfg->method.name, t.M->lin[0]->form);
+    }
+    free(yaml);
+    runlog_fail_on_die(t.log);
+    runlog_status(t.log, "running");
+
+    long steps = cfg->train.steps, warm = run_config_warmup_steps(cfg);
+    size_t rows = (size_t)cfg->train.accum * t.B * t.T;
+    int *in = xmalloc(rows * sizeof(int)), *tg = xmalloc(rows * sizeof(int));
+    printf("train: %s  method %s  %d trainable tensors  %ld steps × %d×%d×%d tokens\n", cfg->model,
+           cfg->method.name, t.np, steps, cfg->train.accum, t.B, t.T);
+    if (step0 == 0 && cfg->eval.every > 0 && steps > 0) evaluate(&t, 0, 0);
+    double t_start = now_sec();
+    for (long s = step0; s < steps; s++) {
+        double ts = now_sec();
+        long ntok;
+        double loss = train_step(&t, in, tg, &ntok);
+        double gn = grad_clip(t.ps, t.np, (float)cfg->train.clip);
+        if (!isfinite(loss) || !isfinite(gn)) {
+            if (is_tty(stdout)) printf("\n");
+            die_input("step %ld: %s is not finite (%g); the run is marked failed, the last checkpoint (%s) is kept", s + 1,
+                      isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? gn : loss, ckpt);
+        }
+        float lr = lr_at(cfg->train.schedule_name, s, steps, (double)warm, (float)cfg->train.lr);
+        adamw_step(t.opt, t.ps, t.np, lr);
+        double el = now_sec() - ts, tps = ntok / el;
+        runlog_train(t.log, s + 1, loss, lr, gn, tps, rss_bytes());
+        if (s == step0) write_memory(&t);
+        long every = steps / 20 > 0 ? steps / 20 : 1;
+        if (is_tty(stdout) || (s + 1) % every == 0 || s + 1 == steps)
+            progress(s + 1, steps, loss, tps, now_sec() - t_start, s + 1 - step0);
+        int last = s + 1 == steps;
+        if (cfg->eval.every > 0 && (s + 1) % cfg->eval.every == 0 && !last) {
+            if (is_tty(stdout)) printf("\n");
+            evaluate(&t, s + 1, 0);
+        }
+        if ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last)
+            trainstate_save(ckpt, s + 1, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
+    }
+    if (is_tty(stdout) && steps > step0) printf("\n");
+    if (steps == 0) write_memory(&t);
+    evaluate(&t, steps, 1);
+    write_memory(&t);
+    snprintf(path, sizeof path, "%s/final.l4qz", out_dir);
+    l4qz_write(path, t.M, cfg->method.name, NULL);
+    runlog_status(t.log, "complete");
+    runlog_close(t.log);
+    printf("run complete: %s\n", out_dir);
+    free(in); free(tg);
+    adamw_free(t.opt);
+    model_free(t.M);
+    data_free(t.train); data_free(t.val);
+    tok_free(t.tok);
+    model_file_free(t.mf);
+    return 0;
+}

@@ -1,0 +1,12 @@
+// train.h — the training loop every method runs through (SPEC §8 `train`, §9 run.h5).
+//
+// A run directory holds: config.yaml (the resolved config), run.h5 (the log), ckpt.bin
+// (trainable state + AdamW + RNG + step; written atomically), final.l4qz (the deployed
+// model, loadable by every command). Same config + seed + thread count ⇒ bit-identical
+// loss curve; --resume continues from ckpt.bin exactly.
+#pragma once
+#include "config.h"
+
+// Runs (or resumes) the configured training in out_dir. Returns 0 when complete.
+// Errors (bad input, NaN loss) mark run.h5 `failed` and exit via die_*.
+int train_run(RunConfig *cfg, const char *out_dir, int resume);
