@@ -2,6 +2,5 @@
 // landed yet. Each is removed from here when its real file lands.
 #include "cli.h"
 #include "util.h"
-int cmd_sweep(int c, char **v) { (void)c; (void)v; die_internal("sweep: not built yet"); }
 int cmd_report(int c, char **v) { (void)c; (void)v; die_internal("report: not built yet"); }
 int cmd_export(int c, char **v) { (void)c; (void)v; die_internal("export: not built yet"); }

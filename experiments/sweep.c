@@ -1,0 +1,775 @@
+// sweep.c — see sweep.h. Expansion is pure (spec → list of resolved run configs); the
+// runner forks one `l4q train` process per run so a crashing run cannot take the sweep
+// down, and everything it needs to resume lives in the run directories themselves.
+#include "sweep.h"
+#include "linear.h"
+#include "runlog.h"
+#include "util.h"
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+// Defined in core/methods.c next to the registry (not in linear.h: only config readers
+// need it). Returns the first MK_* key in m->set the method does not take, or NULL.
+const char *method_bad_key(const MethodCfg *m);
+
+#define MAX_POINTS 100000
+#define MAX_AXIS_VALUES 10000
+
+// ---------------------------------------------------------------- method keys
+
+static int method_known(const char *name) {
+    const char *const *names = method_names();
+    for (int i = 0; names[i]; i++) if (!strcmp(names[i], name)) return 1;
+    return 0;
+}
+
+// Bit of a method key ("bits", "rank", ...) or -1. Learned from the registry itself:
+// `none` takes no keys, so method_bad_key names whichever single bit is set.
+static int method_key_bit(const char *key) {
+    MethodCfg m;
+    method_defaults(&m, "none");
+    for (int i = 0; i < 32; i++) {
+        m.set = 1u << i;
+        const char *k = method_bad_key(&m);
+        if (k && !strcmp(k, key)) return i;
+    }
+    return -1;
+}
+
+// Does method `name` take method key `key`? Unknown keys count as taken so the config
+// loader reports them (with their position) instead of the sweep hiding a typo.
+static int method_takes(const char *name, const char *key) {
+    if (!strcmp(key, "name")) return 1;
+    int bit = method_key_bit(key);
+    if (bit < 0) return 1;
+    MethodCfg m;
+    method_defaults(&m, name);
+    m.set = 1u << bit;
+    return method_bad_key(&m) == NULL;
+}
+
+// ---------------------------------------------------------------- tree helpers
+
+static void map_del(YNode *map, const char *key) {
+    for (int i = 0; i < map->n; i++) {
+        if (strcmp(map->keys[i], key)) continue;
+        yaml_free(map->items[i]);
+        free(map->keys[i]);
+        for (int j = i + 1; j < map->n; j++) {
+            map->items[j - 1] = map->items[j]; map->keys[j - 1] = map->keys[j];
+            map->key_line[j - 1] = map->key_line[j]; map->key_col[j - 1] = map->key_col[j];
+            map->used[j - 1] = map->used[j];
+        }
+        map->n--;
+        return;
+    }
+}
+
+// Lookup without marking the key used (y_get marks it; the spec's strictness check
+// must still see keys we only peeked at).
+static YNode *peek(const YNode *map, const char *key) {
+    if (!map || map->kind != Y_MAP) return NULL;
+    for (int i = 0; i < map->n; i++) if (!strcmp(map->keys[i], key)) return map->items[i];
+    return NULL;
+}
+
+// Set dotted `path` in tree to a clone of val. Intermediate maps are created with val's
+// position so a later "unknown key" error points into the spec.
+static void set_path(YNode *tree, const char *path, const YNode *val) {
+    char *parts = xstrdup(path);
+    YNode *cur = tree;
+    for (char *tok = parts;;) {
+        char *dot = strchr(tok, '.');
+        if (dot) *dot = 0;
+        if (!*tok) y_die(val, "'%s': empty key component", path);
+        if (!dot) { y_map_put(cur, tok, yaml_clone(val)); break; }
+        YNode *next = peek(cur, tok);
+        if (!next) {
+            next = y_new_map();
+            next->file = val->file; next->line = val->line; next->col = val->col;
+            y_map_put(cur, tok, next);
+        } else if (next->kind != Y_MAP) {
+            y_die(val, "'%s': '%s' is not a mapping in the base config", path, tok);
+        }
+        cur = next;
+        tok = dot + 1;
+    }
+    free(parts);
+}
+
+// Apply a config fragment: keys may be dotted paths or nested sections; nested maps
+// merge into existing maps, anything else replaces. `skip` names a reserved key.
+static void apply_fragment(YNode *tree, const YNode *frag, const char *prefix, const char *skip) {
+    for (int i = 0; i < frag->n; i++) {
+        if (!*prefix && skip && !strcmp(frag->keys[i], skip)) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", frag->keys[i]);
+        const YNode *v = frag->items[i];
+        if (v->kind == Y_MAP && v->n > 0) apply_fragment(tree, v, path, NULL);
+        else set_path(tree, path, v);
+    }
+}
+
+static int is_number(const char *s, double *out) {
+    if (!s || !*s) return 0;
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || *end || !isfinite(d)) return 0;
+    if (out) *out = d;
+    return 1;
+}
+
+// A scalar as text for labels, directory names and JSON; lists as "[a,b]".
+static void node_text(const YNode *n, char *buf, size_t sz) {
+    if (n->kind == Y_SCALAR) { snprintf(buf, sz, "%s", n->str); return; }
+    size_t o = 0;
+    o += snprintf(buf + o, sz - o, n->kind == Y_SEQ ? "[" : "{");
+    for (int i = 0; i < n->n && o < sz; i++) {
+        char item[256];
+        node_text(n->items[i], item, sizeof item);
+        if (n->kind == Y_MAP) o += snprintf(buf + o, sz - o, "%s%s: %s", i ? "," : "", n->keys[i], item);
+        else o += snprintf(buf + o, sz - o, "%s%s", i ? "," : "", item);
+    }
+    if (o < sz) snprintf(buf + o, sz - o, n->kind == Y_SEQ ? "]" : "}");
+}
+
+static cJSON *node_json(const YNode *n) {
+    if (n->kind == Y_SCALAR) {
+        double d;
+        if (!n->quoted && is_number(n->str, &d)) return cJSON_CreateNumber(d);
+        if (!n->quoted && (!strcmp(n->str, "true") || !strcmp(n->str, "false"))) return cJSON_CreateBool(n->str[0] == 't');
+        return cJSON_CreateString(n->str);
+    }
+    cJSON *o = n->kind == Y_SEQ ? cJSON_CreateArray() : cJSON_CreateObject();
+    for (int i = 0; i < n->n; i++) {
+        if (n->kind == Y_SEQ) cJSON_AddItemToArray(o, node_json(n->items[i]));
+        else cJSON_AddItemToObject(o, n->keys[i], node_json(n->items[i]));
+    }
+    return o;
+}
+
+// ---------------------------------------------------------------- axes
+
+typedef struct {
+    char key[256];
+    const YNode *key_node;   // for errors
+    YNode **vals;            // owned
+    int n;
+} Axis;
+
+static YNode *scalar_at(const YNode *pos, const char *text) {
+    YNode *s = y_new_scalar(text);
+    s->file = pos->file; s->line = pos->line; s->col = pos->col;
+    return s;
+}
+
+// A range {from, to, step} or {from, to, mul}, inclusive of `to` (up to rounding).
+static void axis_range(Axis *a, YNode *m) {
+    YNode *from = y_req(m, "from"), *to = y_req(m, "to"), *step = y_get(m, "step"), *mul = y_get(m, "mul");
+    y_check_unused(m, a->key);
+    if (!!step == !!mul) y_die(m, "%s: a range needs exactly one of step (arithmetic) or mul (geometric)", a->key);
+    double f = y_float(from), t = y_float(to), s = y_float(step ? step : mul);
+    int integral = f == floor(f) && s == floor(s) && !strpbrk(from->str, ".eE") && !strpbrk((step ? step : mul)->str, ".eE");
+    if (step && (s <= 0 || t < f)) y_die(step, "%s: step must be > 0 and to >= from", a->key);
+    if (mul && (s <= 1 || f <= 0 || t < f)) y_die(mul, "%s: mul must be > 1, from > 0 and to >= from", a->key);
+    // A relative tolerance keeps 0.1-step ranges from losing their last value to rounding.
+    double tol = 1e-9 * fmax(fabs(t), fabs(f));
+    for (int k = 0;; k++) {
+        double v = step ? f + k * s : f * pow(s, k);
+        if (v > t + tol) break;
+        if (a->n >= MAX_AXIS_VALUES) y_die(m, "%s: more than %d values", a->key, MAX_AXIS_VALUES);
+        char buf[64];
+        if (integral) snprintf(buf, sizeof buf, "%.0f", v);
+        else snprintf(buf, sizeof buf, "%.10g", v);
+        a->vals = xrealloc(a->vals, (size_t)(a->n + 1) * sizeof *a->vals);
+        a->vals[a->n++] = scalar_at(m, buf);
+    }
+}
+
+static void axis_parse(Axis *a, const char *key, YNode *v) {
+    memset(a, 0, sizeof *a);
+    snprintf(a->key, sizeof a->key, "%s", key);
+    a->key_node = v;
+    if (v->kind == Y_MAP) axis_range(a, v);
+    else if (v->kind == Y_SEQ) {
+        if (v->n == 0) y_die(v, "%s: empty list of values", key);
+        a->vals = xmalloc((size_t)v->n * sizeof *a->vals);
+        for (int i = 0; i < v->n; i++) a->vals[a->n++] = yaml_clone(v->items[i]);
+    } else {
+        a->vals = xmalloc(sizeof *a->vals);
+        a->vals[a->n++] = yaml_clone(v);
+    }
+    if (!strncmp(key, "method.", 7) && !strcmp(key + 7, "name"))
+        for (int i = 0; i < a->n; i++)
+            if (a->vals[i]->kind != Y_SCALAR || !method_known(a->vals[i]->str))
+                y_die(a->vals[i], "%s: unknown method '%s'", key, a->vals[i]->kind == Y_SCALAR ? a->vals[i]->str : "?");
+}
+
+// ---------------------------------------------------------------- ids
+
+static void strip_prefix(YNode *map, const char *key, const char *root) {
+    YNode *v = peek(map, key);
+    size_t n = strlen(root);
+    if (v && v->kind == Y_SCALAR && n && !strncmp(v->str, root, n) && v->str[n] == '/') {
+        char *s = xstrdup(v->str + n + 1);
+        free(v->str);
+        v->str = s;
+    }
+}
+
+static uint64_t config_hash(const YNode *resolved) {
+    YNode *t = yaml_clone(resolved);
+    map_del(t, "out");
+    char roots[2][PATH_MAX];
+    snprintf(roots[0], sizeof roots[0], "%s", data_root());
+    if (!realpath(data_root(), roots[1])) roots[1][0] = 0;
+    for (int r = 0; r < 2; r++) {
+        strip_prefix(t, "model", roots[r]);
+        strip_prefix(t, "tokenizer", roots[r]);
+        YNode *d = peek(t, "data");
+        if (d) { strip_prefix(d, "train", roots[r]); strip_prefix(d, "val", roots[r]); }
+    }
+    char *y = yaml_dump(t);
+    uint64_t h = hash64(y, strlen(y), HASH64_INIT);
+    free(y);
+    yaml_free(t);
+    return h;
+}
+
+static void slug_append(char *slug, size_t sz, const char *text) {
+    size_t o = strlen(slug);
+    for (const char *p = text; *p && o + 1 < sz; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+';
+        slug[o++] = ok ? c : '_';
+    }
+    slug[o] = 0;
+}
+
+// ---------------------------------------------------------------- expansion
+
+typedef struct {
+    YNode *spec, *base, *per_method, *budget_set;
+    const char *budget_name;
+    Axis *axes;
+    int naxes;
+    char dir[4096];
+} Expander;
+
+static const YNode *method_fragment(const YNode *set, const char *name) {
+    return set ? peek(set, name) : NULL;
+}
+
+static int axis_skipped(const Expander *e, const char *method, const Axis *a) {
+    if (!strncmp(a->key, "method.", 7) && !method_takes(method, a->key + 7)) return 1;
+    const YNode *pm = method_fragment(e->per_method, method);
+    const YNode *skip = pm ? peek(pm, "skip_axes") : NULL;
+    if (skip)
+        for (int i = 0; i < skip->n; i++)
+            if (!strcmp(skip->items[i]->str, a->key)) return 1;
+    return 0;
+}
+
+// Base method keys the method does not take are dropped (see sweep.h).
+static void strip_method_keys(YNode *tree, const char *method) {
+    YNode *m = peek(tree, "method");
+    if (!m || m->kind != Y_MAP) return;
+    for (int i = m->n - 1; i >= 0; i--)
+        if (!method_takes(method, m->keys[i])) map_del(m, m->keys[i]);
+}
+
+static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
+    char id[13];
+    snprintf(id, sizeof id, "%012llx", (unsigned long long)(config_hash(c->root) & 0xffffffffffffULL));
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->runs[i].id, id)) { yaml_free(settings); run_config_free(c); return; }
+    s->runs = xrealloc(s->runs, (size_t)(s->n + 1) * sizeof *s->runs);
+    SweepRun *r = &s->runs[s->n++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s", id);
+    snprintf(r->method, sizeof r->method, "%s", c->method.name);
+    r->settings = settings;
+    char label[1024], slug[160] = "";
+    snprintf(label, sizeof label, "%s", c->method.name);
+    slug_append(slug, 100, c->method.name);
+    for (int i = 0; i < settings->n; i++) {
+        if (!strcmp(settings->keys[i], "method.name")) continue;
+        const char *k = strrchr(settings->keys[i], '.');
+        k = k ? k + 1 : settings->keys[i];
+        char v[256];
+        node_text(settings->items[i], v, sizeof v);
+        size_t o = strlen(label);
+        snprintf(label + o, sizeof label - o, " %s=%s", k, v);
+        slug_append(slug, 100, "_");
+        slug_append(slug, 100, k);
+        slug_append(slug, 100, v);
+    }
+    r->label = xstrdup(label);
+    r->config = yaml_clone(c->root);
+    map_del(r->config, "out");
+    r->config_yaml = yaml_dump(r->config);
+    if (snprintf(r->dir, sizeof r->dir, "%s/%s-%s", out, slug, id) >= (int)sizeof r->dir) die_input("%s: path too long", out);
+    run_config_free(c);
+}
+
+static void expand(Expander *e, Sweep *s) {
+    long total = 1;
+    for (int a = 0; a < e->naxes; a++) {
+        total *= e->axes[a].n;
+        if (total > MAX_POINTS) y_die(e->axes[a].key_node, "the sweep has more than %d points", MAX_POINTS);
+    }
+    int *idx = xcalloc((size_t)e->naxes + 1, sizeof *idx);
+    for (long p = 0; p < total; p++) {
+        long rem = p;
+        for (int a = e->naxes - 1; a >= 0; a--) { idx[a] = (int)(rem % e->axes[a].n); rem /= e->axes[a].n; }
+        // The method decides which per-method layers and method keys apply.
+        const YNode *name_node = NULL;
+        YNode *bm = peek(e->base, "method");
+        if (bm) name_node = peek(bm, "name");
+        for (int a = 0; a < e->naxes; a++)
+            if (!strcmp(e->axes[a].key, "method.name")) name_node = e->axes[a].vals[idx[a]];
+        if (!name_node) y_die(e->base, "base.method.name: missing (give it in base or as an axis method.name)");
+        if (name_node->kind != Y_SCALAR || !method_known(name_node->str)) {
+            const char *const *names = method_names();
+            char list[512] = "";
+            size_t o = 0;
+            for (int i = 0; names[i]; i++) o += snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
+            y_die(name_node, "method.name: unknown method '%s' (valid: %s)", name_node->kind == Y_SCALAR ? name_node->str : "?", list);
+        }
+        const char *method = name_node->str;
+        YNode *tree = yaml_clone(e->base);
+        strip_method_keys(tree, method);
+        const YNode *pm = method_fragment(e->per_method, method);
+        if (pm) apply_fragment(tree, pm, "", "skip_axes");
+        const YNode *bf = method_fragment(e->budget_set, method);
+        if (bf) apply_fragment(tree, bf, "", NULL);
+        YNode *settings = y_new_map();
+        for (int a = 0; a < e->naxes; a++) {
+            if (axis_skipped(e, method, &e->axes[a])) continue;
+            set_path(tree, e->axes[a].key, e->axes[a].vals[idx[a]]);
+            y_map_put(settings, e->axes[a].key, yaml_clone(e->axes[a].vals[idx[a]]));
+        }
+        RunConfig *c = run_config_from_tree(tree, e->dir, "sweep");
+        add_run(s, c, settings, s->out);
+    }
+    free(idx);
+}
+
+static void check_method_map(YNode *m, const char *what, int fragments_have_skip) {
+    if (m->kind != Y_MAP) y_die(m, "%s: expected a mapping of method name → config fragment", what);
+    for (int i = 0; i < m->n; i++) {
+        m->used[i] = 1;
+        YNode *v = m->items[i];
+        if (!method_known(m->keys[i])) {
+            if (m->key_line[i] > 0) {
+                YNode pos = *v;
+                pos.line = m->key_line[i]; pos.col = m->key_col[i];
+                y_die(&pos, "%s: unknown method '%s'", what, m->keys[i]);
+            }
+            y_die(v, "%s: unknown method '%s'", what, m->keys[i]);
+        }
+        if (v->kind != Y_MAP) y_die(v, "%s.%s: expected a mapping of config keys", what, m->keys[i]);
+        YNode *skip = peek(v, "skip_axes");
+        if (skip && !fragments_have_skip) y_die(skip, "%s.%s.skip_axes: only allowed in per_method", what, m->keys[i]);
+        if (skip) {
+            if (skip->kind != Y_SEQ) y_die(skip, "skip_axes: expected a list of axis keys");
+            for (int j = 0; j < skip->n; j++)
+                if (skip->items[j]->kind != Y_SCALAR) y_die(skip->items[j], "skip_axes: expected an axis key");
+        }
+    }
+}
+
+Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_override) {
+    YNode *spec = yaml_load_file(path);
+    if (spec->kind != Y_MAP) y_die(spec, "a sweep spec must be a mapping (base, axes, seeds, per_method, ...)");
+    for (int i = 0; i < nsets; i++) y_set_path(spec, sets[i]);
+    Sweep *s = xcalloc(1, sizeof *s);
+    snprintf(s->spec, sizeof s->spec, "%s", path);
+    Expander e = {0};
+    e.spec = spec;
+    snprintf(e.dir, sizeof e.dir, "%s", path);
+    char *slash = strrchr(e.dir, '/');
+    if (slash) *slash = 0; else snprintf(e.dir, sizeof e.dir, ".");
+
+    YNode *desc = y_get(spec, "description");
+    if (desc) y_str(desc);
+    YNode *out = y_get(spec, "out");
+    if (out_override) snprintf(s->out, sizeof s->out, "%s", out_override);
+    else if (out) snprintf(s->out, sizeof s->out, "%s", y_str(out));
+    else {
+        const char *b = strrchr(path, '/');
+        char stem[256];
+        snprintf(stem, sizeof stem, "%s", b ? b + 1 : path);
+        char *dot = strrchr(stem, '.');
+        if (dot && dot != stem) *dot = 0;
+        snprintf(s->out, sizeof s->out, "results/%s", stem);
+    }
+    e.base = y_req(spec, "base");
+    if (e.base->kind != Y_MAP) y_die(e.base, "base: expected a run config mapping (model, tokenizer, data, method, train, eval)");
+
+    YNode *axes = y_get(spec, "axes");
+    YNode *seeds = y_get(spec, "seeds");
+    int na = (axes ? (axes->kind == Y_MAP ? axes->n : 0) : 0) + (seeds ? 1 : 0);
+    if (axes && axes->kind != Y_MAP) y_die(axes, "axes: expected a mapping of config key → values");
+    e.axes = xcalloc((size_t)na + 1, sizeof *e.axes);
+    for (int i = 0; axes && i < axes->n; i++) {
+        axes->used[i] = 1;
+        axis_parse(&e.axes[e.naxes++], axes->keys[i], axes->items[i]);
+    }
+    if (seeds) {
+        for (int i = 0; i < e.naxes; i++)
+            if (!strcmp(e.axes[i].key, "train.seed")) y_die(seeds, "seeds: train.seed is already an axis");
+        axis_parse(&e.axes[e.naxes++], "train.seed", seeds);
+    }
+    e.per_method = y_get(spec, "per_method");
+    if (e.per_method) {
+        check_method_map(e.per_method, "per_method", 1);
+        for (int i = 0; i < e.per_method->n; i++) {
+            YNode *skip = peek(e.per_method->items[i], "skip_axes");
+            for (int j = 0; skip && j < skip->n; j++) {
+                int found = 0;
+                for (int a = 0; a < e.naxes; a++) found |= !strcmp(e.axes[a].key, skip->items[j]->str);
+                if (!found) y_die(skip->items[j], "skip_axes: '%s' is not an axis of this sweep", skip->items[j]->str);
+            }
+        }
+    }
+    YNode *budget = y_get(spec, "budget"), *budgets = y_get(spec, "budgets");
+    e.budget_name = budget ? y_str(budget) : "equal";
+    if (budgets) {
+        if (budgets->kind != Y_MAP) y_die(budgets, "budgets: expected a mapping of budget name → per-method overrides");
+        for (int i = 0; i < budgets->n; i++) {
+            budgets->used[i] = 1;
+            char what[300];
+            snprintf(what, sizeof what, "budgets.%s", budgets->keys[i]);
+            check_method_map(budgets->items[i], what, 0);
+        }
+        e.budget_set = peek(budgets, e.budget_name);
+    }
+    if (!e.budget_set && strcmp(e.budget_name, "equal")) {
+        char list[512] = "equal";
+        size_t o = strlen(list);
+        for (int i = 0; budgets && i < budgets->n; i++) o += snprintf(list + o, sizeof list - o, ", %s", budgets->keys[i]);
+        y_die(budget, "budget: no budgets entry '%s' (valid: %s)", e.budget_name, list);
+    }
+    y_check_unused(spec, "the sweep spec");
+
+    expand(&e, s);
+    for (int i = 0; i < e.naxes; i++) {
+        for (int j = 0; j < e.axes[i].n; j++) yaml_free(e.axes[i].vals[j]);
+        free(e.axes[i].vals);
+    }
+    free(e.axes);
+    yaml_free(spec);
+    return s;
+}
+
+void sweep_free(Sweep *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n; i++) {
+        free(s->runs[i].label); free(s->runs[i].config_yaml);
+        yaml_free(s->runs[i].settings); yaml_free(s->runs[i].config);
+    }
+    free(s->runs);
+    free(s);
+}
+
+// ---------------------------------------------------------------- run directories
+
+// Reuse an existing directory whose name ends in -<id> (labels may have changed).
+static void locate_existing(Sweep *s) {
+    DIR *d = opendir(s->out);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n < 14 || de->d_name[n - 13] != '-') continue;
+        for (int i = 0; i < s->n; i++)
+            if (!strcmp(de->d_name + n - 12, s->runs[i].id))
+                if (snprintf(s->runs[i].dir, sizeof s->runs[i].dir, "%s/%s", s->out, de->d_name) >= (int)sizeof s->runs[i].dir)
+                    die_input("%s/%s: path too long", s->out, de->d_name);
+    }
+    closedir(d);
+}
+
+int sweep_run_state(const SweepRun *r) {
+    char p[4200], st[32];
+    snprintf(p, sizeof p, "%s/run.h5", r->dir);
+    if (!file_exists(p)) return RUN_PENDING;
+    if (runlog_read_status(p, st, sizeof st) != 0) return RUN_CORRUPT;
+    if (!strcmp(st, "complete")) return RUN_COMPLETE;
+    if (!strcmp(st, "failed")) return RUN_FAILED;
+    return RUN_INCOMPLETE;
+}
+
+const char *sweep_state_name(int st) {
+    static const char *N[] = {"pending", "complete", "incomplete", "failed", "corrupt"};
+    return st >= 0 && st <= 4 ? N[st] : "?";
+}
+
+void sweep_print_plan(const Sweep *s, FILE *f) {
+    locate_existing((Sweep *)s);
+    int counts[5] = {0};
+    fprintf(f, "%-12s  %-10s  %-12s  %s\n", "id", "status", "method", "settings");
+    for (int i = 0; i < s->n; i++) {
+        const SweepRun *r = &s->runs[i];
+        int st = sweep_run_state(r);
+        counts[st]++;
+        const char *sp = strchr(r->label, ' ');
+        fprintf(f, "%-12s  %-10s  %-12s  %s\n", r->id, sweep_state_name(st), r->method, sp ? sp + 1 : "");
+    }
+    fprintf(f, "%d runs (%d complete, %d to run) → %s\n", s->n, counts[RUN_COMPLETE], s->n - counts[RUN_COMPLETE], s->out);
+}
+
+char *sweep_plan_json(const Sweep *s) {
+    locate_existing((Sweep *)s);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "spec", s->spec);
+    cJSON_AddStringToObject(root, "out", s->out);
+    cJSON_AddNumberToObject(root, "n", s->n);
+    cJSON *runs = cJSON_AddArrayToObject(root, "runs");
+    for (int i = 0; i < s->n; i++) {
+        const SweepRun *r = &s->runs[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", r->id);
+        cJSON_AddStringToObject(o, "dir", r->dir);
+        cJSON_AddStringToObject(o, "method", r->method);
+        cJSON_AddStringToObject(o, "label", r->label);
+        cJSON_AddStringToObject(o, "status", sweep_state_name(sweep_run_state(r)));
+        cJSON_AddItemToObject(o, "settings", node_json(r->settings));
+        cJSON_AddItemToObject(o, "config", node_json(r->config));
+        cJSON_AddItemToArray(runs, o);
+    }
+    char *txt = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return txt;
+}
+
+// ---------------------------------------------------------------- runner
+
+typedef struct {
+    pid_t pid;
+    int run;
+    double t0;
+} Worker;
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { g_stop = sig; }
+
+static void fmt_dur(char *buf, size_t n, double s) {
+    if (s < 0 || !isfinite(s)) { snprintf(buf, n, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
+}
+
+// Worker program: this binary (or, for tests only, $L4Q_SWEEP_WORKER).
+static const char *worker_program(void) {
+    const char *w = getenv("L4Q_SWEEP_WORKER");
+    return w && *w ? w : "/proc/self/exe";
+}
+
+static void remove_file(const char *dir, const char *name) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    if (unlink(p) != 0 && errno != ENOENT) die_input("%s: cannot remove (%s)", p, strerror(errno));
+}
+
+// Fork/exec one run. The per-run lock fd is inherited by the worker (not CLOEXEC), so
+// it stays held exactly as long as the worker lives, even if this sweep is killed.
+static pid_t launch(const SweepRun *r, int state, int threads, int lockfd) {
+    mkdir_p(r->dir);
+    char cfg[4200], logp[4200], thr[16], ckpt[4200], rcfg[4200];
+    snprintf(cfg, sizeof cfg, "%s/sweep_config.yaml", r->dir);
+    snprintf(logp, sizeof logp, "%s/train.log", r->dir);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", r->dir);
+    snprintf(rcfg, sizeof rcfg, "%s/config.yaml", r->dir);
+    snprintf(thr, sizeof thr, "%d", threads);
+    FILE *f = fopen(cfg, "w");
+    if (!f || fputs(r->config_yaml, f) < 0 || fclose(f) != 0) die_input("%s: cannot write", cfg);
+    // A run killed mid-way resumes from its checkpoint (train --resume is exact); a
+    // failed or unreadable one starts over, since resuming it would fail the same way.
+    int resume = state == RUN_INCOMPLETE && file_exists(ckpt) && file_exists(rcfg);
+    if (!resume) { remove_file(r->dir, "run.h5"); remove_file(r->dir, "ckpt.bin"); }
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) die_internal("fork: %s", strerror(errno));
+    if (pid == 0) {
+        // Die with the sweep: an orphaned worker would race the next sweep's re-run.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL);
+        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0) dup2(nul, 0);
+        (void)lockfd;
+        const char *prog = worker_program();
+        if (resume) execl(prog, prog, "train", "--resume", r->dir, "--threads", thr, (char *)NULL);
+        else execl(prog, prog, "train", cfg, "--out", r->dir, "--threads", thr, (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+static int take_lock(const char *path, int cloexec) {
+    int fd = open(path, O_RDWR | O_CREAT | (cloexec ? O_CLOEXEC : 0), 0644);
+    if (fd < 0) die_input("%s: cannot open lock file (%s)", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) { close(fd); return -1; }
+    return fd;
+}
+
+int sweep_execute(Sweep *s, const SweepOptions *o) {
+    mkdir_p(s->out);
+    char lockp[4200];
+    snprintf(lockp, sizeof lockp, "%s/.lock", s->out);
+    // CLOEXEC: workers must not keep the sweep lock after the sweep itself is gone.
+    int lock = take_lock(lockp, 1);
+    if (lock < 0) {
+        char *who = read_file(lockp, NULL);
+        die_input("%s: another sweep is running on this directory (pid %s); wait for it or use another --out",
+                  s->out, who[0] ? strtok(who, "\n") : "?");
+    }
+    if (ftruncate(lock, 0) == 0) { char b[32]; int n = snprintf(b, sizeof b, "%d\n", (int)getpid()); if (write(lock, b, (size_t)n) < 0) { /* informational only */ } }
+    locate_existing(s);
+    // The plan next to the results: which ids this spec expands to, for humans and tools.
+    char planp[4200];
+    snprintf(planp, sizeof planp, "%s/sweep.json", s->out);
+    char *plan = sweep_plan_json(s);
+    FILE *pf = fopen(planp, "w");
+    if (pf) { fputs(plan, pf); fputc('\n', pf); fclose(pf); }
+    free(plan);
+
+    int *state = xcalloc((size_t)s->n, sizeof *state);
+    int *queue = xcalloc((size_t)s->n, sizeof *queue), nq = 0, done = 0, failed = 0, skipped = 0;
+    for (int i = 0; i < s->n; i++) {
+        state[i] = sweep_run_state(&s->runs[i]);
+        if (state[i] == RUN_COMPLETE) { done++; skipped++; }
+        else queue[nq++] = i;
+    }
+    int total = s->n, todo = nq;
+    int jobs = o->jobs < 1 ? 1 : o->jobs;
+    if (jobs > nq) jobs = nq > 0 ? nq : 1;
+    int threads = o->cores / jobs;
+    if (threads < 1) threads = 1;
+    fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d jobs × %d threads → %s\n", s->spec, total, skipped,
+            todo, jobs, threads, s->out);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    Worker *w = xcalloc((size_t)jobs, sizeof *w);
+    int nw = 0, qhead = 0;
+    int *failed_runs = xcalloc((size_t)s->n + 1, sizeof *failed_runs);
+    double t_start = now_sec(), dur_sum = 0, last_print = 0;
+    int finished_here = 0;
+    int tty = is_tty(stderr);
+    while ((qhead < nq || nw > 0) && !g_stop) {
+        // Fill free slots. A run whose lock is held (a worker of a sweep killed a moment
+        // ago, still dying) is rotated to the back of the queue and retried.
+        int tried = 0;
+        while (nw < jobs && qhead < nq && tried < nq - qhead) {
+            int ri = queue[qhead];
+            SweepRun *r = &s->runs[ri];
+            mkdir_p(r->dir);
+            char rl[4200];
+            snprintf(rl, sizeof rl, "%s/.lock", r->dir);
+            int fd = take_lock(rl, 0);
+            if (fd < 0) {
+                for (int k = qhead; k + 1 < nq; k++) queue[k] = queue[k + 1];
+                queue[nq - 1] = ri;
+                tried++;
+                continue;
+            }
+            // Re-read the state under the lock: the holder may have just finished it.
+            state[ri] = sweep_run_state(r);
+            qhead++;
+            if (state[ri] == RUN_COMPLETE) { close(fd); done++; continue; }
+            pid_t pid = launch(r, state[ri], threads, fd);
+            close(fd);
+            w[nw].pid = pid; w[nw].run = ri; w[nw].t0 = now_sec();
+            nw++;
+            tried = 0;
+        }
+        int st = 0;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0) {
+            double t = now_sec();
+            if (tty && t - last_print >= 1.0) {
+                char el[32], eta[32];
+                fmt_dur(el, sizeof el, t - t_start);
+                double avg = finished_here ? dur_sum / finished_here : NAN, rest = 0;
+                for (int k = 0; k < nw; k++) rest += fmax(avg - (t - w[k].t0), 0);
+                fmt_dur(eta, sizeof eta, (avg * (nq - qhead) + rest) / jobs);
+                fprintf(stderr, "\rsweep: %d/%d done, %d running, %d failed, elapsed %s, ETA %s   ", done, total, nw, failed, el, eta);
+                last_print = t;
+            }
+            usleep(100000);
+            continue;
+        }
+        int k = 0;
+        while (k < nw && w[k].pid != pid) k++;
+        if (k == nw) continue; // not ours (cannot happen: we fork nothing else)
+        int ri = w[k].run;
+        double dur = now_sec() - w[k].t0;
+        w[k] = w[--nw];
+        int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && sweep_run_state(&s->runs[ri]) == RUN_COMPLETE;
+        char why[64] = "";
+        if (!ok) {
+            if (WIFSIGNALED(st)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
+            else if (WIFEXITED(st) && WEXITSTATUS(st)) snprintf(why, sizeof why, "exit %d", WEXITSTATUS(st));
+            else snprintf(why, sizeof why, "run.h5 not complete");
+            failed_runs[failed++] = ri;
+        } else {
+            done++;
+        }
+        finished_here++;
+        dur_sum += dur;
+        char el[32], eta[32], d[32];
+        double t = now_sec();
+        fmt_dur(el, sizeof el, t - t_start);
+        fmt_dur(d, sizeof d, dur);
+        double avg = dur_sum / finished_here, rest = 0;
+        for (int j = 0; j < nw; j++) rest += fmax(avg - (t - w[j].t0), 0);
+        fmt_dur(eta, sizeof eta, (avg * (nq - qhead) + rest) / jobs);
+        fprintf(stderr, "%ssweep: %d/%d done, %d failed, elapsed %s, ETA %s | %s %s (%s) %s%s%s\n", tty ? "\r" : "", done, total,
+                failed, el, eta, ok ? "finished" : "FAILED", s->runs[ri].id, d, s->runs[ri].label, ok ? "" : ": ", why);
+        last_print = t;
+    }
+    if (g_stop) {
+        // Workers get SIGTERM and are reaped; their run.h5 stays 'running' and the next
+        // sweep resumes them.
+        for (int k = 0; k < nw; k++) kill(w[k].pid, SIGTERM);
+        for (int k = 0; k < nw; k++) waitpid(w[k].pid, NULL, 0);
+        fprintf(stderr, "\nsweep: interrupted; %d/%d complete. Run the same command again to continue.\n", done, total);
+        close(lock);
+        exit(130);
+    }
+    if (tty) fprintf(stderr, "\n");
+    char el[32];
+    fmt_dur(el, sizeof el, now_sec() - t_start);
+    fprintf(stderr, "sweep: %d/%d complete (%d were already), %d failed, %s\n", done, total, skipped, failed, el);
+    for (int i = 0; i < failed; i++)
+        fprintf(stderr, "  failed: %s  %s  (log: %s/train.log)\n", s->runs[failed_runs[i]].id, s->runs[failed_runs[i]].label,
+                s->runs[failed_runs[i]].dir);
+    free(w); free(state); free(queue); free(failed_runs);
+    close(lock);
+    return failed ? 1 : 0;
+}
