@@ -1,0 +1,351 @@
+// plots.c — the report's PNGs via gnuplot (Debian gnuplot-nox: pngcairo, else the libgd
+// png terminal): training loss per method, each main column against bit-width, and
+// ablation curves over numeric row settings (rank, group size, ...). Data files and the
+// script stay in DIR/plots so a plot can be restyled by hand.
+#include "report.h"
+#include "util.h"
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// Run gnuplot with args in cwd; stdout/stderr to log (or /dev/null). Returns exit status.
+static int run_gnuplot(const char *cwd, const char *arg1, const char *arg2, const char *log) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (cwd && chdir(cwd) != 0) _exit(126);
+        int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
+        if (arg2) execlp("gnuplot", "gnuplot", arg1, arg2, (char *)NULL);
+        else execlp("gnuplot", "gnuplot", arg1, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char *pick_terminal(void) {
+    if (run_gnuplot(NULL, "-e", "set terminal pngcairo", NULL) == 0) return "pngcairo";
+    if (run_gnuplot(NULL, "-e", "set terminal png", NULL) == 0) return "png";
+    return NULL;
+}
+
+static void sanitize(char *out, size_t n, const char *s) {
+    size_t o = 0;
+    for (; *s && o + 1 < n; s++) {
+        char c = *s;
+        out[o++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c : '_';
+    }
+    out[o] = 0;
+}
+
+// gnuplot single-quoted string: a quote is doubled.
+static void gp_quote(FILE *f, const char *s) {
+    fputc('\'', f);
+    for (; *s; s++) { if (*s == '\'') fputc('\'', f); fputc(*s, f); }
+    fputc('\'', f);
+}
+
+typedef struct { char png[256]; char caption[256]; } Plot;
+typedef struct {
+    FILE *gp;
+    const char *dir;
+    const char *term;
+    Plot *plots;
+    int n;
+} Ctx;
+
+static FILE *new_plot(Ctx *c, const char *png, const char *title, const char *xl, const char *yl) {
+    c->plots = xrealloc(c->plots, (size_t)(c->n + 1) * sizeof *c->plots);
+    snprintf(c->plots[c->n].png, sizeof c->plots[c->n].png, "%s", png);
+    snprintf(c->plots[c->n].caption, sizeof c->plots[c->n].caption, "%s", title);
+    c->n++;
+    FILE *g = c->gp;
+    fprintf(g, "\nreset\nset terminal %s size 900,540 noenhanced\nset output ", c->term);
+    gp_quote(g, png);
+    fprintf(g, "\nset title ");
+    gp_quote(g, title);
+    fprintf(g, "\nset xlabel ");
+    gp_quote(g, xl);
+    fprintf(g, "\nset ylabel ");
+    gp_quote(g, yl);
+    fprintf(g, "\nset key outside right top\nset grid\n");
+    return g;
+}
+
+static FILE *open_dat(const Ctx *c, const char *name) {
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", c->dir, name);
+    FILE *f = fopen(p, "w");
+    if (!f) die_input("%s: cannot write", p);
+    return f;
+}
+
+// Training loss of each row (mean over its seeds with the same logged steps).
+static void loss_plots(const Report *rep, Ctx *c) {
+    int done_bits[64], nb = 0;
+    for (int i = 0; i < rep->nrows; i++) {
+        int b = rep->rows[i].bits, seen = 0;
+        for (int k = 0; k < nb; k++) seen |= done_bits[k] == b;
+        if (seen || nb == 64) continue;
+        done_bits[nb++] = b;
+        int any = 0;
+        for (int j = 0; j < rep->nrows; j++)
+            if (rep->rows[j].bits == b && rep->runs[rep->rows[j].runs[0]].ntrain > 1) any = 1;
+        if (!any) continue;
+        char png[64], title[128];
+        if (b > 0) {
+            snprintf(png, sizeof png, "loss_%dbit.png", b);
+            snprintf(title, sizeof title, "Training loss, %d-bit", b);
+        } else {
+            snprintf(png, sizeof png, "loss_fp.png");
+            snprintf(title, sizeof title, "Training loss, unquantized");
+        }
+        FILE *g = new_plot(c, png, title, "step", "train loss");
+        int first = 1;
+        for (int j = 0; j < rep->nrows; j++) {
+            const RowGroup *row = &rep->rows[j];
+            const RunRec *r0 = &rep->runs[row->runs[0]];
+            if (row->bits != b || r0->ntrain <= 1) continue;
+            char dat[96];
+            snprintf(dat, sizeof dat, "loss_row%d.dat", j);
+            FILE *d = open_dat(c, dat);
+            for (size_t s = 0; s < r0->ntrain; s++) {
+                double sum = 0;
+                int k = 0;
+                for (int q = 0; q < row->n; q++) {
+                    const RunRec *r = &rep->runs[row->runs[q]];
+                    if (r->ntrain == r0->ntrain) { sum += r->tloss[s]; k++; }
+                }
+                fprintf(d, "%g %.8g\n", r0->tstep[s], sum / k);
+            }
+            fclose(d);
+            fprintf(g, "%s", first ? "plot " : ", \\\n     ");
+            gp_quote(g, dat);
+            fprintf(g, " using 1:2 with lines lw 2 title ");
+            gp_quote(g, row->label);
+            first = 0;
+        }
+        fprintf(g, "\n");
+    }
+}
+
+// Each main column against bit-width: one line per method (and settings), unquantized
+// rows as dashed horizontal references.
+static void bits_plots(const Report *rep, Ctx *c) {
+    int bits[32], nb = 0;
+    for (int i = 0; i < rep->nrows; i++) {
+        int b = rep->rows[i].bits, seen = 0;
+        if (b <= 0) continue;
+        for (int k = 0; k < nb; k++) seen |= bits[k] == b;
+        if (!seen && nb < 32) bits[nb++] = b;
+    }
+    if (nb < 2) return;
+    for (int ci = 0; ci < rep->ncols; ci++) {
+        const Column *col = &rep->cols[ci];
+        char key[200], png[256], title[256];
+        sanitize(key, sizeof key, col->key);
+        snprintf(png, sizeof png, "%s_vs_bits.png", key);
+        snprintf(title, sizeof title, "%s vs bit-width", col->title);
+        FILE *g = new_plot(c, png, title, "bits", col->title);
+        int lo = bits[0], hi = bits[0];
+        for (int k = 1; k < nb; k++) { if (bits[k] < lo) lo = bits[k]; if (bits[k] > hi) hi = bits[k]; }
+        // A fixed x range so the dashed unquantized references span the whole plot.
+        fprintf(g, "set xtics 1\nset xrange [%g:%g]\n", lo - 0.5, hi + 0.5);
+        int first = 1;
+        // Series: distinct (method, settings) among quantized rows.
+        for (int i = 0; i < rep->nrows; i++) {
+            const RowGroup *ri = &rep->rows[i];
+            int dup = 0;
+            for (int j = 0; j < i; j++)
+                dup |= rep->rows[j].bits > 0 && !strcmp(rep->rows[j].method, ri->method) && !strcmp(rep->rows[j].settings, ri->settings);
+            if (dup) continue;
+            double m, sd;
+            int n;
+            if (ri->bits <= 0) {
+                report_cell(rep, ri, col, &m, &sd, &n);
+                if (!n) continue;
+                fprintf(g, "%s%.8g dt 2 lw 2 title ", first ? "plot " : ", \\\n     ", m);
+                char t[600];
+                snprintf(t, sizeof t, "%s (%s)", ri->label, ri->form[0] ? ri->form : "fp");
+                gp_quote(g, t);
+                first = 0;
+                continue;
+            }
+            char dat[320];
+            snprintf(dat, sizeof dat, "bits_%s_row%d.dat", key, i);
+            FILE *d = open_dat(c, dat);
+            int pts = 0;
+            for (int j = 0; j < rep->nrows; j++) {
+                const RowGroup *rj = &rep->rows[j];
+                if (rj->bits <= 0 || strcmp(rj->method, ri->method) || strcmp(rj->settings, ri->settings)) continue;
+                report_cell(rep, rj, col, &m, &sd, &n);
+                if (!n) continue;
+                fprintf(d, "%d %.8g %.8g\n", rj->bits, m, isfinite(sd) ? sd : 0.0);
+                pts++;
+            }
+            fclose(d);
+            if (!pts) continue;
+            fprintf(g, "%s", first ? "plot " : ", \\\n     ");
+            gp_quote(g, dat);
+            fprintf(g, " using 1:2:3 with yerrorlines lw 2 title ");
+            gp_quote(g, ri->label);
+            first = 0;
+        }
+        if (first) fprintf(g, "plot NaN notitle");
+        fprintf(g, "\n");
+    }
+}
+
+static int numeric(const char *s, double *v) {
+    if (!s || !*s) return 0;
+    char *e;
+    *v = strtod(s, &e);
+    return !*e && isfinite(*v);
+}
+
+static const char *row_setting(const Report *rep, const RowGroup *g, const char *key) {
+    const RunRec *r = &rep->runs[g->runs[0]];
+    for (int i = 0; i < r->nkv; i++) if (!strcmp(r->keys[i], key)) return r->vals[i];
+    return NULL;
+}
+
+// Other row settings than `skip`, as a series identity.
+static void other_settings(const Report *rep, const RowGroup *g, const char *skip, char *buf, size_t n) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int k = 0; k < rep->nrowkeys && o < n; k++) {
+        if (!strcmp(rep->rowkeys[k], skip)) continue;
+        const char *v = row_setting(rep, g, rep->rowkeys[k]);
+        const char *sh = strrchr(rep->rowkeys[k], '.');
+        o += snprintf(buf + o, n - o, "%s%s=%s", o ? ", " : "", sh ? sh + 1 : rep->rowkeys[k], v ? v : "-");
+    }
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+// Ablation curves: every numeric row setting with >= 3 distinct values (rank, group
+// size, ...), each main column against it; one line per method × bits × other settings.
+static void ablation_plots(const Report *rep, Ctx *c) {
+    for (int k = 0; k < rep->nrowkeys; k++) {
+        const char *key = rep->rowkeys[k];
+        double vals[256];
+        int nv = 0, ok = 1;
+        for (int i = 0; i < rep->nrows && ok; i++) {
+            double v;
+            const char *s = row_setting(rep, &rep->rows[i], key);
+            if (!s) continue;
+            if (!numeric(s, &v)) { ok = 0; break; }
+            int seen = 0;
+            for (int j = 0; j < nv; j++) seen |= vals[j] == v;
+            if (!seen && nv < 256) vals[nv++] = v;
+        }
+        if (!ok || nv < 3) continue;
+        qsort(vals, (size_t)nv, sizeof *vals, cmp_dbl);
+        int logx = vals[0] > 0 && vals[nv - 1] / vals[0] >= 8;
+        const char *shortk = strrchr(key, '.');
+        shortk = shortk ? shortk + 1 : key;
+        for (int ci = 0; ci < rep->ncols; ci++) {
+            const Column *col = &rep->cols[ci];
+            char ks[200], cs[200], png[512], title[400];
+            sanitize(ks, sizeof ks, key);
+            sanitize(cs, sizeof cs, col->key);
+            snprintf(png, sizeof png, "ablation_%s_%s.png", ks, cs);
+            snprintf(title, sizeof title, "%s vs %s", col->title, shortk);
+            FILE *g = new_plot(c, png, title, shortk, col->title);
+            if (logx) fprintf(g, "set logscale x 2\n");
+            fprintf(g, "set offsets graph 0.05, graph 0.05, 0, 0\n");
+            int first = 1;
+            for (int i = 0; i < rep->nrows; i++) {
+                const RowGroup *ri = &rep->rows[i];
+                if (!row_setting(rep, ri, key)) continue;
+                char oi[400];
+                other_settings(rep, ri, key, oi, sizeof oi);
+                int dup = 0;
+                for (int j = 0; j < i && !dup; j++) {
+                    const RowGroup *rj = &rep->rows[j];
+                    char oj[400];
+                    other_settings(rep, rj, key, oj, sizeof oj);
+                    dup = row_setting(rep, rj, key) && rj->bits == ri->bits && !strcmp(rj->method, ri->method) && !strcmp(oi, oj);
+                }
+                if (dup) continue;
+                char dat[600];
+                snprintf(dat, sizeof dat, "ablation_%s_%s_row%d.dat", ks, cs, i);
+                FILE *d = open_dat(c, dat);
+                int pts = 0;
+                for (int vi = 0; vi < nv; vi++)
+                    for (int j = 0; j < rep->nrows; j++) {
+                        const RowGroup *rj = &rep->rows[j];
+                        double v, m, sd;
+                        int n;
+                        char oj[400];
+                        if (rj->bits != ri->bits || strcmp(rj->method, ri->method)) continue;
+                        if (!numeric(row_setting(rep, rj, key), &v) || v != vals[vi]) continue;
+                        other_settings(rep, rj, key, oj, sizeof oj);
+                        if (strcmp(oi, oj)) continue;
+                        report_cell(rep, rj, col, &m, &sd, &n);
+                        if (!n) continue;
+                        fprintf(d, "%.10g %.8g %.8g\n", v, m, isfinite(sd) ? sd : 0.0);
+                        pts++;
+                    }
+                fclose(d);
+                if (!pts) continue;
+                char t[800];
+                snprintf(t, sizeof t, "%s %s-bit%s%s", ri->method, ri->bits > 0 ? "" : "fp", *oi ? ", " : "", oi);
+                if (ri->bits > 0) snprintf(t, sizeof t, "%s %d-bit%s%s", ri->method, ri->bits, *oi ? ", " : "", oi);
+                fprintf(g, "%s", first ? "plot " : ", \\\n     ");
+                gp_quote(g, dat);
+                fprintf(g, " using 1:2:3 with yerrorlines lw 2 title ");
+                gp_quote(g, t);
+                first = 0;
+            }
+            if (first) fprintf(g, "plot NaN notitle");
+            fprintf(g, "\n");
+        }
+    }
+}
+
+void report_plots(const Report *rep, FILE *md) {
+    fprintf(md, "\n## Plots\n\n");
+    const char *term = pick_terminal();
+    if (!term) {
+        fprintf(md, "No plots: gnuplot with a png/pngcairo terminal was not found (Debian: gnuplot-nox).\n");
+        warnf("report: gnuplot not found; no plots");
+        return;
+    }
+    char dir[4200], gpp[4300], logp[4300];
+    snprintf(dir, sizeof dir, "%s/plots", rep->dir);
+    mkdir_p(dir);
+    snprintf(gpp, sizeof gpp, "%s/plots.gp", dir);
+    snprintf(logp, sizeof logp, "%s/gnuplot.log", dir);
+    Ctx c = {0};
+    c.dir = dir;
+    c.term = term;
+    c.gp = fopen(gpp, "w");
+    if (!c.gp) die_input("%s: cannot write", gpp);
+    fprintf(c.gp, "# Generated by l4q report; run `gnuplot plots.gp` in this directory to redraw.\n");
+    loss_plots(rep, &c);
+    bits_plots(rep, &c);
+    ablation_plots(rep, &c);
+    fclose(c.gp);
+    int rc = c.n ? run_gnuplot(dir, "plots.gp", NULL, logp) : 0;
+    if (rc != 0) warnf("report: gnuplot exited %d (see %s)", rc, logp);
+    int shown = 0;
+    for (int i = 0; i < c.n; i++) {
+        char p[4600];
+        snprintf(p, sizeof p, "%s/%s", dir, c.plots[i].png);
+        if (!file_exists(p)) continue;
+        fprintf(md, "![%s](plots/%s)\n\n", c.plots[i].caption, c.plots[i].png);
+        shown++;
+    }
+    if (!shown) fprintf(md, "No plot applies to these runs (no training curves, one bit-width, no numeric ablation axis).\n");
+    free(c.plots);
+}
