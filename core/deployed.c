@@ -15,6 +15,7 @@
 #include "util.h"
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
 
 // baselines/ provides this; absent in builds without the NF4 baseline.
 Linear *nf4_linear_from_deploy(const Deploy *d, const char *name) __attribute__((weak));
@@ -60,9 +61,52 @@ static void dep_backward(Linear *L, const float *X, const float *dY, float *dX, 
     die_internal("%s: deployed (inference-only) layer has no backward", L->name);
 }
 static void dep_free(Linear *L) { free(L); }
+// Re-exporting a deployed model hands out a copy of the form it was loaded with.
+static void dep_deploy(Linear *L, Deploy *out) { deploy_copy(out, ((DeployedLinear *)L)->d); }
 
-static const LinearOps DEP_FP32_OPS = {"deployed-fp32", dep_fp32_forward, dep_backward, NULL, dep_free};
-static const LinearOps DEP_UNIFORM_OPS = {"deployed-uniform", dep_uniform_forward, dep_backward, NULL, dep_free};
+static const LinearOps DEP_FP32_OPS = {"deployed-fp32", dep_fp32_forward, dep_backward, dep_deploy, dep_free};
+static const LinearOps DEP_UNIFORM_OPS = {"deployed-uniform", dep_uniform_forward, dep_backward, dep_deploy, dep_free};
+
+static void *dup_bytes(const void *p, size_t n) { return p ? memcpy(xmalloc(n), p, n) : NULL; }
+
+void deploy_copy(Deploy *dst, const Deploy *s) {
+    *dst = *s;
+    size_t n = (size_t)s->out * s->in, F = sizeof(float);
+    dst->w = dup_bytes(s->w, n * F);
+    dst->codes = dup_bytes(s->codes, s->codes_bytes);
+    if (s->kind == DEP_UNIFORM) {
+        int gs = s->group_size > 0 ? s->group_size : s->in;
+        size_t np = (size_t)s->out * ((s->in + gs - 1) / gs);
+        dst->scale = dup_bytes(s->scale, np * F);
+        dst->offset = dup_bytes(s->offset, np * F);
+    } else {
+        dst->scale = dst->offset = NULL;
+    }
+    size_t nb = (n + 63) / 64; // NF4: one 8-bit absmax per 64 weights, one scale per 256 of those
+    dst->absmax_q = s->kind == DEP_NF4 ? dup_bytes(s->absmax_q, nb) : NULL;
+    dst->absmax_scale = s->kind == DEP_NF4 ? dup_bytes(s->absmax_scale, (nb + 255) / 256 * F) : NULL;
+    dst->lora_A = s->rank > 0 ? dup_bytes(s->lora_A, (size_t)s->rank * s->in * F) : NULL;
+    dst->lora_B = s->rank > 0 ? dup_bytes(s->lora_B, (size_t)s->out * s->rank * F) : NULL;
+}
+
+void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out) __attribute__((weak));
+
+float *deploy_dequant(const Deploy *d) {
+    size_t n = (size_t)d->out * d->in;
+    float *W = xmalloc(n * sizeof(float));
+    if (d->kind == DEP_FP32) memcpy(W, d->w, n * sizeof(float));
+    else if (d->kind == DEP_UNIFORM) {
+        int gs = d->group_size > 0 ? d->group_size : d->in;
+        quant_dequant_rows(d->codes, d->scale, d->offset, d->bits, gs, d->in, 0, d->out, W);
+    } else {
+        if (!nf4_dequant_rows) die_input("NF4 weights are not supported by this binary");
+        nf4_dequant_rows(d, 0, d->out, W);
+    }
+    if (d->rank > 0) // fold the side branch: W += scale·B·A
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->out, d->in, d->rank, d->lora_scale, d->lora_B,
+                    d->rank, d->lora_A, d->in, 1.0f, W, d->in);
+    return W;
+}
 
 Linear *linear_from_deploy(const Deploy *d, const char *name) {
     if (d->kind == DEP_NF4) {

@@ -74,6 +74,10 @@ typedef struct {
     float lora_scale;
 } Deploy;
 void deploy_free(Deploy *d);
+void deploy_copy(Deploy *dst, const Deploy *src); // deep copy
+// The full fp32 weight of a deployed form (LoRA side branch folded in). Only for
+// exporting to fp32 formats: inference never materializes it.
+float *deploy_dequant(const Deploy *d);
 
 typedef struct Linear Linear;
 typedef struct {
