@@ -1,4 +1,5 @@
-// cmd_train.c — `l4q train CONFIG.yaml [--set k=v]... [--out DIR] [--resume DIR] [--dry-run]`.
+// cmd_train.c — `l4q train CONFIG.yaml [--set k=v]... [--out DIR] [--resume DIR] [--dry-run]
+// [--stop-at N]` (exit 3 after N steps with a checkpoint; --resume continues).
 #include "cli.h"
 #include "config.h"
 #include "train.h"
@@ -7,9 +8,9 @@
 #include <stdlib.h>
 
 int cmd_train(int argc, char **argv) {
-    Flag fl[] = {FLAGV("set"), FLAGV("out"), FLAGV("resume"), FLAGB("dry-run")};
+    Flag fl[] = {FLAGV("set"), FLAGV("out"), FLAGV("resume"), FLAGB("dry-run"), FLAGV("stop-at")};
     Args a;
-    args_parse(&a, fl, 4, argc, argv, "train");
+    args_parse(&a, fl, 5, argc, argv, "train");
     const char *resume = arg_str(&a, "resume", NULL);
     Flag *sets = arg_get(&a, "set");
     char cfgpath[4200];
@@ -32,7 +33,7 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     const char *out = resume ? resume : arg_str(&a, "out", cfg->out);
-    int rc = train_run(cfg, out, resume != NULL);
+    int rc = train_run(cfg, out, resume != NULL, arg_int(&a, "stop-at", 0));
     run_config_free(cfg);
     return rc;
 }

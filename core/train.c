@@ -129,7 +129,7 @@ static void write_memory(Trainer *t) {
            acc.transient_peak / 1e6, peak_rss_bytes() / 1e6);
 }
 
-int train_run(RunConfig *cfg, const char *out_dir, int resume) {
+int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     Trainer t = {0};
     t.cfg = cfg;
     snprintf(t.dir, sizeof t.dir, "%s", out_dir);
@@ -199,8 +199,14 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume) {
             if (is_tty(stdout)) printf("\n");
             evaluate(&t, s + 1, 0);
         }
-        if ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last)
+        int stop = stop_at > 0 && s + 1 == stop_at && !last;
+        if ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last || stop)
             trainstate_save(ckpt, s + 1, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
+        if (stop) {
+            runlog_close(t.log);
+            printf("stopped after step %ld (resume with --resume %s)\n", s + 1, out_dir);
+            return 3;
+        }
     }
     if (is_tty(stdout) && steps > step0) printf("\n");
     if (steps == 0) write_memory(&t);

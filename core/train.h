@@ -8,5 +8,7 @@
 #include "config.h"
 
 // Runs (or resumes) the configured training in out_dir. Returns 0 when complete.
+// stop_at > 0: checkpoint and return 3 after that many completed steps (status stays
+// `running`; --resume continues) — for preemptible slots and the resume test.
 // Errors (bad input, NaN loss) mark run.h5 `failed` and exit via die_*.
-int train_run(RunConfig *cfg, const char *out_dir, int resume);
+int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at);

@@ -1,0 +1,96 @@
+# test_train.py — the trainer end to end: bit-identical determinism, exact resume
+# (20 straight steps == 10 + --resume + 10), NaN loss → failed run with the last good
+# checkpoint intact, --dry-run config, run.h5 layout (read with h5py), export round trip.
+import os, shutil, struct, tempfile, json
+import h5py, numpy as np
+from testlib import check, run, data, done, L4Q
+
+tmp = tempfile.mkdtemp(prefix="l4q_train_")
+cfg = os.path.join(tmp, "cfg.yaml")
+with open(cfg, "w") as f:
+    f.write(f"""model: {data('models/stories260K/stories260K.bin')}
+tokenizer: {data('models/stories260K/tok512.bin')}
+data: {{ format: text, train: {data('tinystories/tinystories_train_excerpt.txt')}, val: {data('tinystories/tinystories_valid_excerpt.txt')} }}
+method: {{ name: lora, rank: 4, alpha: 8, dropout: 0.1 }}
+train: {{ steps: 20, micro_batch: 4, accum: 2, seq_len: 64, lr: 2.0e-3, warmup: 0.2, checkpoint_every: 0 }}
+eval: {{ every: 5, val_batches: 2 }}
+""")
+
+def train(out, *extra, rc=0):
+    p = run(["train", cfg, "--out", out, *extra], check_rc=False)
+    if p.returncode != rc:
+        print(p.stdout[-2000:], p.stderr[-2000:])
+    return p
+
+def losses(d):
+    with h5py.File(os.path.join(d, "run.h5"), "r") as f:
+        return np.array(f["train/loss"]), np.array(f["train/step"]), f.attrs["status"]
+
+def ckpt_bytes(d):
+    return open(os.path.join(d, "ckpt.bin"), "rb").read()
+
+a, b, c = (os.path.join(tmp, x) for x in "abc")
+pa = train(a); pb = train(b)
+check(pa.returncode == 0 and pb.returncode == 0, "train: two runs complete", pa.stderr[-300:])
+la, sa, st = losses(a); lb, _, _ = losses(b)
+st = st.decode() if isinstance(st, bytes) else st
+check(st == "complete", "train: run.h5 status complete", st)
+check(list(sa) == list(range(1, 21)), "train: 20 logged steps", str(sa))
+check(np.array_equal(la, lb) and ckpt_bytes(a) == ckpt_bytes(b), "train: same config+seed ⇒ bit-identical loss curve and state")
+check(np.all(np.isfinite(la)) and 0.5 < la.mean() < 4, "train: losses finite and plausible", str(la[:3]))
+
+p1 = train(c, "--stop-at", "10", rc=3)
+check(p1.returncode == 3, "resume: --stop-at 10 exits 3 with a checkpoint", p1.stderr[-300:])
+p2 = run(["train", "--resume", c], check_rc=False)
+check(p2.returncode == 0, "resume: --resume completes", p2.stderr[-300:])
+lc, sc, stc = losses(c)
+check(list(sc) == list(range(1, 21)), "resume: log has each step once", str(sc))
+check(np.array_equal(la, lc), "resume: 10 + resume + 10 == 20 straight (bit-identical losses)",
+      f"max diff {np.abs(la - lc).max() if la.shape == lc.shape else 'shape'}")
+check(ckpt_bytes(a) == ckpt_bytes(c), "resume: final trainable state + Adam moments bit-identical")
+
+with h5py.File(os.path.join(a, "run.h5"), "r") as f:
+    need = ["train/step", "train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", "train/rss_bytes", "eval/step", "eval/val_loss"]
+    check(all(k in f for k in need), "run.h5: train/* and eval/* datasets", str([k for k in need if k not in f]))
+    attrs = ["config", "method", "status", "git_commit"]
+    check(all(k in f.attrs for k in attrs), "run.h5: root attributes", str(list(f.attrs)))
+    m = f["memory"].attrs
+    keys = ["weight_bytes", "trainable_bytes", "grad_optimizer_bytes", "saved_for_backward_bytes", "peak_transient_bytes", "peak_rss_bytes"]
+    check(all(k in m for k in keys), "run.h5: memory group", str(list(m)))
+    # LoRA r=4 on the seven projections of stories260K: trainable = Σ r·(in+out) floats.
+    dim, hid, kv, L = 64, 172, 32, 5
+    shapes = [(dim, dim), (kv, dim), (kv, dim), (dim, dim), (hid, dim), (hid, dim), (dim, hid)]
+    expect = L * sum(4 * (o + i) for o, i in shapes) * 4
+    check(int(m["trainable_bytes"]) == expect, "memory: LoRA trainable bytes exact", f"{int(m['trainable_bytes'])} vs {expect}")
+    ev = np.array(f["eval/step"])
+    check(list(ev) == [0, 5, 10, 15, 20], "run.h5: eval every 5 steps", str(ev))
+
+# NaN: a learning rate of 1e9 blows up; the run stops with one clear line, status failed.
+d = os.path.join(tmp, "nan")
+p = train(d, "--set", "train.lr=1e9", "--set", "train.checkpoint_every=1", "--set", "train.warmup=0", rc=2)
+errl = [l for l in p.stderr.splitlines() if "error" in l]
+check(p.returncode == 2 and len(errl) == 1 and "not finite" in errl[0], "nan: exit 2 with one error line", p.stderr[-400:])
+_, steps_logged, stn = losses(d)
+stn = stn.decode() if isinstance(stn, bytes) else stn
+check(stn == "failed", "nan: run.h5 status failed", stn)
+ck = ckpt_bytes(d) if os.path.exists(os.path.join(d, "ckpt.bin")) else b""
+okck = ck[:4] == b"L4QC" and ck[-4:] == b"L4QC"
+step_ck = struct.unpack("<q", ck[8:16])[0] if okck else -1
+check(okck and 0 < step_ck and step_ck <= len(steps_logged), "nan: last good checkpoint intact", f"step {step_ck}")
+
+# Dry run prints the resolved config; a --set lands in it.
+p = run(["train", cfg, "--dry-run", "--set", "method.rank=16"])
+check("rank: 16" in p.stdout and "micro_batch: 4" in p.stdout, "dry-run: resolved config with overrides", p.stdout[:300])
+
+# Export: the run's deployed model loads in ppl; the fp32 GGUF export gives the same loss.
+txt = os.path.join(tmp, "val.txt")
+with open(data("tinystories/tinystories_valid_excerpt.txt")) as f:
+    open(txt, "w").write(f.read()[:20000])
+l4qz = os.path.join(a, "final.l4qz")
+g = os.path.join(tmp, "m.gguf")
+run(["export", a, "--format", "gguf", "--out", g])
+j1 = json.loads(run(["ppl", "--model", l4qz, "--tokenizer", data("models/stories260K/tok512.bin"), "--data", txt, "--json"]).stdout)
+j2 = json.loads(run(["ppl", "--model", g, "--data", txt, "--json"]).stdout)
+check(abs(j1["loss"] - j2["loss"]) < 1e-5, "export: GGUF (embedded tokenizer) loss == l4qz loss", f"{j1['loss']} vs {j2['loss']}")
+shutil.rmtree(tmp)
+done()
