@@ -25,6 +25,7 @@ static char *h5_attr_str(hid_t obj, const char *name) {
         if (H5Tis_variable_str(t) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(t)); // h5py writes UTF-8; HDF5 will not convert csets
             char *v = NULL;
             if (H5Aread(a, mt, &v) >= 0 && v) out = xstrdup(v);
             if (v) H5free_memory(v);
@@ -34,6 +35,7 @@ static char *h5_attr_str(hid_t obj, const char *name) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, n + 1);
             H5Tset_strpad(mt, H5T_STR_NULLTERM);
+            H5Tset_cset(mt, H5Tget_cset(t));
             out = xcalloc(n + 2, 1);
             if (H5Aread(a, mt, out) < 0) { free(out); out = NULL; }
             H5Tclose(mt);
