@@ -105,6 +105,14 @@ Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
 Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
 Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
 Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+// Baselines (baselines/, SPEC §5; hyper-parameters in baselines/README.md).
+Linear *ptq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+Linear *ptq_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+Linear *qlora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+Linear *loftq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+void baselines_method_defaults(MethodCfg *m);
 
 typedef struct {
     const char *name;
@@ -123,6 +131,17 @@ static const MethodEntry METHODS[] = {
     {"l4q", l4q_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS | MK_TILE},
     {"qat_lora", qat_lora_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS},
     {"lsq", lsq_build, QUANT_KEYS | MK_TARGETS},
+#define UQ_KEYS (MK_BITS | MK_GROUP)
+#define GPTQ_KEYS (MK_ACT_ORDER | MK_DAMP | MK_CALIB)
+    {"rtn", ptq_build, UQ_KEYS | MK_TARGETS},
+    {"gptq", ptq_build, UQ_KEYS | MK_TARGETS | GPTQ_KEYS},
+    {"rtn_lora", ptq_lora_build, LORA_KEYS | UQ_KEYS},
+    {"gptq_lora", ptq_lora_build, LORA_KEYS | UQ_KEYS | GPTQ_KEYS},
+    {"qlora_uniform", ptq_lora_build, LORA_KEYS | UQ_KEYS | MK_BASE | GPTQ_KEYS},
+    {"qlora", qlora_build, LORA_KEYS | MK_BITS},
+    {"qa_lora", qa_lora_build, MK_RANK | MK_ALPHA | MK_TARGETS | UQ_KEYS | MK_BASE | GPTQ_KEYS},
+    {"peqa", peqa_build, UQ_KEYS | MK_TARGETS},
+    {"loftq", loftq_build, LORA_KEYS | UQ_KEYS | MK_BASE | MK_LOFTQ_ITERS},
 };
 #define NMETHODS (int)(sizeof METHODS / sizeof METHODS[0])
 
@@ -157,6 +176,7 @@ void method_defaults(MethodCfg *m, const char *name) {
     m->loftq_iters = 5;
     m->damp = 0.01f;
     m->calib_windows = 128;
+    baselines_method_defaults(m); // per-method overrides (qa_lora's doubled rank, ...)
 }
 
 // Which MK_* key bit names a key (for error messages).

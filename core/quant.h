@@ -66,6 +66,13 @@ void quant_rtn(const QuantSpec *q, const float *W, float *s, float *b, uint8_t *
 // as Wt and may alias it.
 void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const float *b,
                      int r0, int nrows, float *Wq);
+// Signed code w̃ of one value under (s, b): rint(clamp((w − b)/s, Q_N, Q_P)), the same
+// arithmetic quant_fake_rows/quant_encode use (the GPTQ baseline quantizes column by column).
+static inline int quant_code_of(float w, float s, float b, int qn, int qp) {
+    float v = (w - b) / quant_safe_scale(s);
+    float c = v < (float)qn ? (float)qn : v > (float)qp ? (float)qp : v;
+    return (int)rintf(c);
+}
 // Inference-form label: "4" fully quantized, "4&fp" with an fp LoRA side branch.
 const char *quant_form_name(int bits, int mixed);
 // Quantize the whole W into packed codes (quant_codes_bytes(q) bytes).

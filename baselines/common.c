@@ -1,0 +1,227 @@
+// common.c — the tiled quantized base, the LoRA side branch and the GPTQ records shared
+// by the baseline layers (see common.h).
+#include "common.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void lora_init_AB(Param **A, Param **B, const char *name, int rank, int out, int in, Rng *rng);
+
+int qb_tile_rows(int out, int in) {
+    int t = QB_TILE_FLOATS / in;
+    return t < 1 ? 1 : t > out ? out : t;
+}
+
+void qb_rows(const Deploy *d, int r0, int t, float *Wt) {
+    if (d->kind == DEP_NF4) {
+        nf4_dequant_rows(d, r0, t, Wt);
+    } else {
+        int gs = d->group_size == -1 ? d->in : d->group_size;
+        quant_dequant_rows(d->codes, d->scale, d->offset, d->bits, gs, d->in, r0, t, Wt);
+    }
+}
+
+void qb_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
+    int in = d->in, out = d->out, tile = qb_tile_rows(out, in);
+    float *Wt = xmalloc((size_t)tile * in * sizeof(float));
+    mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
+    for (int r0 = 0; r0 < out; r0 += tile) {
+        int t = out - r0 < tile ? out - r0 : tile;
+        qb_rows(d, r0, t, Wt);
+        // Y[:, r0:r0+t] = X·Wtᵀ (ldc = out writes the tile's columns in place)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
+    }
+    free(Wt);
+}
+
+void qb_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N) {
+    int in = d->in, out = d->out, tile = qb_tile_rows(out, in);
+    float *Wt = xmalloc((size_t)tile * in * sizeof(float));
+    mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
+    for (int r0 = 0; r0 < out; r0 += tile) {
+        int t = out - r0 < tile ? out - r0 : tile;
+        qb_rows(d, r0, t, Wt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, Wt, in, 1.0f, dX, in);
+    }
+    free(Wt);
+}
+
+size_t qb_bytes(const Deploy *d) {
+    if (d->kind == DEP_NF4) {
+        size_t n = (size_t)d->out * d->in, blocks = (n + NF4_BLOCK - 1) / NF4_BLOCK;
+        return d->codes_bytes + blocks + ((blocks + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK) * sizeof(float) + sizeof(float);
+    }
+    int gs = d->group_size == -1 ? d->in : d->group_size;
+    size_t np = (size_t)d->out * ((d->in + gs - 1) / gs);
+    return d->codes_bytes + 2 * np * sizeof(float);
+}
+
+static void *dup(const void *p, size_t n) {
+    if (!p) return NULL;
+    void *q = xmalloc(n ? n : 1);
+    memcpy(q, p, n);
+    return q;
+}
+
+// deploy_copy lives in core/deployed.c (linear.h).
+
+void qb_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size) {
+    QuantSpec q;
+    quant_spec(&q, bits, group_size, out, in);
+    memset(d, 0, sizeof *d);
+    d->kind = DEP_UNIFORM; d->out = out; d->in = in;
+    d->bits = bits; d->group_size = q.gs;
+    d->codes_bytes = quant_codes_bytes(&q);
+    d->codes = xmalloc(d->codes_bytes);
+    d->scale = xmalloc(quant_nparams(&q) * sizeof(float));
+    d->offset = xmalloc(quant_nparams(&q) * sizeof(float));
+    quant_rtn(&q, W, d->scale, d->offset, d->codes);
+}
+
+// ---- LoRA side branch --------------------------------------------------------------------
+
+void lb_init(LoraBranch *lb, Linear *L, const MethodCfg *m, const char *name, Rng *rng) {
+    memset(lb, 0, sizeof *lb);
+    lora_init_AB(&lb->A, &lb->B, name, m->rank, L->out, L->in, rng);
+    lb->scale = m->alpha / m->rank;
+    lb->dropout = m->dropout;
+    lb->rng = rng;
+    L->params[L->n_params++] = lb->A;
+    L->params[L->n_params++] = lb->B;
+    size_t tb = (lb->A->n + lb->B->n) * sizeof(float);
+    L->mem.trainable_bytes += tb;
+    L->mem.grad_opt_bytes += 3 * tb;
+}
+
+// Inverted-dropout copy of X drawn from state st (regenerated in backward, not stored).
+static float *lb_dropped(LoraBranch *lb, Linear *L, const float *X, int N, Rng st) {
+    size_t n = (size_t)N * L->in;
+    float keep = 1.0f - lb->dropout, inv = 1.0f / keep;
+    float *Xd = xmalloc(n * sizeof(float));
+    mem_transient(&L->mem, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) Xd[i] = rng_uniform(&st) < keep ? X[i] * inv : 0.0f;
+    return Xd;
+}
+
+void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
+    int r = lb->A->shape[0], in = L->in, out = L->out;
+    if (N > lb->cap) {
+        free(lb->U);
+        lb->U = xmalloc((size_t)N * r * sizeof(float));
+        lb->cap = N;
+        L->mem.saved_bytes = (size_t)N * r * sizeof(float);
+    }
+    float *Xd = NULL;
+    if (lb->dropout > 0 && L->training) {
+        rng_seed(&lb->drop_state, rng_u64(lb->rng));
+        Xd = lb_dropped(lb, L, X, N, lb->drop_state);
+    }
+    mm_xwt(Xd ? Xd : X, lb->A->data, lb->U, N, in, r, 0.0f);
+    free(Xd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, lb->scale, lb->U, r, lb->B->data, r, 1.0f, Y, out);
+}
+
+void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N) {
+    int r = lb->A->shape[0], in = L->in, out = L->out;
+    float *Xd = (lb->dropout > 0 && L->training) ? lb_dropped(lb, L, X, N, lb->drop_state) : NULL;
+    // dB += scale·dYᵀ·U ; dU = scale·dY·B ; dA += dUᵀ·drop(X) ; dX += dU·A (through the mask)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, lb->scale, dY, out, lb->U, r, 1.0f, lb->B->grad, r);
+    float *dU = xmalloc((size_t)N * r * sizeof(float));
+    mem_transient(&L->mem, (size_t)N * r * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, lb->scale, dY, out, lb->B->data, r, 0.0f, dU, r);
+    mm_dytx(dU, Xd ? Xd : X, lb->A->grad, N, r, in, 1.0f);
+    if (dX) {
+        if (Xd) {
+            float *t = xmalloc((size_t)N * in * sizeof(float));
+            mm_dyw(dU, lb->A->data, t, N, r, in, 0.0f);
+            float keep = 1.0f - lb->dropout;
+            Rng st = lb->drop_state;
+            for (size_t i = 0; i < (size_t)N * in; i++) if (rng_uniform(&st) < keep) dX[i] += t[i] / keep;
+            free(t);
+        } else {
+            mm_dyw(dU, lb->A->data, dX, N, r, in, 1.0f);
+        }
+    }
+    free(dU);
+    free(Xd);
+}
+
+void lb_free(LoraBranch *lb) {
+    param_free(lb->A); param_free(lb->B);
+    free(lb->A); free(lb->B); free(lb->U);
+    memset(lb, 0, sizeof *lb);
+}
+
+void lb_deploy(const LoraBranch *lb, Deploy *d) {
+    d->rank = lb->A->shape[0];
+    d->lora_scale = lb->scale;
+    d->lora_A = dup(lb->A->data, lb->A->n * sizeof(float));
+    d->lora_B = dup(lb->B->data, lb->B->n * sizeof(float));
+}
+
+// ---- GPTQ records ----------------------------------------------------------------------------
+// A small array: one entry per quantized projection of the prepared model (≤ a few hundred).
+typedef struct { const float *w; Deploy d; } Prepared;
+static Prepared *g_prep;
+static int g_nprep, g_capprep;
+
+const Deploy *prepared_lookup(const float *w) {
+    for (int i = 0; i < g_nprep; i++) if (g_prep[i].w == w) return &g_prep[i].d;
+    return NULL;
+}
+
+void prepared_put(const float *w, const Deploy *d) {
+    for (int i = 0; i < g_nprep; i++)
+        if (g_prep[i].w == w) { deploy_free(&g_prep[i].d); g_prep[i].d = *d; return; }
+    if (g_nprep == g_capprep) {
+        g_capprep = g_capprep ? 2 * g_capprep : 64;
+        g_prep = xrealloc(g_prep, (size_t)g_capprep * sizeof *g_prep);
+    }
+    g_prep[g_nprep].w = w;
+    g_prep[g_nprep].d = *d;
+    g_nprep++;
+}
+
+void baselines_release(const ModelFile *mf) {
+    int n = mf->c.n_layers * 7;
+    for (int i = 0; i < g_nprep;) {
+        const float *w = g_prep[i].w;
+        int mine = w == mf->tok_emb || (mf->wcls && w == mf->wcls);
+        for (int k = 0; k < n && !mine; k++) mine = mf->w && w == mf->w[k];
+        if (mine) {
+            deploy_free(&g_prep[i].d);
+            g_prep[i] = g_prep[--g_nprep];
+        } else {
+            i++;
+        }
+    }
+    if (!g_nprep) { free(g_prep); g_prep = NULL; g_capprep = 0; }
+}
+
+void check_lora_cfg(const MethodCfg *m) {
+    if (m->rank <= 0) die_input("method.rank: must be positive (got %d)", m->rank);
+    if (!isfinite(m->alpha)) die_input("method.alpha: must be finite (got %g)", m->alpha);
+    if (m->dropout < 0 || m->dropout >= 1) die_input("method.dropout: must be in [0, 1) (got %g)", m->dropout);
+}
+
+int base_is_gptq(const MethodCfg *m) {
+    if (!strcmp(m->name, "gptq") || !strcmp(m->name, "gptq_lora")) return 1;
+    if (!strcmp(m->name, "rtn") || !strcmp(m->name, "rtn_lora") || !strcmp(m->name, "peqa")) return 0;
+    if (!strcmp(m->base, "gptq")) return 1;
+    if (!strcmp(m->base, "rtn")) return 0;
+    die_input("method.base: '%s' is not a uniform base for method %s (valid: rtn, gptq)", m->base, m->name);
+}
+
+// Per-method defaults on top of method_defaults' shared ones (documented in README.md).
+void baselines_method_defaults(MethodCfg *m) {
+    if (!strcmp(m->name, "qa_lora")) {
+        // Twice L4Q's rank for the same LoRA parameter budget (the paper's protocol); alpha
+        // doubled with it so alpha/rank = 2 like the other LoRA methods.
+        m->rank = 8;
+        m->alpha = 16;
+        snprintf(m->base, sizeof m->base, "gptq");
+    } else if (!strcmp(m->name, "qlora_uniform")) {
+        snprintf(m->base, sizeof m->base, "gptq"); // the paper's QLoRA* is GPTQ + LoRA
+    }
+}

@@ -1,0 +1,58 @@
+// common.h — pieces shared by the baseline layers (internal to baselines/):
+//   * a frozen quantized base held in its deployed form (uniform codes or NF4), applied a
+//     row tile at a time so no out×in fp32 buffer ever exists at train or inference time;
+//   * a LoRA side branch (A r×in, B out×r, dropout on its input) like core/lora.c's;
+//   * the records of the model-level GPTQ pass, keyed by the weight pointer.
+#pragma once
+#include "baselines.h"
+#include "linear.h"
+#include "quant.h"
+#include "util.h"
+
+// Rows per dequantized tile: ~64 KiB of floats, as in core/deployed.c.
+#define QB_TILE_FLOATS (16 * 1024)
+int qb_tile_rows(int out, int in);
+
+// Dequantize rows [r0, r0+t) of a DEP_UNIFORM or DEP_NF4 deploy into Wt (t×in).
+void qb_rows(const Deploy *d, int r0, int t, float *Wt);
+// Y[N×out] = X·Wqᵀ (overwrites Y), tile by tile.
+void qb_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
+// dX[N×in] += dY·Wq, tile by tile.
+void qb_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N);
+// Bytes the packed base occupies (codes + per-group params or absmax storage).
+size_t qb_bytes(const Deploy *d);
+// Deep copy of a deploy (all arrays duplicated).
+// Per-group min-max RTN of W into a fresh DEP_UNIFORM deploy.
+void qb_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size);
+
+// LoRA side branch: Y += scale·(drop(X)·Aᵀ)·Bᵀ. Saves U = drop(X)·Aᵀ (N×r) for backward.
+typedef struct {
+    Param *A, *B;
+    float scale, dropout;
+    Rng *rng, drop_state;
+    float *U;
+    int cap;
+} LoraBranch;
+// A ~ kaiming-uniform, B = 0 (lora_init_AB); registers A, B in L->params and accounts them.
+void lb_init(LoraBranch *lb, Linear *L, const MethodCfg *m, const char *name, Rng *rng);
+void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N);
+// Adds dA, dB and (if dX) the branch's dX.
+void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N);
+void lb_free(LoraBranch *lb);
+// Copies A, B, rank and scale into d's side-branch fields.
+void lb_deploy(const LoraBranch *lb, Deploy *d);
+
+// GPTQ records (baselines_prepare): the deploy of weight `w`, or NULL.
+const Deploy *prepared_lookup(const float *w);
+void prepared_put(const float *w, const Deploy *d); // takes ownership of d's arrays
+
+// Validation shared by the builders: die_input with the method's name on bad values.
+void check_lora_cfg(const MethodCfg *m);
+// The uniform base a method uses: "rtn" or "gptq" (anything else → die_input).
+int base_is_gptq(const MethodCfg *m);
+
+// The frozen-quantized-base layer (+ optional LoRA side branch) behind rtn, gptq,
+// rtn_lora, gptq_lora, qlora_uniform, qlora and loftq. Takes ownership of base's arrays.
+// lora_m NULL: PTQ only (nothing trains). Returns the LoRA branch through *lb_out if
+// non-NULL (loftq overwrites A, B after construction).
+Linear *qlayer_new(Deploy *base, const MethodCfg *lora_m, const char *name, Rng *rng, LoraBranch **lb_out);

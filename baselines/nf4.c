@@ -1,0 +1,226 @@
+// nf4.c — bitsandbytes NF4 with double quantization (research/anchors.md §4, SPEC §5) and
+// the `qlora` baseline: LoRA (fp32 A, B on the targeted projections) over a frozen NF4 base.
+//
+// Quantize (the weight flattened row-major, blocks of 64 consecutive values, a tail block
+// keeps its own absmax): absmax = max|x| of the block, scaled = clamp(x/absmax, −1, 1),
+// code = the nearest NF4 value by the midpoints of adjacent table entries (a value exactly
+// on a midpoint takes the lower code, like torch.bucketize / the CUDA decision tree).
+// Packing as bitsandbytes: element 2k in the high nibble of byte k, 2k+1 in the low one.
+// Double quantization of the absmax array: subtract its mean, split into blocks of 256,
+// scale each block by its max |·| (one fp32 per block) and store the nearest entry of the
+// signed 8-bit dynamic map (create_dynamic_map(signed=True)). Dequantization uses the
+// reconstructed absmax = code8[q]·scale + mean; the codes themselves were chosen with the
+// exact absmax, as bitsandbytes does. Storage: 4 + 8/64 + 32/(64·256) ≈ 4.127 bits/weight.
+//
+// Forward and backward dequantize a row tile at a time (common.c qb_*): the fp32 W never
+// exists whole, at training or inference. Inference form "nf4&fp"; deploy_merge_lora
+// folds B·A in and re-quantizes to NF4 for the separately reported merged variant.
+#include "common.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const float NF4_CODE[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+int nf4_index(float x) {
+    int k = 0; // number of midpoints strictly below x
+    for (int i = 0; i < 15; i++) k += x > (NF4_CODE[i] + NF4_CODE[i + 1]) * 0.5f;
+    return k;
+}
+
+// The signed dynamic map, regenerated in float32 the way bitsandbytes builds it with torch:
+// for i = 0..6, the 2^i midpoints of linspace(0.1, 1, 2^i + 1) times 10^(i−6), both signs,
+// plus 0 and 1; sorted (256 values).
+static float g_dq_code[256], g_dq_mid[255];
+static int g_dq_ready;
+
+static void dq_build(void) {
+    float v[300];
+    int n = 0;
+    for (int i = 0; i < 7; i++) {
+        int steps = (1 << i) + 1, half = steps / 2;
+        float start = 0.1f, end = 1.0f, step = (end - start) / (float)(steps - 1);
+        float lin[65];
+        for (int k = 0; k < steps; k++) // torch's linspace: from the start up to half, from the end after
+            lin[k] = k < half ? start + step * (float)k : end - step * (float)(steps - k - 1);
+        float mag = (float)pow(10.0, i - 6);
+        for (int k = 0; k + 1 < steps; k++) {
+            float mean = (lin[k] + lin[k + 1]) / 2.0f;
+            v[n++] = mag * mean;
+            v[n++] = -(mag * mean);
+        }
+    }
+    v[n++] = 0.0f;
+    v[n++] = 1.0f;
+    for (int i = 1; i < n; i++) { // insertion sort, 256 values
+        float x = v[i];
+        int k = i;
+        while (k > 0 && v[k - 1] > x) { v[k] = v[k - 1]; k--; }
+        v[k] = x;
+    }
+    memcpy(g_dq_code, v, sizeof g_dq_code);
+    for (int i = 0; i < 255; i++) g_dq_mid[i] = (g_dq_code[i] + g_dq_code[i + 1]) * 0.5f;
+    g_dq_ready = 1;
+}
+
+const float *nf4_dq_code(void) {
+    #pragma omp critical(nf4_dq)
+    if (!g_dq_ready) dq_build();
+    return g_dq_code;
+}
+
+static uint8_t dq_index(float x) {
+    int lo = 0, hi = 255; // first midpoint ≥ x: the count of midpoints strictly below x
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (g_dq_mid[mid] < x) lo = mid + 1; else hi = mid;
+    }
+    return (uint8_t)lo;
+}
+
+static inline float nf4_absmax(const Deploy *d, size_t blk) {
+    return g_dq_code[d->absmax_q[blk]] * d->absmax_scale[blk / NF4_DQ_BLOCK] + d->absmax_mean;
+}
+
+void nf4_quantize(const float *W, int out, int in, Deploy *d) {
+    nf4_dq_code();
+    size_t n = (size_t)out * in, blocks = (n + NF4_BLOCK - 1) / NF4_BLOCK;
+    size_t nsc = (blocks + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK;
+    memset(d, 0, sizeof *d);
+    d->kind = DEP_NF4; d->out = out; d->in = in; d->bits = 4;
+    d->codes_bytes = (n + 1) / 2;
+    d->codes = xcalloc(d->codes_bytes, 1);
+    d->absmax_q = xmalloc(blocks);
+    d->absmax_scale = xmalloc(nsc * sizeof(float));
+    float *absmax = xmalloc(blocks * sizeof(float));
+    #pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < blocks; k++) {
+        size_t e0 = k * NF4_BLOCK, e1 = e0 + NF4_BLOCK < n ? e0 + NF4_BLOCK : n;
+        float a = 0;
+        for (size_t e = e0; e < e1; e++) a = fmaxf(a, fabsf(W[e]));
+        absmax[k] = a;
+        // Blocks are 64 (even) elements, so every byte belongs to exactly one block.
+        for (size_t e = e0; e < e1; e++) {
+            float x = a > 0 ? W[e] / a : 0.0f;
+            x = x < -1.0f ? -1.0f : x > 1.0f ? 1.0f : x;
+            int c = nf4_index(x);
+            d->codes[e / 2] |= (uint8_t)(e % 2 ? c : c << 4);
+        }
+    }
+    double sum = 0;
+    for (size_t k = 0; k < blocks; k++) sum += absmax[k];
+    d->absmax_mean = (float)(sum / (double)blocks);
+    for (size_t j = 0; j < nsc; j++) {
+        size_t k0 = j * NF4_DQ_BLOCK, k1 = k0 + NF4_DQ_BLOCK < blocks ? k0 + NF4_DQ_BLOCK : blocks;
+        float a2 = 0;
+        for (size_t k = k0; k < k1; k++) a2 = fmaxf(a2, fabsf(absmax[k] - d->absmax_mean));
+        d->absmax_scale[j] = a2;
+        for (size_t k = k0; k < k1; k++) {
+            float x = a2 > 0 ? (absmax[k] - d->absmax_mean) / a2 : 0.0f;
+            d->absmax_q[k] = dq_index(x < -1.0f ? -1.0f : x > 1.0f ? 1.0f : x);
+        }
+    }
+    free(absmax);
+}
+
+void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out) {
+    nf4_dq_code();
+    size_t e0 = (size_t)r0 * d->in, cnt = (size_t)nrows * d->in;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < cnt; i += NF4_BLOCK) { // chunks aligned to this tile, one absmax lookup each
+        size_t iend = i + NF4_BLOCK < cnt ? i + NF4_BLOCK : cnt;
+        size_t blk = (e0 + i) / NF4_BLOCK;
+        float a = nf4_absmax(d, blk);
+        for (size_t k = i; k < iend; k++) {
+            size_t e = e0 + k;
+            if (e / NF4_BLOCK != blk) { blk = e / NF4_BLOCK; a = nf4_absmax(d, blk); }
+            uint8_t byte = d->codes[e / 2];
+            out[k] = NF4_CODE[e % 2 ? byte & 15 : byte >> 4] * a;
+        }
+    }
+}
+
+double nf4_bits_per_weight(const Deploy *d) {
+    size_t n = (size_t)d->out * d->in, blocks = (n + NF4_BLOCK - 1) / NF4_BLOCK;
+    size_t nsc = (blocks + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK;
+    return (double)(8 * d->codes_bytes + 8 * blocks + 32 * nsc + 32) / (double)n;
+}
+
+// ---- qlora ---------------------------------------------------------------------------------
+
+Linear *qlora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+    check_lora_cfg(m);
+    if (m->bits != 4) die_input("method.bits: qlora's NF4 base is 4-bit only (got %d; use qlora_uniform for other widths)", m->bits);
+    Deploy d;
+    nf4_quantize(W->data, W->shape[0], W->shape[1], &d);
+    return qlayer_new(&d, m, name, rng, NULL);
+}
+
+// ---- inference layer for DEP_NF4 ---------------------------------------------------------------
+
+typedef struct { Linear base; const Deploy *d; } Nf4Deployed;
+
+static void nf4d_forward(Linear *L, const float *X, float *Y, int N) {
+    const Deploy *d = ((Nf4Deployed *)L)->d;
+    qb_forward(d, L, X, Y, N);
+    if (d->rank > 0) {
+        int r = d->rank;
+        float *U = xmalloc((size_t)N * r * sizeof(float));
+        mem_transient(&L->mem, (size_t)N * r * sizeof(float));
+        mm_xwt(X, d->lora_A, U, N, L->in, r, 0.0f);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, L->out, r, d->lora_scale, U, r, d->lora_B, r, 1.0f, Y, L->out);
+        free(U);
+    }
+}
+static void nf4d_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
+    (void)X; (void)dY; (void)dX; (void)N;
+    die_internal("%s: deployed (inference-only) NF4 layer has no backward", L->name);
+}
+static void nf4d_free(Linear *L) { free(L); }
+static const LinearOps NF4D_OPS = {"deployed-nf4", nf4d_forward, nf4d_backward, NULL, nf4d_free};
+
+Linear *nf4_linear_from_deploy(const Deploy *d, const char *name) {
+    if (d->kind != DEP_NF4) die_internal("%s: nf4_linear_from_deploy on a non-NF4 deploy", name);
+    if (d->out <= 0 || d->in <= 0) die_input("%s: deployed NF4 weight has shape %d x %d", name, d->out, d->in);
+    size_t n = (size_t)d->out * d->in;
+    if (!d->codes || d->codes_bytes != (n + 1) / 2 || !d->absmax_q || !d->absmax_scale)
+        die_input("%s: NF4 deployed weight is incomplete (%zu code bytes, expected %zu)", name, d->codes_bytes, (n + 1) / 2);
+    if (!isfinite(d->absmax_mean)) die_input("%s: NF4 absmax mean is not finite", name);
+    if (d->rank < 0 || (d->rank > 0 && (!d->lora_A || !d->lora_B)))
+        die_input("%s: LoRA side branch of rank %d has no factors", name, d->rank);
+    nf4_dq_code();
+    Nf4Deployed *l = xcalloc(1, sizeof *l);
+    l->d = d;
+    l->base.ops = &NF4D_OPS;
+    l->base.out = d->out; l->base.in = d->in;
+    l->base.form = d->rank > 0 ? "nf4&fp" : "nf4";
+    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    l->base.mem.weight_bytes = qb_bytes(d) + (d->rank > 0 ? (size_t)d->rank * (d->in + d->out) * sizeof(float) : 0);
+    return &l->base;
+}
+
+// ---- merge (export --merge) ------------------------------------------------------------------
+
+void deploy_merge_lora(Deploy *d) {
+    if (d->rank <= 0 || !d->lora_A || !d->lora_B) return;
+    int out = d->out, in = d->in, r = d->rank;
+    float *W = d->kind == DEP_FP32 ? d->w : xmalloc((size_t)out * in * sizeof(float)); // export-time only
+    if (d->kind != DEP_FP32) qb_rows(d, 0, out, W);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, d->lora_scale, d->lora_B, r, d->lora_A, in, 1.0f, W, in);
+    free(d->lora_A); free(d->lora_B);
+    d->lora_A = d->lora_B = NULL;
+    d->rank = 0;
+    d->lora_scale = 0;
+    if (d->kind == DEP_FP32) return;
+    Deploy nd;
+    if (d->kind == DEP_NF4) nf4_quantize(W, out, in, &nd);
+    else qb_rtn(&nd, W, out, in, d->bits, d->group_size);
+    free(W);
+    deploy_free(d);
+    *d = nd;
+}
