@@ -33,7 +33,9 @@ int nf4_index(float x) {
     return k;
 }
 
-// The signed dynamic map, regenerated in float32 the way bitsandbytes builds it with torch:
+// The signed dynamic map, regenerated in float32 the way bitsandbytes builds it with torch
+// (torch's vectorized linspace rounds some points 1-2 ulp differently; tests/test_baselines.py
+// bounds the difference — the map is this harness's format constant, files store indices):
 // for i = 0..6, the 2^i midpoints of linspace(0.1, 1, 2^i + 1) times 10^(i−6), both signs,
 // plus 0 and 1; sorted (256 values).
 static float g_dq_code[256], g_dq_mid[255];

@@ -75,6 +75,14 @@ static int mode_grad(const char *method, const char *dir) {
     m.rank = 4; m.alpha = 6;
     Linear *L = linear_build(&m, &W, "t", &rng);
     L->training = 1;
+    // The frozen base as the layer holds it, taken before training moves anything (qa_lora's
+    // deploy folds B·A into the offsets; with B = 0 it is the base itself).
+    Deploy d;
+    L->ops->deploy(L, &d);
+    float *Wq = xmalloc((size_t)out * in * sizeof(float));
+    if (d.kind == DEP_NF4) nf4_dequant_rows(&d, 0, out, Wq);
+    else quant_dequant_rows(d.codes, d.scale, d.offset, d.bits, d.group_size, in, 0, out, Wq);
+    deploy_free(&d);
     // Nonzero B (and perturbed scales) so every gradient path carries signal.
     for (int i = 0; i < L->n_params; i++) {
         Param *p = L->params[i];
@@ -85,12 +93,12 @@ static int mode_grad(const char *method, const char *dir) {
     float *Y = xmalloc((size_t)N * out * sizeof(float)), *dX = xcalloc((size_t)N * in, sizeof(float));
     L->ops->forward(L, X, Y, N);
     L->ops->backward(L, X, dY, dX, N);
-    Deploy d;
-    L->ops->deploy(L, &d);
-    // The frozen base as the layer holds it (for peqa: the codes and zero-points instead).
-    float *Wq = xmalloc((size_t)out * in * sizeof(float));
-    if (d.kind == DEP_NF4) nf4_dequant_rows(&d, 0, out, Wq);
-    else quant_dequant_rows(d.codes, d.scale, d.offset, d.bits, d.group_size, in, 0, out, Wq);
+    L->ops->deploy(L, &d); // after training: what export writes (qa_lora: merged)
+    float *Wm = xmalloc((size_t)out * in * sizeof(float));
+    if (d.kind == DEP_NF4) nf4_dequant_rows(&d, 0, out, Wm);
+    else quant_dequant_rows(d.codes, d.scale, d.offset, d.bits, d.group_size, in, 0, out, Wm);
+    dump(dir, "Wdeploy", Wm, (size_t)out * in * 4);
+    free(Wm);
     snprintf(g_path, sizeof g_path, "%s/meta.txt", dir);
     FILE *f = fopen(g_path, "w");
     fprintf(f, "out %d\nin %d\nN %d\ngs %d\nrank %d\nscale %.9g\nbits %d\nkind %d\n", out, in, N, d.group_size,
