@@ -54,6 +54,11 @@ build/tests/%: tests/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
+# Benchmark drivers that use the library (bench/run.sh builds its standalone references).
+build/bench/memtime: bench/memtime.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+
 # Sanitizer build of the binary and the C tests (run by the suite).
 asan: build/asan/l4q $(TESTSRC:tests/%.c=build/asan/tests/%)
 build/asan/l4q: $(ASAN_OBJS)
@@ -68,7 +73,7 @@ build/asan/tests/%: tests/%.c $(ASAN_LIBOBJS)
 test: all asan test-deps
 	@bash tests/run.sh
 
-bench: all
+bench: all build/bench/memtime
 	@bash bench/run.sh
 
 reproduce: all

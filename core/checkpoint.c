@@ -60,6 +60,33 @@ ModelFile *mf_alloc(const char *path, const Config *c) {
     return mf;
 }
 
+ModelFile *model_file_random(const Config *c, float std, uint64_t seed) {
+    ModelFile *mf = mf_alloc("random", c);
+    snprintf(mf->format, sizeof mf->format, "random");
+    int L = c->n_layers, D = c->dim;
+    size_t n = (size_t)c->vocab_size * D * (c->shared_classifier ? 1 : 2) + (size_t)(2 * L + 1) * D;
+    for (int p = 0; p < 7; p++) { int o, i; proj_dims(c, p, &o, &i); n += (size_t)L * o * i; }
+    float *blob = xmalloc(n * sizeof(float)), *cur = blob;
+    Rng r;
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) blob[i] = std * rng_normal(&r);
+    mf->tok_emb = cur; cur += (size_t)c->vocab_size * D;
+    mf->rms_att = cur; cur += (size_t)L * D;
+    mf->rms_ffn = cur; cur += (size_t)L * D;
+    mf->rms_final = cur; cur += D;
+    for (float *p = mf->rms_att; p < cur; p++) *p = 1.0f + 0.5f * *p;
+    for (int l = 0; l < L; l++)
+        for (int p = 0; p < 7; p++) {
+            int o, i;
+            proj_dims(c, p, &o, &i);
+            mf->w[l * 7 + p] = cur; cur += (size_t)o * i;
+        }
+    if (!c->shared_classifier) mf->wcls = cur;
+    mf->blob = blob;
+    mf->file_bytes = n * sizeof(float);
+    return mf;
+}
+
 void model_file_free(ModelFile *mf) {
     if (!mf) return;
     if (mf->dep) {

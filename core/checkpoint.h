@@ -12,6 +12,9 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len);
 void config_validate(const char *path, const char *what, const Config *c);
 // A zeroed ModelFile for config c: path, c, and the [L*7] projection pointer array set.
 ModelFile *mf_alloc(const char *path, const Config *c);
+// A model of config c with N(0, std²) weights and norms 1 + N(0, (std/2)²) (one blob,
+// llama2.c v0 layout) — for tests and benchmarks of shapes we have no checkpoint for.
+ModelFile *model_file_random(const Config *c, float std, uint64_t seed);
 
 // The model's tensors in canonical order (tok_emb, rms_att, rms_ffn, rms_final, then
 // layers.N.{q,k,v,o,gate,up,down}, then head when unshared). Projections that are
