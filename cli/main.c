@@ -24,21 +24,31 @@ static void usage(FILE *f) {
     for (int i = 0; i < NCMDS; i++) fprintf(f, "  l4q %s\n", CMDS[i].usage);
 }
 
-// SPEC §7: Debian's OpenBLAS 0.3.21 misdetects this AVX-512 CPU as Prescott (5x slower).
-// Re-exec once with OPENBLAS_CORETYPE=SkylakeX so the choice is made at library load.
-static void fix_blas_core(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE")) return;
-    const char *core = openblas_get_corename();
-    if (!core || strcasecmp(core, "prescott") != 0) return;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f")) return;
-    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-    fprintf(stderr, "l4q: OpenBLAS detected the generic Prescott core on an AVX-512 CPU; using SkylakeX kernels (set OPENBLAS_CORETYPE to override)\n");
-    execv("/proc/self/exe", argv);
+// Environment fixes that must be in place before libgomp/OpenBLAS initialise, so they are
+// applied by re-executing once:
+// - SPEC §7: Debian's OpenBLAS 0.3.21 misdetects this AVX-512 CPU as Prescott (5x slower
+//   sgemm): use OPENBLAS_CORETYPE=SkylakeX.
+// - OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning. Spinning
+//   threads steal the cores from whatever else runs (other sweep workers, BLAS), which
+//   measured 10-100x slowdowns on a busy 2-core machine; sleeping costs microseconds.
+// Either variable set by the user is respected.
+static void fix_env(char **argv) {
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY")) { setenv("OMP_WAIT_POLICY", "passive", 1); again = 1; }
+    if (!getenv("OPENBLAS_CORETYPE")) {
+        const char *core = openblas_get_corename();
+        __builtin_cpu_init();
+        if (core && !strcasecmp(core, "prescott") && __builtin_cpu_supports("avx512f")) {
+            setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+            fprintf(stderr, "l4q: OpenBLAS detected the generic Prescott core on an AVX-512 CPU; using SkylakeX kernels (set OPENBLAS_CORETYPE to override)\n");
+            again = 1;
+        }
+    }
+    if (again) execv("/proc/self/exe", argv);
 }
 
 int main(int argc, char **argv) {
-    fix_blas_core(argv);
+    fix_env(argv);
     // Global --threads N, accepted anywhere.
     int threads = 0, j = 1;
     for (int i = 1; i < argc; i++) {

@@ -7,6 +7,8 @@ export L4Q_DATA="${L4Q_DATA:-$(cd .. && pwd)/shared/data}"
 export PY=/usr/bin/python3
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
 export L4Q_THREADS="${L4Q_THREADS:-2}"
+# Test binaries do not re-exec like build/l4q does: give them the same OpenMP wait policy.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 pass=0; fail=0
 only="${1:-}"
 run_one() {
