@@ -28,7 +28,7 @@ static Acts layer_acts(Model *M, int l) {
     a.h1 = M->h1 + l * R * c->hidden_dim;
     a.h3 = M->h3 + l * R * c->hidden_dim;
     a.hg = M->hg + l * R * c->hidden_dim;
-    a.att = M->att + l * (size_t)M->maxB * c->n_heads * M->maxT * M->maxT;
+    a.att = M->att ? M->att + l * (size_t)M->maxB * c->n_heads * M->maxT * M->maxT : NULL;
     return a;
 }
 
@@ -90,7 +90,6 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
     M->ao = slab(L * R * D, &acc); M->xmid = slab(L * R * D, &acc);
     M->xn2 = slab(L * R * D, &acc); M->r2 = slab(L * R, &acc);
     M->h1 = slab(L * R * H, &acc); M->h3 = slab(L * R * H, &acc); M->hg = slab(L * R * H, &acc);
-    M->att = slab((size_t)L * maxB * c->n_heads * maxT * maxT, &acc);
     M->xf = slab(R * D, &acc); M->rf = slab(R, &acc);
     M->act_bytes = acc;
     M->rope_cos = xmalloc((size_t)maxT * (D / c->n_heads / 2) * sizeof(float));
@@ -107,6 +106,9 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
         S->g.dq = slab(R * D, &g); S->g.dk = slab(R * kv, &g); S->g.dv = slab(R * kv, &g);
         S->g.dao = slab(R * D, &g);
         S->g.dh1 = slab(R * H, &g); S->g.dh3 = slab(R * H, &g); S->g.dhg = slab(R * H, &g);
+        // Attention probabilities (L·B·H·T² floats) are only needed by backward: an
+        // inference model never allocates them (at seq_len 512 they would dwarf the rest).
+        M->att = slab((size_t)L * maxB * c->n_heads * maxT * maxT, &g);
         M->act_bytes += g;
     }
     M->scratch = (float *)S;

@@ -184,6 +184,19 @@ for shared in (True, False):
     grad_test(label, path, tcfg, tw, tseqs, "full", False)
     grad_test(label, path, tcfg, tw, tseqs, "lora", False)
     grad_test(label, path, tcfg, tw, tseqs, "lora", True)
+# Other head sizes exercise the attention kernel's other paths (hs 12: not a multiple of
+# 8; hs 16: two blocks of 8; one kv head: MQA) and seq_len 20 (not a multiple of 16).
+for dim, H, KVH, T in [(48, 4, 2, 20), (64, 4, 1, 20)]:
+    tcfg, tw = tl.random_model(dim=dim, hidden_dim=40, n_heads=H, n_kv_heads=KVH, seq_len=T, shared=True, seed=dim)
+    path = os.path.join(TMP, f"tiny_{dim}.bin")
+    tl.write_v0(path, tcfg, tw)
+    tseqs = np.random.default_rng(2).integers(0, tcfg["vocab_size"], (2, T + 1))
+    c = dump(path, "none", tseqs)
+    with torch.no_grad():
+        ref = tl.forward(tcfg, dbl(tw), torch.tensor(tseqs[:, :-1], dtype=torch.long)).numpy()
+    e = np.abs(c["logits"] - ref).max()
+    check(e <= 1e-4, f"tiny hs {dim // H} kv {KVH} T {T}: logits (max abs {e:.1e})", f"max abs diff {e:.3e}")
+    grad_test(f"tiny hs {dim // H} kv {KVH}", path, tcfg, tw, tseqs, "full", False)
 gseqs = np.array([stream[0:97], stream[96:193]])
 grad_test("stories260K", V0, cfg, w, gseqs, "full", False)
 grad_test("stories260K", V0, cfg, w, gseqs, "lora", True)
