@@ -21,9 +21,12 @@ void on_die(void (*fn)(void *, int), void *ctx) { die_fn = fn; die_ctx = ctx; }
 
 static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     fflush(stdout);
-    fputs("l4q: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    // One write for the whole line, so readers (pipes, logs) never see half of it.
+    char line[2048];
+    int k = snprintf(line, sizeof line, "l4q: error: ");
+    vsnprintf(line + k, sizeof line - k - 1, fmt, ap);
+    strcat(line, "\n");
+    fputs(line, stderr);
     if (die_fn) { void (*fn)(void *, int) = die_fn; die_fn = NULL; fn(die_ctx, status); }
     exit(status);
 }

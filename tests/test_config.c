@@ -22,6 +22,10 @@ static void write_text(const char *path, const char *text) {
 }
 
 // Load in a child so die_input's exit does not end the test; return its stderr line.
+// The child leaves with _exit: running the library destructors (OpenMP, OpenBLAS) in a
+// forked copy of a process is not safe and occasionally crashed here.
+static void child_exit(void *ctx, int status) { (void)ctx; fflush(stderr); _exit(status); }
+
 static int load_in_child(const char *path, char **sets, int nsets, char *err, size_t n) {
     int fd[2];
     if (pipe(fd)) return -1;
@@ -30,13 +34,15 @@ static int load_in_child(const char *path, char **sets, int nsets, char *err, si
     if (pid == 0) {
         dup2(fd[1], 2);
         close(fd[0]);
+        on_die(child_exit, NULL);
         RunConfig *c = run_config_load(path, sets, nsets);
         run_config_free(c);
         _exit(0);
     }
     close(fd[1]);
-    ssize_t k = read(fd[0], err, n - 1);
-    err[k > 0 ? k : 0] = 0;
+    size_t got = 0; // read to EOF: closing early would SIGPIPE the child mid-message
+    for (ssize_t k; got < n - 1 && (k = read(fd[0], err + got, n - 1 - got)) > 0;) got += (size_t)k;
+    err[got] = 0;
     char *nl = strchr(err, '\n');
     if (nl) *nl = 0;
     close(fd[0]);
