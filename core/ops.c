@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Element-wise loops go parallel only above this many elements: waking the thread team
+// costs microseconds (far more on a busy machine), which dominates one decoding step.
+#define PAR_MIN 32768L
+
 void embedding_forward(float *out, const int *tok, const float *emb, int R, int dim) {
-    #pragma omp parallel for
+    #pragma omp parallel for if ((long)R * dim > PAR_MIN)
     for (int r = 0; r < R; r++) memcpy(out + (size_t)r * dim, emb + (size_t)tok[r] * dim, dim * sizeof(float));
 }
 void embedding_backward(float *demb, const float *dout, const int *tok, int R, int dim) {
@@ -21,7 +25,7 @@ void embedding_backward(float *demb, const float *dout, const int *tok, int R, i
 }
 
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int R, int dim, float eps) {
-    #pragma omp parallel for
+    #pragma omp parallel for if ((long)R * dim > PAR_MIN)
     for (int r = 0; r < R; r++) {
         const float *xr = x + (size_t)r * dim;
         float *o = out + (size_t)r * dim;
@@ -34,7 +38,7 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
 }
 void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                       const float *rstd, int R, int dim) {
-    #pragma omp parallel for
+    #pragma omp parallel for if ((long)R * dim > PAR_MIN)
     for (int r = 0; r < R; r++) {
         const float *xr = x + (size_t)r * dim, *g = dout + (size_t)r * dim;
         float *d = dx + (size_t)r * dim, s = rstd[r], dot = 0;
@@ -60,7 +64,7 @@ void rope_tables(float *cos_t, float *sin_t, int T, int hs, float theta) {
         }
 }
 static void rope_apply(float *x, int r0, int r1, int T, int cols, int hs, const float *ct, const float *st, float sign) {
-    #pragma omp parallel for
+    #pragma omp parallel for if ((long)(r1 - r0) * cols > PAR_MIN)
     for (int r = r0; r < r1; r++) {
         int pos = r % T;
         float *xr = x + (size_t)r * cols;
@@ -351,11 +355,11 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
 }
 
 void swiglu_forward(float *g, const float *h1, const float *h3, long n) {
-    #pragma omp parallel for simd
+    #pragma omp parallel for simd if (n > PAR_MIN)
     for (long i = 0; i < n; i++) g[i] = h1[i] / (1.0f + exp_vec(-h1[i])) * h3[i];
 }
 void swiglu_backward(float *dh1, float *dh3, const float *dg, const float *h1, const float *h3, long n) {
-    #pragma omp parallel for simd
+    #pragma omp parallel for simd if (n > PAR_MIN)
     for (long i = 0; i < n; i++) {
         float sg = 1.0f / (1.0f + exp_vec(-h1[i])), silu = h1[i] * sg;
         dh3[i] += dg[i] * silu;
