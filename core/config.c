@@ -354,7 +354,7 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
     read_method(c, root);
 
     Sec t = section(root, "train", 0);
-    c->train.steps = get_int(&t, "steps", 200, 1, LONG_MAX);
+    c->train.steps = get_int(&t, "steps", 200, 0, LONG_MAX); // 0: no fine-tuning (PTQ or fp rows)
     c->train.micro_batch = (int)get_int(&t, "micro_batch", 8, 1, 1 << 20);
     c->train.accum = (int)get_int(&t, "accum", 1, 1, 1 << 20);
     c->train.seq_len = (int)get_int(&t, "seq_len", 0, 0, 1 << 20);
