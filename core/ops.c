@@ -240,10 +240,53 @@ static float exp_wsum8(float *restrict o, float *restrict p, const float *restri
     return sum;
 }
 
+// Decoding a few new positions against a cache: transposing all of K and V would cost
+// as much as the products themselves, so read the cache rows in place, serially.
+static void attention_decode(float *out, float *att, const float *q, const float *k, const float *v,
+                             int B, int T, int t0, int H, int KVH, int hs, int ldT) {
+    int dim = H * hs, kvdim = KVH * hs, grp = H / KVH;
+    float sc = 1.0f / sqrtf((float)hs);
+    float *p = xmalloc((size_t)T * sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *kb = k + (size_t)b * T * kvdim + (h / grp) * hs;
+            const float *vb = v + (size_t)b * T * kvdim + (h / grp) * hs;
+            for (int t = t0; t < T; t++) {
+                const float *qt = q + ((size_t)b * T + t) * dim + h * hs;
+                float mx = -INFINITY, sum = 0;
+                for (int s = 0; s <= t; s++) {
+                    const float *ks = kb + (size_t)s * kvdim;
+                    float d = 0;
+                    for (int i = 0; i < hs; i++) d = FMA(qt[i], ks[i], d);
+                    p[s] = d * sc;
+                    mx = p[s] > mx ? p[s] : mx;
+                }
+                #pragma omp simd reduction(+ : sum)
+                for (int s = 0; s <= t; s++) { p[s] = exp_vec(p[s] - mx); sum += p[s]; }
+                float inv = 1.0f / sum, *o = out + ((size_t)b * T + t) * dim + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0;
+                for (int s = 0; s <= t; s++) {
+                    const float *vs = vb + (size_t)s * kvdim;
+                    float w = p[s] * inv;
+                    for (int i = 0; i < hs; i++) o[i] = FMA(w, vs[i], o[i]);
+                }
+                if (att) {
+                    float *pa = att + (((size_t)b * H + h) * ldT + t) * ldT;
+                    for (int s = 0; s <= t; s++) pa[s] = p[s] * inv;
+                }
+            }
+        }
+    free(p);
+}
+
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                        int B, int T, int t0, int H, int KVH, int hs, int ldT) {
     int dim = H * hs, kvdim = KVH * hs, grp = H / KVH;
     float sc = 1.0f / sqrtf((float)hs);
+    if ((long)(T - t0) * grp <= 8) {
+        attention_decode(out, att, q, k, v, B, T, t0, H, KVH, hs, ldT);
+        return;
+    }
     long work = (long)B * H * (T - t0) * T * hs;
     // Key loops run to n rounded up to 16 so they never fall into a scalar remainder loop:
     // the padded K/V columns stay zero (buffers are zeroed, transposes write s < T only)
