@@ -109,7 +109,7 @@ static void fd_check(int shared, const char *method, int randB) {
     char label[256];
     const float eps = 1e-2f;
     int bad = 0, checked = 0;
-    double worst = 0;
+    double worst = 0, worst_rel = 0; // worst_rel: over coordinates with |grad| > 1e-3
     char worst_name[160] = "";
     for (int k = 0; k < np; k++) {
         Param *p = ps[k];
@@ -124,6 +124,8 @@ static void fd_check(int shared, const char *method, int randB) {
             p->data[idx] = keep;
             double fd = (lp - lm) / (2 * eps);
             checked++;
+            double mag = fabs(an) > fabs(fd) ? fabs(an) : fabs(fd);
+            if (mag > 1e-3 && fabs(an - fd) / mag > worst_rel) worst_rel = fabs(an - fd) / mag;
             if (!fd_close(an, fd)) {
                 bad++;
                 double e = fabs(an - fd);
@@ -131,8 +133,8 @@ static void fd_check(int shared, const char *method, int randB) {
             }
         }
     }
-    snprintf(label, sizeof label, "fd %s %s classifier%s: %d coordinates of %d tensors", method,
-             shared ? "shared" : "unshared", randB ? " (B random)" : "", checked, np);
+    snprintf(label, sizeof label, "fd %s %s classifier%s: %d coordinates of %d tensors (worst rel %.1e)", method,
+             shared ? "shared" : "unshared", randB ? " (B random)" : "", checked, np, worst_rel);
     CHECK(bad == 0, label, "%d bad; worst %s", bad, worst_name);
 
     // Embedding-output gradient: perturbing tok_emb[v][i] moves every row whose input is
