@@ -69,13 +69,7 @@ static void *dup(const void *p, size_t n) {
 void qb_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size) {
     QuantSpec q;
     quant_spec(&q, bits, group_size, out, in);
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_UNIFORM; d->out = out; d->in = in;
-    d->bits = bits; d->group_size = q.gs;
-    d->codes_bytes = quant_codes_bytes(&q);
-    d->codes = xmalloc(d->codes_bytes);
-    d->scale = xmalloc(quant_nparams(&q) * sizeof(float));
-    d->offset = xmalloc(quant_nparams(&q) * sizeof(float));
+    quant_deploy_alloc(&q, d);
     quant_rtn(&q, W, d->scale, d->offset, d->codes);
 }
 

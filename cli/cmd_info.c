@@ -191,23 +191,10 @@ static double sgemm_gflops(int n) {
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
-static void cpu_model(char *out, size_t n) {
-    snprintf(out, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10)) {
-            char *v = strchr(line, ':');
-            if (v) { v++; while (*v == ' ') v++; v[strcspn(v, "\n")] = 0; snprintf(out, n, "%s", v); }
-            break;
-        }
-    fclose(f);
-}
 
 static int info_system(int json) {
     char cpu[256];
-    cpu_model(cpu, sizeof cpu);
+    cpu_model_name(cpu, sizeof cpu);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const char *corename = openblas_get_corename(), *config = openblas_get_config();
     const char *env = getenv("OPENBLAS_CORETYPE");

@@ -89,20 +89,9 @@ static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, 
 // the deployed weight equals the training-time Wq exactly.
 static void l4q_deploy(Linear *L, Deploy *d) {
     L4qLinear *l = (L4qLinear *)L;
-    int in = L->in, out = L->out;
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_UNIFORM; d->out = out; d->in = in;
-    d->bits = l->q.bits; d->group_size = l->q.gs;
-    float *W = xmalloc((size_t)out * in * sizeof(float)); // export-time only
-    l4q_merged_rows(l, 0, out, W);
-    d->codes_bytes = quant_codes_bytes(&l->q);
-    d->codes = xmalloc(d->codes_bytes);
-    size_t np = quant_nparams(&l->q);
-    d->scale = xmalloc(np * sizeof(float));
-    d->offset = xmalloc(np * sizeof(float));
-    for (size_t k = 0; k < np; k++) d->scale[k] = quant_safe_scale(l->s->data[k]);
-    memcpy(d->offset, l->b->data, np * sizeof(float));
-    quant_encode(&l->q, W, d->scale, d->offset, d->codes);
+    float *W = xmalloc((size_t)L->out * L->in * sizeof(float)); // export-time only
+    l4q_merged_rows(l, 0, L->out, W);
+    quant_deploy(&l->q, W, l->s->data, l->b->data, d);
     free(W);
 }
 

@@ -44,17 +44,7 @@ static void lsq_backward(Linear *L, const float *X, const float *dY, float *dX, 
 
 static void lsq_deploy(Linear *L, Deploy *d) {
     LsqLinear *l = (LsqLinear *)L;
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_UNIFORM; d->out = L->out; d->in = L->in;
-    d->bits = l->q.bits; d->group_size = l->q.gs;
-    d->codes_bytes = quant_codes_bytes(&l->q);
-    d->codes = xmalloc(d->codes_bytes);
-    size_t np = quant_nparams(&l->q);
-    d->scale = xmalloc(np * sizeof(float));
-    d->offset = xmalloc(np * sizeof(float));
-    for (size_t k = 0; k < np; k++) d->scale[k] = quant_safe_scale(l->s->data[k]);
-    memcpy(d->offset, l->b->data, np * sizeof(float));
-    quant_encode(&l->q, l->W->data, d->scale, d->offset, d->codes);
+    quant_deploy(&l->q, l->W->data, l->s->data, l->b->data, d);
 }
 
 static void lsq_free(Linear *L) {

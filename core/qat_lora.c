@@ -71,18 +71,8 @@ static void qat_backward(Linear *L, const float *X, const float *dY, float *dX, 
 // Mixed precision (the paper's "n & fp"): codes of Q(W0) plus the fp LoRA side branch.
 static void qat_deploy(Linear *L, Deploy *d) {
     QatLoraLinear *l = (QatLoraLinear *)L;
-    int in = L->in, out = L->out, r = l->A->shape[0];
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_UNIFORM; d->out = out; d->in = in;
-    d->bits = l->q.bits; d->group_size = l->q.gs;
-    d->codes_bytes = quant_codes_bytes(&l->q);
-    d->codes = xmalloc(d->codes_bytes);
-    size_t np = quant_nparams(&l->q);
-    d->scale = xmalloc(np * sizeof(float));
-    d->offset = xmalloc(np * sizeof(float));
-    for (size_t k = 0; k < np; k++) d->scale[k] = quant_safe_scale(l->s->data[k]);
-    memcpy(d->offset, l->b->data, np * sizeof(float));
-    quant_encode(&l->q, l->W0, d->scale, d->offset, d->codes);
+    int r = l->A->shape[0];
+    quant_deploy(&l->q, l->W0, l->s->data, l->b->data, d);
     d->rank = r;
     d->lora_scale = l->alpha;
     d->lora_A = xmalloc(l->A->n * sizeof(float));

@@ -277,3 +277,21 @@ void quant_backward_saved(const QuantSpec *q, const float *G, const float *dsf, 
         }
     }
 }
+
+void quant_deploy_alloc(const QuantSpec *q, Deploy *d) {
+    memset(d, 0, sizeof *d);
+    d->kind = DEP_UNIFORM; d->out = q->out; d->in = q->in;
+    d->bits = q->bits; d->group_size = q->gs;
+    d->codes_bytes = quant_codes_bytes(q);
+    d->codes = xmalloc(d->codes_bytes);
+    d->scale = xmalloc(quant_nparams(q) * sizeof(float));
+    d->offset = xmalloc(quant_nparams(q) * sizeof(float));
+}
+
+void quant_deploy(const QuantSpec *q, const float *W, const float *s, const float *b, Deploy *d) {
+    quant_deploy_alloc(q, d);
+    size_t np = quant_nparams(q);
+    for (size_t k = 0; k < np; k++) d->scale[k] = quant_safe_scale(s[k]);
+    memcpy(d->offset, b, np * sizeof(float));
+    quant_encode(q, W, d->scale, d->offset, d->codes);
+}

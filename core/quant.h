@@ -16,6 +16,7 @@
 // codes may straddle two bytes.
 #pragma once
 #include <stddef.h>
+#include "linear.h"
 #include <math.h>
 #include <stdint.h>
 
@@ -77,6 +78,10 @@ static inline int quant_code_of(float w, float s, float b, int qn, int qp) {
 const char *quant_form_name(int bits, int mixed);
 // Quantize the whole W into packed codes (quant_codes_bytes(q) bytes).
 void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes);
+// A DEP_UNIFORM deploy for q with codes/scale/offset allocated (contents unset).
+void quant_deploy_alloc(const QuantSpec *q, Deploy *d);
+// The deployed form of W quantized with trained s, b (scales made safe, as in training).
+void quant_deploy(const QuantSpec *q, const float *W, const float *s, const float *b, Deploy *d);
 
 // ---- packing ------------------------------------------------------------------------
 static inline size_t quant_row_bytes(int bits, int in) { return ((size_t)in * bits + 7) / 8; }

@@ -141,19 +141,6 @@ static void git_commit(char *out, size_t n) {
     }
     snprintf(out, n, "unknown");
 }
-static void cpu_model(char *out, size_t n) {
-    snprintf(out, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10)) {
-            char *c = strchr(line, ':');
-            if (c) { c++; while (*c == ' ') c++; c[strcspn(c, "\n")] = 0; snprintf(out, n, "%s", c); }
-            break;
-        }
-    fclose(f);
-}
 
 void runlog_attr(RunLog *rl, const char *key, const char *value) {
     RL_CHECK(rl, H5LTset_attribute_string(rl->file, "/", key, value ? value : ""), key);
@@ -186,7 +173,7 @@ RunLog *runlog_create(const char *path, const char *config_yaml, const char *met
     if (gethostname(buf, sizeof buf) != 0) snprintf(buf, sizeof buf, "unknown");
     buf[sizeof buf - 1] = 0;
     runlog_attr(rl, "host", buf);
-    cpu_model(buf, sizeof buf);
+    cpu_model_name(buf, sizeof buf);
     runlog_attr(rl, "cpu", buf);
     runlog_attr_int(rl, "threads", threads_count());
     iso_now(t, sizeof t);

@@ -173,3 +173,17 @@ int utf8_valid(const char *str, size_t n, size_t *bad) {
     }
     return 1;
 }
+
+void cpu_model_name(char *out, size_t n) {
+    snprintf(out, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10)) {
+            char *v = strchr(line, ':');
+            if (v) { v++; while (*v == ' ') v++; v[strcspn(v, "\n")] = 0; snprintf(out, n, "%s", v); }
+            break;
+        }
+    fclose(f);
+}

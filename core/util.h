@@ -27,6 +27,7 @@ const char *data_root(void);
 void mkdir_p(const char *path); // die_input on failure
 
 double now_sec(void);
+void cpu_model_name(char *out, size_t n); // /proc/cpuinfo "model name", or "unknown"
 size_t rss_bytes(void);      // current resident set
 size_t peak_rss_bytes(void); // VmHWM
 
