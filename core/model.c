@@ -28,7 +28,7 @@ static Acts layer_acts(Model *M, int l) {
     a.h1 = M->h1 + l * R * c->hidden_dim;
     a.h3 = M->h3 + l * R * c->hidden_dim;
     a.hg = M->hg + l * R * c->hidden_dim;
-    a.att = M->att ? M->att + l * (size_t)M->maxB * c->n_heads * M->maxT * M->maxT : NULL;
+    a.att = M->att ? M->att + l * (size_t)M->maxB * c->n_heads * M->maxT : NULL;
     return a;
 }
 
@@ -106,9 +106,10 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
         S->g.dq = slab(R * D, &g); S->g.dk = slab(R * kv, &g); S->g.dv = slab(R * kv, &g);
         S->g.dao = slab(R * D, &g);
         S->g.dh1 = slab(R * H, &g); S->g.dh3 = slab(R * H, &g); S->g.dhg = slab(R * H, &g);
-        // Attention probabilities (L·B·H·T² floats) are only needed by backward: an
-        // inference model never allocates them (at seq_len 512 they would dwarf the rest).
-        M->att = slab((size_t)L * maxB * c->n_heads * maxT * maxT, &g);
+        // Attention backward recomputes the probabilities from each query row's softmax
+        // log-normalizer (L·B·H·T floats, instead of the L·B·H·T² probabilities); only
+        // backward needs them, so an inference model never allocates them.
+        M->att = slab((size_t)L * maxB * c->n_heads * maxT, &g);
         M->act_bytes += g;
     }
     M->scratch = (float *)S;
@@ -237,7 +238,7 @@ void model_backward(Model *M, const int *tokens, int B, int T) {
         memset(g->dq, 0, (size_t)R * D * sizeof(float));
         memset(g->dk, 0, (size_t)R * kv * sizeof(float));
         memset(g->dv, 0, (size_t)R * kv * sizeof(float));
-        attention_backward(g->dq, g->dk, g->dv, g->dao, a.att, a.q, a.k, a.v, B, T, c->n_heads, c->n_kv_heads, hs, M->maxT);
+        attention_backward(g->dq, g->dk, g->dv, g->dao, a.ao, a.att, a.q, a.k, a.v, B, T, c->n_heads, c->n_kv_heads, hs, M->maxT);
         rope_backward(g->dq, 0, R, T, D, hs, M->rope_cos, M->rope_sin);
         rope_backward(g->dk, 0, R, T, kv, hs, M->rope_cos, M->rope_sin);
         memset(g->dxn, 0, (size_t)R * D * sizeof(float));

@@ -47,7 +47,8 @@ struct Model {
     Linear *head;
     int maxB, maxT;          // activation capacity
     float *rope_cos, *rope_sin; // T×head_size/2
-    // Activations, [L][B*T*...]; see model.c for the layout.
+    // Activations, [L][B*T*...]; see model.c for the layout. att holds, when training,
+    // each attention query row's softmax log-normalizer [L][B][H][T] (not probabilities).
     float *x, *xn1, *r1, *q, *k, *v, *att, *ao, *xmid, *xn2, *r2, *h1, *h3, *hg, *xf, *rf;
     float *scratch;          // dx buffers for backward
     size_t act_bytes;

@@ -255,7 +255,7 @@ static float exp_wsum8(float *restrict o, float *restrict p, const float *restri
 
 // Decoding a few new positions against a cache: transposing all of K and V would cost
 // as much as the products themselves, so read the cache rows in place, serially.
-static void attention_decode(float *out, float *att, const float *q, const float *k, const float *v,
+static void attention_decode(float *out, float *lse, const float *q, const float *k, const float *v,
                              int B, int T, int t0, int H, int KVH, int hs, int ldT) {
     int dim = H * hs, kvdim = KVH * hs, grp = H / KVH;
     float sc = 1.0f / sqrtf((float)hs);
@@ -283,21 +283,18 @@ static void attention_decode(float *out, float *att, const float *q, const float
                     float w = p[s] * inv;
                     for (int i = 0; i < hs; i++) o[i] = FMA(w, vs[i], o[i]);
                 }
-                if (att) {
-                    float *pa = att + (((size_t)b * H + h) * ldT + t) * ldT;
-                    for (int s = 0; s <= t; s++) pa[s] = p[s] * inv;
-                }
+                if (lse) lse[((size_t)b * H + h) * ldT + t] = mx + logf(sum);
             }
         }
     free(p);
 }
 
-void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int t0, int H, int KVH, int hs, int ldT) {
     int dim = H * hs, kvdim = KVH * hs, grp = H / KVH;
     float sc = 1.0f / sqrtf((float)hs);
     if ((long)(T - t0) * grp <= 8) {
-        attention_decode(out, att, q, k, v, B, T, t0, H, KVH, hs, ldT);
+        attention_decode(out, lse, q, k, v, B, T, t0, H, KVH, hs, ldT);
         return;
     }
     long work = (long)B * H * (T - t0) * T * hs;
@@ -321,92 +318,132 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
                         const float *qt = q + ((size_t)b * T + t) * dim + h * hs;
                         int n = t + 1, n16 = (n + 15) & ~15;
                         for (int i = 0; i < hs; i++) acc[i] = qt[i] * sc;
-                        float *o = out + ((size_t)b * T + t) * dim + h * hs, inv;
+                        float *o = out + ((size_t)b * T + t) * dim + h * hs, inv, mx, sum;
                         if (hs % 8 == 0) {
-                            float mx = scores8_max(p, acc, Kt, n, n16, hs, T16);
-                            float sum = exp_wsum8(o, p, Vt, n16, T16, mx);
+                            mx = scores8_max(p, acc, Kt, n, n16, hs, T16);
+                            sum = exp_wsum8(o, p, Vt, n16, T16, mx);
                             inv = 1.0f / sum;
                             for (int i = 0; i < 8; i++) o[i] *= inv;
                             if (hs > 8) wsum(o + 8, p, Vt + (size_t)8 * T16, n16, hs - 8, T16, inv);
                         } else {
                             scores(p, acc, Kt, n16, hs, T16);
                             for (int s = n; s < n16; s++) p[s] = -INFINITY;
-                            float mx = -INFINITY;
+                            mx = -INFINITY;
                             #pragma omp simd reduction(max : mx)
                             for (int s = 0; s < n16; s++) mx = p[s] > mx ? p[s] : mx;
-                            float sum = 0;
+                            sum = 0;
                             #pragma omp simd reduction(+ : sum)
                             for (int s = 0; s < n16; s++) { p[s] = exp_vec(p[s] - mx); sum += p[s]; }
                             inv = 1.0f / sum;
                             wsum(o, p, Vt, n16, hs, T16, inv);
                         }
-                        // Probabilities are kept only when a backward pass will need them.
-                        if (att) {
-                            float *pa = att + (((size_t)b * H + h) * ldT + t) * ldT;
-                            #pragma omp simd
-                            for (int s = 0; s < n; s++) pa[s] = p[s] * inv;
-                        }
+                        // Backward recomputes the probabilities from this row's log-normalizer.
+                        if (lse) lse[((size_t)b * H + h) * ldT + t] = mx + logf(sum);
                     }
             }
         free(Kt); free(Vt); free(p); free(acc);
     }
 }
 
-void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+// Backward of one query row against four key/value dimensions i..i+3 (rows of the
+// transposed buffers): dV[i][s] += p[s]·g[i], dK[i][s] += ds[s]·qs[i], and
+// dqa[i] = Σ_s ds[s]·K[i][s]. Four rows per pass share the loads of p and ds.
+static void bwd_rows4(float *restrict dV, float *restrict dK, float *dqa, const float *restrict K,
+                      const float *restrict p, const float *restrict ds, const float *g, const float *qs,
+                      int n16, int ld) {
+    float *v0 = dV, *v1 = v0 + ld, *v2 = v1 + ld, *v3 = v2 + ld;
+    float *k0 = dK, *k1 = k0 + ld, *k2 = k1 + ld, *k3 = k2 + ld;
+    const float *x0 = K, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+    float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3], q0 = qs[0], q1 = qs[1], q2 = qs[2], q3 = qs[3];
+    float d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+    #pragma omp simd reduction(+ : d0, d1, d2, d3)
+    for (int s = 0; s < n16; s++) {
+        float ps = p[s], dss = ds[s];
+        v0[s] = FMA(ps, g0, v0[s]); v1[s] = FMA(ps, g1, v1[s]);
+        v2[s] = FMA(ps, g2, v2[s]); v3[s] = FMA(ps, g3, v3[s]);
+        k0[s] = FMA(dss, q0, k0[s]); k1[s] = FMA(dss, q1, k1[s]);
+        k2[s] = FMA(dss, q2, k2[s]); k3[s] = FMA(dss, q3, k3[s]);
+        d0 = FMA(dss, x0[s], d0); d1 = FMA(dss, x1[s], d1);
+        d2 = FMA(dss, x2[s], d2); d3 = FMA(dss, x3[s], d3);
+    }
+    dqa[0] = d0; dqa[1] = d1; dqa[2] = d2; dqa[3] = d3;
+}
+
+// Flash-attention-style backward: the probabilities are not stored but recomputed per
+// query row from q, K and the row's log-normalizer lse saved by the forward pass
+// (P = exp(q·K·sc − lse)), which costs one extra score pass and an exp per key but
+// replaces a B·H·T² activation per layer by B·H·T floats. With dP[s] = g·v_s and
+// D = Σ_s P[s]·dP[s] = g·o (o the forward output row), dS = P ∘ (dP − D).
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out, const float *lse,
                         const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int hs, int ldT) {
     int dim = H * hs, kvdim = KVH * hs, grp = H / KVH;
     float sc = 1.0f / sqrtf((float)hs);
     long work = (long)B * H * T * T * hs;
+    int T16 = (T + 15) & ~15;
     // One task per (sequence, kv head): the query heads sharing a kv head write the same
     // dk/dv rows, so they run in one thread, accumulating into transposed local copies.
+    // As in the forward pass, key loops run to a multiple of 16 over zero padding.
     #pragma omp parallel if (work > ATT_PAR_WORK)
     {
-        size_t n2 = (size_t)hs * T;
+        size_t n2 = (size_t)hs * T16;
         float *Kt = xmalloc_aligned(n2 * sizeof(float)), *Vt = xmalloc_aligned(n2 * sizeof(float));
         float *dKt = xmalloc_aligned(n2 * sizeof(float)), *dVt = xmalloc_aligned(n2 * sizeof(float));
-        float *ds = xmalloc_aligned((size_t)T * sizeof(float));
+        float *p = xmalloc_aligned((size_t)T16 * sizeof(float)), *dp = xmalloc_aligned((size_t)T16 * sizeof(float));
+        float *qs = xmalloc_aligned((size_t)hs * sizeof(float)), *dqa = xmalloc_aligned((size_t)hs * sizeof(float));
         #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int b = 0; b < B; b++)
             for (int kh = 0; kh < KVH; kh++) {
-                transpose_in(Kt, k + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, T);
-                transpose_in(Vt, v + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, T);
+                transpose_in(Kt, k + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, T16);
+                transpose_in(Vt, v + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, T16);
                 memset(dKt, 0, n2 * sizeof(float));
                 memset(dVt, 0, n2 * sizeof(float));
                 for (int h = kh * grp; h < (kh + 1) * grp; h++)
                     for (int t = 0; t < T; t++) {
-                        const float *p = att + (((size_t)b * H + h) * ldT + t) * ldT;
-                        const float *go = dout + ((size_t)b * T + t) * dim + h * hs;
-                        const float *qt = q + ((size_t)b * T + t) * dim + h * hs;
-                        float *dqt = dq + ((size_t)b * T + t) * dim + h * hs;
-                        int n = t + 1;
-                        // dP[s] = go·v_s; softmax backward dS = P ∘ (dP − P·dP), scaled.
-                        scores(ds, go, Vt, n, hs, T);
-                        float dot = 0;
-                        #pragma omp simd reduction(+ : dot)
-                        for (int s = 0; s < n; s++) dot = FMA(p[s], ds[s], dot);
-                        #pragma omp simd
-                        for (int s = 0; s < n; s++) ds[s] = p[s] * (ds[s] - dot) * sc;
-                        for (int i = 0; i < hs; i++) {
-                            const float *ki = Kt + (size_t)i * T;
-                            float *dvi = dVt + (size_t)i * T, *dki = dKt + (size_t)i * T;
-                            float gi = go[i], qi = qt[i], d = 0;
-                            #pragma omp simd reduction(+ : d)
-                            for (int s = 0; s < n; s++) {
-                                dvi[s] = FMA(p[s], gi, dvi[s]);
-                                dki[s] = FMA(ds[s], qi, dki[s]);
-                                d = FMA(ds[s], ki[s], d);
-                            }
-                            dqt[i] += d;
+                        size_t row = ((size_t)b * T + t) * dim + h * hs;
+                        const float *go = dout + row, *qt = q + row, *ot = out + row;
+                        int n = t + 1, n16 = (n + 15) & ~15;
+                        float D = 0, l = lse[((size_t)b * H + h) * ldT + t];
+                        for (int i = 0; i < hs; i++) { qs[i] = qt[i] * sc; D = FMA(go[i], ot[i], D); }
+                        // Scores exactly as the forward pass computed them (s ≥ n: −∞).
+                        if (hs % 8 == 0) scores8_max(p, qs, Kt, n, n16, hs, T16);
+                        else {
+                            scores(p, qs, Kt, n16, hs, T16);
+                            for (int s = n; s < n16; s++) p[s] = -INFINITY;
                         }
+                        scores(dp, go, Vt, n16, hs, T16);
+                        #pragma omp simd
+                        for (int s = 0; s < n16; s++) {
+                            float e = exp_vec(p[s] - l);
+                            p[s] = e;
+                            dp[s] = e * (dp[s] - D); // dp becomes dS
+                        }
+                        int i = 0;
+                        for (; i + 3 < hs; i += 4)
+                            bwd_rows4(dVt + (size_t)i * T16, dKt + (size_t)i * T16, dqa + i, Kt + (size_t)i * T16,
+                                      p, dp, go + i, qs + i, n16, T16);
+                        for (; i < hs; i++) {
+                            float *dvi = dVt + (size_t)i * T16, *dki = dKt + (size_t)i * T16;
+                            const float *ki = Kt + (size_t)i * T16;
+                            float gi = go[i], qi = qs[i], d = 0;
+                            #pragma omp simd reduction(+ : d)
+                            for (int s = 0; s < n16; s++) {
+                                dvi[s] = FMA(p[s], gi, dvi[s]);
+                                dki[s] = FMA(dp[s], qi, dki[s]);
+                                d = FMA(dp[s], ki[s], d);
+                            }
+                            dqa[i] = d;
+                        }
+                        float *dqt = dq + row;
+                        for (int j = 0; j < hs; j++) dqt[j] += dqa[j] * sc;
                     }
                 float *dkb = dk + (size_t)b * T * kvdim + kh * hs, *dvb = dv + (size_t)b * T * kvdim + kh * hs;
                 for (int s = 0; s < T; s++)
-                    for (int i = 0; i < hs; i++) {
-                        dkb[(size_t)s * kvdim + i] += dKt[(size_t)i * T + s];
-                        dvb[(size_t)s * kvdim + i] += dVt[(size_t)i * T + s];
+                    for (int j = 0; j < hs; j++) {
+                        dkb[(size_t)s * kvdim + j] += dKt[(size_t)j * T16 + s];
+                        dvb[(size_t)s * kvdim + j] += dVt[(size_t)j * T16 + s];
                     }
             }
-        free(Kt); free(Vt); free(dKt); free(dVt); free(ds);
+        free(Kt); free(Vt); free(dKt); free(dVt); free(p); free(dp); free(qs); free(dqa);
     }
 }
 

@@ -20,12 +20,13 @@ void rope_tables(float *cos_t, float *sin_t, int T, int head_size, float theta);
 
 // Causal GQA attention over B sequences of length T; only query positions t ≥ t0 are
 // computed (t0 > 0: incremental decoding with B = 1 reusing cached k, v).
-// q, out: R×(H·hs); k, v: R×(KVH·hs); att: [B][H][ldT][ldT] probabilities (ldT = capacity),
-// written only for s ≤ t, or NULL when no backward pass follows (inference).
-void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+// q, out: R×(H·hs); k, v: R×(KVH·hs); lse: [B][H][ldT] (ldT = capacity), each query row's
+// softmax log-normalizer log Σ_s exp(score), written for t ≥ t0, or NULL when no backward
+// pass follows (inference). Backward recomputes the probabilities from it.
+void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int t0, int H, int KVH, int hs, int ldT);
-// dq, dk, dv accumulate.
-void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+// dq, dk, dv accumulate. out and lse are the forward pass's.
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out, const float *lse,
                         const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int hs, int ldT);
 
 // SwiGLU gate: g = silu(h1) · h3
