@@ -54,23 +54,32 @@ int main(int argc, char **argv) {
     Rng r;
     rng_seed(&r, 7);
     for (int i = 0; i < B * T; i++) { in[i] = (int)(rng_u64(&r) % M->c.vocab_size); tg[i] = (int)(rng_u64(&r) % M->c.vocab_size); }
-    double *dt = xmalloc((size_t)(steps + 1) * sizeof(double));
+    // Per-phase times too (forward, head with loss and dlogits, backward + optimizer), so
+    // a change can be attributed; each is the median over steps like the total.
+    double *dt = xmalloc((size_t)(steps + 1) * 4 * sizeof(double));
+    double *pf = dt + steps + 1, *ph = pf + steps + 1, *pb = ph + steps + 1;
     for (int s = 0; s <= steps; s++) {
         double t0 = now_sec();
         model_zero_grad(M);
         model_forward(M, in, B, T, 0);
+        double t1 = now_sec();
         model_head(M, tg, NULL, 0, B * T, NULL, NULL, np > 0, 1.0f / (B * T));
+        double t2 = now_sec();
         if (np > 0) { model_backward(M, in, B, T); adamw_step(opt, ps, np, 1e-5f); }
         dt[s] = now_sec() - t0;
+        pf[s] = t1 - t0; ph[s] = t2 - t1; pb[s] = dt[s] - (t2 - t0);
     }
     qsort(dt + 1, steps, sizeof(double), cmp_d);
+    qsort(pf + 1, steps, sizeof(double), cmp_d);
+    qsort(ph + 1, steps, sizeof(double), cmp_d);
+    qsort(pb + 1, steps, sizeof(double), cmp_d);
     MemAccount a;
     model_memory(M, &a);
     printf("{\"method\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,\"bits\":%d,"
-           "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"tokens_per_s\":%.1f,\"peak_rss_bytes\":%zu,"
+           "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"forward_s\":%.4f,\"head_s\":%.4f,\"backward_s\":%.4f,\"tokens_per_s\":%.1f,\"peak_rss_bytes\":%zu,"
            "\"weight_bytes\":%zu,\"trainable_bytes\":%zu,\"grad_optimizer_bytes\":%zu,\"saved_for_backward_bytes\":%zu,"
            "\"layer_saved_bytes\":%zu,\"peak_transient_bytes\":%zu}\n",
-           method, M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[1 + steps / 2],
+           method, M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[1 + steps / 2], pf[1 + steps / 2], ph[1 + steps / 2], pb[1 + steps / 2],
            B * T / dt[1 + steps / 2], peak_rss_bytes(), a.weight_bytes, a.trainable_bytes, a.grad_opt_bytes,
            a.saved_bytes, a.saved_bytes - (np > 0 ? M->act_bytes : 0), a.transient_peak);
     return 0;

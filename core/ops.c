@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 // Element-wise loops go parallel only above this many elements: waking the thread team
 // costs microseconds (far more on a busy machine), which dominates one decoding step.
@@ -120,6 +123,29 @@ static inline float exp_vec(float x0) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x0 < -87.0f ? 0.0f : p * scale;
+}
+
+// Attention of a trained model is peaked: many probabilities are tiny, and their products
+// with values and gradients land in the subnormal range, where every x86 multiply-add
+// takes a microcode assist (~100 cycles): this tripled the backward time of stories260K.
+// Subnormals (< 1.2e-38) carry nothing these sums can resolve, so the attention loops run
+// with flush-to-zero and denormals-are-zero, set per thread (MXCSR is per-thread state)
+// and restored on the way out. Deterministic: the same inputs flush the same way.
+static unsigned ftz_begin(void) {
+#if defined(__SSE__)
+    unsigned old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040); // FTZ (bit 15) | DAZ (bit 6)
+    return old;
+#else
+    return 0;
+#endif
+}
+static void ftz_end(unsigned old) {
+#if defined(__SSE__)
+    _mm_setcsr(old);
+#else
+    (void)old;
+#endif
 }
 
 // Below this many multiply-adds a parallel region costs more than it saves (one decoding
@@ -294,7 +320,9 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
     int dim = H * hs, kvdim = KVH * hs, grp = H / KVH;
     float sc = 1.0f / sqrtf((float)hs);
     if ((long)(T - t0) * grp <= 8) {
+        unsigned csr = ftz_begin();
         attention_decode(out, lse, q, k, v, B, T, t0, H, KVH, hs, ldT);
+        ftz_end(csr);
         return;
     }
     long work = (long)B * H * (T - t0) * T * hs;
@@ -304,6 +332,7 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
     int T16 = (T + 15) & ~15;
     #pragma omp parallel if (work > ATT_PAR_WORK)
     {
+        unsigned csr = ftz_begin();
         float *Kt = xmalloc_aligned((size_t)hs * T16 * sizeof(float));
         float *Vt = xmalloc_aligned((size_t)hs * T16 * sizeof(float));
         float *p = xmalloc_aligned((size_t)T16 * sizeof(float));
@@ -342,6 +371,7 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
                     }
             }
         free(Kt); free(Vt); free(p); free(acc);
+        ftz_end(csr);
     }
 }
 
@@ -369,6 +399,53 @@ static void bwd_rows4(float *restrict dV, float *restrict dK, float *dqa, const 
     dqa[0] = d0; dqa[1] = d1; dqa[2] = d2; dqa[3] = d3;
 }
 
+// The same for two query rows at once (p2, ds2 and g2, qs2 of the second row): each dV
+// and dK element is then loaded and stored once per two rows, which halves the stores
+// that bound the single-row loop.
+static void bwd_rows4x2(float *restrict dV, float *restrict dK, float *dqa, float *dqa2, const float *restrict K,
+                        const float *restrict p, const float *restrict ds, const float *restrict p2,
+                        const float *restrict ds2, const float *g, const float *qs, const float *g2,
+                        const float *qs2, int n16, int ld) {
+    float *v0 = dV, *v1 = v0 + ld, *v2 = v1 + ld, *v3 = v2 + ld;
+    float *k0 = dK, *k1 = k0 + ld, *k2 = k1 + ld, *k3 = k2 + ld;
+    const float *x0 = K, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+    float g0 = g[0], g1 = g[1], g2_ = g[2], g3 = g[3], q0 = qs[0], q1 = qs[1], q2 = qs[2], q3 = qs[3];
+    float h0 = g2[0], h1 = g2[1], h2 = g2[2], h3 = g2[3], r0 = qs2[0], r1 = qs2[1], r2 = qs2[2], r3 = qs2[3];
+    float d0 = 0, d1 = 0, d2 = 0, d3 = 0, e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+    #pragma omp simd reduction(+ : d0, d1, d2, d3, e0, e1, e2, e3)
+    for (int s = 0; s < n16; s++) {
+        float ps = p[s], dss = ds[s], pt = p2[s], dst = ds2[s];
+        v0[s] = FMA(pt, h0, FMA(ps, g0, v0[s])); v1[s] = FMA(pt, h1, FMA(ps, g1, v1[s]));
+        v2[s] = FMA(pt, h2, FMA(ps, g2_, v2[s])); v3[s] = FMA(pt, h3, FMA(ps, g3, v3[s]));
+        k0[s] = FMA(dst, r0, FMA(dss, q0, k0[s])); k1[s] = FMA(dst, r1, FMA(dss, q1, k1[s]));
+        k2[s] = FMA(dst, r2, FMA(dss, q2, k2[s])); k3[s] = FMA(dst, r3, FMA(dss, q3, k3[s]));
+        float y0 = x0[s], y1 = x1[s], y2 = x2[s], y3 = x3[s];
+        d0 = FMA(dss, y0, d0); d1 = FMA(dss, y1, d1); d2 = FMA(dss, y2, d2); d3 = FMA(dss, y3, d3);
+        e0 = FMA(dst, y0, e0); e1 = FMA(dst, y1, e1); e2 = FMA(dst, y2, e2); e3 = FMA(dst, y3, e3);
+    }
+    dqa[0] = d0; dqa[1] = d1; dqa[2] = d2; dqa[3] = d3;
+    dqa2[0] = e0; dqa2[1] = e1; dqa2[2] = e2; dqa2[3] = e3;
+}
+
+// One query row's recomputed probabilities p and score gradients ds over n16 keys
+// (zero past the causal limit n). qs = q·sc; D = g·o.
+static void bwd_row_probs(float *restrict p, float *restrict ds, const float *qs, const float *g, float D, float l,
+                          const float *Kt, const float *Vt, int n, int n16, int hs, int ld) {
+    // Scores exactly as the forward pass computed them (s ≥ n: −∞).
+    if (hs % 8 == 0) scores8_max(p, qs, Kt, n, n16, hs, ld);
+    else {
+        scores(p, qs, Kt, n16, hs, ld);
+        for (int s = n; s < n16; s++) p[s] = -INFINITY;
+    }
+    scores(ds, g, Vt, n16, hs, ld); // dP[s] = g·v_s
+    #pragma omp simd
+    for (int s = 0; s < n16; s++) {
+        float e = exp_vec(p[s] - l);
+        p[s] = e;
+        ds[s] = e * (ds[s] - D);
+    }
+}
+
 // Flash-attention-style backward: the probabilities are not stored but recomputed per
 // query row from q, K and the row's log-normalizer lse saved by the forward pass
 // (P = exp(q·K·sc − lse)), which costs one extra score pass and an exp per key but
@@ -385,11 +462,13 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
     // As in the forward pass, key loops run to a multiple of 16 over zero padding.
     #pragma omp parallel if (work > ATT_PAR_WORK)
     {
+        unsigned csr = ftz_begin();
         size_t n2 = (size_t)hs * T16;
         float *Kt = xmalloc_aligned(n2 * sizeof(float)), *Vt = xmalloc_aligned(n2 * sizeof(float));
         float *dKt = xmalloc_aligned(n2 * sizeof(float)), *dVt = xmalloc_aligned(n2 * sizeof(float));
-        float *p = xmalloc_aligned((size_t)T16 * sizeof(float)), *dp = xmalloc_aligned((size_t)T16 * sizeof(float));
-        float *qs = xmalloc_aligned((size_t)hs * sizeof(float)), *dqa = xmalloc_aligned((size_t)hs * sizeof(float));
+        // Two query rows at a time: probabilities and score gradients of each.
+        float *pb = xmalloc_aligned((size_t)4 * T16 * sizeof(float));
+        float *qs = xmalloc_aligned((size_t)4 * hs * sizeof(float)), *dqa = qs + 2 * hs;
         #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int b = 0; b < B; b++)
             for (int kh = 0; kh < KVH; kh++) {
@@ -398,43 +477,47 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                 memset(dKt, 0, n2 * sizeof(float));
                 memset(dVt, 0, n2 * sizeof(float));
                 for (int h = kh * grp; h < (kh + 1) * grp; h++)
-                    for (int t = 0; t < T; t++) {
-                        size_t row = ((size_t)b * T + t) * dim + h * hs;
-                        const float *go = dout + row, *qt = q + row, *ot = out + row;
-                        int n = t + 1, n16 = (n + 15) & ~15;
-                        float D = 0, l = lse[((size_t)b * H + h) * ldT + t];
-                        for (int i = 0; i < hs; i++) { qs[i] = qt[i] * sc; D = FMA(go[i], ot[i], D); }
-                        // Scores exactly as the forward pass computed them (s ≥ n: −∞).
-                        if (hs % 8 == 0) scores8_max(p, qs, Kt, n, n16, hs, T16);
-                        else {
-                            scores(p, qs, Kt, n16, hs, T16);
-                            for (int s = n; s < n16; s++) p[s] = -INFINITY;
+                    for (int t = 0; t < T; t += 2) {
+                        int m = t + 1 < T ? 2 : 1; // rows t .. t+m−1
+                        int n16 = (t + m + 15) & ~15; // keys of the longer row
+                        const float *go[2];
+                        for (int j = 0; j < m; j++) {
+                            size_t row = ((size_t)b * T + t + j) * dim + h * hs;
+                            const float *qt = q + row, *ot = out + row;
+                            float *qj = qs + j * hs, D = 0;
+                            go[j] = dout + row;
+                            for (int i = 0; i < hs; i++) { qj[i] = qt[i] * sc; D = FMA(go[j][i], ot[i], D); }
+                            bwd_row_probs(pb + (size_t)2 * j * T16, pb + (size_t)(2 * j + 1) * T16, qj, go[j], D,
+                                          lse[((size_t)b * H + h) * ldT + t + j], Kt, Vt, t + j + 1, n16, hs, T16);
                         }
-                        scores(dp, go, Vt, n16, hs, T16);
-                        #pragma omp simd
-                        for (int s = 0; s < n16; s++) {
-                            float e = exp_vec(p[s] - l);
-                            p[s] = e;
-                            dp[s] = e * (dp[s] - D); // dp becomes dS
-                        }
+                        const float *p0 = pb, *ds0 = pb + T16, *p1 = pb + 2 * T16, *ds1 = pb + 3 * T16;
                         int i = 0;
-                        for (; i + 3 < hs; i += 4)
-                            bwd_rows4(dVt + (size_t)i * T16, dKt + (size_t)i * T16, dqa + i, Kt + (size_t)i * T16,
-                                      p, dp, go + i, qs + i, n16, T16);
-                        for (; i < hs; i++) {
-                            float *dvi = dVt + (size_t)i * T16, *dki = dKt + (size_t)i * T16;
-                            const float *ki = Kt + (size_t)i * T16;
-                            float gi = go[i], qi = qs[i], d = 0;
-                            #pragma omp simd reduction(+ : d)
-                            for (int s = 0; s < n16; s++) {
-                                dvi[s] = FMA(p[s], gi, dvi[s]);
-                                dki[s] = FMA(dp[s], qi, dki[s]);
-                                d = FMA(dp[s], ki[s], d);
+                        if (m == 2)
+                            for (; i + 3 < hs; i += 4)
+                                bwd_rows4x2(dVt + (size_t)i * T16, dKt + (size_t)i * T16, dqa + i, dqa + hs + i,
+                                            Kt + (size_t)i * T16, p0, ds0, p1, ds1, go[0] + i, qs + i, go[1] + i,
+                                            qs + hs + i, n16, T16);
+                        else
+                            for (; i + 3 < hs; i += 4)
+                                bwd_rows4(dVt + (size_t)i * T16, dKt + (size_t)i * T16, dqa + i, Kt + (size_t)i * T16,
+                                          p0, ds0, go[0] + i, qs + i, n16, T16);
+                        for (; i < hs; i++) // leftover dimensions, row by row
+                            for (int j = 0; j < m; j++) {
+                                float *dvi = dVt + (size_t)i * T16, *dki = dKt + (size_t)i * T16;
+                                const float *ki = Kt + (size_t)i * T16, *pj = pb + (size_t)2 * j * T16, *dsj = pj + T16;
+                                float gi = go[j][i], qi = qs[j * hs + i], d = 0;
+                                #pragma omp simd reduction(+ : d)
+                                for (int s = 0; s < n16; s++) {
+                                    dvi[s] = FMA(pj[s], gi, dvi[s]);
+                                    dki[s] = FMA(dsj[s], qi, dki[s]);
+                                    d = FMA(dsj[s], ki[s], d);
+                                }
+                                dqa[j * hs + i] = d;
                             }
-                            dqa[i] = d;
+                        for (int j = 0; j < m; j++) {
+                            float *dqt = dq + ((size_t)b * T + t + j) * dim + h * hs;
+                            for (int i2 = 0; i2 < hs; i2++) dqt[i2] += dqa[j * hs + i2] * sc;
                         }
-                        float *dqt = dq + row;
-                        for (int j = 0; j < hs; j++) dqt[j] += dqa[j] * sc;
                     }
                 float *dkb = dk + (size_t)b * T * kvdim + kh * hs, *dvb = dv + (size_t)b * T * kvdim + kh * hs;
                 for (int s = 0; s < T; s++)
@@ -443,7 +526,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                         dvb[(size_t)s * kvdim + j] += dVt[(size_t)j * T16 + s];
                     }
             }
-        free(Kt); free(Vt); free(dKt); free(dVt); free(p); free(dp); free(qs); free(dqa);
+        free(Kt); free(Vt); free(dKt); free(dVt); free(pb); free(qs);
+        ftz_end(csr);
     }
 }
 
