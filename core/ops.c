@@ -89,10 +89,11 @@ void rope_backward(float *dx, int r0, int r1, int T, int cols, int hs, const flo
 }
 
 // ---- attention ----------------------------------------------------------------------
-// The score and weighted-sum loops run over key positions s, so each (sequence, kv head)
-// task first transposes its K and V into [hs][T] buffers: the loops then read unit-stride
-// rows and vectorize across s (head sizes are small, 8 for stories260K, so vectorizing
-// across the head dimension would waste most of a 16-lane register).
+// Head sizes are small (8 for stories260K), so vectorizing across the head dimension
+// would waste most of a 16-lane register. The forward pass puts 16 query rows across the
+// lanes (see att_block); the backward pass and decoding loop over key positions s, the
+// backward transposing K and V per (sequence, kv head) into [hs][T] buffers so those
+// loops read unit-stride rows and vectorize across s.
 
 #ifdef __FMA__
 #define FMA(a, b, c) fmaf(a, b, c)
@@ -199,33 +200,8 @@ static void scores(float *restrict out, const float *a, const float *restrict Xt
     }
 }
 
-// out[i] = scale·Σ_s p[s]·Xt[i][s] for i < hs: four rows per pass, so four independent
-// accumulator chains hide the FMA latency a single reduction would wait on.
-static void wsum(float *out, const float *restrict p, const float *restrict Xt, int n, int hs, int ld, float scale) {
-    int i = 0;
-    for (; i + 3 < hs; i += 4) {
-        const float *x0 = Xt + (size_t)i * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
-        float d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-        #pragma omp simd reduction(+ : d0, d1, d2, d3)
-        for (int s = 0; s < n; s++) {
-            d0 = FMA(p[s], x0[s], d0); d1 = FMA(p[s], x1[s], d1);
-            d2 = FMA(p[s], x2[s], d2); d3 = FMA(p[s], x3[s], d3);
-        }
-        out[i] = d0 * scale; out[i + 1] = d1 * scale; out[i + 2] = d2 * scale; out[i + 3] = d3 * scale;
-    }
-    for (; i < hs; i++) {
-        const float *x0 = Xt + (size_t)i * ld;
-        float d0 = 0;
-        #pragma omp simd reduction(+ : d0)
-        for (int s = 0; s < n; s++) d0 = FMA(p[s], x0[s], d0);
-        out[i] = d0 * scale;
-    }
-}
-
-// Fused forms for head sizes that are multiples of 8 (all the models here):
-// the last score block also masks s ≥ n to −∞ and returns the row maximum, and the
-// exponentials feed the sums for the first eight value rows in the same pass, so p is
-// read and written once each instead of once per separate pass.
+// Fused form for head sizes that are multiples of 8 (all the models here): the last
+// score block also masks s ≥ n to −∞ and returns the row maximum.
 static float scores8_max(float *restrict out, const float *a, const float *restrict Xt, int n, int n16, int hs, int ld) {
     if (hs > 8) scores(out, a, Xt, n16, hs - 8, ld); // all but the last block
     if (hs == 8) { // a single block: nothing to add to, so out is only written
@@ -262,23 +238,6 @@ static float scores8_max(float *restrict out, const float *a, const float *restr
     }
     return mx;
 }
-// p[s] ← exp(p[s] − mx); returns Σ p and writes o[i] = Σ_s p[s]·Xt[i][s] for i < 8.
-static float exp_wsum8(float *restrict o, float *restrict p, const float *restrict Xt, int n16, int ld, float mx) {
-    const float *x0 = Xt, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
-    const float *x4 = x3 + ld, *x5 = x4 + ld, *x6 = x5 + ld, *x7 = x6 + ld;
-    float sum = 0, d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
-    #pragma omp simd reduction(+ : sum, d0, d1, d2, d3, d4, d5, d6, d7)
-    for (int s = 0; s < n16; s++) {
-        float e = exp_vec(p[s] - mx);
-        p[s] = e;
-        sum += e;
-        d0 = FMA(e, x0[s], d0); d1 = FMA(e, x1[s], d1); d2 = FMA(e, x2[s], d2); d3 = FMA(e, x3[s], d3);
-        d4 = FMA(e, x4[s], d4); d5 = FMA(e, x5[s], d5); d6 = FMA(e, x6[s], d6); d7 = FMA(e, x7[s], d7);
-    }
-    o[0] = d0; o[1] = d1; o[2] = d2; o[3] = d3; o[4] = d4; o[5] = d5; o[6] = d6; o[7] = d7;
-    return sum;
-}
-
 // Decoding a few new positions against a cache: transposing all of K and V would cost
 // as much as the products themselves, so read the cache rows in place, serially.
 static void attention_decode(float *out, float *lse, const float *q, const float *k, const float *v,
@@ -315,6 +274,151 @@ static void attention_decode(float *out, float *lse, const float *q, const float
     free(p);
 }
 
+// The forward pass works on blocks of QB consecutive query rows of one head with the
+// queries across the vector lanes: each key's K and V elements are broadcast to all
+// lanes, so scores, running maxima, sums and outputs are all lane-wise and no loop ends
+// in a horizontal reduction (with keys across the lanes, every short query row paid
+// ten of them, which cost more than its products). K and V are read in place.
+#define QB 16
+
+// One block: queries tb .. tb+nq−1 (nq ≤ QB) of one head against keys 0 .. nk−1.
+// Qt[i][j] = sc·q_{tb+j}[i] (zero for j ≥ nq); S is nk×QB scratch. Writes the output rows
+// and, when lse != NULL, each row's log-normalizer.
+static inline void att_block(float *out, float *lse, float *restrict S, const float *restrict Qt, const float *k,
+                             const float *v, int tb, int nq, int nk, int hs, int dim, int kvdim) {
+    float mx[QB], sum[QB];
+    for (int j = 0; j < QB; j++) { mx[j] = -INFINITY; sum[j] = 0; }
+    for (int s = 0; s < nk; s++) {
+        const float *ks = k + (size_t)s * kvdim;
+        float acc[QB] = {0};
+        for (int i = 0; i < hs; i++) {
+            float kv = ks[i];
+            #pragma omp simd
+            for (int j = 0; j < QB; j++) acc[j] = FMA(Qt[i * QB + j], kv, acc[j]);
+        }
+        float *Ss = S + (size_t)s * QB;
+        #pragma omp simd
+        for (int j = 0; j < QB; j++) {
+            float a = s > tb + j ? -INFINITY : acc[j]; // causal mask on the diagonal block
+            Ss[j] = a;
+            mx[j] = a > mx[j] ? a : mx[j];
+        }
+    }
+    for (int s = 0; s < nk; s++) {
+        float *Ss = S + (size_t)s * QB;
+        #pragma omp simd
+        for (int j = 0; j < QB; j++) { float e = exp_vec(Ss[j] - mx[j]); Ss[j] = e; sum[j] += e; }
+    }
+    float inv[QB];
+    for (int j = 0; j < QB; j++) inv[j] = 1.0f / sum[j];
+    // Weighted sums, eight value dimensions at a time so the accumulators stay in registers.
+    for (int c = 0; c < hs; c += 8) {
+        int w = hs - c < 8 ? hs - c : 8;
+        float o[8][QB] = {{0}};
+        for (int s = 0; s < nk; s++) {
+            const float *vs = v + (size_t)s * kvdim + c, *Ss = S + (size_t)s * QB;
+            for (int i = 0; i < w; i++) {
+                float vv = vs[i];
+                #pragma omp simd
+                for (int j = 0; j < QB; j++) o[i][j] = FMA(Ss[j], vv, o[i][j]);
+            }
+        }
+        for (int j = 0; j < nq; j++)
+            for (int i = 0; i < w; i++) out[(size_t)(tb + j) * dim + c + i] = o[i][j] * inv[j];
+    }
+    if (lse)
+        for (int j = 0; j < nq; j++) lse[tb + j] = mx[j] + logf(sum[j]);
+}
+
+#if defined(__AVX512F__) && defined(__FMA__)
+#include <immintrin.h>
+// exp_vec on 16 lanes, the same operations in the same order (so the same results).
+static inline __m512 exp_v16(__m512 x0) {
+    __m512 x = _mm512_min_ps(_mm512_max_ps(x0, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    __m512 kf = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
+    kf = _mm512_sub_ps(_mm512_add_ps(kf, _mm512_set1_ps(12582912.0f)), _mm512_set1_ps(12582912.0f));
+    __m512 r = _mm512_fmadd_ps(kf, _mm512_set1_ps(-0.693359375f), x);
+    r = _mm512_fmadd_ps(kf, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(kf), _mm512_set1_epi32(127)), 23);
+    __m512 e = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x0, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), e);
+}
+
+// att_block for head sizes that are multiples of 8, with the lanes in registers: the
+// scores take eight value dimensions per pass with those eight query vectors held in
+// registers (the key elements are broadcast from memory), summed in the order the
+// backward pass's scores8_max uses, so both passes see bit-identical scores; the first
+// weighted-sum pass also takes the exponentials and their sums.
+static void att_block16(float *out, float *lse, float *restrict S, const float *restrict Qt, const float *k,
+                        const float *v, int tb, int nq, int nk, int hs, int dim, int kvdim) {
+    __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int c = 0; c < hs; c += 8) {
+        __m512 q0 = _mm512_load_ps(Qt + (c + 0) * 16), q1 = _mm512_load_ps(Qt + (c + 1) * 16);
+        __m512 q2 = _mm512_load_ps(Qt + (c + 2) * 16), q3 = _mm512_load_ps(Qt + (c + 3) * 16);
+        __m512 q4 = _mm512_load_ps(Qt + (c + 4) * 16), q5 = _mm512_load_ps(Qt + (c + 5) * 16);
+        __m512 q6 = _mm512_load_ps(Qt + (c + 6) * 16), q7 = _mm512_load_ps(Qt + (c + 7) * 16);
+        int last = c + 8 >= hs;
+        for (int s = 0; s < nk; s++) {
+            const float *ks = k + (size_t)s * kvdim + c;
+            float *Ss = S + (size_t)s * 16;
+            __m512 d = c ? _mm512_fmadd_ps(q0, _mm512_set1_ps(ks[0]), _mm512_load_ps(Ss))
+                         : _mm512_mul_ps(q0, _mm512_set1_ps(ks[0]));
+            __m512 e = _mm512_mul_ps(q1, _mm512_set1_ps(ks[1]));
+            d = _mm512_fmadd_ps(q2, _mm512_set1_ps(ks[2]), d); e = _mm512_fmadd_ps(q3, _mm512_set1_ps(ks[3]), e);
+            d = _mm512_fmadd_ps(q4, _mm512_set1_ps(ks[4]), d); e = _mm512_fmadd_ps(q5, _mm512_set1_ps(ks[5]), e);
+            d = _mm512_fmadd_ps(q6, _mm512_set1_ps(ks[6]), d); e = _mm512_fmadd_ps(q7, _mm512_set1_ps(ks[7]), e);
+            d = _mm512_add_ps(d, e);
+            if (last) {
+                if (s > tb) // causal mask on the diagonal block: query tb+j sees keys ≤ tb+j
+                    d = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY),
+                                           _mm512_cmpge_epi32_mask(lane, _mm512_set1_epi32(s - tb)), d);
+                mx = _mm512_max_ps(mx, d);
+            }
+            _mm512_store_ps(Ss, d);
+        }
+    }
+    float ob[8 * 16] __attribute__((aligned(64)));
+    for (int c = 0; c < hs; c += 8) {
+        __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+        for (int s = 0; s < nk; s++) {
+            const float *vs = v + (size_t)s * kvdim + c;
+            float *Ss = S + (size_t)s * 16;
+            __m512 p;
+            if (c == 0) {
+                p = exp_v16(_mm512_sub_ps(_mm512_load_ps(Ss), mx));
+                _mm512_store_ps(Ss, p);
+                sum = _mm512_add_ps(sum, p);
+            } else p = _mm512_load_ps(Ss);
+            o0 = _mm512_fmadd_ps(p, _mm512_set1_ps(vs[0]), o0); o1 = _mm512_fmadd_ps(p, _mm512_set1_ps(vs[1]), o1);
+            o2 = _mm512_fmadd_ps(p, _mm512_set1_ps(vs[2]), o2); o3 = _mm512_fmadd_ps(p, _mm512_set1_ps(vs[3]), o3);
+            o4 = _mm512_fmadd_ps(p, _mm512_set1_ps(vs[4]), o4); o5 = _mm512_fmadd_ps(p, _mm512_set1_ps(vs[5]), o5);
+            o6 = _mm512_fmadd_ps(p, _mm512_set1_ps(vs[6]), o6); o7 = _mm512_fmadd_ps(p, _mm512_set1_ps(vs[7]), o7);
+        }
+        __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+        _mm512_store_ps(ob + 0 * 16, _mm512_mul_ps(o0, inv)); _mm512_store_ps(ob + 1 * 16, _mm512_mul_ps(o1, inv));
+        _mm512_store_ps(ob + 2 * 16, _mm512_mul_ps(o2, inv)); _mm512_store_ps(ob + 3 * 16, _mm512_mul_ps(o3, inv));
+        _mm512_store_ps(ob + 4 * 16, _mm512_mul_ps(o4, inv)); _mm512_store_ps(ob + 5 * 16, _mm512_mul_ps(o5, inv));
+        _mm512_store_ps(ob + 6 * 16, _mm512_mul_ps(o6, inv)); _mm512_store_ps(ob + 7 * 16, _mm512_mul_ps(o7, inv));
+        for (int j = 0; j < nq; j++)
+            for (int i = 0; i < 8; i++) out[(size_t)(tb + j) * dim + c + i] = ob[i * 16 + j];
+    }
+    if (lse) {
+        float m[16], sm[16];
+        _mm512_storeu_ps(m, mx); _mm512_storeu_ps(sm, sum);
+        for (int j = 0; j < nq; j++) lse[tb + j] = m[j] + logf(sm[j]);
+    }
+}
+#define HAVE_ATT_BLOCK16 1
+#endif
+
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int t0, int H, int KVH, int hs, int ldT) {
     int dim = H * hs, kvdim = KVH * hs, grp = H / KVH;
@@ -326,51 +430,33 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
         return;
     }
     long work = (long)B * H * (T - t0) * T * hs;
-    // Key loops run to n rounded up to 16 so they never fall into a scalar remainder loop:
-    // the padded K/V columns stay zero (buffers are zeroed, transposes write s < T only)
-    // and padded scores are −∞, i.e. probability 0.
-    int T16 = (T + 15) & ~15;
+    int nb = (T - t0 + QB - 1) / QB;
     #pragma omp parallel if (work > ATT_PAR_WORK)
     {
         unsigned csr = ftz_begin();
-        float *Kt = xmalloc_aligned((size_t)hs * T16 * sizeof(float));
-        float *Vt = xmalloc_aligned((size_t)hs * T16 * sizeof(float));
-        float *p = xmalloc_aligned((size_t)T16 * sizeof(float));
-        float *acc = xmalloc_aligned((size_t)hs * sizeof(float));
-        #pragma omp for collapse(2) schedule(dynamic, 1)
+        float *Qt = xmalloc_aligned((size_t)hs * QB * sizeof(float));
+        float *S = xmalloc_aligned((size_t)T * QB * sizeof(float));
+        // Blocks are independent (each writes its own output rows), so any schedule gives
+        // the same result; later blocks see more keys, hence dynamic.
+        #pragma omp for collapse(3) schedule(dynamic, 1)
         for (int b = 0; b < B; b++)
-            for (int kh = 0; kh < KVH; kh++) {
-                transpose_in(Kt, k + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, T16);
-                transpose_in(Vt, v + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, T16);
-                for (int h = kh * grp; h < (kh + 1) * grp; h++)
-                    for (int t = t0; t < T; t++) {
-                        const float *qt = q + ((size_t)b * T + t) * dim + h * hs;
-                        int n = t + 1, n16 = (n + 15) & ~15;
-                        for (int i = 0; i < hs; i++) acc[i] = qt[i] * sc;
-                        float *o = out + ((size_t)b * T + t) * dim + h * hs, inv, mx, sum;
-                        if (hs % 8 == 0) {
-                            mx = scores8_max(p, acc, Kt, n, n16, hs, T16);
-                            sum = exp_wsum8(o, p, Vt, n16, T16, mx);
-                            inv = 1.0f / sum;
-                            for (int i = 0; i < 8; i++) o[i] *= inv;
-                            if (hs > 8) wsum(o + 8, p, Vt + (size_t)8 * T16, n16, hs - 8, T16, inv);
-                        } else {
-                            scores(p, acc, Kt, n16, hs, T16);
-                            for (int s = n; s < n16; s++) p[s] = -INFINITY;
-                            mx = -INFINITY;
-                            #pragma omp simd reduction(max : mx)
-                            for (int s = 0; s < n16; s++) mx = p[s] > mx ? p[s] : mx;
-                            sum = 0;
-                            #pragma omp simd reduction(+ : sum)
-                            for (int s = 0; s < n16; s++) { p[s] = exp_vec(p[s] - mx); sum += p[s]; }
-                            inv = 1.0f / sum;
-                            wsum(o, p, Vt, n16, hs, T16, inv);
-                        }
-                        // Backward recomputes the probabilities from this row's log-normalizer.
-                        if (lse) lse[((size_t)b * H + h) * ldT + t] = mx + logf(sum);
+            for (int h = 0; h < H; h++)
+                for (int qb = nb - 1; qb >= 0; qb--) { // longest blocks first
+                    int tb = t0 + qb * QB, nq = T - tb < QB ? T - tb : QB;
+                    const float *qh = q + (size_t)b * T * dim + h * hs;
+                    for (int i = 0; i < hs; i++)
+                        for (int j = 0; j < QB; j++) Qt[i * QB + j] = j < nq ? qh[(size_t)(tb + j) * dim + i] * sc : 0.0f;
+                    size_t kvo = (size_t)b * T * kvdim + (h / grp) * hs;
+                    float *ob = out + (size_t)b * T * dim + h * hs, *lb = lse ? lse + ((size_t)b * H + h) * ldT : NULL;
+#ifdef HAVE_ATT_BLOCK16
+                    if (hs % 8 == 0) {
+                        att_block16(ob, lb, S, Qt, k + kvo, v + kvo, tb, nq, tb + nq, hs, dim, kvdim);
+                        continue;
                     }
-            }
-        free(Kt); free(Vt); free(p); free(acc);
+#endif
+                    att_block(ob, lb, S, Qt, k + kvo, v + kvo, tb, nq, tb + nq, hs, dim, kvdim);
+                }
+        free(Qt); free(S);
         ftz_end(csr);
     }
 }
