@@ -75,6 +75,7 @@ test: all asan test-deps
 
 bench: all build/bench/memtime
 	@bash bench/run.sh
+	@bash bench/train.sh
 
 reproduce: all
 	build/l4q sweep experiments/default.yaml --out results/default

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# bench/train.sh (part of `make bench`) — training step time, tokens/s and peak RSS per
+# method, one process per method (bench/memtime.c), next to forward-only (`none`):
+#   stories260K (seq 256 × 32 rows): none, full, lora (r 8), l4q, qat_lora, lsq (4-bit, g32)
+#   stories15M shape, random weights (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000)
+#   one decoder block of LLaMA-7B's shape (dim 4096, hidden 11008, 32 heads), 1×512 tokens,
+#   group 128: lora, l4q, qat_lora, lsq — the analogue of the paper's Table 1 (7B: LoRA 25.1,
+#   L4Q 25.4, QAT-LoRA 41.9, LSQ 79.5 GB).
+# BENCH_QUICK=1 skips the 7B block.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D="${L4Q_DATA:-../shared/data}"
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+B=build/bench/memtime
+row() { # method, then memtime args
+    local m=$1; shift
+    "$B" "$m" "$@" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+print(f"{d[\"method\"]:<9} {d[\"step_seconds\"]:8.3f} s/step {d[\"tokens_per_s\"]:10.0f} tok/s  peak RSS {d[\"peak_rss_bytes\"]/2**20:8.1f} MiB"
+      f"  trainable {d[\"trainable_bytes\"]/2**20:7.2f} MiB  grad+opt {d[\"grad_optimizer_bytes\"]/2**20:7.2f} MiB"
+      f"  layer-saved {d[\"layer_saved_bytes\"]/2**20:7.2f} MiB  transient {d[\"peak_transient_bytes\"]/2**20:6.2f} MiB")'
+}
+echo "== training step: stories260K, 32×256 tokens, 4-bit g32, rank 8"
+for m in none full lora l4q qat_lora lsq; do
+    row $m --model "$D/models/stories260K/stories260K.bin" --tokens 256 --batch 32 --rank 8 --group 32 --steps 3
+done
+echo "== training step: stories15M shape (random), 32×256 tokens"
+for m in none lora full; do
+    row $m --dim 288 --hidden 768 --layers 6 --heads 6 --kv-heads 6 --vocab 32000 --tokens 256 --batch 32 --rank 8 --steps 2
+done
+[ -n "${BENCH_QUICK:-}" ] && exit 0
+echo "== one LLaMA-7B decoder block (random), 1×512 tokens, 4-bit g128, rank 16"
+for m in lora l4q qat_lora lsq; do
+    row $m --dim 4096 --hidden 11008 --layers 1 --heads 32 --kv-heads 32 --vocab 512 --tokens 512 --batch 1 --rank 16 --group 128 --steps 2
+done
