@@ -137,6 +137,13 @@ void model_free(Model *M) {
 
 #define LIN(l, p) M->lin[(l) * 7 + (p)]
 
+// y[i] += x[i] for i in [i0, i1): parallel for a batch (millions of elements for the
+// larger models), serial for a decoding step where a thread team costs more than the sum.
+static void residual_add(float *restrict y, const float *restrict x, size_t i0, size_t i1) {
+    #pragma omp parallel for simd if (i1 - i0 > 32768)
+    for (size_t i = i0; i < i1; i++) y[i] += x[i];
+}
+
 void model_forward(Model *M, const int *tokens, int B, int T, int t0) {
     const Config *c = &M->c;
     if (B > M->maxB || T > M->maxT) die_internal("model_forward: %dx%d exceeds capacity %dx%d", B, T, M->maxB, M->maxT);
@@ -160,14 +167,14 @@ void model_forward(Model *M, const int *tokens, int B, int T, int t0) {
         attention_forward(a.ao, a.att, a.q, a.k, a.v, B, T, t0, c->n_heads, c->n_kv_heads, hs, M->maxT);
         Linear *lo = LIN(l, P_O);
         lo->ops->forward(lo, a.ao + (size_t)r0 * D, a.xmid + (size_t)r0 * D, n);
-        for (size_t i = (size_t)r0 * D; i < (size_t)R * D; i++) a.xmid[i] += a.x[i];
+        residual_add(a.xmid, a.x, (size_t)r0 * D, (size_t)R * D);
         rmsnorm_forward(a.xn2 + (size_t)r0 * D, a.r2 + r0, a.xmid + (size_t)r0 * D, M->rms_ffn.data + l * D, n, D, c->norm_eps);
         Linear *lg = LIN(l, P_GATE), *lu = LIN(l, P_UP), *ld = LIN(l, P_DOWN);
         lg->ops->forward(lg, a.xn2 + (size_t)r0 * D, a.h1 + (size_t)r0 * Hd, n);
         lu->ops->forward(lu, a.xn2 + (size_t)r0 * D, a.h3 + (size_t)r0 * Hd, n);
         swiglu_forward(a.hg + (size_t)r0 * Hd, a.h1 + (size_t)r0 * Hd, a.h3 + (size_t)r0 * Hd, (long)n * Hd);
         ld->ops->forward(ld, a.hg + (size_t)r0 * Hd, xnext + (size_t)r0 * D, n);
-        for (size_t i = (size_t)r0 * D; i < (size_t)R * D; i++) xnext[i] += a.xmid[i];
+        residual_add(xnext, a.xmid, (size_t)r0 * D, (size_t)R * D);
     }
     rmsnorm_forward(M->xf + (size_t)r0 * D, M->rf + r0, M->x + c->n_layers * cap * D + (size_t)r0 * D,
                     M->rms_final.data, n, D, c->norm_eps);

@@ -631,6 +631,10 @@ void swiglu_backward(float *dh1, float *dh3, const float *dg, const float *h1, c
 }
 
 float logsoftmax_row(const float *lg, int V, int target, int *is_greedy, float *dl, float scale) {
+    // Flush subnormals (see ftz_begin): scaled probabilities of very unlikely tokens
+    // would otherwise be subnormal d-logits, slowing every product the head's backward
+    // sgemm forms with them.
+    unsigned csr = ftz_begin();
     float mx = -INFINITY;
     #pragma omp simd reduction(max : mx)
     for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
@@ -651,5 +655,6 @@ float logsoftmax_row(const float *lg, int V, int target, int *is_greedy, float *
         for (int i = 0; i < V; i++) dl[i] = scale * exp_vec(lg[i] - lse);
         if (target >= 0) dl[target] -= scale;
     }
+    ftz_end(csr);
     return lp;
 }
