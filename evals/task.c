@@ -65,8 +65,8 @@ static void parse_data(YNode *n, const char *yaml_dir, const cJSON *vars, DataSp
         if (!*fmt) y_die(n, "data: cannot infer the format of '%s'; add format: jsonl|json|csv|hellaswag6|text", d->path);
     }
     static const char *FORMATS[] = {"jsonl", "json", "csv", "hellaswag6", "text"};
-    int ok = 0;
-    for (size_t i = 0; i < sizeof FORMATS / sizeof *FORMATS; i++) ok |= !strcmp(fmt, FORMATS[i]);
+    int ok = !f; // inferred formats are known ones
+    for (size_t i = 0; f && i < sizeof FORMATS / sizeof *FORMATS; i++) ok |= !strcmp(fmt, FORMATS[i]);
     if (!ok) y_die(f, "data.format: unknown format '%s' (jsonl, json, csv, hellaswag6, text)", fmt);
     d->format = xstrdup(fmt);
     YNode *pp = y_get(n, "preprocess");
