@@ -57,12 +57,6 @@ size_t qb_bytes(const Deploy *d) {
     return d->codes_bytes + 2 * np * sizeof(float);
 }
 
-static void *dup(const void *p, size_t n) {
-    if (!p) return NULL;
-    void *q = xmalloc(n ? n : 1);
-    memcpy(q, p, n);
-    return q;
-}
 
 // deploy_copy lives in core/deployed.c (linear.h).
 
@@ -73,86 +67,7 @@ void qb_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size
     quant_rtn(&q, W, d->scale, d->offset, d->codes);
 }
 
-// ---- LoRA side branch --------------------------------------------------------------------
-
-void lb_init(LoraBranch *lb, Linear *L, const MethodCfg *m, const char *name, Rng *rng) {
-    memset(lb, 0, sizeof *lb);
-    lora_init_AB(&lb->A, &lb->B, name, m->rank, L->out, L->in, rng);
-    lb->scale = m->alpha / m->rank;
-    lb->dropout = m->dropout;
-    lb->rng = rng;
-    L->params[L->n_params++] = lb->A;
-    L->params[L->n_params++] = lb->B;
-    size_t tb = (lb->A->n + lb->B->n) * sizeof(float);
-    L->mem.trainable_bytes += tb;
-    L->mem.grad_opt_bytes += 3 * tb;
-}
-
-// Inverted-dropout copy of X drawn from state st (regenerated in backward, not stored).
-static float *lb_dropped(LoraBranch *lb, Linear *L, const float *X, int N, Rng st) {
-    size_t n = (size_t)N * L->in;
-    float keep = 1.0f - lb->dropout, inv = 1.0f / keep;
-    float *Xd = xmalloc(n * sizeof(float));
-    mem_transient(&L->mem, n * sizeof(float));
-    for (size_t i = 0; i < n; i++) Xd[i] = rng_uniform(&st) < keep ? X[i] * inv : 0.0f;
-    return Xd;
-}
-
-void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
-    int r = lb->A->shape[0], in = L->in, out = L->out;
-    if (N > lb->cap) {
-        free(lb->U);
-        lb->U = xmalloc((size_t)N * r * sizeof(float));
-        lb->cap = N;
-        L->mem.saved_bytes = (size_t)N * r * sizeof(float);
-    }
-    float *Xd = NULL;
-    if (lb->dropout > 0 && L->training) {
-        rng_seed(&lb->drop_state, rng_u64(lb->rng));
-        Xd = lb_dropped(lb, L, X, N, lb->drop_state);
-    }
-    mm_xwt(Xd ? Xd : X, lb->A->data, lb->U, N, in, r, 0.0f);
-    free(Xd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, lb->scale, lb->U, r, lb->B->data, r, 1.0f, Y, out);
-}
-
-void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N) {
-    int r = lb->A->shape[0], in = L->in, out = L->out;
-    float *Xd = (lb->dropout > 0 && L->training) ? lb_dropped(lb, L, X, N, lb->drop_state) : NULL;
-    // dB += scale·dYᵀ·U ; dU = scale·dY·B ; dA += dUᵀ·drop(X) ; dX += dU·A (through the mask)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, lb->scale, dY, out, lb->U, r, 1.0f, lb->B->grad, r);
-    float *dU = xmalloc((size_t)N * r * sizeof(float));
-    mem_transient(&L->mem, (size_t)N * r * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, lb->scale, dY, out, lb->B->data, r, 0.0f, dU, r);
-    mm_dytx(dU, Xd ? Xd : X, lb->A->grad, N, r, in, 1.0f);
-    if (dX) {
-        if (Xd) {
-            float *t = xmalloc((size_t)N * in * sizeof(float));
-            mm_dyw(dU, lb->A->data, t, N, r, in, 0.0f);
-            float keep = 1.0f - lb->dropout;
-            Rng st = lb->drop_state;
-            for (size_t i = 0; i < (size_t)N * in; i++) if (rng_uniform(&st) < keep) dX[i] += t[i] / keep;
-            free(t);
-        } else {
-            mm_dyw(dU, lb->A->data, dX, N, r, in, 1.0f);
-        }
-    }
-    free(dU);
-    free(Xd);
-}
-
-void lb_free(LoraBranch *lb) {
-    param_free(lb->A); param_free(lb->B);
-    free(lb->A); free(lb->B); free(lb->U);
-    memset(lb, 0, sizeof *lb);
-}
-
-void lb_deploy(const LoraBranch *lb, Deploy *d) {
-    d->rank = lb->A->shape[0];
-    d->lora_scale = lb->scale;
-    d->lora_A = dup(lb->A->data, lb->A->n * sizeof(float));
-    d->lora_B = dup(lb->B->data, lb->B->n * sizeof(float));
-}
+// The LoRA side branch (lb_*) lives in core/lora.c.
 
 // ---- GPTQ records ----------------------------------------------------------------------------
 // A small array: one entry per quantized projection of the prepared model (≤ a few hundred).

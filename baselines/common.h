@@ -6,6 +6,7 @@
 #pragma once
 #include "baselines.h"
 #include "linear.h"
+#include "lora.h"
 #include "quant.h"
 #include "util.h"
 
@@ -25,22 +26,6 @@ size_t qb_bytes(const Deploy *d);
 // Per-group min-max RTN of W into a fresh DEP_UNIFORM deploy.
 void qb_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size);
 
-// LoRA side branch: Y += scale·(drop(X)·Aᵀ)·Bᵀ. Saves U = drop(X)·Aᵀ (N×r) for backward.
-typedef struct {
-    Param *A, *B;
-    float scale, dropout;
-    Rng *rng, drop_state;
-    float *U;
-    int cap;
-} LoraBranch;
-// A ~ kaiming-uniform, B = 0 (lora_init_AB); registers A, B in L->params and accounts them.
-void lb_init(LoraBranch *lb, Linear *L, const MethodCfg *m, const char *name, Rng *rng);
-void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N);
-// Adds dA, dB and (if dX) the branch's dX.
-void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N);
-void lb_free(LoraBranch *lb);
-// Copies A, B, rank and scale into d's side-branch fields.
-void lb_deploy(const LoraBranch *lb, Deploy *d);
 
 // GPTQ records (baselines_prepare): the deploy of weight `w`, or NULL.
 const Deploy *prepared_lookup(const float *w);

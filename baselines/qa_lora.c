@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void lora_init_AB(Param **A, Param **B, const char *name, int rank, int out, int in, Rng *rng);
 
 typedef struct {
     Linear base;

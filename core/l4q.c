@@ -15,6 +15,7 @@
 // None of the released code's bugs: b is in dX, db is grouped along the input dim like ds,
 // the mask is always applied, and G sums over every token.
 #include "linear.h"
+#include "lora.h"
 #include "quant.h"
 #include "util.h"
 #include <cblas.h>
@@ -22,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void lora_init_AB(Param **A, Param **B, const char *name, int rank, int out, int in, Rng *rng);
 
 typedef struct {
     Linear base;

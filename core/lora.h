@@ -1,0 +1,28 @@
+// lora.h — the LoRA side branch every LoRA-style method shares (lora, qat_lora, the
+// quantized-base baselines): Y += scale·(drop(X)·Aᵀ)·Bᵀ, scale = alpha/rank.
+// Saved for backward: U = drop(X)·Aᵀ (N×r). With dropout the mask is not stored: the RNG
+// state is kept and the same mask regenerated in backward.
+#pragma once
+#include "linear.h"
+
+typedef struct {
+    Param *A, *B;      // r×in, out×r
+    float scale, dropout;
+    Rng *rng, drop_state;
+    float *U;          // N×r
+    int cap;           // rows U holds
+} LoraBranch;
+
+// A ~ U(±1/√in) (kaiming-uniform, a=√5), B = 0.
+void lora_init_AB(Param **A, Param **B, const char *name, int rank, int out, int in, Rng *rng);
+// Initializes the branch, registers A, B in L->params and accounts them in L->mem.
+void lb_init(LoraBranch *lb, Linear *L, const MethodCfg *m, const char *name, Rng *rng);
+// Y += the branch's output; grows L->mem.saved_bytes by what U needs.
+void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N);
+// dA, dB += ; dX += the branch's input gradient (dX may be NULL).
+void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N);
+void lb_free(LoraBranch *lb);
+// Copies A, B, rank and scale into d's side-branch fields (mixed-precision deploy).
+void lb_deploy(const LoraBranch *lb, Deploy *d);
+// W (out×in) += scale·B·A (merging into an fp32 weight).
+void lb_merge(const LoraBranch *lb, float *W, int out, int in);
