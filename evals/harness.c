@@ -166,6 +166,8 @@ static void score_packed(Model **mods, int nmods, Req *Q, Unit *U, long nu, int 
     int *in = xmalloc((size_t)maxcap * sizeof(int));
     float *lp = xmalloc((size_t)(W + 1) * sizeof(float));
     int *gr = xmalloc((size_t)(W + 1) * sizeof(int));
+    int *tg_all = xmalloc((size_t)maxcap * sizeof(int)), *gr_all = xmalloc((size_t)maxcap * sizeof(int));
+    float *lp_all = xmalloc((size_t)maxcap * sizeof(float));
     long p = 0;
     while (p < nu) {
         int T = U[p].len;
@@ -189,19 +191,43 @@ static void score_packed(Model **mods, int nmods, Req *Q, Unit *U, long nu, int 
         }
         model_forward(m, in, B, T, 0);
         pg->toks += (long)B * T;
+        long scored = 0;
+        for (int b = 0; b < B; b++)
+            if (U[p + b].kind == U_ROW) scored += Q[U[p + b].q0].ncont;
+        if (scored * 2 >= (long)B * T) {
+            // Mostly scored rows (minimal pairs, short requests): one head call over the
+            // whole pass instead of one small call per request.
+            for (long i = 0; i < (long)B * T; i++) tg_all[i] = -1;
+            for (int b = 0; b < B; b++) {
+                if (U[p + b].kind != U_ROW) continue;
+                const Req *q = &Q[U[p + b].q0];
+                int L = U[p + b].len;
+                memcpy(tg_all + (size_t)b * T + (L - q->ncont), q->tok + (L - q->ncont + 1), (size_t)q->ncont * sizeof(int));
+            }
+            model_head(m, tg_all, NULL, 0, B * T, lp_all, gr_all, 0, 1.0f);
+        }
         for (int b = 0; b < B; b++) {
             const Unit *u = &U[p + b];
             int L = u->len;
             for (int c = 0; c < u->nq; c++) {
                 Req *q = &Q[u->q0 + c];
-                read_head(m, q->tok + (L - q->ncont + 1), b * T + (L - q->ncont), q->ncont, lp, gr, q);
+                int row0 = b * T + (L - q->ncont);
+                if (scored * 2 >= (long)B * T && u->kind == U_ROW) {
+                    double sum = 0;
+                    int g = 1;
+                    for (int j = 0; j < q->ncont; j++) { sum += lp_all[row0 + j]; g &= gr_all[row0 + j] != 0; }
+                    q->ll = sum;
+                    q->greedy = g;
+                } else {
+                    read_head(m, q->tok + (L - q->ncont + 1), row0, q->ncont, lp, gr, q);
+                }
             }
             pg->done += u->nq;
         }
         p += B;
         progress_tick(pg, 0);
     }
-    free(in); free(lp); free(gr);
+    free(in); free(lp); free(gr); free(tg_all); free(gr_all); free(lp_all);
 }
 
 static void score_kv(Model *M, Req *Q, const Unit *u, float *lp, int *gr, Progress *pg) {
