@@ -18,6 +18,7 @@
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
 
 int main(int argc, char **argv) {
+    env_setup(argv);
     if (argc < 2) { fprintf(stderr, "usage: memtime METHOD [options]\n"); return 2; }
     const char *method = argv[1], *model = NULL;
     Config c = {.dim = 4096, .hidden_dim = 11008, .n_layers = 1, .n_heads = 32, .n_kv_heads = 32,

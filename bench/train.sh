@@ -17,9 +17,10 @@ row() { # method, then memtime args
     "$B" "$m" "$@" | python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read())
-print(f"{d[\"method\"]:<9} {d[\"step_seconds\"]:8.3f} s/step {d[\"tokens_per_s\"]:10.0f} tok/s  peak RSS {d[\"peak_rss_bytes\"]/2**20:8.1f} MiB"
-      f"  trainable {d[\"trainable_bytes\"]/2**20:7.2f} MiB  grad+opt {d[\"grad_optimizer_bytes\"]/2**20:7.2f} MiB"
-      f"  layer-saved {d[\"layer_saved_bytes\"]/2**20:7.2f} MiB  transient {d[\"peak_transient_bytes\"]/2**20:6.2f} MiB")'
+mib = lambda k: d[k] / 2**20
+print("%-9s %8.3f s/step %10.0f tok/s  peak RSS %8.1f MiB  trainable %7.2f MiB  grad+opt %7.2f MiB  layer-saved %7.2f MiB  transient %6.2f MiB"
+      % (d["method"], d["step_seconds"], d["tokens_per_s"], mib("peak_rss_bytes"), mib("trainable_bytes"),
+         mib("grad_optimizer_bytes"), mib("layer_saved_bytes"), mib("peak_transient_bytes")))'
 }
 echo "== training step: stories260K, 32×256 tokens, 4-bit g32, rank 8"
 for m in none full lora l4q qat_lora lsq; do

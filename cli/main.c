@@ -1,10 +1,8 @@
 // main.c — build/l4q entry point: BLAS core check, thread setup, subcommand dispatch.
 #include "cli.h"
 #include "util.h"
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const struct { const char *name; int (*fn)(int, char **); const char *usage; } CMDS[] = {
     {"info", cmd_info, "info FILE | --system"},
@@ -24,31 +22,8 @@ static void usage(FILE *f) {
     for (int i = 0; i < NCMDS; i++) fprintf(f, "  l4q %s\n", CMDS[i].usage);
 }
 
-// Environment fixes that must be in place before libgomp/OpenBLAS initialise, so they are
-// applied by re-executing once:
-// - SPEC §7: Debian's OpenBLAS 0.3.21 misdetects this AVX-512 CPU as Prescott (5x slower
-//   sgemm): use OPENBLAS_CORETYPE=SkylakeX.
-// - OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning. Spinning
-//   threads steal the cores from whatever else runs (other sweep workers, BLAS), which
-//   measured 10-100x slowdowns on a busy 2-core machine; sleeping costs microseconds.
-// Either variable set by the user is respected.
-static void fix_env(char **argv) {
-    int again = 0;
-    if (!getenv("OMP_WAIT_POLICY")) { setenv("OMP_WAIT_POLICY", "passive", 1); again = 1; }
-    if (!getenv("OPENBLAS_CORETYPE")) {
-        const char *core = openblas_get_corename();
-        __builtin_cpu_init();
-        if (core && !strcasecmp(core, "prescott") && __builtin_cpu_supports("avx512f")) {
-            setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-            fprintf(stderr, "l4q: OpenBLAS detected the generic Prescott core on an AVX-512 CPU; using SkylakeX kernels (set OPENBLAS_CORETYPE to override)\n");
-            again = 1;
-        }
-    }
-    if (again) execv("/proc/self/exe", argv);
-}
-
 int main(int argc, char **argv) {
-    fix_env(argv);
+    env_setup(argv);
     // Global --threads N, accepted anywhere.
     int threads = 0, j = 1;
     for (int i = 1; i < argc; i++) {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cblas.h>
+#include <strings.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -186,4 +187,27 @@ void cpu_model_name(char *out, size_t n) {
             break;
         }
     fclose(f);
+}
+
+// Environment fixes that must be in place before libgomp/OpenBLAS initialise, so they are
+// applied by re-executing once:
+// - SPEC §7: Debian's OpenBLAS 0.3.21 misdetects this AVX-512 CPU as Prescott (5x slower
+//   sgemm): use OPENBLAS_CORETYPE=SkylakeX.
+// - OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning. Spinning
+//   threads steal the cores from whatever else runs (other sweep workers, BLAS), which
+//   measured 10-100x slowdowns on a busy 2-core machine; sleeping costs microseconds.
+// Either variable set by the user is respected.
+void env_setup(char **argv) {
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY")) { setenv("OMP_WAIT_POLICY", "passive", 1); again = 1; }
+    if (!getenv("OPENBLAS_CORETYPE")) {
+        const char *core = openblas_get_corename();
+        __builtin_cpu_init();
+        if (core && !strcasecmp(core, "prescott") && __builtin_cpu_supports("avx512f")) {
+            setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+            fprintf(stderr, "l4q: OpenBLAS detected the generic Prescott core on an AVX-512 CPU; using SkylakeX kernels (set OPENBLAS_CORETYPE to override)\n");
+            again = 1;
+        }
+    }
+    if (again) execv("/proc/self/exe", argv);
 }

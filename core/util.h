@@ -31,6 +31,12 @@ void cpu_model_name(char *out, size_t n); // /proc/cpuinfo "model name", or "unk
 size_t rss_bytes(void);      // current resident set
 size_t peak_rss_bytes(void); // VmHWM
 
+// Process start (every executable's main calls it first): OPENBLAS_CORETYPE=SkylakeX
+// when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (SPEC §7), and
+// OMP_WAIT_POLICY=passive; both must be set before the libraries initialise, so this
+// re-executes the program once when it changes anything. User settings are respected.
+void env_setup(char **argv);
+
 // Threads: all cores by default; --threads N / L4Q_THREADS override. Sets OpenMP and
 // OpenBLAS together so they never oversubscribe.
 void threads_init(int requested);
