@@ -4,7 +4,7 @@
 //
 //   build/bench/memtime METHOD [--model F | --dim D --hidden H --layers L --heads N
 //       --kv-heads K --vocab V] [--tokens T] [--batch B] [--bits n] [--group g] [--rank r]
-//       [--steps S]
+//       [--steps S] [--tile ROWS]
 // Prints one JSON line: step time (median of S steps after one warm-up), peak RSS, and the
 // seam's memory account.
 #include "checkpoint.h"
@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
     const char *method = argv[1], *model = NULL;
     Config c = {.dim = 4096, .hidden_dim = 11008, .n_layers = 1, .n_heads = 32, .n_kv_heads = 32,
                 .vocab_size = 512, .seq_len = 512, .shared_classifier = 1, .norm_eps = 1e-5f, .rope_theta = 10000};
-    int T = 512, B = 1, bits = 4, group = 128, rank = 16, steps = 3;
+    int T = 512, B = 1, bits = 4, group = 128, rank = 16, steps = 3, tile = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i]; int v = atoi(argv[i + 1]);
         if (!strcmp(k, "--model")) model = argv[i + 1];
@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--group")) group = v;
         else if (!strcmp(k, "--rank")) rank = v;
         else if (!strcmp(k, "--steps")) steps = v;
+        else if (!strcmp(k, "--tile")) tile = v;
         else die_input("memtime: unknown option %s", k);
     }
     threads_init(0);
@@ -47,6 +48,7 @@ int main(int argc, char **argv) {
     MethodCfg m;
     method_defaults(&m, method);
     m.rank = rank; m.alpha = 2.0f * rank; m.bits = bits; m.group_size = group;
+    if (tile > 0) m.tile_rows = tile;
     Model *M = model_build(mf, &m, B, T, 0);
     Param *ps[4096];
     int np = model_params(M, ps, 4096);
