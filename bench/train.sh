@@ -10,7 +10,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D="${L4Q_DATA:-../shared/data}"
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 B=build/bench/memtime
 row() { # method, then memtime args
     local m=$1; shift

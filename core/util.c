@@ -193,13 +193,14 @@ void cpu_model_name(char *out, size_t n) {
 // applied by re-executing once:
 // - SPEC §7: Debian's OpenBLAS 0.3.21 misdetects this AVX-512 CPU as Prescott (5x slower
 //   sgemm): use OPENBLAS_CORETYPE=SkylakeX.
-// - OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning. Spinning
-//   threads steal the cores from whatever else runs (other sweep workers, BLAS), which
-//   measured 10-100x slowdowns on a busy 2-core machine; sleeping costs microseconds.
-// Either variable set by the user is respected.
+// - GOMP_SPINCOUNT=20000: idle OpenMP threads spin ~10-20 µs, then sleep. Long spins
+//   (libgomp's default) steal the cores from other processes on a busy machine (measured
+//   10-100x slowdowns); sleeping at once (OMP_WAIT_POLICY=passive) costs a futex round trip
+//   per parallel region: 2.5x slower evaluation of many short requests.
+// Settings the user made (OPENBLAS_CORETYPE, OMP_WAIT_POLICY, GOMP_SPINCOUNT) are respected.
 void env_setup(char **argv) {
     int again = 0;
-    if (!getenv("OMP_WAIT_POLICY")) { setenv("OMP_WAIT_POLICY", "passive", 1); again = 1; }
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) { setenv("GOMP_SPINCOUNT", "20000", 1); again = 1; }
     if (!getenv("OPENBLAS_CORETYPE")) {
         const char *core = openblas_get_corename();
         __builtin_cpu_init();

@@ -32,8 +32,8 @@ size_t rss_bytes(void);      // current resident set
 size_t peak_rss_bytes(void); // VmHWM
 
 // Process start (every executable's main calls it first): OPENBLAS_CORETYPE=SkylakeX
-// when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (SPEC §7), and
-// OMP_WAIT_POLICY=passive; both must be set before the libraries initialise, so this
+// when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (SPEC §7), and a short
+// OpenMP spin (GOMP_SPINCOUNT=20000); both must be set before the libraries initialise, so this
 // re-executes the program once when it changes anything. User settings are respected.
 void env_setup(char **argv);
 

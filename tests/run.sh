@@ -8,7 +8,7 @@ export PY=/usr/bin/python3
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
 export L4Q_THREADS="${L4Q_THREADS:-2}"
 # Test binaries do not re-exec like build/l4q does: give them the same OpenMP wait policy.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+export GOMP_SPINCOUNT="${GOMP_SPINCOUNT:-20000}"
 pass=0; fail=0
 only="${1:-}"
 run_one() {
