@@ -1,51 +1,13 @@
-// common.c — the tiled quantized base, the LoRA side branch and the GPTQ records shared
-// by the baseline layers (see common.h).
+// common.c — the packed-base helpers and the GPTQ records shared by the baseline layers
+// (see common.h).
 #include "common.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-void lora_init_AB(Param **A, Param **B, const char *name, int rank, int out, int in, Rng *rng);
-
-int qb_tile_rows(int out, int in) {
-    int t = QB_TILE_FLOATS / in;
-    return t < 1 ? 1 : t > out ? out : t;
-}
-
-void qb_rows(const Deploy *d, int r0, int t, float *Wt) {
-    if (d->kind == DEP_NF4) {
-        nf4_dequant_rows(d, r0, t, Wt);
-    } else {
-        int gs = d->group_size == -1 ? d->in : d->group_size;
-        quant_dequant_rows(d->codes, d->scale, d->offset, d->bits, gs, d->in, r0, t, Wt);
-    }
-}
-
-void qb_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
-    int in = d->in, out = d->out, tile = qb_tile_rows(out, in);
-    float *Wt = xmalloc((size_t)tile * in * sizeof(float));
-    mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
-    for (int r0 = 0; r0 < out; r0 += tile) {
-        int t = out - r0 < tile ? out - r0 : tile;
-        qb_rows(d, r0, t, Wt);
-        // Y[:, r0:r0+t] = X·Wtᵀ (ldc = out writes the tile's columns in place)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
-    }
-    free(Wt);
-}
-
-void qb_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N) {
-    int in = d->in, out = d->out, tile = qb_tile_rows(out, in);
-    float *Wt = xmalloc((size_t)tile * in * sizeof(float));
-    mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
-    for (int r0 = 0; r0 < out; r0 += tile) {
-        int t = out - r0 < tile ? out - r0 : tile;
-        qb_rows(d, r0, t, Wt);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, Wt, in, 1.0f, dX, in);
-    }
-    free(Wt);
-}
+// The tiled dequantize-then-sgemm loops (deploy_rows/deploy_forward/deploy_backward_dx)
+// live in core/deployed.c, shared with the deployed inference layers.
 
 size_t qb_bytes(const Deploy *d) {
     if (d->kind == DEP_NF4) {

@@ -10,16 +10,8 @@
 #include "quant.h"
 #include "util.h"
 
-// Rows per dequantized tile: ~64 KiB of floats, as in core/deployed.c.
-#define QB_TILE_FLOATS (16 * 1024)
-int qb_tile_rows(int out, int in);
-
-// Dequantize rows [r0, r0+t) of a DEP_UNIFORM or DEP_NF4 deploy into Wt (t×in).
-void qb_rows(const Deploy *d, int r0, int t, float *Wt);
-// Y[N×out] = X·Wqᵀ (overwrites Y), tile by tile.
-void qb_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
-// dX[N×in] += dY·Wq, tile by tile.
-void qb_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N);
+// Tiled dequantization of the base (deploy_rows, deploy_forward, deploy_backward_dx,
+// deploy_tile_rows) comes from core (linear.h).
 // Bytes the packed base occupies (codes + per-group params or absmax storage).
 size_t qb_bytes(const Deploy *d);
 // Deep copy of a deploy (all arrays duplicated).

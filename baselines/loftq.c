@@ -40,7 +40,7 @@ void loftq_init(const float *W, int out, int in, const char *base, int bits, int
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, rank, -scale, B, rank, A, in, 1.0f, T, in);
         deploy_free(base_out);
         loftq_quant(T, out, in, base, bits, group_size, base_out);
-        qb_rows(base_out, 0, out, Q); // init-time only: the training layer keeps just the codes
+        deploy_rows(base_out, 0, out, Q); // init-time only: the training layer keeps just the codes
         for (size_t e = 0; e < n; e++) T[e] = W[e] - Q[e];
         lapack_int info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'S', out, in, T, in, S, Uu, k, Vt, in);
         if (info) die_internal("loftq: SVD of a %d x %d residual failed (LAPACK info %d)", out, in, (int)info);

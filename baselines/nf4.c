@@ -169,7 +169,7 @@ typedef struct { Linear base; const Deploy *d; } Nf4Deployed;
 
 static void nf4d_forward(Linear *L, const float *X, float *Y, int N) {
     const Deploy *d = ((Nf4Deployed *)L)->d;
-    qb_forward(d, L, X, Y, N);
+    deploy_forward(d, L, X, Y, N);
     if (d->rank > 0) {
         int r = d->rank;
         float *U = xmalloc((size_t)N * r * sizeof(float));
@@ -212,7 +212,7 @@ void deploy_merge_lora(Deploy *d) {
     if (d->rank <= 0 || !d->lora_A || !d->lora_B) return;
     int out = d->out, in = d->in, r = d->rank;
     float *W = d->kind == DEP_FP32 ? d->w : xmalloc((size_t)out * in * sizeof(float)); // export-time only
-    if (d->kind != DEP_FP32) qb_rows(d, 0, out, W);
+    if (d->kind != DEP_FP32) deploy_rows(d, 0, out, W);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, d->lora_scale, d->lora_B, r, d->lora_A, in, 1.0f, W, in);
     free(d->lora_A); free(d->lora_B);
     d->lora_A = d->lora_B = NULL;

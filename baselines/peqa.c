@@ -33,7 +33,7 @@ static void peqa_offsets(PeqaLinear *l) {
 
 static void peqa_forward(Linear *L, const float *X, float *Y, int N) {
     PeqaLinear *l = (PeqaLinear *)L;
-    int in = L->in, out = L->out, tile = qb_tile_rows(out, in);
+    int in = L->in, out = L->out, tile = deploy_tile_rows(out, in);
     peqa_offsets(l);
     float *Wt = xmalloc((size_t)tile * in * sizeof(float));
     mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
@@ -47,7 +47,7 @@ static void peqa_forward(Linear *L, const float *X, float *Y, int N) {
 
 static void peqa_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     PeqaLinear *l = (PeqaLinear *)L;
-    int in = L->in, out = L->out, tile = qb_tile_rows(out, in), ng = l->q.ng, gs = l->q.gs;
+    int in = L->in, out = L->out, tile = deploy_tile_rows(out, in), ng = l->q.ng, gs = l->q.gs;
     size_t rb = quant_row_bytes(l->q.bits, in);
     peqa_offsets(l);
     float *Wt = xmalloc((size_t)tile * in * sizeof(float)), *Gt = xmalloc((size_t)tile * in * sizeof(float));

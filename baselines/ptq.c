@@ -7,7 +7,7 @@
 //   Y = X·Q(W0)ᵀ [+ scale·(drop(X)·Aᵀ)·Bᵀ]
 //
 // The base is held only in its packed deployed form and dequantized a row tile at a time
-// in forward and backward (qb_forward / qb_backward_dx), so weight_bytes is the packed
+// in forward and backward (deploy_forward / deploy_backward_dx), so weight_bytes is the packed
 // size and transient memory is one tile. RTN codes are computed here from W0 (per-group
 // asymmetric min-max, quant_rtn); GPTQ codes come from the model-level pass
 // (baselines_prepare), looked up by the weight pointer.
@@ -24,14 +24,14 @@ typedef struct {
 
 static void ql_forward(Linear *L, const float *X, float *Y, int N) {
     QLayer *l = (QLayer *)L;
-    qb_forward(&l->q, L, X, Y, N);
+    deploy_forward(&l->q, L, X, Y, N);
     if (l->has_lora) lb_forward(&l->lb, L, X, Y, N);
 }
 
 static void ql_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     QLayer *l = (QLayer *)L;
     if (l->has_lora) lb_backward(&l->lb, L, X, dY, dX, N);
-    if (dX) qb_backward_dx(&l->q, L, dY, dX, N);
+    if (dX) deploy_backward_dx(&l->q, L, dY, dX, N);
 }
 
 // The deployed form is the base itself, plus the fp32 side branch when LoRA trained.

@@ -53,7 +53,7 @@ static void qa_forward(Linear *L, const float *X, float *Y, int N) {
         l->cap = N;
         L->mem.saved_bytes = (size_t)N * r * sizeof(float);
     }
-    qb_forward(&l->q, L, X, Y, N);
+    deploy_forward(&l->q, L, X, Y, N);
     float *Xp = xmalloc((size_t)N * ng * sizeof(float));
     mem_transient(&L->mem, (size_t)N * ng * sizeof(float));
     qa_pool(l, X, Xp, N);
@@ -73,7 +73,7 @@ static void qa_backward(Linear *L, const float *X, const float *dY, float *dX, i
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, l->scale, dY, out, l->B->data, r, 0.0f, dU, r);
     mm_dytx(dU, Xp, l->A->grad, N, r, ng, 1.0f);
     if (dX) {
-        qb_backward_dx(&l->q, L, dY, dX, N);
+        deploy_backward_dx(&l->q, L, dY, dX, N);
         mm_dyw(dU, l->A->data, Xp, N, r, ng, 0.0f); // Xp reused as dP = dU·A
         #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++)

@@ -18,7 +18,7 @@
 
 // The tokenizer named in RUN_DIR/config.yaml, if any.
 static Tokenizer *run_tokenizer(const char *dir, int vocab) {
-    char p[4200];
+    char p[4300];
     snprintf(p, sizeof p, "%s/config.yaml", dir);
     if (!file_exists(p)) return NULL;
     YNode *root = yaml_load_file(p);

@@ -27,27 +27,61 @@ Linear *nf4_linear_from_deploy(const Deploy *d, const char *name) __attribute__(
 typedef struct {
     Linear base;
     const Deploy *d;
-    int tile, gs;   // gs resolved (a stored −1 means one group per row)
 } DeployedLinear;
 
 static void dep_fp32_forward(Linear *L, const float *X, float *Y, int N) {
     mm_xwt(X, ((DeployedLinear *)L)->d->w, Y, N, L->in, L->out, 0.0f);
 }
 
-static void dep_uniform_forward(Linear *L, const float *X, float *Y, int N) {
-    DeployedLinear *l = (DeployedLinear *)L;
-    const Deploy *d = l->d;
-    int in = L->in, out = L->out, tile = l->tile;
+int deploy_tile_rows(int out, int in) {
+    int t = DEP_TILE_FLOATS / in;
+    return t < 1 ? 1 : t > out ? out : t;
+}
+
+void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out) __attribute__((weak));
+
+void deploy_rows(const Deploy *d, int r0, int t, float *Wt) {
+    if (d->kind == DEP_FP32) {
+        memcpy(Wt, d->w + (size_t)r0 * d->in, (size_t)t * d->in * sizeof(float));
+    } else if (d->kind == DEP_UNIFORM) {
+        int gs = d->group_size > 0 ? d->group_size : d->in;
+        quant_dequant_rows(d->codes, d->scale, d->offset, d->bits, gs, d->in, r0, t, Wt);
+    } else {
+        if (!nf4_dequant_rows) die_input("NF4 weights are not supported by this binary");
+        nf4_dequant_rows(d, r0, t, Wt);
+    }
+}
+
+void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
+    int in = d->in, out = d->out, tile = deploy_tile_rows(out, in);
     float *Wt = xmalloc((size_t)tile * in * sizeof(float));
     mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
-        quant_dequant_rows(d->codes, d->scale, d->offset, d->bits, l->gs, in, r0, t, Wt);
+        deploy_rows(d, r0, t, Wt);
+        // Y[:, r0:r0+t] = X·Wtᵀ (ldc = out writes the tile's columns in place)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
     }
     free(Wt);
+}
+
+void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N) {
+    int in = d->in, out = d->out, tile = deploy_tile_rows(out, in);
+    float *Wt = xmalloc((size_t)tile * in * sizeof(float));
+    mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
+    for (int r0 = 0; r0 < out; r0 += tile) {
+        int t = out - r0 < tile ? out - r0 : tile;
+        deploy_rows(d, r0, t, Wt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, Wt, in, 1.0f, dX, in);
+    }
+    free(Wt);
+}
+
+static void dep_uniform_forward(Linear *L, const float *X, float *Y, int N) {
+    const Deploy *d = ((DeployedLinear *)L)->d;
+    deploy_forward(d, L, X, Y, N);
     if (d->rank > 0 && d->lora_A && d->lora_B) {
-        int r = d->rank;
+        int r = d->rank, in = L->in, out = L->out;
         float *U = xmalloc((size_t)N * r * sizeof(float));
         mem_transient(&L->mem, (size_t)N * r * sizeof(float));
         mm_xwt(X, d->lora_A, U, N, in, r, 0.0f);
@@ -89,19 +123,10 @@ void deploy_copy(Deploy *dst, const Deploy *s) {
     dst->lora_B = s->rank > 0 ? dup_bytes(s->lora_B, (size_t)s->out * s->rank * F) : NULL;
 }
 
-void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out) __attribute__((weak));
-
 float *deploy_dequant(const Deploy *d) {
     size_t n = (size_t)d->out * d->in;
     float *W = xmalloc(n * sizeof(float));
-    if (d->kind == DEP_FP32) memcpy(W, d->w, n * sizeof(float));
-    else if (d->kind == DEP_UNIFORM) {
-        int gs = d->group_size > 0 ? d->group_size : d->in;
-        quant_dequant_rows(d->codes, d->scale, d->offset, d->bits, gs, d->in, 0, d->out, W);
-    } else {
-        if (!nf4_dequant_rows) die_input("NF4 weights are not supported by this binary");
-        nf4_dequant_rows(d, 0, d->out, W);
-    }
+    deploy_rows(d, 0, d->out, W);
     if (d->rank > 0) // fold the side branch: W += scale·B·A
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->out, d->in, d->rank, d->lora_scale, d->lora_B,
                     d->rank, d->lora_A, d->in, 1.0f, W, d->in);
@@ -135,11 +160,8 @@ Linear *linear_from_deploy(const Deploy *d, const char *name) {
                   d->codes_bytes, quant_codes_bytes(&q));
     int mixed = d->rank > 0;
     if (mixed && (!d->lora_A || !d->lora_B)) die_input("%s: LoRA side branch of rank %d has no factors", name, d->rank);
-    l->gs = q.gs;
     l->base.ops = &DEP_UNIFORM_OPS;
     l->base.form = quant_form_name(d->bits, mixed);
-    int tile = DEP_TILE_FLOATS / d->in;
-    l->tile = tile < 1 ? 1 : tile > d->out ? d->out : tile;
     l->base.mem.weight_bytes = d->codes_bytes + 2 * quant_nparams(&q) * sizeof(float)
         + (mixed ? (size_t)d->rank * (d->in + d->out) * sizeof(float) : 0);
     return &l->base;

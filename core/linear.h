@@ -105,6 +105,13 @@ struct Linear {
 Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
 Linear *linear_from_deploy(const Deploy *d, const char *name); // inference path
 void linear_free(Linear *L);
+// Tiled low-bit paths shared by the deployed layers and the quantized-base baselines:
+// rows [r0, r0+t) of any deployed form dequantized into Wt (t×in); Y = X·Wᵀ (overwrites)
+// and dX += dY·W one ~64 KiB row tile at a time, so the fp32 W never exists whole.
+int deploy_tile_rows(int out, int in);
+void deploy_rows(const Deploy *d, int r0, int t, float *Wt);
+void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
+void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N);
 const char *const *method_names(void); // NULL-terminated
 void method_defaults(MethodCfg *m, const char *name); // die_input on unknown name
 
