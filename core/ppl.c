@@ -2,6 +2,7 @@
 #include "ppl.h"
 #include "util.h"
 #include <ctype.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,40 +31,68 @@ int *text_to_stream(const Tokenizer *t, const char *name, const char *text, size
     return out;
 }
 
-PplResult ppl_stream(Model *M, const int *toks, long n, int T, int B, int progress) {
-    PplResult res = {0};
-    double t0 = now_sec();
-    long nwin = n >= 2 ? (n - 2) / T + 1 : 0; // window k covers [kT, min(kT+T, n-1)] as inputs+1
-    int *in = xmalloc((size_t)B * T * sizeof(int)), *tg = xmalloc((size_t)B * T * sizeof(int));
-    int tty = progress && is_tty(stderr);
-    for (long w0 = 0; w0 < nwin; w0 += B) {
-        int b = (int)(nwin - w0 < B ? nwin - w0 : B);
-        int Tb = 0;
-        for (int j = 0; j < b; j++) {
-            long s = (w0 + j) * T, len = n - 1 - s < T ? n - 1 - s : T; // predicted tokens
-            if (len > Tb) Tb = (int)len;
-        }
-        for (int j = 0; j < b; j++) {
-            long s = (w0 + j) * T, len = n - 1 - s < T ? n - 1 - s : T;
-            for (int t = 0; t < Tb; t++) {
-                // Padding past a short last window: any valid id, target ignored; causal
-                // attention keeps it from touching the real positions.
-                in[j * Tb + t] = t < len ? toks[s + t] : 0;
-                tg[j * Tb + t] = t < len ? toks[s + t + 1] : -1;
-                if (t < len) res.predicted++;
-            }
-        }
-        model_forward(M, in, b, Tb, 0);
-        res.nll += model_head(M, tg, NULL, 0, b * Tb, NULL, NULL, 0, 1.0f);
-        res.windows += b;
-        if (tty) {
-            double el = now_sec() - t0, frac = (double)(w0 + b) / nwin;
-            fprintf(stderr, "\rppl: %ld/%ld windows  %.0f tok/s  ETA %.0fs ", w0 + b, nwin, res.predicted / el, el / frac - el);
+// One batch of b windows starting at window w0 through model M: its summed NLL, and the
+// number of predicted tokens in *pred.
+static double ppl_batch(Model *M, const int *toks, long n, int T, long w0, int b, int *in, int *tg, long *pred) {
+    int Tb = 0;
+    for (int j = 0; j < b; j++) {
+        long s = (w0 + j) * T, len = n - 1 - s < T ? n - 1 - s : T; // predicted tokens
+        if (len > Tb) Tb = (int)len;
+    }
+    *pred = 0;
+    for (int j = 0; j < b; j++) {
+        long s = (w0 + j) * T, len = n - 1 - s < T ? n - 1 - s : T;
+        for (int t = 0; t < Tb; t++) {
+            // Padding past a short last window: any valid id, target ignored; causal
+            // attention keeps it from touching the real positions.
+            in[j * Tb + t] = t < len ? toks[s + t] : 0;
+            tg[j * Tb + t] = t < len ? toks[s + t + 1] : -1;
+            if (t < len) (*pred)++;
         }
     }
+    model_forward(M, in, b, Tb, 0);
+    return model_head(M, tg, NULL, 0, b * Tb, NULL, NULL, 0, 1.0f);
+}
+
+PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int progress) {
+    PplResult res = {0};
+    double t0 = now_sec();
+    int B = Ms[0]->maxB;
+    long nwin = n >= 2 ? (n - 2) / T + 1 : 0; // window k covers [kT, min(kT+T, n-1)] as inputs+1
+    long nbat = (nwin + B - 1) / B, next = 0, done = 0;
+    if (nrep > nbat) nrep = nbat > 0 ? (int)nbat : 1;
+    // Per-batch sums, added in batch order at the end: the result does not depend on
+    // which replica ran which batch.
+    double *nll = xcalloc(nbat > 0 ? nbat : 1, sizeof(double));
+    long *pred = xcalloc(nbat > 0 ? nbat : 1, sizeof(long));
+    int tty = progress && is_tty(stderr);
+    #pragma omp parallel num_threads(nrep) if (nrep > 1)
+    {
+        Model *M = Ms[omp_get_thread_num()];
+        int *in = xmalloc((size_t)B * T * sizeof(int)), *tg = xmalloc((size_t)B * T * sizeof(int));
+        for (;;) {
+            long k;
+            #pragma omp atomic capture
+            k = next++;
+            if (k >= nbat) break;
+            long w0 = k * B;
+            int b = (int)(nwin - w0 < B ? nwin - w0 : B);
+            nll[k] = ppl_batch(M, toks, n, T, w0, b, in, tg, &pred[k]);
+            long d;
+            #pragma omp atomic capture
+            d = done += b;
+            if (tty && omp_get_thread_num() == 0) {
+                double el = now_sec() - t0, frac = (double)d / nwin;
+                fprintf(stderr, "\rppl: %ld/%ld windows  %.0f tok/s  ETA %.0fs ", d, nwin, d * (double)T / el, el / frac - el);
+            }
+        }
+        free(in); free(tg);
+    }
+    for (long k = 0; k < nbat; k++) { res.nll += nll[k]; res.predicted += pred[k]; }
     if (tty) fputc('\n', stderr);
+    res.windows = nwin;
     res.tokens = n;
     res.seconds = now_sec() - t0;
-    free(in); free(tg);
+    free(nll); free(pred);
     return res;
 }

@@ -417,7 +417,7 @@ static double val_ppl(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok) {
     free(text);
     int T = 128, nwin = LIGHT ? 8 : 24;
     Model *M = model_build(mf, m, 4, T, 0);
-    PplResult r = ppl_stream(M, st, (long)nwin * T + 1 < n ? (long)nwin * T + 1 : n, T, 4, 0);
+    PplResult r = ppl_stream(&M, 1, st, (long)nwin * T + 1 < n ? (long)nwin * T + 1 : n, T, 0);
     model_free(M);
     free(st);
     return exp(r.nll / r.predicted);
