@@ -105,8 +105,8 @@ static inline float quant_lsq_gscale(const QuantSpec *q, int g) {
 }
 // Recompute-path backward for rows [r0, r0+nrows) (the memory-optimized L4Q tile): Wt is
 // the pre-quantization weight of those rows (nrows×in), Gt the matching rows of G. Adds
-// the ds, db contributions (ds, db: full out×ng arrays), replaces Gt by M⊙G in place and,
-// if Wq != NULL, writes the quantized rows there (Wq may alias Wt).
+// the ds, db contributions (ds, db: full out×ng arrays), replaces Gt by M⊙G in place and
+// writes the quantized rows to Wq (which may alias Wt).
 void quant_backward_rows(const QuantSpec *q, const float *Wt, float *Gt, const float *s, const float *b,
                          int r0, int nrows, int lsq_scale, float *ds, float *db, float *Wq);
 // Autograd-style forward that keeps the out×in intermediates for backward (the naive
