@@ -36,6 +36,8 @@ static Acts layer_acts(Model *M, int l) {
 typedef struct { float *dx, *dxf, *dxn, *dq, *dk, *dv, *dao, *dh1, *dh3, *dhg, *dlogits; } Grads;
 struct ModelScratch { Grads g; float *logits; int chunk; };
 
+#define HEAD_CHUNK_BYTES ((size_t)128 << 20)
+
 static float *slab(size_t n, size_t *acc) { *acc += n * sizeof(float); return xmalloc_aligned(n * sizeof(float)); }
 
 Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, uint64_t seed) {
@@ -97,7 +99,13 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
     rope_tables(M->rope_cos, M->rope_sin, maxT, D / c->n_heads, c->rope_theta);
 
     struct ModelScratch *S = xcalloc(1, sizeof *S);
-    S->chunk = 256;
+    // Head rows per sgemm: every call repacks the whole V×D classifier, so wide chunks
+    // amortize that (1024 rows measured 10% faster than 256 on the stories15M shape), up to
+    // a 128 MiB logits buffer for large vocabularies.
+    S->chunk = (int)(HEAD_CHUNK_BYTES / ((size_t)c->vocab_size * sizeof(float)));
+    if (S->chunk > 1024) S->chunk = 1024;
+    if (S->chunk < 64) S->chunk = 64;
+    if ((size_t)S->chunk > R) S->chunk = (int)R;
     S->logits = xmalloc_aligned((size_t)S->chunk * c->vocab_size * sizeof(float));
     Param *ps[1];
     if (model_params(M, ps, 1) > 0) {

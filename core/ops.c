@@ -656,21 +656,28 @@ float logsoftmax_row(const float *lg, int V, int target, int *is_greedy, float *
     float mx = -INFINITY;
     #pragma omp simd reduction(max : mx)
     for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
-    // Lanes of the simd sum are separate partial sums: accurate enough in float for the
-    // few-thousand-term rows here (the loss tests hold to 1e-5 relative).
-    float sum = 0;
-    #pragma omp simd reduction(+ : sum)
-    for (int i = 0; i < V; i++) sum += exp_vec(lg[i] - mx);
-    float lse = mx + logf(sum);
-    float lp = target >= 0 ? lg[target] - lse : 0.0f;
     if (is_greedy) {
         int am = 0; // first index attaining the maximum, as a serial scan would pick
         while (am < V - 1 && lg[am] != mx) am++;
         *is_greedy = (am == target);
     }
+    float lt = target >= 0 ? lg[target] : 0.0f; // dl may overwrite lg below
+    // Lanes of the simd sum are separate partial sums: accurate enough in float for the
+    // few-thousand-term rows here (the loss tests hold to 1e-5 relative). With dl, the
+    // exponentials are kept there and scaled afterwards: one exp per logit, not two.
+    float sum = 0;
     if (dl) {
+        #pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < V; i++) { float e = exp_vec(lg[i] - mx); dl[i] = e; sum += e; }
+    } else {
+        #pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < V; i++) sum += exp_vec(lg[i] - mx);
+    }
+    float lse = mx + logf(sum), lp = target >= 0 ? lt - lse : 0.0f;
+    if (dl) {
+        float k = scale / sum; // softmax = e / sum
         #pragma omp simd
-        for (int i = 0; i < V; i++) dl[i] = scale * exp_vec(lg[i] - lse);
+        for (int i = 0; i < V; i++) dl[i] *= k;
         if (target >= 0) dl[target] -= scale;
     }
     ftz_end(csr);
