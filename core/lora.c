@@ -60,7 +60,7 @@ void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
     }
     mm_xwt(Xd ? Xd : X, lb->A->data, lb->U, N, in, r, 0.0f);
     free(Xd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, lb->scale, lb->U, r, lb->B->data, r, 1.0f, Y, out);
+    if (Y) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, lb->scale, lb->U, r, lb->B->data, r, 1.0f, Y, out);
 }
 
 void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N) {
@@ -109,13 +109,47 @@ void lb_merge(const LoraBranch *lb, float *W, int out, int in) {
 // ---- the `lora` method ------------------------------------------------------------------
 typedef struct { Linear base; const float *W0; LoraBranch lb; } LoraLinear;
 
+// W0 + scale·B·A, freshly allocated (out×in).
+static float *lora_merged(LoraLinear *l) {
+    size_t n = (size_t)l->base.out * l->base.in;
+    float *W = memcpy(xmalloc(n * sizeof(float)), l->W0, n * sizeof(float));
+    lb_merge(&l->lb, W, l->base.out, l->base.in);
+    return W;
+}
+
+// When the batch has at least as many rows as the weight has rows and columns, one
+// product with the merged weight is cheaper than the base product plus the rank-r update
+// of Y (forward) and dX (backward): each update reads and writes an N×out or N×in matrix
+// with only r multiply-adds per element, while merging costs out·in·r once. Not with
+// dropout in training, where the branch sees a different input than the base.
+static int lora_merge_pays(const LoraLinear *l, int N) {
+    return (l->lb.dropout == 0 || !l->base.training) && l->base.out <= N && l->base.in <= N;
+}
+
 static void lora_forward(Linear *L, const float *X, float *Y, int N) {
     LoraLinear *l = (LoraLinear *)L;
+    if (lora_merge_pays(l, N)) {
+        float *W = lora_merged(l);
+        mem_transient(&L->mem, (size_t)L->out * L->in * sizeof(float));
+        mm_xwt(X, W, Y, N, L->in, L->out, 0.0f);
+        free(W);
+        lb_forward(&l->lb, L, X, NULL, N); // U only, for dB
+        return;
+    }
     mm_xwt(X, l->W0, Y, N, L->in, L->out, 0.0f);
     lb_forward(&l->lb, L, X, Y, N);
 }
 static void lora_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     LoraLinear *l = (LoraLinear *)L;
+    if (lora_merge_pays(l, N)) {
+        if (dX) {
+            float *W = lora_merged(l);
+            mm_dyw(dY, W, dX, N, L->out, L->in, 1.0f);
+            free(W);
+        }
+        lb_backward(&l->lb, L, X, dY, NULL, N); // dA, dB
+        return;
+    }
     if (dX) mm_dyw(dY, l->W0, dX, N, L->out, L->in, 1.0f);
     lb_backward(&l->lb, L, X, dY, dX, N);
 }
@@ -123,8 +157,7 @@ static void lora_deploy(Linear *L, Deploy *d) {
     LoraLinear *l = (LoraLinear *)L;
     memset(d, 0, sizeof *d);
     d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
-    d->w = memcpy(xmalloc((size_t)L->out * L->in * sizeof(float)), l->W0, (size_t)L->out * L->in * sizeof(float));
-    lb_merge(&l->lb, d->w, L->out, L->in);
+    d->w = lora_merged(l);
 }
 static void lora_free(Linear *L) {
     LoraLinear *l = (LoraLinear *)L;

@@ -17,9 +17,10 @@ typedef struct {
 void lora_init_AB(Param **A, Param **B, const char *name, int rank, int out, int in, Rng *rng);
 // Initializes the branch, registers A, B in L->params and accounts them in L->mem.
 void lb_init(LoraBranch *lb, Linear *L, const MethodCfg *m, const char *name, Rng *rng);
-// Y += the branch's output; grows L->mem.saved_bytes by what U needs.
+// Y += the branch's output (Y == NULL: only U, when the caller merged the branch into
+// its weight); grows L->mem.saved_bytes by what U needs.
 void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N);
-// dA, dB += ; dX += the branch's input gradient (dX may be NULL).
+// dA, dB += ; dX += the branch's input gradient (dX may be NULL: none, or merged).
 void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N);
 void lb_free(LoraBranch *lb);
 // Copies A, B, rank and scale into d's side-branch fields (mixed-precision deploy).

@@ -200,4 +200,7 @@ for dim, H, KVH, T in [(48, 4, 2, 20), (64, 4, 1, 20)]:
 gseqs = np.array([stream[0:97], stream[96:193]])
 grad_test("stories260K", V0, cfg, w, gseqs, "full", False)
 grad_test("stories260K", V0, cfg, w, gseqs, "lora", True)
+# lora merges its branch into the weight when the batch has at least as many rows as the
+# weight's dimensions (192 rows above); 32 rows take the separate side-branch products.
+grad_test("stories260K 32 rows (unmerged lora)", V0, cfg, w, np.array([stream[0:33]]), "lora", True)
 done()
