@@ -40,36 +40,34 @@ static float *lb_dropped(LoraBranch *lb, Linear *L, const float *X, int N, Rng s
     size_t n = (size_t)N * L->in;
     float keep = 1.0f - lb->dropout, inv = 1.0f / keep;
     float *Xd = xmalloc(n * sizeof(float));
-    mem_transient(&L->mem, n * sizeof(float));
     for (size_t i = 0; i < n; i++) Xd[i] = rng_uniform(&st) < keep ? X[i] * inv : 0.0f;
     return Xd;
 }
 
 void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
     int r = lb->A->shape[0], in = L->in, out = L->out;
-    if (N > lb->cap) {
-        L->mem.saved_bytes += (size_t)(N - lb->cap) * r * sizeof(float);
-        free(lb->U);
-        lb->U = xmalloc((size_t)N * r * sizeof(float));
-        lb->cap = N;
-    }
     float *Xd = NULL;
     if (lb->dropout > 0 && L->training) {
         rng_seed(&lb->drop_state, rng_u64(lb->rng)); // one draw per call keeps streams cheap
         Xd = lb_dropped(lb, L, X, N, lb->drop_state);
     }
-    mm_xwt(Xd ? Xd : X, lb->A->data, lb->U, N, in, r, 0.0f);
+    float *U = xmalloc((size_t)N * r * sizeof(float));
+    mem_transient(&L->mem, ((size_t)N * r + (Xd ? (size_t)N * in : 0)) * sizeof(float));
+    mm_xwt(Xd ? Xd : X, lb->A->data, U, N, in, r, 0.0f);
     free(Xd);
-    if (Y) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, lb->scale, lb->U, r, lb->B->data, r, 1.0f, Y, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, lb->scale, U, r, lb->B->data, r, 1.0f, Y, out);
+    free(U);
 }
 
 void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N) {
     int r = lb->A->shape[0], in = L->in, out = L->out;
     float *Xd = (lb->dropout > 0 && L->training) ? lb_dropped(lb, L, X, N, lb->drop_state) : NULL;
+    // U = drop(X)·Aᵀ again (N×r: cheaper to recompute than to keep per layer);
     // dB += scale·dYᵀ·U ; dU = scale·dY·B ; dA += dUᵀ·drop(X) ; dX += dU·A (through the mask)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, lb->scale, dY, out, lb->U, r, 1.0f, lb->B->grad, r);
-    float *dU = xmalloc((size_t)N * r * sizeof(float));
-    mem_transient(&L->mem, (size_t)N * r * sizeof(float));
+    float *U = xmalloc((size_t)2 * N * r * sizeof(float)), *dU = U + (size_t)N * r;
+    mem_transient(&L->mem, ((size_t)2 * N * r + (Xd ? (size_t)2 * N * in : 0)) * sizeof(float));
+    mm_xwt(Xd ? Xd : X, lb->A->data, U, N, in, r, 0.0f);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, lb->scale, dY, out, U, r, 1.0f, lb->B->grad, r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, lb->scale, dY, out, lb->B->data, r, 0.0f, dU, r);
     mm_dytx(dU, Xd ? Xd : X, lb->A->grad, N, r, in, 1.0f);
     if (dX) {
@@ -84,13 +82,13 @@ void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, flo
             mm_dyw(dU, lb->A->data, dX, N, r, in, 1.0f);
         }
     }
-    free(dU);
+    free(U);
     free(Xd);
 }
 
 void lb_free(LoraBranch *lb) {
     param_free(lb->A); param_free(lb->B);
-    free(lb->A); free(lb->B); free(lb->U);
+    free(lb->A); free(lb->B);
     memset(lb, 0, sizeof *lb);
 }
 
@@ -133,7 +131,6 @@ static void lora_forward(Linear *L, const float *X, float *Y, int N) {
         mem_transient(&L->mem, (size_t)L->out * L->in * sizeof(float));
         mm_xwt(X, W, Y, N, L->in, L->out, 0.0f);
         free(W);
-        lb_forward(&l->lb, L, X, NULL, N); // U only, for dB
         return;
     }
     mm_xwt(X, l->W0, Y, N, L->in, L->out, 0.0f);

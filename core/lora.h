@@ -1,7 +1,8 @@
 // lora.h — the LoRA side branch every LoRA-style method shares (lora, qat_lora, the
 // quantized-base baselines): Y += scale·(drop(X)·Aᵀ)·Bᵀ, scale = alpha/rank.
-// Saved for backward: U = drop(X)·Aᵀ (N×r). With dropout the mask is not stored: the RNG
-// state is kept and the same mask regenerated in backward.
+// Saved for backward: nothing. U = drop(X)·Aᵀ (N×r) is recomputed from the layer input,
+// which the model keeps anyway; with dropout the mask is not stored either: the RNG state
+// is kept and the same mask regenerated in backward.
 #pragma once
 #include "linear.h"
 
@@ -9,16 +10,13 @@ typedef struct {
     Param *A, *B;      // r×in, out×r
     float scale, dropout;
     Rng *rng, drop_state;
-    float *U;          // N×r
-    int cap;           // rows U holds
 } LoraBranch;
 
 // A ~ U(±1/√in) (kaiming-uniform, a=√5), B = 0.
 void lora_init_AB(Param **A, Param **B, const char *name, int rank, int out, int in, Rng *rng);
 // Initializes the branch, registers A, B in L->params and accounts them in L->mem.
 void lb_init(LoraBranch *lb, Linear *L, const MethodCfg *m, const char *name, Rng *rng);
-// Y += the branch's output (Y == NULL: only U, when the caller merged the branch into
-// its weight); grows L->mem.saved_bytes by what U needs.
+// Y += the branch's output.
 void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N);
 // dA, dB += ; dX += the branch's input gradient (dX may be NULL: none, or merged).
 void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N);
