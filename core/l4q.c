@@ -5,13 +5,20 @@
 //
 // Memory-optimized design (the point of the paper): forward keeps nothing of size out×in —
 // only references to W0, A, B, s, b; the model passes X again to backward. Both forward
-// and backward walk the output rows in tiles of tile_rows: a tile of Wq is rebuilt from
+// and backward walk the output rows in tiles: a tile of Wq is rebuilt from
 // W0 + α·B_tile·A, and in backward the matching tile of G = dYᵀ·X (all N rows summed) is
-// formed and consumed immediately into dA, dB, ds, db and dX. Transient memory is
-// O(tile_rows × in); saved_bytes stays 0.
+// formed and consumed immediately into dA, dB, ds, db and dX. saved_bytes stays 0.
+//
+// Tile size: a tile holds tile_rows × max(in, out) floats — tile_rows rows of the layer's
+// longer side — so out×in and in×out layers get the same bytes: LLaMA's gate/up (in 4096,
+// out 11008) take 344 rows, the same 5.6 MB as down's 128 rows of 11008, so the block's
+// peak transient (set by down) does not move (a targeted head, out = vocab, would raise
+// it). Each tile's sgemm calls repack X (N×in) and, in backward, read and write all of dX
+// (N×in), so fewer, taller tiles cost less of that. Transient memory is two tiles
+// (backward: Wq and G).
 //
 // Gradients (STE on round, M = [Q_N ≤ v ≤ Q_P]):
-//   dA = α·Bᵀ·(M⊙G)   dB = α·(M⊙G)·Aᵀ   ds, db: quant_backward_rows   dX = dY·Wq (incl. b)
+//   dA = α·Bᵀ·(M⊙G)   dB = α·(M⊙G)·Aᵀ   ds, db: quant.h   dX = dY·Wq (incl. b)
 // None of the released code's bugs: b is in dX, db is grouped along the input dim like ds,
 // the mask is always applied, and G sums over every token.
 #include "linear.h"
@@ -21,8 +28,6 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
-
 
 typedef struct {
     Linear base;
@@ -33,12 +38,92 @@ typedef struct {
     int tile, lsq_scale;
 } L4qLinear;
 
-// Wt[t×in] = W0[r0:r0+t] + α·B[r0:r0+t]·A — the merged weight of one row tile.
-static void l4q_merged_rows(const L4qLinear *l, int r0, int t, float *Wt) {
-    int in = l->base.in, r = l->A->shape[0];
-    memcpy(Wt, l->W0 + (size_t)r0 * in, (size_t)t * in * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, in, r, l->alpha,
-                l->B->data + (size_t)r0 * r, r, l->A->data, in, 1.0f, Wt, in);
+// The merge W0 + α·B·A is bound by loads of A (one per FMA when done row by row), so it
+// runs on blocks of L4Q_MR rows that share each load, L4Q_MC columns at a time: the
+// L4Q_MR×L4Q_MC accumulators stay in vector registers.
+#define L4Q_MR 8
+#define L4Q_MC 32
+
+// Columns [j, j+n) (n ≤ L4Q_MC) of the merged rows [row0, row0+nr) (nr ≤ L4Q_MR) into W
+// (nr rows, stride in). Element (i, j): acc = Σ_k B[i][k]·A[k][j] by fmaf, k ascending,
+// then fmaf(α, acc, W0[i][j]) — a fixed order, whatever the block or chunk.
+static inline void l4q_merge_chunk(const L4qLinear *l, size_t row0, int nr, int j, int n, float *W) {
+    const float *A = l->A->data, *Bi[L4Q_MR];
+    int r = l->A->shape[0];
+    size_t in = (size_t)l->base.in;
+    for (int ii = 0; ii < L4Q_MR; ii++) // rows past nr repeat the last one (computed, not stored)
+        Bi[ii] = l->B->data + (row0 + (ii < nr ? ii : nr - 1)) * r;
+    float m[L4Q_MR][L4Q_MC];
+    for (int ii = 0; ii < L4Q_MR; ii++)
+        for (int jj = 0; jj < n; jj++) m[ii][jj] = 0.0f;
+    for (int k = 0; k < r; k++) {
+        const float *ak = A + (size_t)k * in + j;
+        for (int ii = 0; ii < L4Q_MR; ii++) {
+            float bk = Bi[ii][k];
+            #pragma omp simd
+            for (int jj = 0; jj < n; jj++) m[ii][jj] = fmaf(bk, ak[jj], m[ii][jj]);
+        }
+    }
+    for (int ii = 0; ii < nr; ii++) {
+        const float *w0 = l->W0 + (row0 + ii) * in + j;
+        float *w = W + ii * in + j;
+        #pragma omp simd
+        for (int jj = 0; jj < n; jj++) w[jj] = fmaf(l->alpha, m[ii][jj], w0[jj]);
+    }
+}
+
+// Merged rows [row0, row0+nr) (nr ≤ L4Q_MR) of W = W0 + α·B·A into W (nr×in). Training and
+// l4q_deploy both merge here, so the deployed codes are those of the training-time Wq bit
+// for bit.
+static void l4q_merge_rows(const L4qLinear *l, size_t row0, int nr, float *W) {
+    int in = l->base.in, j = 0;
+    for (; j + L4Q_MC <= in; j += L4Q_MC) l4q_merge_chunk(l, row0, nr, j, L4Q_MC, W); // constant n: registers
+    if (j < in) l4q_merge_chunk(l, row0, nr, j, in - j, W);
+}
+
+// Rows [r0, r0+t) of Wq = Q(W0 + α·B·A) into Wq (t×in). Each block of L4Q_MR rows is
+// merged into its rows of Wq and quantized in place while still in cache, so W0 is read
+// once and the tile written once. With Gt (the same rows of G = ∂L/∂Wq) it is the
+// backward pass: ds, db accumulate (in double: a group can hold a whole row) and Gt
+// becomes M⊙G in place. Rows own their groups, so the block loop has no races.
+static void l4q_quant_rows(const L4qLinear *l, int r0, int t, float *Gt, float *Wq) {
+    const QuantSpec *q = &l->q;
+    const float qn = (float)q->qn, qp = (float)q->qp;
+    size_t in = (size_t)q->in;
+    #pragma omp parallel for schedule(static)
+    for (int i0 = 0; i0 < t; i0 += L4Q_MR) {
+        int nr = t - i0 < L4Q_MR ? t - i0 : L4Q_MR;
+        l4q_merge_rows(l, (size_t)r0 + i0, nr, Wq + i0 * in);
+        for (int i = i0; i < i0 + nr; i++) {
+            float *wq = Wq + i * in, *gr = Gt ? Gt + i * in : NULL;
+            for (int g = 0; g < q->ng; g++) {
+                size_t k = ((size_t)r0 + i) * q->ng + g;
+                float sg = quant_safe_scale(l->s->data[k]), bg = l->b->data[k];
+                int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
+                if (!gr) {
+                    #pragma omp simd
+                    for (int j = j0; j < j1; j++) wq[j] = quant_fake_elem(wq[j], sg, bg, qn, qp);
+                    continue;
+                }
+                // db's term is gj − M·gj (exactly gj or 0): an unconditional add keeps
+                // the loop vectorizable (GCC 12 leaves `clip ? gj : 0` scalar here).
+                double acc_s = 0, acc_b = 0;
+                #pragma omp simd reduction(+ : acc_s, acc_b)
+                for (int j = j0; j < j1; j++) {
+                    float dsf, gj = gr[j];
+                    int clip;
+                    wq[j] = quant_ste_elem(wq[j], sg, bg, qn, qp, &dsf, &clip);
+                    float gm = clip ? 0.0f : gj;
+                    acc_s += (double)gj * dsf;
+                    acc_b += (double)(gj - gm);
+                    gr[j] = gm;
+                }
+                float gsc = l->lsq_scale ? quant_lsq_gscale(q, g) : 1.0f;
+                l->s->grad[k] += gsc * (float)acc_s;
+                l->b->grad[k] += gsc * (float)acc_b;
+            }
+        }
+    }
 }
 
 static void l4q_forward(Linear *L, const float *X, float *Y, int N) {
@@ -48,8 +133,7 @@ static void l4q_forward(Linear *L, const float *X, float *Y, int N) {
     mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
-        l4q_merged_rows(l, r0, t, Wt);
-        quant_fake_rows(&l->q, Wt, l->s->data, l->b->data, r0, t, Wt);
+        l4q_quant_rows(l, r0, t, NULL, Wt);
         // Y[:, r0:r0+t] = X·Wq_tileᵀ (ldc = out writes the tile's columns in place)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
     }
@@ -64,12 +148,10 @@ static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, 
     mem_transient(&L->mem, 2 * tb);
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
-        l4q_merged_rows(l, r0, t, Wt);
         // G_tile = dY[:, r0:r0+t]ᵀ·X, summed over all N tokens
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, in, N, 1.0f, dY + r0, out, X, in, 0.0f, Gt, in);
-        // ds, db; Gt → M⊙G; Wt → Wq (for dX)
-        quant_backward_rows(&l->q, Wt, Gt, l->s->data, l->b->data, r0, t, l->lsq_scale,
-                            l->s->grad, l->b->grad, Wt);
+        // ds, db; Gt → M⊙G; Wt = Wq (for dX)
+        l4q_quant_rows(l, r0, t, Gt, Wt);
         // dB[r0:r0+t] += α·(M⊙G)_tile·Aᵀ
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, r, in, l->alpha, Gt, in, l->A->data, in,
                     1.0f, l->B->grad + (size_t)r0 * r, r);
@@ -85,12 +167,15 @@ static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, 
 }
 
 // Deployed form: the integer codes of Q(W0 + α·B·A) and s, b — fully quantized, no LoRA
-// branch at inference (paper §1.8). The scales are stored guarded (quant_safe_scale) so
-// the deployed weight equals the training-time Wq exactly.
+// branch at inference (paper §1.8). The scales are stored guarded (quant_safe_scale) and
+// the weight merged by l4q_merge_rows, so the deployed weight equals the training-time Wq
+// exactly.
 static void l4q_deploy(Linear *L, Deploy *d) {
     L4qLinear *l = (L4qLinear *)L;
     float *W = xmalloc((size_t)L->out * L->in * sizeof(float)); // export-time only
-    l4q_merged_rows(l, 0, L->out, W);
+    #pragma omp parallel for schedule(static)
+    for (int i0 = 0; i0 < L->out; i0 += L4Q_MR)
+        l4q_merge_rows(l, i0, L->out - i0 < L4Q_MR ? L->out - i0 : L4Q_MR, W + (size_t)i0 * L->in);
     quant_deploy(&l->q, W, l->s->data, l->b->data, d);
     free(W);
 }
@@ -130,7 +215,8 @@ Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     snprintf(l->base.name, sizeof l->base.name, "%s", name);
     l->W0 = W->data;
     l->alpha = m->alpha / m->rank;
-    l->tile = m->tile_rows < out ? m->tile_rows : out;
+    long long rows = (long long)m->tile_rows * (in > out ? in : out) / in; // ≥ tile_rows
+    l->tile = rows < out ? (int)rows : out;
     l->lsq_scale = m->lsq_grad_scale;
     // B = 0 at construction, so W0 + α·B·A = W0: the init sees the merged weight.
     quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);

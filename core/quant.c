@@ -92,9 +92,7 @@ static inline unsigned quant_code(float w, float s, float b, int qn, int qp) {
     return (unsigned)((int)rintf(c) - qn);
 }
 
-// The element loops below are written branch-free (clamp, round, select) with
-// `omp simd`, so they vectorize: they run over every weight of every layer twice per
-// L4Q training step. The arithmetic is quant_code's, term for term.
+// quant_fake_elem's arithmetic is quant_code's, term for term.
 void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const float *b,
                      int r0, int nrows, float *Wq) {
     const float qn = (float)q->qn, qp = (float)q->qp;
@@ -107,11 +105,7 @@ void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const 
             float sg = quant_safe_scale(s[(size_t)r * q->ng + g]), bg = b[(size_t)r * q->ng + g];
             int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
             #pragma omp simd
-            for (int j = j0; j < j1; j++) {
-                float v = (w[j] - bg) / sg;
-                float c = v < qn ? qn : v > qp ? qp : v;
-                o[j] = sg * rintf(c) + bg;
-            }
+            for (int j = j0; j < j1; j++) o[j] = quant_fake_elem(w[j], sg, bg, qn, qp);
         }
     }
 }
@@ -207,39 +201,6 @@ void quant_dequant_rows(const uint8_t *packed, const float *s, const float *b, i
 // ---- gradients ----------------------------------------------------------------------
 // Rows are independent and own their groups, so the row loop parallelizes without races.
 
-void quant_backward_rows(const QuantSpec *q, const float *Wt, float *Gt, const float *s, const float *b,
-                         int r0, int nrows, int lsq_scale, float *ds, float *db, float *Wq) {
-    const float qn = (float)q->qn, qp = (float)q->qp;
-    #pragma omp parallel for schedule(static)
-    for (int i = 0; i < nrows; i++) {
-        int r = r0 + i;
-        const float *w = Wt + (size_t)i * q->in;
-        float *gr = Gt + (size_t)i * q->in;
-        float *wq = Wq + (size_t)i * q->in; // may alias w: each element is read before written
-        for (int g = 0; g < q->ng; g++) {
-            size_t k = (size_t)r * q->ng + g;
-            float sg = quant_safe_scale(s[k]), bg = b[k];
-            int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
-            double acc_s = 0, acc_b = 0; // double: groups can hold a whole row
-            #pragma omp simd reduction(+ : acc_s, acc_b)
-            for (int j = j0; j < j1; j++) {
-                // Clipped (v outside [Q_N, Q_P]): Wq = s·bound + b, ∂Wq/∂s = bound,
-                // ∂Wq/∂b = 1, no gradient to W. Inside: ∂Wq/∂s = rint(v) − v, ∂Wq/∂b = 0.
-                float v = (w[j] - bg) / sg, gj = gr[j];
-                float c = v < qn ? qn : v > qp ? qp : v, t = rintf(c);
-                int clip = v < qn || v > qp;
-                acc_s += (double)gj * (clip ? c : t - v);
-                acc_b += clip ? (double)gj : 0.0;
-                gr[j] = clip ? 0.0f : gj;
-                wq[j] = sg * t + bg;
-            }
-            float gsc = lsq_scale ? quant_lsq_gscale(q, g) : 1.0f;
-            ds[k] += gsc * (float)acc_s;
-            db[k] += gsc * (float)acc_b;
-        }
-    }
-}
-
 void quant_forward_saved(const QuantSpec *q, const float *W, const float *s, const float *b,
                          float *Wq, float *dsf, uint8_t *mask) {
     const float qn = (float)q->qn, qp = (float)q->qp;
@@ -251,14 +212,9 @@ void quant_forward_saved(const QuantSpec *q, const float *W, const float *s, con
             int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
             for (int j = j0; j < j1; j++) {
                 size_t e = (size_t)r * q->in + j;
-                float v = (W[e] - bg) / sg;
-                if (v < qn || v > qp) {
-                    float c = v < qn ? qn : qp;
-                    Wq[e] = sg * c + bg; dsf[e] = c; mask[e] = 0;
-                } else {
-                    float t = rintf(v);
-                    Wq[e] = sg * t + bg; dsf[e] = t - v; mask[e] = 1;
-                }
+                int clip;
+                Wq[e] = quant_ste_elem(W[e], sg, bg, qn, qp, &dsf[e], &clip);
+                mask[e] = (uint8_t)!clip;
             }
         }
     }

@@ -62,6 +62,25 @@ void quant_init_params(const QuantSpec *q, const float *W, QuantInit init, float
 // RTN/QLoRA*-uniform baselines use. Fills s, b and, if codes != NULL, the packed codes.
 void quant_rtn(const QuantSpec *q, const float *W, float *s, float *b, uint8_t *codes);
 
+// The quantizer on one element with the (guarded) group parameters s, b, straight-through
+// round, clip mask M = [Q_N ≤ v ≤ Q_P]: returns Wq = s·w̃ + b, sets *clip = 1 − M and
+// *dsf = ∂Wq/∂s (clipped: the bound; inside: w̃ − v); ∂Wq/∂b = *clip, ∂Wq/∂w = M — the
+// per-element terms of the gradients below (the L4Q tiles sum them in core/l4q.c).
+// Branch-free, so element loops over it vectorize under `omp simd`: they run over every
+// weight of every layer twice per L4Q training step.
+static inline float quant_ste_elem(float w, float s, float b, float qn, float qp, float *dsf, int *clip) {
+    float v = (w - b) / s;
+    float c = v < qn ? qn : v > qp ? qp : v, t = rintf(c);
+    *clip = v < qn || v > qp;
+    *dsf = *clip ? c : t - v;
+    return s * t + b;
+}
+// Wq of one element (the forward half of quant_ste_elem).
+static inline float quant_fake_elem(float w, float s, float b, float qn, float qp) {
+    float dsf;
+    int clip;
+    return quant_ste_elem(w, s, b, qn, qp, &dsf, &clip);
+}
 // Fake quantization of rows [r0, r0+nrows) of the weight: Wt holds those rows (row i of Wt
 // is row r0+i of W, stride q->in), s, b are the full out×ng arrays; Wq gets the same layout
 // as Wt and may alias it.
@@ -103,12 +122,6 @@ void quant_dequant_rows(const uint8_t *packed, const float *s, const float *b, i
 static inline float quant_lsq_gscale(const QuantSpec *q, int g) {
     return 1.0f / sqrtf((float)quant_group_len(q, g) * (float)q->qp);
 }
-// Recompute-path backward for rows [r0, r0+nrows) (the memory-optimized L4Q tile): Wt is
-// the pre-quantization weight of those rows (nrows×in), Gt the matching rows of G. Adds
-// the ds, db contributions (ds, db: full out×ng arrays), replaces Gt by M⊙G in place and
-// writes the quantized rows to Wq (which may alias Wt).
-void quant_backward_rows(const QuantSpec *q, const float *Wt, float *Gt, const float *s, const float *b,
-                         int r0, int nrows, int lsq_scale, float *ds, float *db, float *Wq);
 // Autograd-style forward that keeps the out×in intermediates for backward (the naive
 // baselines QAT-LoRA and LSQ): Wq, the ds factor (w̃ − v or the clipped bound) and M.
 void quant_forward_saved(const QuantSpec *q, const float *W, const float *s, const float *b,
