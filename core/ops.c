@@ -357,12 +357,11 @@ static inline __m512 exp_v16(__m512 x0) {
     return _mm512_scalef_ps(p, kf);
 }
 
-// att_block for head sizes that are multiples of 8, with the lanes in registers: QB = 32
-// queries as two 16-lane vectors, so each broadcast key or value element feeds two
-// multiply-adds. The scores take eight value dimensions per pass with those query vectors
-// held in registers, summed in the order the backward pass's scores8_max uses, so both
-// passes see bit-identical scores; the first weighted-sum pass also takes the
-// exponentials and their sums.
+// att_block for head sizes that are multiples of 8, with the lanes in registers: QB
+// queries as QB/16 vectors (one at QB = 16; two measured no faster for hs 8), each
+// broadcast key or value element feeding all of them. The scores take eight value
+// dimensions per pass with those query vectors held in registers, summed in the order the
+// backward pass's scores8_max uses, so both passes see bit-identical scores.
 #define NV (QB / 16)
 static void att_block16(float *out, float *lse, float *restrict S, const float *restrict Qt, const float *k,
                         const float *v, int tb, int nq, int nk, int hs, int dim, int kvdim) {
@@ -400,6 +399,16 @@ static void att_block16(float *out, float *lse, float *restrict S, const float *
             }
         }
     }
+    // Exponentials in their own pass: its iterations are independent, so out-of-order
+    // execution overlaps the long exp dependency chains of several keys.
+    for (int s = 0; s < nk; s++) {
+        float *Ss = S + (size_t)s * QB;
+        for (int u = 0; u < NV; u++) {
+            __m512 p = exp_v16(_mm512_sub_ps(_mm512_load_ps(Ss + 16 * u), mx[u]));
+            _mm512_store_ps(Ss + 16 * u, p);
+            sum[u] = _mm512_add_ps(sum[u], p);
+        }
+    }
     float ob[8 * QB] __attribute__((aligned(64)));
     for (int c = 0; c < hs; c += 8) {
         __m512 o[8][NV];
@@ -409,13 +418,7 @@ static void att_block16(float *out, float *lse, float *restrict S, const float *
             const float *vs = v + (size_t)s * kvdim + c;
             float *Ss = S + (size_t)s * QB;
             __m512 p[NV];
-            for (int u = 0; u < NV; u++) {
-                if (c == 0) {
-                    p[u] = exp_v16(_mm512_sub_ps(_mm512_load_ps(Ss + 16 * u), mx[u]));
-                    _mm512_store_ps(Ss + 16 * u, p[u]);
-                    sum[u] = _mm512_add_ps(sum[u], p[u]);
-                } else p[u] = _mm512_load_ps(Ss + 16 * u);
-            }
+            for (int u = 0; u < NV; u++) p[u] = _mm512_load_ps(Ss + 16 * u);
             for (int i = 0; i < 8; i++) {
                 __m512 vv = _mm512_set1_ps(vs[i]);
                 for (int u = 0; u < NV; u++) o[i][u] = _mm512_fmadd_ps(p[u], vv, o[i][u]);
