@@ -482,6 +482,7 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
     }
 }
 
+#ifndef HAVE_ATT_BLOCK16
 // Backward of one query row against four key/value dimensions i..i+3 (rows of the
 // transposed buffers): dV[i][s] += p[s]·g[i], dK[i][s] += ds[s]·qs[i], and
 // dqa[i] = Σ_s ds[s]·K[i][s]. Four rows per pass share the loads of p and ds.
@@ -534,6 +535,59 @@ static void bwd_rows4x2(float *restrict dV, float *restrict dK, float *dqa, floa
     dqa2[0] = e0; dqa2[1] = e1; dqa2[2] = e2; dqa2[3] = e3;
 }
 
+#define BR 2 // query rows per backward pass
+#else
+// Lane 4k+m of the result is the sum of a[4m+k]'s lanes: a halving tree over all sixteen
+// vectors at once, 15 shuffle-add steps instead of 16 separate horizontal reductions.
+static inline __m512 hsum16(const __m512 a[16]) {
+    __m512 b[8], c[4], d[2];
+    for (int m = 0; m < 8; m++) // chunks 0-1: a[2m]'s partial sums, 2-3: a[2m+1]'s
+        b[m] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * m], a[2 * m + 1], 0x44),
+                             _mm512_shuffle_f32x4(a[2 * m], a[2 * m + 1], 0xee));
+    for (int m = 0; m < 4; m++) // chunk k: a[4m+k]'s
+        c[m] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * m], b[2 * m + 1], 0x88),
+                             _mm512_shuffle_f32x4(b[2 * m], b[2 * m + 1], 0xdd));
+    for (int m = 0; m < 2; m++) // chunk k, lanes 0/2: a[8m+k]'s, lanes 1/3: a[8m+4+k]'s
+        d[m] = _mm512_add_ps(_mm512_unpacklo_ps(c[2 * m], c[2 * m + 1]), _mm512_unpackhi_ps(c[2 * m], c[2 * m + 1]));
+    return _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x44), _mm512_shuffle_ps(d[0], d[1], 0xee));
+}
+
+// Backward of BR = 4 query rows against four key/value dimensions i..i+3 (rows of the
+// transposed buffers): dV[i][s] += Σ_j p_j[s]·g_j[i], dK[i][s] += Σ_j ds_j[s]·qs_j[i]
+// (rows in order, as one row at a time would add them) and dq_j[i] = Σ_s ds_j[s]·K[i][s].
+// Row j's p and ds are pb rows 2j and 2j+1; qs and dqa rows have stride hs. Each dV and dK
+// element is loaded and stored once per four rows (these memory operations bounded the
+// two-row loop), and the sixteen dq sums share one reduction tree.
+static void bwd_rows4x4(float *restrict dV, float *restrict dK, float *dqa, const float *restrict K,
+                        const float *restrict pb, const float *const *go, const float *qs, int i, int hs,
+                        int n16, int ld) {
+    __m512 acc[16];
+    for (int u = 0; u < 16; u++) acc[u] = _mm512_setzero_ps();
+    for (int s = 0; s < n16; s += 16) {
+        __m512 p[4], ds[4];
+        for (int j = 0; j < 4; j++) {
+            p[j] = _mm512_load_ps(pb + (size_t)2 * j * ld + s);
+            ds[j] = _mm512_load_ps(pb + (size_t)(2 * j + 1) * ld + s);
+        }
+        for (int c = 0; c < 4; c++) {
+            float *vr = dV + (size_t)c * ld + s, *kr = dK + (size_t)c * ld + s;
+            __m512 vv = _mm512_load_ps(vr), kk = _mm512_load_ps(kr), x = _mm512_load_ps(K + (size_t)c * ld + s);
+            for (int j = 0; j < 4; j++) {
+                vv = _mm512_fmadd_ps(p[j], _mm512_set1_ps(go[j][i + c]), vv);
+                kk = _mm512_fmadd_ps(ds[j], _mm512_set1_ps(qs[j * hs + i + c]), kk);
+                acc[4 * c + j] = _mm512_fmadd_ps(ds[j], x, acc[4 * c + j]); // sum in lane 4j+c
+            }
+            _mm512_store_ps(vr, vv);
+            _mm512_store_ps(kr, kk);
+        }
+    }
+    float r[16];
+    _mm512_storeu_ps(r, hsum16(acc));
+    for (int j = 0; j < 4; j++) memcpy(dqa + j * hs + i, r + 4 * j, 4 * sizeof(float));
+}
+#define BR 4
+#endif
+
 // One query row's recomputed probabilities p and score gradients ds over n16 keys
 // (zero past the causal limit n). qs = q·sc; D = g·o.
 static void bwd_row_probs(float *restrict p, float *restrict ds, const float *qs, const float *g, float D, float l,
@@ -563,55 +617,72 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
     int dim = H * hs, kvdim = KVH * hs, grp = H / KVH;
     float sc = 1.0f / sqrtf((float)hs);
     long work = (long)B * H * T * T * hs;
-    int T16 = (T + 15) & ~15;
+    // Row stride of the transposed buffers: a multiple of 16, plus 16 so that it is never a
+    // multiple of 1 KiB, whose rows would all map to the same few L1 sets (at T = 256 the
+    // transposes and the 8-row score passes thrashed them).
+    int ldt = ((T + 15) & ~15) + 16;
     // One task per (sequence, kv head): the query heads sharing a kv head write the same
     // dk/dv rows, so they run in one thread, accumulating into transposed local copies.
     // As in the forward pass, key loops run to a multiple of 16 over zero padding.
     #pragma omp parallel if (work > ATT_PAR_WORK)
     {
         unsigned csr = ftz_begin();
-        size_t n2 = (size_t)hs * T16;
+        size_t n2 = (size_t)hs * ldt;
         float *Kt = xmalloc_aligned(n2 * sizeof(float)), *Vt = xmalloc_aligned(n2 * sizeof(float));
         float *dKt = xmalloc_aligned(n2 * sizeof(float)), *dVt = xmalloc_aligned(n2 * sizeof(float));
-        // Two query rows at a time: probabilities and score gradients of each.
-        float *pb = xmalloc_aligned((size_t)4 * T16 * sizeof(float));
-        float *qs = xmalloc_aligned((size_t)4 * hs * sizeof(float)), *dqa = qs + 2 * hs;
+        // BR query rows at a time: probabilities and score gradients of each.
+        float *pb = xmalloc_aligned((size_t)2 * BR * ldt * sizeof(float));
+        // qs, dqa, then hs zeros: the output gradient of padding rows
+        float *qs = xmalloc_aligned((size_t)(2 * BR + 1) * hs * sizeof(float)), *dqa = qs + BR * hs;
         #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int b = 0; b < B; b++)
             for (int kh = 0; kh < KVH; kh++) {
-                transpose_in(Kt, k + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, T16);
-                transpose_in(Vt, v + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, T16);
+                transpose_in(Kt, k + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, ldt);
+                transpose_in(Vt, v + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, ldt);
                 memset(dKt, 0, n2 * sizeof(float));
                 memset(dVt, 0, n2 * sizeof(float));
                 for (int h = kh * grp; h < (kh + 1) * grp; h++)
-                    for (int t = 0; t < T; t += 2) {
-                        int m = t + 1 < T ? 2 : 1; // rows t .. t+m−1
-                        int n16 = (t + m + 15) & ~15; // keys of the longer row
-                        const float *go[2];
+                    for (int t = 0; t < T; t += BR) {
+                        int m = T - t < BR ? T - t : BR; // rows t .. t+m−1
+                        int n16 = (t + m + 15) & ~15; // keys of the longest row
+                        const float *go[BR];
                         for (int j = 0; j < m; j++) {
                             size_t row = ((size_t)b * T + t + j) * dim + h * hs;
                             const float *qt = q + row, *ot = out + row;
                             float *qj = qs + j * hs, D = 0;
                             go[j] = dout + row;
+                            #pragma omp simd reduction(+ : D) // not one serial chain of hs latencies
                             for (int i = 0; i < hs; i++) { qj[i] = qt[i] * sc; D = FMA(go[j][i], ot[i], D); }
-                            bwd_row_probs(pb + (size_t)2 * j * T16, pb + (size_t)(2 * j + 1) * T16, qj, go[j], D,
-                                          lse[((size_t)b * H + h) * ldT + t + j], Kt, Vt, t + j + 1, n16, hs, T16);
+                            bwd_row_probs(pb + (size_t)2 * j * ldt, pb + (size_t)(2 * j + 1) * ldt, qj, go[j], D,
+                                          lse[((size_t)b * H + h) * ldT + t + j], Kt, Vt, t + j + 1, n16, hs, ldt);
                         }
-                        const float *p0 = pb, *ds0 = pb + T16, *p1 = pb + 2 * T16, *ds1 = pb + 3 * T16;
                         int i = 0;
+#ifdef HAVE_ATT_BLOCK16
+                        // Rows past T (the last block of T % 4 ≠ 0) add zeros: p = ds = g = qs = 0.
+                        for (int j = m; j < BR; j++) {
+                            go[j] = dqa + BR * hs;
+                            memset(qs + j * hs, 0, hs * sizeof(float));
+                            memset(pb + (size_t)2 * j * ldt, 0, (size_t)2 * ldt * sizeof(float));
+                        }
+                        for (; i + 3 < hs; i += 4)
+                            bwd_rows4x4(dVt + (size_t)i * ldt, dKt + (size_t)i * ldt, dqa, Kt + (size_t)i * ldt, pb, go,
+                                        qs, i, hs, n16, ldt);
+#else
+                        const float *p0 = pb, *ds0 = pb + ldt, *p1 = pb + 2 * ldt, *ds1 = pb + 3 * ldt;
                         if (m == 2)
                             for (; i + 3 < hs; i += 4)
-                                bwd_rows4x2(dVt + (size_t)i * T16, dKt + (size_t)i * T16, dqa + i, dqa + hs + i,
-                                            Kt + (size_t)i * T16, p0, ds0, p1, ds1, go[0] + i, qs + i, go[1] + i,
-                                            qs + hs + i, n16, T16);
+                                bwd_rows4x2(dVt + (size_t)i * ldt, dKt + (size_t)i * ldt, dqa + i, dqa + hs + i,
+                                            Kt + (size_t)i * ldt, p0, ds0, p1, ds1, go[0] + i, qs + i, go[1] + i,
+                                            qs + hs + i, n16, ldt);
                         else
                             for (; i + 3 < hs; i += 4)
-                                bwd_rows4(dVt + (size_t)i * T16, dKt + (size_t)i * T16, dqa + i, Kt + (size_t)i * T16,
-                                          p0, ds0, go[0] + i, qs + i, n16, T16);
+                                bwd_rows4(dVt + (size_t)i * ldt, dKt + (size_t)i * ldt, dqa + i, Kt + (size_t)i * ldt,
+                                          p0, ds0, go[0] + i, qs + i, n16, ldt);
+#endif
                         for (; i < hs; i++) // leftover dimensions, row by row
                             for (int j = 0; j < m; j++) {
-                                float *dvi = dVt + (size_t)i * T16, *dki = dKt + (size_t)i * T16;
-                                const float *ki = Kt + (size_t)i * T16, *pj = pb + (size_t)2 * j * T16, *dsj = pj + T16;
+                                float *dvi = dVt + (size_t)i * ldt, *dki = dKt + (size_t)i * ldt;
+                                const float *ki = Kt + (size_t)i * ldt, *pj = pb + (size_t)2 * j * ldt, *dsj = pj + ldt;
                                 float gi = go[j][i], qi = qs[j * hs + i], d = 0;
                                 #pragma omp simd reduction(+ : d)
                                 for (int s = 0; s < n16; s++) {
@@ -629,8 +700,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                 float *dkb = dk + (size_t)b * T * kvdim + kh * hs, *dvb = dv + (size_t)b * T * kvdim + kh * hs;
                 for (int s = 0; s < T; s++)
                     for (int j = 0; j < hs; j++) {
-                        dkb[(size_t)s * kvdim + j] += dKt[(size_t)j * T16 + s];
-                        dvb[(size_t)s * kvdim + j] += dVt[(size_t)j * T16 + s];
+                        dkb[(size_t)s * kvdim + j] += dKt[(size_t)j * ldt + s];
+                        dvb[(size_t)s * kvdim + j] += dVt[(size_t)j * ldt + s];
                     }
             }
         free(Kt); free(Vt); free(dKt); free(dVt); free(pb); free(qs);
