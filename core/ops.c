@@ -634,6 +634,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
         float *pb = xmalloc_aligned((size_t)2 * BR * ldt * sizeof(float));
         // qs, dqa, then hs zeros: the output gradient of padding rows
         float *qs = xmalloc_aligned((size_t)(2 * BR + 1) * hs * sizeof(float)), *dqa = qs + BR * hs;
+        memset(dqa + BR * hs, 0, hs * sizeof(float)); // 0·garbage could be NaN
         #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int b = 0; b < B; b++)
             for (int kh = 0; kh < KVH; kh++) {
