@@ -5,7 +5,6 @@
 #include "util.h"
 #include <cJSON.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 
 int cmd_ppl(int argc, char **argv) {
@@ -21,19 +20,12 @@ int cmd_ppl(int argc, char **argv) {
     if (T < 1) die_input("--seq-len: must be positive");
     if (T > mf->c.seq_len) die_input("--seq-len %d exceeds the model's context %d (%s)", T, mf->c.seq_len, mf->path);
     int B = arg_int(&a, "batch", 0);
-    if (B <= 0) B = 512 / T > 1 ? 512 / T : 1; // ~512 rows per forward and thread: fastest measured
     size_t len;
     char *text = read_file(data, &len);
     int n;
     int *toks = text_to_stream(tok, data, text, len, &n);
     if (n < 2) die_input("%s: fewer than 2 tokens of text", data);
-    long nwin = (n - 2) / T + 1;
-    if (B > nwin) B = (int)nwin;
-    int nrep = omp_get_max_threads();
-    if (nrep > (nwin + B - 1) / B) nrep = (int)((nwin + B - 1) / B);
-    Model **Ms = xmalloc((size_t)nrep * sizeof *Ms);
-    for (int i = 0; i < nrep; i++) Ms[i] = model_build(mf, NULL, B, T, 0);
-    PplResult r = ppl_stream(Ms, nrep, toks, n, T, 1);
+    PplResult r = ppl_replicated(mf, B, toks, n, T, 1);
     double loss = r.nll / r.predicted;
     if (arg_flag(&a, "json")) {
         cJSON *o = cJSON_CreateObject();
@@ -53,8 +45,6 @@ int cmd_ppl(int argc, char **argv) {
         printf("%.2f s, %.0f tokens/s\n", r.seconds, r.predicted / r.seconds);
     }
     free(toks); free(text);
-    for (int i = 0; i < nrep; i++) model_free(Ms[i]);
-    free(Ms);
     free_model_tok(mf, tk);
     return 0;
 }

@@ -96,3 +96,18 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int p
     free(nll); free(pred);
     return res;
 }
+
+PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int T, int progress) {
+    long nwin = n >= 2 ? (n - 2) / T + 1 : 0;
+    if (B <= 0) B = 512 / T > 1 ? 512 / T : 1; // ~512 rows per forward and thread: fastest measured
+    if (B > nwin) B = nwin > 0 ? (int)nwin : 1;
+    long nbat = (nwin + B - 1) / B;
+    int nrep = omp_get_max_threads();
+    if (nrep > nbat) nrep = nbat > 0 ? (int)nbat : 1;
+    Model **Ms = xmalloc((size_t)nrep * sizeof *Ms);
+    for (int i = 0; i < nrep; i++) Ms[i] = model_build(mf, NULL, B, T, 0);
+    PplResult r = ppl_stream(Ms, nrep, toks, n, T, progress);
+    for (int i = 0; i < nrep; i++) model_free(Ms[i]);
+    free(Ms);
+    return r;
+}

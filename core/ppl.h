@@ -15,3 +15,6 @@ typedef struct { double nll; long predicted, tokens, windows; double seconds; } 
 // between threads profitably: two single-threaded replicas measured 1.5x faster than one
 // two-threaded model on stories260K). The result does not depend on nrep's schedule.
 PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int seq_len, int progress);
+// ppl_stream over one replica per thread built from mf (no method: the file's weights as
+// they are), B windows per forward (B <= 0: about 512 rows).
+PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int seq_len, int progress);

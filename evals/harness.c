@@ -500,7 +500,9 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
             int *ids = text_to_stream(tok, ds->path, ds->text, ds->text_len, &n);
             long keep = n;
             if (opt->limit > 0 && (long)opt->limit * W + 1 < keep) keep = (long)opt->limit * W + 1;
-            tr->ppl = ppl_stream(&M, 1, ids, keep, W, opt->progress);
+            // A model with nothing to train is its file's weights: replicate it per thread.
+            tr->ppl = model_params(M, NULL, 0) ? ppl_stream(&M, 1, ids, keep, W, opt->progress)
+                                               : ppl_replicated(M->mf, 0, ids, keep, W, opt->progress);
             res->tokens += tr->ppl.predicted;
             double loss = tr->ppl.predicted ? tr->ppl.nll / tr->ppl.predicted : NAN;
             if (tr->t->metrics & M_LOSS) add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
