@@ -6,16 +6,18 @@
 #   one decoder block of LLaMA-7B's shape (dim 4096, hidden 11008, 32 heads), 1×512 tokens,
 #   group 128: lora, l4q, qat_lora, lsq — the analogue of the paper's Table 1 (7B: LoRA 25.1,
 #   L4Q 25.4, QAT-LoRA 41.9, LSQ 79.5 GB).
-# BENCH_QUICK=1 skips the 7B block.
+# BENCH_QUICK=1 skips the 7B block. BENCH_REPS=N (default 1) runs each row N times and
+# prints the run with the median step time (timings on a shared VM swing by ±20%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D="${L4Q_DATA:-../shared/data}"
 B=build/bench/memtime
 row() { # method, then memtime args
     local m=$1; shift
-    "$B" "$m" "$@" | python3 -c '
+    for _ in $(seq "${BENCH_REPS:-1}"); do "$B" "$m" "$@"; echo; done | python3 -c '
 import json, sys
-d = json.loads(sys.stdin.read())
+runs = sorted((json.loads(l) for l in sys.stdin if l.strip()), key=lambda d: d["step_seconds"])
+d = runs[(len(runs) - 1) // 2]
 mib = lambda k: d[k] / 2**20
 print("%-9s %8.3f s/step %10.0f tok/s  peak RSS %8.1f MiB  trainable %7.2f MiB  grad+opt %7.2f MiB  layer-saved %7.2f MiB  transient %6.2f MiB"
       % (d["method"], d["step_seconds"], d["tokens_per_s"], mib("peak_rss_bytes"), mib("trainable_bytes"),
