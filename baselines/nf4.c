@@ -170,14 +170,7 @@ typedef struct { Linear base; const Deploy *d; } Nf4Deployed;
 static void nf4d_forward(Linear *L, const float *X, float *Y, int N) {
     const Deploy *d = ((Nf4Deployed *)L)->d;
     deploy_forward(d, L, X, Y, N);
-    if (d->rank > 0) {
-        int r = d->rank;
-        float *U = xmalloc((size_t)N * r * sizeof(float));
-        mem_transient(&L->mem, (size_t)N * r * sizeof(float));
-        mm_xwt(X, d->lora_A, U, N, L->in, r, 0.0f);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, L->out, r, d->lora_scale, U, r, d->lora_B, r, 1.0f, Y, L->out);
-        free(U);
-    }
+    deploy_branch_forward(d, L, X, Y, N);
 }
 static void nf4d_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     (void)X; (void)dY; (void)dX; (void)N;

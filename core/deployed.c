@@ -52,42 +52,44 @@ void deploy_rows(const Deploy *d, int r0, int t, float *Wt) {
     }
 }
 
-void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
+// The row-tile loop both directions share: dequantize a tile of W, then one sgemm with it.
+static void deploy_tiled(const Deploy *d, Linear *L, const float *A, float *C, int N, int backward) {
     int in = d->in, out = d->out, tile = deploy_tile_rows(out, in);
     float *Wt = xmalloc((size_t)tile * in * sizeof(float));
     mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
         deploy_rows(d, r0, t, Wt);
-        // Y[:, r0:r0+t] = X·Wtᵀ (ldc = out writes the tile's columns in place)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
+        if (!backward) // Y[:, r0:r0+t] = X·Wtᵀ (ldc = out writes the tile's columns in place)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, A, in, Wt, in, 0.0f, C + r0, out);
+        else // dX += dY[:, r0:r0+t]·Wt
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, A + r0, out, Wt, in, 1.0f, C, in);
     }
     free(Wt);
 }
 
+void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
+    deploy_tiled(d, L, X, Y, N, 0);
+}
+
 void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N) {
-    int in = d->in, out = d->out, tile = deploy_tile_rows(out, in);
-    float *Wt = xmalloc((size_t)tile * in * sizeof(float));
-    mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
-    for (int r0 = 0; r0 < out; r0 += tile) {
-        int t = out - r0 < tile ? out - r0 : tile;
-        deploy_rows(d, r0, t, Wt);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, Wt, in, 1.0f, dX, in);
-    }
-    free(Wt);
+    deploy_tiled(d, L, dY, dX, N, 1);
+}
+
+void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
+    if (d->rank <= 0) return;
+    int r = d->rank, in = L->in, out = L->out;
+    float *U = xmalloc((size_t)N * r * sizeof(float));
+    mem_transient(&L->mem, (size_t)N * r * sizeof(float));
+    mm_xwt(X, d->lora_A, U, N, in, r, 0.0f);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, d->lora_scale, U, r, d->lora_B, r, 1.0f, Y, out);
+    free(U);
 }
 
 static void dep_uniform_forward(Linear *L, const float *X, float *Y, int N) {
     const Deploy *d = ((DeployedLinear *)L)->d;
     deploy_forward(d, L, X, Y, N);
-    if (d->rank > 0 && d->lora_A && d->lora_B) {
-        int r = d->rank, in = L->in, out = L->out;
-        float *U = xmalloc((size_t)N * r * sizeof(float));
-        mem_transient(&L->mem, (size_t)N * r * sizeof(float));
-        mm_xwt(X, d->lora_A, U, N, in, r, 0.0f);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, d->lora_scale, U, r, d->lora_B, r, 1.0f, Y, out);
-        free(U);
-    }
+    deploy_branch_forward(d, L, X, Y, N);
 }
 
 static void dep_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {

@@ -112,6 +112,8 @@ int deploy_tile_rows(int out, int in);
 void deploy_rows(const Deploy *d, int r0, int t, float *Wt);
 void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
 void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N);
+// Y += the deployed fp LoRA side branch ("n&fp"), if d has one (inference only).
+void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
 const char *const *method_names(void); // NULL-terminated
 void method_defaults(MethodCfg *m, const char *name); // die_input on unknown name
 

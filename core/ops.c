@@ -206,31 +206,14 @@ static void scores(float *restrict out, const float *a, const float *restrict Xt
 // score block also masks s ≥ n to −∞ and returns the row maximum.
 static float scores8_max(float *restrict out, const float *a, const float *restrict Xt, int n, int n16, int hs, int ld) {
     if (hs > 8) scores(out, a, Xt, n16, hs - 8, ld); // all but the last block
-    if (hs == 8) { // a single block: nothing to add to, so out is only written
-        const float *x0 = Xt, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
-        const float *x4 = x3 + ld, *x5 = x4 + ld, *x6 = x5 + ld, *x7 = x6 + ld;
-        float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
-        float mx = -INFINITY;
-        #pragma omp simd reduction(max : mx)
-        for (int s = 0; s < n16; s++) {
-            float d = a0 * x0[s], e = a1 * x1[s];
-            d = FMA(a2, x2[s], d); e = FMA(a3, x3[s], e);
-            d = FMA(a4, x4[s], d); e = FMA(a5, x5[s], e);
-            d = FMA(a6, x6[s], d); e = FMA(a7, x7[s], e);
-            float v = s < n ? d + e : -INFINITY;
-            out[s] = v;
-            mx = v > mx ? v : mx;
-        }
-        return mx;
-    }
-    int i = hs - 8;
+    int i = hs - 8, add = hs > 8; // a single block has nothing in out to add to (out is only written)
     const float *x0 = Xt + (size_t)i * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
     const float *x4 = x3 + ld, *x5 = x4 + ld, *x6 = x5 + ld, *x7 = x6 + ld;
     float a0 = a[i], a1 = a[i + 1], a2 = a[i + 2], a3 = a[i + 3];
     float a4 = a[i + 4], a5 = a[i + 5], a6 = a[i + 6], a7 = a[i + 7], mx = -INFINITY;
     #pragma omp simd reduction(max : mx)
     for (int s = 0; s < n16; s++) {
-        float d = FMA(a0, x0[s], out[s]), e = a1 * x1[s];
+        float d = add ? FMA(a0, x0[s], out[s]) : a0 * x0[s], e = a1 * x1[s];
         d = FMA(a2, x2[s], d); e = FMA(a3, x3[s], e);
         d = FMA(a4, x4[s], d); e = FMA(a5, x5[s], e);
         d = FMA(a6, x6[s], d); e = FMA(a7, x7[s], e);

@@ -31,6 +31,9 @@ int *text_to_stream(const Tokenizer *t, const char *name, const char *text, size
     return out;
 }
 
+// Window k covers tokens [kT, min(kT+T, n−1)] as inputs, each predicting the next.
+static long ppl_windows(long n, int T) { return n >= 2 ? (n - 2) / T + 1 : 0; }
+
 // One batch of b windows starting at window w0 through model M: its summed NLL, and the
 // number of predicted tokens in *pred.
 static double ppl_batch(Model *M, const int *toks, long n, int T, long w0, int b, int *in, int *tg, long *pred) {
@@ -58,7 +61,7 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int p
     PplResult res = {0};
     double t0 = now_sec();
     int B = Ms[0]->maxB;
-    long nwin = n >= 2 ? (n - 2) / T + 1 : 0; // window k covers [kT, min(kT+T, n-1)] as inputs+1
+    long nwin = ppl_windows(n, T);
     long nbat = (nwin + B - 1) / B, next = 0, done = 0;
     if (nrep > nbat) nrep = nbat > 0 ? (int)nbat : 1;
     // Per-batch sums, added in batch order at the end: the result does not depend on
@@ -98,7 +101,7 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int p
 }
 
 PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int T, int progress) {
-    long nwin = n >= 2 ? (n - 2) / T + 1 : 0;
+    long nwin = ppl_windows(n, T);
     if (B <= 0) B = 512 / T > 1 ? 512 / T : 1; // ~512 rows per forward and thread: fastest measured
     if (B > nwin) B = nwin > 0 ? (int)nwin : 1;
     long nbat = (nwin + B - 1) / B;

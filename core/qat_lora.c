@@ -8,7 +8,7 @@
 // and transient_peak — the O(out×in) per-layer cost the paper's L4Q design removes.
 //
 // Gradients: ds, db from G (quant_backward_saved), dX = dY·Wq + the LoRA branch's
-// (lora.h: dB = α·dYᵀ·U, dA = dUᵀ·X with U = X·Aᵀ saved, dU = α·dY·B).
+// (lora.h: dB = α·dYᵀ·U, dA = dUᵀ·X with U = X·Aᵀ recomputed, dU = α·dY·B).
 #include "linear.h"
 #include "lora.h"
 #include "quant.h"
@@ -25,7 +25,7 @@ typedef struct {
     Linear base;
     const float *W0;
     Param *s, *b;
-    LoraBranch lb;     // A, B and the saved N×r intermediate
+    LoraBranch lb;     // A, B (the side branch saves nothing)
     QuantSpec q;
     int lsq_scale;
     float *Wq, *dsf;   // saved out×in (autograd's intermediates)
