@@ -79,10 +79,10 @@ int main(int argc, char **argv) {
     MemAccount a;
     model_memory(M, &a);
     printf("{\"method\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,\"bits\":%d,"
-           "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"forward_s\":%.4f,\"head_s\":%.4f,\"backward_s\":%.4f,\"tokens_per_s\":%.1f,\"peak_rss_bytes\":%zu,"
+           "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"step_min_s\":%.4f,\"forward_s\":%.4f,\"head_s\":%.4f,\"backward_s\":%.4f,\"tokens_per_s\":%.1f,\"peak_rss_bytes\":%zu,"
            "\"weight_bytes\":%zu,\"trainable_bytes\":%zu,\"grad_optimizer_bytes\":%zu,\"saved_for_backward_bytes\":%zu,"
            "\"layer_saved_bytes\":%zu,\"peak_transient_bytes\":%zu}\n",
-           method, M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[1 + steps / 2], pf[1 + steps / 2], ph[1 + steps / 2], pb[1 + steps / 2],
+           method, M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[1 + steps / 2], dt[1], pf[1 + steps / 2], ph[1 + steps / 2], pb[1 + steps / 2],
            B * T / dt[1 + steps / 2], peak_rss_bytes(), a.weight_bytes, a.trainable_bytes, a.grad_opt_bytes,
            a.saved_bytes, a.saved_bytes - (np > 0 ? M->act_bytes : 0), a.transient_peak);
     return 0;

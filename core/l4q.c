@@ -9,13 +9,15 @@
 // W0 + α·B_tile·A, and in backward the matching tile of G = dYᵀ·X (all N rows summed) is
 // formed and consumed immediately into dA, dB, ds, db and dX. saved_bytes stays 0.
 //
-// Tile size: a tile holds tile_rows × max(in, out) floats — tile_rows rows of the layer's
-// longer side — so out×in and in×out layers get the same bytes: LLaMA's gate/up (in 4096,
-// out 11008) take 344 rows, the same 5.6 MB as down's 128 rows of 11008, so the block's
-// peak transient (set by down) does not move (a targeted head, out = vocab, would raise
-// it). Each tile's sgemm calls repack X (N×in) and, in backward, read and write all of dX
-// (N×in), so fewer, taller tiles cost less of that. Transient memory is two tiles
-// (backward: Wq and G).
+// Tile size: one buffer of tile_rows × tile_span floats, tile_span being the model's
+// widest projection side (model_build sets it), so every layer gets the same bytes: on a
+// LLaMA-7B block down takes 256 rows of 11008, gate/up 688 rows of 4096 and q/k/v/o 688
+// rows too — 11.3 MB each, and the narrower layers no longer pay for more, thinner tiles.
+// Each tile's sgemm calls repack X (N×in) and, in backward, read and write all of dX
+// (N×in), so fewer, taller tiles cost less of that. Backward reuses the one buffer: Wq
+// for dX first, then G; consuming G needs the merged weight again, so each block of rows
+// is re-merged into a per-thread scratch of L4Q_MR rows (cheaper than a second tile).
+// Transient memory: one tile plus threads × L4Q_MR × in floats.
 //
 // Gradients (STE on round, M = [Q_N ≤ v ≤ Q_P]):
 //   dA = α·Bᵀ·(M⊙G)   dB = α·(M⊙G)·Aᵀ   ds, db: quant.h   dX = dY·Wq (incl. b)
@@ -27,6 +29,7 @@
 #include "util.h"
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -81,48 +84,56 @@ static void l4q_merge_rows(const L4qLinear *l, size_t row0, int nr, float *W) {
     if (j < in) l4q_merge_chunk(l, row0, nr, j, in - j, W);
 }
 
-// Rows [r0, r0+t) of Wq = Q(W0 + α·B·A) into Wq (t×in). Each block of L4Q_MR rows is
-// merged into its rows of Wq and quantized in place while still in cache, so W0 is read
-// once and the tile written once. With Gt (the same rows of G = ∂L/∂Wq) it is the
-// backward pass: ds, db accumulate (in double: a group can hold a whole row) and Gt
-// becomes M⊙G in place. Rows own their groups, so the block loop has no races.
+// Rows [r0, r0+t) of Wq = Q(W0 + α·B·A). Each block of L4Q_MR rows is merged and
+// quantized while still in cache, so W0 is read once per pass.
+//   Forward (Gt NULL): the quantized rows go to Wq (t×in).
+//   Backward (Gt = the same rows of G = ∂L/∂Wq, Wq NULL): each block is merged into a
+//   per-thread scratch of L4Q_MR rows instead — the tile buffer holds G — ds, db accumulate
+//   (in double: a group can hold a whole row) and Gt becomes M⊙G in place.
+// Rows own their groups, so the block loop has no races.
 static void l4q_quant_rows(const L4qLinear *l, int r0, int t, float *Gt, float *Wq) {
     const QuantSpec *q = &l->q;
     const float qn = (float)q->qn, qp = (float)q->qp;
     size_t in = (size_t)q->in;
-    #pragma omp parallel for schedule(static)
-    for (int i0 = 0; i0 < t; i0 += L4Q_MR) {
-        int nr = t - i0 < L4Q_MR ? t - i0 : L4Q_MR;
-        l4q_merge_rows(l, (size_t)r0 + i0, nr, Wq + i0 * in);
-        for (int i = i0; i < i0 + nr; i++) {
-            float *wq = Wq + i * in, *gr = Gt ? Gt + i * in : NULL;
-            for (int g = 0; g < q->ng; g++) {
-                size_t k = ((size_t)r0 + i) * q->ng + g;
-                float sg = quant_safe_scale(l->s->data[k]), bg = l->b->data[k];
-                int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
-                if (!gr) {
-                    #pragma omp simd
-                    for (int j = j0; j < j1; j++) wq[j] = quant_fake_elem(wq[j], sg, bg, qn, qp);
-                    continue;
+    #pragma omp parallel
+    {
+        float *scratch = Gt ? xmalloc(L4Q_MR * in * sizeof(float)) : NULL;
+        #pragma omp for schedule(static)
+        for (int i0 = 0; i0 < t; i0 += L4Q_MR) {
+            int nr = t - i0 < L4Q_MR ? t - i0 : L4Q_MR;
+            float *wb = Gt ? scratch : Wq + i0 * in;
+            l4q_merge_rows(l, (size_t)r0 + i0, nr, wb);
+            for (int i = i0; i < i0 + nr; i++) {
+                float *wq = wb + (i - i0) * in, *gr = Gt ? Gt + i * in : NULL;
+                for (int g = 0; g < q->ng; g++) {
+                    size_t k = ((size_t)r0 + i) * q->ng + g;
+                    float sg = quant_safe_scale(l->s->data[k]), bg = l->b->data[k];
+                    int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
+                    if (!gr) {
+                        #pragma omp simd
+                        for (int j = j0; j < j1; j++) wq[j] = quant_fake_elem(wq[j], sg, bg, qn, qp);
+                        continue;
+                    }
+                    // db's term is gj − M·gj (exactly gj or 0): an unconditional add keeps
+                    // the loop vectorizable (GCC 12 leaves `clip ? gj : 0` scalar here).
+                    double acc_s = 0, acc_b = 0;
+                    #pragma omp simd reduction(+ : acc_s, acc_b)
+                    for (int j = j0; j < j1; j++) {
+                        float dsf, gj = gr[j];
+                        int clip;
+                        (void)quant_ste_elem(wq[j], sg, bg, qn, qp, &dsf, &clip);
+                        float gm = clip ? 0.0f : gj;
+                        acc_s += (double)gj * dsf;
+                        acc_b += (double)(gj - gm);
+                        gr[j] = gm;
+                    }
+                    float gsc = l->lsq_scale ? quant_lsq_gscale(q, g) : 1.0f;
+                    l->s->grad[k] += gsc * (float)acc_s;
+                    l->b->grad[k] += gsc * (float)acc_b;
                 }
-                // db's term is gj − M·gj (exactly gj or 0): an unconditional add keeps
-                // the loop vectorizable (GCC 12 leaves `clip ? gj : 0` scalar here).
-                double acc_s = 0, acc_b = 0;
-                #pragma omp simd reduction(+ : acc_s, acc_b)
-                for (int j = j0; j < j1; j++) {
-                    float dsf, gj = gr[j];
-                    int clip;
-                    wq[j] = quant_ste_elem(wq[j], sg, bg, qn, qp, &dsf, &clip);
-                    float gm = clip ? 0.0f : gj;
-                    acc_s += (double)gj * dsf;
-                    acc_b += (double)(gj - gm);
-                    gr[j] = gm;
-                }
-                float gsc = l->lsq_scale ? quant_lsq_gscale(q, g) : 1.0f;
-                l->s->grad[k] += gsc * (float)acc_s;
-                l->b->grad[k] += gsc * (float)acc_b;
             }
         }
+        free(scratch);
     }
 }
 
@@ -144,26 +155,25 @@ static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, 
     L4qLinear *l = (L4qLinear *)L;
     int in = L->in, out = L->out, tile = l->tile, r = l->A->shape[0];
     size_t tb = (size_t)tile * in * sizeof(float);
-    float *Wt = xmalloc(tb), *Gt = xmalloc(tb);
-    mem_transient(&L->mem, 2 * tb);
+    float *T = xmalloc(tb);
+    mem_transient(&L->mem, tb + (size_t)omp_get_max_threads() * L4Q_MR * in * sizeof(float));
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
-        // G_tile = dY[:, r0:r0+t]ᵀ·X, summed over all N tokens
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, in, N, 1.0f, dY + r0, out, X, in, 0.0f, Gt, in);
-        // ds, db; Gt → M⊙G; Wt = Wq (for dX)
-        l4q_quant_rows(l, r0, t, Gt, Wt);
+        if (dX) { // dX += dY[:, r0:r0+t]·Wq_tile
+            l4q_quant_rows(l, r0, t, NULL, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, T, in, 1.0f, dX, in);
+        }
+        // G_tile = dY[:, r0:r0+t]ᵀ·X, summed over all N tokens, into the same buffer
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, in, N, 1.0f, dY + r0, out, X, in, 0.0f, T, in);
+        l4q_quant_rows(l, r0, t, T, NULL); // ds, db; T → M⊙G
         // dB[r0:r0+t] += α·(M⊙G)_tile·Aᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, r, in, l->alpha, Gt, in, l->A->data, in,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, r, in, l->alpha, T, in, l->A->data, in,
                     1.0f, l->B->grad + (size_t)r0 * r, r);
         // dA += α·B_tileᵀ·(M⊙G)_tile
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, t, l->alpha, l->B->data + (size_t)r0 * r, r,
-                    Gt, in, 1.0f, l->A->grad, in);
-        // dX += dY[:, r0:r0+t]·Wq_tile
-        if (dX)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, Wt, in, 1.0f, dX, in);
+                    T, in, 1.0f, l->A->grad, in);
     }
-    free(Wt);
-    free(Gt);
+    free(T);
 }
 
 // Deployed form: the integer codes of Q(W0 + α·B·A) and s, b — fully quantized, no LoRA
@@ -215,7 +225,8 @@ Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     snprintf(l->base.name, sizeof l->base.name, "%s", name);
     l->W0 = W->data;
     l->alpha = m->alpha / m->rank;
-    long long rows = (long long)m->tile_rows * (in > out ? in : out) / in; // ≥ tile_rows
+    int span = m->tile_span > (in > out ? in : out) ? m->tile_span : (in > out ? in : out);
+    long long rows = (long long)m->tile_rows * span / in; // ≥ tile_rows
     l->tile = rows < out ? (int)rows : out;
     l->lsq_scale = m->lsq_grad_scale;
     // B = 0 at construction, so W0 + α·B·A = W0: the init sees the merged weight.

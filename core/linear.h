@@ -47,7 +47,8 @@ typedef struct {
     int group_size;    // −1 = whole row
     char init[16];     // l4q | minmax | absmax | lsq+
     int lsq_grad_scale;// 1: scale ds, db by 1/sqrt(group_elems·Q_P)
-    int tile_rows;     // L4Q tile: tile_rows × max(in, out) floats (rows of the longer side)
+    int tile_rows;     // L4Q tile: tile_rows × tile_span floats (one buffer)
+    int tile_span;     // the model's widest projection side (model_build sets it; 0: the layer's own)
     char base[16];     // quantized base for LoRA baselines: rtn | gptq | nf4
     int loftq_iters;
     int act_order;

@@ -171,7 +171,7 @@ void method_defaults(MethodCfg *m, const char *name) {
     m->group_size = 32;
     snprintf(m->init, sizeof m->init, "l4q");
     m->lsq_grad_scale = 0;
-    m->tile_rows = 128; // L4Q tile, rows of the longer side; LLaMA-7B block: peak 1.04x LoRA, 1.8x its step time (64: 1.04x, 2.1x; 256: 1.05x, 1.7x)
+    m->tile_rows = 256; // L4Q tile (one buffer): tile_rows × the widest projection side, floats
     snprintf(m->base, sizeof m->base, "rtn");
     m->loftq_iters = 5;
     m->damp = 0.01f;

@@ -128,8 +128,9 @@ def test_gradients():
                       f"max |diff| {worst[0]:.3g} in {worst[1]}; magnitudes {mags}")
                 print(f"  {tag}: max |C - torch| = {worst[0]:.2e} ({worst[1]})")
                 if method == "l4q" and not lsq_scale:
-                    bound = 5 * max(c["inn"], c["out"]) * 4 * 2
-                    check(saved == 0 and 0 < peak <= bound, f"l4q {bits}-bit: nothing saved, transient <= 2 x tile x max(in, out) floats",
+                    nth = int(os.environ.get("L4Q_THREADS", os.cpu_count()))
+                    bound = (5 * max(c["inn"], c["out"]) + nth * 8 * c["inn"]) * 4   # one tile + 8 rows per thread
+                    check(saved == 0 and 0 < peak <= bound, f"l4q {bits}-bit: nothing saved, transient <= one tile + 8 rows per thread",
                           f"saved {saved}, peak {peak} (bound {bound})")
                 if method == "qat_lora" and not lsq_scale:
                     check(saved >= c["out"] * c["inn"] * 4, f"qat_lora {bits}-bit: saved_bytes >= out x in x 4",
