@@ -105,15 +105,11 @@ static void l4q_quant_rows(const L4qLinear *l, int r0, int t, float *Gt, float *
             l4q_merge_rows(l, (size_t)r0 + i0, nr, wb);
             for (int i = i0; i < i0 + nr; i++) {
                 float *wq = wb + (i - i0) * in, *gr = Gt ? Gt + i * in : NULL;
+                if (!gr) { quant_fake_row(q, wq, l->s->data, l->b->data, r0 + i, wq); continue; }
                 for (int g = 0; g < q->ng; g++) {
                     size_t k = ((size_t)r0 + i) * q->ng + g;
                     float sg = quant_safe_scale(l->s->data[k]), bg = l->b->data[k];
                     int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
-                    if (!gr) {
-                        #pragma omp simd
-                        for (int j = j0; j < j1; j++) wq[j] = quant_fake_elem(wq[j], sg, bg, qn, qp);
-                        continue;
-                    }
                     // db's term is gj − M·gj (exactly gj or 0): an unconditional add keeps
                     // the loop vectorizable (GCC 12 leaves `clip ? gj : 0` scalar here).
                     double acc_s = 0, acc_b = 0;
@@ -225,7 +221,8 @@ Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     snprintf(l->base.name, sizeof l->base.name, "%s", name);
     l->W0 = W->data;
     l->alpha = m->alpha / m->rank;
-    int span = m->tile_span > (in > out ? in : out) ? m->tile_span : (in > out ? in : out);
+    int span = in > out ? in : out;
+    if (m->tile_span > span) span = m->tile_span;
     long long rows = (long long)m->tile_rows * span / in; // ≥ tile_rows
     l->tile = rows < out ? (int)rows : out;
     l->lsq_scale = m->lsq_grad_scale;

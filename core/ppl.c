@@ -62,8 +62,7 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int p
     double t0 = now_sec();
     int B = Ms[0]->maxB;
     long nwin = ppl_windows(n, T);
-    long nbat = (nwin + B - 1) / B, next = 0, done = 0;
-    if (nrep > nbat) nrep = nbat > 0 ? (int)nbat : 1;
+    long nbat = (nwin + B - 1) / B, next = 0, done = 0; // replicas beyond nbat find no work
     // Per-batch sums, added in batch order at the end: the result does not depend on
     // which replica ran which batch.
     double *nll = xcalloc(nbat > 0 ? nbat : 1, sizeof(double));

@@ -93,21 +93,21 @@ static inline unsigned quant_code(float w, float s, float b, int qn, int qp) {
 }
 
 // quant_fake_elem's arithmetic is quant_code's, term for term.
+void quant_fake_row(const QuantSpec *q, const float *w, const float *s, const float *b, int r, float *o) {
+    const float qn = (float)q->qn, qp = (float)q->qp;
+    for (int g = 0; g < q->ng; g++) {
+        float sg = quant_safe_scale(s[(size_t)r * q->ng + g]), bg = b[(size_t)r * q->ng + g];
+        int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
+        #pragma omp simd
+        for (int j = j0; j < j1; j++) o[j] = quant_fake_elem(w[j], sg, bg, qn, qp);
+    }
+}
+
 void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const float *b,
                      int r0, int nrows, float *Wq) {
-    const float qn = (float)q->qn, qp = (float)q->qp;
     #pragma omp parallel for schedule(static)
-    for (int i = 0; i < nrows; i++) {
-        int r = r0 + i;
-        const float *w = Wt + (size_t)i * q->in;
-        float *o = Wq + (size_t)i * q->in;
-        for (int g = 0; g < q->ng; g++) {
-            float sg = quant_safe_scale(s[(size_t)r * q->ng + g]), bg = b[(size_t)r * q->ng + g];
-            int j0 = g * q->gs, j1 = j0 + quant_group_len(q, g);
-            #pragma omp simd
-            for (int j = j0; j < j1; j++) o[j] = quant_fake_elem(w[j], sg, bg, qn, qp);
-        }
-    }
+    for (int i = 0; i < nrows; i++)
+        quant_fake_row(q, Wt + (size_t)i * q->in, s, b, r0 + i, Wq + (size_t)i * q->in);
 }
 
 void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes) {

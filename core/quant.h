@@ -67,7 +67,7 @@ void quant_rtn(const QuantSpec *q, const float *W, float *s, float *b, uint8_t *
 // *dsf = ∂Wq/∂s (clipped: the bound; inside: w̃ − v); ∂Wq/∂b = *clip, ∂Wq/∂w = M — the
 // per-element terms of the gradients below (the L4Q tiles sum them in core/l4q.c).
 // Branch-free, so element loops over it vectorize under `omp simd`: they run over every
-// weight of every layer twice per L4Q training step.
+// weight of every layer three times per L4Q training step.
 static inline float quant_ste_elem(float w, float s, float b, float qn, float qp, float *dsf, int *clip) {
     float v = (w - b) / s;
     float c = v < qn ? qn : v > qp ? qp : v, t = rintf(c);
@@ -86,6 +86,9 @@ static inline float quant_fake_elem(float w, float s, float b, float qn, float q
 // as Wt and may alias it.
 void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const float *b,
                      int r0, int nrows, float *Wq);
+// One row of it: w is row r of the weight, o (may alias w) gets its Wq. Not parallel, for
+// callers that already are (the L4Q tiles).
+void quant_fake_row(const QuantSpec *q, const float *w, const float *s, const float *b, int r, float *o);
 // Signed code w̃ of one value under (s, b): rint(clamp((w − b)/s, Q_N, Q_P)), the same
 // arithmetic quant_fake_rows/quant_encode use (the GPTQ baseline quantizes column by column).
 static inline int quant_code_of(float w, float s, float b, int qn, int qp) {
