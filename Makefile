@@ -2,7 +2,10 @@
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results cli
 DEB_PKGS := libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev pkg-config gnuplot-nox hdf5-tools
-TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml
+# MPI is optional (core/dist.h): build/l4q never links it; the plugin below is loaded only
+# when l4q runs under mpirun/srun. `make mpi` installs OpenMPI and builds the plugin.
+MPI_PKGS := libopenmpi-dev openmpi-bin
+TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml $(MPI_PKGS)
 
 HDF5_INC := /usr/include/hdf5/serial
 HDF5_LIB := /usr/lib/x86_64-linux-gnu/hdf5/serial
@@ -25,23 +28,28 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test-deps test asan bench reproduce clean
-all: deps build/l4q $(TESTBIN)
+.PHONY: all deps test-deps mpi mpi-deps test asan bench reproduce clean
+all: deps build/l4q $(TESTBIN) $(if $(shell command -v mpicc),build/libl4q_mpi.so)
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (run make as root or install them)"; exit 1; fi; fi
-
+endef
+deps:
+	$(call apt_install,$(DEB_PKGS))
 test-deps:
-	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "missing Debian packages:$$missing"; exit 1; fi; fi
+	$(call apt_install,$(TEST_PKGS))
+mpi-deps:
+	$(call apt_install,$(MPI_PKGS))
+
+mpi: mpi-deps build/libl4q_mpi.so
+build/libl4q_mpi.so: mpi/l4q_mpi.c core/dist.h core/tensor.h
+	@mkdir -p $(dir $@)
+	mpicc -std=c11 -Wall -Wextra -O2 -g -fPIC -shared -D_GNU_SOURCE -Icore -o $@ $<
 
 build/l4q: $(OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -70,7 +78,9 @@ build/asan/tests/%: tests/%.c $(ASAN_LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp $(ASAN_FLAGS) -o $@ $< $(ASAN_LIBOBJS) $(LDLIBS)
 
+# The MPI plugin after test-deps, which installs OpenMPI.
 test: all asan test-deps
+	@$(MAKE) --no-print-directory build/libl4q_mpi.so
 	@bash tests/run.sh
 
 bench: all build/bench/memtime

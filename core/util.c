@@ -20,11 +20,17 @@ static void (*die_fn)(void *, int);
 static void *die_ctx;
 void on_die(void (*fn)(void *, int), void *ctx) { die_fn = fn; die_ctx = ctx; }
 
+static int die_rank;
+void die_set_rank(int rank) { die_rank = rank; }
+
 static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     fflush(stdout);
+    // Under MPI an error every rank hits is reported by rank 0 alone: the others wait a
+    // moment, and mpirun ends them when rank 0 exits. An error of one rank only still shows.
+    if (die_rank > 0) sleep(2);
     // One write for the whole line, so readers (pipes, logs) never see half of it.
     char line[2048];
-    int k = snprintf(line, sizeof line, "l4q: error: ");
+    int k = die_rank > 0 ? snprintf(line, sizeof line, "l4q: error: rank %d: ", die_rank) : snprintf(line, sizeof line, "l4q: error: ");
     vsnprintf(line + k, sizeof line - k - 1, fmt, ap);
     strcat(line, "\n");
     fputs(line, stderr);

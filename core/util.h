@@ -9,6 +9,7 @@
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_internal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void on_die(void (*fn)(void *ctx, int status), void *ctx); // one hook; NULL clears
+void die_set_rank(int rank); // core/dist.c: MPI ranks > 0 prefix their rank and report late
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void *xmalloc(size_t n);
