@@ -562,6 +562,7 @@ char *sweep_plan_json(const Sweep *s) {
 
 typedef struct {
     pid_t pid;
+    int rank;       // 0: a forked worker of this process; > 0: the MPI rank running it
     int run;
     double t0;
 } Worker;
@@ -589,9 +590,9 @@ static void remove_file(const char *dir, const char *name) {
     if (unlink(p) != 0 && errno != ENOENT) die_input("%s: cannot remove (%s)", p, strerror(errno));
 }
 
-// Fork/exec one run. The per-run lock fd is inherited by the worker (not CLOEXEC), so
-// it stays held exactly as long as the worker lives, even if this sweep is killed.
-static pid_t launch(const SweepRun *r, int state, int threads, int lockfd) {
+// Fork/exec one run. The per-run lock fd (if any) is inherited by the worker (not
+// CLOEXEC), so it stays held exactly as long as the worker lives, even if this sweep is killed.
+pid_t sweep_launch(const SweepRun *r, int state, int threads) {
     mkdir_p(r->dir);
     char cfg[4200], logp[4200], thr[16], ckpt[4200], rcfg[4200];
     snprintf(cfg, sizeof cfg, "%s/sweep_config.yaml", r->dir);
@@ -618,7 +619,7 @@ static pid_t launch(const SweepRun *r, int state, int threads, int lockfd) {
         if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) dup2(nul, 0);
-        (void)lockfd;
+        setenv("L4Q_MPI", "0", 1); // a worker of an MPI rank is a process of its own
         const char *prog = worker_program();
         if (resume) execl(prog, prog, "train", "--resume", r->dir, "--threads", thr, (char *)NULL);
         else execl(prog, prog, "train", cfg, "--out", r->dir, "--threads", thr, (char *)NULL);
@@ -628,10 +629,34 @@ static pid_t launch(const SweepRun *r, int state, int threads, int lockfd) {
     return pid;
 }
 
+int sweep_worker_result(const SweepRun *r, int st, char *why, size_t n) {
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && sweep_run_state(r) == RUN_COMPLETE;
+    if (ok) return 1;
+    if (WIFSIGNALED(st)) snprintf(why, n, "killed by signal %d", WTERMSIG(st));
+    else if (WIFEXITED(st) && WEXITSTATUS(st)) snprintf(why, n, "exit %d", WEXITSTATUS(st));
+    else snprintf(why, n, "run.h5 not complete");
+    return 0;
+}
+
+// A free slot: 0 while this process runs fewer than `jobs` workers itself, else the
+// lowest idle remote rank (the caller only asks when some slot is free).
+static int free_slot(const Worker *w, int nw, int jobs, int nremote) {
+    int local = 0;
+    for (int k = 0; k < nw; k++) local += w[k].rank == 0;
+    if (local < jobs) return 0;
+    for (int r = 1; r <= nremote; r++) {
+        int busy = 0;
+        for (int k = 0; k < nw; k++) busy |= w[k].rank == r;
+        if (!busy) return r;
+    }
+    die_internal("no free sweep slot");
+}
+
 static int take_lock(const char *path, int cloexec) {
     int fd = open(path, O_RDWR | O_CREAT | (cloexec ? O_CLOEXEC : 0), 0644);
     if (fd < 0) die_input("%s: cannot open lock file (%s)", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) { close(fd); return -1; }
+    // Held elsewhere → -1. A filesystem without flock (some network mounts) excludes nothing.
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) { close(fd); return -1; }
     return fd;
 }
 
@@ -668,14 +693,18 @@ int sweep_execute(Sweep *s, const SweepOptions *o) {
     if (jobs > nq) jobs = nq > 0 ? nq : 1;
     int threads = o->cores / jobs;
     if (threads < 1) threads = 1;
-    fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d jobs × %d threads → %s\n", s->spec, total, skipped,
-            todo, jobs, threads, s->out);
+    const SweepRemote *rm = o->remote;
+    int slots = jobs + (rm ? rm->n : 0);
+    if (rm) fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d MPI ranks → %s\n", s->spec, total, skipped, todo,
+                    rm->n + 1, s->out);
+    else fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d jobs × %d threads → %s\n", s->spec, total, skipped,
+                 todo, jobs, threads, s->out);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    Worker *w = xcalloc((size_t)jobs, sizeof *w);
+    Worker *w = xcalloc((size_t)slots, sizeof *w);
     int nw = 0, qhead = 0;
     int *failed_runs = xcalloc((size_t)s->n + 1, sizeof *failed_runs);
     double t_start = now_sec(), dur_sum = 0, last_print = 0;
@@ -685,14 +714,19 @@ int sweep_execute(Sweep *s, const SweepOptions *o) {
         // Fill free slots. A run whose lock is held (a worker of a sweep killed a moment
         // ago, still dying) is rotated to the back of the queue and retried.
         int tried = 0;
-        while (nw < jobs && qhead < nq && tried < nq - qhead) {
+        while (nw < slots && qhead < nq && tried < nq - qhead) {
             int ri = queue[qhead];
             SweepRun *r = &s->runs[ri];
-            mkdir_p(r->dir);
-            char rl[4200];
-            snprintf(rl, sizeof rl, "%s/.lock", r->dir);
-            int fd = take_lock(rl, 0);
-            if (fd < 0) {
+            // Under MPI rank 0 hands out every run itself; no per-run file locks.
+            int rank = 0, fd = -1;
+            if (rm) rank = free_slot(w, nw, jobs, rm->n);
+            if (!rm) {
+                mkdir_p(r->dir);
+                char rl[4200];
+                snprintf(rl, sizeof rl, "%s/.lock", r->dir);
+                fd = take_lock(rl, 0);
+            }
+            if (!rm && fd < 0) {
                 for (int k = qhead; k + 1 < nq; k++) queue[k] = queue[k + 1];
                 queue[nq - 1] = ri;
                 tried++;
@@ -701,41 +735,46 @@ int sweep_execute(Sweep *s, const SweepOptions *o) {
             // Re-read the state under the lock: the holder may have just finished it.
             state[ri] = sweep_run_state(r);
             qhead++;
-            if (state[ri] == RUN_COMPLETE) { close(fd); done++; continue; }
-            pid_t pid = launch(r, state[ri], threads, fd);
-            close(fd);
-            w[nw].pid = pid; w[nw].run = ri; w[nw].t0 = now_sec();
+            if (state[ri] == RUN_COMPLETE) { if (fd >= 0) close(fd); done++; continue; }
+            pid_t pid = 0;
+            if (rank > 0) rm->start(rank, r, state[ri]);
+            else pid = sweep_launch(r, state[ri], threads);
+            if (fd >= 0) close(fd);
+            w[nw].pid = pid; w[nw].rank = rank; w[nw].run = ri; w[nw].t0 = now_sec();
             nw++;
             tried = 0;
         }
-        int st = 0;
+        int st = 0, k = 0, remote_ok = 0;
+        char why[64] = "";
         pid_t pid = waitpid(-1, &st, WNOHANG);
-        if (pid <= 0) {
+        int rank = 0;
+        if (pid <= 0 && rm && rm->poll(&rank, &remote_ok, why, sizeof why)) {
+            while (k < nw && w[k].rank != rank) k++;
+            if (k == nw) die_internal("rank %d reported a run it was not given", rank);
+        } else if (pid > 0) {
+            while (k < nw && (w[k].rank || w[k].pid != pid)) k++;
+            if (k == nw) continue; // not ours (cannot happen: we fork nothing else)
+        }
+        if (pid <= 0 && !rank) {
             double t = now_sec();
             if (tty && t - last_print >= 1.0) {
                 char el[32], eta[32];
                 fmt_dur(el, sizeof el, t - t_start);
                 double avg = finished_here ? dur_sum / finished_here : NAN, rest = 0;
                 for (int k = 0; k < nw; k++) rest += fmax(avg - (t - w[k].t0), 0);
-                fmt_dur(eta, sizeof eta, (avg * (nq - qhead) + rest) / jobs);
+                fmt_dur(eta, sizeof eta, (avg * (nq - qhead) + rest) / slots);
                 fprintf(stderr, "\rsweep: %d/%d done, %d running, %d failed, elapsed %s, ETA %s   ", done, total, nw, failed, el, eta);
                 last_print = t;
             }
             usleep(100000);
             continue;
         }
-        int k = 0;
-        while (k < nw && w[k].pid != pid) k++;
-        if (k == nw) continue; // not ours (cannot happen: we fork nothing else)
         int ri = w[k].run;
         double dur = now_sec() - w[k].t0;
         w[k] = w[--nw];
-        int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && sweep_run_state(&s->runs[ri]) == RUN_COMPLETE;
-        char why[64] = "";
+        // A remote rank judged its own worker (sweep_worker_result), seeing run.h5 as it wrote it.
+        int ok = rank ? remote_ok : sweep_worker_result(&s->runs[ri], st, why, sizeof why);
         if (!ok) {
-            if (WIFSIGNALED(st)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
-            else if (WIFEXITED(st) && WEXITSTATUS(st)) snprintf(why, sizeof why, "exit %d", WEXITSTATUS(st));
-            else snprintf(why, sizeof why, "run.h5 not complete");
             failed_runs[failed++] = ri;
         } else {
             done++;
@@ -748,16 +787,18 @@ int sweep_execute(Sweep *s, const SweepOptions *o) {
         fmt_dur(d, sizeof d, dur);
         double avg = dur_sum / finished_here, rest = 0;
         for (int j = 0; j < nw; j++) rest += fmax(avg - (t - w[j].t0), 0);
-        fmt_dur(eta, sizeof eta, (avg * (nq - qhead) + rest) / jobs);
-        fprintf(stderr, "%ssweep: %d/%d done, %d failed, elapsed %s, ETA %s | %s %s (%s) %s%s%s\n", tty ? "\r" : "", done, total,
-                failed, el, eta, ok ? "finished" : "FAILED", s->runs[ri].id, d, s->runs[ri].label, ok ? "" : ": ", why);
+        fmt_dur(eta, sizeof eta, (avg * (nq - qhead) + rest) / slots);
+        char on[32] = "";
+        if (rm) snprintf(on, sizeof on, " on rank %d", rank);
+        fprintf(stderr, "%ssweep: %d/%d done, %d failed, elapsed %s, ETA %s | %s %s%s (%s) %s%s%s\n", tty ? "\r" : "", done,
+                total, failed, el, eta, ok ? "finished" : "FAILED", s->runs[ri].id, on, d, s->runs[ri].label, ok ? "" : ": ", why);
         last_print = t;
     }
     if (g_stop) {
         // Workers get SIGTERM and are reaped; their run.h5 stays 'running' and the next
-        // sweep resumes them.
-        for (int k = 0; k < nw; k++) kill(w[k].pid, SIGTERM);
-        for (int k = 0; k < nw; k++) waitpid(w[k].pid, NULL, 0);
+        // sweep resumes them. (Remote ranks get the signal from mpirun/srun themselves.)
+        for (int k = 0; k < nw; k++) if (!w[k].rank) kill(w[k].pid, SIGTERM);
+        for (int k = 0; k < nw; k++) if (!w[k].rank) waitpid(w[k].pid, NULL, 0);
         fprintf(stderr, "\nsweep: interrupted; %d/%d complete. Run the same command again to continue.\n", done, total);
         close(lock);
         exit(130);
