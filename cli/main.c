@@ -25,6 +25,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     env_setup(argv);
+    command_line_set(argc, argv);
     // Global --threads N, accepted anywhere.
     int threads = 0, j = 1;
     for (int i = 1; i < argc; i++) {
