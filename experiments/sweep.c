@@ -3,7 +3,7 @@
 // down, and everything it needs to resume lives in the run directories themselves.
 #include "sweep.h"
 #include "linear.h"
-#include "runlog.h"
+#include "runlog_read.h"
 #include "util.h"
 #include <cJSON.h>
 #include <dirent.h>
@@ -506,13 +506,15 @@ static void locate_existing(Sweep *s) {
 }
 
 int sweep_run_state(const SweepRun *r) {
-    char p[4200], st[32];
+    char p[4200];
     snprintf(p, sizeof p, "%s/run.h5", r->dir);
     if (!file_exists(p)) return RUN_PENDING;
-    if (runlog_read_status(p, st, sizeof st) != 0) return RUN_CORRUPT;
-    if (!strcmp(st, "complete")) return RUN_COMPLETE;
-    if (!strcmp(st, "failed")) return RUN_FAILED;
-    return RUN_INCOMPLETE;
+    RunFile rf;
+    int rc = runfile_read(p, RUNFILE_STATUS, &rf);
+    int st = rc != 0 ? RUN_CORRUPT : !strcmp(rf.status, "complete") ? RUN_COMPLETE
+           : !strcmp(rf.status, "failed") ? RUN_FAILED : RUN_INCOMPLETE;
+    runfile_free(&rf);
+    return st;
 }
 
 const char *sweep_state_name(int st) {
