@@ -4,6 +4,7 @@
 // the child's stderr, for the reason of a failure) and deserializes.
 #include "runlog_read.h"
 #include "util.h"
+#include "yaml.h"
 #include <errno.h>
 #include <hdf5.h>
 #include <poll.h>
@@ -259,6 +260,9 @@ static void read_in_child(const char *path, int what, RunFile *rf) {
     if (what == RUNFILE_ALL && !r.err[0]) {
         hsize_t idx = 0;
         if (H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, &idx, root_attr_cb, &r) < 0) rd_fail(&r, "unreadable root attributes");
+        // A damaged config dies here (die_input: its message becomes the reason), not in the caller.
+        const char *cfg = runfile_attr(rf, "config");
+        if (cfg) yaml_free(yaml_load_string(cfg, "config attribute"));
         read_series(&r, f, "train", 0);
         read_series(&r, f, "eval", 0);
         if (!r.err[0] && H5Lexists(f, "memory", H5P_DEFAULT) > 0) {
@@ -396,6 +400,7 @@ int runfile_read(const char *path, int what, RunFile *rf) {
     if (pid < 0) die_internal("fork: %s", strerror(errno));
     if (pid == 0) {
         close(data[0]); close(errp[0]);
+        on_die(NULL, NULL); // the parent's hook (e.g. "mark my run log failed") is not the child's
         dup2(errp[1], 2);
         signal(SIGALRM, SIG_DFL);
         alarm(READ_TIMEOUT_S);
