@@ -300,13 +300,14 @@ void analysis_run(Analysis *an, Report *rep, const char *reference) {
         rep->cols[c].at_chance = 0;
         if (!strcmp(rep->cols[c].key, "avg")) { for (int r = 0; r < rep->nrows; r++) an->ci_lo[(size_t)r * rep->ncols + c] = an->ci_hi[(size_t)r * rep->ncols + c] = NAN; continue; }
         for (int r = 0; r < rep->nrows; r++) row_ci(an, r, c);
-        // At chance: every row with evidence has an interval containing the chance level.
+        // At chance: no row with evidence has its interval entirely above the chance level
+        // (a row below chance carries no more signal than one at it).
         int with = 0, all_in = 1;
         for (int r = 0; r < rep->nrows && isfinite(an->chance[c]); r++) {
-            double lo = an->ci_lo[(size_t)r * rep->ncols + c], hi = an->ci_hi[(size_t)r * rep->ncols + c];
+            double lo = an->ci_lo[(size_t)r * rep->ncols + c];
             if (!isfinite(lo)) continue;
             with++;
-            all_in &= lo <= an->chance[c] && an->chance[c] <= hi;
+            all_in &= lo <= an->chance[c];
         }
         rep->cols[c].at_chance = with > 0 && all_in;
     }

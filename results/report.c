@@ -75,7 +75,7 @@ static void write_table_notes(const Report *rep, const Analysis *an, FILE *f) {
             if (!rep->cols[c].at_chance) continue;
             fprintf(f, "%s %s (chance %.1f)", k++ ? "," : "", rep->cols[c].title, an->chance[c]);
         }
-        fprintf(f, " — every row's 95%% interval includes the chance level, so %s left out of the Avg column.",
+        fprintf(f, " — no row's 95%% interval lies above the chance level, so %s left out of the Avg column.",
                 nchance > 1 ? "these tasks are" : "this task is");
     }
     fprintf(f, "\n");
@@ -239,7 +239,7 @@ static void csv_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static void csv_num(FILE *f, double v) { if (isfinite(v)) fprintf(f, "%.10g", v); }
+static void csv_num(FILE *f, double v) { if (isfinite(v)) fprintf(f, "%.15g", v); }
 
 // Long format: one line per (table, row, column), full precision. main: mean ± std over
 // seeds, ci_lo/ci_hi the pooled score interval; paired: mean = row − reference (unit:

@@ -51,7 +51,7 @@ typedef struct {
     char key[200];          // "<task>/<metric>", "val_ppl" or "avg"
     int higher_better, is_acc, decimals;
     double scale;           // acc → percent
-    int at_chance;          // compare.c: every row's score CI includes the chance level
+    int at_chance;          // compare.c: no row's score CI lies above the chance level
 } Column;
 
 typedef struct {
