@@ -5,7 +5,7 @@ DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5
 # MPI is optional (core/dist.h): build/l4q never links it; the plugin below is loaded only
 # when l4q runs under mpirun/srun. `make mpi` installs OpenMPI and builds the plugin.
 MPI_PKGS := libopenmpi-dev openmpi-bin
-TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml $(MPI_PKGS)
+TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy $(MPI_PKGS)
 
 HDF5_INC := /usr/include/hdf5/serial
 HDF5_LIB := /usr/lib/x86_64-linux-gnu/hdf5/serial

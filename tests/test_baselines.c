@@ -349,7 +349,7 @@ static void check_gptq_real(void) {
     Real R = real_load();
     const Config *c = &R.mf->c;
     int T = LIGHT ? 128 : 256, nw = 8, B = 4, L = c->n_layers;
-    Model *M = model_build(R.mf, NULL, B, T, 0, 0);
+    Model *M = model_build(R.mf, NULL, B, T, 0);
     // H for the four distinct inputs of every layer (fp model; the matrix-level comparison).
     static const int INPUT_OF[7] = {0, 0, 0, 1, 2, 2, 3}, REP[4] = {P_Q, P_O, P_GATE, P_DOWN};
     double *H[64][4];
@@ -363,7 +363,7 @@ static void check_gptq_real(void) {
     int *tok = xmalloc((size_t)B * T * sizeof(int));
     for (int w0 = 0; w0 < nw; w0 += B) {
         for (int b = 0; b < B; b++) memcpy(tok + (size_t)b * T, R.stream + (w0 + b) * stride, (size_t)T * sizeof(int));
-        model_forward(M, tok, B, T, 0, 0);
+        model_forward(M, tok, B, T, 0);
         for (int l = 0; l < L; l++)
             for (int k = 0; k < 4; k++) {
                 int o, in;
@@ -417,7 +417,7 @@ static double val_ppl(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok) {
     int *st = text_to_stream(tok, p, text, len, &n);
     free(text);
     int T = 128, nwin = LIGHT ? 8 : 24;
-    Model *M = model_build(mf, m, 4, T, 0, 0);
+    Model *M = model_build(mf, m, 4, T, 0);
     PplResult r = ppl_stream(&M, 1, st, (long)nwin * T + 1 < n ? (long)nwin * T + 1 : n, T, 0, 0);
     model_free(M);
     free(st);
@@ -500,7 +500,7 @@ static void check_loftq(void) {
 // ---- export → l4qz → load → same logits, for every method ------------------------------------------
 
 static void logits_of(Model *M, const int *tok, int B, int T, float *out) {
-    model_forward(M, tok, B, T, 0, 0);
+    model_forward(M, tok, B, T, 0);
     for (int r = 0; r < B * T; r++) model_logits_row(M, r, out + (size_t)r * M->c.vocab_size);
 }
 
@@ -539,7 +539,7 @@ static void check_export_roundtrip(void) {
         { ModelFile *dm = model_deployed(M); l4qz_write(path, dm, M->mf->tok, NULL, NULL); model_file_free(dm); }
         model_free(M);
         ModelFile *mf2 = model_file_load(path);
-        Model *M2 = model_build(mf2, NULL, B, T, 0, 0);
+        Model *M2 = model_build(mf2, NULL, B, T, 0);
         logits_of(M2, tok, B, T, L2);
         int kind_ok = mf2->dep && mf2->dep[0] &&
                       (strstr(cases[ci].form, "nf4") ? mf2->dep[0]->kind == DEP_NF4 : mf2->dep[0]->kind == DEP_UNIFORM) &&
