@@ -51,7 +51,7 @@ int cmd_sweep(int argc, char **argv) {
     int rc = sweep_execute_dist(s, &o);
     if (lead) {
         // On a cluster the report is the sweep's last step, written by rank 0.
-        ReportOptions ro = {"md", 0};
+        ReportOptions ro = {"md", 0, "l4q"};
         report_write(s->out, &ro);
         sweep_free(s);
     }
