@@ -7,6 +7,13 @@
 // converted into a blob of their own). Bad input → die_input naming the file.
 ModelFile *gguf_load(const char *path, const void *buf, size_t len);
 
+// Hugging Face LLaMA/Mistral directory (config.json + safetensors; core/hf_model.c).
+int hf_is_dir(const char *path);
+ModelFile *hf_load(const char *dir);
+// HF row of llama2.c's row r in a q/k projection with heads of size hs (HF's rotate-half
+// permutation; core/hf_model.c).
+int hf_rope_row(int r, int hs);
+
 // Rejects non-positive or implausible sizes and inconsistent head counts, naming the file
 // (and `what`, e.g. "llama2.c v0 header") in the message.
 void config_validate(const char *path, const char *what, const Config *c);
