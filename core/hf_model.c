@@ -289,5 +289,6 @@ ModelFile *hf_load(const char *dir) {
              n16 && nbf ? "f16/bf16" : n16 ? "f16" : nbf ? "bf16" : "f32");
     mf->file_bytes = st_bytes(s);
     st_close(s);
+    mf->tok = tok_load_dir(dir, c.vocab_size); // its own tokenizer, when the directory has one
     return mf;
 }
