@@ -197,8 +197,9 @@ static char **kv_strings(const Meta *m, const Kv *k, int **lens) {
 // tokenizer.ggml.* → a tokenizer (core/tok_bpe.c): model "llama" is SentencePiece BPE by
 // scores with byte fallback, "gpt2" byte-level BPE by merges with the pre-tokenizer regex
 // named by tokenizer.ggml.pre. Specials are not parsed in text (llama.cpp's parse_special
-// off, its tokenizer tests' setting). NULL when the file has no vocabulary.
-static Tokenizer *vocab_tokenizer(const Meta *m) {
+// off, its tokenizer tests' setting). NULL when the file has no vocabulary, or (strict 0,
+// loading a model) one of a kind not implemented here: then --tokenizer is needed.
+static Tokenizer *vocab_tokenizer(const Meta *m, int strict) {
     const Kv *toks = kv_find(m, "tokenizer.ggml.tokens");
     if (!toks) return NULL;
     if (toks->type != GT_ARRAY || toks->elem_type != GT_STRING || toks->count == 0 || toks->count > (1u << 24))
@@ -209,7 +210,11 @@ static Tokenizer *vocab_tokenizer(const Meta *m) {
     s.n = n;
     if (!model.s || str_eq(model, "llama")) s.kind = TOKK_SPM;
     else if (str_eq(model, "gpt2")) s.kind = TOKK_BYTE_BPE;
-    else die_input("%s: GGUF tokenizer.ggml.model '%.*s' is not supported (llama, gpt2)", m->path, (int)(model.n > 40 ? 40 : model.n), model.s);
+    else {
+        (strict ? die_input : warnf)("%s: GGUF tokenizer.ggml.model '%.*s' is not supported (llama, gpt2)%s", m->path,
+                                     (int)(model.n > 40 ? 40 : model.n), model.s, strict ? "" : "; pass --tokenizer");
+        return NULL;
+    }
     int *lens;
     s.pieces = kv_strings(m, toks, &lens);
     s.lens = lens;
@@ -234,19 +239,23 @@ static Tokenizer *vocab_tokenizer(const Meta *m) {
     s.add_dummy_prefix = sp ? m->p[sp->at] != 0 : s.kind == TOKK_SPM;
     s.byte_fallback = 1;
     const Kv *mk = NULL;
+    int llama3 = pre.s && (str_eq(pre, "llama-bpe") || str_eq(pre, "llama3") || str_eq(pre, "llama-v3"));
+    if (s.kind == TOKK_BYTE_BPE && !llama3 && !(pre.s && str_eq(pre, "gpt-2"))) {
+        (strict ? die_input : warnf)("%s: GGUF tokenizer.ggml.pre '%.*s' is not supported (llama-bpe, llama3, gpt-2)%s", m->path,
+                                     pre.s ? (int)(pre.n > 40 ? 40 : pre.n) : 6, pre.s ? pre.s : "absent", strict ? "" : "; pass --tokenizer");
+        for (int i = 0; i < n; i++) free(s.pieces[i]);
+        free(s.pieces); free(lens); free(scores); free(types);
+        return NULL;
+    }
     if (s.kind == TOKK_BYTE_BPE) {
         mk = kv_array(m, "tokenizer.ggml.merges", GT_STRING, 0);
         if (!mk) die_input("%s: GGUF gpt2 tokenizer without tokenizer.ggml.merges", m->path);
         s.merges = kv_strings(m, mk, NULL);
         s.n_merges = (int)mk->count;
-        // llama.cpp's pre-tokenizer names: Llama-3's regex, or GPT-2's.
-        if (pre.s && (str_eq(pre, "llama-bpe") || str_eq(pre, "llama3") || str_eq(pre, "llama-v3"))) {
-            s.pattern = TOK_PATTERN_LLAMA3;
-            s.ignore_merges = 1;
-        } else if (pre.s && str_eq(pre, "gpt-2")) {
-            s.pattern = TOK_PATTERN_GPT2;
-        } else die_input("%s: GGUF tokenizer.ggml.pre '%.*s' is not supported (llama-bpe, llama3, gpt-2)", m->path,
-                         pre.s ? (int)(pre.n > 40 ? 40 : pre.n) : 6, pre.s ? pre.s : "absent");
+        // llama.cpp's pre-tokenizer names: Llama-3's regex (merges ignored for whole-vocab
+        // pieces, as llama.cpp does for it), or GPT-2's.
+        s.pattern = llama3 ? TOK_PATTERN_LLAMA3 : TOK_PATTERN_GPT2;
+        s.ignore_merges = llama3;
     }
     Tokenizer *t = tok_build(m->path, &s);
     for (int i = 0; i < n; i++) free(s.pieces[i]);
@@ -288,7 +297,7 @@ static Meta read_meta(const char *path, const void *buf, size_t len, Rd *r, uint
 Tokenizer *gguf_load_tokenizer(const char *path, const void *buf, size_t len) {
     Rd r; uint32_t version; uint64_t nt;
     Meta m = read_meta(path, buf, len, &r, &version, &nt);
-    Tokenizer *t = vocab_tokenizer(&m);
+    Tokenizer *t = vocab_tokenizer(&m, 1);
     free(m.kv);
     return t;
 }
@@ -413,7 +422,7 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
         if (!ti[i].used) die_input("%s: GGUF tensor '%.*s' is not part of the supported llama layout", path, (int)(ti[i].name.n > 100 ? 100 : ti[i].name.n), ti[i].name.s);
     snprintf(mf->format, sizeof mf->format, "gguf-v%u %s", version,
              T.n_f16 && T.n_bf16 ? "mixed f16/bf16/f32" : T.n_f16 ? (T.n_f16 == (int)nt ? "f16" : "f16/f32") : T.n_bf16 ? (T.n_bf16 == (int)nt ? "bf16" : "bf16/f32") : "f32");
-    mf->tok = vocab_tokenizer(&m);
+    mf->tok = vocab_tokenizer(&m, 0);
     free(ti);
     free(m.kv);
     return mf;

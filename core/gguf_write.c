@@ -37,6 +37,7 @@ static char *to_spm(const char *p, int len, size_t *outn) {
 }
 
 void gguf_write(const char *path, const ModelFile *mf, float *const *w, const Tokenizer *tok, const char *name) {
+    if (!tok_embeddable(tok, mf->c.vocab_size)) tok = NULL; // then --tokenizer is needed with the export
     const Config *c = &mf->c;
     int L = c->n_layers, nt = 0;
     Tensor *ts = xcalloc((size_t)L * 9 + 4, sizeof *ts);

@@ -131,6 +131,7 @@ void l4qz_write(const char *path, Model *M, const char *method, const char *form
     float *head = head_folded(M);
     const float *wcls = head ? head : (c->shared_classifier ? NULL : M->wcls.data);
     const Tokenizer *tok = M->mf ? M->mf->tok : NULL;
+    if (!tok_embeddable(tok, c->vocab_size)) tok = NULL; // then --tokenizer is needed with the export
 
     wr(&w, "L4QZ", 4);
     wr_u32(&w, L4QZ_VERSION);

@@ -431,3 +431,7 @@ const char *bpe_decode(const Tokenizer *t, int prev, int token, size_t *len) {
     if (len) *len = n;
     return p;
 }
+
+int tok_embeddable(const Tokenizer *t, int vocab_size) {
+    return t && t->vocab_size == vocab_size && (!t->bpe || t->bpe->kind == TOKK_SPM);
+}

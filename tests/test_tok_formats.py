@@ -4,7 +4,7 @@
 # ids as SentencePiece's scores), and llama.cpp's own tokenizer test vectors (the .inp/.out
 # beside models/ggml-vocab-llama-spm.gguf and ggml-vocab-llama-bpe.gguf, generated with HF
 # tokenizers) for the GGUF vocabularies and the Llama-3 tokenizer.json. Exact id equality.
-import os, struct, subprocess, sys, tempfile
+import os, shutil, struct, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import check, data, done, ROOT, run
 import sentencepiece as spm
@@ -76,4 +76,5 @@ check(got[1][:2] == [128000, 128000] and got[1][-1] == 128009, "llama-3 tokenize
 # Same ids from the GGUF vocabulary and the tokenizer.json of Llama-3 on TinyStories.
 compare("llama-3 tokenizer.json = ggml-vocab-llama-bpe.gguf on TinyStories", encode(l3, stories),
         encode(os.path.join(VOCABS, "ggml-vocab-llama-bpe.gguf"), stories), stories)
+shutil.rmtree(TMP)
 done()
