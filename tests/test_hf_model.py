@@ -144,5 +144,28 @@ for name, vocab, files, other in [("mistral", 32000, [os.path.join(T, "mistral-7
     check(own.returncode == 0 and key(own) == key(named),
           f"{name} directory: its own tokenizer is used without --tokenizer (= {os.path.basename(other)})",
           (own.stdout + own.stderr + named.stdout + named.stderr)[:600])
+
+# ---- llama3 scaling survives training and export (l4qz stores it) ----------------------
+config, t = th.random_model("llama", dim=32, hidden=48, layers=1, heads=4, kv_heads=2, vocab=512, seq=128, seed=9,
+                            rope_theta=500000.0, rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                               "high_freq_factor": 4.0, "original_max_position_embeddings": 64})
+d = os.path.join(TMP, "llama3_train")
+th.write_dir(d, config, t)
+tok512 = data("models", "stories260K", "tok512.bin")
+cfg = os.path.join(TMP, "run.yaml")
+open(cfg, "w").write(f"""model: {d}
+tokenizer: {tok512}
+data: {{ format: text, train: {txt}, val: {txt} }}
+method: {{ name: none }}
+train: {{ steps: 0, micro_batch: 2, seq_len: 64 }}
+""")
+r = run(["train", cfg, "--out", os.path.join(TMP, "run")], check_rc=False)
+exp = os.path.join(TMP, "run", "final.l4qz")
+a = run(["ppl", "--model", d, "--tokenizer", tok512, "--data", txt, "--seq-len", "64", "--json"], check_rc=False)
+b = run(["ppl", "--model", exp, "--tokenizer", tok512, "--data", txt, "--seq-len", "64", "--json"], check_rc=False)
+la = json.loads(a.stdout)["loss"] if a.returncode == 0 else None
+lb = json.loads(b.stdout)["loss"] if b.returncode == 0 else None
+check(r.returncode == 0 and la is not None and la == lb and '"rope_scaling"' in run(["info", exp, "--json"]).stdout,
+      f"llama3-scaled HF model -> train -> final.l4qz: same loss ({la} = {lb}), scaling kept", r.stderr[-400:] + a.stderr + b.stderr)
 shutil.rmtree(TMP)
 done()
