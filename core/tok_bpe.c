@@ -378,7 +378,12 @@ static void byte_segment(const struct TokBpe *b, const char *text, size_t len, I
     size_t off = 0, gap = 0;
     while (off < len) {
         int rc = pcre2_match(b->re, (PCRE2_SPTR)text, len, off, 0, md, NULL);
-        if (rc < 0) break;
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) { // e.g. a resource limit: never silently tokenize the rest differently
+            PCRE2_UCHAR msg[160];
+            pcre2_get_error_message(rc, msg, sizeof msg);
+            die_input("tokenizer: pre-tokenizer regex failed at byte %zu: %s", off, (char *)msg);
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         if (ov[1] == ov[0]) { off = ov[0] + (size_t)utf8_len(text + ov[0], len - ov[0]); continue; } // empty match
         byte_piece(b, text + gap, ov[0] - gap, &buf, &bound, &cap, out);
