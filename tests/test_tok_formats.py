@@ -60,6 +60,9 @@ for label, model, others in [
     compare(f"{label} tokenizer.model = sentencepiece", encode(model, texts), want, texts)
     for o in others:  # HF's BPE by merge rank; no special-token strings in these texts
         compare(f"{label} tokenizer.json = sentencepiece", encode(o, texts), want, texts)
+    if label == "llama-2":  # a GGUF model file's embedded vocabulary (token types, scores)
+        g = data("models", "llama-2-tiny-random", "llama-2-tiny-random.gguf")
+        compare("llama-2-tiny-random.gguf embedded vocabulary = sentencepiece", encode(g, texts), want, texts)
     got = encode(model, ["Once upon a time"], bos=True)[0]
     check(got == [1] + sp.encode("Once upon a time"), f"{label}: BOS first", str(got))
 
