@@ -148,12 +148,7 @@ static void quantize_record(const MethodCfg *m, const float *key, float *W, int 
     QuantSpec q;
     quant_spec(&q, m->bits, m->group_size, out, in);
     Deploy d;
-    memset(&d, 0, sizeof d);
-    d.kind = DEP_UNIFORM; d.out = out; d.in = in; d.bits = m->bits; d.group_size = q.gs;
-    d.codes_bytes = quant_codes_bytes(&q);
-    d.codes = xmalloc(d.codes_bytes);
-    d.scale = xmalloc(quant_nparams(&q) * sizeof(float));
-    d.offset = xmalloc(quant_nparams(&q) * sizeof(float));
+    quant_deploy_alloc(&q, &d);
     gptq_quantize_matrix(m->bits, m->group_size, W, out, in, H, m->damp, m->act_order, d.scale, d.offset, d.codes);
     prepared_put(key, &d);
 }
@@ -224,6 +219,10 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
     }
     free(H);
     model_free(M);
+}
+
+int gptq_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
+    return baselines_prepare(mf, m, tok, NULL, seq_len);
 }
 
 int baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, const char *calib_text_path, int seq_len) {

@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// l4qz.c is written separately and may not be linked into every binary (tests that only
-// need the reference formats); a weak reference lets this file work either way and gives
-// a clear message instead of a link error.
-extern __typeof__(l4qz_load) l4qz_load __attribute__((weak));
-
 int proj_dims(const Config *c, int p, int *out, int *in) {
     int kv_dim = c->dim / c->n_heads * c->n_kv_heads;
     int o, i;
@@ -301,7 +296,6 @@ ModelFile *model_file_load(const char *path) {
         mf = gguf_load(path, buf, len);
         free(buf);
     } else if (len >= 4 && !memcmp(buf, "L4QZ", 4)) {
-        if (!l4qz_load) die_input("%s: l4qz support not built into this binary", path);
         mf = l4qz_load(path, buf, len);
         free(buf);
     } else if (len >= 4 && (uint32_t)rd_i32((unsigned char *)buf) == 0x616b3432u) { // "ak42" LE

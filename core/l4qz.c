@@ -4,7 +4,6 @@
 #include "quant.h"
 #include "tokenizer.h"
 #include "util.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,8 +59,7 @@ static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
         break;
     }
     case DEP_NF4: {
-        // Blocks of 64 over the flattened weight, 256 absmax per fp32 scale (SPEC §5).
-        uint64_t blocks = (n + 63) / 64, scales = (blocks + 255) / 256;
+        uint64_t blocks = nf4_blocks(n), scales = nf4_scales(n);
         wr_u64(w, d->codes_bytes);
         wr(w, d->codes, d->codes_bytes);
         wr_u64(w, blocks);
@@ -91,21 +89,9 @@ static float *head_folded(Model *M) {
     if (!h || !h->ops->deploy || !strcmp(h->ops->name, "none")) return NULL;
     Deploy d;
     h->ops->deploy(h, &d);
-    float *W;
-    if (d.kind == DEP_FP32) {
-        W = d.w;
-        d.w = NULL;
-    } else if (d.kind == DEP_UNIFORM) {
-        QuantSpec q;
-        quant_spec(&q, d.bits, d.group_size, d.out, d.in);
-        W = xmalloc((size_t)d.out * d.in * sizeof(float));
-        quant_dequant_rows(d.codes, d.scale, d.offset, d.bits, q.gs, d.in, 0, d.out, W);
-    } else {
+    if (d.kind == DEP_NF4)
         die_input("head: method '%s' deploys the head as NF4, which l4qz stores only for projections", M->method.name);
-    }
-    if (d.rank > 0 && d.lora_A && d.lora_B)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.out, d.in, d.rank, d.lora_scale,
-                    d.lora_B, d.rank, d.lora_A, d.in, 1.0f, W, d.in);
+    float *W = deploy_dequant(&d);
     deploy_free(&d);
     return W;
 }
@@ -247,14 +233,14 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
     }
     case DEP_NF4: {
         d->kind = DEP_NF4;
-        uint64_t blocks = (n + 63) / 64, scales = (blocks + 255) / 256;
+        uint64_t blocks = nf4_blocks(n), scales = nf4_scales(n);
         d->codes_bytes = rd_u64(r, name);
-        if (d->codes_bytes != (n + 1) / 2)
-            die_input("%s: %s: %zu NF4 code bytes, expected %zu", r->path, name, d->codes_bytes, (n + 1) / 2);
+        if (d->codes_bytes != nf4_codes_bytes(n))
+            die_input("%s: %s: %zu NF4 code bytes, expected %zu", r->path, name, d->codes_bytes, nf4_codes_bytes(n));
         snprintf(what, sizeof what, "%s codes", name);
         d->codes = xmalloc(d->codes_bytes);
         memcpy(d->codes, rd(r, d->codes_bytes, what), d->codes_bytes);
-        if (rd_u64(r, name) != blocks) die_input("%s: %s: NF4 absmax count differs from %llu blocks of 64", r->path, name, (unsigned long long)blocks);
+        if (rd_u64(r, name) != blocks) die_input("%s: %s: NF4 absmax count differs from %llu blocks of %d", r->path, name, (unsigned long long)blocks, NF4_BLOCK);
         snprintf(what, sizeof what, "%s absmax", name);
         d->absmax_q = xmalloc(blocks);
         memcpy(d->absmax_q, rd(r, blocks, what), blocks);

@@ -1,6 +1,7 @@
 // lora.c — the LoRA side branch (lora.h) and the `lora` method: a frozen fp32 base plus
 // the branch, Y = X·W0ᵀ + α·(drop(X)·Aᵀ)·Bᵀ. Mergeable: deploys as plain fp32.
 #include "lora.h"
+#include "methods.h"
 #include "util.h"
 #include <cblas.h>
 #include <math.h>
@@ -163,7 +164,7 @@ static void lora_free(Linear *L) {
 }
 static const LinearOps LORA_OPS = {"lora", lora_forward, lora_backward, lora_deploy, lora_free};
 
-Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     LoraLinear *l = xcalloc(1, sizeof *l);
     l->base.ops = &LORA_OPS;
     l->base.out = W->shape[0]; l->base.in = W->shape[1];
@@ -174,3 +175,5 @@ Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     lb_init(&l->lb, &l->base, m, name, rng);
     return &l->base;
 }
+
+const MethodEntry LORA_METHOD = {"lora", lora_build, LORA_KEYS, NULL, NULL, NULL};

@@ -7,14 +7,11 @@
 // Autograd-style like qat_lora: Wq, the ds factor and the mask (out×in) are kept from
 // forward to backward and G is a transient out×in buffer — on top of the weight gradient
 // and AdamW state every full-QAT method carries.
-#include "linear.h"
+#include "methods.h"
 #include "quant.h"
 #include "util.h"
 #include <stdlib.h>
 #include <string.h>
-
-void quant_params_build(const MethodCfg *m, const char *name, const float *W, int out, int in,
-                        QuantSpec *q, Param **s, Param **b);
 
 typedef struct {
     Linear base;
@@ -55,7 +52,7 @@ static void lsq_free(Linear *L) {
 }
 static const LinearOps LSQ_OPS = {"lsq", lsq_forward, lsq_backward, lsq_deploy, lsq_free};
 
-Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)rng;
     LsqLinear *l = xcalloc(1, sizeof *l);
     int out = W->shape[0], in = W->shape[1];
@@ -83,3 +80,5 @@ Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     l->base.mem.saved_bytes = n * (2 * sizeof(float) + 1);
     return &l->base;
 }
+
+const MethodEntry LSQ_METHOD = {"lsq", lsq_build, QUANT_KEYS | MK_TARGETS, NULL, NULL, NULL};

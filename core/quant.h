@@ -9,11 +9,7 @@
 // Clamp first, then round half-to-even (rintf in the default rounding mode), which is what
 // torch.round does — roundf would break ties away from zero and disagree with the paper.
 //
-// Code packing (the deployed form, DEP_UNIFORM): each code is stored unsigned,
-// u = w̃ − Q_N ∈ [0, 2^n − 1], in n bits, LSB-first: code j of a row occupies bits
-// [j·n, j·n + n) of the row, bit k of the row being bit k%8 of byte k/8. Every row starts
-// on a byte boundary (padded), so row r starts at byte r·quant_row_bytes(n, in). 3-bit
-// codes may straddle two bytes.
+// Codes are stored in the deployed form's packing (DEP_UNIFORM, core/deploy.h).
 #pragma once
 #include <stddef.h>
 #include "linear.h"
@@ -102,12 +98,18 @@ const char *quant_form_name(int bits, int mixed);
 void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes);
 // A DEP_UNIFORM deploy for q with codes/scale/offset allocated (contents unset).
 void quant_deploy_alloc(const QuantSpec *q, Deploy *d);
+// Per-group min-max RTN of W (out×in) into a fresh DEP_UNIFORM deploy.
+void quant_deploy_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size);
 // The deployed form of W quantized with trained s, b (scales made safe, as in training).
 void quant_deploy(const QuantSpec *q, const float *W, const float *s, const float *b, Deploy *d);
+// Trainable quantizer parameters s, b (out × n_groups each, no weight decay) for the
+// out×in weight W of projection `name`, initialised by method.init; q receives the
+// geometry (method.bits, method.group_size). Shared by l4q, qat_lora and lsq.
+void quant_params_build(const MethodCfg *m, const char *name, const float *W, int out, int in,
+                        QuantSpec *q, Param **s, Param **b);
 
 // ---- packing ------------------------------------------------------------------------
-static inline size_t quant_row_bytes(int bits, int in) { return ((size_t)in * bits + 7) / 8; }
-static inline size_t quant_codes_bytes(const QuantSpec *q) { return (size_t)q->out * quant_row_bytes(q->bits, q->in); }
+static inline size_t quant_codes_bytes(const QuantSpec *q) { return (size_t)q->out * deploy_row_bytes(q->bits, q->in); }
 // u[rows×in] unsigned codes (each < 2^bits) ↔ packed rows (padded to bytes; pad bits 0).
 void quant_pack(const uint8_t *u, int rows, int in, int bits, uint8_t *packed);
 void quant_unpack(const uint8_t *packed, int rows, int in, int bits, uint8_t *u);

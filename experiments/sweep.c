@@ -2,7 +2,7 @@
 // runner forks one `l4q train` process per run so a crashing run cannot take the sweep
 // down, and everything it needs to resume lives in the run directories themselves.
 #include "sweep.h"
-#include "linear.h"
+#include "methods.h"
 #include "runlog.h"
 #include "util.h"
 #include <cJSON.h>
@@ -21,45 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-// Defined in core/methods.c next to the registry (not in linear.h: only config readers
-// need it). Returns the first MK_* key in m->set the method does not take, or NULL.
-const char *method_bad_key(const MethodCfg *m);
-
 #define MAX_POINTS 100000
 #define MAX_AXIS_VALUES 10000
-
-// ---------------------------------------------------------------- method keys
-
-static int method_known(const char *name) {
-    const char *const *names = method_names();
-    for (int i = 0; names[i]; i++) if (!strcmp(names[i], name)) return 1;
-    return 0;
-}
-
-// Bit of a method key ("bits", "rank", ...) or -1. Learned from the registry itself:
-// `none` takes no keys, so method_bad_key names whichever single bit is set.
-static int method_key_bit(const char *key) {
-    MethodCfg m;
-    method_defaults(&m, "none");
-    for (int i = 0; i < 32; i++) {
-        m.set = 1u << i;
-        const char *k = method_bad_key(&m);
-        if (k && !strcmp(k, key)) return i;
-    }
-    return -1;
-}
-
-// Does method `name` take method key `key`? Unknown keys count as taken so the config
-// loader reports them (with their position) instead of the sweep hiding a typo.
-static int method_takes(const char *name, const char *key) {
-    if (!strcmp(key, "name")) return 1;
-    int bit = method_key_bit(key);
-    if (bit < 0) return 1;
-    MethodCfg m;
-    method_defaults(&m, name);
-    m.set = 1u << bit;
-    return method_bad_key(&m) == NULL;
-}
 
 // ---------------------------------------------------------------- tree helpers
 
@@ -215,7 +178,7 @@ static void axis_parse(Axis *a, const char *key, YNode *v) {
     }
     if (!strncmp(key, "method.", 7) && !strcmp(key + 7, "name"))
         for (int i = 0; i < a->n; i++)
-            if (a->vals[i]->kind != Y_SCALAR || !method_known(a->vals[i]->str))
+            if (a->vals[i]->kind != Y_SCALAR || !method_find(a->vals[i]->str))
                 y_die(a->vals[i], "%s: unknown method '%s'", key, a->vals[i]->kind == Y_SCALAR ? a->vals[i]->str : "?");
 }
 
@@ -343,7 +306,7 @@ static void expand(Expander *e, Sweep *s) {
         for (int a = 0; a < e->naxes; a++)
             if (!strcmp(e->axes[a].key, "method.name")) name_node = e->axes[a].vals[idx[a]];
         if (!name_node) y_die(e->base, "base.method.name: missing (give it in base or as an axis method.name)");
-        if (name_node->kind != Y_SCALAR || !method_known(name_node->str)) {
+        if (name_node->kind != Y_SCALAR || !method_find(name_node->str)) {
             const char *const *names = method_names();
             char list[512] = "";
             size_t o = 0;
@@ -374,7 +337,7 @@ static void check_method_map(YNode *m, const char *what, int fragments_have_skip
     for (int i = 0; i < m->n; i++) {
         m->used[i] = 1;
         YNode *v = m->items[i];
-        if (!method_known(m->keys[i])) {
+        if (!method_find(m->keys[i])) {
             if (m->key_line[i] > 0) {
                 YNode pos = *v;
                 pos.line = m->key_line[i]; pos.col = m->key_col[i];

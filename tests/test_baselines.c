@@ -16,7 +16,9 @@
 #include "checkpoint.h"
 #include "l4qz.h"
 #include "linear.h"
+#include "methods.h"
 #include "model.h"
+#include "nf4.h"
 #include "ppl.h"
 #include "quant.h"
 #include "testlib.h"
@@ -673,7 +675,6 @@ static void bad_loftq_gptq(void) { build_one("loftq", 4, "gptq"); }
 static void bad_qlora_uniform_nf4(void) { build_one("qlora_uniform", 4, "nf4"); }
 static void bad_gptq_no_prepare(void) { build_one("gptq", 4, NULL); }
 
-const char *method_bad_key(const MethodCfg *m);
 static void check_bad_input(void) {
     char err[2048];
     int st = child_status(bad_unknown, err, sizeof err);
@@ -717,6 +718,7 @@ static void check_bad_input(void) {
 }
 
 int main(int argc, char **argv) {
+    baselines_register();
     threads_init(0);
     if (argc >= 4 && !strcmp(argv[1], "grad")) return mode_grad(argv[2], argv[3]);
     if (argc >= 4 && !strcmp(argv[1], "gptq")) return mode_gptq(argv[2], atoi(argv[3]));

@@ -14,6 +14,7 @@
 #include "checkpoint.h"
 #include "l4qz.h"
 #include "linear.h"
+#include "methods.h"
 #include "model.h"
 #include "quant.h"
 #include "testlib.h"
@@ -211,7 +212,7 @@ static void check_packing(void) {
         for (int ii = 0; ii < 5; ii++) {
             int in = ins[ii], rows = 5;
             uint8_t *u = xmalloc((size_t)rows * in), *u2 = xmalloc((size_t)rows * in);
-            size_t rb = quant_row_bytes(bits, in);
+            size_t rb = deploy_row_bytes(bits, in);
             uint8_t *pk = xmalloc(rows * rb);
             for (int k = 0; k < rows * in; k++) u[k] = (uint8_t)(rng_u64(&r) & ((1u << bits) - 1));
             quant_pack(u, rows, in, bits, pk);

@@ -14,7 +14,9 @@
 //   float32 input_grad[B·T·dim].
 // METHOD is none | full | lora. randB: set every lora_B to N(0, 0.1²) first (seed 7), so
 // the LoRA A gradients are not trivially zero.
+#include "baselines/baselines.h"
 #include "model.h"
+#include "methods.h"
 #include "testlib.h"
 #include "util.h"
 #include <stdlib.h>
@@ -227,6 +229,7 @@ static int dump(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    baselines_register();
     threads_init(0);
     if (argc > 1 && !strcmp(argv[1], "dump")) return dump(argc, argv);
     for (int shared = 1; shared >= 0; shared--) {
