@@ -30,7 +30,7 @@ void prepared_put(const float *w, const Deploy *d) {
 }
 
 void baselines_release(const ModelFile *mf) {
-    int n = mf->c.n_layers * 7;
+    int n = mf->c.n_layers * N_LAYER_PROJ;
     for (int i = 0; i < g_nprep;) {
         const float *w = g_prep[i].w;
         int mine = w == mf->tok_emb || (mf->wcls && w == mf->wcls);

@@ -177,7 +177,7 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
     int L = c->n_layers;
     if (nw <= 0 || T <= 0) die_input("GPTQ: no calibration windows");
     if (T > c->seq_len) die_input("GPTQ: calibration window %d exceeds the model's seq_len %d", T, c->seq_len);
-    for (int i = 0; i < L * 7; i++)
+    for (int i = 0; i < L * N_LAYER_PROJ; i++)
         if (!mf->w || !mf->w[i])
             die_input("%s: GPTQ needs fp32 projection weights (this model is already quantized)", mf->path);
     // Batch so the attention probabilities (L·B·heads·T² floats) stay under ~128 MiB.
@@ -203,7 +203,7 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
                 int p = STAGES[st][k];
                 if (p < 0 || !(m->targets & (1u << p))) continue;
                 proj_dims(c, p, &out, &in);
-                float *W = mf->w[l * 7 + p];
+                float *W = mf->w[l * N_LAYER_PROJ + p];
                 quantize_record(m, W, W, out, in, H); // in place: later stages see it
             }
         }

@@ -12,3 +12,5 @@ int llama2c_magic(const void *buf, size_t len); // v1/v2 (v0 has no magic)
 ModelFile *llama2c_load(const char *path, void *buf, size_t len);
 // GGUF v3 (and v2) (core/gguf.c); the weights are converted into a blob of their own.
 ModelFile *gguf_load(const char *path, const void *buf, size_t len);
+// llama.cpp's names of the per-layer projections, blk.N.<name>.weight (reader and writer).
+extern const char *const GGUF_PROJ_NAMES[N_LAYER_PROJ];

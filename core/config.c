@@ -8,6 +8,7 @@
 #include "config.h"
 #include "methods.h"
 #include "optim.h"
+#include "quant.h"
 #include "util.h"
 #include <errno.h>
 #include <limits.h>
@@ -138,7 +139,6 @@ static void get_path(const Sec *s, const char *key, const char *dir, char *out, 
 }
 
 // ---- method --------------------------------------------------------------------------
-static const char *const INITS[] = {"l4q", "minmax", "absmax", "lsq+", NULL};
 static const char *const BASES[] = {"rtn", "gptq", "nf4", NULL};
 #define MKN(id) METHOD_KEY_NAMES[MKI_##id] // a method key's name (core/linear.h lists them)
 
@@ -187,7 +187,7 @@ static void read_method(RunConfig *c, YNode *root) {
         m->group_size = (int)get_int(&s, MKN(GROUP), m->group_size, -1, 1 << 20);
         if (m->group_size == 0) y_die(y_get(s.map, MKN(GROUP)), "method.group_size: must be -1 (whole row) or >= 1, got 0");
     }
-    if (set & MK_INIT) snprintf(m->init, sizeof m->init, "%s", get_choice(&s, MKN(INIT), m->init, INITS));
+    if (set & MK_INIT) snprintf(m->init, sizeof m->init, "%s", get_choice(&s, MKN(INIT), m->init, QUANT_INIT_NAMES));
     if (set & MK_LSQ_SCALE) m->lsq_grad_scale = get_bool(&s, MKN(LSQ_SCALE), m->lsq_grad_scale);
     if (set & MK_TILE) m->tile_rows = (int)get_int(&s, MKN(TILE), m->tile_rows, 1, INT_MAX);
     if (set & MK_BASE) snprintf(m->base, sizeof m->base, "%s", get_choice(&s, MKN(BASE), m->base, BASES));

@@ -105,8 +105,8 @@ void l4qz_write(const char *path, Model *M, const char *method, const char *form
     if (!w.f) die_input("%s: cannot create file", tmp);
 
     // Deploy forms first (they may fail with a clear message before anything is written).
-    Deploy *dep = xcalloc((size_t)L * 7, sizeof *dep);
-    for (int i = 0; i < L * 7; i++) {
+    Deploy *dep = xcalloc((size_t)L * N_LAYER_PROJ, sizeof *dep);
+    for (int i = 0; i < L * N_LAYER_PROJ; i++) {
         Linear *lin = M->lin[i];
         if (!lin->ops->deploy) die_input("%s: method '%s' of %s cannot be exported", path, lin->ops->name, lin->name);
         lin->ops->deploy(lin, &dep[i]);
@@ -133,7 +133,7 @@ void l4qz_write(const char *path, Model *M, const char *method, const char *form
     wr_floats(&w, M->rms_ffn.data, (size_t)L * D);
     wr_floats(&w, M->rms_final.data, D);
     if (wcls) wr_floats(&w, wcls, (size_t)V * D);
-    for (int i = 0; i < L * 7; i++) { wr_deploy(&w, &dep[i], M->lin[i]->name); deploy_free(&dep[i]); }
+    for (int i = 0; i < L * N_LAYER_PROJ; i++) { wr_deploy(&w, &dep[i], M->lin[i]->name); deploy_free(&dep[i]); }
     free(dep);
     free(head);
     if (tok) {
@@ -319,12 +319,12 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
     if (!shared) mf->wcls = blob;
     // fp32 tensors are contiguous in the file in exactly the blob's order.
     rd_floats(&r, mf->blob, ne, "embeddings/norms/head");
-    mf->dep = xcalloc((size_t)L * 7, sizeof *mf->dep);
+    mf->dep = xcalloc((size_t)L * N_LAYER_PROJ, sizeof *mf->dep);
     for (int l = 0; l < L; l++)
-        for (int q = 0; q < 7; q++) {
+        for (int q = 0; q < N_LAYER_PROJ; q++) {
             char name[48];
             snprintf(name, sizeof name, "layers.%d.%s", l, PROJ_NAMES[q]);
-            mf->dep[l * 7 + q] = rd_deploy(&r, &c, q, name);
+            mf->dep[l * N_LAYER_PROJ + q] = rd_deploy(&r, &c, q, name);
         }
     if (flags & L4QZ_FLAG_TOKENIZER) {
         int n = rd_i32(&r, "tokenizer");

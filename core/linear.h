@@ -16,6 +16,8 @@
 #include "util.h"
 
 enum { P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, P_HEAD, N_PROJ };
+// Projections per transformer layer (q..down); per-layer arrays are indexed [l*N_LAYER_PROJ + P_*].
+enum { N_LAYER_PROJ = P_HEAD };
 extern const char *const PROJ_NAMES[N_PROJ]; // "q","k","v","o","gate","up","down","head"
 
 // Memory account of one layer (bytes). transient_peak is the largest scratch a forward

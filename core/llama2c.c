@@ -28,14 +28,14 @@ static size_t proj_elems(const Config *c, int p) { int o, i; proj_dims(c, p, &o,
 static void take_proj(ModelFile *mf, int p, float **cur) {
     int o, i;
     proj_dims(&mf->c, p, &o, &i);
-    for (int l = 0; l < mf->c.n_layers; l++) { mf->w[l * 7 + p] = *cur; *cur += (size_t)o * i; }
+    for (int l = 0; l < mf->c.n_layers; l++) { mf->w[l * N_LAYER_PROJ + p] = *cur; *cur += (size_t)o * i; }
 }
 static float *take(float **cur, size_t n) { float *r = *cur; *cur += n; return r; }
 
 static size_t weights_elems(const Config *c) {
     size_t n = (size_t)c->vocab_size * c->dim * (c->shared_classifier ? 1 : 2)
              + (size_t)c->n_layers * c->dim * 2 + c->dim;
-    for (int p = 0; p < 7; p++) n += proj_elems(c, p);
+    for (int p = 0; p < N_LAYER_PROJ; p++) n += proj_elems(c, p);
     return n;
 }
 

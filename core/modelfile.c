@@ -48,7 +48,7 @@ ModelFile *mf_alloc(const char *path, const Config *c) {
     ModelFile *mf = xcalloc(1, sizeof *mf);
     mf->c = *c;
     snprintf(mf->path, sizeof mf->path, "%s", path);
-    mf->w = xcalloc((size_t)c->n_layers * 7, sizeof *mf->w);
+    mf->w = xcalloc((size_t)c->n_layers * N_LAYER_PROJ, sizeof *mf->w);
     return mf;
 }
 
@@ -57,7 +57,7 @@ ModelFile *model_file_random(const Config *c, float std, uint64_t seed) {
     snprintf(mf->format, sizeof mf->format, "random");
     int L = c->n_layers, D = c->dim;
     size_t n = (size_t)c->vocab_size * D * (c->shared_classifier ? 1 : 2) + (size_t)(2 * L + 1) * D;
-    for (int p = 0; p < 7; p++) { int o, i; proj_dims(c, p, &o, &i); n += (size_t)L * o * i; }
+    for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(c, p, &o, &i); n += (size_t)L * o * i; }
     float *blob = xmalloc(n * sizeof(float)), *cur = blob;
     Rng r;
     rng_seed(&r, seed);
@@ -68,10 +68,10 @@ ModelFile *model_file_random(const Config *c, float std, uint64_t seed) {
     mf->rms_final = cur; cur += D;
     for (float *p = mf->rms_att; p < cur; p++) *p = 1.0f + 0.5f * *p;
     for (int l = 0; l < L; l++)
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i;
             proj_dims(c, p, &o, &i);
-            mf->w[l * 7 + p] = cur; cur += (size_t)o * i;
+            mf->w[l * N_LAYER_PROJ + p] = cur; cur += (size_t)o * i;
         }
     if (!c->shared_classifier) mf->wcls = cur;
     mf->blob = blob;
@@ -82,7 +82,7 @@ ModelFile *model_file_random(const Config *c, float std, uint64_t seed) {
 void model_file_free(ModelFile *mf) {
     if (!mf) return;
     if (mf->dep) {
-        for (int i = 0; i < mf->c.n_layers * 7; i++)
+        for (int i = 0; i < mf->c.n_layers * N_LAYER_PROJ; i++)
             if (mf->dep[i]) { deploy_free(mf->dep[i]); free(mf->dep[i]); }
         free(mf->dep);
     }
@@ -92,7 +92,7 @@ void model_file_free(ModelFile *mf) {
     free(mf);
 }
 
-int mf_tensor_count(const Config *c) { return 4 + c->n_layers * 7 + (c->shared_classifier ? 0 : 1); }
+int mf_tensor_count(const Config *c) { return 4 + c->n_layers * N_LAYER_PROJ + (c->shared_classifier ? 0 : 1); }
 
 int mf_tensors(const ModelFile *mf, MfTensor *t, int max) {
     const Config *c = &mf->c;
@@ -105,12 +105,12 @@ int mf_tensors(const ModelFile *mf, MfTensor *t, int max) {
     ADD("rms_final", mf->rms_final, NULL, 1, c->dim);
     char nm[48];
     for (int l = 0; l < c->n_layers; l++)
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i;
             proj_dims(c, p, &o, &i);
             snprintf(nm, sizeof nm, "layers.%d.%s", l, PROJ_NAMES[p]);
-            const Deploy *d = mf->dep ? mf->dep[l * 7 + p] : NULL;
-            ADD(nm, d ? NULL : mf->w[l * 7 + p], d, o, i);
+            const Deploy *d = mf->dep ? mf->dep[l * N_LAYER_PROJ + p] : NULL;
+            ADD(nm, d ? NULL : mf->w[l * N_LAYER_PROJ + p], d, o, i);
         }
     if (!c->shared_classifier) ADD("head", mf->wcls, NULL, c->vocab_size, c->dim);
 #undef ADD

@@ -7,7 +7,7 @@
 // Rejects non-positive or implausible sizes and inconsistent head counts, naming the file
 // (and `what`, e.g. "llama2.c v0 header") in the message.
 void config_validate(const char *path, const char *what, const Config *c);
-// A zeroed ModelFile for config c: path, c, and the [L*7] projection pointer array set.
+// A zeroed ModelFile for config c: path, c, and the [L*N_LAYER_PROJ] projection pointer array set.
 ModelFile *mf_alloc(const char *path, const Config *c);
 // A model of config c with N(0, std²) weights and norms 1 + N(0, (std/2)²) (one blob,
 // llama2.c v0 layout) — for tests and benchmarks of shapes we have no checkpoint for.

@@ -22,13 +22,12 @@ void quant_spec(QuantSpec *q, int bits, int group_size, int out, int in) {
     q->in = in;
 }
 
-static const char *const INIT_NAMES[] = {"l4q", "minmax", "absmax", "lsq+"};
+const char *const QUANT_INIT_NAMES[] = {"l4q", "minmax", "absmax", "lsq+", NULL};
 
 QuantInit quant_init_parse(const char *name) {
-    for (int i = 0; i < 4; i++) if (!strcmp(name, INIT_NAMES[i])) return (QuantInit)i;
+    for (int i = 0; QUANT_INIT_NAMES[i]; i++) if (!strcmp(name, QUANT_INIT_NAMES[i])) return (QuantInit)i;
     die_input("method.init: unknown quantizer init '%s' (valid: l4q, minmax, absmax, lsq+)", name);
 }
-const char *quant_init_name(QuantInit i) { return (unsigned)i < 4 ? INIT_NAMES[i] : "?"; }
 
 const char *quant_form_name(int bits, int mixed) {
     // Linear.form is a borrowed string, so the labels are literals.

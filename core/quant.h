@@ -47,7 +47,7 @@ static inline float quant_safe_scale(float s) {
 typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP } QuantInit;
 // "l4q" | "minmax" | "absmax" | "lsq+"; anything else → die_input("method.init: ...").
 QuantInit quant_init_parse(const char *name);
-const char *quant_init_name(QuantInit i);
+extern const char *const QUANT_INIT_NAMES[]; // in QuantInit order, NULL-terminated
 //   l4q:    s = max(|min/Q_N|, |max/Q_P|), b = 0
 //   minmax: s = (max−min)/(Q_P−Q_N),       b = max − s·Q_P
 //   absmax: s = max|W|/2^(n−1),            b = 0

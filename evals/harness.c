@@ -538,10 +538,6 @@ void eval_result_free(EvalResult *r) {
 
 int eval_result_count(const EvalResult *r) { return r->n; }
 const EvalMetric *eval_result_get(const EvalResult *r, int i) { return i >= 0 && i < r->n ? &r->m[i] : NULL; }
-double eval_result_value(const EvalResult *r, const char *task, const char *metric) {
-    const EvalMetric *m = find_metric(r, task, metric);
-    return m ? m->value : NAN;
-}
 
 // ---------------------------------------------------------------- output
 

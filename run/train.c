@@ -34,7 +34,7 @@ typedef struct {
 
 // Evaluation runs with dropout off and nothing saved for backward.
 static void set_training(Model *M, int on) {
-    for (int i = 0; i < M->c.n_layers * 7; i++) M->lin[i]->training = on && M->lin[i]->n_params > 0;
+    for (int i = 0; i < M->c.n_layers * N_LAYER_PROJ; i++) M->lin[i]->training = on && M->lin[i]->n_params > 0;
     M->head->training = on && M->head->n_params > 0;
 }
 

@@ -352,7 +352,7 @@ static void check_gptq_real(void) {
     int T = LIGHT ? 128 : 256, nw = 8, B = 4, L = c->n_layers;
     Model *M = model_build(R.mf, NULL, B, T, 0);
     // H for the four distinct inputs of every layer (fp model; the matrix-level comparison).
-    static const int INPUT_OF[7] = {0, 0, 0, 1, 2, 2, 3}, REP[4] = {P_Q, P_O, P_GATE, P_DOWN};
+    static const int INPUT_OF[N_LAYER_PROJ] = {0, 0, 0, 1, 2, 2, 3}, REP[4] = {P_Q, P_O, P_GATE, P_DOWN};
     double *H[64][4];
     for (int l = 0; l < L; l++)
         for (int k = 0; k < 4; k++) {
@@ -383,10 +383,10 @@ static void check_gptq_real(void) {
         int bits = cases[ci].bits, gs = cases[ci].gs, act = cases[ci].act, wins = 0, total = 0;
         double eg = 0, er = 0;
         for (int l = 0; l < L; l++)
-            for (int p = 0; p < 7; p++) {
+            for (int p = 0; p < N_LAYER_PROJ; p++) {
                 int out, in;
                 proj_dims(c, p, &out, &in);
-                const float *W = R.mf->w[l * 7 + p];
+                const float *W = R.mf->w[l * N_LAYER_PROJ + p];
                 QuantSpec q;
                 quant_spec(&q, bits, gs, out, in);
                 float *Wg = xmalloc((size_t)out * in * 4), *Wr = xmalloc((size_t)out * in * 4);
@@ -438,7 +438,7 @@ static void check_gptq_model(void) {
     // Records == the weights written back in place, and the gptq layers wrap them.
     Model *M = model_build(R.mf, &g, 1, 8, 0);
     int exact = 1;
-    for (int i = 0; i < R.mf->c.n_layers * 7; i++) {
+    for (int i = 0; i < R.mf->c.n_layers * N_LAYER_PROJ; i++) {
         Deploy d;
         M->lin[i]->ops->deploy(M->lin[i], &d);
         float *D = xmalloc((size_t)d.out * d.in * 4);
@@ -470,7 +470,7 @@ static void check_loftq(void) {
     for (int ci = 0; ci < 3; ci++) {
         int out, in, r = 4, T = 5;
         proj_dims(&mf->c, cases[ci].p, &out, &in);
-        const float *W = mf->w[7 + cases[ci].p];
+        const float *W = mf->w[N_LAYER_PROJ + cases[ci].p];
         float *A = xmalloc((size_t)r * in * 4), *B = xmalloc((size_t)out * r * 4), *Q = xmalloc((size_t)out * in * 4);
         double err[5], e0 = 0;
         Deploy d;
@@ -608,11 +608,11 @@ static void check_merge_and_memory(void) {
     linear_free(L);
     // QA-LoRA's fold into the offsets, one real layer: merged == unmerged within 1e-5.
     float worst = 0, ymax = 0;
-    for (int p = 0; p < 7; p++) {
+    for (int p = 0; p < N_LAYER_PROJ; p++) {
         int o2, i2;
         proj_dims(&mf->c, p, &o2, &i2);
         Param Wp;
-        param_init(&Wp, "w", mf->w[2 * 7 + p], o2, i2, 1);
+        param_init(&Wp, "w", mf->w[2 * N_LAYER_PROJ + p], o2, i2, 1);
         MethodCfg qm = cfg("qa_lora", 3, 32);
         snprintf(qm.base, sizeof qm.base, "rtn");
         Linear *Lq = linear_build(&qm, &Wp, "layers.2.x", &rng);

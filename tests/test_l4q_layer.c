@@ -142,7 +142,7 @@ static Config small_config(int shared) {
 static ModelFile *small_model_file(const Config *c, uint64_t seed) {
     ModelFile *mf = mf_alloc("small-random", c);
     size_t n = (size_t)c->vocab_size * c->dim * (c->shared_classifier ? 1 : 2) + (size_t)c->n_layers * c->dim * 2 + c->dim;
-    for (int p = 0; p < 7; p++) { int o, i; proj_dims(c, p, &o, &i); n += (size_t)c->n_layers * o * i; }
+    for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(c, p, &o, &i); n += (size_t)c->n_layers * o * i; }
     Rng r;
     rng_seed(&r, seed);
     float *blob = xmalloc(n * sizeof(float)), *cur = blob;
@@ -154,7 +154,7 @@ static ModelFile *small_model_file(const Config *c, uint64_t seed) {
     mf->rms_final = cur; cur += c->dim;
     for (size_t k = 0; k < (size_t)c->n_layers * c->dim * 2 + c->dim; k++) mf->rms_att[k] = 1.0f + 0.1f * mf->rms_att[k];
     for (int l = 0; l < c->n_layers; l++)
-        for (int p = 0; p < 7; p++) { int o, i; proj_dims(c, p, &o, &i); mf->w[l * 7 + p] = cur; cur += (size_t)o * i; }
+        for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(c, p, &o, &i); mf->w[l * N_LAYER_PROJ + p] = cur; cur += (size_t)o * i; }
     if (!c->shared_classifier) mf->wcls = cur;
     return mf;
 }
