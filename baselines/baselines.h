@@ -30,7 +30,7 @@ int baselines_needs_prepare(const MethodCfg *m);
 // calibration windows cut from calib_text_path (NULL: $L4Q_DATA/tinystories/
 // tinystories_train_excerpt.txt): m->calib_windows windows (default 128) of seq_len tokens
 // (≤ 0 or larger than the model's: the model's seq_len), fewer when the text is short,
-// spread evenly over the SPEC §3 token stream (deterministic, no RNG). Afterwards every
+// spread evenly over the perplexity protocol's token stream (README) (deterministic, no RNG). Afterwards every
 // targeted projection weight in mf holds its quantized-dequantized value (so anything that
 // reads mf sees the PTQ model) and the exact codes/scales/offsets are recorded, keyed by
 // the weight pointer, for the per-layer constructors and deploy(). The head (if targeted)

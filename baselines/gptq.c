@@ -1,4 +1,4 @@
-// gptq.c — GPTQ (Frantar et al. 2022; research/anchors.md §6, SPEC §5): the matrix
+// gptq.c — GPTQ (Frantar et al. 2022; baselines/README.md): the matrix
 // algorithm and the model-level calibration pass behind `gptq`, `gptq_lora` and the
 // gptq base of `qlora_uniform` / `qa_lora`.
 //

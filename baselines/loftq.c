@@ -1,4 +1,4 @@
-// loftq.c — LoftQ (Li et al., 2023; the paper's LoftQ*, research/l4q-paper.md §2):
+// loftq.c — LoftQ (Li et al., 2023; the L4Q paper's LoftQ*):
 // quantization-aware initialization of LoRA, then ordinary LoRA fine-tuning on the frozen
 // quantized base (the ptq.c layer; mixed "n&fp" or "nf4&fp").
 //

@@ -1,4 +1,4 @@
-// qa_lora.c — QA-LoRA (Xu et al., ICLR 2024; research/l4q-paper.md §2): LoRA whose input
+// qa_lora.c — QA-LoRA (Xu et al., ICLR 2024): LoRA whose input
 // is the per-group average of X, on a frozen uniform base (method.base: gptq default, rtn).
 //
 //   P(X)[n, g] = (1/|g|)·Σ_{j∈g} X[n, j]        (groups = the quantizer's groups of the row)

@@ -196,7 +196,7 @@ static void read_method(RunConfig *c, YNode *root) {
     if (set & MK_DAMP) m->damp = (float)get_num(&s, MKN(DAMP), m->damp, 0, 0, NAN, 0);
     if (set & MK_CALIB) m->calib_windows = (int)get_int(&s, MKN(CALIB), m->calib_windows, 1, INT_MAX);
     m->set = set;
-    // Keys a method does not use are errors (SPEC §9): report the first at its position.
+    // Keys a method does not use are errors (README "Training"): report the first at its position.
     const char *bad = method_bad_key(m);
     if (bad) {
         for (int i = 0; i < s.map->n; i++)

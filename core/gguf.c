@@ -1,5 +1,5 @@
-// gguf.c — GGUF reader for llama-architecture models (SPEC §2; format in
-// research/anchors.md §3): header, typed metadata (all value types, arrays included),
+// gguf.c — GGUF reader for llama-architecture models (format: docs/design.md
+// "Model and tokenizer"): header, typed metadata (all value types, arrays included),
 // tensor infos, aligned data. F32/F16/BF16 tensors are converted into one fp32 blob in
 // ModelFile's layout; the embedded vocabulary becomes mf->tok.
 //

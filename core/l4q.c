@@ -1,4 +1,4 @@
-// l4q.c — L4Q (SPEC §4; research/l4q-paper.md §1.3–1.5, §6): LoRA merged into the weight
+// l4q.c — L4Q (docs/design.md "L4Q"): LoRA merged into the weight
 // BEFORE quantization, one quantized tensor, trained A, B, s, b.
 //
 //   W = W0 + α·B·A,  v = (W − b)/s,  w̃ = rint(clamp(v, Q_N, Q_P)),  Wq = s·w̃ + b,  Y = X·Wqᵀ
@@ -173,7 +173,7 @@ static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, 
 }
 
 // Deployed form: the integer codes of Q(W0 + α·B·A) and s, b — fully quantized, no LoRA
-// branch at inference (paper §1.8). The scales are stored guarded (quant_safe_scale) and
+// branch at inference (docs/design.md "L4Q"). The scales are stored guarded (quant_safe_scale) and
 // the weight merged by l4q_merge_rows, so the deployed weight equals the training-time Wq
 // exactly.
 static void l4q_deploy(Linear *L, Deploy *d) {

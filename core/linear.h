@@ -1,4 +1,4 @@
-// linear.h — the seam: "a linear layer trained by method M" (SPEC §1).
+// linear.h — the seam: "a linear layer trained by method M" (README "The seam").
 //
 // Every projection of the model (q,k,v,o,gate,up,down, optionally the head) is a Linear.
 // A method is one file that fills a LinearOps table and registers a MethodEntry (name,

@@ -1,4 +1,4 @@
-// lsq.c — LSQ / full QAT baseline (SPEC §4): the projection weight itself trains, together
+// lsq.c — LSQ / full QAT baseline (docs/design.md "L4Q"): the projection weight itself trains, together
 // with the group quantizer's s, b:
 //
 //   Y = X·Q(W; s,b)ᵀ     dW = M⊙G (straight-through, clip-masked)   ds, db as in L4Q

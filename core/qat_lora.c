@@ -1,4 +1,4 @@
-// qat_lora.c — QAT-LoRA, the memory comparison point for L4Q (SPEC §4; paper §1.5):
+// qat_lora.c — QAT-LoRA, the memory comparison point for L4Q (docs/design.md "L4Q"):
 //
 //   Y = X·Q(W0; s,b)ᵀ + α·(X·Aᵀ)·Bᵀ       trains A, B, s, b
 //

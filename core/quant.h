@@ -1,5 +1,5 @@
 // quant.h — the signed n-bit group quantizer shared by l4q, qat_lora, lsq, the PTQ
-// baselines and the deployed (inference) layers (SPEC §4, research/l4q-paper.md §1.2, §6).
+// baselines and the deployed (inference) layers (docs/design.md "L4Q").
 //
 // Grid: Q_N = −2^(n−1), Q_P = 2^(n−1) − 1, n ∈ {2,3,4,8}. A group is gs consecutive
 // input-dim elements of one output row (gs = −1: the whole row; the last group of a row
@@ -43,7 +43,7 @@ static inline float quant_safe_scale(float s) {
     return s < 0 ? -QUANT_S_MIN : QUANT_S_MIN;
 }
 
-// Initialization of (s, b) per group (SPEC §4).
+// Initialization of (s, b) per group (docs/design.md "L4Q").
 typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP } QuantInit;
 // "l4q" | "minmax" | "absmax" | "lsq+"; anything else → die_input("method.init: ...").
 QuantInit quant_init_parse(const char *name);

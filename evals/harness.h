@@ -1,4 +1,4 @@
-// harness.h — few-shot benchmark scoring with lm-evaluation-harness semantics (SPEC §6),
+// harness.h — few-shot benchmark scoring with lm-evaluation-harness semantics (README "Evaluation"),
 // callable in-process (trainer, sweep runner) and from `l4q eval`.
 //
 // Log-likelihood requests (context, continuation) are tokenized as lm-eval does (trailing

@@ -1,4 +1,4 @@
-// test_baselines.c — the baselines/ methods (SPEC §5).
+// test_baselines.c — the baselines/ methods (baselines/README.md).
 //
 // Without arguments (as the suite runs it): NF4 table and nearest-code rule, NF4+DQ round
 // trip and bits/weight (a real stories260K layer and the asymptote), uniform RTN deploy
@@ -200,13 +200,13 @@ static int mode_nf4(const char *dir) {
 // ---- self-checks -----------------------------------------------------------------------------
 
 static void check_nf4_basics(void) {
-    static const char *const SPEC_NF4[16] = {"-1.0", "-0.6961928009986877", "-0.5250730514526367",
+    static const char *const PUBLISHED_NF4[16] = {"-1.0", "-0.6961928009986877", "-0.5250730514526367",
         "-0.39491748809814453", "-0.28444138169288635", "-0.18477343022823334", "-0.09105003625154495", "0.0",
         "0.07958029955625534", "0.16093020141124725", "0.24611230194568634", "0.33791524171829224",
         "0.44070982933044434", "0.5626170039176941", "0.7229568362236023", "1.0"};
     int same = 1, self = 1, mid = 1;
     for (int i = 0; i < 16; i++) {
-        float v = (float)strtod(SPEC_NF4[i], NULL);
+        float v = (float)strtod(PUBLISHED_NF4[i], NULL);
         same &= memcmp(&v, &NF4_CODE[i], 4) == 0;
         self &= nf4_index(NF4_CODE[i]) == i;
         if (i < 15) {
@@ -214,7 +214,7 @@ static void check_nf4_basics(void) {
             mid &= nf4_index(m) == i && nf4_index(nextafterf(m, 2.0f)) == i + 1;
         }
     }
-    CHECK(same, "nf4 table bit-exact vs SPEC", "differs");
+    CHECK(same, "nf4 table bit-exact vs bitsandbytes' published values", "differs");
     CHECK(self && mid, "nf4 nearest code: each value to itself, midpoints down", "self %d mid %d", self, mid);
     const float *dq = nf4_dq_code();
     int sorted = 1;
