@@ -105,10 +105,7 @@ static const LinearOps PEQA_OPS = {"peqa", peqa_forward, peqa_backward, peqa_dep
 static Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)rng;
     int out = W->shape[0], in = W->shape[1];
-    PeqaLinear *l = xcalloc(1, sizeof *l);
-    l->base.ops = &PEQA_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    PeqaLinear *l = linear_alloc(sizeof *l, &PEQA_OPS, out, in, name);
     quant_spec(&l->q, m->bits, m->group_size, out, in);
     size_t np = quant_nparams(&l->q);
     char nm[96];

@@ -51,10 +51,7 @@ static const LinearOps QPTQ_OPS = {"ptq", ql_forward, ql_backward, ql_deploy, ql
 static const LinearOps QLORA_OPS = {"qbase_lora", ql_forward, ql_backward, ql_deploy, ql_free};
 
 Linear *qlayer_new(Deploy *base, const MethodCfg *lora_m, const char *name, Rng *rng, LoraBranch **lb_out) {
-    QLayer *l = xcalloc(1, sizeof *l);
-    l->base.ops = lora_m ? &QLORA_OPS : &QPTQ_OPS;
-    l->base.out = base->out; l->base.in = base->in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    QLayer *l = linear_alloc(sizeof *l, lora_m ? &QLORA_OPS : &QPTQ_OPS, base->out, base->in, name);
     l->q = *base;
     memset(base, 0, sizeof *base);
     l->base.mem.weight_bytes = deploy_bytes(&l->q);

@@ -115,10 +115,7 @@ static const LinearOps QA_OPS = {"qa_lora", qa_forward, qa_backward, qa_deploy, 
 static Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     check_lora_cfg(m);
     int out = W->shape[0], in = W->shape[1];
-    QaLoraLinear *l = xcalloc(1, sizeof *l);
-    l->base.ops = &QA_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    QaLoraLinear *l = linear_alloc(sizeof *l, &QA_OPS, out, in, name);
     if (base_is_gptq(m)) {
         const Deploy *p = prepared_lookup(W->data);
         if (!p) die_internal("%s: qa_lora with base gptq needs baselines_prepare(mf, method, ...) before model_build", name);

@@ -20,6 +20,16 @@
 
 // ---- life cycle ----------------------------------------------------------------------------
 
+void deploy_fp32(Deploy *d, int out, int in, float *w) {
+    memset(d, 0, sizeof *d);
+    d->kind = DEP_FP32; d->out = out; d->in = in;
+    d->w = w;
+}
+void deploy_fp32_copy(Deploy *d, int out, int in, const float *w) {
+    size_t n = (size_t)out * in * sizeof(float);
+    deploy_fp32(d, out, in, memcpy(xmalloc(n), w, n));
+}
+
 void deploy_free(Deploy *d) {
     if (!d) return;
     free(d->w); free(d->codes); free(d->scale); free(d->offset);
@@ -197,11 +207,9 @@ Linear *linear_from_deploy(const Deploy *d, const char *name) {
     if (d->out <= 0 || d->in <= 0) die_input("%s: deployed weight has shape %d x %d", name, d->out, d->in);
     if (d->kind == DEP_FP32 && !d->w) die_input("%s: fp32 deployed weight has no data", name);
     const char *form = d->kind == DEP_FP32 ? "fp32" : check_packed(d, name);
-    DeployedLinear *l = xcalloc(1, sizeof *l);
+    const LinearOps *ops = d->kind == DEP_FP32 ? &DEP_FP32_OPS : d->kind == DEP_UNIFORM ? &DEP_UNIFORM_OPS : &DEP_NF4_OPS;
+    DeployedLinear *l = linear_alloc(sizeof *l, ops, d->out, d->in, name);
     l->d = d;
-    l->base.out = d->out; l->base.in = d->in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
-    l->base.ops = d->kind == DEP_FP32 ? &DEP_FP32_OPS : d->kind == DEP_UNIFORM ? &DEP_UNIFORM_OPS : &DEP_NF4_OPS;
     l->base.form = form;
     l->base.mem.weight_bytes = deploy_bytes(d)
         + (d->kind != DEP_FP32 && d->rank > 0 ? (size_t)d->rank * (d->in + d->out) * sizeof(float) : 0);

@@ -51,6 +51,9 @@ static inline size_t deploy_nparams(const Deploy *d) {
 }
 
 // ---- the form's life cycle -----------------------------------------------------------------
+// A DEP_FP32 form of the out×in weight w (w is taken over; copy: a copy of it).
+void deploy_fp32(Deploy *d, int out, int in, float *w);
+void deploy_fp32_copy(Deploy *d, int out, int in, const float *w);
 void deploy_free(Deploy *d);
 void deploy_copy(Deploy *dst, const Deploy *src); // deep copy
 // Bytes the weight occupies as stored (codes + per-group or absmax storage; fp32: out·in·4),

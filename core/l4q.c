@@ -198,11 +198,8 @@ static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
     if (m->rank <= 0) die_input("method.rank: must be positive (got %d)", m->rank);
     if (!isfinite(m->alpha)) die_input("method.alpha: must be finite (got %g)", m->alpha);
     if (m->tile_rows <= 0) die_input("method.tile_rows: must be positive (got %d)", m->tile_rows);
-    L4qLinear *l = xcalloc(1, sizeof *l);
     int out = W->shape[0], in = W->shape[1];
-    l->base.ops = &L4Q_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    L4qLinear *l = linear_alloc(sizeof *l, &L4Q_OPS, out, in, name);
     l->W0 = W->data;
     l->alpha = m->alpha / m->rank;
     int span = in > out ? in : out;

@@ -94,6 +94,9 @@ struct Linear {
 // copied; methods that train the weight itself (full, lsq) make W trainable in place.
 Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
 void linear_free(Linear *L);
+// For constructors: a zeroed layer struct of `size` bytes (its first member a Linear)
+// with ops, shape and name set.
+void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const char *name);
 // Row-major helpers over cblas_sgemm used by every method.
 // Y[N×out] (+)= X[N×in] · W[out×in]ᵀ
 void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta);

@@ -54,11 +54,8 @@ static const LinearOps LSQ_OPS = {"lsq", lsq_forward, lsq_backward, lsq_deploy, 
 
 static Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)rng;
-    LsqLinear *l = xcalloc(1, sizeof *l);
     int out = W->shape[0], in = W->shape[1];
-    l->base.ops = &LSQ_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    LsqLinear *l = linear_alloc(sizeof *l, &LSQ_OPS, out, in, name);
     l->lsq_scale = m->lsq_grad_scale;
     quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);
     l->base.form = quant_form_name(l->q.bits, 0);

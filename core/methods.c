@@ -39,24 +39,17 @@ static void frozen_backward(Linear *L, const float *X, const float *dY, float *d
     if (dX) mm_dyw(dY, f->W, dX, N, L->out, L->in, 1.0f);
 }
 static void frozen_deploy(Linear *L, Deploy *d) {
-    FrozenLinear *f = (FrozenLinear *)L;
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
-    d->w = xmalloc((size_t)L->out * L->in * sizeof(float));
-    memcpy(d->w, f->W, (size_t)L->out * L->in * sizeof(float));
+    deploy_fp32_copy(d, L->out, L->in, ((FrozenLinear *)L)->W);
 }
 static void plain_free(Linear *L) { free(L); }
 static const LinearOps FROZEN_OPS = {"none", frozen_forward, frozen_backward, frozen_deploy, plain_free};
 
 static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
-    FrozenLinear *f = xcalloc(1, sizeof *f);
-    f->base.ops = &FROZEN_OPS;
-    f->base.out = W->shape[0]; f->base.in = W->shape[1];
+    FrozenLinear *f = linear_alloc(sizeof *f, &FROZEN_OPS, W->shape[0], W->shape[1], name);
     f->base.form = "fp32";
     f->W = W->data;
     f->base.mem.weight_bytes = W->n * sizeof(float);
-    snprintf(f->base.name, sizeof f->base.name, "%s", name);
     return &f->base;
 }
 
@@ -71,19 +64,13 @@ static void full_backward(Linear *L, const float *X, const float *dY, float *dX,
     if (dX) mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f);
 }
 static void full_deploy(Linear *L, Deploy *d) {
-    FullLinear *f = (FullLinear *)L;
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
-    d->w = xmalloc(f->W->n * sizeof(float));
-    memcpy(d->w, f->W->data, f->W->n * sizeof(float));
+    deploy_fp32_copy(d, L->out, L->in, ((FullLinear *)L)->W->data);
 }
 static const LinearOps FULL_OPS = {"full", full_forward, full_backward, full_deploy, plain_free};
 
 static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
-    FullLinear *f = xcalloc(1, sizeof *f);
-    f->base.ops = &FULL_OPS;
-    f->base.out = W->shape[0]; f->base.in = W->shape[1];
+    FullLinear *f = linear_alloc(sizeof *f, &FULL_OPS, W->shape[0], W->shape[1], name);
     f->base.form = "fp32";
     // A tied head shares its Param with the embedding: count it once (the embedding).
     int tied = W->grad != NULL;
@@ -94,7 +81,6 @@ static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *r
         f->base.mem.trainable_bytes = W->n * sizeof(float);
         f->base.mem.grad_opt_bytes = 3 * W->n * sizeof(float);
     }
-    snprintf(f->base.name, sizeof f->base.name, "%s", name);
     return &f->base;
 }
 
@@ -187,3 +173,11 @@ Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     return find_or_die(m->name)->build(m, W, name, rng);
 }
 void linear_free(Linear *L) { if (L) L->ops->free(L); }
+
+void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const char *name) {
+    Linear *L = xcalloc(1, size);
+    L->ops = ops;
+    L->out = out; L->in = in;
+    snprintf(L->name, sizeof L->name, "%s", name);
+    return L;
+}

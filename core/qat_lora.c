@@ -67,11 +67,8 @@ static void qat_free(Linear *L) {
 static const LinearOps QAT_LORA_OPS = {"qat_lora", qat_forward, qat_backward, qat_deploy, qat_free};
 
 static Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
-    QatLoraLinear *l = xcalloc(1, sizeof *l);
     int out = W->shape[0], in = W->shape[1];
-    l->base.ops = &QAT_LORA_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    QatLoraLinear *l = linear_alloc(sizeof *l, &QAT_LORA_OPS, out, in, name);
     l->W0 = W->data;
     l->lsq_scale = m->lsq_grad_scale;
     quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);
