@@ -26,6 +26,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     env_setup(argv);
     baselines_register();
+    command_line_set(argc, argv);
     // Global --threads N, accepted anywhere.
     int threads = 0, j = 1;
     for (int i = 1; i < argc; i++) {

@@ -149,6 +149,14 @@ void runlog_attr_int(RunLog *rl, const char *key, long long value) {
     RL_CHECK(rl, H5LTset_attribute_long_long(rl->file, "/", key, &value, 1), key);
 }
 
+long long runlog_group(RunLog *rl, const char *name) {
+    if (H5Lexists(rl->file, name, H5P_DEFAULT) > 0) RL_CHECK(rl, H5Ldelete(rl->file, name, H5P_DEFAULT), name);
+    hid_t g = H5Gcreate2(rl->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    RL_CHECK(rl, g, name);
+    return (long long)g;
+}
+void runlog_group_close(long long group) { H5Gclose((hid_t)group); }
+
 // ---- lifecycle -------------------------------------------------------------------------
 static RunLog *rl_new(const char *path, hid_t f) {
     RunLog *rl = xcalloc(1, sizeof *rl);
