@@ -46,7 +46,7 @@ int cmd_export(int argc, char **argv) {
         snprintf(path, sizeof path, "%s", src);
     }
     ModelFile *mf = model_file_load(path);
-    int n = mf->c.n_layers * 7, merged = 0;
+    int n = mf->c.n_layers * N_LAYER_PROJ, merged = 0;
     if (arg_flag(&a, "merge") && mf->dep)
         for (int i = 0; i < n; i++)
             if (mf->dep[i] && mf->dep[i]->rank > 0) { deploy_merge_lora(mf->dep[i]); merged++; }
@@ -56,8 +56,7 @@ int cmd_export(int argc, char **argv) {
         Model *M = model_build(mf, NULL, 1, 1, 0);
         char form[40];
         snprintf(form, sizeof form, "%s%s", M->lin[0]->form, merged ? " merged" : "");
-        if (tok && !mf->tok) mf->tok = tok, tok = NULL; // embed the run's tokenizer
-        l4qz_write(out, M, mf->method[0] ? mf->method : NULL, form);
+        l4qz_write(out, mf, mf->tok ? mf->tok : tok, mf->method[0] ? mf->method : NULL, form); // embeds the run's tokenizer
         model_free(M);
     } else {
         float **w = xcalloc(n, sizeof *w);

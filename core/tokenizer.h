@@ -1,7 +1,7 @@
-// tokenizer.h — llama2.c BPE tokenizer (SPEC §2): tokenizer.bin reader, O(n log n) encode
-// producing exactly llama2.c's ids, streaming decode. The other tokenizer kinds
-// (SentencePiece BPE, Hugging Face tokenizer.json, GGUF vocabularies; core/tok_bpe.c,
-// core/tok_files.c) share this struct and API: tok_load recognises their files.
+// tokenizer.h — llama2.c BPE tokenizer (docs/design.md "Model and tokenizer"): tokenizer.bin
+// reader, O(n log n) encode producing exactly llama2.c's ids, streaming decode. The other
+// tokenizer kinds (SentencePiece BPE, Hugging Face tokenizer.json, GGUF vocabularies;
+// core/tok_bpe.c, core/tok_files.c) share this struct and API: tok_load recognises their files.
 #pragma once
 #include <stddef.h>
 
