@@ -1,11 +1,11 @@
 # L4Q harness. `make` installs missing Debian packages (when root), then builds build/l4q.
 CC      ?= gcc
-SRCDIRS := core baselines evals experiments results cli
-DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev pkg-config gnuplot-nox hdf5-tools
+SRCDIRS := core baselines evals experiments results run cli
+DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
 # MPI is optional (core/dist.h): build/l4q never links it; the plugin below is loaded only
 # when l4q runs under mpirun/srun. `make mpi` installs OpenMPI and builds the plugin.
 MPI_PKGS := libopenmpi-dev openmpi-bin
-TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy $(MPI_PKGS)
+TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy python3-sentencepiece $(MPI_PKGS)
 
 HDF5_INC := /usr/include/hdf5/serial
 HDF5_LIB := /usr/lib/x86_64-linux-gnu/hdf5/serial
@@ -16,7 +16,7 @@ BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 CPPFLAGS := -Icore -I. -I$(BLAS_INC) -I$(HDF5_INC) -I/usr/include/cjson -D_GNU_SOURCE
 CFLAGS  ?= -O3 -march=native -g
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -MMD -MP
-LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -lyaml -lcjson -lcrypto -lm -fopenmp
+LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -lyaml -lcjson -lpcre2-8 -lcrypto -lm -fopenmp
 
 SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
 LIBSRCS := $(filter-out cli/main.c,$(SRCS))
@@ -28,7 +28,7 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test-deps mpi mpi-deps test asan bench reproduce clean
+.PHONY: all deps test-deps llamacpp-deps mpi mpi-deps test asan bench reproduce clean
 all: deps build/l4q $(TESTBIN) $(if $(shell command -v mpicc),build/libl4q_mpi.so)
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
@@ -41,7 +41,7 @@ define apt_install
 endef
 deps:
 	$(call apt_install,$(DEB_PKGS))
-test-deps:
+test-deps: llamacpp-deps
 	$(call apt_install,$(TEST_PKGS))
 mpi-deps:
 	$(call apt_install,$(MPI_PKGS))
@@ -50,6 +50,18 @@ mpi: mpi-deps build/libl4q_mpi.so
 build/libl4q_mpi.so: mpi/l4q_mpi.c core/dist.h core/tensor.h
 	@mkdir -p $(dir $@)
 	mpicc -std=c11 -Wall -Wextra -O2 -g -fPIC -shared -D_GNU_SOURCE -Icore -o $@ $<
+
+# llama.cpp's source tree (vocabulary test files, gguf-py, headers) and prebuilt libraries,
+# from the npm package node-llama-cpp (test-only): build/npm is the npm prefix, build/llama.cpp
+# the clone of the package's git bundle of the matching llama.cpp source.
+LLAMACPP_NPM := node-llama-cpp@3.21.1
+llamacpp-deps: build/llama.cpp/.done
+build/llama.cpp/.done:
+	@mkdir -p build/npm
+	npm i -E --ignore-scripts --no-audit --no-fund --loglevel=error --prefix build/npm $(LLAMACPP_NPM) >/dev/null
+	rm -rf build/llama.cpp
+	git clone -q build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle build/llama.cpp
+	touch $@
 
 build/l4q: $(OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
