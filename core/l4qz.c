@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define L4QZ_HDR 16 // magic, version, file_bytes: outside the checksum (file_bytes is patched last)
@@ -116,7 +117,8 @@ void l4qz_write(const char *path, Model *M, const char *method, const char *form
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     Wr w = {fopen(tmp, "wb"), tmp, HASH64_INIT, 0};
-    if (!w.f) die_input("%s: cannot create file", tmp);
+    if (!w.f) die_input("%s: cannot create file: %s", tmp, strerror(errno));
+    temp_track(tmp);
 
     // Deploy forms first (they may fail with a clear message before anything is written).
     Deploy *dep = xcalloc((size_t)L * 7, sizeof *dep);
@@ -160,10 +162,11 @@ void l4qz_write(const char *path, Model *M, const char *method, const char *form
     }
     uint64_t total = w.n + 8, h = w.hash;
     wr_u64(&w, h);
-    if (fseek(w.f, 8, SEEK_SET) != 0 || fwrite(&total, 8, 1, w.f) != 1) die_input("%s: write failed", tmp);
-    if (fflush(w.f) != 0 || ferror(w.f)) die_input("%s: write failed (disk full?)", tmp);
-    if (fclose(w.f) != 0) die_input("%s: write failed (disk full?)", tmp);
-    if (rename(tmp, path) != 0) die_input("%s: cannot rename %s into place", path, tmp);
+    if (fseek(w.f, 8, SEEK_SET) != 0 || fwrite(&total, 8, 1, w.f) != 1 || fflush(w.f) != 0 || ferror(w.f))
+        die_input("%s: write failed: %s", tmp, strerror(errno));
+    if (fclose(w.f) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
+    if (rename(tmp, path) != 0) die_input("%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    temp_done(tmp);
 }
 
 // ---- reader ---------------------------------------------------------------------------

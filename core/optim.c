@@ -74,7 +74,7 @@ void adamw_free(AdamW *o) {
 
 static const char ADAM_MAGIC[8] = {'L', '4', 'Q', 'A', 'D', 'A', 'M', '1'};
 static void wr(const void *p, size_t sz, size_t cnt, FILE *f) {
-    if (fwrite(p, sz, cnt, f) != cnt) die_internal("adamw: checkpoint write failed");
+    fwrite(p, sz, cnt, f); // the caller checks the stream once at the end (ferror/fclose)
 }
 void adamw_save(const AdamW *o, Param **ps, int n, FILE *f) {
     check_same(o, ps, n);
@@ -111,9 +111,10 @@ void adamw_load(AdamW *o, Param **ps, int n, FILE *f, const char *what) {
         if (fread(name, 1, sizeof name, f) != sizeof name || fread(&sz, sizeof sz, 1, f) != 1)
             die_input("%s: truncated AdamW state", what);
         name[63] = 0;
+        char esc[4 * sizeof name];
         if (strncmp(name, ps[i]->name, 63) || sz != o->sizes[i])
-            die_input("%s: AdamW state tensor '%s' (%llu) does not match '%s' (%zu)", what, name,
-                      (unsigned long long)sz, ps[i]->name, o->sizes[i]);
+            die_input("%s: AdamW state tensor '%s' (%llu) does not match '%s' (%zu)", what,
+                      str_escape(name, strlen(name), esc, sizeof esc), (unsigned long long)sz, ps[i]->name, o->sizes[i]);
         if (fread(o->m[i], sizeof(float), sz, f) != sz || fread(o->v[i], sizeof(float), sz, f) != sz)
             die_input("%s: truncated AdamW state", what);
     }

@@ -20,6 +20,22 @@ static void (*die_fn)(void *, int);
 static void *die_ctx;
 void on_die(void (*fn)(void *, int), void *ctx) { die_fn = fn; die_ctx = ctx; }
 
+enum { MAX_TEMPS = 8 };
+static char *temps[MAX_TEMPS];
+void temp_track(const char *path) {
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (!temps[i]) { temps[i] = xstrdup(path); return; }
+    die_internal("more than %d temporary files open", MAX_TEMPS);
+}
+void temp_done(const char *path) {
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (temps[i] && !strcmp(temps[i], path)) { free(temps[i]); temps[i] = NULL; }
+}
+static void temps_remove(void) {
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (temps[i]) { unlink(temps[i]); free(temps[i]); temps[i] = NULL; }
+}
+
 static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     fflush(stdout);
     // One write for the whole line, so readers (pipes, logs) never see half of it.
@@ -28,6 +44,7 @@ static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     vsnprintf(line + k, sizeof line - k - 1, fmt, ap);
     strcat(line, "\n");
     fputs(line, stderr);
+    temps_remove();
     if (die_fn) { void (*fn)(void *, int) = die_fn; die_fn = NULL; fn(die_ctx, status); }
     exit(status);
 }
@@ -75,6 +92,17 @@ char *read_file(const char *path, size_t *len) {
     buf[n] = 0;
     if (len) *len = n;
     return buf;
+}
+void write_file_atomic(const char *path, const void *data, size_t len) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) die_input("%s: cannot create: %s", tmp, strerror(errno));
+    temp_track(tmp);
+    if (fwrite(data, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
+    if (fclose(f) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
+    if (rename(tmp, path) != 0) die_input("%s: cannot rename into place: %s", path, strerror(errno));
+    temp_done(tmp);
 }
 int file_exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
 
@@ -160,6 +188,19 @@ uint64_t hash64(const void *data, size_t n, uint64_t h) {
     const unsigned char *p = data;
     for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
     return h;
+}
+
+const char *str_escape(const char *s, size_t n, char *out, size_t outsz) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int w = c >= 0x20 && c < 0x7f && c != '\\' ? 1 : 4;
+        if (k + w + 4 > outsz) { memcpy(out + k, "...", 4); return out; }
+        if (w == 1) out[k++] = (char)c;
+        else k += (size_t)snprintf(out + k, outsz - k, "\\x%02x", c);
+    }
+    out[k] = 0;
+    return out;
 }
 
 int utf8_valid(const char *str, size_t n, size_t *bad) {

@@ -9,6 +9,11 @@
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_internal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void on_die(void (*fn)(void *ctx, int status), void *ctx); // one hook; NULL clears
+// Temporary files being written (path.tmp before its rename into place): an error exit
+// removes every tracked file, so no temporary survives a failed write. temp_done after
+// the rename (or removal) stops tracking.
+void temp_track(const char *path);
+void temp_done(const char *path);
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void *xmalloc(size_t n);
@@ -20,6 +25,9 @@ void *xmalloc_aligned(size_t n); // 64-byte aligned, zeroed; free with free()
 // Whole file into memory (NUL-terminated). Missing/unreadable file → die_input.
 char *read_file(const char *path, size_t *len);
 int file_exists(const char *path);
+// Write len bytes to path.tmp, fsync, rename over path (die_input with errno text; the
+// temporary is removed on failure).
+void write_file_atomic(const char *path, const void *data, size_t len);
 // Resolve a data path: absolute or existing relative path as given; else base_dir/rel;
 // else $L4Q_DATA/rel (default ../shared/data). Result in a static-free buffer out.
 const char *resolve_path(const char *rel, const char *base_dir, char *out, size_t outsz);
@@ -55,6 +63,10 @@ int is_tty(FILE *f);
 // FNV-1a 64 hash (run ids, prompt hashes).
 uint64_t hash64(const void *data, size_t n, uint64_t h);
 #define HASH64_INIT 1469598103934665603ULL
+
+// s[0..n) for an error message: printable ASCII as is, everything else (newlines, binary
+// tensor names) as \xNN; truncated with "..." to fit out (outsz >= 4). Returns out.
+const char *str_escape(const char *s, size_t n, char *out, size_t outsz);
 
 // UTF-8 validity; on failure *bad is the byte offset of the first bad sequence.
 int utf8_valid(const char *s, size_t n, size_t *bad);

@@ -8,6 +8,7 @@
 #include <hdf5_hl.h>
 #include <math.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 void eval_options_default(EvalOptions *o) {
@@ -591,14 +592,15 @@ char *eval_result_json(const EvalResult *r, const char *model_path, int shots, i
     return s;
 }
 
-#define H5OK(x, what) do { if ((x) < 0) die_internal("%s: HDF5 error writing %s", tmp, what); } while (0)
+#define H5OK(x, what) do { if ((x) < 0) die_input("%s: HDF5 error writing %s: %s", tmp, what, strerror(errno)); } while (0)
 
 void eval_result_write_h5(const EvalResult *r, const char *path, const char *model_path) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) die_input("%s: cannot create HDF5 file", tmp);
+    if (f < 0) die_input("%s: cannot create HDF5 file: %s", tmp, strerror(errno));
+    temp_track(tmp);
     if (model_path) H5OK(H5LTset_attribute_string(f, "/", "model", model_path), "model");
     hid_t gt = H5Gcreate2(f, "tasks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t gm = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -641,8 +643,9 @@ void eval_result_write_h5(const EvalResult *r, const char *path, const char *mod
         H5Gclose(g);
     }
     H5Gclose(gt); H5Gclose(gm);
-    if (H5Fclose(f) < 0) die_internal("%s: HDF5 close failed", tmp);
-    if (rename(tmp, path) != 0) die_input("%s: cannot rename to %s", tmp, path);
+    if (H5Fclose(f) < 0) die_input("%s: HDF5 close failed: %s", tmp, strerror(errno));
+    if (rename(tmp, path) != 0) die_input("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    temp_done(tmp);
 }
 
 // ---------------------------------------------------------------- render (testing)
