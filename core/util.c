@@ -106,9 +106,35 @@ void write_file_atomic(const char *path, const void *data, size_t len) {
 }
 int file_exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
 
+const char *install_root(void) {
+    static char root[4096];
+    static int done;
+    if (done) return root[0] ? root : NULL;
+    done = 1;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = 0;
+    for (int up = 0; up < 4; up++) {
+        char *sl = strrchr(exe, '/');
+        if (!sl || sl == exe) break;
+        *sl = 0;
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/evals/tasks", exe);
+        if (file_exists(probe)) { snprintf(root, sizeof root, "%s", exe); return root; }
+    }
+    return NULL;
+}
+// $L4Q_DATA, else shared/data beside the repository the binary was built in (the layout
+// this project is developed and tested in), else ../shared/data as a last resort.
 const char *data_root(void) {
     const char *d = getenv("L4Q_DATA");
-    return (d && *d) ? d : "../shared/data";
+    if (d && *d) return d;
+    static char buf[4200];
+    const char *r = install_root();
+    if (!r) return "../shared/data";
+    if (!buf[0]) snprintf(buf, sizeof buf, "%s/../shared/data", r);
+    return buf;
 }
 const char *resolve_path(const char *rel, const char *base_dir, char *out, size_t outsz) {
     snprintf(out, outsz, "%s", rel);

@@ -29,9 +29,14 @@ int file_exists(const char *path);
 // temporary is removed on failure).
 void write_file_atomic(const char *path, const void *data, size_t len);
 // Resolve a data path: absolute or existing relative path as given; else base_dir/rel;
-// else $L4Q_DATA/rel (default ../shared/data). Result in a static-free buffer out.
+// else $L4Q_DATA/rel (default: shared/data beside the binary's repository, see data_root).
+// Result in out.
 const char *resolve_path(const char *rel, const char *base_dir, char *out, size_t outsz);
 const char *data_root(void);
+// The repository (or installed tree) the running binary belongs to: the nearest ancestor
+// of its directory that holds evals/tasks (build/l4q, build/tests/x, build/asan/l4q all
+// find the checkout). NULL if there is none. Never depends on the working directory.
+const char *install_root(void);
 void mkdir_p(const char *path); // die_input on failure
 
 double now_sec(void);
