@@ -215,7 +215,9 @@ static void load_vocab(ModelFile *mf, const Meta *m, const Kv *toks) {
         out[o] = 0;
         pieces[i] = out; lens[i] = (int)o;
     }
+    if (n <= 0) die_input("%s: GGUF tokenizer.ggml.tokens is empty", m->path);
     mf->tok = tok_from_pieces(n, pieces, lens, scores); // copies the pieces
+    tok_set_source(mf->tok, m->path);
     for (int i = 0; i < n; i++) free(pieces[i]);
     free(pieces); free(lens); free(scores);
 }

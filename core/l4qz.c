@@ -356,6 +356,7 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
             pieces[i] = (char *)rd(&r, (size_t)lens[i], "tokenizer piece"); // copied by tok_from_pieces
         }
         mf->tok = tok_from_pieces(n, pieces, lens, scores);
+        tok_set_source(mf->tok, path);
         free(pieces); free(lens); free(scores);
     }
     if (r.off != r.len) die_input("%s: %zu unparsed bytes before the L4QZ trailer", path, r.len - r.off);

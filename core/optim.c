@@ -111,10 +111,9 @@ void adamw_load(AdamW *o, Param **ps, int n, FILE *f, const char *what) {
         if (fread(name, 1, sizeof name, f) != sizeof name || fread(&sz, sizeof sz, 1, f) != 1)
             die_input("%s: truncated AdamW state", what);
         name[63] = 0;
-        char esc[4 * sizeof name];
         if (strncmp(name, ps[i]->name, 63) || sz != o->sizes[i])
-            die_input("%s: AdamW state tensor '%s' (%llu) does not match '%s' (%zu)", what,
-                      str_escape(name, strlen(name), esc, sizeof esc), (unsigned long long)sz, ps[i]->name, o->sizes[i]);
+            die_input("%s: AdamW state tensor '%s' (%llu) does not match '%s' (%zu)", what, name,
+                      (unsigned long long)sz, ps[i]->name, o->sizes[i]);
         if (fread(o->m[i], sizeof(float), sz, f) != sz || fread(o->v[i], sizeof(float), sz, f) != sz)
             die_input("%s: truncated AdamW state", what);
     }

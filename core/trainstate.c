@@ -137,14 +137,13 @@ long trainstate_load(const char *path, Param **ps, int n, AdamW *opt, Rng *data_
     if (step < 0) die_input("%s: negative step count %lld (corrupt)", path, (long long)step);
     if ((int)np != n) die_input("%s: checkpoint has %u trainable tensors, the run config gives %d", path, np, n);
     for (int i = 0; i < n; i++) {
-        char name[sizeof ps[i]->name], esc[4 * sizeof name + 1];
+        char name[sizeof ps[i]->name];
         uint64_t cnt;
         rd(name, 1, sizeof name, f, path);
         rd(&cnt, 8, 1, f, path);
         if (strncmp(name, ps[i]->name, sizeof name) || cnt != ps[i]->n)
-            die_input("%s: tensor %d is '%s' (%llu values), expected '%s' (%zu)", path, i,
-                      str_escape(name, strnlen(name, sizeof name), esc, sizeof esc), (unsigned long long)cnt, ps[i]->name,
-                      ps[i]->n);
+            die_input("%s: tensor %d is '%.64s' (%llu values), expected '%s' (%zu)", path, i, name,
+                      (unsigned long long)cnt, ps[i]->name, ps[i]->n);
         rd(ps[i]->data, sizeof(float), cnt, f, path);
         check_floats(ps[i]->data, cnt, path, ps[i]->name, "");
     }

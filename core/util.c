@@ -36,14 +36,28 @@ static void temps_remove(void) {
         if (temps[i]) { unlink(temps[i]); free(temps[i]); temps[i] = NULL; }
 }
 
+// One write for the whole line, so readers (pipes, logs) never see half of it. Messages
+// echo names read from files (tensor names, keys): control bytes and invalid UTF-8 are
+// written as \xNN so the line stays one readable line.
+static void put_line(const char *prefix, const char *fmt, va_list ap) {
+    char msg[2048], line[4 * sizeof msg + 32];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t k = (size_t)snprintf(line, sizeof line, "%s", prefix), n = strlen(msg);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)msg[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len > n - i || (len > 1 && !utf8_valid(msg + i, len, NULL))) len = 0;
+        if (c < 0x20 || c == 0x7f || len == 0) { k += (size_t)snprintf(line + k, sizeof line - k, "\\x%02x", c); i++; }
+        else { memcpy(line + k, msg + i, len); k += len; i += len; }
+    }
+    line[k++] = '\n';
+    line[k] = 0;
+    fputs(line, stderr);
+}
+
 static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     fflush(stdout);
-    // One write for the whole line, so readers (pipes, logs) never see half of it.
-    char line[2048];
-    int k = snprintf(line, sizeof line, "l4q: error: ");
-    vsnprintf(line + k, sizeof line - k - 1, fmt, ap);
-    strcat(line, "\n");
-    fputs(line, stderr);
+    put_line("l4q: error: ", fmt, ap);
     temps_remove();
     if (die_fn) { void (*fn)(void *, int) = die_fn; die_fn = NULL; fn(die_ctx, status); }
     exit(status);
@@ -52,7 +66,7 @@ void die_input(const char *fmt, ...) { va_list ap; va_start(ap, fmt); die_v(2, f
 void die_internal(const char *fmt, ...) { va_list ap; va_start(ap, fmt); die_v(1, fmt, ap); }
 void warnf(const char *fmt, ...) {
     va_list ap; va_start(ap, fmt);
-    fputs("l4q: ", stderr); vfprintf(stderr, fmt, ap); fputc('\n', stderr);
+    put_line("l4q: ", fmt, ap);
     va_end(ap);
 }
 
@@ -214,19 +228,6 @@ uint64_t hash64(const void *data, size_t n, uint64_t h) {
     const unsigned char *p = data;
     for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
     return h;
-}
-
-const char *str_escape(const char *s, size_t n, char *out, size_t outsz) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int w = c >= 0x20 && c < 0x7f && c != '\\' ? 1 : 4;
-        if (k + w + 4 > outsz) { memcpy(out + k, "...", 4); return out; }
-        if (w == 1) out[k++] = (char)c;
-        else k += (size_t)snprintf(out + k, outsz - k, "\\x%02x", c);
-    }
-    out[k] = 0;
-    return out;
 }
 
 int utf8_valid(const char *str, size_t n, size_t *bad) {

@@ -69,9 +69,5 @@ int is_tty(FILE *f);
 uint64_t hash64(const void *data, size_t n, uint64_t h);
 #define HASH64_INIT 1469598103934665603ULL
 
-// s[0..n) for an error message: printable ASCII as is, everything else (newlines, binary
-// tensor names) as \xNN; truncated with "..." to fit out (outsz >= 4). Returns out.
-const char *str_escape(const char *s, size_t n, char *out, size_t outsz);
-
 // UTF-8 validity; on failure *bad is the byte offset of the first bad sequence.
 int utf8_valid(const char *s, size_t n, size_t *bad);
