@@ -39,7 +39,7 @@ static void temps_remove(void) {
 // One write for the whole line, so readers (pipes, logs) never see half of it. Messages
 // echo names read from files (tensor names, keys): control bytes and invalid UTF-8 are
 // written as \xNN so the line stays one readable line.
-static void put_line(const char *prefix, const char *fmt, va_list ap) {
+static void put_line(FILE *f, const char *prefix, const char *fmt, va_list ap) {
     char msg[2048], line[4 * sizeof msg + 32];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t k = (size_t)snprintf(line, sizeof line, "%s", prefix), n = strlen(msg);
@@ -52,21 +52,26 @@ static void put_line(const char *prefix, const char *fmt, va_list ap) {
     }
     line[k++] = '\n';
     line[k] = 0;
-    fputs(line, stderr);
+    if (f) fputs(line, f);
 }
+
+static jmp_buf *die_jb;
+static int die_quiet;
+void die_longjmp(jmp_buf *jb, int quiet) { die_jb = jb; die_quiet = quiet; }
 
 static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     fflush(stdout);
-    put_line("l4q: error: ", fmt, ap);
+    put_line(die_jb && die_quiet ? NULL : stderr, "l4q: error: ", fmt, ap);
     temps_remove();
     if (die_fn) { void (*fn)(void *, int) = die_fn; die_fn = NULL; fn(die_ctx, status); }
+    if (die_jb) longjmp(*die_jb, status);
     exit(status);
 }
 void die_input(const char *fmt, ...) { va_list ap; va_start(ap, fmt); die_v(2, fmt, ap); }
 void die_internal(const char *fmt, ...) { va_list ap; va_start(ap, fmt); die_v(1, fmt, ap); }
 void warnf(const char *fmt, ...) {
     va_list ap; va_start(ap, fmt);
-    put_line("l4q: ", fmt, ap);
+    put_line(stderr, "l4q: ", fmt, ap);
     va_end(ap);
 }
 

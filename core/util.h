@@ -9,6 +9,11 @@
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_internal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void on_die(void (*fn)(void *ctx, int status), void *ctx); // one hook; NULL clears
+// Fuzz targets only: while jb is set, die_* longjmp to it (setjmp returns the exit status)
+// instead of exiting, without printing when quiet. NULL restores exiting. Whatever the
+// failed call had allocated is lost, so fuzzers run without leak detection.
+#include <setjmp.h>
+void die_longjmp(jmp_buf *jb, int quiet);
 // Temporary files being written (path.tmp before its rename into place): an error exit
 // removes every tracked file, so no temporary survives a failed write. temp_done after
 // the rename (or removal) stops tracking.
