@@ -526,16 +526,13 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
         if (tr->t->type == OT_PERPLEXITY) {
             // SPEC §3 over the task's text, windows of the model window; --limit N keeps
             // the first N windows.
-            DocSet *ds = docset_load(tr->t, &tr->t->data);
-            int n;
-            int *ids = text_to_stream(tok, ds->path, ds->text, ds->text_len, &n);
-            long keep = n;
+            // Streamed from the file (ppl_file): memory does not grow with the text.
             int lim = task_limit(reg, tr->t, opt);
-            if (lim > 0 && (long)lim * W + 1 < keep) keep = (long)lim * W + 1;
+            long keep = lim > 0 ? (long)lim * W + 1 : 0;
             // Replicas per thread are the same model only when M is its file's weights;
             // anything else (a method's layers, quantized or trained) runs on M itself.
-            tr->ppl = model_is_file(M) ? ppl_replicated(M->mf, 0, ids, keep, W, opt->keep_docs, opt->progress)
-                                       : ppl_stream(&M, 1, ids, keep, W, opt->keep_docs, opt->progress);
+            tr->ppl = model_is_file(M) ? ppl_file_replicated(M->mf, 0, tok, tr->t->data.path, keep, W, opt->keep_docs, opt->progress)
+                                       : ppl_file(&M, 1, tok, tr->t->data.path, keep, W, opt->keep_docs, opt->progress);
             res->tokens += tr->ppl.predicted;
             if (opt->keep_docs) {
                 EvalDocs *d = &res->docs[res->ndocs++];
@@ -548,8 +545,6 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
             double loss = tr->ppl.predicted ? tr->ppl.nll / tr->ppl.predicted : NAN;
             if (tr->t->metrics & M_LOSS) add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
             if (tr->t->metrics & M_PPL) add_metric(res, tr->t->name, "ppl", exp(loss), NAN, tr->ppl.predicted, 0, 0);
-            free(ids);
-            docset_free(ds);
             continue;
         }
         EvalDocs *keep = opt->keep_docs ? &res->docs[res->ndocs++] : NULL;
