@@ -59,6 +59,10 @@ build/bench/memtime: bench/memtime.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
+build/bench/tokbench: bench/tokbench.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+
 # Sanitizer build of the binary and the C tests (run by the suite).
 asan: build/asan/l4q $(TESTSRC:tests/%.c=build/asan/tests/%)
 build/asan/l4q: $(ASAN_OBJS)
