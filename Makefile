@@ -1,6 +1,6 @@
 # L4Q harness. `make` installs missing Debian packages (when root), then builds build/l4q.
 CC      ?= gcc
-SRCDIRS := core baselines evals experiments results cli
+SRCDIRS := core baselines evals experiments results run cli
 DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev pkg-config gnuplot-nox hdf5-tools
 TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy clang libclang-rt-14-dev libomp-dev
 

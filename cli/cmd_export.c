@@ -46,7 +46,7 @@ int cmd_export(int argc, char **argv) {
         snprintf(path, sizeof path, "%s", src);
     }
     ModelFile *mf = model_file_load(path);
-    int n = mf->c.n_layers * 7, merged = 0;
+    int n = mf->c.n_layers * N_LAYER_PROJ, merged = 0;
     if (arg_flag(&a, "merge") && mf->dep)
         for (int i = 0; i < n; i++)
             if (mf->dep[i] && mf->dep[i]->rank > 0) { deploy_merge_lora(mf->dep[i]); merged++; }
