@@ -65,6 +65,7 @@ void gguf_write(const char *path, const ModelFile *mf, float *const *w, const To
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     W wt = {fopen(tmp, "wb"), tmp};
     if (!wt.f) die_input("%s: cannot write: %s", tmp, strerror(errno));
+    temp_track(tmp);
     W *o = &wt;
     wr(o, "GGUF", 4);
     w_u32(o, 3);
@@ -118,8 +119,9 @@ void gguf_write(const char *path, const ModelFile *mf, float *const *w, const To
         wr(o, ts[i].data, n);
         wr(o, zeros, (ALIGN - n % ALIGN) % ALIGN);
     }
-    if (fclose(o->f) != 0) die_input("%s: write failed", tmp);
+    if (fclose(o->f) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
     if (rename(tmp, path) != 0) die_input("%s: cannot rename: %s", path, strerror(errno));
+    temp_done(tmp);
     free(ts);
 #undef T1
 #undef T2
