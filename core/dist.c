@@ -62,11 +62,12 @@ static uint64_t exe_hash(void) {
     return h;
 }
 
-// Every rank leaves MPI and exits 2; rank 0 prints the one line.
+// Every rank leaves MPI and exits 2; rank 0 prints the one line first (MPI_Finalize waits
+// for every rank, so no rank's exit can make mpirun end rank 0 before it has printed).
 static _Noreturn void fail_all(const char *msg) {
     fflush(stdout);
+    if (g_rank == 0) { fprintf(stderr, "l4q: error: %s\n", msg); fflush(stderr); }
     dist_finalize();
-    if (g_rank == 0) fprintf(stderr, "l4q: error: %s\n", msg);
     exit(2);
 }
 
