@@ -25,7 +25,7 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test-deps test asan bench reproduce clean
+.PHONY: all deps test-deps llamacpp-deps test asan bench reproduce clean
 all: deps build/l4q $(TESTBIN)
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
@@ -36,12 +36,30 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (run make as root or install them)"; exit 1; fi; fi
 
-test-deps:
+test-deps: llamacpp-deps
 	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing"; exit 1; fi; fi
+
+# llama.cpp itself, for the tests only (tests/test_llamacpp*.py, vocab tests): the npm
+# package node-llama-cpp ships prebuilt libllama/libggml for this platform and a git bundle
+# of the matching llama.cpp source (headers, gguf-py). Idempotent; never needed by build/l4q.
+NLC_VERSION := 3.21.1
+LLAMA_BINS := build/npm/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+llamacpp-deps: build/llama.cpp/include/llama.h
+build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle:
+	@command -v npm >/dev/null && command -v git >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm git >/dev/null; \
+	  else echo "missing npm/git (run make test-deps as root or install them)"; exit 1; fi; }
+	@mkdir -p build/npm
+	cd build/npm && npm i -E --ignore-scripts --no-audit --no-fund --loglevel=error node-llama-cpp@$(NLC_VERSION)
+	@test -f $@ && test -d $(LLAMA_BINS)
+build/llama.cpp/include/llama.h: build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle
+	rm -rf build/llama.cpp
+	git -c advice.detachedHead=false clone -q $< build/llama.cpp
+	@touch $@
 
 build/l4q: $(OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)

@@ -1,13 +1,16 @@
 // gguf.c — GGUF reader for llama-architecture models (SPEC §2; format in
 // research/anchors.md §3): header, typed metadata (all value types, arrays included),
-// tensor infos, aligned data. F32/F16/BF16 tensors are converted into one fp32 blob in
-// ModelFile's layout; the embedded vocabulary becomes mf->tok.
+// tensor infos, aligned data. Tensors of any type core/ggml_quants.c dequantizes (F32,
+// F16, BF16 and llama.cpp's Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K blocks) are converted,
+// exactly as ggml does, into one fp32 blob in ModelFile's layout; the embedded vocabulary
+// becomes mf->tok.
 //
 // q/k layout: llama.cpp stores llama q/k rows in Meta's interleaved-pair RoPE layout (its
 // HF converter permutes rotate-half checkpoints back into it), which is also llama2.c's,
 // so the rows are used as stored. Checked: stories260K.gguf's attn_q/attn_k equal the v0
 // file's wq/wk exactly (tests/test_checkpoint.c).
 #include "checkpoint.h"
+#include "ggml_quants.h"
 #include "tokenizer.h"
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +18,6 @@
 
 enum { GT_U8, GT_I8, GT_U16, GT_I16, GT_U32, GT_I32, GT_F32, GT_BOOL, GT_STRING, GT_ARRAY,
        GT_U64, GT_I64, GT_F64, GT_NTYPES };
-enum { GG_F32 = 0, GG_F16 = 1, GG_BF16 = 30 };
 
 typedef struct {
     const char *path;
@@ -129,31 +131,11 @@ typedef struct {
     int used;
 } TInfo;
 
-static const char *type_name(uint32_t t) {
-    static const char *n[] = {"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
-                              "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"};
-    if (t < sizeof n / sizeof n[0]) return n[t];
-    return t == GG_BF16 ? "BF16" : "non-float";
-}
-
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 31) bits = sign | 0x7f800000u | (m << 13);             // Inf/NaN
-    else if (e) bits = sign | ((e + 112) << 23) | (m << 13);          // normal: rebias 15→127
-    else if (!m) bits = sign;                                         // ±0
-    else {                                                            // subnormal: normalise
-        int s = 0;
-        while (!(m & 1024)) { m <<= 1; s++; }
-        bits = sign | ((uint32_t)(113 - s) << 23) | ((m & 1023) << 13);
-    }
-    float f; memcpy(&f, &bits, 4); return f;
-}
-
 typedef struct {
     const char *path;
     const unsigned char *data; // start of the tensor data section
     TInfo *t; uint64_t nt;
-    int n_f16, n_bf16;
+    unsigned types_seen[GQ_NTYPES]; // tensors placed, per ggml type
 } Tensors;
 
 // Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32.
@@ -170,16 +152,13 @@ static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float 
         die_input("%s: GGUF tensor '%s' has shape [%s] (innermost first), expected [%d,%d]", T->path, name, shape, cols, rows);
     }
     ti->used = 1;
-    const unsigned char *src = T->data + ti->offset;
-    size_t n = (size_t)rows * cols;
-    if (ti->type == GG_F32) memcpy(dst, src, n * 4);
-    else if (ti->type == GG_F16) {
-        for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); dst[j] = half_to_float(h); }
-        T->n_f16++;
-    } else if (ti->type == GG_BF16) {
-        for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); uint32_t b = (uint32_t)h << 16; memcpy(&dst[j], &b, 4); }
-        T->n_bf16++;
-    } else die_input("%s: GGUF tensor '%s' has type %s (%u); only F32, F16 and BF16 are supported", T->path, name, type_name(ti->type), ti->type);
+    if (!gq_can_dequantize(ti->type)) {
+        const char *tn = gq_type_name(ti->type);
+        die_input("%s: GGUF tensor '%s' has type %s (%u), which this reader does not dequantize (supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K)",
+                  T->path, name, tn ? tn : "unknown", ti->type);
+    }
+    gq_dequantize(ti->type, T->data + ti->offset, dst, (size_t)rows * cols);
+    T->types_seen[ti->type]++;
     return 1;
 }
 
@@ -277,9 +256,15 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     uint64_t end = 0;
     for (uint64_t i = 0; i < nt; i++) {
         TInfo *t = &ti[i];
-        uint64_t es = t->type == GG_F32 ? 4 : (t->type == GG_F16 || t->type == GG_BF16) ? 2 : 0;
-        if (!es) continue; // unsupported types are reported by name if the model needs them
-        uint64_t e = t->offset + t->nel * es;
+        // Every ggml type's block size is known, so extents are checked even for types the
+        // reader cannot dequantize (those are reported by name where the model needs them).
+        int blk; size_t bsz;
+        gq_type_size(t->type, &blk, &bsz);
+        if (!blk) die_input("%s: GGUF tensor '%.*s' has unknown ggml type id %u", path, (int)(t->name.n > 100 ? 100 : t->name.n), t->name.s, t->type);
+        if (t->ne[0] % (uint64_t)blk)
+            die_input("%s: GGUF tensor '%.*s': its rows of %llu elements are not whole %s blocks of %d", path,
+                      (int)(t->name.n > 100 ? 100 : t->name.n), t->name.s, (unsigned long long)t->ne[0], gq_type_name(t->type), blk);
+        uint64_t e = t->offset + gq_nbytes(t->type, t->nel);
         if (e > end) end = e;
         if (t->offset > len || e > len - data_off)
             die_input("%s: truncated: expected %llu bytes (tensor '%.*s' ends there), got %zu", path,
@@ -327,7 +312,7 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     for (int p = 0; p < 7; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
     float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
     mf->blob = blob;
-    Tensors T = {path, (const unsigned char *)buf + data_off, ti, nt, 0, 0};
+    Tensors T = {path, (const unsigned char *)buf + data_off, ti, nt, {0}};
     mf->tok_emb = cur; cur += V * D;
     tensor_fetch(&T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
     mf->rms_att = cur; cur += L * D;
@@ -360,8 +345,15 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     // the model's meaning if silently ignored.
     for (uint64_t i = 0; i < nt; i++)
         if (!ti[i].used) die_input("%s: GGUF tensor '%.*s' is not part of the supported llama layout", path, (int)(ti[i].name.n > 100 ? 100 : ti[i].name.n), ti[i].name.s);
-    snprintf(mf->format, sizeof mf->format, "gguf-v%u %s", version,
-             T.n_f16 && T.n_bf16 ? "mixed f16/bf16/f32" : T.n_f16 ? (T.n_f16 == (int)nt ? "f16" : "f16/f32") : T.n_bf16 ? (T.n_bf16 == (int)nt ? "bf16" : "bf16/f32") : "f32");
+    // "gguf-v3 q4_1/f32": the weight types, in ggml's id order.
+    int o = snprintf(mf->format, sizeof mf->format, "gguf-v%u ", version);
+    for (uint32_t t = 0, first = 1; t < GQ_NTYPES; t++)
+        if (T.types_seen[t] && o < (int)sizeof mf->format - 1) {
+            o += snprintf(mf->format + o, sizeof mf->format - o, "%s", first ? "" : "/");
+            for (const char *q = gq_type_name(t); *q && o < (int)sizeof mf->format - 1; q++) mf->format[o++] = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);
+            mf->format[o] = 0;
+            first = 0;
+        }
     if (toks) load_vocab(mf, &m, toks);
     free(ti);
     free(m.kv);

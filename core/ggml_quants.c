@@ -1,0 +1,248 @@
+// ggml_quants.c — ggml's block formats (see ggml_quants.h). Each dequantizer follows the
+// element order of ggml's reference dequantize_row_* (llama.cpp ggml/src/ggml-quants.c):
+// the _0/_1 types put the low nibbles of a block's 16 bytes first, then the high ones; the
+// K types split a super-block of 256 into sub-blocks with 6-bit (Q4_K, Q5_K) or 8-bit
+// (Q6_K) scales under an fp16 super-scale.
+#include "ggml_quants.h"
+#include <math.h>
+#include <string.h>
+
+typedef uint16_t gq_half;
+typedef struct { gq_half d; uint8_t qs[GQ_QK / 2]; } block_q4_0;
+typedef struct { gq_half d, m; uint8_t qs[GQ_QK / 2]; } block_q4_1;
+typedef struct { gq_half d; uint8_t qh[4]; uint8_t qs[GQ_QK / 2]; } block_q5_0;
+typedef struct { gq_half d, m; uint8_t qh[4]; uint8_t qs[GQ_QK / 2]; } block_q5_1;
+typedef struct { gq_half d; int8_t qs[GQ_QK]; } block_q8_0;
+#define K_SCALE_SIZE 12
+typedef struct { gq_half d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[GQ_QK_K / 2]; } block_q4_K;
+typedef struct { gq_half d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[GQ_QK_K / 8]; uint8_t qs[GQ_QK_K / 2]; } block_q5_K;
+typedef struct { uint8_t ql[GQ_QK_K / 2]; uint8_t qh[GQ_QK_K / 4]; int8_t scales[GQ_QK_K / 16]; gq_half d; } block_q6_K;
+_Static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(block_q5_0) == 22 &&
+               sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34, "ggml block sizes");
+_Static_assert(sizeof(block_q4_K) == 144 && sizeof(block_q5_K) == 176 && sizeof(block_q6_K) == 210, "ggml K block sizes");
+
+// Every ggml type id with its name, block elements and block bytes (ggml.c's type traits).
+static const struct { const char *name; int block; unsigned short bytes; } TYPES[GQ_NTYPES] = {
+    [0] = {"F32", 1, 4}, [1] = {"F16", 1, 2}, [2] = {"Q4_0", 32, 18}, [3] = {"Q4_1", 32, 20},
+    [6] = {"Q5_0", 32, 22}, [7] = {"Q5_1", 32, 24}, [8] = {"Q8_0", 32, 34}, [9] = {"Q8_1", 32, 40},
+    [10] = {"Q2_K", 256, 84}, [11] = {"Q3_K", 256, 110}, [12] = {"Q4_K", 256, 144},
+    [13] = {"Q5_K", 256, 176}, [14] = {"Q6_K", 256, 210}, [15] = {"Q8_K", 256, 292},
+    [16] = {"IQ2_XXS", 256, 66}, [17] = {"IQ2_XS", 256, 74}, [18] = {"IQ3_XXS", 256, 98},
+    [19] = {"IQ1_S", 256, 50}, [20] = {"IQ4_NL", 32, 18}, [21] = {"IQ3_S", 256, 110},
+    [22] = {"IQ2_S", 256, 82}, [23] = {"IQ4_XS", 256, 136}, [24] = {"I8", 1, 1},
+    [25] = {"I16", 1, 2}, [26] = {"I32", 1, 4}, [27] = {"I64", 1, 8}, [28] = {"F64", 1, 8},
+    [29] = {"IQ1_M", 256, 56}, [30] = {"BF16", 1, 2}, [34] = {"TQ1_0", 256, 54},
+    [35] = {"TQ2_0", 256, 66}, [39] = {"MXFP4", 32, 17}, [40] = {"NVFP4", 64, 36},
+    [41] = {"Q1_0", 128, 18}, [42] = {"Q2_0", 64, 18},
+};
+
+const char *gq_type_name(uint32_t t) { return t < GQ_NTYPES ? TYPES[t].name : NULL; }
+void gq_type_size(uint32_t t, int *block, size_t *bytes) {
+    int ok = t < GQ_NTYPES && TYPES[t].name;
+    *block = ok ? TYPES[t].block : 0;
+    *bytes = ok ? TYPES[t].bytes : 0;
+}
+uint64_t gq_nbytes(uint32_t t, uint64_t n) {
+    int b; size_t s;
+    gq_type_size(t, &b, &s);
+    return b && n % (uint64_t)b == 0 ? n / (uint64_t)b * s : 0;
+}
+
+float gq_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
+    if (e == 31) bits = sign | 0x7f800000u | (m << 13);             // Inf/NaN
+    else if (e) bits = sign | ((e + 112) << 23) | (m << 13);          // normal: rebias 15→127
+    else if (!m) bits = sign;                                         // ±0
+    else {                                                            // subnormal: normalise
+        int s = 0;
+        while (!(m & 1024)) { m <<= 1; s++; }
+        bits = sign | ((uint32_t)(113 - s) << 23) | ((m & 1023) << 13);
+    }
+    float f; memcpy(&f, &bits, 4); return f;
+}
+
+uint16_t gq_f32_to_f16(float f) {
+    uint32_t x; memcpy(&x, &f, 4);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return sign | 0x7e00;          // NaN (quiet)
+    if (ax >= 0x477ff000u) return sign | 0x7c00;         // rounds to ≥ 65520: Inf
+    if (ax < 0x38800000u) {                              // below 2^-14: fp16 subnormal or 0
+        // value·2^24 rounded to an integer (half-even) is the subnormal's mantissa
+        float v; memcpy(&v, &ax, 4);
+        return sign | (uint16_t)rintf(v * 16777216.0f);
+    }
+    uint32_t mant = ax & 0x7fffff, e = (ax >> 23) - 112; // fp16 exponent field (1..30)
+    uint32_t h = (e << 10) | (mant >> 13), rest = mant & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; // carries into the exponent correctly
+    return sign | (uint16_t)h;
+}
+
+uint16_t gq_f32_to_bf16(float f) {
+    uint32_t n; memcpy(&n, &f, 4);
+    if ((n & 0x7fffffff) > 0x7f800000) return (uint16_t)((n >> 16) | 64);
+    return (uint16_t)((n + (0x7fff + ((n >> 16) & 1))) >> 16);
+}
+
+#define FP16(h) gq_f16_to_f32(h)
+
+static void deq_q4_0(const block_q4_0 *x, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, y += GQ_QK) {
+        float d = FP16(x[i].d);
+        for (int j = 0; j < GQ_QK / 2; j++) {
+            y[j] = (float)((x[i].qs[j] & 0x0F) - 8) * d;
+            y[j + GQ_QK / 2] = (float)((x[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+static void deq_q4_1(const block_q4_1 *x, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, y += GQ_QK) {
+        float d = FP16(x[i].d), m = FP16(x[i].m);
+        for (int j = 0; j < GQ_QK / 2; j++) {
+            y[j] = (float)(x[i].qs[j] & 0x0F) * d + m;
+            y[j + GQ_QK / 2] = (float)(x[i].qs[j] >> 4) * d + m;
+        }
+    }
+}
+// Bit j of qh is the fifth bit of element j.
+static inline int q5(const uint8_t *qs, const uint8_t *qh4, int j) {
+    uint32_t qh; memcpy(&qh, qh4, 4);
+    int lo = j < GQ_QK / 2 ? qs[j] & 0x0F : qs[j - GQ_QK / 2] >> 4;
+    return lo | (int)(((qh >> j) & 1) << 4);
+}
+static void deq_q5_0(const block_q5_0 *x, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, y += GQ_QK) {
+        float d = FP16(x[i].d);
+        for (int j = 0; j < GQ_QK; j++) y[j] = (float)(q5(x[i].qs, x[i].qh, j) - 16) * d;
+    }
+}
+static void deq_q5_1(const block_q5_1 *x, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, y += GQ_QK) {
+        float d = FP16(x[i].d), m = FP16(x[i].m);
+        for (int j = 0; j < GQ_QK; j++) y[j] = (float)q5(x[i].qs, x[i].qh, j) * d + m;
+    }
+}
+static void deq_q8_0(const block_q8_0 *x, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++, y += GQ_QK) {
+        float d = FP16(x[i].d);
+        for (int j = 0; j < GQ_QK; j++) y[j] = (float)x[i].qs[j] * d;
+    }
+}
+
+// Sub-block j's 6-bit scale and min in the 12-byte K_SCALE_SIZE packing (ggml's
+// get_scale_min_k4): j < 4 in the low 6 bits of bytes j and j+4, j ≥ 4 split between a
+// nibble of byte j+4 and the top two bits of bytes j−4 and j.
+static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+    if (j < 4) { *d = q[j] & 63; *m = q[j + 4] & 63; }
+    else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+static void deq_q4_K(const block_q4_K *x, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++) {
+        const uint8_t *q = x[i].qs;
+        float d = FP16(x[i].d), dmin = FP16(x[i].dmin);
+        for (int j = 0, is = 0; j < GQ_QK_K; j += 64, is += 2, q += 32) {
+            uint8_t sc, m;
+            scale_min_k4(is, x[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * (float)(q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * (float)(q[l] >> 4) - m2;
+        }
+    }
+}
+static void deq_q5_K(const block_q5_K *x, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++) {
+        const uint8_t *ql = x[i].qs, *qh = x[i].qh;
+        float d = FP16(x[i].d), dmin = FP16(x[i].dmin);
+        unsigned u1 = 1, u2 = 2;
+        for (int j = 0, is = 0; j < GQ_QK_K; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+            uint8_t sc, m;
+            scale_min_k4(is, x[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * (float)((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+        }
+    }
+}
+static void deq_q6_K(const block_q6_K *x, float *y, size_t nb) {
+    for (size_t i = 0; i < nb; i++) {
+        float d = FP16(x[i].d);
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *sc = x[i].scales;
+        for (int n = 0; n < GQ_QK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * sc[is] * (float)q1;
+                y[l + 32] = d * sc[is + 2] * (float)q2;
+                y[l + 64] = d * sc[is + 4] * (float)q3;
+                y[l + 96] = d * sc[is + 6] * (float)q4;
+            }
+        }
+    }
+}
+
+int gq_can_dequantize(uint32_t t) {
+    switch (t) {
+    case GQ_F32: case GQ_F16: case GQ_BF16: case GQ_Q4_0: case GQ_Q4_1: case GQ_Q5_0:
+    case GQ_Q5_1: case GQ_Q8_0: case GQ_Q4_K: case GQ_Q5_K: case GQ_Q6_K: return 1;
+    default: return 0;
+    }
+}
+
+void gq_dequantize(uint32_t t, const void *src, float *dst, size_t n) {
+    const unsigned char *s = src;
+    size_t nb = n / (t == GQ_Q4_K || t == GQ_Q5_K || t == GQ_Q6_K ? GQ_QK_K : GQ_QK);
+    switch (t) {
+    case GQ_F32: memcpy(dst, src, n * 4); break;
+    case GQ_F16: for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, s + 2 * j, 2); dst[j] = gq_f16_to_f32(h); } break;
+    case GQ_BF16: for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, s + 2 * j, 2); uint32_t b = (uint32_t)h << 16; memcpy(&dst[j], &b, 4); } break;
+    // The block structs hold only uint8/uint16 members: alignment 2, which GGUF's 32-byte
+    // aligned tensor offsets and whole-block strides keep.
+    case GQ_Q4_0: deq_q4_0(src, dst, nb); break;
+    case GQ_Q4_1: deq_q4_1(src, dst, nb); break;
+    case GQ_Q5_0: deq_q5_0(src, dst, nb); break;
+    case GQ_Q5_1: deq_q5_1(src, dst, nb); break;
+    case GQ_Q8_0: deq_q8_0(src, dst, nb); break;
+    case GQ_Q4_K: deq_q4_K(src, dst, nb); break;
+    case GQ_Q5_K: deq_q5_K(src, dst, nb); break;
+    case GQ_Q6_K: deq_q6_K(src, dst, nb); break;
+    default: break; // callers check gq_can_dequantize first
+    }
+}
+
+void gq_block_q4_1(const uint8_t *q, float d, float m, void *dst) {
+    block_q4_1 b;
+    b.d = gq_f32_to_f16(d);
+    b.m = gq_f32_to_f16(m);
+    for (int j = 0; j < GQ_QK / 2; j++) b.qs[j] = (uint8_t)((q[j] & 0xF) | (q[j + GQ_QK / 2] << 4));
+    memcpy(dst, &b, sizeof b);
+}
+void gq_block_q5_1(const uint8_t *q, float d, float m, void *dst) {
+    block_q5_1 b;
+    b.d = gq_f32_to_f16(d);
+    b.m = gq_f32_to_f16(m);
+    uint32_t qh = 0;
+    for (int j = 0; j < GQ_QK; j++) qh |= (uint32_t)((q[j] >> 4) & 1) << j;
+    memcpy(b.qh, &qh, 4);
+    for (int j = 0; j < GQ_QK / 2; j++) b.qs[j] = (uint8_t)((q[j] & 0xF) | ((q[j + GQ_QK / 2] & 0xF) << 4));
+    memcpy(dst, &b, sizeof b);
+}
+void gq_block_q8_0(const float *x, void *dst) {
+    block_q8_0 b;
+    float amax = 0;
+    for (int j = 0; j < GQ_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+    b.d = gq_f32_to_f16(d);
+    for (int j = 0; j < GQ_QK; j++) b.qs[j] = (int8_t)roundf(x[j] * id);
+    memcpy(dst, &b, sizeof b);
+}
