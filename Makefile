@@ -60,6 +60,12 @@ build/llama.cpp/include/llama.h: build/npm/node_modules/node-llama-cpp/llama/git
 	rm -rf build/llama.cpp
 	git -c advice.detachedHead=false clone -q $< build/llama.cpp
 	@touch $@
+# The llama.cpp oracle client (tests/llamacpp/llama_client.c) against those libraries.
+build/llamacpp/llama_client: tests/llamacpp/llama_client.c build/llama.cpp/include/llama.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Ibuild/llama.cpp/include -Ibuild/llama.cpp/ggml/include -o $@ $< \
+	  $(wildcard $(LLAMA_BINS)/libllama.v*.so) $(wildcard $(LLAMA_BINS)/libggml.v*.so) $(LLAMA_BINS)/libggml-base.so \
+	  -Wl,-rpath,$(abspath $(LLAMA_BINS)) -lm
 
 build/l4q: $(OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -88,7 +94,7 @@ build/asan/tests/%: tests/%.c $(ASAN_LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp $(ASAN_FLAGS) -o $@ $< $(ASAN_LIBOBJS) $(LDLIBS)
 
-test: all asan test-deps
+test: all asan test-deps build/llamacpp/llama_client
 	@bash tests/run.sh
 
 bench: all build/bench/memtime
