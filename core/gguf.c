@@ -138,11 +138,12 @@ typedef struct {
     unsigned types_seen[GQ_NTYPES]; // tensors placed, per ggml type
 } Tensors;
 
-// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32.
+// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32;
+// returns its ggml type (−1: absent and optional).
 static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float *dst, int optional) {
     TInfo *ti = NULL;
     for (uint64_t i = 0; i < T->nt; i++) if (str_eq(T->t[i].name, name)) { ti = &T->t[i]; break; }
-    if (!ti) { if (optional) return 0; die_input("%s: GGUF tensor '%s' is missing", T->path, name); }
+    if (!ti) { if (optional) return -1; die_input("%s: GGUF tensor '%s' is missing", T->path, name); }
     uint64_t want0 = (uint64_t)cols, want1 = (uint64_t)rows;
     int ok = ti->ne[0] == want0 && (ti->ndim == 1 ? rows == 1 : ti->ne[1] == want1);
     for (uint32_t d = 2; d < ti->ndim; d++) ok &= ti->ne[d] == 1;
@@ -159,7 +160,7 @@ static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float 
     }
     gq_dequantize(ti->type, T->data + ti->offset, dst, (size_t)rows * cols);
     T->types_seen[ti->type]++;
-    return 1;
+    return (int)ti->type;
 }
 
 // tokenizer.ggml.tokens (+ scores) → the llama2.c-style tokenizer: sentencepiece's "▁"
@@ -314,29 +315,33 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     mf->blob = blob;
     Tensors T = {path, (const unsigned char *)buf + data_off, ti, nt, {0}};
     mf->tok_emb = cur; cur += V * D;
-    tensor_fetch(&T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
+    // The stored type of each tensor in mf_tensors order, for `info` (the norms of all
+    // layers count as one tensor there: the first layer's type is shown).
+    uint8_t *st = mf->src_type = xcalloc((size_t)mf_tensor_count(&c), 1);
+    st[0] = (uint8_t)tensor_fetch(&T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
     mf->rms_att = cur; cur += L * D;
     mf->rms_ffn = cur; cur += L * D;
     mf->rms_final = cur; cur += D;
-    tensor_fetch(&T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
+    st[3] = (uint8_t)tensor_fetch(&T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
     static const char *const gname[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     char nm[96];
     for (int l = 0; l < c.n_layers; l++) {
         snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
-        tensor_fetch(&T, nm, 1, c.dim, mf->rms_att + l * D, 0);
+        int ta = tensor_fetch(&T, nm, 1, c.dim, mf->rms_att + l * D, 0);
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
-        tensor_fetch(&T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
+        int tf = tensor_fetch(&T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
+        if (!l) st[1] = (uint8_t)ta, st[2] = (uint8_t)tf;
         for (int p = 0; p < 7; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
             snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
             mf->w[l * 7 + p] = cur;
-            tensor_fetch(&T, nm, o, i, cur, 0);
+            st[4 + l * 7 + p] = (uint8_t)tensor_fetch(&T, nm, o, i, cur, 0);
             cur += (size_t)o * i;
         }
     }
     if (has_output) {
         mf->wcls = cur;
-        tensor_fetch(&T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
+        st[4 + c.n_layers * 7] = (uint8_t)tensor_fetch(&T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
         // llama.cpp's llama2.c converter writes a tied head out as a copy; a bit-identical
         // copy is treated as tied so training updates one matrix, as the original model did.
         if (!memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))) { mf->wcls = NULL; mf->c.shared_classifier = 1; }

@@ -93,36 +93,8 @@ ours = np.fromfile(f"{tmp}/out.bin", dtype=np.uint8)
 check(np.array_equal(ours, quants.quantize(xs.reshape(-1, 32), QT.Q8_0).reshape(-1)), "Q8_0 blocks equal gguf-py's bit-exact reference quantizer", "differ")
 
 # Whole models: stories260K's GGUF re-written by gguf-py with quantized projections.
-src = gguf.GGUFReader(data("models", "stories260K", "stories260K.gguf"))
-
-
-def rewrite(path, qtype_of, dequant_path=None):
-    """Copy stories260K.gguf with each tensor converted by qtype_of(name, array) → type;
-    with dequant_path also write the f32 GGUF of gguf-py's dequantized values."""
-    outs = [(path, False)] + ([(dequant_path, True)] if dequant_path else [])
-    for p, deq in outs:
-        w = gguf.GGUFWriter(p, "llama")
-        for f in src.fields.values():
-            if f.name.startswith("GGUF.") or f.name == "general.architecture": continue
-            vt = f.types[0]
-            if vt == gguf.GGUFValueType.ARRAY:
-                w.add_key_value(f.name, f.contents(), vt, sub_type=f.types[-1])
-            else:
-                w.add_key_value(f.name, f.contents(), vt)
-        for t in src.tensors:
-            a = np.array(t.data, dtype=np.float32).reshape(list(reversed([int(x) for x in t.shape])))
-            qt = qtype_of(t.name, a)
-            if qt in (QT.F32, None):
-                w.add_tensor(t.name, a)
-                continue
-            qb = quants.quantize(a, qt)
-            if deq:
-                w.add_tensor(t.name, quants.dequantize(qb, qt).astype(np.float32).reshape(a.shape))
-            else:
-                w.add_tensor(t.name, qb, raw_shape=qb.shape, raw_dtype=qt)
-        w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
-
-
+import llamacpp as L
+src_path = data("models", "stories260K", "stories260K.gguf")
 text = data("tinystories", "tinystories_valid_excerpt.txt")
 tok = data("models", "stories260K", "tok512.bin")
 
@@ -143,27 +115,24 @@ for qt in (QT.Q8_0, QT.Q4_0, QT.Q4_1, QT.Q5_0, QT.Q5_1, QT.F16, QT.BF16):
         if a.ndim != 2 or name.startswith("token_embd"): return QT.F32
         if qt in (QT.F16, QT.BF16): return qt
         return qt if a.shape[1] % 32 == 0 else QT.F16
+    def quant(name, a, t, qt=qt):
+        q = pick(name, a)
+        return (a, QT.F32) if q == QT.F32 else (quants.quantize(a, q), q)
+    def dequant(name, a, t, qt=qt):
+        q = pick(name, a)
+        return (a, QT.F32) if q == QT.F32 else (quants.dequantize(quants.quantize(a, q), q).astype(np.float32), QT.F32)
     qp, dp = f"{tmp}/m_{qt.name}.gguf", f"{tmp}/m_{qt.name}_deq.gguf"
-    rewrite(qp, pick, dp)
+    L.rewrite_gguf(src_path, qp, quant)
+    L.rewrite_gguf(src_path, dp, dequant)
     info = run(["info", qp]).stdout
     lq, ld = loss(qp), loss(dp)
     check(lq == ld and qt.name.lower() in info, f"stories260K with {qt.name} projections (gguf-py): l4q's loss equals that of gguf-py's dequantized f32 file",
           f"{lq} vs {ld}")
 
-# Unsupported type: named with the tensor, exit 2 (an IQ4_NL tensor written raw).
-w = gguf.GGUFWriter(f"{tmp}/iq4.gguf", "llama")
-for f in src.fields.values():
-    if f.name.startswith("GGUF.") or f.name == "general.architecture": continue
-    vt = f.types[0]
-    if vt == gguf.GGUFValueType.ARRAY: w.add_key_value(f.name, f.contents(), vt, sub_type=f.types[-1])
-    else: w.add_key_value(f.name, f.contents(), vt)
-for t in src.tensors:
-    a = np.array(t.data, dtype=np.float32).reshape(list(reversed([int(x) for x in t.shape])))
-    if t.name == "blk.0.attn_q.weight":  # 64×64: two 18-byte IQ4_NL blocks per row
-        w.add_tensor(t.name, np.zeros((64, 36), dtype=np.uint8), raw_dtype=QT.IQ4_NL)
-    else:
-        w.add_tensor(t.name, a)
-w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+# Unsupported type: named with the tensor, exit 2 (an IQ4_NL tensor written raw: 64×64 is
+# two 18-byte blocks per row).
+L.rewrite_gguf(src_path, f"{tmp}/iq4.gguf", lambda name, a, t: (np.zeros((64, 36), dtype=np.uint8), QT.IQ4_NL)
+               if name == "blk.0.attn_q.weight" else (a, QT.F32))
 p2 = run(["ppl", "--model", f"{tmp}/iq4.gguf", "--tokenizer", tok, "--data", text], check_rc=False)
 msg = [l for l in p2.stderr.strip().splitlines() if "OpenBLAS" not in l]
 check(p2.returncode == 2 and len(msg) == 1 and "IQ4_NL" in msg[0] and "blk.0.attn_q.weight" in msg[0],

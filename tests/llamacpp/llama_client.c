@@ -8,9 +8,10 @@
 //       "mean": sum/n}. ADAPTER: a LoRA adapter GGUF applied with SCALE (default 1).
 //   llama_client quantize IN OUT FTYPE      FTYPE: Q8_0 | Q4_0 | Q4_1 | Q4_K_M
 //
-// The KV cache is kept in f32 (llama.cpp's default is f16) and flash attention off, so the
-// only differences left against the harness are the weights' block types and what llama.cpp's
-// CPU kernels do to activations in quantized matrix products (they are quantized to 8 bits).
+// The KV cache is kept in f32 (llama.cpp's default is f16), flash attention off and weights
+// not repacked, so the only differences left against the harness are the weights' block types
+// and what llama.cpp's CPU kernels do to activations in quantized matrix products (they are
+// quantized to 8 bits; tests/llamacpp.py emulates that).
 #include "llama.h"
 #include "ggml-backend.h"
 #include <math.h>
@@ -22,6 +23,8 @@ static void quiet(enum ggml_log_level level, const char *text, void *user) {
     (void)user;
     if (level >= GGML_LOG_LEVEL_ERROR || getenv("LLAMA_CLIENT_VERBOSE")) fputs(text, stderr);
 }
+
+static bool no_progress(float progress, void *user) { (void)progress; (void)user; return true; }
 
 static void die(const char *msg, const char *arg) {
     fprintf(stderr, "llama_client: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
@@ -56,14 +59,21 @@ static int cmd_nll(const char *model_path, const char *win_path, const char *ada
 
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
+    // No weight repacking (AMX/AVX repacked layouts have kernels of their own, which differ
+    // between CPUs): the portable ggml-cpu dot products, the ones tests/llamacpp.py emulates.
+    mp.use_extra_bufts = false;
+    mp.progress_callback = no_progress; // its default prints dots
+    mp.progress_callback_user_data = NULL;
     struct llama_model *model = llama_model_load_from_file(model_path, mp);
     if (!model) die("cannot load model", model_path);
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t)maxlen;
     cp.n_batch = cp.n_ubatch = 256;
     cp.n_seq_max = 1;
-    const char *th = getenv("L4Q_THREADS");
-    cp.n_threads = cp.n_threads_batch = th ? atoi(th) : 2;
+    // One thread by default: ggml's worker threads spin while they wait, which on a shared
+    // 2-core machine made a 0.6 s job take 17 s; the models here are tiny.
+    const char *th = getenv("LLAMA_CLIENT_THREADS");
+    cp.n_threads = cp.n_threads_batch = th ? atoi(th) : 1;
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.type_k = cp.type_v = GGML_TYPE_F32;
     struct llama_context *ctx = llama_init_from_model(model, cp);
