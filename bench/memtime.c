@@ -7,8 +7,10 @@
 //       [--steps S] [--tile ROWS]
 // Prints one JSON line: step time (median of S steps after one warm-up), peak RSS, and the
 // seam's memory account.
+#include "baselines/baselines.h"
 #include "checkpoint.h"
 #include "model.h"
+#include "methods.h"
 #include "optim.h"
 #include "util.h"
 #include <stdio.h>
@@ -18,6 +20,7 @@
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
 
 int main(int argc, char **argv) {
+    baselines_register();
     env_setup(argv);
     if (argc < 2) { fprintf(stderr, "usage: memtime METHOD [options]\n"); return 2; }
     const char *method = argv[1], *model = NULL;

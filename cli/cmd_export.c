@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "gguf_write.h"
 #include "l4qz.h"
-#include "runlog.h"
+#include "runlog_read.h"
 #include "model.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -45,16 +45,18 @@ int cmd_export(int argc, char **argv) {
     if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
         snprintf(dir, sizeof dir, "%s", src);
         snprintf(path, sizeof path, "%s/final.l4qz", src);
-        char log[4300], status[32] = "";
+        char log[4300];
         snprintf(log, sizeof log, "%s/run.h5", src);
-        if (runlog_read_status(log, status, sizeof status) != 0) die_input("%s: no readable run.h5: not a run directory", src);
-        if (strcmp(status, "complete")) die_input("%s: the run is not complete (status '%s'): nothing to export", src, status);
+        RunFile rf;
+        if (runfile_read(log, RUNFILE_STATUS, &rf) != 0) die_input("%s: no readable run.h5 (%s): not a run directory", src, rf.error);
+        if (strcmp(rf.status, "complete")) die_input("%s: the run is not complete (status '%s'): nothing to export", src, rf.status);
+        runfile_free(&rf);
         if (!file_exists(path)) die_input("%s: no final.l4qz (run not complete?)", src);
     } else {
         snprintf(path, sizeof path, "%s", src);
     }
     ModelFile *mf = model_file_load(path);
-    int n = mf->c.n_layers * 7, merged = 0;
+    int n = mf->c.n_layers * N_LAYER_PROJ, merged = 0;
     if (arg_flag(&a, "merge") && mf->dep)
         for (int i = 0; i < n; i++)
             if (mf->dep[i] && mf->dep[i]->rank > 0) { deploy_merge_lora(mf->dep[i]); merged++; }
@@ -64,8 +66,7 @@ int cmd_export(int argc, char **argv) {
         Model *M = model_build(mf, NULL, 1, 1, 0);
         char form[40];
         snprintf(form, sizeof form, "%s%s", M->lin[0]->form, merged ? " merged" : "");
-        if (tok && !mf->tok) mf->tok = tok, tok = NULL; // embed the run's tokenizer
-        l4qz_write(out, M, mf->method[0] ? mf->method : NULL, form);
+        l4qz_write(out, mf, mf->tok ? mf->tok : tok, mf->method[0] ? mf->method : NULL, form); // embeds the run's tokenizer
         model_free(M);
     } else {
         const char *ot = arg_str(&a, "outtype", "f32");

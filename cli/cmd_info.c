@@ -1,5 +1,5 @@
 // cmd_info.c — `l4q info FILE` (what a checkpoint holds) and `l4q info --system` (what the
-// machine and the BLAS build deliver; SPEC §7 explains why the OpenBLAS core matters).
+// machine and the BLAS build deliver; README "Build and test" explains why the OpenBLAS core matters).
 #include "checkpoint.h"
 #include "cli.h"
 #include "ggml_quants.h"

@@ -1,5 +1,5 @@
-// gguf.c — GGUF reader for llama-architecture models (SPEC §2; format in
-// research/anchors.md §3): header, typed metadata (all value types, arrays included),
+// gguf.c — GGUF reader for llama-architecture models (format: docs/design.md
+// "Model and tokenizer"): header, typed metadata (all value types, arrays included),
 // tensor infos, aligned data. Tensors of any type core/ggml_quants.c dequantizes (F32,
 // F16, BF16 and llama.cpp's Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K blocks) are converted,
 // exactly as ggml does, into one fp32 blob in ModelFile's layout; the embedded vocabulary
@@ -18,6 +18,8 @@
 
 enum { GT_U8, GT_I8, GT_U16, GT_I16, GT_U32, GT_I32, GT_F32, GT_BOOL, GT_STRING, GT_ARRAY,
        GT_U64, GT_I64, GT_F64, GT_NTYPES };
+
+const char *const GGUF_PROJ_NAMES[N_LAYER_PROJ] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
 typedef struct {
     const char *path;
@@ -200,63 +202,90 @@ static void load_vocab(ModelFile *mf, const Meta *m, const Kv *toks) {
     free(pieces); free(lens); free(scores);
 }
 
-ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
-    Rd r = {path, buf, len, 4};
-    uint32_t version = u32(&r, "GGUF version");
-    if (version != 2 && version != 3) // v1 used 32-bit counts; v2 and v3 share this layout
-        die_input("%s: GGUF version %u is not supported (expected 3)", path, version);
-    uint64_t nt = u64(&r, "GGUF tensor count"), nkv = u64(&r, "GGUF metadata count");
+// A parsed GGUF file: its metadata and tensor infos, pointing into the caller's buffer.
+typedef struct {
+    const char *path;
+    const void *buf;
+    size_t len;
+    uint32_t version;
+    Meta m;
+    TInfo *ti;
+    uint64_t nt;
+    uint64_t align;
+    size_t data_off; // start of the tensor data section
+} Gguf;
+
+// Phase 1: header and metadata (values are located, not converted).
+static void read_header(Gguf *g, Rd *r) {
+    const char *path = g->path;
+    g->version = u32(r, "GGUF version");
+    if (g->version != 2 && g->version != 3) // v1 used 32-bit counts; v2 and v3 share this layout
+        die_input("%s: GGUF version %u is not supported (expected 3)", path, g->version);
+    uint64_t nt = u64(r, "GGUF tensor count"), nkv = u64(r, "GGUF metadata count");
     // Each KV takes ≥ 13 bytes and each tensor info ≥ 24: bounds the allocations below.
-    if (nkv > len / 13 || nt > len / 24)
+    if (nkv > g->len / 13 || nt > g->len / 24)
         die_input("%s: truncated or corrupt GGUF header: it claims %llu tensors and %llu metadata entries, more than a %zu-byte file can hold",
-                  path, (unsigned long long)nt, (unsigned long long)nkv, len);
-    Meta m = {path, buf, xcalloc(nkv ? nkv : 1, sizeof(Kv)), nkv};
+                  path, (unsigned long long)nt, (unsigned long long)nkv, g->len);
+    g->nt = nt;
+    g->m = (Meta){path, g->buf, xcalloc(nkv ? nkv : 1, sizeof(Kv)), nkv};
     for (uint64_t i = 0; i < nkv; i++) {
-        Kv *k = &m.kv[i];
-        k->key = str(&r, "GGUF metadata key");
+        Kv *k = &g->m.kv[i];
+        k->key = str(r, "GGUF metadata key");
         char kn[256]; key_name(kn, sizeof kn, k);
-        k->type = u32(&r, kn);
+        k->type = u32(r, kn);
         if (k->type == GT_ARRAY) {
-            size_t at = r.off;
-            k->elem_type = u32(&r, kn);
-            k->count = u64(&r, kn);
-            k->at = r.off;
-            r.off = at;
-        } else k->at = r.off;
-        skip_value(&r, k->type, 0, kn);
+            size_t at = r->off;
+            k->elem_type = u32(r, kn);
+            k->count = u64(r, kn);
+            k->at = r->off;
+            r->off = at;
+        } else k->at = r->off;
+        skip_value(r, k->type, 0, kn);
     }
-    uint64_t align = 32;
-    if (kv_find(&m, "general.alignment")) {
-        int64_t a = kv_int(&m, "general.alignment", 32, 1);
+    g->align = 32;
+    if (kv_find(&g->m, "general.alignment")) {
+        int64_t a = kv_int(&g->m, "general.alignment", 32, 1);
         if (a <= 0 || a % 8) die_input("%s: GGUF general.alignment = %lld must be a positive multiple of 8", path, (long long)a);
-        align = (uint64_t)a;
+        g->align = (uint64_t)a;
     }
-    TInfo *ti = xcalloc(nt ? nt : 1, sizeof *ti);
-    for (uint64_t i = 0; i < nt; i++) {
+}
+
+// Phase 2: tensor infos (names unique, shapes bounded, offsets aligned).
+static void read_tensor_infos(Gguf *g, Rd *r) {
+    const char *path = g->path;
+    TInfo *ti = g->ti = xcalloc(g->nt ? g->nt : 1, sizeof *ti);
+    for (uint64_t i = 0; i < g->nt; i++) {
         TInfo *t = &ti[i];
-        t->name = str(&r, "GGUF tensor name");
+        t->name = str(r, "GGUF tensor name");
         char tn[128]; snprintf(tn, sizeof tn, "%.*s", (int)(t->name.n > 100 ? 100 : t->name.n), t->name.s);
         for (uint64_t j = 0; j < i; j++)
             if (ti[j].name.n == t->name.n && !memcmp(ti[j].name.s, t->name.s, t->name.n))
                 die_input("%s: GGUF tensor '%s' appears twice", path, tn);
-        t->ndim = u32(&r, tn);
+        t->ndim = u32(r, tn);
         if (t->ndim < 1 || t->ndim > 4) die_input("%s: GGUF tensor '%s' has %u dimensions (1..4 allowed)", path, tn, t->ndim);
         t->nel = 1;
         for (uint32_t d = 0; d < t->ndim; d++) {
-            t->ne[d] = u64(&r, tn);
+            t->ne[d] = u64(r, tn);
             if (t->ne[d] == 0 || t->ne[d] > ((uint64_t)1 << 40) / t->nel)
                 die_input("%s: GGUF tensor '%s' dimension %u = %llu is out of range", path, tn, d, (unsigned long long)t->ne[d]);
             t->nel *= t->ne[d];
         }
-        t->type = u32(&r, tn);
-        t->offset = u64(&r, tn);
-        if (t->offset % align) die_input("%s: GGUF tensor '%s' offset %llu is not a multiple of the alignment %llu", path, tn, (unsigned long long)t->offset, (unsigned long long)align);
+        t->type = u32(r, tn);
+        t->offset = u64(r, tn);
+        if (t->offset % g->align) die_input("%s: GGUF tensor '%s' offset %llu is not a multiple of the alignment %llu", path, tn, (unsigned long long)t->offset, (unsigned long long)g->align);
     }
-    size_t data_off = (size_t)((r.off + align - 1) / align * align);
+    g->data_off = (size_t)((r->off + g->align - 1) / g->align * g->align);
+}
+
+// Phase 3: every tensor lies inside the file, and nothing follows the padded data.
+static void check_data_section(const Gguf *g) {
+    const char *path = g->path;
+    size_t len = g->len, data_off = g->data_off;
+    uint64_t align = g->align;
     if (data_off > len) die_input("%s: truncated: GGUF tensor data would start at byte %zu, file has %zu", path, data_off, len);
     uint64_t end = 0;
-    for (uint64_t i = 0; i < nt; i++) {
-        TInfo *t = &ti[i];
+    for (uint64_t i = 0; i < g->nt; i++) {
+        const TInfo *t = &g->ti[i];
         // Every ggml type's block size is known, so extents are checked even for types the
         // reader cannot dequantize (those are reported by name where the model needs them).
         int blk; size_t bsz;
@@ -273,85 +302,108 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     }
     // The writer pads the last tensor to the alignment; anything beyond is not GGUF.
     uint64_t padded = (end + align - 1) / align * align;
-    if (len - data_off > padded && nt)
+    if (len - data_off > padded && g->nt)
         die_input("%s: %llu unexpected extra bytes after the GGUF tensor data: expected at most %llu bytes, got %zu", path,
                   (unsigned long long)(len - data_off - padded), (unsigned long long)(data_off + padded), len);
+}
 
-    Str arch = kv_str(&m, "general.architecture");
+// Phase 4: the llama Config from the metadata; *has_output: the file has its own head.
+static Config read_config(const Gguf *g, int *has_output) {
+    const char *path = g->path;
+    const Meta *m = &g->m;
+    Str arch = kv_str(m, "general.architecture");
     if (!arch.s) die_input("%s: GGUF metadata key 'general.architecture' is missing", path);
     if (!str_eq(arch, "llama")) die_input("%s: GGUF architecture '%.*s' is not supported (expected llama)", path, (int)(arch.n > 64 ? 64 : arch.n), arch.s);
     Config c = {0};
-    c.dim = (int)kv_int(&m, "llama.embedding_length", 0, 1);
-    c.n_layers = (int)kv_int(&m, "llama.block_count", 0, 1);
-    c.hidden_dim = (int)kv_int(&m, "llama.feed_forward_length", 0, 1);
-    c.n_heads = (int)kv_int(&m, "llama.attention.head_count", 0, 1);
-    c.n_kv_heads = (int)kv_int(&m, "llama.attention.head_count_kv", c.n_heads, 0);
-    c.seq_len = (int)kv_int(&m, "llama.context_length", 0, 1);
-    c.norm_eps = (float)kv_float(&m, "llama.attention.layer_norm_rms_epsilon", 1e-5);
-    c.rope_theta = (float)kv_float(&m, "llama.rope.freq_base", 10000.0);
-    const Kv *toks = kv_find(&m, "tokenizer.ggml.tokens");
+    c.dim = (int)kv_int(m, "llama.embedding_length", 0, 1);
+    c.n_layers = (int)kv_int(m, "llama.block_count", 0, 1);
+    c.hidden_dim = (int)kv_int(m, "llama.feed_forward_length", 0, 1);
+    c.n_heads = (int)kv_int(m, "llama.attention.head_count", 0, 1);
+    c.n_kv_heads = (int)kv_int(m, "llama.attention.head_count_kv", c.n_heads, 0);
+    c.seq_len = (int)kv_int(m, "llama.context_length", 0, 1);
+    c.norm_eps = (float)kv_float(m, "llama.attention.layer_norm_rms_epsilon", 1e-5);
+    c.rope_theta = (float)kv_float(m, "llama.rope.freq_base", 10000.0);
+    const Kv *toks = kv_find(m, "tokenizer.ggml.tokens");
     if (toks) {
         if (toks->type != GT_ARRAY || toks->elem_type != GT_STRING)
             die_input("%s: GGUF tokenizer.ggml.tokens is not an array of strings", path);
         c.vocab_size = toks->count > INT32_MAX ? -1 : (int)toks->count;
     } else { // no embedded vocabulary: the embedding's row count is the vocab size
-        for (uint64_t i = 0; i < nt; i++)
-            if (str_eq(ti[i].name, "token_embd.weight") && ti[i].ndim >= 2)
-                c.vocab_size = ti[i].ne[1] > INT32_MAX ? -1 : (int)ti[i].ne[1];
+        for (uint64_t i = 0; i < g->nt; i++)
+            if (str_eq(g->ti[i].name, "token_embd.weight") && g->ti[i].ndim >= 2)
+                c.vocab_size = g->ti[i].ne[1] > INT32_MAX ? -1 : (int)g->ti[i].ne[1];
     }
-    int has_output = 0;
-    for (uint64_t i = 0; i < nt; i++) has_output |= str_eq(ti[i].name, "output.weight");
-    c.shared_classifier = !has_output;
+    *has_output = 0;
+    for (uint64_t i = 0; i < g->nt; i++) *has_output |= str_eq(g->ti[i].name, "output.weight");
+    c.shared_classifier = !*has_output;
     config_validate(path, "GGUF llama metadata", &c);
-    int64_t rope_dims = kv_int(&m, "llama.rope.dimension_count", c.dim / c.n_heads, 0);
+    int64_t rope_dims = kv_int(m, "llama.rope.dimension_count", c.dim / c.n_heads, 0);
     if (rope_dims != c.dim / c.n_heads)
         die_input("%s: GGUF llama.rope.dimension_count = %lld: partial rotary embeddings are not supported (head size %d)", path, (long long)rope_dims, c.dim / c.n_heads);
+    return c;
+}
 
-    ModelFile *mf = mf_alloc(path, &c);
+// Phase 5: every tensor of the llama layout converted into one fp32 blob in ModelFile's
+// layout; any tensor left over is an error.
+static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, Tensors *T) {
+    const Config c = *cp;
+    ModelFile *mf = mf_alloc(g->path, &c);
     size_t V = c.vocab_size, D = c.dim, L = c.n_layers;
     size_t total = V * D * 2 + L * D * 2 + D; // the head slot is dropped again if tied
-    for (int p = 0; p < 7; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
+    for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
     float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
     mf->blob = blob;
-    Tensors T = {path, (const unsigned char *)buf + data_off, ti, nt, {0}};
     mf->tok_emb = cur; cur += V * D;
     // The stored type of each tensor in mf_tensors order, for `info` (the norms of all
     // layers count as one tensor there: the first layer's type is shown).
     uint8_t *st = mf->src_type = xcalloc((size_t)mf_tensor_count(&c), 1);
-    st[0] = (uint8_t)tensor_fetch(&T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
+    st[0] = (uint8_t)tensor_fetch(T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
     mf->rms_att = cur; cur += L * D;
     mf->rms_ffn = cur; cur += L * D;
     mf->rms_final = cur; cur += D;
-    st[3] = (uint8_t)tensor_fetch(&T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
-    static const char *const gname[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    st[3] = (uint8_t)tensor_fetch(T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
     char nm[96];
     for (int l = 0; l < c.n_layers; l++) {
         snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
-        int ta = tensor_fetch(&T, nm, 1, c.dim, mf->rms_att + l * D, 0);
+        int ta = tensor_fetch(T, nm, 1, c.dim, mf->rms_att + l * D, 0);
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
-        int tf = tensor_fetch(&T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
+        int tf = tensor_fetch(T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
         if (!l) st[1] = (uint8_t)ta, st[2] = (uint8_t)tf;
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
-            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
-            mf->w[l * 7 + p] = cur;
-            st[4 + l * 7 + p] = (uint8_t)tensor_fetch(&T, nm, o, i, cur, 0);
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, GGUF_PROJ_NAMES[p]);
+            mf->w[l * N_LAYER_PROJ + p] = cur;
+            st[4 + l * N_LAYER_PROJ + p] = (uint8_t)tensor_fetch(T, nm, o, i, cur, 0);
             cur += (size_t)o * i;
         }
     }
     if (has_output) {
         mf->wcls = cur;
-        st[4 + c.n_layers * 7] = (uint8_t)tensor_fetch(&T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
+        st[4 + c.n_layers * N_LAYER_PROJ] = (uint8_t)tensor_fetch(T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
         // llama.cpp's llama2.c converter writes a tied head out as a copy; a bit-identical
         // copy is treated as tied so training updates one matrix, as the original model did.
         if (!memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))) { mf->wcls = NULL; mf->c.shared_classifier = 1; }
     }
     // A tensor this reader does not place (e.g. rope_freqs for scaled RoPE) would change
     // the model's meaning if silently ignored.
-    for (uint64_t i = 0; i < nt; i++)
-        if (!ti[i].used) die_input("%s: GGUF tensor '%.*s' is not part of the supported llama layout", path, (int)(ti[i].name.n > 100 ? 100 : ti[i].name.n), ti[i].name.s);
-    // "gguf-v3 q4_1/f32": the weight types, in ggml's id order.
-    int o = snprintf(mf->format, sizeof mf->format, "gguf-v%u ", version);
+    for (uint64_t i = 0; i < g->nt; i++)
+        if (!g->ti[i].used) die_input("%s: GGUF tensor '%.*s' is not part of the supported llama layout", g->path, (int)(g->ti[i].name.n > 100 ? 100 : g->ti[i].name.n), g->ti[i].name.s);
+    return mf;
+}
+
+ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
+    Gguf g = {.path = path, .buf = buf, .len = len};
+    Rd r = {path, buf, len, 4};
+    read_header(&g, &r);
+    read_tensor_infos(&g, &r);
+    check_data_section(&g);
+    int has_output;
+    Config c = read_config(&g, &has_output);
+    Tensors T = {path, (const unsigned char *)buf + g.data_off, g.ti, g.nt, {0}};
+    ModelFile *mf = read_weights(&g, &c, has_output, &T);
+    // Phase 6: the format label and the embedded vocabulary.
+    // "gguf-v3 f32/q4_1": the weight types, in ggml's id order.
+    int o = snprintf(mf->format, sizeof mf->format, "gguf-v%u ", g.version);
     for (uint32_t t = 0, first = 1; t < GQ_NTYPES; t++)
         if (T.types_seen[t] && o < (int)sizeof mf->format - 1) {
             o += snprintf(mf->format + o, sizeof mf->format - o, "%s", first ? "" : "/");
@@ -359,8 +411,9 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
             mf->format[o] = 0;
             first = 0;
         }
-    if (toks) load_vocab(mf, &m, toks);
-    free(ti);
-    free(m.kv);
+    const Kv *toks = kv_find(&g.m, "tokenizer.ggml.tokens");
+    if (toks) load_vocab(mf, &g.m, toks);
+    free(g.ti);
+    free(g.m.kv);
     return mf;
 }

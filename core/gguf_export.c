@@ -1,6 +1,7 @@
 // gguf_export.c — a model (as loaded or as a run deployed it) → a llama.cpp GGUF in
 // llama.cpp's own block types, plus a llama.cpp LoRA adapter for a fp side branch
 // (see gguf_write.h for the mapping; llama.cpp's src/llama-adapter.cpp for the adapter).
+#include "checkpoint.h"
 #include "ggml_quants.h"
 #include "gguf_write.h"
 #include "quant.h"
@@ -8,8 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const GNAME[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
 // Buffers the file's tensors point into, freed once it is written.
 typedef struct { void **p; int n, cap; } Owned;
@@ -41,7 +40,7 @@ static void *affine_blocks(const Deploy *d, const char *name, uint32_t type, siz
     float *ref = xmalloc((size_t)in * sizeof(float)), *got = xmalloc((size_t)in * sizeof(float));
     *dev = 0;
     for (int r = 0; r < out; r++) {
-        quant_unpack(d->codes + (size_t)r * quant_row_bytes(d->bits, in), 1, in, d->bits, u);
+        quant_unpack(d->codes + (size_t)r * deploy_row_bytes(d->bits, in), 1, in, d->bits, u);
         for (int k = 0; k < in / GQ_QK; k++) {
             size_t g = (size_t)r * ng + (size_t)(k * GQ_QK / gs);
             float s = d->scale[g], m = (d->offset ? d->offset[g] : 0.0f) - half * s;
@@ -72,7 +71,7 @@ static const void *fp_tensor(Owned *o, const float *w, int rows, int cols, uint3
 
 void gguf_export(const char *path, const ModelFile *mf, const Tokenizer *tok, const GgufExportOpts *op, GgufExportReport *rep) {
     const Config *c = &mf->c;
-    int L = c->n_layers, n = L * 7;
+    int L = c->n_layers, n = L * N_LAYER_PROJ;
     memset(rep, 0, sizeof *rep);
     uint32_t fb = !op->fallback ? GQ_NTYPES : !strcmp(op->fallback, "f32") ? GQ_F32 : !strcmp(op->fallback, "f16") ? GQ_F16
                   : !strcmp(op->fallback, "q8_0") ? GQ_Q8_0 : GQ_NTYPES;
@@ -85,7 +84,7 @@ void gguf_export(const char *path, const ModelFile *mf, const Tokenizer *tok, co
     for (int i = 0; i < n; i++) {
         const Deploy *d = mf->dep ? mf->dep[i] : NULL;
         const char *r = d && d->kind != DEP_FP32 ? no_block(d, why, sizeof why) : NULL;
-        if (r && !nofit++) snprintf(first, sizeof first, "blk.%d.%s.weight: %s", i / 7, GNAME[i % 7], r);
+        if (r && !nofit++) snprintf(first, sizeof first, "blk.%d.%s.weight: %s", i / N_LAYER_PROJ, GGUF_PROJ_NAMES[i % N_LAYER_PROJ], r);
     }
     if (nofit && fb == GQ_NTYPES)
         die_input("export: %d tensor%s no exact llama.cpp block type (%s%s); pass --fallback f32|f16|q8_0 to write them dequantized",
@@ -113,10 +112,10 @@ void gguf_export(const char *path, const ModelFile *mf, const Tokenizer *tok, co
         gguf_out_tensor(g, nm, GQ_F32, 0, c->dim, mf->rms_att + (size_t)l * c->dim, (size_t)c->dim * 4);
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
         gguf_out_tensor(g, nm, GQ_F32, 0, c->dim, mf->rms_ffn + (size_t)l * c->dim, (size_t)c->dim * 4);
-        for (int q = 0; q < 7; q++) {
-            int i = l * 7 + q, out, in;
+        for (int q = 0; q < N_LAYER_PROJ; q++) {
+            int i = l * N_LAYER_PROJ + q, out, in;
             proj_dims(c, q, &out, &in);
-            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, GNAME[q]);
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, GGUF_PROJ_NAMES[q]);
             const Deploy *d = mf->dep ? mf->dep[i] : NULL;
             uint32_t type;
             if (!d || d->kind == DEP_FP32) {

@@ -4,7 +4,6 @@
 #include "quant.h"
 #include "tokenizer.h"
 #include "util.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,8 +59,7 @@ static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
         break;
     }
     case DEP_NF4: {
-        // Blocks of 64 over the flattened weight, 256 absmax per fp32 scale (SPEC §5).
-        uint64_t blocks = (n + 63) / 64, scales = (blocks + 255) / 256;
+        uint64_t blocks = nf4_blocks(n), scales = nf4_scales(n);
         wr_u64(w, d->codes_bytes);
         wr(w, d->codes, d->codes_bytes);
         wr_u64(w, blocks);
@@ -83,73 +81,41 @@ static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
     }
 }
 
-// The head as one fp32 V×dim matrix, or NULL when it is the untouched (frozen) weight.
-// A trained head (LoRA, full, quantized) is folded: deployed codes are dequantized and a
-// LoRA side branch merged, so the file's head reproduces the trained model exactly.
-static float *head_folded(Model *M) {
-    Linear *h = M->head;
-    if (!h || !h->ops->deploy || !strcmp(h->ops->name, "none")) return NULL;
-    Deploy d;
-    h->ops->deploy(h, &d);
-    float *W;
-    if (d.kind == DEP_FP32) {
-        W = d.w;
-        d.w = NULL;
-    } else if (d.kind == DEP_UNIFORM) {
-        QuantSpec q;
-        quant_spec(&q, d.bits, d.group_size, d.out, d.in);
-        W = xmalloc((size_t)d.out * d.in * sizeof(float));
-        quant_dequant_rows(d.codes, d.scale, d.offset, d.bits, q.gs, d.in, 0, d.out, W);
-    } else {
-        die_input("head: method '%s' deploys the head as NF4, which l4qz stores only for projections", M->method.name);
-    }
-    if (d.rank > 0 && d.lora_A && d.lora_B)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.out, d.in, d.rank, d.lora_scale,
-                    d.lora_B, d.rank, d.lora_A, d.in, 1.0f, W, d.in);
-    deploy_free(&d);
-    return W;
-}
-
-void l4qz_write(const char *path, Model *M, const char *method, const char *form) {
-    const Config *c = &M->c;
+void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, const char *method, const char *form) {
+    const Config *c = &mf->c;
     int L = c->n_layers, D = c->dim, V = c->vocab_size;
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     Wr w = {fopen(tmp, "wb"), tmp, HASH64_INIT, 0};
     if (!w.f) die_input("%s: cannot create file", tmp);
 
-    // Deploy forms first (they may fail with a clear message before anything is written).
-    Deploy *dep = xcalloc((size_t)L * 7, sizeof *dep);
-    for (int i = 0; i < L * 7; i++) {
-        Linear *lin = M->lin[i];
-        if (!lin->ops->deploy) die_input("%s: method '%s' of %s cannot be exported", path, lin->ops->name, lin->name);
-        lin->ops->deploy(lin, &dep[i]);
-        if (dep[i].out != lin->out || dep[i].in != lin->in)
-            die_internal("%s: deploy of %s has shape %dx%d, expected %dx%d", path, lin->name, dep[i].out, dep[i].in, lin->out, lin->in);
-    }
-    float *head = head_folded(M);
-    const float *wcls = head ? head : (c->shared_classifier ? NULL : M->wcls.data);
-    const Tokenizer *tok = M->mf ? M->mf->tok : NULL;
-
     wr(&w, "L4QZ", 4);
     wr_u32(&w, L4QZ_VERSION);
     wr_u64(&w, 0); // file_bytes, patched below
     int32_t cfg[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size,
-                      c->seq_len, wcls ? 0 : 1};
+                      c->seq_len, mf->wcls ? 0 : 1};
     for (int k = 0; k < 8; k++) wr_i32(&w, cfg[k]);
     wr_f32(&w, c->norm_eps);
     wr_f32(&w, c->rope_theta);
-    wr_name(&w, method ? method : M->method.name);
-    wr_name(&w, form ? form : (L > 0 ? M->lin[0]->form : "fp32"));
+    wr_name(&w, method ? method : mf->method);
+    wr_name(&w, form ? form : (mf->form[0] ? mf->form : "fp32"));
     wr_u32(&w, tok ? L4QZ_FLAG_TOKENIZER : 0);
-    wr_floats(&w, M->tok_emb.data, (size_t)V * D);
-    wr_floats(&w, M->rms_att.data, (size_t)L * D);
-    wr_floats(&w, M->rms_ffn.data, (size_t)L * D);
-    wr_floats(&w, M->rms_final.data, D);
-    if (wcls) wr_floats(&w, wcls, (size_t)V * D);
-    for (int i = 0; i < L * 7; i++) { wr_deploy(&w, &dep[i], M->lin[i]->name); deploy_free(&dep[i]); }
-    free(dep);
-    free(head);
+    wr_floats(&w, mf->tok_emb, (size_t)V * D);
+    wr_floats(&w, mf->rms_att, (size_t)L * D);
+    wr_floats(&w, mf->rms_ffn, (size_t)L * D);
+    wr_floats(&w, mf->rms_final, D);
+    if (mf->wcls) wr_floats(&w, mf->wcls, (size_t)V * D);
+    for (int i = 0; i < L * N_LAYER_PROJ; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "layers.%d.%s", i / N_LAYER_PROJ, PROJ_NAMES[i % N_LAYER_PROJ]);
+        if (mf->dep && mf->dep[i]) {
+            wr_deploy(&w, mf->dep[i], name);
+        } else {
+            Deploy d = {.kind = DEP_FP32, .w = mf->w[i]};
+            proj_dims(c, i % N_LAYER_PROJ, &d.out, &d.in);
+            wr_deploy(&w, &d, name);
+        }
+    }
     if (tok) {
         wr_i32(&w, tok->vocab_size);
         for (int i = 0; i < tok->vocab_size; i++) {
@@ -201,6 +167,20 @@ static void check_finite(const char *path, const char *what, const float *p, siz
         if (!isfinite(p[i])) die_input("%s: %s holds a non-finite value at element %zu", path, what, i);
 }
 
+// Part `part` of projection `name` (n floats, all finite / n bytes), copied out of the file.
+static float *rd_part_floats(Rd *r, size_t n, const char *name, const char *part) {
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", name, part);
+    float *p = rd_floats_new(r, n, what);
+    check_finite(r->path, what, p, n);
+    return p;
+}
+static uint8_t *rd_part_bytes(Rd *r, size_t n, const char *name, const char *part) {
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", name, part);
+    return memcpy(xmalloc(n ? n : 1), rd(r, n, what), n);
+}
+
 static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
     Deploy *d = xcalloc(1, sizeof *d);
     uint32_t kind = rd_u32(r, name);
@@ -211,13 +191,10 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
     if (d->out != eo || d->in != ei)
         die_input("%s: %s: shape %d x %d, expected %d x %d from the header", r->path, name, d->out, d->in, eo, ei);
     size_t n = (size_t)d->out * d->in;
-    char what[96];
     switch (kind) {
     case DEP_FP32:
         d->kind = DEP_FP32;
-        snprintf(what, sizeof what, "%s weight", name);
-        d->w = rd_floats_new(r, n, what);
-        check_finite(r->path, what, d->w, n);
+        d->w = rd_part_floats(r, n, name, "weight");
         break;
     case DEP_UNIFORM: {
         d->kind = DEP_UNIFORM;
@@ -233,35 +210,23 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
         if (d->codes_bytes != quant_codes_bytes(&q))
             die_input("%s: %s: %zu code bytes, expected %zu for %d-bit %d x %d", r->path, name,
                       d->codes_bytes, quant_codes_bytes(&q), d->bits, d->out, d->in);
-        snprintf(what, sizeof what, "%s codes", name);
-        d->codes = xmalloc(d->codes_bytes);
-        memcpy(d->codes, rd(r, d->codes_bytes, what), d->codes_bytes);
+        d->codes = rd_part_bytes(r, d->codes_bytes, name, "codes");
         size_t np = quant_nparams(&q);
-        snprintf(what, sizeof what, "%s scales", name);
-        d->scale = rd_floats_new(r, np, what);
-        check_finite(r->path, what, d->scale, np);
-        snprintf(what, sizeof what, "%s offsets", name);
-        d->offset = rd_floats_new(r, np, what);
-        check_finite(r->path, what, d->offset, np);
+        d->scale = rd_part_floats(r, np, name, "scales");
+        d->offset = rd_part_floats(r, np, name, "offsets");
         break;
     }
     case DEP_NF4: {
         d->kind = DEP_NF4;
-        uint64_t blocks = (n + 63) / 64, scales = (blocks + 255) / 256;
+        uint64_t blocks = nf4_blocks(n), scales = nf4_scales(n);
         d->codes_bytes = rd_u64(r, name);
-        if (d->codes_bytes != (n + 1) / 2)
-            die_input("%s: %s: %zu NF4 code bytes, expected %zu", r->path, name, d->codes_bytes, (n + 1) / 2);
-        snprintf(what, sizeof what, "%s codes", name);
-        d->codes = xmalloc(d->codes_bytes);
-        memcpy(d->codes, rd(r, d->codes_bytes, what), d->codes_bytes);
-        if (rd_u64(r, name) != blocks) die_input("%s: %s: NF4 absmax count differs from %llu blocks of 64", r->path, name, (unsigned long long)blocks);
-        snprintf(what, sizeof what, "%s absmax", name);
-        d->absmax_q = xmalloc(blocks);
-        memcpy(d->absmax_q, rd(r, blocks, what), blocks);
+        if (d->codes_bytes != nf4_codes_bytes(n))
+            die_input("%s: %s: %zu NF4 code bytes, expected %zu", r->path, name, d->codes_bytes, nf4_codes_bytes(n));
+        d->codes = rd_part_bytes(r, d->codes_bytes, name, "codes");
+        if (rd_u64(r, name) != blocks) die_input("%s: %s: NF4 absmax count differs from %llu blocks of %d", r->path, name, (unsigned long long)blocks, NF4_BLOCK);
+        d->absmax_q = rd_part_bytes(r, blocks, name, "absmax");
         if (rd_u64(r, name) != scales) die_input("%s: %s: NF4 absmax-scale count differs from %llu", r->path, name, (unsigned long long)scales);
-        snprintf(what, sizeof what, "%s absmax scales", name);
-        d->absmax_scale = rd_floats_new(r, scales, what);
-        check_finite(r->path, what, d->absmax_scale, scales);
+        d->absmax_scale = rd_part_floats(r, scales, name, "absmax scales");
         d->absmax_mean = rd_f32(r, name);
         if (!isfinite(d->absmax_mean)) die_input("%s: %s: non-finite NF4 absmax mean", r->path, name);
         break;
@@ -274,12 +239,8 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
     if (d->rank < 0 || d->rank > d->in || d->rank > d->out)
         die_input("%s: %s: LoRA rank %d is invalid for %d x %d", r->path, name, d->rank, d->out, d->in);
     if (d->rank > 0) {
-        snprintf(what, sizeof what, "%s lora_A", name);
-        d->lora_A = rd_floats_new(r, (size_t)d->rank * d->in, what);
-        check_finite(r->path, what, d->lora_A, (size_t)d->rank * d->in);
-        snprintf(what, sizeof what, "%s lora_B", name);
-        d->lora_B = rd_floats_new(r, (size_t)d->out * d->rank, what);
-        check_finite(r->path, what, d->lora_B, (size_t)d->out * d->rank);
+        d->lora_A = rd_part_floats(r, (size_t)d->rank * d->in, name, "lora_A");
+        d->lora_B = rd_part_floats(r, (size_t)d->out * d->rank, name, "lora_B");
     }
     return d;
 }
@@ -333,12 +294,12 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
     if (!shared) mf->wcls = blob;
     // fp32 tensors are contiguous in the file in exactly the blob's order.
     rd_floats(&r, mf->blob, ne, "embeddings/norms/head");
-    mf->dep = xcalloc((size_t)L * 7, sizeof *mf->dep);
+    mf->dep = xcalloc((size_t)L * N_LAYER_PROJ, sizeof *mf->dep);
     for (int l = 0; l < L; l++)
-        for (int q = 0; q < 7; q++) {
+        for (int q = 0; q < N_LAYER_PROJ; q++) {
             char name[48];
             snprintf(name, sizeof name, "layers.%d.%s", l, PROJ_NAMES[q]);
-            mf->dep[l * 7 + q] = rd_deploy(&r, &c, q, name);
+            mf->dep[l * N_LAYER_PROJ + q] = rd_deploy(&r, &c, q, name);
         }
     if (flags & L4QZ_FLAG_TOKENIZER) {
         int n = rd_i32(&r, "tokenizer");

@@ -12,7 +12,7 @@ typedef struct {
 struct Tokenizer;
 
 // What a checkpoint loader returns. Projection weights are fp32 (w) or deployed
-// quantized forms (dep); index [layer*7 + P_*]. Everything is owned by the ModelFile.
+// quantized forms (dep); index [layer*N_LAYER_PROJ + P_*]. Everything is owned by the ModelFile.
 typedef struct {
     Config c;
     char path[1024];
@@ -22,8 +22,8 @@ typedef struct {
     float *tok_emb;         // V×dim
     float *rms_att, *rms_ffn; // L×dim each
     float *rms_final;       // dim
-    float **w;              // [L*7] fp32 out×in, or NULL where dep is set
-    Deploy **dep;           // [L*7] or NULL
+    float **w;              // [L*N_LAYER_PROJ] fp32 out×in, or NULL where dep is set
+    Deploy **dep;           // [L*N_LAYER_PROJ] or NULL
     float *wcls;            // V×dim, NULL when shared
     struct Tokenizer *tok;  // embedded tokenizer (GGUF, l4qz), or NULL
     char method[32];        // l4qz: the method that produced it; else ""
@@ -41,16 +41,27 @@ struct Model {
     Config c;
     ModelFile *mf;
     MethodCfg method;
+    int as_file;             // built with no method: computes exactly mf's weights (model_is_file)
     int train_embed_norms;   // `full`: embeddings and norms train too
     Param tok_emb, rms_att, rms_ffn, rms_final, wcls;  // wcls unused when shared
-    Param *wp;               // [L*7] fp32 projection weights (frozen unless full/lsq)
-    Linear **lin;            // [L*7]
+    Param *wp;               // [L*N_LAYER_PROJ] fp32 projection weights (frozen unless full/lsq)
+    Linear **lin;            // [L*N_LAYER_PROJ]
     Linear *head;
     int maxB, maxT;          // activation capacity
-    float *rope_cos, *rope_sin; // T×head_size/2
-    // Activations, [L][B*T*...]; see model.c for the layout. att holds, when training,
-    // each attention query row's softmax log-normalizer [L][B][H][T] (not probabilities).
-    float *x, *xn1, *r1, *q, *k, *v, *att, *ao, *xmid, *xn2, *r2, *h1, *h3, *hg, *xf, *rf;
+    float *rope_cos, *rope_sin; // (T, head_size/2)
+    // Activations at capacity B = maxB, T = maxT (rows r = b·T + t); C = dim, KV = the
+    // key/value width (dim·n_kv_heads/n_heads), Hd = hidden_dim, NH = n_heads.
+    float *x;                // (L+1, B, T, C) residual stream: layer l's input; [L] = the last output
+    float *xn1, *r1;         // (L, B, T, C) attention rmsnorm output, (L, B, T) its 1/rms
+    float *q;                // (L, B, T, C) queries after RoPE
+    float *k, *v;            // (L, B, T, KV) keys after RoPE, values (also the decoding cache)
+    float *att;              // (L, B, NH, T) softmax log-normalizer per query row; training only
+    float *ao;               // (L, B, T, C) attention output (input of o)
+    float *xmid;             // (L, B, T, C) residual after attention
+    float *xn2, *r2;         // (L, B, T, C) ffn rmsnorm output, (L, B, T) its 1/rms
+    float *h1, *h3;          // (L, B, T, Hd) gate and up outputs
+    float *hg;               // (L, B, T, Hd) SwiGLU silu(h1)·h3 (input of down)
+    float *xf, *rf;          // (B, T, C) final rmsnorm output, (B, T) its 1/rms
     float *scratch;          // dx buffers for backward
     size_t act_bytes;
     Rng rng;                 // dropout etc.
@@ -59,6 +70,10 @@ struct Model {
 // method NULL ⇒ inference with the file's own forms. maxB×maxT activation capacity.
 Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, uint64_t seed);
 void model_free(Model *M);
+// 1 iff M computes exactly its ModelFile's weights (built with no method), so another
+// model_build(M->mf, NULL, ...) is the same model; fast paths that replicate a model
+// (per-thread perplexity replicas) may only replicate such a model.
+static inline int model_is_file(const Model *M) { return M->as_file; }
 // Forward positions t0..T-1 of B sequences (t0 > 0 only for B == 1: incremental decoding
 // reusing cached K/V of positions < t0). Leaves xf = final-normed hidden states.
 void model_forward(Model *M, const int *tokens, int B, int T, int t0);

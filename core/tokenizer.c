@@ -1,4 +1,4 @@
-// tokenizer.c — see tokenizer.h. llama2.c's BPE (SPEC §2) with the same ids, but the merge
+// tokenizer.c — see tokenizer.h. llama2.c's BPE (docs/design.md "Model and tokenizer") with the same ids, but the merge
 // loop runs in O(n log n): a binary heap of candidate merges over a doubly linked list of
 // symbols instead of rescanning every adjacent pair after each merge.
 #include "tokenizer.h"

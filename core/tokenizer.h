@@ -1,4 +1,4 @@
-// tokenizer.h — llama2.c BPE tokenizer (SPEC §2): tokenizer.bin reader, GGUF vocab,
+// tokenizer.h — llama2.c BPE tokenizer (docs/design.md "Model and tokenizer"): tokenizer.bin reader, GGUF vocab,
 // O(n log n) encode producing exactly llama2.c's ids, streaming decode.
 #pragma once
 #include <stddef.h>

@@ -1,12 +1,12 @@
 // sweep.h — YAML sweep specs: expansion into run configs with stable ids, and the
-// parallel, resumable runner behind `l4q sweep` (SPEC §8).
+// parallel, resumable runner behind `l4q sweep` (README "Commands").
 //
 // Spec schema (every key but `base` is optional; unknown keys are errors, all reported as
 // file:line:col before any run starts):
 //
 //   description: "..."           # free text
 //   out: results/name            # default output dir (else results/<spec file stem>); --out wins
-//   base: { <run config> }       # a full SPEC §9 run config shared by every run; relative
+//   base: { <run config> }       # a full run config (README "Training") shared by every run; relative
 //                                # paths resolve against the spec's directory, then $L4Q_DATA
 //   axes:                        # cartesian product, first axis outermost; keys are dotted
 //     method.name: [rtn, l4q]    # config paths; values: a list, one scalar, or a range
@@ -56,8 +56,12 @@ typedef struct {
 Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_override);
 void sweep_free(Sweep *s);
 
-enum { RUN_PENDING = 0, RUN_COMPLETE = 1, RUN_INCOMPLETE = 2, RUN_FAILED = 3, RUN_CORRUPT = 4 };
-int sweep_run_state(const SweepRun *r);      // from DIR/run.h5
+enum { RUN_PENDING = 0, RUN_COMPLETE = 1, RUN_INCOMPLETE = 2, RUN_FAILED = 3, RUN_CORRUPT = 4, RUN_STALE = 5 };
+// From DIR/run.h5. A complete run whose recorded input hashes (sha256_model, _tokenizer,
+// _train_data, _val_data) differ from the files now at those paths is RUN_STALE: the run
+// id hashes the config's paths, not the files' contents, so a replaced model file must
+// not be served from the old result. It starts over, like a failed run.
+int sweep_run_state(const SweepRun *r);
 const char *sweep_state_name(int state);
 
 void sweep_print_plan(const Sweep *s, FILE *f);   // --dry-run table
