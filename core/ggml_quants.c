@@ -7,26 +7,13 @@
 #include <math.h>
 #include <string.h>
 
-typedef uint16_t gq_half;
-typedef struct { gq_half d; uint8_t qs[GQ_QK / 2]; } block_q4_0;
-typedef struct { gq_half d, m; uint8_t qs[GQ_QK / 2]; } block_q4_1;
-typedef struct { gq_half d; uint8_t qh[4]; uint8_t qs[GQ_QK / 2]; } block_q5_0;
-typedef struct { gq_half d, m; uint8_t qh[4]; uint8_t qs[GQ_QK / 2]; } block_q5_1;
-typedef struct { gq_half d; int8_t qs[GQ_QK]; } block_q8_0;
-#define K_SCALE_SIZE 12
-typedef struct { gq_half d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[GQ_QK_K / 2]; } block_q4_K;
-typedef struct { gq_half d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[GQ_QK_K / 8]; uint8_t qs[GQ_QK_K / 2]; } block_q5_K;
-typedef struct { uint8_t ql[GQ_QK_K / 2]; uint8_t qh[GQ_QK_K / 4]; int8_t scales[GQ_QK_K / 16]; gq_half d; } block_q6_K;
-_Static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(block_q5_0) == 22 &&
-               sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34, "ggml block sizes");
-_Static_assert(sizeof(block_q4_K) == 144 && sizeof(block_q5_K) == 176 && sizeof(block_q6_K) == 210, "ggml K block sizes");
-
-// Every ggml type id with its name, block elements and block bytes (ggml.c's type traits).
+// Every ggml type id with its name, block elements and block bytes (ggml.c's type traits;
+// the types this file reads take theirs from the structs in ggml_quants.h).
 static const struct { const char *name; int block; unsigned short bytes; } TYPES[GQ_NTYPES] = {
-    [0] = {"F32", 1, 4}, [1] = {"F16", 1, 2}, [2] = {"Q4_0", 32, 18}, [3] = {"Q4_1", 32, 20},
-    [6] = {"Q5_0", 32, 22}, [7] = {"Q5_1", 32, 24}, [8] = {"Q8_0", 32, 34}, [9] = {"Q8_1", 32, 40},
-    [10] = {"Q2_K", 256, 84}, [11] = {"Q3_K", 256, 110}, [12] = {"Q4_K", 256, 144},
-    [13] = {"Q5_K", 256, 176}, [14] = {"Q6_K", 256, 210}, [15] = {"Q8_K", 256, 292},
+    [0] = {"F32", 1, 4}, [1] = {"F16", 1, 2}, [2] = {"Q4_0", GQ_QK, sizeof(block_q4_0)}, [3] = {"Q4_1", GQ_QK, sizeof(block_q4_1)},
+    [6] = {"Q5_0", GQ_QK, sizeof(block_q5_0)}, [7] = {"Q5_1", GQ_QK, sizeof(block_q5_1)}, [8] = {"Q8_0", GQ_QK, sizeof(block_q8_0)}, [9] = {"Q8_1", 32, 40},
+    [10] = {"Q2_K", 256, 84}, [11] = {"Q3_K", 256, 110}, [12] = {"Q4_K", GQ_QK_K, sizeof(block_q4_K)},
+    [13] = {"Q5_K", GQ_QK_K, sizeof(block_q5_K)}, [14] = {"Q6_K", GQ_QK_K, sizeof(block_q6_K)}, [15] = {"Q8_K", 256, 292},
     [16] = {"IQ2_XXS", 256, 66}, [17] = {"IQ2_XS", 256, 74}, [18] = {"IQ3_XXS", 256, 98},
     [19] = {"IQ1_S", 256, 50}, [20] = {"IQ4_NL", 32, 18}, [21] = {"IQ3_S", 256, 110},
     [22] = {"IQ2_S", 256, 82}, [23] = {"IQ4_XS", 256, 136}, [24] = {"I8", 1, 1},

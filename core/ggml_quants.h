@@ -16,6 +16,21 @@ enum {
 #define GQ_QK 32    // elements per block of the _0/_1 types
 #define GQ_QK_K 256 // elements per super-block of the K types
 
+// The blocks (llama.cpp ggml/src/ggml-common.h): fp16 fields as raw bits.
+typedef uint16_t gq_half;
+typedef struct { gq_half d; uint8_t qs[GQ_QK / 2]; } block_q4_0;
+typedef struct { gq_half d, m; uint8_t qs[GQ_QK / 2]; } block_q4_1;
+typedef struct { gq_half d; uint8_t qh[4]; uint8_t qs[GQ_QK / 2]; } block_q5_0;
+typedef struct { gq_half d, m; uint8_t qh[4]; uint8_t qs[GQ_QK / 2]; } block_q5_1;
+typedef struct { gq_half d; int8_t qs[GQ_QK]; } block_q8_0;
+#define K_SCALE_SIZE 12
+typedef struct { gq_half d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[GQ_QK_K / 2]; } block_q4_K;
+typedef struct { gq_half d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[GQ_QK_K / 8]; uint8_t qs[GQ_QK_K / 2]; } block_q5_K;
+typedef struct { uint8_t ql[GQ_QK_K / 2]; uint8_t qh[GQ_QK_K / 4]; int8_t scales[GQ_QK_K / 16]; gq_half d; } block_q6_K;
+_Static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(block_q5_0) == 22 &&
+               sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34, "ggml block sizes");
+_Static_assert(sizeof(block_q4_K) == 144 && sizeof(block_q5_K) == 176 && sizeof(block_q6_K) == 210, "ggml K block sizes");
+
 // ggml's type name ("Q4_K", ...), or NULL for an id ggml does not define.
 const char *gq_type_name(uint32_t type);
 // Elements per block and bytes per block (0, 0 for an unknown id): defined for every

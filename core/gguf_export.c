@@ -35,7 +35,7 @@ static const char *no_block(const Deploy *d, char *buf, size_t n) {
 static void *affine_blocks(const Deploy *d, const char *name, uint32_t type, size_t *bytes, double *dev) {
     int in = d->in, out = d->out, gs = d->group_size > 0 ? d->group_size : in, ng = (in + gs - 1) / gs;
     float half = (float)(1 << (d->bits - 1));
-    size_t bs = type == GQ_Q4_1 ? 20 : 24, row = (size_t)(in / GQ_QK) * bs;
+    size_t bs = type == GQ_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q5_1), row = (size_t)(in / GQ_QK) * bs;
     uint8_t *blk = xmalloc((size_t)out * row), *u = xmalloc((size_t)in);
     float *ref = xmalloc((size_t)in * sizeof(float)), *got = xmalloc((size_t)in * sizeof(float));
     *dev = 0;
@@ -65,7 +65,7 @@ static const void *fp_tensor(Owned *o, const float *w, int rows, int cols, uint3
     if (type == GQ_F32) return w;
     uint8_t *b = own(o, xmalloc(*bytes));
     if (type == GQ_F16) for (size_t j = 0; j < n; j++) { uint16_t h = gq_f32_to_f16(w[j]); memcpy(b + 2 * j, &h, 2); }
-    else for (size_t k = 0; k < n / GQ_QK; k++) gq_block_q8_0(w + k * GQ_QK, b + k * 34);
+    else for (size_t k = 0; k < n / GQ_QK; k++) gq_block_q8_0(w + k * GQ_QK, b + k * sizeof(block_q8_0));
     return b;
 }
 
