@@ -80,7 +80,7 @@ int cmd_export(int argc, char **argv) {
                             mf->method[0] ? mf->method : NULL, mf->form[0] ? mf->form : NULL, adapter, 1};
         GgufExportReport r;
         gguf_export(out, mf, tok ? tok : mf->tok, &o, &r);
-        printf("gguf: %d projections in Q4_1/Q5_1 blocks, %d as %s (fallback), %d fp; projections %.3f bits/weight; %zu bytes\n",
+        printf("gguf: %d projections in Q4_1/Q5_1 blocks, %d by --fallback %s, %d fp; projections %.3f bits/weight; %zu bytes\n",
                r.n_block, r.n_fallback, o.fallback ? o.fallback : "-", r.n_fp, 8.0 * (double)r.qbytes / (double)r.qparams, r.bytes);
         if (r.n_block) printf("largest weight deviation from fp16 d, m: %.3g (%s), recorded as l4q.fp16_max_dev.* in the file\n", r.max_dev, r.max_dev_tensor);
         if (r.n_adapter) printf("LoRA side branch of %d projections → llama.cpp adapter %s (%zu bytes)\n", r.n_adapter, adapter, r.adapter_bytes);

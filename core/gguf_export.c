@@ -90,8 +90,9 @@ void gguf_export(const char *path, const ModelFile *mf, const Tokenizer *tok, co
         die_input("export: %d tensor%s no exact llama.cpp block type (%s%s); pass --fallback f32|f16|q8_0 to write them dequantized",
                   nofit, nofit > 1 ? "s have" : " has", first, nofit > 1 ? ", ..." : "");
     if (nofit)
-        warnf("export: %d tensor%s no exact llama.cpp block type (%s%s): written as %s (--fallback %s)", nofit,
-              nofit > 1 ? "s have" : " has", first, nofit > 1 ? ", ..." : "", gq_type_name(fb), op->fallback);
+        warnf("export: %d tensor%s no exact llama.cpp block type (%s%s): written as %s%s (--fallback %s)", nofit,
+              nofit > 1 ? "s have" : " has", first, nofit > 1 ? ", ..." : "", gq_type_name(fb),
+              fb == GQ_Q8_0 ? " (F16 where rows are not whole blocks)" : "", op->fallback);
 
     GgufOut *g = gguf_out_new(), *ad = NULL;
     Owned o = {0};

@@ -107,6 +107,18 @@ int main(int argc, char **argv) {
         gq_type_size(types[i], &blk, &bs);
         ok &= bs == sizes[i] && gq_can_dequantize(types[i]) && gq_nbytes(types[i], (uint64_t)blk * 3) == 3 * bs;
     }
+    // Every dequantizer over random bytes, in exactly-sized heap buffers (the ASan build
+    // catches a read past a block; values are not checked here — test_ggml_quants.py does).
+    uint64_t st = 12345;
+    for (int i = 0; i < 8 && ok; i++) {
+        int blk; size_t bs;
+        gq_type_size(types[i], &blk, &bs);
+        unsigned char *raw = malloc(3 * bs);
+        for (size_t j = 0; j < 3 * bs; j++) raw[j] = (unsigned char)((st = st * 6364136223846793005ULL + 1442695040888963407ULL) >> 56);
+        float *y = malloc(3 * (size_t)blk * sizeof(float));
+        gq_dequantize(types[i], raw, y, 3 * (size_t)blk);
+        free(raw); free(y);
+    }
     CHECK(ok && !gq_can_dequantize(GQ_Q2_K) && !strcmp(gq_type_name(GQ_Q2_K), "Q2_K") && !gq_type_name(4) &&
               gq_nbytes(GQ_Q4_K, 100) == 0,
           "type table: block sizes, names, what dequantizes", "mismatch");

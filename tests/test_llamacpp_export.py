@@ -148,6 +148,16 @@ for name, method, steps, lr, fb, has_ad in KINDS:
     if has_ad:
         l0 = L.llama_nll(out, f"{tmp}/w.bin")["mean"]
         check(abs(l0 - h["loss"]) > 5 * TOL, f"mutation detected: {name} without its adapter → llama.cpp NLL off by {abs(l0 - h['loss']):.3g} > {5 * TOL}")
+    if name == "qlora":  # NF4 re-quantized to the nearest llama.cpp type: Q8_0 where rows are whole blocks
+        q8 = f"{tmp}/qlora_q8.gguf"
+        run(["export", f"{tmp}/{name}", "--format", "gguf", "--out", q8, "--fallback", "q8_0", "--adapter", f"{tmp}/q8.lora.gguf"])
+        r8, ty8 = types(q8)
+        l8 = L.llama_nll(q8, f"{tmp}/w.bin", f"{tmp}/q8.lora.gguf")["mean"]
+        check(ty8["blk.0.attn_q.weight"] == QT.Q8_0 and ty8["blk.0.ffn_down.weight"] == QT.F16 and abs(l8 - h["loss"]) < 1e-2,
+              "--fallback q8_0: NF4 re-quantized to Q8_0 (F16 for 172-wide rows), llama.cpp NLL within 1e-2 (a re-quantized model)",
+              f"{l8} vs {h['loss']}, {ty8['blk.0.attn_q.weight']}")
+        gen = run(["generate", "--model", out, "--steps", "24", "--temperature", "0", "--prompt", "Once upon a time"])
+        check(gen.returncode == 0 and len(gen.stdout.strip()) > 20, "generate runs on an F16-fallback export (embedded tokenizer)", gen.stdout[:200])
     if name == "gptq_lora":  # --merge: one file, no adapter, the merged model
         mo = f"{tmp}/merged.gguf"
         run(["export", f"{tmp}/{name}", "--format", "gguf", "--out", mo, "--fallback", "f32", "--merge"])
