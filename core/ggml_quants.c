@@ -4,6 +4,7 @@
 // K types split a super-block of 256 into sub-blocks with 6-bit (Q4_K, Q5_K) or 8-bit
 // (Q6_K) scales under an fp16 super-scale.
 #include "ggml_quants.h"
+#include "half.h"
 #include <math.h>
 #include <string.h>
 
@@ -35,43 +36,7 @@ uint64_t gq_nbytes(uint32_t t, uint64_t n) {
     return b && n % (uint64_t)b == 0 ? n / (uint64_t)b * s : 0;
 }
 
-float gq_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 31) bits = sign | 0x7f800000u | (m << 13);             // Inf/NaN
-    else if (e) bits = sign | ((e + 112) << 23) | (m << 13);          // normal: rebias 15→127
-    else if (!m) bits = sign;                                         // ±0
-    else {                                                            // subnormal: normalise
-        int s = 0;
-        while (!(m & 1024)) { m <<= 1; s++; }
-        bits = sign | ((uint32_t)(113 - s) << 23) | ((m & 1023) << 13);
-    }
-    float f; memcpy(&f, &bits, 4); return f;
-}
-
-uint16_t gq_f32_to_f16(float f) {
-    uint32_t x; memcpy(&x, &f, 4);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax > 0x7f800000u) return sign | 0x7e00;          // NaN (quiet)
-    if (ax >= 0x477ff000u) return sign | 0x7c00;         // rounds to ≥ 65520: Inf
-    if (ax < 0x38800000u) {                              // below 2^-14: fp16 subnormal or 0
-        // value·2^24 rounded to an integer (half-even) is the subnormal's mantissa
-        float v; memcpy(&v, &ax, 4);
-        return sign | (uint16_t)rintf(v * 16777216.0f);
-    }
-    uint32_t mant = ax & 0x7fffff, e = (ax >> 23) - 112; // fp16 exponent field (1..30)
-    uint32_t h = (e << 10) | (mant >> 13), rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; // carries into the exponent correctly
-    return sign | (uint16_t)h;
-}
-
-uint16_t gq_f32_to_bf16(float f) {
-    uint32_t n; memcpy(&n, &f, 4);
-    if ((n & 0x7fffffff) > 0x7f800000) return (uint16_t)((n >> 16) | 64);
-    return (uint16_t)((n + (0x7fff + ((n >> 16) & 1))) >> 16);
-}
-
-#define FP16(h) gq_f16_to_f32(h)
+#define FP16(h) f16_to_f32(h)
 
 static void deq_q4_0(const block_q4_0 *x, float *y, size_t nb) {
     for (size_t i = 0; i < nb; i++, y += GQ_QK) {
@@ -187,12 +152,11 @@ int gq_can_dequantize(uint32_t t) {
 }
 
 void gq_dequantize(uint32_t t, const void *src, float *dst, size_t n) {
-    const unsigned char *s = src;
     size_t nb = n / (t == GQ_Q4_K || t == GQ_Q5_K || t == GQ_Q6_K ? GQ_QK_K : GQ_QK);
     switch (t) {
     case GQ_F32: memcpy(dst, src, n * 4); break;
-    case GQ_F16: for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, s + 2 * j, 2); dst[j] = gq_f16_to_f32(h); } break;
-    case GQ_BF16: for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, s + 2 * j, 2); uint32_t b = (uint32_t)h << 16; memcpy(&dst[j], &b, 4); } break;
+    case GQ_F16: f16_row_to_f32(src, dst, n); break;
+    case GQ_BF16: bf16_row_to_f32(src, dst, n); break;
     // The block structs hold only uint8/uint16 members: alignment 2, which GGUF's 32-byte
     // aligned tensor offsets and whole-block strides keep.
     case GQ_Q4_0: deq_q4_0(src, dst, nb); break;
@@ -209,15 +173,15 @@ void gq_dequantize(uint32_t t, const void *src, float *dst, size_t n) {
 
 void gq_block_q4_1(const uint8_t *q, float d, float m, void *dst) {
     block_q4_1 b;
-    b.d = gq_f32_to_f16(d);
-    b.m = gq_f32_to_f16(m);
+    b.d = f32_to_f16(d);
+    b.m = f32_to_f16(m);
     for (int j = 0; j < GQ_QK / 2; j++) b.qs[j] = (uint8_t)((q[j] & 0xF) | (q[j + GQ_QK / 2] << 4));
     memcpy(dst, &b, sizeof b);
 }
 void gq_block_q5_1(const uint8_t *q, float d, float m, void *dst) {
     block_q5_1 b;
-    b.d = gq_f32_to_f16(d);
-    b.m = gq_f32_to_f16(m);
+    b.d = f32_to_f16(d);
+    b.m = f32_to_f16(m);
     uint32_t qh = 0;
     for (int j = 0; j < GQ_QK; j++) qh |= (uint32_t)((q[j] >> 4) & 1) << j;
     memcpy(b.qh, &qh, 4);
@@ -229,7 +193,7 @@ void gq_block_q8_0(const float *x, void *dst) {
     float amax = 0;
     for (int j = 0; j < GQ_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
     float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
-    b.d = gq_f32_to_f16(d);
+    b.d = f32_to_f16(d);
     for (int j = 0; j < GQ_QK; j++) b.qs[j] = (int8_t)roundf(x[j] * id);
     memcpy(dst, &b, sizeof b);
 }

@@ -43,13 +43,8 @@ uint64_t gq_nbytes(uint32_t type, uint64_t n);
 // n elements (a multiple of the block) of type at src → fp32.
 void gq_dequantize(uint32_t type, const void *src, float *dst, size_t n);
 
-// IEEE half ↔ float; float → half rounds to nearest even (as F16C and numpy do).
-float gq_f16_to_f32(uint16_t h);
-uint16_t gq_f32_to_f16(float f);
-uint16_t gq_f32_to_bf16(float f); // round to nearest even, NaN kept quiet (ggml's rule)
-
 // Affine blocks of 32: value = d·q + m, q unsigned (Q4_1: < 16, Q5_1: < 32), d and m
-// rounded to fp16. Writes one block from 32 codes.
+// rounded to fp16 (core/half.h). Writes one block from 32 codes.
 void gq_block_q4_1(const uint8_t *q, float d, float m, void *dst);
 void gq_block_q5_1(const uint8_t *q, float d, float m, void *dst);
 // Q8_0 (value = d·q, q ∈ [−127, 127], d = max|x|/127 in fp16) of 32 floats, as ggml's

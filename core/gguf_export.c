@@ -3,6 +3,7 @@
 // (see gguf_write.h for the mapping; llama.cpp's src/llama-adapter.cpp for the adapter).
 #include "checkpoint.h"
 #include "ggml_quants.h"
+#include "half.h"
 #include "gguf_write.h"
 #include "quant.h"
 #include "util.h"
@@ -64,7 +65,7 @@ static const void *fp_tensor(Owned *o, const float *w, int rows, int cols, uint3
     *bytes = gq_nbytes(type, n);
     if (type == GQ_F32) return w;
     uint8_t *b = own(o, xmalloc(*bytes));
-    if (type == GQ_F16) for (size_t j = 0; j < n; j++) { uint16_t h = gq_f32_to_f16(w[j]); memcpy(b + 2 * j, &h, 2); }
+    if (type == GQ_F16) for (size_t j = 0; j < n; j++) { uint16_t h = f32_to_f16(w[j]); memcpy(b + 2 * j, &h, 2); }
     else for (size_t k = 0; k < n / GQ_QK; k++) gq_block_q8_0(w + k * GQ_QK, b + k * sizeof(block_q8_0));
     return b;
 }
@@ -73,6 +74,9 @@ void gguf_export(const char *path, const ModelFile *mf, const Tokenizer *tok, co
     const Config *c = &mf->c;
     int L = c->n_layers, n = L * N_LAYER_PROJ;
     memset(rep, 0, sizeof *rep);
+    if (c->rope_factor > 0) // llama.cpp keeps it as a rope_freqs tensor, which core/gguf.c does not read
+        die_input("%s: GGUF export of a model with llama3 RoPE scaling is not supported (export l4qz)", path);
+    if (!tok_embeddable(tok, c->vocab_size)) tok = NULL; // then --tokenizer is needed with the export
     uint32_t fb = !op->fallback ? GQ_NTYPES : !strcmp(op->fallback, "f32") ? GQ_F32 : !strcmp(op->fallback, "f16") ? GQ_F16
                   : !strcmp(op->fallback, "q8_0") ? GQ_Q8_0 : GQ_NTYPES;
     if (op->fallback && fb == GQ_NTYPES) die_input("export: --fallback must be f32, f16 or q8_0 (got '%s')", op->fallback);

@@ -12,6 +12,7 @@
 //                             or Q5_1 (BITS 5) blocks
 //   q8_0 IN OUT               float32 (multiple of 32) → Q8_0 blocks
 #include "ggml_quants.h"
+#include "half.h"
 #include "testlib.h"
 #include "util.h"
 #include <stdlib.h>
@@ -53,7 +54,7 @@ static int driver(int argc, char **argv) {
         float *x = (float *)slurp(argv[2], &n);
         size_t ne = n / 4;
         uint16_t *h = malloc(ne * 2 + 2);
-        for (size_t i = 0; i < ne; i++) h[i] = mode[0] == 'f' ? gq_f32_to_f16(x[i]) : gq_f32_to_bf16(x[i]);
+        for (size_t i = 0; i < ne; i++) h[i] = mode[0] == 'f' ? f32_to_f16(x[i]) : f32_to_bf16(x[i]);
         spit(argv[3], h, ne * 2);
         free(x); free(h);
         return 0;
@@ -91,12 +92,12 @@ int main(int argc, char **argv) {
     if (argc > 1) return driver(argc, argv);
     int bad = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        float f = gq_f16_to_f32((uint16_t)h);
-        if (f == f && gq_f32_to_f16(f) != h) bad++;
+        float f = f16_to_f32((uint16_t)h);
+        if (f == f && f32_to_f16(f) != h) bad++;
     }
     CHECK(bad == 0, "fp16 round trip of all 65536 bit patterns (NaNs excepted)", "%d differ", bad);
-    CHECK(gq_f32_to_f16(65519.f) == 0x7bff && gq_f32_to_f16(65520.f) == 0x7c00 && gq_f32_to_f16(1e-8f) == 0 &&
-              gq_f32_to_f16(2.9802322e-08f) == 0 && gq_f32_to_f16(2.9802326e-08f) == 1,
+    CHECK(f32_to_f16(65519.f) == 0x7bff && f32_to_f16(65520.f) == 0x7c00 && f32_to_f16(1e-8f) == 0 &&
+              f32_to_f16(2.9802322e-08f) == 0 && f32_to_f16(2.9802326e-08f) == 1,
           "fp16 rounding at the overflow and subnormal edges", "wrong");
 
     static const uint32_t types[] = {GQ_Q4_0, GQ_Q4_1, GQ_Q5_0, GQ_Q5_1, GQ_Q8_0, GQ_Q4_K, GQ_Q5_K, GQ_Q6_K};
@@ -130,7 +131,7 @@ int main(int argc, char **argv) {
         for (int j = 0; j < 32; j++) q[j] = (uint8_t)((j * 7 + 3) % (1 << bits));
         if (bits == 4) gq_block_q4_1(q, d, m, blk); else gq_block_q5_1(q, d, m, blk);
         gq_dequantize(bits == 4 ? GQ_Q4_1 : GQ_Q5_1, blk, y, 32);
-        float dh = gq_f16_to_f32(gq_f32_to_f16(d)), mh = gq_f16_to_f32(gq_f32_to_f16(m));
+        float dh = f16_to_f32(f32_to_f16(d)), mh = f16_to_f32(f32_to_f16(m));
         for (int j = 0; j < 32; j++) worst = fmaxf(worst, fabsf(y[j] - ((float)q[j] * dh + mh)));
         CHECK(worst == 0, bits == 4 ? "Q4_1 block round trip" : "Q5_1 block round trip", "max diff %g", worst);
     }
