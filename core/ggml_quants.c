@@ -1,5 +1,5 @@
 // ggml_quants.c — ggml's block formats (see ggml_quants.h). Each dequantizer follows the
-// element order of ggml's reference dequantize_row_* (llama.cpp ggml/src/ggml-quants.c):
+// element order of ggml's reference dequantize_row_* (build/llama.cpp/ggml/src/ggml-quants.c):
 // the _0/_1 types put the low nibbles of a block's 16 bytes first, then the high ones; the
 // K types split a super-block of 256 into sub-blocks with 6-bit (Q4_K, Q5_K) or 8-bit
 // (Q6_K) scales under an fp16 super-scale.
@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-// Every ggml type id with its name, block elements and block bytes (ggml.c's type traits;
+// Every ggml type id with its name, block elements and block bytes (ggml's type traits;
 // the types this file reads take theirs from the structs in ggml_quants.h).
 static const struct { const char *name; int block; unsigned short bytes; } TYPES[GQ_NTYPES] = {
     [0] = {"F32", 1, 4}, [1] = {"F16", 1, 2}, [2] = {"Q4_0", GQ_QK, sizeof(block_q4_0)}, [3] = {"Q4_1", GQ_QK, sizeof(block_q4_1)},

@@ -1,5 +1,6 @@
 // ggml_quants.h — llama.cpp's (ggml's) tensor block formats, written once: type ids, block
-// sizes and names as in ggml/include/ggml.h and ggml/src/ggml-common.h of llama.cpp,
+// sizes and names as llama.cpp defines them (its source, cloned by `make llamacpp-deps`:
+// build/llama.cpp/ggml/include/ggml.h, build/llama.cpp/ggml/src/ggml-common.h),
 // dequantization of the types llama.cpp's common files use, exactly as ggml computes it
 // (each product and sum rounded to fp32 in the same order as ggml's reference
 // dequantize_row_* and gguf-py's numpy dequantizers; tests/test_ggml_quants.py checks
@@ -16,7 +17,7 @@ enum {
 #define GQ_QK 32    // elements per block of the _0/_1 types
 #define GQ_QK_K 256 // elements per super-block of the K types
 
-// The blocks (llama.cpp ggml/src/ggml-common.h): fp16 fields as raw bits.
+// The blocks (as in build/llama.cpp/ggml/src/ggml-common.h): fp16 fields as raw bits.
 typedef uint16_t gq_half;
 typedef struct { gq_half d; uint8_t qs[GQ_QK / 2]; } block_q4_0;
 typedef struct { gq_half d, m; uint8_t qs[GQ_QK / 2]; } block_q4_1;

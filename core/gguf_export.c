@@ -1,6 +1,6 @@
 // gguf_export.c — a model (as loaded or as a run deployed it) → a llama.cpp GGUF in
 // llama.cpp's own block types, plus a llama.cpp LoRA adapter for a fp side branch
-// (see gguf_write.h for the mapping; llama.cpp's src/llama-adapter.cpp for the adapter).
+// (see gguf_write.h for the mapping; build/llama.cpp/src/llama-adapter.cpp for the adapter).
 #include "checkpoint.h"
 #include "ggml_quants.h"
 #include "half.h"

@@ -100,8 +100,8 @@ for name, method, steps, lr, fb, has_ad in KINDS:
         want[f"blk.{l}.ffn_down.weight"] = nofit
     bad = {k: (ty.get(k), v) for k, v in want.items() if ty.get(k) != v}
     check(not bad and len(ty) == len(want), f"{name}: gguf-py reads the intended tensor types", str(bad or ty))
+    devs = [float(field(r, k)) for k in r.fields if k.startswith("l4q.fp16_max_dev.")]
     if blk == QT.Q4_1:
-        devs = [float(field(r, k)) for k in r.fields if k.startswith("l4q.fp16_max_dev.")]
         check(len(devs) == 30 and 0 < max(devs) < 5e-3, f"{name}: per-tensor fp16 deviation recorded for the 30 Q4_1 tensors", str(devs[:3]))
     if has_ad:
         ra, tya = types(ad)
@@ -116,7 +116,7 @@ for name, method, steps, lr, fb, has_ad in KINDS:
     h = L.harness_ppl(f"{tmp}/{name}/final.l4qz", text, 256)
     l = L.llama_nll(out, f"{tmp}/w.bin", ad if has_ad else None)
     gap = l["mean"] - h["loss"]
-    rows.append((name, os.path.getsize(out), os.path.getsize(ad) if has_ad else 0, h["loss"], l["mean"], gap))
+    rows.append((name, os.path.getsize(out), os.path.getsize(ad) if has_ad else 0, max(devs, default=0), h["loss"], l["mean"], gap))
     check(h["predicted"] == l["count"] and abs(gap) < TOL, f"{name}: llama.cpp NLL of the export within {TOL} of the harness's deployed model",
           f"harness {h['loss']:.6f} llama.cpp {l['mean']:.6f}")
     if not has_ad:
@@ -174,8 +174,8 @@ check(p.returncode == 3 and q.returncode == 2 and len(msg) == 1 and "not complet
 q = run(["export", f"{tmp}/l4q_4b_g32", "--format", "gguf", "--out", keep, "--fallback", "bf8"], check_rc=False)
 check(q.returncode == 2 and "--fallback" in q.stderr, "unknown --fallback refused (exit 2)", q.stderr)
 
-print("# kind          export bytes  adapter bytes  harness NLL  llama.cpp NLL  gap")
-for n, b, a, hl, ll, gp in rows:
-    print(f"# {n:12s} {b:12d} {a:14d} {hl:12.6f} {ll:14.6f} {gp:+.2e}")
+print("# kind          export bytes  adapter bytes  max |dw| fp16  harness NLL  llama.cpp NLL  gap")
+for n, b, a, dv, hl, ll, gp in rows:
+    print(f"# {n:12s} {b:12d} {a:14d} {dv:13.3g} {hl:12.6f} {ll:14.6f} {gp:+.2e}")
 shutil.rmtree(tmp)
 done()
