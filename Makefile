@@ -51,17 +51,29 @@ build/libl4q_mpi.so: mpi/l4q_mpi.c core/dist.h core/tensor.h
 	@mkdir -p $(dir $@)
 	mpicc -std=c11 -Wall -Wextra -O2 -g -fPIC -shared -D_GNU_SOURCE -Icore -o $@ $<
 
-# llama.cpp's source tree (vocabulary test files, gguf-py, headers) and prebuilt libraries,
-# from the npm package node-llama-cpp (test-only): build/npm is the npm prefix, build/llama.cpp
-# the clone of the package's git bundle of the matching llama.cpp source.
-LLAMACPP_NPM := node-llama-cpp@3.21.1
-llamacpp-deps: build/llama.cpp/.done
-build/llama.cpp/.done:
+# llama.cpp itself, for the tests only (tests/test_llamacpp*.py, vocab tests): the npm
+# package node-llama-cpp ships prebuilt libllama/libggml for this platform and a git bundle
+# of the matching llama.cpp source (headers, gguf-py). Idempotent; never needed by build/l4q.
+NLC_VERSION := 3.21.1
+LLAMA_BINS := build/npm/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+llamacpp-deps: build/llama.cpp/include/llama.h
+build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle:
+	@command -v npm >/dev/null && command -v git >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm git >/dev/null; \
+	  else echo "missing npm/git (run make test-deps as root or install them)"; exit 1; fi; }
 	@mkdir -p build/npm
-	npm i -E --ignore-scripts --no-audit --no-fund --loglevel=error --prefix build/npm $(LLAMACPP_NPM) >/dev/null
+	cd build/npm && npm i -E --ignore-scripts --no-audit --no-fund --loglevel=error node-llama-cpp@$(NLC_VERSION)
+	@test -f $@ && test -d $(LLAMA_BINS)
+build/llama.cpp/include/llama.h: build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle
 	rm -rf build/llama.cpp
-	git clone -q build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle build/llama.cpp
-	touch $@
+	git -c advice.detachedHead=false clone -q $< build/llama.cpp
+	@touch $@
+# The llama.cpp oracle client (tests/llamacpp/llama_client.c) against those libraries.
+build/llamacpp/llama_client: tests/llamacpp/llama_client.c build/llama.cpp/include/llama.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Ibuild/llama.cpp/include -Ibuild/llama.cpp/ggml/include -o $@ $< \
+	  $(wildcard $(LLAMA_BINS)/libllama.v*.so) $(wildcard $(LLAMA_BINS)/libggml.v*.so) $(LLAMA_BINS)/libggml-base.so \
+	  -Wl,-rpath,$(abspath $(LLAMA_BINS)) -lm
 
 build/l4q: $(OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -115,7 +127,7 @@ fuzz: build/l4q fuzz-build
 	@bash fuzz/run.sh $(FUZZ_SECONDS)
 
 # The MPI plugin after test-deps, which installs OpenMPI.
-test: test-deps all asan fuzz-build
+test: test-deps all asan fuzz-build build/llamacpp/llama_client
 	@$(MAKE) --no-print-directory build/libl4q_mpi.so
 	@bash tests/run.sh
 
