@@ -88,7 +88,7 @@ static int info_model(const char *path, int json) {
             ds[k] = deploy_stat(t[k].dep);
             bytes += ds[k].weight_bytes + ds[k].lora_bytes;
             qparams += n; qbytes += ds[k].weight_bytes; lora += ds[k].lora_bytes;
-        } else bytes += n * 4;
+        } else bytes += n * dtype_bytes(t[k].dtype);
     }
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -124,9 +124,9 @@ static int info_model(const char *path, int json) {
             cJSON_AddStringToObject(e, "name", t[k].name);
             int shape[2] = {t[k].rows, t[k].cols};
             cJSON_AddItemToObject(e, "shape", cJSON_CreateIntArray(shape, 2));
-            cJSON_AddStringToObject(e, "dtype", t[k].dep ? ds[k].form : "f32");
+            cJSON_AddStringToObject(e, "dtype", t[k].dep ? ds[k].form : dtype_name(t[k].dtype));
             size_t n = (size_t)t[k].rows * t[k].cols;
-            cJSON_AddNumberToObject(e, "bytes", (double)(t[k].dep ? ds[k].weight_bytes + ds[k].lora_bytes : n * 4));
+            cJSON_AddNumberToObject(e, "bytes", (double)(t[k].dep ? ds[k].weight_bytes + ds[k].lora_bytes : n * dtype_bytes(t[k].dtype)));
             if (t[k].dep) cJSON_AddNumberToObject(e, "bits_per_weight", ds[k].bpw);
             cJSON_AddItemToArray(arr, e);
         }
@@ -156,7 +156,8 @@ static int info_model(const char *path, int json) {
             snprintf(shape, sizeof shape, "%dx%d", t[k].rows, t[k].cols);
             size_t n = (size_t)t[k].rows * t[k].cols;
             if (t[k].dep) printf("%-20s %-14s %-20s %12zu %8.3f\n", t[k].name, shape, ds[k].form, ds[k].weight_bytes + ds[k].lora_bytes, ds[k].bpw);
-            else printf("%-20s %-14s %-20s %12zu %8d\n", t[k].name, shape, "f32", n * 4, 32);
+            else printf("%-20s %-14s %-20s %12zu %8d\n", t[k].name, shape, dtype_name(t[k].dtype), n * dtype_bytes(t[k].dtype),
+                        8 * (int)dtype_bytes(t[k].dtype));
         }
     }
     free(ds);

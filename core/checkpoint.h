@@ -3,8 +3,9 @@
 #pragma once
 #include "model.h"
 
-// GGUF v3 (and v2) reader; buf is the whole file, still owned by the caller (the weights are
-// converted into a blob of their own). Bad input → die_input naming the file.
+// GGUF v3 (and v2) reader; buf is the whole file, still owned by the caller unless the
+// returned mf->file_buf == buf (F16/BF16 tensors are kept in place; the rest is converted
+// into a blob of its own). Bad input → die_input naming the file.
 ModelFile *gguf_load(const char *path, const void *buf, size_t len);
 
 // Rejects non-positive or implausible sizes and inconsistent head counts, naming the file
@@ -23,6 +24,8 @@ typedef struct {
     char name[48];
     const float *data;
     const Deploy *dep;
+    const uint16_t *half;  // 16-bit tensors: data == NULL, dtype DT_F16 | DT_BF16
+    int dtype;
     int rows, cols;
 } MfTensor;
 int mf_tensors(const ModelFile *mf, MfTensor *out, int max); // returns count (≤ max)

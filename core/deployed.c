@@ -10,6 +10,7 @@
 //
 // The Deploy is borrowed, not copied: it belongs to the ModelFile, which outlives the
 // Model built from it. backward is an internal error: these layers have nothing to train.
+#include "half.h"
 #include "linear.h"
 #include "quant.h"
 #include "util.h"
@@ -52,14 +53,16 @@ void deploy_rows(const Deploy *d, int r0, int t, float *Wt) {
     }
 }
 
-// The row-tile loop both directions share: dequantize a tile of W, then one sgemm with it.
-static void deploy_tiled(const Deploy *d, Linear *L, const float *A, float *C, int N, int backward) {
-    int in = d->in, out = d->out, tile = deploy_tile_rows(out, in);
+// The row-tile loop every tiled product shares: fill a tile of W (rows(src, r0, t, Wt)),
+// then one sgemm with it — forward Y = X·Wᵀ, backward dX += dY·W.
+typedef void (*RowSource)(const void *src, int r0, int t, float *Wt);
+static void tiled_product(RowSource rows, const void *src, int out, int in, int tile, Linear *L,
+                          const float *A, float *C, int N, int backward) {
     float *Wt = xmalloc((size_t)tile * in * sizeof(float));
     mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
-        deploy_rows(d, r0, t, Wt);
+        rows(src, r0, t, Wt);
         if (!backward) // Y[:, r0:r0+t] = X·Wtᵀ (ldc = out writes the tile's columns in place)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, A, in, Wt, in, 0.0f, C + r0, out);
         else // dX += dY[:, r0:r0+t]·Wt
@@ -68,12 +71,35 @@ static void deploy_tiled(const Deploy *d, Linear *L, const float *A, float *C, i
     free(Wt);
 }
 
+static void deploy_rows_src(const void *d, int r0, int t, float *Wt) { deploy_rows(d, r0, t, Wt); }
+
 void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
-    deploy_tiled(d, L, X, Y, N, 0);
+    tiled_product(deploy_rows_src, d, d->out, d->in, deploy_tile_rows(d->out, d->in), L, X, Y, N, 0);
 }
 
 void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N) {
-    deploy_tiled(d, L, dY, dX, N, 1);
+    tiled_product(deploy_rows_src, d, d->out, d->in, deploy_tile_rows(d->out, d->in), L, dY, dX, N, 1);
+}
+
+// A 16-bit frozen weight is widened in tiles of about 8 MiB of floats: a training batch
+// (hundreds of rows) repacks X for every tile, so the tiles are far taller than the
+// dequantized ones above (512 rows of a 4096-wide LLaMA-7B projection); a model whose
+// weight fits in one tile runs the very sgemm call the fp32 weight would.
+#define WIDEN_TILE_FLOATS ((size_t)2 << 20)
+int w0_tile_rows(int out, int in) {
+    size_t t = WIDEN_TILE_FLOATS / (size_t)in;
+    return t < 1 ? 1 : t > (size_t)out ? out : (int)t;
+}
+static void param_rows_src(const void *W, int r0, int t, float *Wt) { param_rows(W, r0, t, Wt); }
+
+void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N) {
+    if (W->dtype == DT_F32) { mm_xwt(X, W->data, Y, N, L->in, L->out, 0.0f); return; }
+    tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, X, Y, N, 0);
+}
+
+void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N) {
+    if (W->dtype == DT_F32) { mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f); return; }
+    tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, dY, dX, N, 1);
 }
 
 void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {

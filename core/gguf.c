@@ -156,10 +156,24 @@ typedef struct {
     int n_f16, n_bf16;
 } Tensors;
 
-// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32.
+static TInfo *tensor_find(Tensors *T, const char *name) {
+    for (uint64_t i = 0; i < T->nt; i++) if (str_eq(T->t[i].name, name)) return &T->t[i];
+    return NULL;
+}
+
+// A tensor stored as F16/BF16 (or NULL): kept 16-bit in the file buffer (half.h), whose
+// type goes to *dt; tensor_fetch still checks its shape.
+static const uint16_t *tensor_half(Tensors *T, const char *name, int *dt) {
+    TInfo *ti = tensor_find(T, name);
+    if (!ti || (ti->type != GG_F16 && ti->type != GG_BF16)) return NULL;
+    *dt = ti->type == GG_F16 ? DT_F16 : DT_BF16;
+    return (const uint16_t *)(T->data + ti->offset);
+}
+
+// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32
+// (dst NULL: checks only, for a tensor kept 16-bit).
 static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float *dst, int optional) {
-    TInfo *ti = NULL;
-    for (uint64_t i = 0; i < T->nt; i++) if (str_eq(T->t[i].name, name)) { ti = &T->t[i]; break; }
+    TInfo *ti = tensor_find(T, name);
     if (!ti) { if (optional) return 0; die_input("%s: GGUF tensor '%s' is missing", T->path, name); }
     uint64_t want0 = (uint64_t)cols, want1 = (uint64_t)rows;
     int ok = ti->ne[0] == want0 && (ti->ndim == 1 ? rows == 1 : ti->ne[1] == want1);
@@ -172,6 +186,7 @@ static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float 
     ti->used = 1;
     const unsigned char *src = T->data + ti->offset;
     size_t n = (size_t)rows * cols;
+    if (!dst) { T->n_f16 += ti->type == GG_F16; T->n_bf16 += ti->type == GG_BF16; return 1; }
     if (ti->type == GG_F32) memcpy(dst, src, n * 4);
     else if (ti->type == GG_F16) {
         for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); dst[j] = half_to_float(h); }
@@ -323,19 +338,33 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
 
     ModelFile *mf = mf_alloc(path, &c);
     size_t V = c.vocab_size, D = c.dim, L = c.n_layers;
-    size_t total = V * D * 2 + L * D * 2 + D; // the head slot is dropped again if tied
-    for (int p = 0; p < 7; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
+    Tensors T = {path, (const unsigned char *)buf + data_off, ti, nt, 0, 0};
+    static const char *const gname[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    char nm[96];
+    // F16/BF16 embeddings and projections stay 16-bit, in place in the file buffer (which
+    // the ModelFile then keeps); only the rest is converted into the fp32 blob.
+    int dt;
+    const uint16_t *h;
+    size_t total = L * D * 2 + D;
+    if ((h = tensor_half(&T, "token_embd.weight", &dt))) mf->tok_emb16 = h, mf->tok_emb_dt = dt;
+    else total += V * D;
+    if (has_output && (h = tensor_half(&T, "output.weight", &dt))) mf->wcls16 = h, mf->wcls_dt = dt;
+    else if (has_output) total += V * D;
+    for (int l = 0; l < c.n_layers; l++)
+        for (int p = 0; p < 7; p++) {
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
+            if ((h = tensor_half(&T, nm, &dt))) { mf_set_w16(mf, l * 7 + p, dt, h); continue; }
+            int o, i; proj_dims(&c, p, &o, &i); total += (size_t)o * i;
+        }
+    if (mf->w16 || mf->tok_emb16 || mf->wcls16) mf->file_buf = (void *)buf;
     float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
     mf->blob = blob;
-    Tensors T = {path, (const unsigned char *)buf + data_off, ti, nt, 0, 0};
-    mf->tok_emb = cur; cur += V * D;
+    if (!mf->tok_emb16) { mf->tok_emb = cur; cur += V * D; }
     tensor_fetch(&T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
     mf->rms_att = cur; cur += L * D;
     mf->rms_ffn = cur; cur += L * D;
     mf->rms_final = cur; cur += D;
     tensor_fetch(&T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
-    static const char *const gname[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
-    char nm[96];
     for (int l = 0; l < c.n_layers; l++) {
         snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
         tensor_fetch(&T, nm, 1, c.dim, mf->rms_att + l * D, 0);
@@ -344,17 +373,19 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
         for (int p = 0; p < 7; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
             snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
-            mf->w[l * 7 + p] = cur;
-            tensor_fetch(&T, nm, o, i, cur, 0);
-            cur += (size_t)o * i;
+            float *dst = mf->w16 && mf->w16[l * 7 + p] ? NULL : cur;
+            if (dst) { mf->w[l * 7 + p] = cur; cur += (size_t)o * i; }
+            tensor_fetch(&T, nm, o, i, dst, 0);
         }
     }
     if (has_output) {
-        mf->wcls = cur;
+        if (!mf->wcls16) mf->wcls = cur;
         tensor_fetch(&T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
         // llama.cpp's llama2.c converter writes a tied head out as a copy; a bit-identical
         // copy is treated as tied so training updates one matrix, as the original model did.
-        if (!memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))) { mf->wcls = NULL; mf->c.shared_classifier = 1; }
+        int same = mf->wcls ? mf->tok_emb && !memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))
+                            : mf->tok_emb16 && mf->wcls_dt == mf->tok_emb_dt && !memcmp(mf->wcls16, mf->tok_emb16, V * D * 2);
+        if (same) { mf->wcls = NULL; mf->wcls16 = NULL; mf->c.shared_classifier = 1; }
     }
     // A tensor this reader does not place (e.g. rope_freqs for scaled RoPE) would change
     // the model's meaning if silently ignored.

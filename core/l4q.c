@@ -34,7 +34,7 @@
 
 typedef struct {
     Linear base;
-    const float *W0;     // frozen out×in, not owned
+    const Param *W0;     // frozen out×in (fp32 or 16-bit), not owned
     Param *A, *B, *s, *b;
     float alpha;         // the LoRA scale alpha/rank
     QuantSpec q;
@@ -67,8 +67,11 @@ static inline void l4q_merge_chunk(const L4qLinear *l, size_t row0, int nr, int 
             for (int jj = 0; jj < n; jj++) m[ii][jj] = fmaf(bk, ak[jj], m[ii][jj]);
         }
     }
+    float w16[L4Q_MC]; // a 16-bit W0 is widened here, a chunk row at a time (exact)
     for (int ii = 0; ii < nr; ii++) {
-        const float *w0 = l->W0 + (row0 + ii) * in + j;
+        const float *w0 = w16;
+        if (l->W0->dtype == DT_F32) w0 = l->W0->data + (row0 + ii) * in + j;
+        else half_to_f32(l->W0->dtype, l->W0->half + (row0 + ii) * in + j, w16, n);
         float *w = W + ii * in + j;
         #pragma omp simd
         for (int jj = 0; jj < n; jj++) w[jj] = fmaf(l->alpha, m[ii][jj], w0[jj]);
@@ -196,8 +199,10 @@ static const LinearOps L4Q_OPS = {"l4q", l4q_forward, l4q_backward, l4q_deploy, 
 
 // Quantizer parameters s, b (out × n_groups, no weight decay), initialized from W by the
 // configured init. Shared by l4q, qat_lora and lsq.
-void quant_params_build(const MethodCfg *m, const char *name, const float *W, int out, int in,
+void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
                         QuantSpec *q, Param **s, Param **b) {
+    float *tmp; // a 16-bit W0 is widened whole for the init only (build time, one layer)
+    const float *W = param_f32(W0, &tmp);
     quant_spec(q, m->bits, m->group_size, out, in);
     QuantInit init = quant_init_parse(m->init);
     char nm[96];
@@ -206,6 +211,7 @@ void quant_params_build(const MethodCfg *m, const char *name, const float *W, in
     snprintf(nm, sizeof nm, "%s.qoffset", name);
     *b = param_new(nm, out, q->ng, 0);
     quant_init_params(q, W, init, (*s)->data, (*b)->data);
+    free(tmp);
     param_make_trainable(*s);
     param_make_trainable(*b);
 }
@@ -219,7 +225,7 @@ Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     l->base.ops = &L4Q_OPS;
     l->base.out = out; l->base.in = in;
     snprintf(l->base.name, sizeof l->base.name, "%s", name);
-    l->W0 = W->data;
+    l->W0 = W;
     l->alpha = m->alpha / m->rank;
     int span = in > out ? in : out;
     if (m->tile_span > span) span = m->tile_span;
@@ -227,13 +233,13 @@ Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     l->tile = rows < out ? (int)rows : out;
     l->lsq_scale = m->lsq_grad_scale;
     // B = 0 at construction, so W0 + α·B·A = W0: the init sees the merged weight.
-    quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);
+    quant_params_build(m, name, W, out, in, &l->q, &l->s, &l->b);
     lora_init_AB(&l->A, &l->B, name, m->rank, out, in, rng);
     l->base.form = quant_form_name(l->q.bits, 0);
     Param *ps[4] = {l->A, l->B, l->s, l->b};
     size_t tb = 0;
     for (int i = 0; i < 4; i++) { l->base.params[l->base.n_params++] = ps[i]; tb += ps[i]->n * sizeof(float); }
-    l->base.mem.weight_bytes = W->n * sizeof(float);
+    l->base.mem.weight_bytes = param_bytes(W);
     l->base.mem.trainable_bytes = tb;
     l->base.mem.grad_opt_bytes = 3 * tb;
     l->base.mem.saved_bytes = 0;

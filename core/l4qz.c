@@ -128,7 +128,9 @@ void l4qz_write(const char *path, Model *M, const char *method, const char *form
             die_internal("%s: deploy of %s has shape %dx%d, expected %dx%d", path, lin->name, dep[i].out, dep[i].in, lin->out, lin->in);
     }
     float *head = head_folded(M);
-    const float *wcls = head ? head : (c->shared_classifier ? NULL : M->wcls.data);
+    float *emb16 = NULL, *cls16 = NULL; // 16-bit embeddings are stored widened (l4qz holds fp32)
+    const float *emb = param_f32(&M->tok_emb, &emb16);
+    const float *wcls = head ? head : (c->shared_classifier ? NULL : param_f32(&M->wcls, &cls16));
     const Tokenizer *tok = M->mf ? M->mf->tok : NULL;
 
     wr(&w, "L4QZ", 4);
@@ -142,14 +144,14 @@ void l4qz_write(const char *path, Model *M, const char *method, const char *form
     wr_name(&w, method ? method : M->method.name);
     wr_name(&w, form ? form : (L > 0 ? M->lin[0]->form : "fp32"));
     wr_u32(&w, tok ? L4QZ_FLAG_TOKENIZER : 0);
-    wr_floats(&w, M->tok_emb.data, (size_t)V * D);
+    wr_floats(&w, emb, (size_t)V * D);
     wr_floats(&w, M->rms_att.data, (size_t)L * D);
     wr_floats(&w, M->rms_ffn.data, (size_t)L * D);
     wr_floats(&w, M->rms_final.data, D);
     if (wcls) wr_floats(&w, wcls, (size_t)V * D);
     for (int i = 0; i < L * 7; i++) { wr_deploy(&w, &dep[i], M->lin[i]->name); deploy_free(&dep[i]); }
     free(dep);
-    free(head);
+    free(head); free(emb16); free(cls16);
     if (tok) {
         wr_i32(&w, tok->vocab_size);
         for (int i = 0; i < tok->vocab_size; i++) {

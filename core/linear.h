@@ -11,6 +11,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "half.h"
 #include "tensor.h"
 #include "util.h"
 
@@ -113,6 +114,12 @@ int deploy_tile_rows(int out, int in);
 void deploy_rows(const Deploy *d, int r0, int t, float *Wt);
 void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
 void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N);
+// The frozen base W0 of a method (none, lora, l4q's callers): Y = X·W0ᵀ (overwrites) and
+// dX += dY·W0. fp32 goes straight to sgemm; a 16-bit W0 (Param.half) is widened
+// w0_tile_rows rows at a time (tracked in L->mem.transient_peak).
+int w0_tile_rows(int out, int in);
+void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N);
+void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N);
 // Y += the deployed fp LoRA side branch ("n&fp"), if d has one (inference only).
 void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
 const char *const *method_names(void); // NULL-terminated

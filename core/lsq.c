@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void quant_params_build(const MethodCfg *m, const char *name, const float *W, int out, int in,
+void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
                         QuantSpec *q, Param **s, Param **b);
 
 typedef struct {
@@ -63,11 +63,11 @@ Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     l->base.out = out; l->base.in = in;
     snprintf(l->base.name, sizeof l->base.name, "%s", name);
     l->lsq_scale = m->lsq_grad_scale;
-    quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);
-    l->base.form = quant_form_name(l->q.bits, 0);
     // As in `full`: a Param that already has a grad is shared (tied head) and counted once.
     int shared = W->grad != NULL;
-    param_make_trainable(W);
+    param_make_trainable(W); // a 16-bit weight becomes the fp32 one that trains
+    quant_params_build(m, name, W, out, in, &l->q, &l->s, &l->b);
+    l->base.form = quant_form_name(l->q.bits, 0);
     l->W = W;
     size_t n = (size_t)out * in;
     l->Wq = xmalloc(n * sizeof(float));
