@@ -118,7 +118,8 @@ void mf_widen(ModelFile *mf) {
 
 void model_file_free(ModelFile *mf) {
     if (!mf) return;
-    free(mf->w16); free(mf->w16_dt); free(mf->file_buf); free(mf->wide_blob);
+    free(mf->w16); free(mf->w16_dt); free(mf->blob16); free(mf->wide_blob);
+    if (mf->hold_free) mf->hold_free(mf->hold);
     if (mf->dep) {
         for (int i = 0; i < mf->c.n_layers * 7; i++)
             if (mf->dep[i]) { deploy_free(mf->dep[i]); free(mf->dep[i]); }
@@ -223,7 +224,7 @@ static size_t weights_elems(const Config *c) {
 // w3(up), rms_final, freq_cis real+imag (seq_len × head_size/2 each), wcls if unshared.
 static ModelFile *load_v0(const char *path, char *buf, size_t len) {
     if (len < 28) die_input("%s: truncated: expected at least 28 bytes (llama2.c v0 header), got %zu", path, len);
-    Config c;
+    Config c = {0};
     header_config(&c, (unsigned char *)buf);
     c.shared_classifier = c.vocab_size > 0; // llama2.c's convention: negative = own head
     if (c.vocab_size < 0 && c.vocab_size != INT32_MIN) c.vocab_size = -c.vocab_size;
@@ -251,7 +252,7 @@ static ModelFile *load_v0(const char *path, char *buf, size_t len) {
 // (v2: int32 group_size at byte 37, unaligned), zero padding.
 static Config header_v12(const char *path, const unsigned char *p, size_t len, int version) {
     if (len < 256) die_input("%s: truncated: expected at least 256 bytes (llama2.c v%d header), got %zu", path, version, len);
-    Config c;
+    Config c = {0};
     header_config(&c, p + 8);
     if (p[36] > 1) die_input("%s: llama2.c v%d header: shared_classifier flag is %d (expected 0 or 1)", path, version, p[36]);
     c.shared_classifier = p[36];
@@ -335,12 +336,13 @@ static ModelFile *load_v2(const char *path, char *buf, size_t len) {
 }
 
 ModelFile *model_file_load(const char *path) {
+    if (hf_is_dir(path)) return hf_load(path);
     size_t len;
     char *buf = read_file(path, &len);
     ModelFile *mf;
     if (len >= 4 && !memcmp(buf, "GGUF", 4)) {
         mf = gguf_load(path, buf, len);
-        if (mf->file_buf != buf) free(buf); // kept when 16-bit tensors point into it
+        if (mf->hold != buf) free(buf); // kept when 16-bit tensors point into it
     } else if (len >= 4 && !memcmp(buf, "L4QZ", 4)) {
         if (!l4qz_load) die_input("%s: l4qz support not built into this binary", path);
         mf = l4qz_load(path, buf, len);

@@ -4,9 +4,16 @@
 #include "model.h"
 
 // GGUF v3 (and v2) reader; buf is the whole file, still owned by the caller unless the
-// returned mf->file_buf == buf (F16/BF16 tensors are kept in place; the rest is converted
+// returned mf->hold == buf (F16/BF16 tensors are kept in place; the rest is converted
 // into a blob of its own). Bad input → die_input naming the file.
 ModelFile *gguf_load(const char *path, const void *buf, size_t len);
+
+// Hugging Face LLaMA/Mistral directory (config.json + safetensors; core/hf_model.c).
+int hf_is_dir(const char *path);
+ModelFile *hf_load(const char *dir);
+// HF row of llama2.c's row r in a q/k projection with heads of size hs (HF's rotate-half
+// permutation; core/hf_model.c).
+int hf_rope_row(int r, int hs);
 
 // Rejects non-positive or implausible sizes and inconsistent head counts, naming the file
 // (and `what`, e.g. "llama2.c v0 header") in the message.

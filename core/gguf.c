@@ -8,6 +8,7 @@
 // so the rows are used as stored. Checked: stories260K.gguf's attn_q/attn_k equal the v0
 // file's wq/wk exactly (tests/test_checkpoint.c).
 #include "checkpoint.h"
+#include "half.h"
 #include "tokenizer.h"
 #include <math.h>
 #include <stdlib.h>
@@ -136,19 +137,6 @@ static const char *type_name(uint32_t t) {
     return t == GG_BF16 ? "BF16" : "non-float";
 }
 
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 31) bits = sign | 0x7f800000u | (m << 13);             // Inf/NaN
-    else if (e) bits = sign | ((e + 112) << 23) | (m << 13);          // normal: rebias 15→127
-    else if (!m) bits = sign;                                         // ±0
-    else {                                                            // subnormal: normalise
-        int s = 0;
-        while (!(m & 1024)) { m <<= 1; s++; }
-        bits = sign | ((uint32_t)(113 - s) << 23) | ((m & 1023) << 13);
-    }
-    float f; memcpy(&f, &bits, 4); return f;
-}
-
 typedef struct {
     const char *path;
     const unsigned char *data; // start of the tensor data section
@@ -189,10 +177,10 @@ static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float 
     if (!dst) { T->n_f16 += ti->type == GG_F16; T->n_bf16 += ti->type == GG_BF16; return 1; }
     if (ti->type == GG_F32) memcpy(dst, src, n * 4);
     else if (ti->type == GG_F16) {
-        for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); dst[j] = half_to_float(h); }
+        half_to_f32(DT_F16, src, dst, n);
         T->n_f16++;
     } else if (ti->type == GG_BF16) {
-        for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); uint32_t b = (uint32_t)h << 16; memcpy(&dst[j], &b, 4); }
+        half_to_f32(DT_BF16, src, dst, n);
         T->n_bf16++;
     } else die_input("%s: GGUF tensor '%s' has type %s (%u); only F32, F16 and BF16 are supported", T->path, name, type_name(ti->type), ti->type);
     return 1;
@@ -356,7 +344,7 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
             if ((h = tensor_half(&T, nm, &dt))) { mf_set_w16(mf, l * 7 + p, dt, h); continue; }
             int o, i; proj_dims(&c, p, &o, &i); total += (size_t)o * i;
         }
-    if (mf->w16 || mf->tok_emb16 || mf->wcls16) mf->file_buf = (void *)buf;
+    if (mf->w16 || mf->tok_emb16 || mf->wcls16) mf->hold = (void *)buf, mf->hold_free = free;
     float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
     mf->blob = blob;
     if (!mf->tok_emb16) { mf->tok_emb = cur; cur += V * D; }

@@ -58,6 +58,8 @@ void gguf_write(const char *path, const ModelFile *mf, float *const *w, const To
     T1("output_norm.weight", mf->rms_final, c->dim);
     if (!c->shared_classifier) T2("output.weight", mf->wcls, c->vocab_size, c->dim);
 
+    if (c->rope_factor > 0) // llama.cpp keeps it as a rope_freqs tensor, which core/gguf.c does not read
+        die_input("%s: GGUF export of a model with llama3 RoPE scaling is not supported (export l4qz)", path);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     W wt = {fopen(tmp, "wb"), tmp};

@@ -34,22 +34,30 @@ static uint16_t f16_from_scalar(float f) {
     return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
 }
 
-void half_to_f32(int dt, const uint16_t *restrict src, float *restrict dst, size_t n) {
+void half_to_f32(int dt, const void *restrict s, float *restrict dst, size_t n) {
+    const unsigned char *src = s;
     size_t i = 0;
     if (dt == DT_BF16) {
-        uint32_t *d = (uint32_t *)dst;
         #pragma omp simd
-        for (size_t k = 0; k < n; k++) d[k] = (uint32_t)src[k] << 16;
+        for (size_t k = 0; k < n; k++) {
+            uint16_t h;
+            memcpy(&h, src + 2 * k, 2);
+            dst[k] = bits_f32((uint32_t)h << 16);
+        }
         return;
     }
 #if defined(__AVX512F__)
     for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + 2 * i))));
 #elif defined(__F16C__)
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 2 * i))));
 #endif
-    for (; i < n; i++) dst[i] = f16_scalar(src[i]);
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        dst[i] = f16_scalar(h);
+    }
 }
 
 void f32_to_half(int dt, const float *restrict src, uint16_t *restrict dst, size_t n) {

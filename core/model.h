@@ -7,6 +7,8 @@ typedef struct {
     int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
     int shared_classifier; // head tied to the token embedding
     float norm_eps, rope_theta;
+    // Llama-3.1 RoPE frequency scaling (HF rope_scaling type "llama3"); factor 0 = none.
+    float rope_factor, rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos;
 } Config;
 
 struct Tokenizer;
@@ -27,13 +29,16 @@ typedef struct {
     float *wcls;            // V×dim, NULL when shared
     // Tensors stored as f16/bf16 stay 16-bit (half.h): projection i then has w[i] NULL and
     // w16[i] set with dtype w16_dt[i] (both arrays NULL when the file has none); tok_emb /
-    // wcls NULL with tok_emb16 / wcls16 set likewise. They may point into file_buf.
+    // wcls NULL with tok_emb16 / wcls16 set likewise. They point into `hold` (the file as
+    // read or mapped) or into blob16.
     const uint16_t **w16;
     uint8_t *w16_dt;
     const uint16_t *tok_emb16, *wcls16;
     int tok_emb_dt, wcls_dt;
-    void *file_buf;         // the checkpoint file itself, owned, when tensors point into it
-    void *wide_blob;        // mf_widen's fp32 copies, owned
+    void *hold;                  // released with hold_free(hold) when the ModelFile is freed
+    void (*hold_free)(void *);
+    uint16_t *blob16;            // owned 16-bit copies (e.g. rows a reader had to reorder)
+    void *wide_blob;             // mf_widen's fp32 copies, owned
     struct Tokenizer *tok;  // embedded tokenizer (GGUF, l4qz), or NULL
     char method[32];        // l4qz: the method that produced it; else ""
     char form[32];          // inference form label
