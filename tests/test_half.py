@@ -2,8 +2,10 @@
 #   * f16/bf16 -> f32 of all 65536 patterns and f32 -> f16/bf16 (round to nearest even,
 #     subnormals, overflow, NaN) equal numpy's float16 and torch's bfloat16 conversions;
 #   * a tiny random LLaMA written as a GGUF with F16 (and one with BF16) projections and
-#     embeddings gives logits, loss and every gradient bit for bit equal to the same values
-#     written as fp32 (llama2.c v0), for none, lora, l4q, qat_lora, full and lsq — the
+#     embeddings, and as Hugging Face directories in BF16 (two shards) and F16 (q/k rows
+#     permuted as HF's conversion does), gives logits, loss and every gradient bit for bit
+#     equal to the same values written as fp32 (llama2.c v0), for none, lora, l4q,
+#     qat_lora, full and lsq — the
 #     16-bit model is widened exactly, and the fp32 model's gradients are the ones
 #     tests/test_model.py and tests/test_l4q.py check against PyTorch;
 #   * `info --json` reports the 16-bit dtypes and bytes; a NaN in a 16-bit tensor and a
@@ -13,6 +15,7 @@ import numpy as np
 import torch
 from testlib import ROOT, L4Q, check, done, run_json
 import torch_llama as tl
+import torch_hf as th
 
 TMP = tempfile.mkdtemp(prefix="l4q_test_half_")
 HALF = os.path.join(ROOT, "build", "tests", "test_half")
@@ -98,10 +101,10 @@ def gguf_bytes(cfg, w, dtype):
     return head + b"\0" * (-len(head) % 32) + data
 
 
-def rounded(w, dtype):
-    """The values a dtype file holds, as float32 tensors (norms stay fp32)."""
+def rounded(w, dtype, norms=False):
+    """The values a dtype file holds, as float32 tensors (norms stay fp32 unless norms)."""
     t = torch.float16 if dtype == "f16" else torch.bfloat16
-    return {k: (v if k.startswith("rms") else v.to(t).float()) for k, v in w.items()}
+    return {k: (v if k.startswith("rms") and not norms else v.to(t).float()) for k, v in w.items()}
 
 
 def dump(model, method, seqs, randB):
@@ -116,28 +119,40 @@ def dump(model, method, seqs, randB):
     return open(op, "rb").read()
 
 
-for dtype, shared in [("f16", False), ("bf16", True)]:
-    cfg, w = tl.random_model(shared=shared, seed=5)
-    w = rounded(w, dtype)
-    f32p, hp = os.path.join(TMP, f"m_{dtype}.bin"), os.path.join(TMP, f"m_{dtype}.gguf")
-    tl.write_v0(f32p, cfg, w)
-    open(hp, "wb").write(gguf_bytes(cfg, w, dtype))
-    seqs = np.random.default_rng(4).integers(0, cfg["vocab_size"], (2, cfg["seq_len"] + 1))
-    for method in ["none", "lora", "l4q", "qat_lora", "full", "lsq"]:
-        randB = method in ("lora", "l4q", "qat_lora")
-        a, b = dump(f32p, method, seqs, randB), dump(hp, method, seqs, randB)
-        check(a == b, f"{dtype} GGUF ({'tied' if shared else 'untied'} head), {method}: logits, loss and every gradient "
-              f"bit for bit = the fp32 file of the same values", f"dumps differ ({len(a)} vs {len(b)} bytes)")
-    j = run_json(["info", hp])
+def info_check(path, cfg, dtype):
+    j = run_json(["info", path])
     dts = {t["name"]: t["dtype"] for t in j["tensors"]}
     nproj = 7 * cfg["n_layers"]
     ok = all(dts[f"layers.{l}.{p}"] == dtype for l in range(cfg["n_layers"]) for p in tl.PROJ) and dts["tok_emb"] == dtype \
-        and dts["rms_att"] == "f32"
+        and dts["rms_att"] == "f32"  # norms are small: always converted
     nparams = sum(t["shape"][0] * t["shape"][1] for t in j["tensors"])
     nnorm = (2 * cfg["n_layers"] + 1) * cfg["dim"]
     check(ok and j["weight_bytes"] == 2 * (nparams - nnorm) + 4 * nnorm and dtype in j["format"],
           f"info: {dtype} tensors listed as {dtype}, weights held in {j['weight_bytes']} bytes ({nproj} projections)",
           f"format {j['format']}, weight_bytes {j['weight_bytes']}, dtypes {sorted(set(dts.values()))}")
+
+
+for dtype, shared in [("f16", False), ("bf16", True)]:
+    cfg, w0 = tl.random_model(shared=shared, seed=5)
+    # GGUF keeps the norms f32 (as llama.cpp writes them); an HF file has one dtype for all.
+    w, wh = rounded(w0, dtype), rounded(w0, dtype, norms=True)
+    f32p, f32h, hp = (os.path.join(TMP, f"m_{dtype}{x}") for x in (".bin", "_hf.bin", ".gguf"))
+    tl.write_v0(f32p, cfg, w)
+    tl.write_v0(f32h, cfg, wh)
+    open(hp, "wb").write(gguf_bytes(cfg, w, dtype))
+    hfd = os.path.join(TMP, f"hf_{dtype}")
+    config, t = th.from_llama2c(cfg, wh)
+    th.write_dir(hfd, config, t, dtype.upper(), 2 if dtype == "bf16" else 1)
+    seqs = np.random.default_rng(4).integers(0, cfg["vocab_size"], (2, cfg["seq_len"] + 1))
+    for method in ["none", "lora", "l4q", "qat_lora", "full", "lsq"]:
+        randB = method in ("lora", "l4q", "qat_lora")
+        for label, path, ref in [("GGUF", hp, f32p), ("HF dir", hfd, f32h)]:
+            a, b = dump(ref, method, seqs, randB), dump(path, method, seqs, randB)
+            check(a == b, f"{dtype} {label} ({'tied' if shared else 'untied'} head), {method}: logits, loss and every "
+                  f"gradient bit for bit = the fp32 file of the same values", f"dumps differ ({len(a)} vs {len(b)} bytes)")
+    for path in (hp, hfd):
+        info_check(path, cfg, dtype)
+
 
 # ---- bad 16-bit files ----------------------------------------------------------------------
 cfg, w = tl.random_model(shared=False, seed=6)
