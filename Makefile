@@ -58,6 +58,9 @@ build/tests/%: tests/%.c $(LIBOBJS)
 build/bench/memtime: bench/memtime.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+build/bench/mkhf: bench/mkhf.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
 # Sanitizer build of the binary and the C tests (run by the suite).
 asan: build/asan/l4q $(TESTSRC:tests/%.c=build/asan/tests/%)
@@ -73,9 +76,10 @@ build/asan/tests/%: tests/%.c $(ASAN_LIBOBJS)
 test: all asan test-deps
 	@bash tests/run.sh
 
-bench: all build/bench/memtime
+bench: all build/bench/memtime build/bench/mkhf
 	@bash bench/run.sh
 	@bash bench/train.sh
+	@bash bench/big.sh
 
 reproduce: all
 	build/l4q sweep experiments/default.yaml --out results/default
