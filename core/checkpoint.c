@@ -336,7 +336,7 @@ static ModelFile *load_v2(const char *path, char *buf, size_t len) {
 }
 
 ModelFile *model_file_load(const char *path) {
-    if (hf_is_dir(path)) return hf_load(path);
+    if (hf_is_dir(path)) { ModelFile *hf = hf_load(path); mf_check_finite(hf); return hf; }
     size_t len;
     char *buf = read_file(path, &len);
     ModelFile *mf;
