@@ -1,12 +1,10 @@
-// half.c — f16/bf16 <-> f32 (half.h). bf16 is the top half of an fp32, so widening is a
-// 16-bit shift; f16 uses the F16C (or AVX-512) conversion instructions when the build
-// targets them, with a portable bit-level fallback that gives identical results.
+// half.c — f16/bf16 <-> f32 (half.h; widening is inline there). bf16 is the top half of an
+// fp32, so widening is a 16-bit shift; f16 uses the F16C (or AVX-512) conversion
+// instructions when the build targets them, with a portable bit-level fallback that gives
+// identical results.
 #include "half.h"
 #include <math.h>
 #include <string.h>
-#if defined(__F16C__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 const char *dtype_name(int dt) { return dt == DT_F16 ? "f16" : dt == DT_BF16 ? "bf16" : "f32"; }
 size_t dtype_bytes(int dt) { return dt == DT_F16 || dt == DT_BF16 ? 2 : 4; }
@@ -27,33 +25,15 @@ static uint16_t f16_from_scalar(float f) {
     if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); // NaN
     if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);                         // rounds past 65504: Inf
     if (ax < 0x38800000u) {                                                           // below 2^-14: subnormal
-        float a = bits_f32(ax) * 0x1p24f;  // exact scaling; the cast rounds to nearest even
+        float a = bits_f32(ax) * 0x1p24f;  // exact scaling; nearbyintf rounds half to even
         return (uint16_t)(sign | (uint32_t)nearbyintf(a));
     }
     uint32_t r = ax + 0xfffu + ((ax >> 13) & 1);                                      // round half to even
     return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
 }
 
-void half_to_f32(int dt, const void *restrict s, float *restrict dst, size_t n) {
-    const unsigned char *src = s;
-    size_t i = 0;
-    if (dt == DT_BF16) {
-        #pragma omp simd
-        for (size_t k = 0; k < n; k++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * k, 2);
-            dst[k] = bits_f32((uint32_t)h << 16);
-        }
-        return;
-    }
-#if defined(__AVX512F__)
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + 2 * i))));
-#elif defined(__F16C__)
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 2 * i))));
-#endif
-    for (; i < n; i++) {
+void f16_to_f32_scalar(const unsigned char *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, src + 2 * i, 2);
         dst[i] = f16_scalar(h);
