@@ -57,8 +57,7 @@ int cmd_export(int argc, char **argv) {
         Model *M = model_build(mf, NULL, 1, 1, 0);
         char form[40];
         snprintf(form, sizeof form, "%s%s", M->lin[0]->form, merged ? " merged" : "");
-        if (tok && !mf->tok) mf->tok = tok, tok = NULL; // embed the run's tokenizer
-        l4qz_write(out, M, mf->method[0] ? mf->method : NULL, form);
+        l4qz_write(out, mf, mf->tok ? mf->tok : tok, mf->method[0] ? mf->method : NULL, form); // embeds the run's tokenizer
         model_free(M);
     } else {
         float **w = xcalloc(n, sizeof *w);

@@ -25,7 +25,7 @@ int cmd_ppl(int argc, char **argv) {
     int n;
     int *toks = text_to_stream(tok, data, text, len, &n);
     if (n < 2) die_input("%s: fewer than 2 tokens of text", data);
-    PplResult r = ppl_replicated(mf, B, toks, n, T, 1);
+    PplResult r = ppl_replicated(mf, B, toks, n, T, 0, 1);
     double loss = r.nll / r.predicted;
     if (arg_flag(&a, "json")) {
         cJSON *o = cJSON_CreateObject();

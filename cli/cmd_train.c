@@ -33,6 +33,7 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     const char *out = resume ? resume : arg_str(&a, "out", cfg->out);
+    setvbuf(stdout, NULL, _IOLBF, 0); // train.log (a sweep worker's stdout) shows progress as it happens
     int rc = train_run(cfg, out, resume != NULL, arg_int(&a, "stop-at", 0));
     run_config_free(cfg);
     return rc;

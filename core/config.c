@@ -318,6 +318,11 @@ static YNode *build_resolved(const RunConfig *c) {
     y_map_put(e, "tasks", tasks);
     put_int(e, "val_batches", c->eval.val_batches);
     put_int(e, "limit", c->eval.limit);
+    if (c->eval.nlimits > 0) { // only when given: run ids of configs without it stay as they were
+        YNode *lm = y_new_map();
+        for (int i = 0; i < c->eval.nlimits; i++) put_int(lm, c->eval.limit_names[i], c->eval.limit_values[i]);
+        y_map_put(e, "limits", lm);
+    }
     y_map_put(r, "eval", e);
     put_qstr(r, "out", c->out);
     return r;
@@ -390,6 +395,17 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
     }
     c->eval.val_batches = get_int(&e, "val_batches", 0, 0, LONG_MAX);
     c->eval.limit = get_int(&e, "limit", 0, 0, LONG_MAX);
+    Sec lm = section(e.map, "limits", 0);
+    if (lm.map) {
+        lm.sec = "eval.limits";
+        c->eval.limit_names = xcalloc((size_t)lm.map->n + 1, sizeof *c->eval.limit_names);
+        c->eval.limit_values = xcalloc((size_t)lm.map->n + 1, sizeof *c->eval.limit_values);
+        for (int i = 0; i < lm.map->n; i++) {
+            c->eval.limit_names[i] = xstrdup(lm.map->keys[i]);
+            c->eval.limit_values[i] = get_int(&lm, lm.map->keys[i], 0, 0, INT_MAX);
+        }
+        c->eval.nlimits = lm.map->n;
+    }
     check_unused(&e);
 
     const char *out = get_str(&top, "out", NULL, 0);
@@ -427,6 +443,8 @@ void run_config_free(RunConfig *c) {
     yaml_free(c->root);
     for (int i = 0; i < c->eval.ntasks; i++) free(c->eval.tasks[i]);
     free(c->eval.tasks);
+    for (int i = 0; i < c->eval.nlimits; i++) free(c->eval.limit_names[i]);
+    free(c->eval.limit_names); free(c->eval.limit_values);
     free(c);
 }
 

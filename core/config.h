@@ -15,7 +15,8 @@
 //           threads 0 (= keep --threads / L4Q_THREADS), beta1 0.9, beta2 0.999, eps 1e-8,
 //           checkpoint_every 0 (= only the final checkpoint)
 //   eval:   every 50 (0 = only at the end), tasks [] (validation loss only),
-//           val_batches 0 (= all validation windows), limit 0 (= all task examples)
+//           val_batches 0 (= all validation windows), limit 0 (= all task examples),
+//           limits {} (per task or group, e.g. {tinystories: 0, blimp: 150}; wins over limit)
 //   out:    runs/<config file name without extension>
 // Alpaca validation: when data.val is absent, the LAST val_examples examples of the
 // train file are held out as the validation set (and never trained on); when data.val is
@@ -67,6 +68,9 @@ typedef struct {
         char **tasks;
         long val_batches;
         long limit;
+        int nlimits;        // eval.limits: {task or group: N} overrides limit per task (0 = all)
+        char **limit_names;
+        long *limit_values;
     } eval;
     char out[4096];
 } RunConfig;

@@ -4,7 +4,6 @@
 #include "quant.h"
 #include "tokenizer.h"
 #include "util.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,79 +83,49 @@ static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
     }
 }
 
-// The head as one fp32 V×dim matrix, or NULL when it is the untouched (frozen) weight.
-// A trained head (LoRA, full, quantized) is folded: deployed codes are dequantized and a
-// LoRA side branch merged, so the file's head reproduces the trained model exactly.
-static float *head_folded(Model *M) {
-    Linear *h = M->head;
-    if (!h || !h->ops->deploy || !strcmp(h->ops->name, "none")) return NULL;
-    Deploy d;
-    h->ops->deploy(h, &d);
-    float *W;
-    if (d.kind == DEP_FP32) {
-        W = d.w;
-        d.w = NULL;
-    } else if (d.kind == DEP_UNIFORM) {
-        QuantSpec q;
-        quant_spec(&q, d.bits, d.group_size, d.out, d.in);
-        W = xmalloc((size_t)d.out * d.in * sizeof(float));
-        quant_dequant_rows(d.codes, d.scale, d.offset, d.bits, q.gs, d.in, 0, d.out, W);
-    } else {
-        die_input("head: method '%s' deploys the head as NF4, which l4qz stores only for projections", M->method.name);
-    }
-    if (d.rank > 0 && d.lora_A && d.lora_B)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.out, d.in, d.rank, d.lora_scale,
-                    d.lora_B, d.rank, d.lora_A, d.in, 1.0f, W, d.in);
-    deploy_free(&d);
-    return W;
-}
-
-void l4qz_write(const char *path, Model *M, const char *method, const char *form) {
-    const Config *c = &M->c;
+void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, const char *method, const char *form) {
+    const Config *c = &mf->c;
     int L = c->n_layers, D = c->dim, V = c->vocab_size;
+    if (!mf->tok_emb || mf->wcls16) // model_deployed and `export` (mf_widen) hand over fp32
+        die_internal("%s: l4qz_write needs fp32 embeddings", path);
+    if (!tok_embeddable(tok, c->vocab_size)) tok = NULL; // then --tokenizer is needed with the export
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     Wr w = {fopen(tmp, "wb"), tmp, HASH64_INIT, 0};
     if (!w.f) die_input("%s: cannot create file", tmp);
 
-    // Deploy forms first (they may fail with a clear message before anything is written).
-    Deploy *dep = xcalloc((size_t)L * 7, sizeof *dep);
-    for (int i = 0; i < L * 7; i++) {
-        Linear *lin = M->lin[i];
-        if (!lin->ops->deploy) die_input("%s: method '%s' of %s cannot be exported", path, lin->ops->name, lin->name);
-        lin->ops->deploy(lin, &dep[i]);
-        if (dep[i].out != lin->out || dep[i].in != lin->in)
-            die_internal("%s: deploy of %s has shape %dx%d, expected %dx%d", path, lin->name, dep[i].out, dep[i].in, lin->out, lin->in);
-    }
-    float *head = head_folded(M);
-    float *emb16 = NULL, *cls16 = NULL; // 16-bit embeddings are stored widened (l4qz holds fp32)
-    const float *emb = param_f32(&M->tok_emb, &emb16);
-    const float *wcls = head ? head : (c->shared_classifier ? NULL : param_f32(&M->wcls, &cls16));
-    const Tokenizer *tok = M->mf ? M->mf->tok : NULL;
-
     wr(&w, "L4QZ", 4);
     wr_u32(&w, L4QZ_VERSION);
     wr_u64(&w, 0); // file_bytes, patched below
     int32_t cfg[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size,
-                      c->seq_len, wcls ? 0 : 1};
+                      c->seq_len, mf->wcls ? 0 : 1};
     for (int k = 0; k < 8; k++) wr_i32(&w, cfg[k]);
     wr_f32(&w, c->norm_eps);
     wr_f32(&w, c->rope_theta);
-    wr_name(&w, method ? method : M->method.name);
-    wr_name(&w, form ? form : (L > 0 ? M->lin[0]->form : "fp32"));
+    wr_name(&w, method ? method : mf->method);
+    wr_name(&w, form ? form : (mf->form[0] ? mf->form : "fp32"));
     wr_u32(&w, (tok ? L4QZ_FLAG_TOKENIZER : 0) | (c->rope_factor > 0 ? L4QZ_FLAG_ROPE_LLAMA3 : 0));
     if (c->rope_factor > 0) {
         wr_f32(&w, c->rope_factor); wr_f32(&w, c->rope_low_freq_factor);
         wr_f32(&w, c->rope_high_freq_factor); wr_f32(&w, c->rope_original_max_pos);
     }
-    wr_floats(&w, emb, (size_t)V * D);
-    wr_floats(&w, M->rms_att.data, (size_t)L * D);
-    wr_floats(&w, M->rms_ffn.data, (size_t)L * D);
-    wr_floats(&w, M->rms_final.data, D);
-    if (wcls) wr_floats(&w, wcls, (size_t)V * D);
-    for (int i = 0; i < L * 7; i++) { wr_deploy(&w, &dep[i], M->lin[i]->name); deploy_free(&dep[i]); }
-    free(dep);
-    free(head); free(emb16); free(cls16);
+    wr_floats(&w, mf->tok_emb, (size_t)V * D);
+    wr_floats(&w, mf->rms_att, (size_t)L * D);
+    wr_floats(&w, mf->rms_ffn, (size_t)L * D);
+    wr_floats(&w, mf->rms_final, D);
+    if (mf->wcls) wr_floats(&w, mf->wcls, (size_t)V * D);
+    for (int i = 0; i < L * 7; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "layers.%d.%s", i / 7, PROJ_NAMES[i % 7]);
+        if (mf->dep && mf->dep[i]) {
+            wr_deploy(&w, mf->dep[i], name);
+        } else {
+            if (!mf->w[i]) die_internal("%s: %s is not fp32 (mf_widen first)", path, name);
+            Deploy d = {.kind = DEP_FP32, .w = mf->w[i]};
+            proj_dims(c, i % 7, &d.out, &d.in);
+            wr_deploy(&w, &d, name);
+        }
+    }
     if (tok) {
         wr_i32(&w, tok->vocab_size);
         for (int i = 0; i < tok->vocab_size; i++) {

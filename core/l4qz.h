@@ -28,8 +28,9 @@
 // buf/len: the whole file (starts with the "L4QZ" magic), owned by the caller. Returns a
 // ModelFile with dep[] filled (w[] entries NULL) and everything copied out of buf.
 ModelFile *l4qz_load(const char *path, const void *buf, size_t len);
-// Exports M: each projection's Deploy from M->lin[i]->ops->deploy, embeddings/norms/head in
-// fp32 (a trained or quantized head is folded to fp32). Written to path.tmp, then renamed,
-// so an interrupted export never leaves a file that looks complete. method/form are labels
-// stored in the header (NULL → M->method.name / the first projection's form).
-void l4qz_write(const char *path, Model *M, const char *method, const char *form);
+// Writes a model file in its deployed form (model_deployed(M) for a trained model, see
+// snapshot.h; projections without a Deploy are written as fp32). tok: embedded when
+// non-NULL. method/form: header labels (NULL → mf's own). Written to path.tmp, then
+// renamed, so an interrupted export never leaves a file that looks complete.
+struct Tokenizer;
+void l4qz_write(const char *path, const ModelFile *mf, const struct Tokenizer *tok, const char *method, const char *form);

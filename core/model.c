@@ -48,6 +48,7 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
     rng_seed(&M->rng, seed);
     int L = c->n_layers, D = c->dim;
     if (method) M->method = *method;
+    M->as_file = method == NULL;
     // Every L4Q layer gets the same tile bytes, those of tile_rows rows of the widest
     // projection, so narrower layers take taller tiles at no cost to the peak.
     M->method.tile_span = c->hidden_dim > D ? c->hidden_dim : D;

@@ -59,6 +59,7 @@ struct Model {
     Config c;
     ModelFile *mf;
     MethodCfg method;
+    int as_file;             // built with no method: computes exactly mf's weights (model_is_file)
     int train_embed_norms;   // `full`: embeddings and norms train too
     Param tok_emb, rms_att, rms_ffn, rms_final, wcls;  // wcls unused when shared
     Param *wp;               // [L*7] fp32 projection weights (frozen unless full/lsq)
@@ -77,6 +78,10 @@ struct Model {
 // method NULL ⇒ inference with the file's own forms. maxB×maxT activation capacity.
 Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, uint64_t seed);
 void model_free(Model *M);
+// 1 iff M computes exactly its ModelFile's weights (built with no method), so another
+// model_build(M->mf, NULL, ...) is the same model; fast paths that replicate a model
+// (per-thread perplexity replicas) may only replicate such a model.
+static inline int model_is_file(const Model *M) { return M->as_file; }
 // Forward positions t0..T-1 of B sequences (t0 > 0 only for B == 1: incremental decoding
 // reusing cached K/V of positions < t0). Leaves xf = final-normed hidden states.
 void model_forward(Model *M, const int *tokens, int B, int T, int t0);

@@ -35,8 +35,9 @@ int *text_to_stream(const Tokenizer *t, const char *name, const char *text, size
 static long ppl_windows(long n, int T) { return n >= 2 ? (n - 2) / T + 1 : 0; }
 
 // One batch of b windows starting at window w0 through model M: its summed NLL, and the
-// number of predicted tokens in *pred.
-static double ppl_batch(Model *M, const int *toks, long n, int T, long w0, int b, int *in, int *tg, long *pred) {
+// number of predicted tokens in *pred. lp (b·T floats) non-NULL: per-window sums too.
+static double ppl_batch(Model *M, const int *toks, long n, int T, long w0, int b, int *in, int *tg, long *pred,
+                        float *lp, PplResult *res) {
     int Tb = 0;
     for (int j = 0; j < b; j++) {
         long s = (w0 + j) * T, len = n - 1 - s < T ? n - 1 - s : T; // predicted tokens
@@ -54,14 +55,34 @@ static double ppl_batch(Model *M, const int *toks, long n, int T, long w0, int b
         }
     }
     model_forward(M, in, b, Tb, 0);
-    return model_head(M, tg, NULL, 0, b * Tb, NULL, NULL, 0, 1.0f);
+    double nll = model_head(M, tg, NULL, 0, b * Tb, lp, NULL, 0, 1.0f);
+    if (lp)
+        for (int j = 0; j < b; j++) {
+            long s = (w0 + j) * T, len = n - 1 - s < T ? n - 1 - s : T;
+            double w = 0;
+            for (int t = 0; t < len; t++) w -= lp[j * Tb + t];
+            res->win_nll[w0 + j] = w;
+            res->win_ntok[w0 + j] = (int)len;
+            res->win_hash[w0 + j] = hash64(toks + s, (size_t)(len + 1) * sizeof(int), HASH64_INIT);
+        }
+    return nll;
 }
 
-PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int progress) {
+void ppl_result_free(PplResult *r) {
+    free(r->win_nll); free(r->win_ntok); free(r->win_hash);
+    r->win_nll = NULL; r->win_ntok = NULL; r->win_hash = NULL;
+}
+
+PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int per_window, int progress) {
     PplResult res = {0};
     double t0 = now_sec();
     int B = Ms[0]->maxB;
     long nwin = ppl_windows(n, T);
+    if (per_window) {
+        res.win_nll = xcalloc(nwin > 0 ? nwin : 1, sizeof(double));
+        res.win_ntok = xcalloc(nwin > 0 ? nwin : 1, sizeof(int));
+        res.win_hash = xcalloc(nwin > 0 ? nwin : 1, sizeof(uint64_t));
+    }
     long nbat = (nwin + B - 1) / B, next = 0, done = 0; // replicas beyond nbat find no work
     // Per-batch sums, added in batch order at the end: the result does not depend on
     // which replica ran which batch.
@@ -72,6 +93,7 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int p
     {
         Model *M = Ms[omp_get_thread_num()];
         int *in = xmalloc((size_t)B * T * sizeof(int)), *tg = xmalloc((size_t)B * T * sizeof(int));
+        float *lp = per_window ? xmalloc((size_t)B * T * sizeof(float)) : NULL;
         for (;;) {
             long k;
             #pragma omp atomic capture
@@ -79,7 +101,7 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int p
             if (k >= nbat) break;
             long w0 = k * B;
             int b = (int)(nwin - w0 < B ? nwin - w0 : B);
-            nll[k] = ppl_batch(M, toks, n, T, w0, b, in, tg, &pred[k]);
+            nll[k] = ppl_batch(M, toks, n, T, w0, b, in, tg, &pred[k], lp, &res);
             long d;
             #pragma omp atomic capture
             d = done += b;
@@ -88,7 +110,7 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int p
                 fprintf(stderr, "\rppl: %ld/%ld windows  %.0f tok/s  ETA %.0fs ", d, nwin, d * (double)T / el, el / frac - el);
             }
         }
-        free(in); free(tg);
+        free(in); free(tg); free(lp);
     }
     for (long k = 0; k < nbat; k++) { res.nll += nll[k]; res.predicted += pred[k]; }
     if (tty) fputc('\n', stderr);
@@ -99,7 +121,7 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int T, int p
     return res;
 }
 
-PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int T, int progress) {
+PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int T, int per_window, int progress) {
     long nwin = ppl_windows(n, T);
     if (B <= 0) B = 512 / T > 1 ? 512 / T : 1; // ~512 rows per forward and thread: fastest measured
     if (B > nwin) B = nwin > 0 ? (int)nwin : 1;
@@ -108,7 +130,7 @@ PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int T, i
     if (nrep > nbat) nrep = nbat > 0 ? (int)nbat : 1;
     Model **Ms = xmalloc((size_t)nrep * sizeof *Ms);
     for (int i = 0; i < nrep; i++) Ms[i] = model_build(mf, NULL, B, T, 0);
-    PplResult r = ppl_stream(Ms, nrep, toks, n, T, progress);
+    PplResult r = ppl_stream(Ms, nrep, toks, n, T, per_window, progress);
     for (int i = 0; i < nrep; i++) model_free(Ms[i]);
     free(Ms);
     return r;

@@ -8,13 +8,21 @@
 // `name` is used in error messages (non-UTF-8 input → die_input naming the offset).
 int *text_to_stream(const Tokenizer *t, const char *name, const char *text, size_t len, int *n_out);
 
-typedef struct { double nll; long predicted, tokens, windows; double seconds; } PplResult;
+typedef struct {
+    double nll; long predicted, tokens, windows; double seconds;
+    // Per window (when asked for): summed NLL of its predicted tokens, their count, and
+    // hash64 of the window's token ids — the per-document evidence of a perplexity task.
+    double *win_nll; int *win_ntok; uint64_t *win_hash;
+} PplResult;
+void ppl_result_free(PplResult *r); // the per-window arrays
 // Mean NLL = nll / predicted. progress: print a progress line on stderr when non-zero.
 // Ms: nrep inference replicas of one model (same file, same maxB), each run by its own
 // thread on whole batches (a small model's per-op products are too short to split
 // between threads profitably: two single-threaded replicas measured 1.5x faster than one
 // two-threaded model on stories260K). The result does not depend on nrep's schedule.
-PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int seq_len, int progress);
+PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int seq_len, int per_window, int progress);
 // ppl_stream over one replica per thread built from mf (no method: the file's weights as
-// they are), B windows per forward (B <= 0: about 512 rows).
-PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int seq_len, int progress);
+// they are), B windows per forward (B <= 0: about 512 rows). To score a Model, pass the
+// ModelFile it was built from only if it was built with no method (model_is_file);
+// otherwise its deployed snapshot (snapshot.h) — never the file a run started from.
+PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int seq_len, int per_window, int progress);

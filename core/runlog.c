@@ -149,6 +149,14 @@ void runlog_attr_int(RunLog *rl, const char *key, long long value) {
     RL_CHECK(rl, H5LTset_attribute_long_long(rl->file, "/", key, &value, 1), key);
 }
 
+long long runlog_group(RunLog *rl, const char *name) {
+    if (H5Lexists(rl->file, name, H5P_DEFAULT) > 0) RL_CHECK(rl, H5Ldelete(rl->file, name, H5P_DEFAULT), name);
+    hid_t g = H5Gcreate2(rl->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    RL_CHECK(rl, g, name);
+    return (long long)g;
+}
+void runlog_group_close(long long group) { H5Gclose((hid_t)group); }
+
 // ---- lifecycle -------------------------------------------------------------------------
 static RunLog *rl_new(const char *path, hid_t f) {
     RunLog *rl = xcalloc(1, sizeof *rl);
@@ -321,52 +329,4 @@ void runlog_close(RunLog *rl) {
     }
     free(rl->ds);
     free(rl);
-}
-
-// ---- readers ---------------------------------------------------------------------------
-static hid_t open_ro(const char *path) {
-    h5_quiet();
-    if (!file_exists(path)) return -1;
-    return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-}
-char *runlog_read_attr(const char *path, const char *key) {
-    hid_t f = open_ro(path);
-    if (f < 0) return NULL;
-    char *out = NULL;
-    hsize_t dims;
-    H5T_class_t cls;
-    size_t sz;
-    if (H5Aexists(f, key) > 0 && H5LTget_attribute_info(f, "/", key, &dims, &cls, &sz) >= 0 && cls == H5T_STRING) {
-        out = xcalloc(sz + 1, 1);
-        if (H5LTget_attribute_string(f, "/", key, out) < 0) { free(out); out = NULL; }
-    }
-    H5Fclose(f);
-    return out;
-}
-int runlog_read_status(const char *path, char *status, size_t n) {
-    char *s = runlog_read_attr(path, "status");
-    if (!s) return -1;
-    snprintf(status, n, "%s", s);
-    free(s);
-    return 0;
-}
-double *runlog_read_dataset(const char *path, const char *name, size_t *n) {
-    *n = 0;
-    hid_t f = open_ro(path);
-    if (f < 0) return NULL;
-    double *out = NULL;
-    if (H5LTpath_valid(f, name, 1) > 0) {
-        hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-        hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
-        hsize_t len = 0;
-        if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &len, NULL) >= 0) {
-            out = xmalloc((len ? len : 1) * sizeof *out);
-            if (len && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) { free(out); out = NULL; }
-            else *n = len;
-        }
-        if (sp >= 0) H5Sclose(sp);
-        if (d >= 0) H5Dclose(d);
-    }
-    H5Fclose(f);
-    return out;
 }

@@ -35,6 +35,11 @@ void runlog_train(RunLog *rl, long step, double loss, double lr, double grad_nor
 void runlog_eval(RunLog *rl, long step, const char *task, const char *metric, double value);
 void runlog_memory(RunLog *rl, const MemAccount *m, size_t peak_rss);
 void runlog_attr(RunLog *rl, const char *key, const char *value);   // root string attribute
+// A fresh group at the root (an existing one of that name is replaced, e.g. when the final
+// evaluation of a resumed run is redone), returned as an HDF5 id for writers such as
+// evals' eval_docs_write_h5; close it with runlog_group_close.
+long long runlog_group(RunLog *rl, const char *name);
+void runlog_group_close(long long group);
 void runlog_attr_int(RunLog *rl, const char *key, long long value); // root int64 attribute
 // "running" | "complete" | "failed"; complete/failed also set end_time. Flushes.
 void runlog_status(RunLog *rl, const char *status);
@@ -44,10 +49,4 @@ void runlog_close(RunLog *rl);
 // exit never leaves status 'running'. runlog_close removes it.
 void runlog_fail_on_die(RunLog *rl);
 
-// Readers for tools (report, sweep). Silent on HDF5 errors.
-// status into buf; 0 on success, -1 if the file is missing, corrupt or has no status.
-int runlog_read_status(const char *path, char *status, size_t n);
-// Root string attribute, malloc'd; NULL if absent/unreadable.
-char *runlog_read_attr(const char *path, const char *key);
-// Whole 1-D dataset as doubles (malloc'd), *n its length; NULL if absent/unreadable.
-double *runlog_read_dataset(const char *path, const char *name, size_t *n);
+// Reading a run log (report, sweep): runlog_read.h.

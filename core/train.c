@@ -8,6 +8,7 @@
 #include "model.h"
 #include "optim.h"
 #include "runlog.h"
+#include "snapshot.h"
 #include "tokenizer.h"
 #include "trainstate.h"
 #include "util.h"
@@ -38,29 +39,54 @@ static void set_training(Model *M, int on) {
     M->head->training = on && M->head->n_params > 0;
 }
 
-// Mean validation NLL over the fixed validation batches (all, or eval.val_batches).
-static double val_loss(Trainer *t) {
+// Mean validation NLL of M over the fixed validation batches (all, or eval.val_batches).
+// docs non-NULL: each batch's summed NLL, target count and token hash (the evidence).
+static double val_loss(Trainer *t, Model *M, EvalDocs *docs) {
     if (!t->val) return NAN;
     long nb = data_val_batches(t->val, t->B, t->T);
     if (t->cfg->eval.val_batches > 0 && t->cfg->eval.val_batches < nb) nb = t->cfg->eval.val_batches;
     int *in = xmalloc((size_t)t->B * t->T * sizeof(int)), *tg = xmalloc((size_t)t->B * t->T * sizeof(int));
+    if (docs) {
+        memset(docs, 0, sizeof *docs);
+        snprintf(docs->name, sizeof docs->name, "val");
+        docs->type = OT_PERPLEXITY; docs->ndocs = (int)nb; docs->maxc = 1;
+        docs->nll = xcalloc(nb > 0 ? nb : 1, sizeof(double));
+        docs->ntok = xcalloc(nb > 0 ? nb : 1, sizeof(int));
+        docs->hash = xcalloc(nb > 0 ? nb : 1, sizeof(uint64_t));
+    }
     double nll = 0; long cnt = 0;
     for (long b = 0; b < nb; b++) {
-        cnt += data_val_batch(t->val, b, t->B, t->T, in, tg);
-        model_forward(t->M, in, t->B, t->T, 0);
-        nll += model_head(t->M, tg, NULL, 0, t->B * t->T, NULL, NULL, 0, 1.0f);
+        long c = data_val_batch(t->val, b, t->B, t->T, in, tg);
+        cnt += c;
+        model_forward(M, in, t->B, t->T, 0);
+        double x = model_head(M, tg, NULL, 0, t->B * t->T, NULL, NULL, 0, 1.0f);
+        nll += x;
+        if (docs) {
+            docs->nll[b] = x; docs->ntok[b] = (int)c;
+            uint64_t h = hash64(in, (size_t)t->B * t->T * sizeof(int), HASH64_INIT);
+            docs->hash[b] = hash64(tg, (size_t)t->B * t->T * sizeof(int), h);
+        }
     }
     free(in); free(tg);
     return cnt ? nll / cnt : NAN;
 }
 
-static void evaluate(Trainer *t, long step, int final) {
-    set_training(t->M, 0);
-    double vl = val_loss(t);
+// Scores M: validation loss, and at the end the benchmark tasks with their per-document
+// evidence (run.h5 group docs/). The final call gets the deployed model (see train_run).
+static void evaluate(Trainer *t, Model *M, long step, int final) {
+    set_training(M, 0);
+    EvalDocs vdocs;
+    double vl = val_loss(t, M, final ? &vdocs : NULL);
     if (!isnan(vl)) {
         runlog_eval(t->log, step, NULL, "val_loss", vl);
         runlog_eval(t->log, step, NULL, "val_ppl", exp(vl));
         printf("eval step %ld: val_loss %.4f  val_ppl %.3f\n", step, vl, exp(vl));
+    }
+    long long docs = -1;
+    if (final) {
+        docs = runlog_group(t->log, "docs");
+        if (t->val) eval_docs_write_h5(docs, &vdocs, t->dir);
+        if (t->val) eval_docs_free(&vdocs);
     }
     // Benchmark tasks are costly: at the end, and at intermediate evals only if asked.
     if (t->cfg->eval.ntasks > 0 && final) {
@@ -70,8 +96,12 @@ static void evaluate(Trainer *t, long step, int final) {
         EvalOptions o;
         eval_options_default(&o);
         o.limit = (int)t->cfg->eval.limit;
+        o.limit_names = (const char *const *)t->cfg->eval.limit_names;
+        o.limit_values = t->cfg->eval.limit_values;
+        o.nlimits = t->cfg->eval.nlimits;
         o.shots = 0;
-        EvalResult *r = eval_tasks(t->M, t->tok ? t->tok : t->mf->tok, list, &o);
+        o.keep_docs = 1;
+        EvalResult *r = eval_tasks(M, t->tok ? t->tok : t->mf->tok, list, &o);
         for (int i = 0; i < eval_result_count(r); i++) {
             const EvalMetric *m = eval_result_get(r, i);
             runlog_eval(t->log, step, m->task, m->metric, m->value);
@@ -81,11 +111,26 @@ static void evaluate(Trainer *t, long step, int final) {
                 runlog_eval(t->log, step, m->task, nm, m->stderr_);
             }
         }
+        for (int i = 0; i < r->ndocs; i++) eval_docs_write_h5(docs, &r->docs[i], t->dir);
         eval_result_print(r, stdout);
         eval_result_free(r);
     }
+    if (docs >= 0) runlog_group_close(docs);
     runlog_flush(t->log);
-    set_training(t->M, 1);
+    set_training(M, 1);
+}
+
+// Provenance: what exactly produced this run (root attributes of run.h5).
+static void write_provenance(Trainer *t) {
+    const RunConfig *c = t->cfg;
+    const char *keys[] = {"sha256_model", "sha256_tokenizer", "sha256_train_data", "sha256_val_data"};
+    const char *paths[] = {c->model, c->tokenizer, c->data.train, c->data.val};
+    for (int i = 0; i < 4; i++) {
+        char hex[65] = "";
+        if (paths[i] && paths[i][0] && file_exists(paths[i])) sha256_path(paths[i], hex);
+        runlog_attr(t->log, keys[i], hex);
+    }
+    runlog_attr(t->log, "command_line", command_line());
 }
 
 static void progress(long step, long total, double loss, double tps, double el, long done_here) {
@@ -167,6 +212,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     }
     free(yaml);
     runlog_fail_on_die(t.log);
+    write_provenance(&t);
     runlog_status(t.log, "running");
 
     long steps = cfg->train.steps, warm = run_config_warmup_steps(cfg);
@@ -174,7 +220,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     int *in = xmalloc(rows * sizeof(int)), *tg = xmalloc(rows * sizeof(int));
     printf("train: %s  method %s  %d trainable tensors  %ld steps × %d×%d×%d tokens\n", cfg->model,
            cfg->method.name, t.np, steps, cfg->train.accum, t.B, t.T);
-    if (step0 == 0 && cfg->eval.every > 0 && steps > 0) evaluate(&t, 0, 0);
+    if (step0 == 0 && cfg->eval.every > 0 && steps > 0) evaluate(&t, t.M, 0, 0);
     double t_start = now_sec();
     for (long s = step0; s < steps; s++) {
         double ts = now_sec();
@@ -197,7 +243,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
         int last = s + 1 == steps;
         if (cfg->eval.every > 0 && (s + 1) % cfg->eval.every == 0 && !last) {
             if (is_tty(stdout)) printf("\n");
-            evaluate(&t, s + 1, 0);
+            evaluate(&t, t.M, s + 1, 0);
         }
         int stop = stop_at > 0 && s + 1 == stop_at && !last;
         if ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last || stop)
@@ -210,10 +256,16 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     }
     if (is_tty(stdout) && steps > step0) printf("\n");
     if (steps == 0) write_memory(&t);
-    evaluate(&t, steps, 1);
+    // The final numbers are those of the deployed model, the very ModelFile written as
+    // final.l4qz: a reported number is the exported artifact's number by construction.
+    ModelFile *dep = model_deployed(t.M);
+    Model *D = model_build(dep, NULL, t.B, t.T, 0);
+    evaluate(&t, D, steps, 1);
+    model_free(D);
     write_memory(&t);
     snprintf(path, sizeof path, "%s/final.l4qz", out_dir);
-    l4qz_write(path, t.M, cfg->method.name, NULL);
+    l4qz_write(path, dep, t.mf->tok, cfg->method.name, NULL);
+    model_file_free(dep);
     runlog_status(t.log, "complete");
     runlog_close(t.log);
     printf("run complete: %s\n", out_dir);

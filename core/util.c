@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <openssl/evp.h>
 #include <cblas.h>
 #include <strings.h>
 #ifdef _OPENMP
@@ -212,3 +214,80 @@ void env_setup(char **argv) {
     }
     if (again) execv("/proc/self/exe", argv);
 }
+
+// ---- provenance ------------------------------------------------------------------------
+
+static void sha256_file_bin(const char *path, unsigned char out[32]) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die_input("%s: cannot open for hashing: %s", path, strerror(errno));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) die_internal("sha256: OpenSSL init failed");
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, n);
+    int err = ferror(f);
+    fclose(f);
+    if (err) die_input("%s: read error while hashing", path);
+    unsigned int len = 32;
+    EVP_DigestFinal_ex(ctx, out, &len);
+    EVP_MD_CTX_free(ctx);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void sha256_path(const char *path, char hex[65]) {
+    unsigned char d[32];
+    struct stat st;
+    if (stat(path, &st) != 0) die_input("%s: cannot hash: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        DIR *dir = opendir(path);
+        if (!dir) die_input("%s: cannot open directory: %s", path, strerror(errno));
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        for (struct dirent *e; (e = readdir(dir));) {
+            if (e->d_name[0] == '.') continue;
+            if (n == cap) names = xrealloc(names, (cap = cap ? 2 * cap : 16) * sizeof *names);
+            names[n++] = xstrdup(e->d_name);
+        }
+        closedir(dir);
+        qsort(names, n, sizeof *names, cmp_str);
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        for (size_t i = 0; i < n; i++) {
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", path, names[i]);
+            if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+                unsigned char fd[32];
+                sha256_file_bin(p, fd);
+                EVP_DigestUpdate(ctx, names[i], strlen(names[i]) + 1);
+                EVP_DigestUpdate(ctx, fd, 32);
+            }
+            free(names[i]);
+        }
+        free(names);
+        unsigned int len = 32;
+        EVP_DigestFinal_ex(ctx, d, &len);
+        EVP_MD_CTX_free(ctx);
+    } else {
+        sha256_file_bin(path, d);
+    }
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+static char *g_cmdline;
+void command_line_set(int argc, char **argv) {
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 3;
+    free(g_cmdline);
+    g_cmdline = xmalloc(n);
+    g_cmdline[0] = 0;
+    for (int i = 0; i < argc; i++) {
+        // Quote arguments a shell would split, so the line can be pasted back.
+        int q = argv[i][0] == 0 || strpbrk(argv[i], " \t'\"$") != NULL;
+        if (i) strcat(g_cmdline, " ");
+        if (q) strcat(g_cmdline, "'");
+        strcat(g_cmdline, argv[i]);
+        if (q) strcat(g_cmdline, "'");
+    }
+}
+const char *command_line(void) { return g_cmdline ? g_cmdline : ""; }

@@ -52,6 +52,14 @@ float rng_normal(Rng *r);
 // Progress line: a \r-updated line on a terminal, plain lines (every `every` calls) otherwise.
 int is_tty(FILE *f);
 
+// SHA-256 (OpenSSL libcrypto) of a file as 64 hex digits, for provenance. A directory
+// (a Hugging Face model folder) hashes its regular files in name order, each as its name,
+// a NUL and its own digest. Missing/unreadable → die_input naming the path.
+void sha256_path(const char *path, char hex[65]);
+// The command line as the user typed it (main saves it; "" before), for provenance.
+void command_line_set(int argc, char **argv);
+const char *command_line(void);
+
 // FNV-1a 64 hash (run ids, prompt hashes).
 uint64_t hash64(const void *data, size_t n, uint64_t h);
 #define HASH64_INIT 1469598103934665603ULL

@@ -386,6 +386,35 @@ static TaskRegistry *open_registry(const EvalOptions *opt) {
     return tasks_registry(dirs, nd);
 }
 
+static int group_contains(const TaskRegistry *reg, const char *group, const char *task, int depth) {
+    if (depth > 16) return 0;
+    for (int g = 0; g < reg->ngroups; g++) {
+        if (strcmp(reg->groups[g].name, group)) continue;
+        for (int k = 0; k < reg->groups[g].n; k++)
+            if (!strcmp(reg->groups[g].members[k], task) || group_contains(reg, reg->groups[g].members[k], task, depth + 1))
+                return 1;
+    }
+    return 0;
+}
+
+// Every per-task limit must name a task or group: a typo would silently evaluate all.
+static void check_limits(const TaskRegistry *reg, const EvalOptions *opt) {
+    for (int k = 0; k < opt->nlimits; k++) {
+        int found = 0;
+        for (int i = 0; i < reg->ntasks && !found; i++) found = !strcmp(reg->tasks[i].name, opt->limit_names[k]);
+        for (int g = 0; g < reg->ngroups && !found; g++) found = !strcmp(reg->groups[g].name, opt->limit_names[k]);
+        if (!found) die_input("eval.limits: '%s' is not a task or group", opt->limit_names[k]);
+    }
+}
+
+// The document limit of task t: its own or its group's override, else opt->limit.
+static int task_limit(const TaskRegistry *reg, const TaskDef *t, const EvalOptions *opt) {
+    for (int k = 0; k < opt->nlimits; k++)
+        if (!strcmp(opt->limit_names[k], t->name) || group_contains(reg, opt->limit_names[k], t->name, 0))
+            return (int)opt->limit_values[k];
+    return opt->limit;
+}
+
 // Loads and renders every document of a task (the few-shot stream consumed in order).
 static void render_task(TaskRun *tr, const EvalOptions *opt, int limit_override) {
     const TaskDef *t = tr->t;
@@ -396,7 +425,7 @@ static void render_task(TaskRun *tr, const EvalOptions *opt, int limit_override)
     tr->shots = shots;
     DocSet *pool = NULL;
     if (shots > 0 && t->has_fewshot_data) pool = docset_load(t, &t->fewshot_data);
-    int limit = limit_override > 0 ? limit_override : opt->limit;
+    int limit = limit_override;
     int nd = limit > 0 && limit < ev->n ? limit : ev->n;
     tr->ndocs = nd;
     tr->R = xcalloc((size_t)nd, sizeof(Rendered));
@@ -433,6 +462,7 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     double t0 = now_sec();
     TaskRegistry *reg = open_registry(opt);
     TaskSelection sel = tasks_select(reg, task_list);
+    check_limits(reg, opt);
     EvalResult *res = xcalloc(1, sizeof *res);
     int W = M->maxT;
     Model *mods[5] = {M};
@@ -446,7 +476,7 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     for (int i = 0; i < nt; i++) {
         runs[i].t = &reg->tasks[sel.task_idx[i]];
         if (runs[i].t->type == OT_PERPLEXITY) continue;
-        render_task(&runs[i], opt, 0);
+        render_task(&runs[i], opt, task_limit(reg, runs[i].t, opt));
         runs[i].req0 = (int)nq;
         for (int d = 0; d < runs[i].ndocs; d++) nq += runs[i].R[d].nreq;
     }
@@ -499,11 +529,21 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
             int n;
             int *ids = text_to_stream(tok, ds->path, ds->text, ds->text_len, &n);
             long keep = n;
-            if (opt->limit > 0 && (long)opt->limit * W + 1 < keep) keep = (long)opt->limit * W + 1;
-            // A model with nothing to train is its file's weights: replicate it per thread.
-            tr->ppl = model_params(M, NULL, 0) ? ppl_stream(&M, 1, ids, keep, W, opt->progress)
-                                               : ppl_replicated(M->mf, 0, ids, keep, W, opt->progress);
+            int lim = task_limit(reg, tr->t, opt);
+            if (lim > 0 && (long)lim * W + 1 < keep) keep = (long)lim * W + 1;
+            // Replicas per thread are the same model only when M is its file's weights;
+            // anything else (a method's layers, quantized or trained) runs on M itself.
+            tr->ppl = model_is_file(M) ? ppl_replicated(M->mf, 0, ids, keep, W, opt->keep_docs, opt->progress)
+                                       : ppl_stream(&M, 1, ids, keep, W, opt->keep_docs, opt->progress);
             res->tokens += tr->ppl.predicted;
+            if (opt->keep_docs) {
+                EvalDocs *d = &res->docs[res->ndocs++];
+                memset(d, 0, sizeof *d);
+                snprintf(d->name, sizeof d->name, "%s", tr->t->name);
+                d->type = OT_PERPLEXITY; d->ndocs = (int)tr->ppl.windows; d->maxc = 1; d->shots = 0;
+                d->nll = tr->ppl.win_nll; d->ntok = tr->ppl.win_ntok; d->hash = tr->ppl.win_hash;
+                tr->ppl.win_nll = NULL; tr->ppl.win_ntok = NULL; tr->ppl.win_hash = NULL;
+            }
             double loss = tr->ppl.predicted ? tr->ppl.nll / tr->ppl.predicted : NAN;
             if (tr->t->metrics & M_LOSS) add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
             if (tr->t->metrics & M_PPL) add_metric(res, tr->t->name, "ppl", exp(loss), NAN, tr->ppl.predicted, 0, 0);
@@ -526,13 +566,14 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     return res;
 }
 
+void eval_docs_free(EvalDocs *d) {
+    free(d->gold); free(d->nchoices); free(d->ll); free(d->greedy); free(d->ntok);
+    free(d->acc); free(d->acc_norm); free(d->hash); free(d->nll);
+}
+
 void eval_result_free(EvalResult *r) {
     if (!r) return;
-    for (int i = 0; i < r->ndocs; i++) {
-        EvalDocs *d = &r->docs[i];
-        free(d->gold); free(d->nchoices); free(d->ll); free(d->greedy); free(d->ntok);
-        free(d->acc); free(d->acc_norm); free(d->hash);
-    }
+    for (int i = 0; i < r->ndocs; i++) eval_docs_free(&r->docs[i]);
     free(r->docs); free(r->m); free(r);
 }
 
@@ -593,6 +634,30 @@ char *eval_result_json(const EvalResult *r, const char *model_path, int shots, i
 
 #define H5OK(x, what) do { if ((x) < 0) die_internal("%s: HDF5 error writing %s", tmp, what); } while (0)
 
+void eval_docs_write_h5(long long loc, const EvalDocs *d, const char *tmp) {
+    hid_t g = H5Gcreate2((hid_t)loc, d->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5OK(g, d->name);
+    hsize_t n1[1] = {(hsize_t)d->ndocs}, n2[2] = {(hsize_t)d->ndocs, (hsize_t)d->maxc};
+    static const char *TYPES[] = {"multiple_choice", "minimal_pair", "loglikelihood", "perplexity"};
+    H5OK(H5LTset_attribute_string(g, ".", "output_type", TYPES[d->type]), "output_type");
+    int shots = d->shots;
+    H5OK(H5LTset_attribute_int(g, ".", "shots", &shots, 1), "shots");
+    if (d->type == OT_PERPLEXITY) {
+        H5OK(H5LTmake_dataset(g, "nll", 1, n1, H5T_NATIVE_DOUBLE, d->nll), "nll");
+        H5OK(H5LTmake_dataset(g, "ntok", 1, n1, H5T_NATIVE_INT, d->ntok), "ntok");
+    } else {
+        H5OK(H5LTmake_dataset(g, "gold", 1, n1, H5T_NATIVE_INT, d->gold), "gold");
+        H5OK(H5LTmake_dataset(g, "nchoices", 1, n1, H5T_NATIVE_INT, d->nchoices), "nchoices");
+        H5OK(H5LTmake_dataset(g, "ll", 2, n2, H5T_NATIVE_DOUBLE, d->ll), "ll");
+        H5OK(H5LTmake_dataset(g, "greedy", 2, n2, H5T_NATIVE_UCHAR, d->greedy), "greedy");
+        H5OK(H5LTmake_dataset(g, "ntok", 2, n2, H5T_NATIVE_INT, d->ntok), "ntok");
+        H5OK(H5LTmake_dataset(g, "acc", 1, n1, H5T_NATIVE_UCHAR, d->acc), "acc");
+        if (d->type == OT_MULTIPLE_CHOICE) H5OK(H5LTmake_dataset(g, "acc_norm", 1, n1, H5T_NATIVE_UCHAR, d->acc_norm), "acc_norm");
+    }
+    H5OK(H5LTmake_dataset(g, "prompt_hash", 1, n1, H5T_NATIVE_UINT64, d->hash), "prompt_hash");
+    H5Gclose(g);
+}
+
 void eval_result_write_h5(const EvalResult *r, const char *path, const char *model_path) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -603,25 +668,7 @@ void eval_result_write_h5(const EvalResult *r, const char *path, const char *mod
     hid_t gt = H5Gcreate2(f, "tasks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t gm = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5OK(gt, "tasks"); H5OK(gm, "metrics");
-    for (int i = 0; i < r->ndocs; i++) {
-        const EvalDocs *d = &r->docs[i];
-        hid_t g = H5Gcreate2(gt, d->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        H5OK(g, d->name);
-        hsize_t n1[1] = {(hsize_t)d->ndocs}, n2[2] = {(hsize_t)d->ndocs, (hsize_t)d->maxc};
-        static const char *TYPES[] = {"multiple_choice", "minimal_pair", "loglikelihood", "perplexity"};
-        H5OK(H5LTset_attribute_string(g, ".", "output_type", TYPES[d->type]), "output_type");
-        int shots = d->shots;
-        H5OK(H5LTset_attribute_int(g, ".", "shots", &shots, 1), "shots");
-        H5OK(H5LTmake_dataset(g, "gold", 1, n1, H5T_NATIVE_INT, d->gold), "gold");
-        H5OK(H5LTmake_dataset(g, "nchoices", 1, n1, H5T_NATIVE_INT, d->nchoices), "nchoices");
-        H5OK(H5LTmake_dataset(g, "ll", 2, n2, H5T_NATIVE_DOUBLE, d->ll), "ll");
-        H5OK(H5LTmake_dataset(g, "greedy", 2, n2, H5T_NATIVE_UCHAR, d->greedy), "greedy");
-        H5OK(H5LTmake_dataset(g, "ntok", 2, n2, H5T_NATIVE_INT, d->ntok), "ntok");
-        H5OK(H5LTmake_dataset(g, "acc", 1, n1, H5T_NATIVE_UCHAR, d->acc), "acc");
-        if (d->type == OT_MULTIPLE_CHOICE) H5OK(H5LTmake_dataset(g, "acc_norm", 1, n1, H5T_NATIVE_UCHAR, d->acc_norm), "acc_norm");
-        H5OK(H5LTmake_dataset(g, "prompt_hash", 1, n1, H5T_NATIVE_UINT64, d->hash), "prompt_hash");
-        H5Gclose(g);
-    }
+    for (int i = 0; i < r->ndocs; i++) eval_docs_write_h5(gt, &r->docs[i], tmp);
     for (int i = 0; i < r->n; i++) {
         const EvalMetric *m = &r->m[i];
         if (H5Lexists(gm, m->task, H5P_DEFAULT) <= 0) {

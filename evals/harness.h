@@ -17,6 +17,9 @@
 typedef struct {
     int shots;              // few-shot examples; < 0 ⇒ each task's num_fewshot
     int limit;              // first N documents per task; 0 ⇒ all
+    // Per-task overrides of limit: a task takes the value of the first entry naming it or a
+    // group it belongs to (e.g. {"tinystories", 0} = every window, {"blimp", 150}).
+    const char *const *limit_names; const long *limit_values; int nlimits;
     const char *task_dir;   // searched before the built-in evals/tasks (NULL: none)
     int progress;           // progress line with ETA on stderr when it is a terminal
     int keep_docs;          // keep per-document scores (needed for eval_result_write_h5)
@@ -37,7 +40,8 @@ typedef struct {
     int is_group;
 } EvalMetric;
 
-// Per-document scores of one task (keep_docs), for paired significance tests.
+// Per-document scores of one task (keep_docs), for paired significance tests. A
+// perplexity task's documents are its windows: nll, ntok (maxc 1) and hash per window.
 typedef struct {
     char name[128];
     OutputType type;
@@ -48,7 +52,11 @@ typedef struct {
     int *ntok;                 // [ndocs*maxc] continuation tokens scored
     unsigned char *acc, *acc_norm; // [ndocs] per-document correctness
     uint64_t *hash;            // [ndocs] hash64 of the document's requests (prompt identity)
+    double *nll;               // [ndocs] perplexity tasks: summed NLL of the window
 } EvalDocs;
+void eval_docs_free(EvalDocs *d);
+// One task's documents as HDF5 group loc/<d->name> (the layout of `eval --out`'s tasks/).
+void eval_docs_write_h5(long long loc, const EvalDocs *d, const char *file);
 
 typedef struct EvalResult {
     EvalMetric *m; int n;

@@ -3,7 +3,7 @@
 // down, and everything it needs to resume lives in the run directories themselves.
 #include "sweep.h"
 #include "linear.h"
-#include "runlog.h"
+#include "runlog_read.h"
 #include "util.h"
 #include <cJSON.h>
 #include <dirent.h>
@@ -505,19 +505,50 @@ static void locate_existing(Sweep *s) {
     closedir(d);
 }
 
+// sha256 of each input path, computed once per sweep process (a 7B model takes a while).
+static const char *input_sha256(const char *path) {
+    static struct { char *path; char hex[65]; } memo[64];
+    static int n;
+    for (int i = 0; i < n; i++) if (!strcmp(memo[i].path, path)) return memo[i].hex;
+    if (n == 64) return NULL;
+    memo[n].path = xstrdup(path);
+    sha256_path(path, memo[n].hex);
+    return memo[n++].hex;
+}
+
+// 1 when a recorded input hash differs from the file now at that config path. Runs
+// logged before provenance was recorded (no attribute) are taken as they are.
+static int inputs_changed(const SweepRun *r, const RunFile *rf) {
+    static const char *const KEYS[][2] = {{"model", "sha256_model"}, {"tokenizer", "sha256_tokenizer"},
+                                          {"data.train", "sha256_train_data"}, {"data.val", "sha256_val_data"}};
+    int changed = 0;
+    for (int k = 0; k < 4 && !changed; k++) {
+        const char *dot = strchr(KEYS[k][0], '.');
+        YNode *v = dot ? y_get(y_get(r->config, "data"), dot + 1) : y_get(r->config, KEYS[k][0]);
+        const char *rec = runfile_attr(rf, KEYS[k][1]);
+        if (v && v->kind == Y_SCALAR && v->str[0] && rec && rec[0] && file_exists(v->str)) {
+            const char *now = input_sha256(v->str);
+            changed = now && strcmp(now, rec) != 0;
+        }
+    }
+    return changed;
+}
+
 int sweep_run_state(const SweepRun *r) {
-    char p[4200], st[32];
+    char p[4200];
     snprintf(p, sizeof p, "%s/run.h5", r->dir);
     if (!file_exists(p)) return RUN_PENDING;
-    if (runlog_read_status(p, st, sizeof st) != 0) return RUN_CORRUPT;
-    if (!strcmp(st, "complete")) return RUN_COMPLETE;
-    if (!strcmp(st, "failed")) return RUN_FAILED;
-    return RUN_INCOMPLETE;
+    RunFile rf;
+    int rc = runfile_read(p, RUNFILE_STATUS, &rf);
+    int st = rc != 0 ? RUN_CORRUPT : !strcmp(rf.status, "complete") ? (inputs_changed(r, &rf) ? RUN_STALE : RUN_COMPLETE)
+           : !strcmp(rf.status, "failed") ? RUN_FAILED : RUN_INCOMPLETE;
+    runfile_free(&rf);
+    return st;
 }
 
 const char *sweep_state_name(int st) {
-    static const char *N[] = {"pending", "complete", "incomplete", "failed", "corrupt"};
-    return st >= 0 && st <= 4 ? N[st] : "?";
+    static const char *N[] = {"pending", "complete", "incomplete", "failed", "corrupt", "stale"};
+    return st >= 0 && st <= 5 ? N[st] : "?";
 }
 
 void sweep_print_plan(const Sweep *s, FILE *f) {

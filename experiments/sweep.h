@@ -56,8 +56,12 @@ typedef struct {
 Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_override);
 void sweep_free(Sweep *s);
 
-enum { RUN_PENDING = 0, RUN_COMPLETE = 1, RUN_INCOMPLETE = 2, RUN_FAILED = 3, RUN_CORRUPT = 4 };
-int sweep_run_state(const SweepRun *r);      // from DIR/run.h5
+enum { RUN_PENDING = 0, RUN_COMPLETE = 1, RUN_INCOMPLETE = 2, RUN_FAILED = 3, RUN_CORRUPT = 4, RUN_STALE = 5 };
+// From DIR/run.h5. A complete run whose recorded input hashes (sha256_model, _tokenizer,
+// _train_data, _val_data) differ from the files now at those paths is RUN_STALE: the run
+// id hashes the config's paths, not the files' contents, so a replaced model file must
+// not be served from the old result. It starts over, like a failed run.
+int sweep_run_state(const SweepRun *r);
 const char *sweep_state_name(int state);
 
 void sweep_print_plan(const Sweep *s, FILE *f);   // --dry-run table

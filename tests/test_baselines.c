@@ -15,6 +15,7 @@
 #include "baselines/baselines.h"
 #include "checkpoint.h"
 #include "l4qz.h"
+#include "snapshot.h"
 #include "linear.h"
 #include "model.h"
 #include "ppl.h"
@@ -417,7 +418,7 @@ static double val_ppl(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok) {
     free(text);
     int T = 128, nwin = LIGHT ? 8 : 24;
     Model *M = model_build(mf, m, 4, T, 0);
-    PplResult r = ppl_stream(&M, 1, st, (long)nwin * T + 1 < n ? (long)nwin * T + 1 : n, T, 0);
+    PplResult r = ppl_stream(&M, 1, st, (long)nwin * T + 1 < n ? (long)nwin * T + 1 : n, T, 0, 0);
     model_free(M);
     free(st);
     return exp(r.nll / r.predicted);
@@ -535,7 +536,7 @@ static void check_export_roundtrip(void) {
         logits_of(M, tok, B, T, L1);
         const char *form = M->lin[0]->form;
         int form_ok = !strcmp(form, cases[ci].form);
-        l4qz_write(path, M, NULL, NULL);
+        { ModelFile *dm = model_deployed(M); l4qz_write(path, dm, M->mf->tok, NULL, NULL); model_file_free(dm); }
         model_free(M);
         ModelFile *mf2 = model_file_load(path);
         Model *M2 = model_build(mf2, NULL, B, T, 0);

@@ -13,6 +13,7 @@
 //   l4qz-load PATH                load an l4qz file and run one forward
 #include "checkpoint.h"
 #include "l4qz.h"
+#include "snapshot.h"
 #include "linear.h"
 #include "model.h"
 #include "quant.h"
@@ -182,7 +183,7 @@ static int mode_l4qz_write(const char *path, const char *method) {
     Config c = small_config(0);
     ModelFile *mf = small_model_file(&c, 5);
     Model *M = small_trained_model(mf, method, 16);
-    l4qz_write(path, M, NULL, NULL);
+    { ModelFile *dm = model_deployed(M); l4qz_write(path, dm, M->mf->tok, NULL, NULL); model_file_free(dm); }
     model_free(M);
     model_file_free(mf);
     printf("wrote %s\n", path);
@@ -372,7 +373,7 @@ static void check_l4qz_roundtrip(void) {
             Model *M = small_trained_model(mf, ms[mi], 16);
             char path[256];
             snprintf(path, sizeof path, "/tmp/test_l4q_layer_%d_%s_%d.l4qz", (int)getpid(), ms[mi], shared);
-            l4qz_write(path, M, NULL, NULL);
+            { ModelFile *dm = model_deployed(M); l4qz_write(path, dm, M->mf->tok, NULL, NULL); model_file_free(dm); }
             char tmp[300];
             snprintf(tmp, sizeof tmp, "%s.tmp", path);
             ModelFile *mf2 = model_file_load(path);

@@ -1,0 +1,15 @@
+// snapshot.h — the model as it stands, in its deployed form, as an in-memory ModelFile.
+//
+// The one source of every number a run reports about its final model and of the file it
+// exports: train.c evaluates a model built from model_deployed(M) and l4qz_write writes the
+// same ModelFile, so a reported number is the exported artifact's number by construction.
+// Fast paths that need more copies of "the same model" (per-thread replicas for
+// perplexity) build them from such a ModelFile, never from the file the run started from.
+#pragma once
+#include "model.h"
+
+// Each projection's Deploy (from its method's deploy op), embeddings and norms as they are
+// now (trained ones included), the head folded to fp32 when a method changed it (NULL
+// wcls when it is still the shared embedding). method/form: labels for the header.
+// The ModelFile owns copies of everything; tok is NULL (the caller passes its tokenizer).
+ModelFile *model_deployed(Model *M);
