@@ -88,7 +88,6 @@ void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, con
     int L = c->n_layers, D = c->dim, V = c->vocab_size;
     if (!mf->tok_emb || mf->wcls16) // model_deployed and `export` (mf_widen) hand over fp32
         die_internal("%s: l4qz_write needs fp32 embeddings", path);
-    if (!tok_embeddable(tok, c->vocab_size)) tok = NULL; // then --tokenizer is needed with the export
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     Wr w = {fopen(tmp, "wb"), tmp, HASH64_INIT, 0};
