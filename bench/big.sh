@@ -63,7 +63,7 @@ echo "$out" | show
 l4q_rss=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_bytes"])')
 python3 -c "r = $l4q_rss / $lora_rss; print('L4Q / LoRA peak RSS: %.3fx (target <= 1.05x: %s)' % (r, 'met' if r <= 1.05 else 'NOT met'))"
 for m in qat_lora lsq; do
-    p=$(build/bench/memtime "$m" "${SHAPE[@]}" --dtype bf16 --tokens "$T" --batch 1 --rank 16 --group 128 --bits 4 --predict "$LAYERS" 2>/dev/null)
+    p=$(build/bench/memtime "$m" "${SHAPE[@]}" --dtype bf16 --tokens "$T" --batch 1 --rank 16 --group 128 --bits 4 --tied 0 --predict "$LAYERS" 2>/dev/null)
     total=$(echo "$p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_bytes"])')
     if [ "$total" -gt "$memtotal" ]; then
         echo "$p" | show " — does not fit ($((memtotal >> 30)) GiB machine)"

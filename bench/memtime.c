@@ -3,7 +3,7 @@
 // of LLaMA-7B). One method per process, so peak RSS belongs to that method alone.
 //
 //   build/bench/memtime METHOD [--model F | --dim D --hidden H --layers L --heads N
-//       --kv-heads K --vocab V [--dtype bf16|f16]] [--tokens T] [--batch B] [--bits n]
+//       --kv-heads K --vocab V [--tied 0|1] [--dtype bf16|f16]] [--tokens T] [--batch B] [--bits n]
 //       [--group g] [--rank r] [--steps S] [--tile ROWS] [--predict LAYERS]
 // Prints one JSON line: step time (median of S steps after one warm-up; S = 0: the one
 // first step, cold caches included), peak RSS, and the
@@ -116,6 +116,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--steps")) steps = v;
         else if (!strcmp(k, "--tile")) tile = v;
         else if (!strcmp(k, "--predict")) pred = v;
+        else if (!strcmp(k, "--tied")) c.shared_classifier = v != 0;
         else if (!strcmp(k, "--dtype")) {
             if (!strcmp(argv[i + 1], "bf16")) wdt = DT_BF16;
             else if (!strcmp(argv[i + 1], "f16")) wdt = DT_F16;
