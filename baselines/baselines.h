@@ -1,6 +1,6 @@
-// baselines.h — the comparison methods behind the linear-layer seam (SPEC §5) and the few
-// model-level entry points the trainer and the exporter call. Every method is a registered
-// name in core/methods.c; the layers themselves are built by linear_build as usual.
+// baselines.h — the comparison methods behind the linear-layer seam and the few
+// model-level entry points they share. Each method is one MethodEntry (core/methods.h)
+// defined beside its layer; baselines_register() adds them all to the registry.
 //
 // Methods (baselines/README.md has the hyper-parameters and inference forms):
 //   rtn, gptq                      PTQ only: frozen uniform n-bit base, nothing trains
@@ -16,18 +16,21 @@
 #include "model.h"
 #include "tokenizer.h"
 
+// Registers the methods above (idempotent). The CLI and every test that builds a baseline
+// call it once at start-up, before any method lookup.
+void baselines_register(void);
+
 // ---- model-level pass (GPTQ) -------------------------------------------------------------
 // 1 when method m's quantized base is produced by a model-level pass (gptq, gptq_lora,
 // qlora_uniform/qa_lora with base gptq) and baselines_prepare must run before model_build.
 int baselines_needs_prepare(const MethodCfg *m);
 
-// THE TRAINER'S HOOK. Call once, after loading mf and before model_build(mf, m, ...):
-//     baselines_prepare(mf, &cfg->method, tok, NULL, cfg->train.seq_len);
-// For methods that need it (above) this runs GPTQ over mf's fp32 projection weights on
+// The GPTQ methods' prepare hook (method_prepare runs it once, after loading mf and before
+// model_build) with calib_text_path NULL. For methods that need it (above) this runs GPTQ over mf's fp32 projection weights on
 // calibration windows cut from calib_text_path (NULL: $L4Q_DATA/tinystories/
 // tinystories_train_excerpt.txt): m->calib_windows windows (default 128) of seq_len tokens
 // (≤ 0 or larger than the model's: the model's seq_len), fewer when the text is short,
-// spread evenly over the SPEC §3 token stream (deterministic, no RNG). Afterwards every
+// spread evenly over the perplexity protocol's token stream (README) (deterministic, no RNG). Afterwards every
 // targeted projection weight in mf holds its quantized-dequantized value (so anything that
 // reads mf sees the PTQ model) and the exact codes/scales/offsets are recorded, keyed by
 // the weight pointer, for the per-layer constructors and deploy(). The head (if targeted)
@@ -50,32 +53,6 @@ void baselines_release(const ModelFile *mf);
 double gptq_quantize_matrix(int bits, int group_size, float *W, int out, int in, const double *H,
                             float damp, int act_order, float *s, float *b, uint8_t *codes);
 
-// ---- NF4 (bitsandbytes) --------------------------------------------------------------------
-extern const float NF4_CODE[16];
-#define NF4_BLOCK 64    // weights per absmax
-#define NF4_DQ_BLOCK 256 // absmax values per second-level fp32 scale
-// Index of the NF4 code nearest to x ∈ [−1, 1] (midpoint decision; a tie goes down).
-int nf4_index(float x);
-// bitsandbytes' signed 8-bit "dynamic" map (create_dynamic_map(signed=True)), sorted.
-const float *nf4_dq_code(void);
-// Quantize W (out×in, flattened row-major) into d (kind DEP_NF4, no LoRA branch):
-// per 64-block absmax, codes packed two per byte (element 2k in the high nibble), absmax
-// double-quantized (mean-subtracted, 8-bit dynamic code, one fp32 scale per 256).
-void nf4_quantize(const float *W, int out, int in, Deploy *d);
-// Dequantized rows [r0, r0+nrows) of an NF4 deploy into out (nrows×in).
-void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out);
-// Stored bits per weight (codes + 8-bit absmax + fp32 second-level scales + the mean).
-double nf4_bits_per_weight(const Deploy *d);
-// The inference layer for a DEP_NF4 deploy (deployed.c calls it through a weak symbol).
-Linear *nf4_linear_from_deploy(const Deploy *d, const char *name);
-
-// ---- export helpers --------------------------------------------------------------------------
-// `export --merge`: fold a deploy's LoRA side branch (scale·B·A) into its base and
-// re-quantize in the same family — NF4 → NF4 (+DQ), uniform → per-group min-max RTN at
-// the same bits/group size — leaving rank 0. No-op without a side branch; DEP_FP32 adds
-// B·A exactly. The merged result is a different (re-rounded) model: report it separately.
-void deploy_merge_lora(Deploy *d);
-
 // ---- LoftQ ------------------------------------------------------------------------------------
 // LoftQ initialisation of one matrix: `iters` alternations of Q = quant(W − scale·B·A),
 // (A, B) = rank-r SVD of W − Q split as B = U√Σ/√scale, A = √Σ·Vᵀ/√scale, so the
@@ -86,6 +63,3 @@ void deploy_merge_lora(Deploy *d);
 void loftq_init(const float *W, int out, int in, const char *base, int bits, int group_size,
                 int rank, float scale, int iters, Deploy *base_out, float *A, float *B, double *err);
 
-// Per-method defaults applied by method_defaults (qa_lora: rank 8, alpha 16, base gptq;
-// qlora_uniform: base gptq).
-void baselines_method_defaults(MethodCfg *m);

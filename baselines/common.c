@@ -6,31 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// The tiled dequantize-then-sgemm loops (deploy_rows/deploy_forward/deploy_backward_dx)
-// live in core/deployed.c, shared with the deployed inference layers.
-
-size_t qb_bytes(const Deploy *d) {
-    if (d->kind == DEP_NF4) {
-        size_t n = (size_t)d->out * d->in, blocks = (n + NF4_BLOCK - 1) / NF4_BLOCK;
-        return d->codes_bytes + blocks + ((blocks + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK) * sizeof(float) + sizeof(float);
-    }
-    int gs = d->group_size == -1 ? d->in : d->group_size;
-    size_t np = (size_t)d->out * ((d->in + gs - 1) / gs);
-    return d->codes_bytes + 2 * np * sizeof(float);
-}
-
-
-// deploy_copy lives in core/deployed.c (linear.h).
-
-void qb_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size) {
-    QuantSpec q;
-    quant_spec(&q, bits, group_size, out, in);
-    quant_deploy_alloc(&q, d);
-    quant_rtn(&q, W, d->scale, d->offset, d->codes);
-}
-
-// The LoRA side branch (lb_*) lives in core/lora.c.
-
 // ---- GPTQ records ----------------------------------------------------------------------------
 // A small array: one entry per quantized projection of the prepared model (≤ a few hundred).
 typedef struct { const float *w; Deploy d; } Prepared;
@@ -55,7 +30,7 @@ void prepared_put(const float *w, const Deploy *d) {
 }
 
 void baselines_release(const ModelFile *mf) {
-    int n = mf->c.n_layers * 7;
+    int n = mf->c.n_layers * N_LAYER_PROJ;
     for (int i = 0; i < g_nprep;) {
         const float *w = g_prep[i].w;
         int mine = w == mf->tok_emb || (mf->wcls && w == mf->wcls);
@@ -84,15 +59,12 @@ int base_is_gptq(const MethodCfg *m) {
     die_input("method.base: '%s' is not a uniform base for method %s (valid: rtn, gptq)", m->base, m->name);
 }
 
-// Per-method defaults on top of method_defaults' shared ones (documented in README.md).
-void baselines_method_defaults(MethodCfg *m) {
-    if (!strcmp(m->name, "qa_lora")) {
-        // Twice L4Q's rank for the same LoRA parameter budget (the paper's protocol); alpha
-        // doubled with it so alpha/rank = 2 like the other LoRA methods.
-        m->rank = 8;
-        m->alpha = 16;
-        snprintf(m->base, sizeof m->base, "gptq");
-    } else if (!strcmp(m->name, "qlora_uniform")) {
-        snprintf(m->base, sizeof m->base, "gptq"); // the paper's QLoRA* is GPTQ + LoRA
-    }
+void baselines_register(void) {
+    static int done;
+    if (done) return;
+    done = 1;
+    static const MethodEntry *const ALL[] = {&RTN_METHOD, &GPTQ_METHOD, &RTN_LORA_METHOD, &GPTQ_LORA_METHOD,
+                                             &QLORA_UNIFORM_METHOD, &QLORA_METHOD, &QA_LORA_METHOD,
+                                             &PEQA_METHOD, &LOFTQ_METHOD};
+    for (size_t i = 0; i < sizeof ALL / sizeof ALL[0]; i++) method_register(ALL[i]);
 }

@@ -1,23 +1,16 @@
 // common.h — pieces shared by the baseline layers (internal to baselines/):
-//   * a frozen quantized base held in its deployed form (uniform codes or NF4), applied a
-//     row tile at a time so no out×in fp32 buffer ever exists at train or inference time;
-//   * a LoRA side branch (A r×in, B out×r, dropout on its input) like core/lora.c's;
-//   * the records of the model-level GPTQ pass, keyed by the weight pointer.
+//   * the frozen-quantized-base layer (ptq.c): a base held in its deployed form (uniform
+//     codes or NF4, core/deploy.h), applied a row tile at a time so no out×in fp32 buffer
+//     ever exists at train or inference time, with an optional LoRA side branch (core/lora.h);
+//   * the records of the model-level GPTQ pass, keyed by the weight pointer;
+//   * the registry entries baselines_register adds.
 #pragma once
 #include "baselines.h"
 #include "linear.h"
+#include "methods.h"
 #include "lora.h"
 #include "quant.h"
 #include "util.h"
-
-// Tiled dequantization of the base (deploy_rows, deploy_forward, deploy_backward_dx,
-// deploy_tile_rows) comes from core (linear.h).
-// Bytes the packed base occupies (codes + per-group params or absmax storage).
-size_t qb_bytes(const Deploy *d);
-// Deep copy of a deploy (all arrays duplicated).
-// Per-group min-max RTN of W into a fresh DEP_UNIFORM deploy.
-void qb_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size);
-
 
 // GPTQ records (baselines_prepare): the deploy of weight `w`, or NULL.
 const Deploy *prepared_lookup(const float *w);
@@ -33,3 +26,12 @@ int base_is_gptq(const MethodCfg *m);
 // lora_m NULL: PTQ only (nothing trains). Returns the LoRA branch through *lb_out if
 // non-NULL (loftq overwrites A, B after construction).
 Linear *qlayer_new(Deploy *base, const MethodCfg *lora_m, const char *name, Rng *rng, LoraBranch **lb_out);
+
+// ---- registry entries (baselines_register adds them in this order) ----------------------
+#define UQ_KEYS (MK_BITS | MK_GROUP)                    // a uniform quantized base
+#define GPTQ_KEYS (MK_ACT_ORDER | MK_DAMP | MK_CALIB)   // its GPTQ pass
+extern const MethodEntry RTN_METHOD, GPTQ_METHOD, RTN_LORA_METHOD, GPTQ_LORA_METHOD, QLORA_UNIFORM_METHOD,
+    QLORA_METHOD, QA_LORA_METHOD, PEQA_METHOD, LOFTQ_METHOD;
+// The prepare hook of the methods with a GPTQ base: baselines_prepare on the default
+// calibration text.
+int gptq_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);

@@ -1,4 +1,4 @@
-// gptq.c — GPTQ (Frantar et al. 2022; research/anchors.md §6, SPEC §5): the matrix
+// gptq.c — GPTQ (Frantar et al. 2022; baselines/README.md): the matrix
 // algorithm and the model-level calibration pass behind `gptq`, `gptq_lora` and the
 // gptq base of `qlora_uniform` / `qa_lora`.
 //
@@ -148,12 +148,7 @@ static void quantize_record(const MethodCfg *m, const float *key, float *W, int 
     QuantSpec q;
     quant_spec(&q, m->bits, m->group_size, out, in);
     Deploy d;
-    memset(&d, 0, sizeof d);
-    d.kind = DEP_UNIFORM; d.out = out; d.in = in; d.bits = m->bits; d.group_size = q.gs;
-    d.codes_bytes = quant_codes_bytes(&q);
-    d.codes = xmalloc(d.codes_bytes);
-    d.scale = xmalloc(quant_nparams(&q) * sizeof(float));
-    d.offset = xmalloc(quant_nparams(&q) * sizeof(float));
+    quant_deploy_alloc(&q, &d);
     gptq_quantize_matrix(m->bits, m->group_size, W, out, in, H, m->damp, m->act_order, d.scale, d.offset, d.codes);
     prepared_put(key, &d);
 }
@@ -183,7 +178,7 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
     if (nw <= 0 || T <= 0) die_input("GPTQ: no calibration windows");
     if (T > c->seq_len) die_input("GPTQ: calibration window %d exceeds the model's seq_len %d", T, c->seq_len);
     mf_widen(mf); // GPTQ rewrites the fp32 weights in place
-    for (int i = 0; i < L * 7; i++)
+    for (int i = 0; i < L * N_LAYER_PROJ; i++)
         if (!mf->w || !mf->w[i])
             die_input("%s: GPTQ needs fp32 projection weights (this model is already quantized)", mf->path);
     // Batch so the attention probabilities (L·B·heads·T² floats) stay under ~128 MiB.
@@ -209,7 +204,7 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
                 int p = STAGES[st][k];
                 if (p < 0 || !(m->targets & (1u << p))) continue;
                 proj_dims(c, p, &out, &in);
-                float *W = mf->w[l * 7 + p];
+                float *W = mf->w[l * N_LAYER_PROJ + p];
                 quantize_record(m, W, W, out, in, H); // in place: later stages see it
             }
         }
@@ -225,6 +220,10 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
     }
     free(H);
     model_free(M);
+}
+
+int gptq_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
+    return baselines_prepare(mf, m, tok, NULL, seq_len);
 }
 
 int baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, const char *calib_text_path, int seq_len) {

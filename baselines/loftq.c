@@ -1,4 +1,4 @@
-// loftq.c — LoftQ (Li et al., 2023; the paper's LoftQ*, research/l4q-paper.md §2):
+// loftq.c — LoftQ (Li et al., 2023; the L4Q paper's LoftQ*):
 // quantization-aware initialization of LoRA, then ordinary LoRA fine-tuning on the frozen
 // quantized base (the ptq.c layer; mixed "n&fp" or "nf4&fp").
 //
@@ -12,6 +12,7 @@
 // NF4 + double-quant of qlora; bits must be 4 and group_size does not apply).
 // T = 0 degenerates to LoRA on quant(W) with the usual init (A kaiming-uniform, B = 0).
 #include "common.h"
+#include "nf4.h"
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
@@ -20,7 +21,7 @@
 
 static void loftq_quant(const float *W, int out, int in, const char *base, int bits, int gs, Deploy *d) {
     if (!strcmp(base, "nf4")) nf4_quantize(W, out, in, d);
-    else qb_rtn(d, W, out, in, bits, gs);
+    else quant_deploy_rtn(d, W, out, in, bits, gs);
 }
 
 void loftq_init(const float *W, int out, int in, const char *base, int bits, int group_size,
@@ -60,7 +61,7 @@ void loftq_init(const float *W, int out, int in, const char *base, int bits, int
     free(T); free(Q); free(S); free(Uu); free(Vt);
 }
 
-Linear *loftq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *loftq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     check_lora_cfg(m);
     int out = W->shape[0], in = W->shape[1];
     int nf4 = !strcmp(m->base, "nf4");
@@ -88,3 +89,5 @@ Linear *loftq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     free(A); free(B);
     return L;
 }
+
+const MethodEntry LOFTQ_METHOD = {"loftq", loftq_build, LORA_KEYS | UQ_KEYS | MK_BASE | MK_LOFTQ_ITERS, NULL, NULL, NULL};

@@ -48,7 +48,7 @@ static void peqa_forward(Linear *L, const float *X, float *Y, int N) {
 static void peqa_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     PeqaLinear *l = (PeqaLinear *)L;
     int in = L->in, out = L->out, tile = deploy_tile_rows(out, in), ng = l->q.ng, gs = l->q.gs;
-    size_t rb = quant_row_bytes(l->q.bits, in);
+    size_t rb = deploy_row_bytes(l->q.bits, in);
     peqa_offsets(l);
     float *Wt = xmalloc((size_t)tile * in * sizeof(float)), *Gt = xmalloc((size_t)tile * in * sizeof(float));
     uint8_t *u = xmalloc((size_t)tile * in);
@@ -102,13 +102,10 @@ static void peqa_free(Linear *L) {
 }
 static const LinearOps PEQA_OPS = {"peqa", peqa_forward, peqa_backward, peqa_deploy, peqa_free};
 
-Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)rng;
     int out = W->shape[0], in = W->shape[1];
-    PeqaLinear *l = xcalloc(1, sizeof *l);
-    l->base.ops = &PEQA_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    PeqaLinear *l = linear_alloc(sizeof *l, &PEQA_OPS, out, in, name);
     quant_spec(&l->q, m->bits, m->group_size, out, in);
     size_t np = quant_nparams(&l->q);
     char nm[96];
@@ -127,3 +124,5 @@ Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     l->base.form = quant_form_name(l->q.bits, 0);
     return &l->base;
 }
+
+const MethodEntry PEQA_METHOD = {"peqa", peqa_build, UQ_KEYS | MK_TARGETS, NULL, NULL, NULL};

@@ -51,13 +51,10 @@ static const LinearOps QPTQ_OPS = {"ptq", ql_forward, ql_backward, ql_deploy, ql
 static const LinearOps QLORA_OPS = {"qbase_lora", ql_forward, ql_backward, ql_deploy, ql_free};
 
 Linear *qlayer_new(Deploy *base, const MethodCfg *lora_m, const char *name, Rng *rng, LoraBranch **lb_out) {
-    QLayer *l = xcalloc(1, sizeof *l);
-    l->base.ops = lora_m ? &QLORA_OPS : &QPTQ_OPS;
-    l->base.out = base->out; l->base.in = base->in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    QLayer *l = linear_alloc(sizeof *l, lora_m ? &QLORA_OPS : &QPTQ_OPS, base->out, base->in, name);
     l->q = *base;
     memset(base, 0, sizeof *base);
-    l->base.mem.weight_bytes = qb_bytes(&l->q);
+    l->base.mem.weight_bytes = deploy_bytes(&l->q);
     if (lora_m) {
         l->has_lora = 1;
         lb_init(&l->lb, &l->base, lora_m, name, rng);
@@ -81,21 +78,33 @@ static void uniform_base(const MethodCfg *m, Param *W, const char *name, Deploy 
                          p->group_size, m->bits, m->group_size);
         deploy_copy(d, p);
     } else {
-        qb_rtn(d, W->data, out, in, m->bits, m->group_size);
+        quant_deploy_rtn(d, W->data, out, in, m->bits, m->group_size);
     }
 }
 
 // rtn, gptq: post-training quantization only.
-Linear *ptq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *ptq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     Deploy d;
     uniform_base(m, W, name, &d);
     return qlayer_new(&d, NULL, name, rng, NULL);
 }
 
 // rtn_lora, gptq_lora, qlora_uniform: LoRA (A kaiming-uniform, B = 0) on the frozen base.
-Linear *ptq_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *ptq_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     check_lora_cfg(m);
     Deploy d;
     uniform_base(m, W, name, &d);
     return qlayer_new(&d, m, name, rng, NULL);
 }
+
+// The paper's QLoRA* is GPTQ + LoRA: qlora_uniform's base defaults to gptq.
+static void qlora_uniform_defaults(MethodCfg *m) { snprintf(m->base, sizeof m->base, "gptq"); }
+
+const MethodEntry RTN_METHOD = {"rtn", ptq_build, UQ_KEYS | MK_TARGETS, NULL, NULL, NULL};
+const MethodEntry GPTQ_METHOD = {"gptq", ptq_build, UQ_KEYS | MK_TARGETS | GPTQ_KEYS, NULL, gptq_prepare,
+                                 baselines_release};
+const MethodEntry RTN_LORA_METHOD = {"rtn_lora", ptq_lora_build, LORA_KEYS | UQ_KEYS, NULL, NULL, NULL};
+const MethodEntry GPTQ_LORA_METHOD = {"gptq_lora", ptq_lora_build, LORA_KEYS | UQ_KEYS | GPTQ_KEYS, NULL,
+                                      gptq_prepare, baselines_release};
+const MethodEntry QLORA_UNIFORM_METHOD = {"qlora_uniform", ptq_lora_build, LORA_KEYS | UQ_KEYS | MK_BASE | GPTQ_KEYS,
+                                          qlora_uniform_defaults, gptq_prepare, baselines_release};

@@ -1,4 +1,4 @@
-// qa_lora.c — QA-LoRA (Xu et al., ICLR 2024; research/l4q-paper.md §2): LoRA whose input
+// qa_lora.c — QA-LoRA (Xu et al., ICLR 2024): LoRA whose input
 // is the per-group average of X, on a frozen uniform base (method.base: gptq default, rtn).
 //
 //   P(X)[n, g] = (1/|g|)·Σ_{j∈g} X[n, j]        (groups = the quantizer's groups of the row)
@@ -112,19 +112,16 @@ static void qa_free(Linear *L) {
 }
 static const LinearOps QA_OPS = {"qa_lora", qa_forward, qa_backward, qa_deploy, qa_free};
 
-Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     check_lora_cfg(m);
     int out = W->shape[0], in = W->shape[1];
-    QaLoraLinear *l = xcalloc(1, sizeof *l);
-    l->base.ops = &QA_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    QaLoraLinear *l = linear_alloc(sizeof *l, &QA_OPS, out, in, name);
     if (base_is_gptq(m)) {
         const Deploy *p = prepared_lookup(W->data);
         if (!p) die_internal("%s: qa_lora with base gptq needs baselines_prepare(mf, method, ...) before model_build", name);
         deploy_copy(&l->q, p);
     } else {
-        qb_rtn(&l->q, W->data, out, in, m->bits, m->group_size);
+        quant_deploy_rtn(&l->q, W->data, out, in, m->bits, m->group_size);
     }
     l->gs = l->q.group_size;
     l->ng = (in + l->gs - 1) / l->gs;
@@ -134,9 +131,19 @@ Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) 
     l->base.params[l->base.n_params++] = l->A;
     l->base.params[l->base.n_params++] = l->B;
     size_t tb = (l->A->n + l->B->n) * sizeof(float);
-    l->base.mem.weight_bytes = qb_bytes(&l->q);
+    l->base.mem.weight_bytes = deploy_bytes(&l->q);
     l->base.mem.trainable_bytes = tb;
     l->base.mem.grad_opt_bytes = 3 * tb;
     l->base.form = quant_form_name(l->q.bits, 0);
     return &l->base;
 }
+
+// Twice L4Q's rank for the same LoRA parameter budget (the paper's protocol); alpha doubled
+// with it so alpha/rank = 2 like the other LoRA methods; a GPTQ base.
+static void qa_lora_defaults(MethodCfg *m) {
+    m->rank = 8;
+    m->alpha = 16;
+    snprintf(m->base, sizeof m->base, "gptq");
+}
+const MethodEntry QA_LORA_METHOD = {"qa_lora", qa_lora_build, MK_RANK | MK_ALPHA | MK_TARGETS | UQ_KEYS | MK_BASE | GPTQ_KEYS,
+                                    qa_lora_defaults, gptq_prepare, baselines_release};

@@ -10,8 +10,10 @@
 // seam's memory account. --dtype: the random weights (projections, embeddings) are held
 // 16-bit. --predict LAYERS: no step; the memory account of the random model with LAYERS
 // layers, extrapolated from a one-layer build (for shapes that do not fit in memory).
+#include "baselines/baselines.h"
 #include "checkpoint.h"
 #include "model.h"
+#include "methods.h"
 #include "optim.h"
 #include "util.h"
 #include <stdio.h>
@@ -93,6 +95,7 @@ static void predict(const char *method, const MethodCfg *m, Config c, int dt, in
 }
 
 int main(int argc, char **argv) {
+    baselines_register();
     env_setup(argv);
     if (argc < 2) { fprintf(stderr, "usage: memtime METHOD [options]\n"); return 2; }
     const char *method = argv[1], *model = NULL;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh (`make bench`) — throughput on this machine: SPEC §3 perplexity over the
+# bench/run.sh (`make bench`) — throughput on this machine: perplexity (README "Perplexity protocol") over the
 # TinyStories validation excerpt with stories260K, greedy generation (ours and a naive
 # scalar reference, bench/naive_generate.c), and the sgemm rate `info --system` measures.
 # Each generation figure is the median of 5 runs; the machine is shared, so expect noise.

@@ -1,4 +1,4 @@
-// cli.h — the subcommands of build/l4q (SPEC §8) and a small flag parser they share.
+// cli.h — the subcommands of build/l4q (README "Commands") and a small flag parser they share.
 #pragma once
 int cmd_info(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

@@ -1,4 +1,4 @@
-// cmd_eval.c — `l4q eval`: few-shot benchmark scoring (SPEC §6, §8) over evals/harness.h.
+// cmd_eval.c — `l4q eval`: few-shot benchmark scoring (README "Evaluation") over evals/harness.h.
 #include "cli.h"
 #include "common.h"
 #include "evals/harness.h"

@@ -47,7 +47,7 @@ int cmd_export(int argc, char **argv) {
     }
     ModelFile *mf = model_file_load(path);
     mf_widen(mf); // both formats are written from fp32 (a no-op for l4qz run outputs)
-    int n = mf->c.n_layers * 7, merged = 0;
+    int n = mf->c.n_layers * N_LAYER_PROJ, merged = 0;
     if (arg_flag(&a, "merge") && mf->dep)
         for (int i = 0; i < n; i++)
             if (mf->dep[i] && mf->dep[i]->rank > 0) { deploy_merge_lora(mf->dep[i]); merged++; }

@@ -1,4 +1,4 @@
-// cmd_ppl.c — `l4q ppl`: SPEC §3 perplexity of a text file.
+// cmd_ppl.c — `l4q ppl`: perplexity of a text file (README "Perplexity protocol").
 #include "cli.h"
 #include "common.h"
 #include "ppl.h"

@@ -2,7 +2,7 @@
 // [--stop-at N]` (exit 3 after N steps with a checkpoint; --resume continues).
 #include "cli.h"
 #include "config.h"
-#include "train.h"
+#include "run/train.h"
 #include "util.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 // main.c — build/l4q entry point: BLAS core check, thread setup, subcommand dispatch.
+#include "baselines/baselines.h"
 #include "cli.h"
 #include "util.h"
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     env_setup(argv);
+    baselines_register();
     command_line_set(argc, argv);
     // Global --threads N, accepted anywhere.
     int threads = 0, j = 1;

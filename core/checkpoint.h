@@ -1,41 +1,23 @@
-// checkpoint.h — pieces shared by the checkpoint readers (checkpoint.c, gguf.c, l4qz.c) and
-// the `info` command: config validation, ModelFile assembly, the canonical tensor list.
+// checkpoint.h — the model-file readers and model_file_load, the one dispatcher that picks
+// a reader by the file's content (core/checkpoint.c). The helpers every reader shares live
+// in core/modelfile.h; a new format = one reader file + one row in checkpoint.c's table.
 #pragma once
-#include "model.h"
+#include "modelfile.h"
 
-// GGUF v3 (and v2) reader; buf is the whole file, still owned by the caller unless the
-// returned mf->hold == buf (F16/BF16 tensors are kept in place; the rest is converted
-// into a blob of its own). Bad input → die_input naming the file.
+// Each reader gets the whole file in buf (len bytes) and returns a complete ModelFile or
+// dies with die_input naming the file. Readers marked "keeps buf" take ownership of it.
+
+// llama2.c v0/v1/v2 (core/llama2c.c); keeps buf (v0/v1 use it in place as mf->blob).
+int llama2c_magic(const void *buf, size_t len); // v1/v2 (v0 has no magic)
+ModelFile *llama2c_load(const char *path, void *buf, size_t len);
+// GGUF v3 (and v2) (core/gguf.c); the weights are converted into a blob of their own.
 ModelFile *gguf_load(const char *path, const void *buf, size_t len);
-
-// Hugging Face LLaMA/Mistral directory (config.json + safetensors; core/hf_model.c).
+// Hugging Face LLaMA/Mistral directory: config.json + safetensors (core/hf_model.c). A
+// directory, not a file, so model_file_load checks for it before reading anything.
 int hf_is_dir(const char *path);
 ModelFile *hf_load(const char *dir);
 // HF row of llama2.c's row r in a q/k projection with heads of size hs (HF's rotate-half
 // permutation; core/hf_model.c).
 int hf_rope_row(int r, int hs);
-
-// Rejects non-positive or implausible sizes and inconsistent head counts, naming the file
-// (and `what`, e.g. "llama2.c v0 header") in the message.
-void config_validate(const char *path, const char *what, const Config *c);
-// A zeroed ModelFile for config c: path, c, and the [L*7] projection pointer array set.
-ModelFile *mf_alloc(const char *path, const Config *c);
-// A model of config c with N(0, std²) weights and norms 1 + N(0, (std/2)²) (one blob,
-// llama2.c v0 layout) — for tests and benchmarks of shapes we have no checkpoint for.
-ModelFile *model_file_random(const Config *c, float std, uint64_t seed);
-
-// The model's tensors in canonical order (tok_emb, rms_att, rms_ffn, rms_final, then
-// layers.N.{q,k,v,o,gate,up,down}, then head when unshared). Projections that are
-// deployed in quantized form have data == NULL and dep set.
-typedef struct {
-    char name[48];
-    const float *data;
-    const Deploy *dep;
-    const uint16_t *half;  // 16-bit tensors: data == NULL, dtype DT_F16 | DT_BF16
-    int dtype;
-    int rows, cols;
-} MfTensor;
-int mf_tensors(const ModelFile *mf, MfTensor *out, int max); // returns count (≤ max)
-int mf_tensor_count(const Config *c);
-// Every fp32 value must be finite: a NaN/Inf weight is a corrupt file, not a model.
-void mf_check_finite(const ModelFile *mf);
+// llama.cpp's names of the per-layer projections, blk.N.<name>.weight (reader and writer).
+extern const char *const GGUF_PROJ_NAMES[N_LAYER_PROJ];

@@ -6,7 +6,9 @@
 #define _GNU_SOURCE // realpath, mkdtemp (the Makefile defines it too)
 #endif
 #include "config.h"
+#include "methods.h"
 #include "optim.h"
+#include "quant.h"
 #include "util.h"
 #include <errno.h>
 #include <limits.h>
@@ -15,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// core/methods.c: the first key set in m->set that method m->name does not use, or NULL.
-// (Not in linear.h; declared here where it is consumed.)
-const char *method_bad_key(const MethodCfg *m);
 
 // ---- typed getters -------------------------------------------------------------------
 typedef struct { YNode *map; const char *sec; } Sec; // a section and its dotted name
@@ -140,12 +139,8 @@ static void get_path(const Sec *s, const char *key, const char *dir, char *out, 
 }
 
 // ---- method --------------------------------------------------------------------------
-static const char *const INITS[] = {"l4q", "minmax", "absmax", "lsq+", NULL};
 static const char *const BASES[] = {"rtn", "gptq", "nf4", NULL};
-static const char *const MK_KEYS[] = {"rank", "alpha", "dropout", "targets", "bits", "group_size", "init",
-                                      "lsq_grad_scale", "tile_rows", "base", "loftq_iters", "act_order",
-                                      "damp", "calib_windows"};
-#define N_MK (int)(sizeof MK_KEYS / sizeof MK_KEYS[0])
+#define MKN(id) METHOD_KEY_NAMES[MKI_##id] // a method key's name (core/linear.h lists them)
 
 static void read_method(RunConfig *c, YNode *root) {
     Sec s = section(root, "method", 1);
@@ -164,12 +159,12 @@ static void read_method(RunConfig *c, YNode *root) {
     MethodCfg *m = &c->method;
     method_defaults(m, name);
     unsigned set = 0;
-    for (int k = 0; k < N_MK; k++) if (s.map && y_get(s.map, MK_KEYS[k])) set |= 1u << k;
-    if (set & MK_RANK) m->rank = (int)get_int(&s, "rank", m->rank, 1, 1 << 16);
-    if (set & MK_ALPHA) m->alpha = (float)get_num(&s, "alpha", m->alpha, 0, 1, NAN, 0);
-    if (set & MK_DROPOUT) m->dropout = (float)get_num(&s, "dropout", m->dropout, 0, 0, 1, 1);
+    for (int k = 0; k < MK_COUNT; k++) if (s.map && y_get(s.map, METHOD_KEY_NAMES[k])) set |= 1u << k;
+    if (set & MK_RANK) m->rank = (int)get_int(&s, MKN(RANK), m->rank, 1, 1 << 16);
+    if (set & MK_ALPHA) m->alpha = (float)get_num(&s, MKN(ALPHA), m->alpha, 0, 1, NAN, 0);
+    if (set & MK_DROPOUT) m->dropout = (float)get_num(&s, MKN(DROPOUT), m->dropout, 0, 0, 1, 1);
     if (set & MK_TARGETS) {
-        YNode *t = get(&s, "targets", 0);
+        YNode *t = get(&s, MKN(TARGETS), 0);
         if (t->kind != Y_SEQ) y_die(t, "method.targets: expected a list of projections, e.g. [q, k, v]");
         if (!t->n) y_die(t, "method.targets: empty list");
         m->targets = 0;
@@ -184,24 +179,24 @@ static void read_method(RunConfig *c, YNode *root) {
         }
     }
     if (set & MK_BITS) {
-        m->bits = (int)get_int(&s, "bits", m->bits, 2, 8);
+        m->bits = (int)get_int(&s, MKN(BITS), m->bits, 2, 8);
         if (m->bits != 2 && m->bits != 3 && m->bits != 4 && m->bits != 8)
-            y_die(y_get(s.map, "bits"), "method.bits: must be 2, 3, 4 or 8, got %d", m->bits);
+            y_die(y_get(s.map, MKN(BITS)), "method.bits: must be 2, 3, 4 or 8, got %d", m->bits);
     }
     if (set & MK_GROUP) {
-        m->group_size = (int)get_int(&s, "group_size", m->group_size, -1, 1 << 20);
-        if (m->group_size == 0) y_die(y_get(s.map, "group_size"), "method.group_size: must be -1 (whole row) or >= 1, got 0");
+        m->group_size = (int)get_int(&s, MKN(GROUP), m->group_size, -1, 1 << 20);
+        if (m->group_size == 0) y_die(y_get(s.map, MKN(GROUP)), "method.group_size: must be -1 (whole row) or >= 1, got 0");
     }
-    if (set & MK_INIT) snprintf(m->init, sizeof m->init, "%s", get_choice(&s, "init", m->init, INITS));
-    if (set & MK_LSQ_SCALE) m->lsq_grad_scale = get_bool(&s, "lsq_grad_scale", m->lsq_grad_scale);
-    if (set & MK_TILE) m->tile_rows = (int)get_int(&s, "tile_rows", m->tile_rows, 1, INT_MAX);
-    if (set & MK_BASE) snprintf(m->base, sizeof m->base, "%s", get_choice(&s, "base", m->base, BASES));
-    if (set & MK_LOFTQ_ITERS) m->loftq_iters = (int)get_int(&s, "loftq_iters", m->loftq_iters, 0, 1000);
-    if (set & MK_ACT_ORDER) m->act_order = get_bool(&s, "act_order", m->act_order);
-    if (set & MK_DAMP) m->damp = (float)get_num(&s, "damp", m->damp, 0, 0, NAN, 0);
-    if (set & MK_CALIB) m->calib_windows = (int)get_int(&s, "calib_windows", m->calib_windows, 1, INT_MAX);
+    if (set & MK_INIT) snprintf(m->init, sizeof m->init, "%s", get_choice(&s, MKN(INIT), m->init, QUANT_INIT_NAMES));
+    if (set & MK_LSQ_SCALE) m->lsq_grad_scale = get_bool(&s, MKN(LSQ_SCALE), m->lsq_grad_scale);
+    if (set & MK_TILE) m->tile_rows = (int)get_int(&s, MKN(TILE), m->tile_rows, 1, INT_MAX);
+    if (set & MK_BASE) snprintf(m->base, sizeof m->base, "%s", get_choice(&s, MKN(BASE), m->base, BASES));
+    if (set & MK_LOFTQ_ITERS) m->loftq_iters = (int)get_int(&s, MKN(LOFTQ_ITERS), m->loftq_iters, 0, 1000);
+    if (set & MK_ACT_ORDER) m->act_order = get_bool(&s, MKN(ACT_ORDER), m->act_order);
+    if (set & MK_DAMP) m->damp = (float)get_num(&s, MKN(DAMP), m->damp, 0, 0, NAN, 0);
+    if (set & MK_CALIB) m->calib_windows = (int)get_int(&s, MKN(CALIB), m->calib_windows, 1, INT_MAX);
     m->set = set;
-    // Keys a method does not use are errors (SPEC §9): report the first at its position.
+    // Keys a method does not use are errors (README "Training"): report the first at its position.
     const char *bad = method_bad_key(m);
     if (bad) {
         for (int i = 0; i < s.map->n; i++)
@@ -258,35 +253,35 @@ static YNode *build_resolved(const RunConfig *c) {
     }
     y_map_put(r, "data", d);
 
-    // Method: every key the method uses (probed via method_bad_key one bit at a time), so
-    // the defaults are visible and the dump reloads without "not used" errors.
+    // Method: every key the method takes, so the defaults are visible and the dump
+    // reloads without "not used" errors.
     const MethodCfg *m = &c->method;
     YNode *mm = y_new_map();
     put_str(mm, "name", m->name);
-    for (int k = 0; k < N_MK; k++) {
-        MethodCfg probe = *m;
-        probe.set = 1u << k;
-        if (method_bad_key(&probe)) continue;
+    unsigned keys = method_find(m->name)->keys;
+    for (int k = 0; k < MK_COUNT; k++) {
+        if (!(keys & (1u << k))) continue;
+        const char *key = METHOD_KEY_NAMES[k];
         switch (1u << k) {
-        case MK_RANK: put_int(mm, "rank", m->rank); break;
-        case MK_ALPHA: put_flt(mm, "alpha", m->alpha); break;
-        case MK_DROPOUT: put_flt(mm, "dropout", m->dropout); break;
+        case MK_RANK: put_int(mm, key, m->rank); break;
+        case MK_ALPHA: put_flt(mm, key, m->alpha); break;
+        case MK_DROPOUT: put_flt(mm, key, m->dropout); break;
         case MK_TARGETS: {
             YNode *t = y_new_seq();
             for (int p = 0; p < N_PROJ; p++) if (m->targets & (1u << p)) y_seq_push(t, y_new_scalar(PROJ_NAMES[p]));
-            y_map_put(mm, "targets", t);
+            y_map_put(mm, key, t);
             break;
         }
-        case MK_BITS: put_int(mm, "bits", m->bits); break;
-        case MK_GROUP: put_int(mm, "group_size", m->group_size); break;
-        case MK_INIT: put_str(mm, "init", m->init); break;
-        case MK_LSQ_SCALE: put_bool(mm, "lsq_grad_scale", m->lsq_grad_scale); break;
-        case MK_TILE: put_int(mm, "tile_rows", m->tile_rows); break;
-        case MK_BASE: put_str(mm, "base", m->base); break;
-        case MK_LOFTQ_ITERS: put_int(mm, "loftq_iters", m->loftq_iters); break;
-        case MK_ACT_ORDER: put_bool(mm, "act_order", m->act_order); break;
-        case MK_DAMP: put_flt(mm, "damp", m->damp); break;
-        case MK_CALIB: put_int(mm, "calib_windows", m->calib_windows); break;
+        case MK_BITS: put_int(mm, key, m->bits); break;
+        case MK_GROUP: put_int(mm, key, m->group_size); break;
+        case MK_INIT: put_str(mm, key, m->init); break;
+        case MK_LSQ_SCALE: put_bool(mm, key, m->lsq_grad_scale); break;
+        case MK_TILE: put_int(mm, key, m->tile_rows); break;
+        case MK_BASE: put_str(mm, key, m->base); break;
+        case MK_LOFTQ_ITERS: put_int(mm, key, m->loftq_iters); break;
+        case MK_ACT_ORDER: put_bool(mm, key, m->act_order); break;
+        case MK_DAMP: put_flt(mm, key, m->damp); break;
+        case MK_CALIB: put_int(mm, key, m->calib_windows); break;
         }
     }
     y_map_put(r, "method", mm);

@@ -1,4 +1,4 @@
-// config.h — the run config (SPEC §9): a strict YAML file, --set overrides, defaults, and
+// config.h — the run config (README "Training"): a strict YAML file, --set overrides, defaults, and
 // the fully resolved form that is stored in run.h5 and reloads to the same run.
 //
 // Strictness: unknown keys, wrong types, duplicate keys, empty required values, method

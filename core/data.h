@@ -1,9 +1,9 @@
-// data.h — training/validation data (SPEC §3, §9).
+// data.h — training/validation data (README "Perplexity protocol", "Training: run config and run log").
 //
-// text:   SPEC §3 paragraphs → one BOS-separated token stream (ppl.c's text_to_stream, so
+// text:   the perplexity protocol's paragraphs → one BOS-separated token stream (ppl.c's text_to_stream, so
 //         training and `l4q ppl` tokenise identically). Training rows are random windows
 //         of T+1 tokens (start uniform over every full window); validation batches are the
-//         deterministic SPEC §3 windows (start k·T, last one possibly shorter).
+//         deterministic perplexity-protocol windows (start k·T, last one possibly shorter).
 // alpaca: JSON array of {instruction, input, output}; prompt = the Stanford Alpaca
 //         template (with or without the Input section), response = output + EOS.
 //         Tokens = encode(prompt + output, BOS) + EOS, truncated to T+1; the first

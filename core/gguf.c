@@ -1,5 +1,5 @@
-// gguf.c — GGUF reader for llama-architecture models (SPEC §2; format in
-// research/anchors.md §3): header, typed metadata (all value types, arrays included),
+// gguf.c — GGUF reader for llama-architecture models (format: docs/design.md
+// "Model and tokenizer"): header, typed metadata (all value types, arrays included),
 // tensor infos, aligned data. F32/F16/BF16 tensors are converted into one fp32 blob in
 // ModelFile's layout; the embedded vocabulary becomes mf->tok.
 //
@@ -17,6 +17,8 @@
 enum { GT_U8, GT_I8, GT_U16, GT_I16, GT_U32, GT_I32, GT_F32, GT_BOOL, GT_STRING, GT_ARRAY,
        GT_U64, GT_I64, GT_F64, GT_NTYPES };
 enum { GG_F32 = 0, GG_F16 = 1, GG_BF16 = 30 };
+
+const char *const GGUF_PROJ_NAMES[N_LAYER_PROJ] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
 typedef struct {
     const char *path;
@@ -186,100 +188,183 @@ static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float 
     return 1;
 }
 
-// tokenizer.ggml.tokens (+ scores) → the llama2.c-style tokenizer: sentencepiece's "▁"
-// (U+2581) becomes a space, byte pieces like "<0x0A>" keep their text.
-static void load_vocab(ModelFile *mf, const Meta *m, const Kv *toks) {
-    Str model = kv_str(m, "tokenizer.ggml.model");
-    if (model.s && !str_eq(model, "llama")) {
-        warnf("%s: embedded tokenizer model '%.*s' is not sentencepiece/llama; pass --tokenizer", m->path, (int)model.n, model.s);
-        return;
+// An array of n elements of type et under `key`, or NULL when absent.
+static const Kv *kv_array(const Meta *m, const char *key, uint32_t et, uint64_t n) {
+    const Kv *k = kv_find(m, key);
+    if (k && (k->type != GT_ARRAY || k->elem_type != et || (n && k->count != n)))
+        die_input("%s: GGUF %s must be an array of %llu %s", m->path, key, (unsigned long long)n,
+                  et == GT_STRING ? "strings" : et == GT_F32 ? "f32" : "i32");
+    return k;
+}
+static char **kv_strings(const Meta *m, const Kv *k, int **lens) {
+    char **out = xmalloc((size_t)k->count * sizeof *out);
+    if (lens) *lens = xmalloc((size_t)k->count * sizeof **lens);
+    Rd r = {m->path, m->p, SIZE_MAX, k->at}; // bounds were checked when the header was parsed
+    for (uint64_t i = 0; i < k->count; i++) {
+        Str s = str(&r, "tokenizer");
+        if (s.n > (1u << 20)) die_input("%s: GGUF tokenizer string %llu is implausibly long", m->path, (unsigned long long)i);
+        out[i] = xmalloc(s.n + 1);
+        memcpy(out[i], s.s, s.n);
+        out[i][s.n] = 0;
+        if (lens) (*lens)[i] = (int)s.n;
     }
+    return out;
+}
+
+// tokenizer.ggml.* → a tokenizer (core/tok_bpe.c): model "llama" is SentencePiece BPE by
+// scores with byte fallback, "gpt2" byte-level BPE by merges with the pre-tokenizer regex
+// named by tokenizer.ggml.pre. Specials are not parsed in text (llama.cpp's parse_special
+// off, its tokenizer tests' setting). NULL when the file has no vocabulary, or (strict 0,
+// loading a model) one of a kind not implemented here: then --tokenizer is needed.
+static Tokenizer *vocab_tokenizer(const Meta *m, int strict) {
+    const Kv *toks = kv_find(m, "tokenizer.ggml.tokens");
+    if (!toks) return NULL;
+    if (toks->type != GT_ARRAY || toks->elem_type != GT_STRING || toks->count == 0 || toks->count > (1u << 24))
+        die_input("%s: GGUF tokenizer.ggml.tokens is not a non-empty array of strings", m->path);
     int n = (int)toks->count;
-    char **pieces = xcalloc(n, sizeof *pieces);
-    int *lens = xcalloc(n, sizeof *lens);
-    float *scores = xcalloc(n, sizeof *scores);
-    const Kv *sk = kv_find(m, "tokenizer.ggml.scores");
+    Str model = kv_str(m, "tokenizer.ggml.model"), pre = kv_str(m, "tokenizer.ggml.pre");
+    TokSpec s = {0};
+    s.n = n;
+    if (!model.s || str_eq(model, "llama")) s.kind = TOKK_SPM;
+    else if (str_eq(model, "gpt2")) s.kind = TOKK_BYTE_BPE;
+    else {
+        (strict ? die_input : warnf)("%s: GGUF tokenizer.ggml.model '%.*s' is not supported (llama, gpt2)%s", m->path,
+                                     (int)(model.n > 40 ? 40 : model.n), model.s, strict ? "" : "; pass --tokenizer");
+        return NULL;
+    }
+    int *lens;
+    s.pieces = kv_strings(m, toks, &lens);
+    s.lens = lens;
+    const Kv *sk = kv_array(m, "tokenizer.ggml.scores", GT_F32, toks->count);
+    float *scores = NULL;
     if (sk) {
-        if (sk->type != GT_ARRAY || sk->elem_type != GT_F32 || sk->count != toks->count)
-            die_input("%s: GGUF tokenizer.ggml.scores must be an f32 array of %d entries", m->path, n);
+        scores = xmalloc((size_t)n * sizeof *scores);
         memcpy(scores, m->p + sk->at, (size_t)n * 4);
         for (int i = 0; i < n; i++)
             if (!isfinite(scores[i])) die_input("%s: GGUF tokenizer.ggml.scores[%d] is not finite", m->path, i);
     }
-    Rd r = {m->path, m->p, SIZE_MAX, toks->at};
-    for (int i = 0; i < n; i++) {
-        Str s = str(&r, "tokenizer.ggml.tokens");
-        char *out = xmalloc(s.n + 1);
-        size_t o = 0;
-        for (size_t j = 0; j < s.n; j++) {
-            if (j + 2 < s.n && (unsigned char)s.s[j] == 0xE2 && (unsigned char)s.s[j + 1] == 0x96 && (unsigned char)s.s[j + 2] == 0x81) { out[o++] = ' '; j += 2; }
-            else out[o++] = s.s[j];
-        }
-        out[o] = 0;
-        pieces[i] = out; lens[i] = (int)o;
+    s.scores = scores;
+    const Kv *tk = kv_array(m, "tokenizer.ggml.token_type", GT_I32, toks->count);
+    int *types = NULL;
+    if (tk) { types = xmalloc((size_t)n * sizeof *types); memcpy(types, m->p + tk->at, (size_t)n * 4); }
+    s.types = types;
+    s.bos = (int)kv_int(m, "tokenizer.ggml.bos_token_id", s.kind == TOKK_SPM ? 1 : -1, 0);
+    s.eos = (int)kv_int(m, "tokenizer.ggml.eos_token_id", s.kind == TOKK_SPM ? 2 : -1, 0);
+    s.unk = (int)kv_int(m, "tokenizer.ggml.unknown_token_id", s.kind == TOKK_SPM ? 0 : -1, 0);
+    if (s.bos >= n || s.eos >= n || s.unk >= n) die_input("%s: GGUF tokenizer bos/eos/unknown id is outside the %d-token vocabulary", m->path, n);
+    const Kv *sp = kv_find(m, "tokenizer.ggml.add_space_prefix");
+    s.add_dummy_prefix = sp ? m->p[sp->at] != 0 : s.kind == TOKK_SPM;
+    s.byte_fallback = 1;
+    const Kv *mk = NULL;
+    int llama3 = pre.s && (str_eq(pre, "llama-bpe") || str_eq(pre, "llama3") || str_eq(pre, "llama-v3"));
+    if (s.kind == TOKK_BYTE_BPE && !llama3 && !(pre.s && str_eq(pre, "gpt-2"))) {
+        (strict ? die_input : warnf)("%s: GGUF tokenizer.ggml.pre '%.*s' is not supported (llama-bpe, llama3, gpt-2)%s", m->path,
+                                     pre.s ? (int)(pre.n > 40 ? 40 : pre.n) : 6, pre.s ? pre.s : "absent", strict ? "" : "; pass --tokenizer");
+        for (int i = 0; i < n; i++) free(s.pieces[i]);
+        free(s.pieces); free(lens); free(scores); free(types);
+        return NULL;
     }
-    mf->tok = tok_from_pieces(n, pieces, lens, scores); // copies the pieces
-    for (int i = 0; i < n; i++) free(pieces[i]);
-    free(pieces); free(lens); free(scores);
+    if (s.kind == TOKK_BYTE_BPE) {
+        mk = kv_array(m, "tokenizer.ggml.merges", GT_STRING, 0);
+        if (!mk) die_input("%s: GGUF gpt2 tokenizer without tokenizer.ggml.merges", m->path);
+        s.merges = kv_strings(m, mk, NULL);
+        s.n_merges = (int)mk->count;
+        // llama.cpp's pre-tokenizer names: Llama-3's regex (merges ignored for whole-vocab
+        // pieces, as llama.cpp does for it), or GPT-2's.
+        s.pattern = llama3 ? TOK_PATTERN_LLAMA3 : TOK_PATTERN_GPT2;
+        s.ignore_merges = llama3;
+    }
+    Tokenizer *t = tok_build(m->path, &s);
+    for (int i = 0; i < n; i++) free(s.pieces[i]);
+    for (int i = 0; i < s.n_merges; i++) free(s.merges[i]);
+    free(s.pieces); free(lens); free(scores); free(types); free(s.merges);
+    return t;
 }
 
-ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
-    Rd r = {path, buf, len, 4};
-    uint32_t version = u32(&r, "GGUF version");
-    if (version != 2 && version != 3) // v1 used 32-bit counts; v2 and v3 share this layout
-        die_input("%s: GGUF version %u is not supported (expected 3)", path, version);
-    uint64_t nt = u64(&r, "GGUF tensor count"), nkv = u64(&r, "GGUF metadata count");
+// A parsed GGUF file: its metadata and tensor infos, pointing into the caller's buffer.
+typedef struct {
+    const char *path;
+    const void *buf;
+    size_t len;
+    uint32_t version;
+    Meta m;
+    TInfo *ti;
+    uint64_t nt;
+    uint64_t align;
+    size_t data_off; // start of the tensor data section
+} Gguf;
+
+// Phase 1: header and metadata (values are located, not converted).
+static void read_header(Gguf *g, Rd *r) {
+    const char *path = g->path;
+    g->version = u32(r, "GGUF version");
+    if (g->version != 2 && g->version != 3) // v1 used 32-bit counts; v2 and v3 share this layout
+        die_input("%s: GGUF version %u is not supported (expected 3)", path, g->version);
+    uint64_t nt = u64(r, "GGUF tensor count"), nkv = u64(r, "GGUF metadata count");
     // Each KV takes ≥ 13 bytes and each tensor info ≥ 24: bounds the allocations below.
-    if (nkv > len / 13 || nt > len / 24)
+    if (nkv > g->len / 13 || nt > g->len / 24)
         die_input("%s: truncated or corrupt GGUF header: it claims %llu tensors and %llu metadata entries, more than a %zu-byte file can hold",
-                  path, (unsigned long long)nt, (unsigned long long)nkv, len);
-    Meta m = {path, buf, xcalloc(nkv ? nkv : 1, sizeof(Kv)), nkv};
+                  path, (unsigned long long)nt, (unsigned long long)nkv, g->len);
+    g->nt = nt;
+    g->m = (Meta){path, g->buf, xcalloc(nkv ? nkv : 1, sizeof(Kv)), nkv};
     for (uint64_t i = 0; i < nkv; i++) {
-        Kv *k = &m.kv[i];
-        k->key = str(&r, "GGUF metadata key");
+        Kv *k = &g->m.kv[i];
+        k->key = str(r, "GGUF metadata key");
         char kn[256]; key_name(kn, sizeof kn, k);
-        k->type = u32(&r, kn);
+        k->type = u32(r, kn);
         if (k->type == GT_ARRAY) {
-            size_t at = r.off;
-            k->elem_type = u32(&r, kn);
-            k->count = u64(&r, kn);
-            k->at = r.off;
-            r.off = at;
-        } else k->at = r.off;
-        skip_value(&r, k->type, 0, kn);
+            size_t at = r->off;
+            k->elem_type = u32(r, kn);
+            k->count = u64(r, kn);
+            k->at = r->off;
+            r->off = at;
+        } else k->at = r->off;
+        skip_value(r, k->type, 0, kn);
     }
-    uint64_t align = 32;
-    if (kv_find(&m, "general.alignment")) {
-        int64_t a = kv_int(&m, "general.alignment", 32, 1);
+    g->align = 32;
+    if (kv_find(&g->m, "general.alignment")) {
+        int64_t a = kv_int(&g->m, "general.alignment", 32, 1);
         if (a <= 0 || a % 8) die_input("%s: GGUF general.alignment = %lld must be a positive multiple of 8", path, (long long)a);
-        align = (uint64_t)a;
+        g->align = (uint64_t)a;
     }
-    TInfo *ti = xcalloc(nt ? nt : 1, sizeof *ti);
-    for (uint64_t i = 0; i < nt; i++) {
+}
+
+// Phase 2: tensor infos (names unique, shapes bounded, offsets aligned).
+static void read_tensor_infos(Gguf *g, Rd *r) {
+    const char *path = g->path;
+    TInfo *ti = g->ti = xcalloc(g->nt ? g->nt : 1, sizeof *ti);
+    for (uint64_t i = 0; i < g->nt; i++) {
         TInfo *t = &ti[i];
-        t->name = str(&r, "GGUF tensor name");
+        t->name = str(r, "GGUF tensor name");
         char tn[128]; snprintf(tn, sizeof tn, "%.*s", (int)(t->name.n > 100 ? 100 : t->name.n), t->name.s);
         for (uint64_t j = 0; j < i; j++)
             if (ti[j].name.n == t->name.n && !memcmp(ti[j].name.s, t->name.s, t->name.n))
                 die_input("%s: GGUF tensor '%s' appears twice", path, tn);
-        t->ndim = u32(&r, tn);
+        t->ndim = u32(r, tn);
         if (t->ndim < 1 || t->ndim > 4) die_input("%s: GGUF tensor '%s' has %u dimensions (1..4 allowed)", path, tn, t->ndim);
         t->nel = 1;
         for (uint32_t d = 0; d < t->ndim; d++) {
-            t->ne[d] = u64(&r, tn);
+            t->ne[d] = u64(r, tn);
             if (t->ne[d] == 0 || t->ne[d] > ((uint64_t)1 << 40) / t->nel)
                 die_input("%s: GGUF tensor '%s' dimension %u = %llu is out of range", path, tn, d, (unsigned long long)t->ne[d]);
             t->nel *= t->ne[d];
         }
-        t->type = u32(&r, tn);
-        t->offset = u64(&r, tn);
-        if (t->offset % align) die_input("%s: GGUF tensor '%s' offset %llu is not a multiple of the alignment %llu", path, tn, (unsigned long long)t->offset, (unsigned long long)align);
+        t->type = u32(r, tn);
+        t->offset = u64(r, tn);
+        if (t->offset % g->align) die_input("%s: GGUF tensor '%s' offset %llu is not a multiple of the alignment %llu", path, tn, (unsigned long long)t->offset, (unsigned long long)g->align);
     }
-    size_t data_off = (size_t)((r.off + align - 1) / align * align);
+    g->data_off = (size_t)((r->off + g->align - 1) / g->align * g->align);
+}
+
+// Phase 3: every float tensor lies inside the file, and nothing follows the padded data.
+static void check_data_section(const Gguf *g) {
+    const char *path = g->path;
+    size_t len = g->len, data_off = g->data_off;
+    uint64_t align = g->align;
     if (data_off > len) die_input("%s: truncated: GGUF tensor data would start at byte %zu, file has %zu", path, data_off, len);
     uint64_t end = 0;
-    for (uint64_t i = 0; i < nt; i++) {
-        TInfo *t = &ti[i];
+    for (uint64_t i = 0; i < g->nt; i++) {
+        const TInfo *t = &g->ti[i];
         uint64_t es = t->type == GG_F32 ? 4 : (t->type == GG_F16 || t->type == GG_BF16) ? 2 : 0;
         if (!es) continue; // unsupported types are reported by name if the model needs them
         uint64_t e = t->offset + t->nel * es;
@@ -290,85 +375,95 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     }
     // The writer pads the last tensor to the alignment; anything beyond is not GGUF.
     uint64_t padded = (end + align - 1) / align * align;
-    if (len - data_off > padded && nt)
+    if (len - data_off > padded && g->nt)
         die_input("%s: %llu unexpected extra bytes after the GGUF tensor data: expected at most %llu bytes, got %zu", path,
                   (unsigned long long)(len - data_off - padded), (unsigned long long)(data_off + padded), len);
+}
 
-    Str arch = kv_str(&m, "general.architecture");
+// Phase 4: the llama Config from the metadata; *has_output: the file has its own head.
+static Config read_config(const Gguf *g, int *has_output) {
+    const char *path = g->path;
+    const Meta *m = &g->m;
+    Str arch = kv_str(m, "general.architecture");
     if (!arch.s) die_input("%s: GGUF metadata key 'general.architecture' is missing", path);
     if (!str_eq(arch, "llama")) die_input("%s: GGUF architecture '%.*s' is not supported (expected llama)", path, (int)(arch.n > 64 ? 64 : arch.n), arch.s);
     Config c = {0};
-    c.dim = (int)kv_int(&m, "llama.embedding_length", 0, 1);
-    c.n_layers = (int)kv_int(&m, "llama.block_count", 0, 1);
-    c.hidden_dim = (int)kv_int(&m, "llama.feed_forward_length", 0, 1);
-    c.n_heads = (int)kv_int(&m, "llama.attention.head_count", 0, 1);
-    c.n_kv_heads = (int)kv_int(&m, "llama.attention.head_count_kv", c.n_heads, 0);
-    c.seq_len = (int)kv_int(&m, "llama.context_length", 0, 1);
-    c.norm_eps = (float)kv_float(&m, "llama.attention.layer_norm_rms_epsilon", 1e-5);
-    c.rope_theta = (float)kv_float(&m, "llama.rope.freq_base", 10000.0);
-    const Kv *toks = kv_find(&m, "tokenizer.ggml.tokens");
+    c.dim = (int)kv_int(m, "llama.embedding_length", 0, 1);
+    c.n_layers = (int)kv_int(m, "llama.block_count", 0, 1);
+    c.hidden_dim = (int)kv_int(m, "llama.feed_forward_length", 0, 1);
+    c.n_heads = (int)kv_int(m, "llama.attention.head_count", 0, 1);
+    c.n_kv_heads = (int)kv_int(m, "llama.attention.head_count_kv", c.n_heads, 0);
+    c.seq_len = (int)kv_int(m, "llama.context_length", 0, 1);
+    c.norm_eps = (float)kv_float(m, "llama.attention.layer_norm_rms_epsilon", 1e-5);
+    c.rope_theta = (float)kv_float(m, "llama.rope.freq_base", 10000.0);
+    const Kv *toks = kv_find(m, "tokenizer.ggml.tokens");
     if (toks) {
         if (toks->type != GT_ARRAY || toks->elem_type != GT_STRING)
             die_input("%s: GGUF tokenizer.ggml.tokens is not an array of strings", path);
         c.vocab_size = toks->count > INT32_MAX ? -1 : (int)toks->count;
     } else { // no embedded vocabulary: the embedding's row count is the vocab size
-        for (uint64_t i = 0; i < nt; i++)
-            if (str_eq(ti[i].name, "token_embd.weight") && ti[i].ndim >= 2)
-                c.vocab_size = ti[i].ne[1] > INT32_MAX ? -1 : (int)ti[i].ne[1];
+        for (uint64_t i = 0; i < g->nt; i++)
+            if (str_eq(g->ti[i].name, "token_embd.weight") && g->ti[i].ndim >= 2)
+                c.vocab_size = g->ti[i].ne[1] > INT32_MAX ? -1 : (int)g->ti[i].ne[1];
     }
-    int has_output = 0;
-    for (uint64_t i = 0; i < nt; i++) has_output |= str_eq(ti[i].name, "output.weight");
-    c.shared_classifier = !has_output;
+    *has_output = 0;
+    for (uint64_t i = 0; i < g->nt; i++) *has_output |= str_eq(g->ti[i].name, "output.weight");
+    c.shared_classifier = !*has_output;
     config_validate(path, "GGUF llama metadata", &c);
-    int64_t rope_dims = kv_int(&m, "llama.rope.dimension_count", c.dim / c.n_heads, 0);
+    int64_t rope_dims = kv_int(m, "llama.rope.dimension_count", c.dim / c.n_heads, 0);
     if (rope_dims != c.dim / c.n_heads)
         die_input("%s: GGUF llama.rope.dimension_count = %lld: partial rotary embeddings are not supported (head size %d)", path, (long long)rope_dims, c.dim / c.n_heads);
+    return c;
+}
 
-    ModelFile *mf = mf_alloc(path, &c);
+// Phase 5: every tensor of the llama layout converted into one fp32 blob in ModelFile's
+// layout; any tensor left over is an error.
+static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, Tensors *T) {
+    const Config c = *cp;
+    ModelFile *mf = mf_alloc(g->path, &c);
     size_t V = c.vocab_size, D = c.dim, L = c.n_layers;
-    Tensors T = {path, (const unsigned char *)buf + data_off, ti, nt, 0, 0};
-    static const char *const gname[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    const char *const *gname = GGUF_PROJ_NAMES;
     char nm[96];
     // F16/BF16 embeddings and projections stay 16-bit, in place in the file buffer (which
     // the ModelFile then keeps); only the rest is converted into the fp32 blob.
     int dt;
     const uint16_t *h;
     size_t total = L * D * 2 + D;
-    if ((h = tensor_half(&T, "token_embd.weight", &dt))) mf->tok_emb16 = h, mf->tok_emb_dt = dt;
+    if ((h = tensor_half(T, "token_embd.weight", &dt))) mf->tok_emb16 = h, mf->tok_emb_dt = dt;
     else total += V * D;
-    if (has_output && (h = tensor_half(&T, "output.weight", &dt))) mf->wcls16 = h, mf->wcls_dt = dt;
+    if (has_output && (h = tensor_half(T, "output.weight", &dt))) mf->wcls16 = h, mf->wcls_dt = dt;
     else if (has_output) total += V * D;
     for (int l = 0; l < c.n_layers; l++)
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
-            if ((h = tensor_half(&T, nm, &dt))) { mf_set_w16(mf, l * 7 + p, dt, h); continue; }
+            if ((h = tensor_half(T, nm, &dt))) { mf_set_w16(mf, l * N_LAYER_PROJ + p, dt, h); continue; }
             int o, i; proj_dims(&c, p, &o, &i); total += (size_t)o * i;
         }
-    if (mf->w16 || mf->tok_emb16 || mf->wcls16) mf->hold = (void *)buf, mf->hold_free = free;
+    if (mf->w16 || mf->tok_emb16 || mf->wcls16) mf->hold = (void *)g->buf, mf->hold_free = free;
     float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
     mf->blob = blob;
     if (!mf->tok_emb16) { mf->tok_emb = cur; cur += V * D; }
-    tensor_fetch(&T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
+    tensor_fetch(T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
     mf->rms_att = cur; cur += L * D;
     mf->rms_ffn = cur; cur += L * D;
     mf->rms_final = cur; cur += D;
-    tensor_fetch(&T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
+    tensor_fetch(T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
     for (int l = 0; l < c.n_layers; l++) {
         snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
-        tensor_fetch(&T, nm, 1, c.dim, mf->rms_att + l * D, 0);
+        tensor_fetch(T, nm, 1, c.dim, mf->rms_att + l * D, 0);
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
-        tensor_fetch(&T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
-        for (int p = 0; p < 7; p++) {
+        tensor_fetch(T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
             snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
-            float *dst = mf->w16 && mf->w16[l * 7 + p] ? NULL : cur;
-            if (dst) { mf->w[l * 7 + p] = cur; cur += (size_t)o * i; }
-            tensor_fetch(&T, nm, o, i, dst, 0);
+            float *dst = mf->w16 && mf->w16[l * N_LAYER_PROJ + p] ? NULL : cur;
+            if (dst) { mf->w[l * N_LAYER_PROJ + p] = cur; cur += (size_t)o * i; }
+            tensor_fetch(T, nm, o, i, dst, 0);
         }
     }
     if (has_output) {
         if (!mf->wcls16) mf->wcls = cur;
-        tensor_fetch(&T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
+        tensor_fetch(T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
         // llama.cpp's llama2.c converter writes a tied head out as a copy; a bit-identical
         // copy is treated as tied so training updates one matrix, as the original model did.
         int same = mf->wcls ? mf->tok_emb && !memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))
@@ -377,12 +472,36 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     }
     // A tensor this reader does not place (e.g. rope_freqs for scaled RoPE) would change
     // the model's meaning if silently ignored.
-    for (uint64_t i = 0; i < nt; i++)
-        if (!ti[i].used) die_input("%s: GGUF tensor '%.*s' is not part of the supported llama layout", path, (int)(ti[i].name.n > 100 ? 100 : ti[i].name.n), ti[i].name.s);
-    snprintf(mf->format, sizeof mf->format, "gguf-v%u %s", version,
-             T.n_f16 && T.n_bf16 ? "mixed f16/bf16/f32" : T.n_f16 ? (T.n_f16 == (int)nt ? "f16" : "f16/f32") : T.n_bf16 ? (T.n_bf16 == (int)nt ? "bf16" : "bf16/f32") : "f32");
-    if (toks) load_vocab(mf, &m, toks);
-    free(ti);
-    free(m.kv);
+    for (uint64_t i = 0; i < g->nt; i++)
+        if (!g->ti[i].used) die_input("%s: GGUF tensor '%.*s' is not part of the supported llama layout", g->path, (int)(g->ti[i].name.n > 100 ? 100 : g->ti[i].name.n), g->ti[i].name.s);
     return mf;
+}
+
+ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
+    Gguf g = {.path = path, .buf = buf, .len = len};
+    Rd r = {path, buf, len, 4};
+    read_header(&g, &r);
+    read_tensor_infos(&g, &r);
+    check_data_section(&g);
+    int has_output;
+    Config c = read_config(&g, &has_output);
+    Tensors T = {path, (const unsigned char *)buf + g.data_off, g.ti, g.nt, 0, 0};
+    ModelFile *mf = read_weights(&g, &c, has_output, &T);
+    // Phase 6: the format label and the embedded vocabulary.
+    uint64_t nt = g.nt;
+    snprintf(mf->format, sizeof mf->format, "gguf-v%u %s", g.version,
+             T.n_f16 && T.n_bf16 ? "mixed f16/bf16/f32" : T.n_f16 ? (T.n_f16 == (int)nt ? "f16" : "f16/f32") : T.n_bf16 ? (T.n_bf16 == (int)nt ? "bf16" : "bf16/f32") : "f32");
+    mf->tok = vocab_tokenizer(&g.m, 0);
+    free(g.ti);
+    free(g.m.kv);
+    return mf;
+}
+
+Tokenizer *gguf_load_tokenizer(const char *path, const void *buf, size_t len) {
+    Gguf g = {.path = path, .buf = buf, .len = len};
+    Rd r = {path, buf, len, 4};
+    read_header(&g, &r); // metadata only: a vocabulary file may hold no tensors
+    Tokenizer *t = vocab_tokenizer(&g.m, 1);
+    free(g.m.kv);
+    return t;
 }

@@ -3,6 +3,7 @@
 // Quantized layers are written dequantized (LoRA folded in): GGUF's block formats cannot
 // carry our per-group real scale + offset exactly, so fp32 is the honest form.
 #include "gguf_write.h"
+#include "checkpoint.h"
 #include "util.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -37,22 +38,22 @@ static char *to_spm(const char *p, int len, size_t *outn) {
 }
 
 void gguf_write(const char *path, const ModelFile *mf, float *const *w, const Tokenizer *tok, const char *name) {
+    if (!tok_embeddable(tok, mf->c.vocab_size)) tok = NULL; // then --tokenizer is needed with the export
     const Config *c = &mf->c;
     int L = c->n_layers, nt = 0;
     Tensor *ts = xcalloc((size_t)L * 9 + 4, sizeof *ts);
 #define T2(nm, p, rows, cols) do { snprintf(ts[nt].name, 64, "%s", nm); ts[nt].data = p; ts[nt].d0 = cols; ts[nt].d1 = rows; ts[nt].nd = 2; nt++; } while (0)
 #define T1(nm, p, n) do { snprintf(ts[nt].name, 64, "%s", nm); ts[nt].data = p; ts[nt].d0 = n; ts[nt].nd = 1; nt++; } while (0)
     T2("token_embd.weight", mf->tok_emb, c->vocab_size, c->dim);
-    static const char *PN[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     for (int l = 0; l < L; l++) {
         char nm[64];
         snprintf(nm, 64, "blk.%d.attn_norm.weight", l); T1(nm, mf->rms_att + (size_t)l * c->dim, c->dim);
         snprintf(nm, 64, "blk.%d.ffn_norm.weight", l); T1(nm, mf->rms_ffn + (size_t)l * c->dim, c->dim);
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int out, in;
             proj_dims(c, p, &out, &in);
-            snprintf(nm, 64, "blk.%d.%s.weight", l, PN[p]);
-            T2(nm, w[l * 7 + p], out, in);
+            snprintf(nm, 64, "blk.%d.%s.weight", l, GGUF_PROJ_NAMES[p]);
+            T2(nm, w[l * N_LAYER_PROJ + p], out, in);
         }
     }
     T1("output_norm.weight", mf->rms_final, c->dim);

@@ -349,5 +349,6 @@ ModelFile *hf_load(const char *dir) {
         st_close(s);
         mf->hold = NULL; mf->hold_free = NULL;
     }
+    mf->tok = tok_load_dir(dir, c.vocab_size); // its own tokenizer, when the directory has one
     return mf;
 }

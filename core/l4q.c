@@ -1,4 +1,4 @@
-// l4q.c — L4Q (SPEC §4; research/l4q-paper.md §1.3–1.5, §6): LoRA merged into the weight
+// l4q.c — L4Q (docs/design.md "L4Q"): LoRA merged into the weight
 // BEFORE quantization, one quantized tensor, trained A, B, s, b.
 //
 //   W = W0 + α·B·A,  v = (W − b)/s,  w̃ = rint(clamp(v, Q_N, Q_P)),  Wq = s·w̃ + b,  Y = X·Wqᵀ
@@ -23,7 +23,7 @@
 //   dA = α·Bᵀ·(M⊙G)   dB = α·(M⊙G)·Aᵀ   ds, db: quant.h   dX = dY·Wq (incl. b)
 // None of the released code's bugs: b is in dX, db is grouped along the input dim like ds,
 // the mask is always applied, and G sums over every token.
-#include "linear.h"
+#include "methods.h"
 #include "lora.h"
 #include "quant.h"
 #include "util.h"
@@ -176,7 +176,7 @@ static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, 
 }
 
 // Deployed form: the integer codes of Q(W0 + α·B·A) and s, b — fully quantized, no LoRA
-// branch at inference (paper §1.8). The scales are stored guarded (quant_safe_scale) and
+// branch at inference (docs/design.md "L4Q"). The scales are stored guarded (quant_safe_scale) and
 // the weight merged by l4q_merge_rows, so the deployed weight equals the training-time Wq
 // exactly.
 static void l4q_deploy(Linear *L, Deploy *d) {
@@ -197,34 +197,12 @@ static void l4q_free(Linear *L) {
 }
 static const LinearOps L4Q_OPS = {"l4q", l4q_forward, l4q_backward, l4q_deploy, l4q_free};
 
-// Quantizer parameters s, b (out × n_groups, no weight decay), initialized from W by the
-// configured init. Shared by l4q, qat_lora and lsq.
-void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
-                        QuantSpec *q, Param **s, Param **b) {
-    float *tmp; // a 16-bit W0 is widened whole for the init only (build time, one layer)
-    const float *W = param_f32(W0, &tmp);
-    quant_spec(q, m->bits, m->group_size, out, in);
-    QuantInit init = quant_init_parse(m->init);
-    char nm[96];
-    snprintf(nm, sizeof nm, "%s.qscale", name);
-    *s = param_new(nm, out, q->ng, 0);
-    snprintf(nm, sizeof nm, "%s.qoffset", name);
-    *b = param_new(nm, out, q->ng, 0);
-    quant_init_params(q, W, init, (*s)->data, (*b)->data);
-    free(tmp);
-    param_make_trainable(*s);
-    param_make_trainable(*b);
-}
-
-Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     if (m->rank <= 0) die_input("method.rank: must be positive (got %d)", m->rank);
     if (!isfinite(m->alpha)) die_input("method.alpha: must be finite (got %g)", m->alpha);
     if (m->tile_rows <= 0) die_input("method.tile_rows: must be positive (got %d)", m->tile_rows);
-    L4qLinear *l = xcalloc(1, sizeof *l);
     int out = W->shape[0], in = W->shape[1];
-    l->base.ops = &L4Q_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    L4qLinear *l = linear_alloc(sizeof *l, &L4Q_OPS, out, in, name);
     l->W0 = W;
     l->alpha = m->alpha / m->rank;
     int span = in > out ? in : out;
@@ -245,3 +223,8 @@ Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     l->base.mem.saved_bytes = 0;
     return &l->base;
 }
+
+// No LoRA dropout: the paper's code applies it to the whole fused layer input, which is
+// not what a LoRA dropout means, so it is left out.
+const MethodEntry L4Q_METHOD = {"l4q", l4q_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS | MK_TILE,
+                                NULL, NULL, NULL};

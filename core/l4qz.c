@@ -60,8 +60,7 @@ static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
         break;
     }
     case DEP_NF4: {
-        // Blocks of 64 over the flattened weight, 256 absmax per fp32 scale (SPEC §5).
-        uint64_t blocks = (n + 63) / 64, scales = (blocks + 255) / 256;
+        uint64_t blocks = nf4_blocks(n), scales = nf4_scales(n);
         wr_u64(w, d->codes_bytes);
         wr(w, d->codes, d->codes_bytes);
         wr_u64(w, blocks);
@@ -88,6 +87,7 @@ void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, con
     int L = c->n_layers, D = c->dim, V = c->vocab_size;
     if (!mf->tok_emb || mf->wcls16) // model_deployed and `export` (mf_widen) hand over fp32
         die_internal("%s: l4qz_write needs fp32 embeddings", path);
+    if (!tok_embeddable(tok, V)) tok = NULL; // then --tokenizer is needed with the export
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     Wr w = {fopen(tmp, "wb"), tmp, HASH64_INIT, 0};
@@ -113,15 +113,15 @@ void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, con
     wr_floats(&w, mf->rms_ffn, (size_t)L * D);
     wr_floats(&w, mf->rms_final, D);
     if (mf->wcls) wr_floats(&w, mf->wcls, (size_t)V * D);
-    for (int i = 0; i < L * 7; i++) {
+    for (int i = 0; i < L * N_LAYER_PROJ; i++) {
         char name[48];
-        snprintf(name, sizeof name, "layers.%d.%s", i / 7, PROJ_NAMES[i % 7]);
+        snprintf(name, sizeof name, "layers.%d.%s", i / N_LAYER_PROJ, PROJ_NAMES[i % N_LAYER_PROJ]);
         if (mf->dep && mf->dep[i]) {
             wr_deploy(&w, mf->dep[i], name);
         } else {
             if (!mf->w[i]) die_internal("%s: %s is not fp32 (mf_widen first)", path, name);
             Deploy d = {.kind = DEP_FP32, .w = mf->w[i]};
-            proj_dims(c, i % 7, &d.out, &d.in);
+            proj_dims(c, i % N_LAYER_PROJ, &d.out, &d.in);
             wr_deploy(&w, &d, name);
         }
     }
@@ -176,6 +176,20 @@ static void check_finite(const char *path, const char *what, const float *p, siz
         if (!isfinite(p[i])) die_input("%s: %s holds a non-finite value at element %zu", path, what, i);
 }
 
+// Part `part` of projection `name` (n floats, all finite / n bytes), copied out of the file.
+static float *rd_part_floats(Rd *r, size_t n, const char *name, const char *part) {
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", name, part);
+    float *p = rd_floats_new(r, n, what);
+    check_finite(r->path, what, p, n);
+    return p;
+}
+static uint8_t *rd_part_bytes(Rd *r, size_t n, const char *name, const char *part) {
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", name, part);
+    return memcpy(xmalloc(n ? n : 1), rd(r, n, what), n);
+}
+
 static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
     Deploy *d = xcalloc(1, sizeof *d);
     uint32_t kind = rd_u32(r, name);
@@ -186,13 +200,10 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
     if (d->out != eo || d->in != ei)
         die_input("%s: %s: shape %d x %d, expected %d x %d from the header", r->path, name, d->out, d->in, eo, ei);
     size_t n = (size_t)d->out * d->in;
-    char what[96];
     switch (kind) {
     case DEP_FP32:
         d->kind = DEP_FP32;
-        snprintf(what, sizeof what, "%s weight", name);
-        d->w = rd_floats_new(r, n, what);
-        check_finite(r->path, what, d->w, n);
+        d->w = rd_part_floats(r, n, name, "weight");
         break;
     case DEP_UNIFORM: {
         d->kind = DEP_UNIFORM;
@@ -208,35 +219,23 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
         if (d->codes_bytes != quant_codes_bytes(&q))
             die_input("%s: %s: %zu code bytes, expected %zu for %d-bit %d x %d", r->path, name,
                       d->codes_bytes, quant_codes_bytes(&q), d->bits, d->out, d->in);
-        snprintf(what, sizeof what, "%s codes", name);
-        d->codes = xmalloc(d->codes_bytes);
-        memcpy(d->codes, rd(r, d->codes_bytes, what), d->codes_bytes);
+        d->codes = rd_part_bytes(r, d->codes_bytes, name, "codes");
         size_t np = quant_nparams(&q);
-        snprintf(what, sizeof what, "%s scales", name);
-        d->scale = rd_floats_new(r, np, what);
-        check_finite(r->path, what, d->scale, np);
-        snprintf(what, sizeof what, "%s offsets", name);
-        d->offset = rd_floats_new(r, np, what);
-        check_finite(r->path, what, d->offset, np);
+        d->scale = rd_part_floats(r, np, name, "scales");
+        d->offset = rd_part_floats(r, np, name, "offsets");
         break;
     }
     case DEP_NF4: {
         d->kind = DEP_NF4;
-        uint64_t blocks = (n + 63) / 64, scales = (blocks + 255) / 256;
+        uint64_t blocks = nf4_blocks(n), scales = nf4_scales(n);
         d->codes_bytes = rd_u64(r, name);
-        if (d->codes_bytes != (n + 1) / 2)
-            die_input("%s: %s: %zu NF4 code bytes, expected %zu", r->path, name, d->codes_bytes, (n + 1) / 2);
-        snprintf(what, sizeof what, "%s codes", name);
-        d->codes = xmalloc(d->codes_bytes);
-        memcpy(d->codes, rd(r, d->codes_bytes, what), d->codes_bytes);
-        if (rd_u64(r, name) != blocks) die_input("%s: %s: NF4 absmax count differs from %llu blocks of 64", r->path, name, (unsigned long long)blocks);
-        snprintf(what, sizeof what, "%s absmax", name);
-        d->absmax_q = xmalloc(blocks);
-        memcpy(d->absmax_q, rd(r, blocks, what), blocks);
+        if (d->codes_bytes != nf4_codes_bytes(n))
+            die_input("%s: %s: %zu NF4 code bytes, expected %zu", r->path, name, d->codes_bytes, nf4_codes_bytes(n));
+        d->codes = rd_part_bytes(r, d->codes_bytes, name, "codes");
+        if (rd_u64(r, name) != blocks) die_input("%s: %s: NF4 absmax count differs from %llu blocks of %d", r->path, name, (unsigned long long)blocks, NF4_BLOCK);
+        d->absmax_q = rd_part_bytes(r, blocks, name, "absmax");
         if (rd_u64(r, name) != scales) die_input("%s: %s: NF4 absmax-scale count differs from %llu", r->path, name, (unsigned long long)scales);
-        snprintf(what, sizeof what, "%s absmax scales", name);
-        d->absmax_scale = rd_floats_new(r, scales, what);
-        check_finite(r->path, what, d->absmax_scale, scales);
+        d->absmax_scale = rd_part_floats(r, scales, name, "absmax scales");
         d->absmax_mean = rd_f32(r, name);
         if (!isfinite(d->absmax_mean)) die_input("%s: %s: non-finite NF4 absmax mean", r->path, name);
         break;
@@ -249,12 +248,8 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
     if (d->rank < 0 || d->rank > d->in || d->rank > d->out)
         die_input("%s: %s: LoRA rank %d is invalid for %d x %d", r->path, name, d->rank, d->out, d->in);
     if (d->rank > 0) {
-        snprintf(what, sizeof what, "%s lora_A", name);
-        d->lora_A = rd_floats_new(r, (size_t)d->rank * d->in, what);
-        check_finite(r->path, what, d->lora_A, (size_t)d->rank * d->in);
-        snprintf(what, sizeof what, "%s lora_B", name);
-        d->lora_B = rd_floats_new(r, (size_t)d->out * d->rank, what);
-        check_finite(r->path, what, d->lora_B, (size_t)d->out * d->rank);
+        d->lora_A = rd_part_floats(r, (size_t)d->rank * d->in, name, "lora_A");
+        d->lora_B = rd_part_floats(r, (size_t)d->out * d->rank, name, "lora_B");
     }
     return d;
 }
@@ -314,12 +309,12 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
     if (!shared) mf->wcls = blob;
     // fp32 tensors are contiguous in the file in exactly the blob's order.
     rd_floats(&r, mf->blob, ne, "embeddings/norms/head");
-    mf->dep = xcalloc((size_t)L * 7, sizeof *mf->dep);
+    mf->dep = xcalloc((size_t)L * N_LAYER_PROJ, sizeof *mf->dep);
     for (int l = 0; l < L; l++)
-        for (int q = 0; q < 7; q++) {
+        for (int q = 0; q < N_LAYER_PROJ; q++) {
             char name[48];
             snprintf(name, sizeof name, "layers.%d.%s", l, PROJ_NAMES[q]);
-            mf->dep[l * 7 + q] = rd_deploy(&r, &c, q, name);
+            mf->dep[l * N_LAYER_PROJ + q] = rd_deploy(&r, &c, q, name);
         }
     if (flags & L4QZ_FLAG_TOKENIZER) {
         int n = rd_i32(&r, "tokenizer");

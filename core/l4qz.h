@@ -7,7 +7,7 @@
 //       char method[32], char form[32] (NUL-padded), u32 flags (bit 0: tokenizer embedded,
 //       bit 1: llama3 RoPE scaling, then f32 factor, low_freq, high_freq, original_max_pos)
 //   f32 tok_emb V×dim, rms_att L×dim, rms_ffn L×dim, rms_final dim, [wcls V×dim if unshared]
-//   L·7 projection records, layer-major in q,k,v,o,gate,up,down order:
+//   L·N_LAYER_PROJ projection records, layer-major in q,k,v,o,gate,up,down order:
 //       u32 kind, i32 out, i32 in, then by kind
 //       FP32:    f32 w[out·in]
 //       UNIFORM: i32 bits, i32 group_size, u64 codes_bytes, u8 codes[...] (quant.h layout),

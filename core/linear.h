@@ -1,8 +1,8 @@
-// linear.h — the seam: "a linear layer trained by method M" (SPEC §1).
+// linear.h — the seam: "a linear layer trained by method M" (README "The seam").
 //
 // Every projection of the model (q,k,v,o,gate,up,down, optionally the head) is a Linear.
-// A method is one file that fills a LinearOps table and a constructor registered in
-// core/methods.c. Conventions (llm.c style):
+// A method is one file that fills a LinearOps table and registers a MethodEntry (name,
+// keys, defaults, constructor, optional model-level hooks; core/methods.h). Conventions (llm.c style):
 //   forward(X[N×in]) → Y[N×out]           (Y overwritten)
 //   backward(X, dY[N×out]) → dX += dY·Wᵀ-ish (dX may be NULL), param grads +=
 // X is passed again to backward: the model keeps every layer input as an activation
@@ -11,11 +11,14 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "deploy.h"
 #include "half.h"
 #include "tensor.h"
 #include "util.h"
 
 enum { P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, P_HEAD, N_PROJ };
+// Projections per transformer layer (q..down); per-layer arrays are indexed [l*N_LAYER_PROJ + P_*].
+enum { N_LAYER_PROJ = P_HEAD };
 extern const char *const PROJ_NAMES[N_PROJ]; // "q","k","v","o","gate","up","down","head"
 
 // Memory account of one layer (bytes). transient_peak is the largest scratch a forward
@@ -33,11 +36,20 @@ static inline void mem_transient(MemAccount *m, size_t bytes) {
 }
 
 // Method hyper-parameters (YAML `method:` block). `set` marks which keys the config gave,
-// so a method can reject keys it does not use (SPEC §9).
-enum { MK_RANK = 1 << 0, MK_ALPHA = 1 << 1, MK_DROPOUT = 1 << 2, MK_TARGETS = 1 << 3,
-       MK_BITS = 1 << 4, MK_GROUP = 1 << 5, MK_INIT = 1 << 6, MK_LSQ_SCALE = 1 << 7,
-       MK_TILE = 1 << 8, MK_BASE = 1 << 9, MK_LOFTQ_ITERS = 1 << 10, MK_ACT_ORDER = 1 << 11,
-       MK_DAMP = 1 << 12, MK_CALIB = 1 << 13 };
+// so a method can reject keys it does not use (README "Training: run config").
+// The key names, listed once: X(ID, "yaml name"). Bit MK_ID of MethodCfg.set ⇔ key given;
+// METHOD_KEY_NAMES[MKI_ID] is its name (core/methods.c), read by config.c and sweep.c.
+#define METHOD_KEY_LIST(X) X(RANK, "rank") X(ALPHA, "alpha") X(DROPOUT, "dropout") \
+    X(TARGETS, "targets") X(BITS, "bits") X(GROUP, "group_size") X(INIT, "init") \
+    X(LSQ_SCALE, "lsq_grad_scale") X(TILE, "tile_rows") X(BASE, "base") \
+    X(LOFTQ_ITERS, "loftq_iters") X(ACT_ORDER, "act_order") X(DAMP, "damp") X(CALIB, "calib_windows")
+#define MK_INDEX_(id, s) MKI_##id,
+#define MK_BIT_(id, s) MK_##id = 1u << MKI_##id,
+enum { METHOD_KEY_LIST(MK_INDEX_) MK_COUNT };
+enum { METHOD_KEY_LIST(MK_BIT_) };
+#undef MK_INDEX_
+#undef MK_BIT_
+extern const char *const METHOD_KEY_NAMES[MK_COUNT];
 typedef struct {
     char name[32];
     int rank;          // LoRA rank r (default 4)
@@ -57,29 +69,6 @@ typedef struct {
     int calib_windows;
     unsigned set;      // MK_* bits given explicitly
 } MethodCfg;
-
-// Deployed (inference) form of one projection — what export writes and loaders read.
-typedef enum { DEP_FP32 = 0, DEP_UNIFORM = 1, DEP_NF4 = 2 } DeployKind;
-typedef struct {
-    DeployKind kind;
-    int out, in;
-    float *w;                 // DEP_FP32: out×in
-    int bits, group_size;     // DEP_UNIFORM: codes packed LSB-first, rows padded to bytes
-    uint8_t *codes;           //   (see core/quant.h pack layout); DEP_NF4: 2 codes/byte
-    size_t codes_bytes;
-    float *scale, *offset;    // DEP_UNIFORM: out×n_groups each
-    uint8_t *absmax_q;        // DEP_NF4: 8-bit double-quantized absmax per 64-block
-    float *absmax_scale;      //   one fp32 scale per 256 absmax values
-    float absmax_mean;        //   mean subtracted before the 8-bit quantization
-    float *lora_A, *lora_B;   // optional side branch (mixed precision "n&fp"): A r×in, B out×r
-    int rank;
-    float lora_scale;
-} Deploy;
-void deploy_free(Deploy *d);
-void deploy_copy(Deploy *dst, const Deploy *src); // deep copy
-// The full fp32 weight of a deployed form (LoRA side branch folded in). Only for
-// exporting to fp32 formats: inference never materializes it.
-float *deploy_dequant(const Deploy *d);
 
 typedef struct Linear Linear;
 typedef struct {
@@ -105,26 +94,16 @@ struct Linear {
 // Build projection `name` (out×in, frozen weight in W) with method m. W->data is not
 // copied; methods that train the weight itself (full, lsq) make W trainable in place.
 Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *linear_from_deploy(const Deploy *d, const char *name); // inference path
 void linear_free(Linear *L);
-// Tiled low-bit paths shared by the deployed layers and the quantized-base baselines:
-// rows [r0, r0+t) of any deployed form dequantized into Wt (t×in); Y = X·Wᵀ (overwrites)
-// and dX += dY·W one ~64 KiB row tile at a time, so the fp32 W never exists whole.
-int deploy_tile_rows(int out, int in);
-void deploy_rows(const Deploy *d, int r0, int t, float *Wt);
-void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
-void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N);
-// The frozen base W0 of a method (none, lora, l4q's callers): Y = X·W0ᵀ (overwrites) and
-// dX += dY·W0. fp32 goes straight to sgemm; a 16-bit W0 (Param.half) is widened
-// w0_tile_rows rows at a time (tracked in L->mem.transient_peak).
+// For constructors: a zeroed layer struct of `size` bytes (its first member a Linear)
+// with ops, shape and name set.
+void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const char *name);
+// The frozen base W0 of a method (none, lora): Y = X·W0ᵀ (overwrites) and dX += dY·W0.
+// fp32 goes straight to sgemm; a 16-bit W0 (Param.half) is widened w0_tile_rows rows at a
+// time (core/deploy.c; tracked in L->mem.transient_peak).
 int w0_tile_rows(int out, int in);
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N);
 void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N);
-// Y += the deployed fp LoRA side branch ("n&fp"), if d has one (inference only).
-void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
-const char *const *method_names(void); // NULL-terminated
-void method_defaults(MethodCfg *m, const char *name); // die_input on unknown name
-
 // Row-major helpers over cblas_sgemm used by every method.
 // Y[N×out] (+)= X[N×in] · W[out×in]ᵀ
 void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta);

@@ -1,6 +1,7 @@
 // lora.c — the LoRA side branch (lora.h) and the `lora` method: a frozen base (fp32 or 16-bit) plus
 // the branch, Y = X·W0ᵀ + α·(drop(X)·Aᵀ)·Bᵀ. Mergeable: deploys as plain fp32.
 #include "lora.h"
+#include "methods.h"
 #include "util.h"
 #include <cblas.h>
 #include <math.h>
@@ -152,10 +153,7 @@ static void lora_backward(Linear *L, const float *X, const float *dY, float *dX,
     lb_backward(&l->lb, L, X, dY, dX, N);
 }
 static void lora_deploy(Linear *L, Deploy *d) {
-    LoraLinear *l = (LoraLinear *)L;
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
-    d->w = lora_merged(l);
+    deploy_fp32(d, L->out, L->in, lora_merged((LoraLinear *)L));
 }
 static void lora_free(Linear *L) {
     LoraLinear *l = (LoraLinear *)L;
@@ -164,14 +162,13 @@ static void lora_free(Linear *L) {
 }
 static const LinearOps LORA_OPS = {"lora", lora_forward, lora_backward, lora_deploy, lora_free};
 
-Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
-    LoraLinear *l = xcalloc(1, sizeof *l);
-    l->base.ops = &LORA_OPS;
-    l->base.out = W->shape[0]; l->base.in = W->shape[1];
+static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+    LoraLinear *l = linear_alloc(sizeof *l, &LORA_OPS, W->shape[0], W->shape[1], name);
     l->base.form = "fp32";
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
     l->W0 = W;
     l->base.mem.weight_bytes = param_bytes(W);
     lb_init(&l->lb, &l->base, m, name, rng);
     return &l->base;
 }
+
+const MethodEntry LORA_METHOD = {"lora", lora_build, LORA_KEYS, NULL, NULL, NULL};

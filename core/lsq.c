@@ -1,4 +1,4 @@
-// lsq.c — LSQ / full QAT baseline (SPEC §4): the projection weight itself trains, together
+// lsq.c — LSQ / full QAT baseline (docs/design.md "L4Q"): the projection weight itself trains, together
 // with the group quantizer's s, b:
 //
 //   Y = X·Q(W; s,b)ᵀ     dW = M⊙G (straight-through, clip-masked)   ds, db as in L4Q
@@ -7,14 +7,11 @@
 // Autograd-style like qat_lora: Wq, the ds factor and the mask (out×in) are kept from
 // forward to backward and G is a transient out×in buffer — on top of the weight gradient
 // and AdamW state every full-QAT method carries.
-#include "linear.h"
+#include "methods.h"
 #include "quant.h"
 #include "util.h"
 #include <stdlib.h>
 #include <string.h>
-
-void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
-                        QuantSpec *q, Param **s, Param **b);
 
 typedef struct {
     Linear base;
@@ -55,13 +52,10 @@ static void lsq_free(Linear *L) {
 }
 static const LinearOps LSQ_OPS = {"lsq", lsq_forward, lsq_backward, lsq_deploy, lsq_free};
 
-Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+static Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)rng;
-    LsqLinear *l = xcalloc(1, sizeof *l);
     int out = W->shape[0], in = W->shape[1];
-    l->base.ops = &LSQ_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    LsqLinear *l = linear_alloc(sizeof *l, &LSQ_OPS, out, in, name);
     l->lsq_scale = m->lsq_grad_scale;
     // As in `full`: a Param that already has a grad is shared (tied head) and counted once.
     int shared = W->grad != NULL;
@@ -83,3 +77,5 @@ Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     l->base.mem.saved_bytes = n * (2 * sizeof(float) + 1);
     return &l->base;
 }
+
+const MethodEntry LSQ_METHOD = {"lsq", lsq_build, QUANT_KEYS | MK_TARGETS, NULL, NULL, NULL};

@@ -1,6 +1,6 @@
 // methods.c — the method registry behind the seam, the shared sgemm helpers, and the
 // two plain methods: `none` (frozen fp32) and `full` (the weight itself trains).
-#include "linear.h"
+#include "methods.h"
 #include "util.h"
 #include <cblas.h>
 #include <stdlib.h>
@@ -48,13 +48,10 @@ static const LinearOps FROZEN_OPS = {"none", frozen_forward, frozen_backward, fr
 
 static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
-    FrozenLinear *f = xcalloc(1, sizeof *f);
-    f->base.ops = &FROZEN_OPS;
-    f->base.out = W->shape[0]; f->base.in = W->shape[1];
+    FrozenLinear *f = linear_alloc(sizeof *f, &FROZEN_OPS, W->shape[0], W->shape[1], name);
     f->base.form = "fp32";
     f->W = W;
     f->base.mem.weight_bytes = param_bytes(W);
-    snprintf(f->base.name, sizeof f->base.name, "%s", name);
     return &f->base;
 }
 
@@ -69,19 +66,13 @@ static void full_backward(Linear *L, const float *X, const float *dY, float *dX,
     if (dX) mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f);
 }
 static void full_deploy(Linear *L, Deploy *d) {
-    FullLinear *f = (FullLinear *)L;
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
-    d->w = xmalloc(f->W->n * sizeof(float));
-    memcpy(d->w, f->W->data, f->W->n * sizeof(float));
+    deploy_fp32_copy(d, L->out, L->in, ((FullLinear *)L)->W->data);
 }
 static const LinearOps FULL_OPS = {"full", full_forward, full_backward, full_deploy, plain_free};
 
 static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
-    FullLinear *f = xcalloc(1, sizeof *f);
-    f->base.ops = &FULL_OPS;
-    f->base.out = W->shape[0]; f->base.in = W->shape[1];
+    FullLinear *f = linear_alloc(sizeof *f, &FULL_OPS, W->shape[0], W->shape[1], name);
     f->base.form = "fp32";
     // A tied head shares its Param with the embedding: count it once (the embedding).
     int tied = W->grad != NULL;
@@ -92,74 +83,50 @@ static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *r
         f->base.mem.trainable_bytes = W->n * sizeof(float);
         f->base.mem.grad_opt_bytes = 3 * W->n * sizeof(float);
     }
-    snprintf(f->base.name, sizeof f->base.name, "%s", name);
     return &f->base;
 }
 
 // ---- registry -----------------------------------------------------------------------
-// Each method: its constructor, the method keys it accepts (others are config errors),
-// and its defaults. Baselines and L4Q register here too.
-Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-// Baselines (baselines/, SPEC §5; hyper-parameters in baselines/README.md).
-Linear *ptq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *ptq_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *qlora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-Linear *loftq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
-void baselines_method_defaults(MethodCfg *m);
+static const MethodEntry NONE_METHOD = {"none", frozen_build, 0, NULL, NULL, NULL};
+static const MethodEntry FULL_METHOD = {"full", full_build, 0, NULL, NULL, NULL};
 
-typedef struct {
-    const char *name;
-    Linear *(*build)(const MethodCfg *, Param *, const char *, Rng *);
-    unsigned keys;
-} MethodEntry;
+#define MAX_METHODS 64
+static const MethodEntry *g_methods[MAX_METHODS] = {&NONE_METHOD, &FULL_METHOD, &LORA_METHOD,
+                                                    &L4Q_METHOD, &QAT_LORA_METHOD, &LSQ_METHOD};
+static int g_nmethods = 6;
 
-#define LORA_KEYS (MK_RANK | MK_ALPHA | MK_DROPOUT | MK_TARGETS)
-#define QUANT_KEYS (MK_BITS | MK_GROUP | MK_INIT | MK_LSQ_SCALE)
-static const MethodEntry METHODS[] = {
-    {"none", frozen_build, 0},
-    {"full", full_build, 0},
-    {"lora", lora_build, LORA_KEYS},
-    // Quantizer-trained methods (core/quant.c). No LoRA dropout: the paper's code applies it
-    // to the whole fused layer input, which is not what a LoRA dropout means, so it is left out.
-    {"l4q", l4q_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS | MK_TILE},
-    {"qat_lora", qat_lora_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS},
-    {"lsq", lsq_build, QUANT_KEYS | MK_TARGETS},
-#define UQ_KEYS (MK_BITS | MK_GROUP)
-#define GPTQ_KEYS (MK_ACT_ORDER | MK_DAMP | MK_CALIB)
-    {"rtn", ptq_build, UQ_KEYS | MK_TARGETS},
-    {"gptq", ptq_build, UQ_KEYS | MK_TARGETS | GPTQ_KEYS},
-    {"rtn_lora", ptq_lora_build, LORA_KEYS | UQ_KEYS},
-    {"gptq_lora", ptq_lora_build, LORA_KEYS | UQ_KEYS | GPTQ_KEYS},
-    {"qlora_uniform", ptq_lora_build, LORA_KEYS | UQ_KEYS | MK_BASE | GPTQ_KEYS},
-    {"qlora", qlora_build, LORA_KEYS | MK_BITS},
-    {"qa_lora", qa_lora_build, MK_RANK | MK_ALPHA | MK_TARGETS | UQ_KEYS | MK_BASE | GPTQ_KEYS},
-    {"peqa", peqa_build, UQ_KEYS | MK_TARGETS},
-    {"loftq", loftq_build, LORA_KEYS | UQ_KEYS | MK_BASE | MK_LOFTQ_ITERS},
+const char *const METHOD_KEY_NAMES[MK_COUNT] = {
+#define MK_NAME_(id, s) s,
+    METHOD_KEY_LIST(MK_NAME_)
+#undef MK_NAME_
 };
-#define NMETHODS (int)(sizeof METHODS / sizeof METHODS[0])
+
+void method_register(const MethodEntry *e) {
+    if (method_find(e->name)) die_internal("method '%s' registered twice", e->name);
+    if (g_nmethods == MAX_METHODS) die_internal("more than %d methods registered", MAX_METHODS);
+    g_methods[g_nmethods++] = e;
+}
 
 const char *const *method_names(void) {
-    static const char *names[NMETHODS + 1];
-    for (int i = 0; i < NMETHODS; i++) names[i] = METHODS[i].name;
+    static const char *names[MAX_METHODS + 1];
+    for (int i = 0; i < g_nmethods; i++) names[i] = g_methods[i]->name;
+    names[g_nmethods] = NULL;
     return names;
 }
-static const MethodEntry *find_method(const char *name) {
-    for (int i = 0; i < NMETHODS; i++) if (!strcmp(METHODS[i].name, name)) return &METHODS[i];
+const MethodEntry *method_find(const char *name) {
+    for (int i = 0; i < g_nmethods; i++) if (!strcmp(g_methods[i]->name, name)) return g_methods[i];
     return NULL;
 }
-static _Noreturn void unknown_method(const char *name) {
+static const MethodEntry *find_or_die(const char *name) {
+    const MethodEntry *e = method_find(name);
+    if (e) return e;
     char list[512] = ""; size_t o = 0;
-    for (int i = 0; i < NMETHODS; i++) o += snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", METHODS[i].name);
+    for (int i = 0; i < g_nmethods; i++) o += snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", g_methods[i]->name);
     die_input("unknown method '%s' (valid: %s)", name, list);
 }
 
 void method_defaults(MethodCfg *m, const char *name) {
-    if (!find_method(name)) unknown_method(name);
+    const MethodEntry *e = find_or_die(name);
     memset(m, 0, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", name);
     m->rank = 4;
@@ -174,20 +141,34 @@ void method_defaults(MethodCfg *m, const char *name) {
     m->loftq_iters = 5;
     m->damp = 0.01f;
     m->calib_windows = 128;
-    baselines_method_defaults(m); // per-method overrides (qa_lora's doubled rank, ...)
+    if (e->defaults) e->defaults(m); // per-method overrides (qa_lora's doubled rank, ...)
 }
 
-// Which MK_* key bit names a key (for error messages).
-static const char *const MK_NAMES[] = {"rank", "alpha", "dropout", "targets", "bits", "group_size",
-                                       "init", "lsq_grad_scale", "tile_rows", "base", "loftq_iters",
-                                       "act_order", "damp", "calib_windows"};
 const char *method_bad_key(const MethodCfg *m) {
-    const MethodEntry *e = find_method(m->name);
-    if (!e) unknown_method(m->name);
-    unsigned bad = m->set & ~e->keys;
-    for (int i = 0; i < (int)(sizeof MK_NAMES / sizeof MK_NAMES[0]); i++)
-        if (bad & (1u << i)) return MK_NAMES[i];
+    unsigned bad = m->set & ~find_or_die(m->name)->keys;
+    for (int i = 0; i < MK_COUNT; i++)
+        if (bad & (1u << i)) return METHOD_KEY_NAMES[i];
     return NULL;
+}
+
+int method_key_index(const char *key) {
+    for (int i = 0; i < MK_COUNT; i++) if (!strcmp(METHOD_KEY_NAMES[i], key)) return i;
+    return -1;
+}
+
+int method_takes(const char *name, const char *key) {
+    const MethodEntry *e = method_find(name);
+    int i = method_key_index(key);
+    return !e || i < 0 || (e->keys & (1u << i));
+}
+
+int method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
+    const MethodEntry *e = find_or_die(m->name);
+    return e->prepare ? e->prepare(mf, m, tok, seq_len) : 0;
+}
+void method_release(const ModelFile *mf, const MethodCfg *m) {
+    const MethodEntry *e = find_or_die(m->name);
+    if (e->release) e->release(mf);
 }
 
 // Methods that read a frozen W0 through w0_forward/param_rows (or train it, which widens it
@@ -200,16 +181,16 @@ static int takes_16bit(const char *name) {
 }
 
 Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
-    const MethodEntry *e = find_method(m->name);
-    if (!e) unknown_method(m->name);
+    const MethodEntry *e = find_or_die(m->name);
     if (W->dtype != DT_F32 && !takes_16bit(e->name)) param_widen(W);
     return e->build(m, W, name, rng);
 }
 void linear_free(Linear *L) { if (L) L->ops->free(L); }
 
-void deploy_free(Deploy *d) {
-    if (!d) return;
-    free(d->w); free(d->codes); free(d->scale); free(d->offset);
-    free(d->absmax_q); free(d->absmax_scale); free(d->lora_A); free(d->lora_B);
-    memset(d, 0, sizeof *d);
+void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const char *name) {
+    Linear *L = xcalloc(1, size);
+    L->ops = ops;
+    L->out = out; L->in = in;
+    snprintf(L->name, sizeof L->name, "%s", name);
+    return L;
 }

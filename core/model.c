@@ -1,5 +1,5 @@
 // model.c — LLaMA forward/backward over B×T tokens, every projection through the seam.
-#include "model.h"
+#include "methods.h"
 #include "ops.h"
 #include "util.h"
 #include <math.h>
@@ -65,13 +65,13 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
         param_make_trainable(&M->tok_emb); param_make_trainable(&M->rms_att);
         param_make_trainable(&M->rms_ffn); param_make_trainable(&M->rms_final);
     }
-    M->wp = xcalloc((size_t)L * 7, sizeof(Param));
-    M->lin = xcalloc((size_t)L * 7, sizeof(Linear *));
+    M->wp = xcalloc((size_t)L * N_LAYER_PROJ, sizeof(Param));
+    M->lin = xcalloc((size_t)L * N_LAYER_PROJ, sizeof(Linear *));
     MethodCfg frozen;
     method_defaults(&frozen, "none");
     for (int l = 0; l < L; l++)
-        for (int p = 0; p < 7; p++) {
-            int i = l * 7 + p, out, in;
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
+            int i = l * N_LAYER_PROJ + p, out, in;
             proj_dims(c, p, &out, &in);
             char name[48];
             snprintf(name, sizeof name, "layers.%d.%s", l, PROJ_NAMES[p]);
@@ -138,7 +138,7 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
 
 void model_free(Model *M) {
     if (!M) return;
-    int n = M->c.n_layers * 7;
+    int n = M->c.n_layers * N_LAYER_PROJ;
     for (int i = 0; i < n; i++) linear_free(M->lin[i]);
     linear_free(M->head);
     for (int i = 0; i < n; i++) param_free(&M->wp[i]);
@@ -155,7 +155,7 @@ void model_free(Model *M) {
     free(M);
 }
 
-#define LIN(l, p) M->lin[(l) * 7 + (p)]
+#define LIN(l, p) M->lin[(l) * N_LAYER_PROJ + (p)]
 
 // y[i] += x[i] for i in [i0, i1): parallel for a batch (millions of elements for the
 // larger models), serial for a decoding step where a thread team costs more than the sum.
@@ -301,7 +301,7 @@ int model_params(Model *M, Param **out, int max) {
     int n = 0;
     Param *base[] = {&M->tok_emb, &M->rms_att, &M->rms_ffn, &M->rms_final, &M->wcls};
     for (int i = 0; i < 5; i++) if (base[i]->grad) n = add_param(out, n, max, base[i]);
-    for (int i = 0; i < M->c.n_layers * 7; i++)
+    for (int i = 0; i < M->c.n_layers * N_LAYER_PROJ; i++)
         for (int j = 0; j < M->lin[i]->n_params; j++) n = add_param(out, n, max, M->lin[i]->params[j]);
     for (int j = 0; j < M->head->n_params; j++) n = add_param(out, n, max, M->head->params[j]);
     return n;
@@ -313,7 +313,7 @@ void model_zero_grad(Model *M) {
 }
 void model_memory(Model *M, MemAccount *acc) {
     memset(acc, 0, sizeof *acc);
-    for (int i = 0; i < M->c.n_layers * 7; i++) mem_add(acc, &M->lin[i]->mem);
+    for (int i = 0; i < M->c.n_layers * N_LAYER_PROJ; i++) mem_add(acc, &M->lin[i]->mem);
     mem_add(acc, &M->head->mem);
     // Embeddings and norms: frozen weight, or trainable with grad + Adam m, v.
     Param *base[] = {&M->tok_emb, &M->rms_att, &M->rms_ffn, &M->rms_final};

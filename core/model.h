@@ -14,7 +14,7 @@ typedef struct {
 struct Tokenizer;
 
 // What a checkpoint loader returns. Projection weights are fp32 (w) or deployed
-// quantized forms (dep); index [layer*7 + P_*]. Everything is owned by the ModelFile.
+// quantized forms (dep); index [layer*N_LAYER_PROJ + P_*]. Everything is owned by the ModelFile.
 typedef struct {
     Config c;
     char path[1024];
@@ -24,8 +24,8 @@ typedef struct {
     float *tok_emb;         // V×dim
     float *rms_att, *rms_ffn; // L×dim each
     float *rms_final;       // dim
-    float **w;              // [L*7] fp32 out×in, or NULL where dep is set
-    Deploy **dep;           // [L*7] or NULL
+    float **w;              // [L*N_LAYER_PROJ] fp32 out×in, or NULL where dep is set
+    Deploy **dep;           // [L*N_LAYER_PROJ] or NULL
     float *wcls;            // V×dim, NULL when shared
     // Tensors stored as f16/bf16 stay 16-bit (half.h): projection i then has w[i] NULL and
     // w16[i] set with dtype w16_dt[i] (both arrays NULL when the file has none); tok_emb /
@@ -62,14 +62,24 @@ struct Model {
     int as_file;             // built with no method: computes exactly mf's weights (model_is_file)
     int train_embed_norms;   // `full`: embeddings and norms train too
     Param tok_emb, rms_att, rms_ffn, rms_final, wcls;  // wcls unused when shared
-    Param *wp;               // [L*7] fp32 projection weights (frozen unless full/lsq)
-    Linear **lin;            // [L*7]
+    Param *wp;               // [L*N_LAYER_PROJ] fp32 projection weights (frozen unless full/lsq)
+    Linear **lin;            // [L*N_LAYER_PROJ]
     Linear *head;
     int maxB, maxT;          // activation capacity
-    float *rope_cos, *rope_sin; // T×head_size/2
-    // Activations, [L][B*T*...]; see model.c for the layout. att holds, when training,
-    // each attention query row's softmax log-normalizer [L][B][H][T] (not probabilities).
-    float *x, *xn1, *r1, *q, *k, *v, *att, *ao, *xmid, *xn2, *r2, *h1, *h3, *hg, *xf, *rf;
+    float *rope_cos, *rope_sin; // (T, head_size/2)
+    // Activations at capacity B = maxB, T = maxT (rows r = b·T + t); C = dim, KV = the
+    // key/value width (dim·n_kv_heads/n_heads), Hd = hidden_dim, NH = n_heads.
+    float *x;                // (L+1, B, T, C) residual stream: layer l's input; [L] = the last output
+    float *xn1, *r1;         // (L, B, T, C) attention rmsnorm output, (L, B, T) its 1/rms
+    float *q;                // (L, B, T, C) queries after RoPE
+    float *k, *v;            // (L, B, T, KV) keys after RoPE, values (also the decoding cache)
+    float *att;              // (L, B, NH, T) softmax log-normalizer per query row; training only
+    float *ao;               // (L, B, T, C) attention output (input of o)
+    float *xmid;             // (L, B, T, C) residual after attention
+    float *xn2, *r2;         // (L, B, T, C) ffn rmsnorm output, (L, B, T) its 1/rms
+    float *h1, *h3;          // (L, B, T, Hd) gate and up outputs
+    float *hg;               // (L, B, T, Hd) SwiGLU silu(h1)·h3 (input of down)
+    float *xf, *rf;          // (B, T, C) final rmsnorm output, (B, T) its 1/rms
     float *scratch;          // dx buffers for backward
     size_t act_bytes;
     Rng rng;                 // dropout etc.

@@ -1,5 +1,5 @@
 // optim.h — AdamW (PyTorch's torch.optim.AdamW, single-tensor path, step for step),
-// global-norm gradient clipping, and the learning-rate schedules of SPEC §9.
+// global-norm gradient clipping, and the learning-rate schedules of README "Training".
 #pragma once
 #include <stddef.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// ppl.h — SPEC §3 perplexity protocol: paragraphs → one BOS-separated token stream →
+// ppl.h — the perplexity protocol (README "Perplexity protocol"): paragraphs → one BOS-separated token stream →
 // windows of seq_len+1 overlapping by one token, batched maxB windows per forward.
 #pragma once
 #include "model.h"

@@ -1,4 +1,4 @@
-// qat_lora.c — QAT-LoRA, the memory comparison point for L4Q (SPEC §4; paper §1.5):
+// qat_lora.c — QAT-LoRA, the memory comparison point for L4Q (docs/design.md "L4Q"):
 //
 //   Y = X·Q(W0; s,b)ᵀ + α·(X·Aᵀ)·Bᵀ       trains A, B, s, b
 //
@@ -9,7 +9,7 @@
 //
 // Gradients: ds, db from G (quant_backward_saved), dX = dY·Wq + the LoRA branch's
 // (lora.h: dB = α·dYᵀ·U, dA = dUᵀ·X with U = X·Aᵀ recomputed, dU = α·dY·B).
-#include "linear.h"
+#include "methods.h"
 #include "lora.h"
 #include "quant.h"
 #include "util.h"
@@ -17,9 +17,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
-                        QuantSpec *q, Param **s, Param **b);
 
 typedef struct {
     Linear base;
@@ -73,12 +70,9 @@ static void qat_free(Linear *L) {
 }
 static const LinearOps QAT_LORA_OPS = {"qat_lora", qat_forward, qat_backward, qat_deploy, qat_free};
 
-Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
-    QatLoraLinear *l = xcalloc(1, sizeof *l);
+static Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     int out = W->shape[0], in = W->shape[1];
-    l->base.ops = &QAT_LORA_OPS;
-    l->base.out = out; l->base.in = in;
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
+    QatLoraLinear *l = linear_alloc(sizeof *l, &QAT_LORA_OPS, out, in, name);
     l->W0 = W;
     l->lsq_scale = m->lsq_grad_scale;
     quant_params_build(m, name, W, out, in, &l->q, &l->s, &l->b);
@@ -97,3 +91,6 @@ Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng)
     l->base.mem.saved_bytes += n * (2 * sizeof(float) + 1); // held from construction on
     return &l->base;
 }
+
+const MethodEntry QAT_LORA_METHOD = {"qat_lora", qat_lora_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS,
+                                     NULL, NULL, NULL};

@@ -22,13 +22,12 @@ void quant_spec(QuantSpec *q, int bits, int group_size, int out, int in) {
     q->in = in;
 }
 
-static const char *const INIT_NAMES[] = {"l4q", "minmax", "absmax", "lsq+"};
+const char *const QUANT_INIT_NAMES[] = {"l4q", "minmax", "absmax", "lsq+", NULL};
 
 QuantInit quant_init_parse(const char *name) {
-    for (int i = 0; i < 4; i++) if (!strcmp(name, INIT_NAMES[i])) return (QuantInit)i;
+    for (int i = 0; QUANT_INIT_NAMES[i]; i++) if (!strcmp(name, QUANT_INIT_NAMES[i])) return (QuantInit)i;
     die_input("method.init: unknown quantizer init '%s' (valid: l4q, minmax, absmax, lsq+)", name);
 }
-const char *quant_init_name(QuantInit i) { return (unsigned)i < 4 ? INIT_NAMES[i] : "?"; }
 
 const char *quant_form_name(int bits, int mixed) {
     // Linear.form is a borrowed string, so the labels are literals.
@@ -111,7 +110,7 @@ void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const 
 }
 
 void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes) {
-    size_t rb = quant_row_bytes(q->bits, q->in);
+    size_t rb = deploy_row_bytes(q->bits, q->in);
     #pragma omp parallel for schedule(static)
     for (int r = 0; r < q->out; r++) {
         const float *w = W + (size_t)r * q->in;
@@ -139,7 +138,7 @@ void quant_rtn(const QuantSpec *q, const float *W, float *s, float *b, uint8_t *
 // straddle bytes; it never reads or writes past a row's ceil(in·bits/8) bytes.
 
 void quant_pack(const uint8_t *u, int rows, int in, int bits, uint8_t *packed) {
-    size_t rb = quant_row_bytes(bits, in);
+    size_t rb = deploy_row_bytes(bits, in);
     #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         const uint8_t *src = u + (size_t)r * in;
@@ -156,7 +155,7 @@ void quant_pack(const uint8_t *u, int rows, int in, int bits, uint8_t *packed) {
 }
 
 void quant_unpack(const uint8_t *packed, int rows, int in, int bits, uint8_t *u) {
-    size_t rb = quant_row_bytes(bits, in);
+    size_t rb = deploy_row_bytes(bits, in);
     const uint64_t mask = (1u << bits) - 1;
     #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
@@ -175,7 +174,7 @@ void quant_unpack(const uint8_t *packed, int rows, int in, int bits, uint8_t *u)
 
 void quant_dequant_rows(const uint8_t *packed, const float *s, const float *b, int bits, int gs,
                         int in, int r0, int nrows, float *out) {
-    size_t rb = quant_row_bytes(bits, in);
+    size_t rb = deploy_row_bytes(bits, in);
     int ng = (in + gs - 1) / gs, qn = -(1 << (bits - 1));
     const uint64_t mask = (1u << bits) - 1;
     #pragma omp parallel for schedule(static)
@@ -257,4 +256,28 @@ void quant_deploy(const QuantSpec *q, const float *W, const float *s, const floa
     for (size_t k = 0; k < np; k++) d->scale[k] = quant_safe_scale(s[k]);
     memcpy(d->offset, b, np * sizeof(float));
     quant_encode(q, W, d->scale, d->offset, d->codes);
+}
+
+void quant_deploy_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size) {
+    QuantSpec q;
+    quant_spec(&q, bits, group_size, out, in);
+    quant_deploy_alloc(&q, d);
+    quant_rtn(&q, W, d->scale, d->offset, d->codes);
+}
+
+void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
+                        QuantSpec *q, Param **s, Param **b) {
+    float *tmp; // a 16-bit W0 is widened whole for the init only (build time, one layer)
+    const float *W = param_f32(W0, &tmp);
+    quant_spec(q, m->bits, m->group_size, out, in);
+    QuantInit init = quant_init_parse(m->init);
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s.qscale", name);
+    *s = param_new(nm, out, q->ng, 0);
+    snprintf(nm, sizeof nm, "%s.qoffset", name);
+    *b = param_new(nm, out, q->ng, 0);
+    quant_init_params(q, W, init, (*s)->data, (*b)->data);
+    free(tmp);
+    param_make_trainable(*s);
+    param_make_trainable(*b);
 }

@@ -1,5 +1,5 @@
 // quant.h — the signed n-bit group quantizer shared by l4q, qat_lora, lsq, the PTQ
-// baselines and the deployed (inference) layers (SPEC §4, research/l4q-paper.md §1.2, §6).
+// baselines and the deployed (inference) layers (docs/design.md "L4Q").
 //
 // Grid: Q_N = −2^(n−1), Q_P = 2^(n−1) − 1, n ∈ {2,3,4,8}. A group is gs consecutive
 // input-dim elements of one output row (gs = −1: the whole row; the last group of a row
@@ -9,11 +9,7 @@
 // Clamp first, then round half-to-even (rintf in the default rounding mode), which is what
 // torch.round does — roundf would break ties away from zero and disagree with the paper.
 //
-// Code packing (the deployed form, DEP_UNIFORM): each code is stored unsigned,
-// u = w̃ − Q_N ∈ [0, 2^n − 1], in n bits, LSB-first: code j of a row occupies bits
-// [j·n, j·n + n) of the row, bit k of the row being bit k%8 of byte k/8. Every row starts
-// on a byte boundary (padded), so row r starts at byte r·quant_row_bytes(n, in). 3-bit
-// codes may straddle two bytes.
+// Codes are stored in the deployed form's packing (DEP_UNIFORM, core/deploy.h).
 #pragma once
 #include <stddef.h>
 #include "linear.h"
@@ -47,11 +43,11 @@ static inline float quant_safe_scale(float s) {
     return s < 0 ? -QUANT_S_MIN : QUANT_S_MIN;
 }
 
-// Initialization of (s, b) per group (SPEC §4).
+// Initialization of (s, b) per group (docs/design.md "L4Q").
 typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP } QuantInit;
 // "l4q" | "minmax" | "absmax" | "lsq+"; anything else → die_input("method.init: ...").
 QuantInit quant_init_parse(const char *name);
-const char *quant_init_name(QuantInit i);
+extern const char *const QUANT_INIT_NAMES[]; // in QuantInit order, NULL-terminated
 //   l4q:    s = max(|min/Q_N|, |max/Q_P|), b = 0
 //   minmax: s = (max−min)/(Q_P−Q_N),       b = max − s·Q_P
 //   absmax: s = max|W|/2^(n−1),            b = 0
@@ -102,12 +98,18 @@ const char *quant_form_name(int bits, int mixed);
 void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes);
 // A DEP_UNIFORM deploy for q with codes/scale/offset allocated (contents unset).
 void quant_deploy_alloc(const QuantSpec *q, Deploy *d);
+// Per-group min-max RTN of W (out×in) into a fresh DEP_UNIFORM deploy.
+void quant_deploy_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size);
 // The deployed form of W quantized with trained s, b (scales made safe, as in training).
 void quant_deploy(const QuantSpec *q, const float *W, const float *s, const float *b, Deploy *d);
+// Trainable quantizer parameters s, b (out × n_groups each, no weight decay) for the
+// out×in weight W0 (fp32 or 16-bit) of projection `name`, initialised by method.init; q receives the
+// geometry (method.bits, method.group_size). Shared by l4q, qat_lora and lsq.
+void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
+                        QuantSpec *q, Param **s, Param **b);
 
 // ---- packing ------------------------------------------------------------------------
-static inline size_t quant_row_bytes(int bits, int in) { return ((size_t)in * bits + 7) / 8; }
-static inline size_t quant_codes_bytes(const QuantSpec *q) { return (size_t)q->out * quant_row_bytes(q->bits, q->in); }
+static inline size_t quant_codes_bytes(const QuantSpec *q) { return (size_t)q->out * deploy_row_bytes(q->bits, q->in); }
 // u[rows×in] unsigned codes (each < 2^bits) ↔ packed rows (padded to bytes; pad bits 0).
 void quant_pack(const uint8_t *u, int rows, int in, int bits, uint8_t *packed);
 void quant_unpack(const uint8_t *packed, int rows, int in, int bits, uint8_t *u);

@@ -1,4 +1,4 @@
-// runlog.h — run.h5, the HDF5 log of one training run (SPEC §9).
+// runlog.h — run.h5, the HDF5 log of one training run (README "Training").
 //
 // Layout: root attributes config (resolved YAML), method, form, status
 // (running | complete | failed), git_commit, host, cpu, threads, start_time, end_time

@@ -1,9 +1,7 @@
 // snapshot.c — see snapshot.h.
 #include "snapshot.h"
 #include "checkpoint.h"
-#include "quant.h"
 #include "util.h"
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,22 +13,10 @@ static float *head_folded(Model *M) {
     if (!h || !h->ops->deploy || !strcmp(h->ops->name, "none")) return NULL;
     Deploy d;
     h->ops->deploy(h, &d);
-    float *W;
-    if (d.kind == DEP_FP32) {
-        W = d.w;
-        d.w = NULL;
-    } else if (d.kind == DEP_UNIFORM) {
-        QuantSpec q;
-        quant_spec(&q, d.bits, d.group_size, d.out, d.in);
-        W = xmalloc((size_t)d.out * d.in * sizeof(float));
-        quant_dequant_rows(d.codes, d.scale, d.offset, d.bits, q.gs, d.in, 0, d.out, W);
-    } else {
+    if (d.kind == DEP_NF4)
         die_input("head: method '%s' deploys the head as NF4, which a deployed model stores only for projections",
                   M->method.name);
-    }
-    if (d.rank > 0 && d.lora_A && d.lora_B)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.out, d.in, d.rank, d.lora_scale,
-                    d.lora_B, d.rank, d.lora_A, d.in, 1.0f, W, d.in);
+    float *W = deploy_dequant(&d);
     deploy_free(&d);
     return W;
 }
@@ -42,8 +28,8 @@ ModelFile *model_deployed(Model *M) {
     snprintf(mf->format, sizeof mf->format, "deployed");
     snprintf(mf->method, sizeof mf->method, "%s", M->mf && M->mf->method[0] && !M->method.name[0] ? M->mf->method : M->method.name);
     snprintf(mf->form, sizeof mf->form, "%s", L > 0 ? M->lin[0]->form : "fp32");
-    mf->dep = xcalloc((size_t)L * 7, sizeof *mf->dep);
-    for (int i = 0; i < L * 7; i++) {
+    mf->dep = xcalloc((size_t)L * N_LAYER_PROJ, sizeof *mf->dep);
+    for (int i = 0; i < L * N_LAYER_PROJ; i++) {
         Linear *lin = M->lin[i];
         if (!lin->ops->deploy) die_input("method '%s' of %s cannot be deployed", lin->ops->name, lin->name);
         mf->dep[i] = xcalloc(1, sizeof(Deploy));

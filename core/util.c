@@ -193,7 +193,7 @@ void cpu_model_name(char *out, size_t n) {
 
 // Environment fixes that must be in place before libgomp/OpenBLAS initialise, so they are
 // applied by re-executing once:
-// - SPEC §7: Debian's OpenBLAS 0.3.21 misdetects this AVX-512 CPU as Prescott (5x slower
+// - Debian's OpenBLAS 0.3.21 misdetects this AVX-512 CPU as Prescott (5x slower
 //   sgemm): use OPENBLAS_CORETYPE=SkylakeX.
 // - GOMP_SPINCOUNT=20000: idle OpenMP threads spin ~10-20 µs, then sleep. Long spins
 //   (libgomp's default) steal the cores from other processes on a busy machine (measured

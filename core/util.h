@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-// Errors follow SPEC §8: one line on stderr, exit 2 for bad input/usage, 1 for internal
+// Errors follow README "Commands": one line on stderr, exit 2 for bad input/usage, 1 for internal
 // failures. Hooks (e.g. "mark run.h5 failed") run before exit.
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_internal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -32,7 +32,7 @@ size_t rss_bytes(void);      // current resident set
 size_t peak_rss_bytes(void); // VmHWM
 
 // Process start (every executable's main calls it first): OPENBLAS_CORETYPE=SkylakeX
-// when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (SPEC §7), and a short
+// when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (README "Build and test"), and a short
 // OpenMP spin (GOMP_SPINCOUNT=20000); both must be set before the libraries initialise, so this
 // re-executes the program once when it changes anything. User settings are respected.
 void env_setup(char **argv);

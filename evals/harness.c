@@ -50,9 +50,10 @@ static void encode_request(const Tokenizer *tok, int add_bos, const char *ctx, c
                            int **ctx_cache, int *ctx_cache_n, char **ctx_cache_key, Req *q) {
     int *ce, nce, *whole, nw, *cont_ids, ncont;
     if (!*ctx) {
+        if (tok->bos_id < 0) die_input("the tokenizer has no BOS token to condition an empty context on");
         int *c;
         int nc = tok_encode(tok, cont, strlen(cont), 0, &c);
-        int bos = TOK_BOS_ID;
+        int bos = tok->bos_id;
         q->tok = concat_ids(&bos, 1, c, nc);
         q->len = nc + 1;
         ncont = nc;
@@ -71,7 +72,7 @@ static void encode_request(const Tokenizer *tok, int add_bos, const char *ctx, c
         } else {
             free(*ctx_cache); free(*ctx_cache_key);
             nce = tok_encode(tok, ctx, lctx, flags, &ce);
-            if (nce == 0) { free(ce); int bos = TOK_BOS_ID; ce = concat_ids(&bos, 1, NULL, 0); nce = 1; }
+            if (nce == 0) { free(ce); int bos = tok->bos_id; ce = concat_ids(&bos, 1, NULL, 0); nce = 1; }
             *ctx_cache = ce; *ctx_cache_n = nce;
             *ctx_cache_key = xmalloc(lctx + 1);
             memcpy(*ctx_cache_key, ctx, lctx); (*ctx_cache_key)[lctx] = 0;
@@ -305,7 +306,7 @@ static void task_metrics(EvalResult *r, TaskRun *tr, const Req *Q, EvalDocs *kee
             ok = q[0].greedy;
             sum_ll += q[0].ll; sum_ll2 += q[0].ll * q[0].ll;
         } else if (t->type == OT_MINIMAL_PAIR) {
-            ok = q[g].ll > q[1 - g].ll; // SPEC §6: strictly more likely
+            ok = q[g].ll > q[1 - g].ll; // README "Evaluation": strictly more likely
         } else {
             int best = 0, bestn = 0;
             for (int k = 1; k < n; k++) {
@@ -420,7 +421,7 @@ static void render_task(TaskRun *tr, const EvalOptions *opt, int limit_override)
     const TaskDef *t = tr->t;
     DocSet *ev = docset_load(t, &t->data);
     int shots = opt->shots >= 0 ? opt->shots : t->num_fewshot;
-    // Minimal pairs compare two whole sentences from BOS (SPEC §6): never with shots.
+    // Minimal pairs compare two whole sentences from BOS (README "Evaluation"): never with shots.
     if (t->type == OT_MINIMAL_PAIR) shots = 0;
     tr->shots = shots;
     DocSet *pool = NULL;
@@ -523,7 +524,7 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     for (int i = 0; i < nt; i++) {
         TaskRun *tr = &runs[i];
         if (tr->t->type == OT_PERPLEXITY) {
-            // SPEC §3 over the task's text, windows of the model window; --limit N keeps
+            // The perplexity protocol (README) over the task's text, windows of the model window; --limit N keeps
             // the first N windows.
             DocSet *ds = docset_load(tr->t, &tr->t->data);
             int n;
@@ -579,10 +580,6 @@ void eval_result_free(EvalResult *r) {
 
 int eval_result_count(const EvalResult *r) { return r->n; }
 const EvalMetric *eval_result_get(const EvalResult *r, int i) { return i >= 0 && i < r->n ? &r->m[i] : NULL; }
-double eval_result_value(const EvalResult *r, const char *task, const char *metric) {
-    const EvalMetric *m = find_metric(r, task, metric);
-    return m ? m->value : NAN;
-}
 
 // ---------------------------------------------------------------- output
 

@@ -1,4 +1,4 @@
-// harness.h — few-shot benchmark scoring with lm-evaluation-harness semantics (SPEC §6),
+// harness.h — few-shot benchmark scoring with lm-evaluation-harness semantics (README "Evaluation"),
 // callable in-process (trainer, sweep runner) and from `l4q eval`.
 //
 // Log-likelihood requests (context, continuation) are tokenized as lm-eval does (trailing
@@ -72,8 +72,6 @@ void eval_result_free(EvalResult *r);
 // Iterate (task, metric, value, stderr): i in [0, eval_result_count(r)).
 int eval_result_count(const EvalResult *r);
 const EvalMetric *eval_result_get(const EvalResult *r, int i);
-// Value of one metric, NaN if absent.
-double eval_result_value(const EvalResult *r, const char *task, const char *metric);
 void eval_result_print(const EvalResult *r, FILE *f);     // lm-eval-style table
 char *eval_result_json(const EvalResult *r, const char *model_path, int shots, int limit); // malloc'd
 // Per-document HDF5 (+ every metric as attributes). Written to path.tmp, then renamed.

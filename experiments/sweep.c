@@ -2,7 +2,7 @@
 // runner forks one `l4q train` process per run so a crashing run cannot take the sweep
 // down, and everything it needs to resume lives in the run directories themselves.
 #include "sweep.h"
-#include "linear.h"
+#include "methods.h"
 #include "runlog_read.h"
 #include "util.h"
 #include <cJSON.h>
@@ -21,45 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-// Defined in core/methods.c next to the registry (not in linear.h: only config readers
-// need it). Returns the first MK_* key in m->set the method does not take, or NULL.
-const char *method_bad_key(const MethodCfg *m);
-
 #define MAX_POINTS 100000
 #define MAX_AXIS_VALUES 10000
-
-// ---------------------------------------------------------------- method keys
-
-static int method_known(const char *name) {
-    const char *const *names = method_names();
-    for (int i = 0; names[i]; i++) if (!strcmp(names[i], name)) return 1;
-    return 0;
-}
-
-// Bit of a method key ("bits", "rank", ...) or -1. Learned from the registry itself:
-// `none` takes no keys, so method_bad_key names whichever single bit is set.
-static int method_key_bit(const char *key) {
-    MethodCfg m;
-    method_defaults(&m, "none");
-    for (int i = 0; i < 32; i++) {
-        m.set = 1u << i;
-        const char *k = method_bad_key(&m);
-        if (k && !strcmp(k, key)) return i;
-    }
-    return -1;
-}
-
-// Does method `name` take method key `key`? Unknown keys count as taken so the config
-// loader reports them (with their position) instead of the sweep hiding a typo.
-static int method_takes(const char *name, const char *key) {
-    if (!strcmp(key, "name")) return 1;
-    int bit = method_key_bit(key);
-    if (bit < 0) return 1;
-    MethodCfg m;
-    method_defaults(&m, name);
-    m.set = 1u << bit;
-    return method_bad_key(&m) == NULL;
-}
 
 // ---------------------------------------------------------------- tree helpers
 
@@ -215,7 +178,7 @@ static void axis_parse(Axis *a, const char *key, YNode *v) {
     }
     if (!strncmp(key, "method.", 7) && !strcmp(key + 7, "name"))
         for (int i = 0; i < a->n; i++)
-            if (a->vals[i]->kind != Y_SCALAR || !method_known(a->vals[i]->str))
+            if (a->vals[i]->kind != Y_SCALAR || !method_find(a->vals[i]->str))
                 y_die(a->vals[i], "%s: unknown method '%s'", key, a->vals[i]->kind == Y_SCALAR ? a->vals[i]->str : "?");
 }
 
@@ -343,7 +306,7 @@ static void expand(Expander *e, Sweep *s) {
         for (int a = 0; a < e->naxes; a++)
             if (!strcmp(e->axes[a].key, "method.name")) name_node = e->axes[a].vals[idx[a]];
         if (!name_node) y_die(e->base, "base.method.name: missing (give it in base or as an axis method.name)");
-        if (name_node->kind != Y_SCALAR || !method_known(name_node->str)) {
+        if (name_node->kind != Y_SCALAR || !method_find(name_node->str)) {
             const char *const *names = method_names();
             char list[512] = "";
             size_t o = 0;
@@ -374,7 +337,7 @@ static void check_method_map(YNode *m, const char *what, int fragments_have_skip
     for (int i = 0; i < m->n; i++) {
         m->used[i] = 1;
         YNode *v = m->items[i];
-        if (!method_known(m->keys[i])) {
+        if (!method_find(m->keys[i])) {
             if (m->key_line[i] > 0) {
                 YNode pos = *v;
                 pos.line = m->key_line[i]; pos.col = m->key_col[i];
@@ -666,7 +629,8 @@ static int take_lock(const char *path, int cloexec) {
     return fd;
 }
 
-int sweep_execute(Sweep *s, const SweepOptions *o) {
+// Phase 1: the sweep lock on the output directory (its fd), naming the holder when taken.
+static int lock_sweep_dir(const Sweep *s) {
     mkdir_p(s->out);
     char lockp[4200];
     snprintf(lockp, sizeof lockp, "%s/.lock", s->out);
@@ -678,129 +642,176 @@ int sweep_execute(Sweep *s, const SweepOptions *o) {
                   s->out, who[0] ? strtok(who, "\n") : "?");
     }
     if (ftruncate(lock, 0) == 0) { char b[32]; int n = snprintf(b, sizeof b, "%d\n", (int)getpid()); if (write(lock, b, (size_t)n) < 0) { /* informational only */ } }
+    return lock;
+}
+
+// Phase 2: the plan next to the results: which ids this spec expands to, for humans and tools.
+static void write_plan(Sweep *s) {
     locate_existing(s);
-    // The plan next to the results: which ids this spec expands to, for humans and tools.
     char planp[4200];
     snprintf(planp, sizeof planp, "%s/sweep.json", s->out);
     char *plan = sweep_plan_json(s);
     FILE *pf = fopen(planp, "w");
     if (pf) { fputs(plan, pf); fputc('\n', pf); fclose(pf); }
     free(plan);
+}
 
-    int *state = xcalloc((size_t)s->n, sizeof *state);
-    int *queue = xcalloc((size_t)s->n, sizeof *queue), nq = 0, done = 0, failed = 0, skipped = 0;
+// The scheduler's state: the queue of runs not yet complete and the running workers.
+typedef struct {
+    Sweep *s;
+    int *state, *queue, nq, qhead;
+    int total, done, failed, skipped;
+    int *failed_runs;
+    Worker *w;
+    int nw, jobs, threads;
+    double t_start, dur_sum, last_print;
+    int finished_here, tty;
+} Sched;
+
+// Phase 3: queue every run that is not complete; size the worker pool.
+static void sched_init(Sched *q, Sweep *s, const SweepOptions *o) {
+    memset(q, 0, sizeof *q);
+    q->s = s;
+    q->state = xcalloc((size_t)s->n, sizeof *q->state);
+    q->queue = xcalloc((size_t)s->n, sizeof *q->queue);
     for (int i = 0; i < s->n; i++) {
-        state[i] = sweep_run_state(&s->runs[i]);
-        if (state[i] == RUN_COMPLETE) { done++; skipped++; }
-        else queue[nq++] = i;
+        q->state[i] = sweep_run_state(&s->runs[i]);
+        if (q->state[i] == RUN_COMPLETE) { q->done++; q->skipped++; }
+        else q->queue[q->nq++] = i;
     }
-    int total = s->n, todo = nq;
-    int jobs = o->jobs < 1 ? 1 : o->jobs;
-    if (jobs > nq) jobs = nq > 0 ? nq : 1;
-    int threads = o->cores / jobs;
-    if (threads < 1) threads = 1;
-    fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d jobs × %d threads → %s\n", s->spec, total, skipped,
-            todo, jobs, threads, s->out);
+    q->total = s->n;
+    q->jobs = o->jobs < 1 ? 1 : o->jobs;
+    if (q->jobs > q->nq) q->jobs = q->nq > 0 ? q->nq : 1;
+    q->threads = o->cores / q->jobs;
+    if (q->threads < 1) q->threads = 1;
+    fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d jobs × %d threads → %s\n", s->spec, q->total, q->skipped,
+            q->nq, q->jobs, q->threads, s->out);
+    q->w = xcalloc((size_t)q->jobs, sizeof *q->w);
+    q->failed_runs = xcalloc((size_t)s->n + 1, sizeof *q->failed_runs);
+    q->t_start = now_sec();
+    q->tty = is_tty(stderr);
+}
+
+// Fill free worker slots. A run whose lock is held (a worker of a sweep killed a moment
+// ago, still dying) is rotated to the back of the queue and retried.
+static void sched_fill(Sched *q) {
+    int tried = 0;
+    while (q->nw < q->jobs && q->qhead < q->nq && tried < q->nq - q->qhead) {
+        int ri = q->queue[q->qhead];
+        SweepRun *r = &q->s->runs[ri];
+        mkdir_p(r->dir);
+        char rl[4200];
+        snprintf(rl, sizeof rl, "%s/.lock", r->dir);
+        int fd = take_lock(rl, 0);
+        if (fd < 0) {
+            for (int k = q->qhead; k + 1 < q->nq; k++) q->queue[k] = q->queue[k + 1];
+            q->queue[q->nq - 1] = ri;
+            tried++;
+            continue;
+        }
+        // Re-read the state under the lock: the holder may have just finished it.
+        q->state[ri] = sweep_run_state(r);
+        q->qhead++;
+        if (q->state[ri] == RUN_COMPLETE) { close(fd); q->done++; continue; }
+        pid_t pid = launch(r, q->state[ri], q->threads, fd);
+        close(fd);
+        q->w[q->nw].pid = pid; q->w[q->nw].run = ri; q->w[q->nw].t0 = now_sec();
+        q->nw++;
+        tried = 0;
+    }
+}
+
+// Elapsed time and the ETA from the mean duration of the runs finished so far.
+static void sched_times(const Sched *q, double t, double avg, char *el, char *eta) {
+    fmt_dur(el, 32, t - q->t_start);
+    double rest = 0;
+    for (int k = 0; k < q->nw; k++) rest += fmax(avg - (t - q->w[k].t0), 0);
+    fmt_dur(eta, 32, (avg * (q->nq - q->qhead) + rest) / q->jobs);
+}
+
+// Nothing finished: on a terminal, refresh the progress line once a second.
+static void sched_idle(Sched *q) {
+    double t = now_sec();
+    if (q->tty && t - q->last_print >= 1.0) {
+        char el[32], eta[32];
+        sched_times(q, t, q->finished_here ? q->dur_sum / q->finished_here : NAN, el, eta);
+        fprintf(stderr, "\rsweep: %d/%d done, %d running, %d failed, elapsed %s, ETA %s   ", q->done, q->total, q->nw,
+                q->failed, el, eta);
+        q->last_print = t;
+    }
+    usleep(100000);
+}
+
+// Worker pid exited with status st: record the run as done or failed and say so.
+static void sched_reap(Sched *q, pid_t pid, int st) {
+    int k = 0;
+    while (k < q->nw && q->w[k].pid != pid) k++;
+    if (k == q->nw) return; // not ours (cannot happen: we fork nothing else)
+    int ri = q->w[k].run;
+    double dur = now_sec() - q->w[k].t0;
+    q->w[k] = q->w[--q->nw];
+    const SweepRun *r = &q->s->runs[ri];
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && sweep_run_state(r) == RUN_COMPLETE;
+    char why[64] = "";
+    if (!ok) {
+        if (WIFSIGNALED(st)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
+        else if (WIFEXITED(st) && WEXITSTATUS(st)) snprintf(why, sizeof why, "exit %d", WEXITSTATUS(st));
+        else snprintf(why, sizeof why, "run.h5 not complete");
+        q->failed_runs[q->failed++] = ri;
+    } else {
+        q->done++;
+    }
+    q->finished_here++;
+    q->dur_sum += dur;
+    char el[32], eta[32], d[32];
+    double t = now_sec();
+    fmt_dur(d, sizeof d, dur);
+    sched_times(q, t, q->dur_sum / q->finished_here, el, eta);
+    fprintf(stderr, "%ssweep: %d/%d done, %d failed, elapsed %s, ETA %s | %s %s (%s) %s%s%s\n", q->tty ? "\r" : "", q->done,
+            q->total, q->failed, el, eta, ok ? "finished" : "FAILED", r->id, d, r->label, ok ? "" : ": ", why);
+    q->last_print = t;
+}
+
+// Phase 5: the summary, or on SIGINT/SIGTERM the workers stopped (their run.h5 stays
+// 'running' and the next sweep resumes them) and exit 130.
+static int sched_finish(Sched *q, int lock) {
+    if (g_stop) {
+        for (int k = 0; k < q->nw; k++) kill(q->w[k].pid, SIGTERM);
+        for (int k = 0; k < q->nw; k++) waitpid(q->w[k].pid, NULL, 0);
+        fprintf(stderr, "\nsweep: interrupted; %d/%d complete. Run the same command again to continue.\n", q->done, q->total);
+        close(lock);
+        exit(130);
+    }
+    if (q->tty) fprintf(stderr, "\n");
+    char el[32];
+    fmt_dur(el, sizeof el, now_sec() - q->t_start);
+    fprintf(stderr, "sweep: %d/%d complete (%d were already), %d failed, %s\n", q->done, q->total, q->skipped, q->failed, el);
+    for (int i = 0; i < q->failed; i++) {
+        const SweepRun *r = &q->s->runs[q->failed_runs[i]];
+        fprintf(stderr, "  failed: %s  %s  (log: %s/train.log)\n", r->id, r->label, r->dir);
+    }
+    int failed = q->failed;
+    free(q->w); free(q->state); free(q->queue); free(q->failed_runs);
+    close(lock);
+    return failed ? 1 : 0;
+}
+
+int sweep_execute(Sweep *s, const SweepOptions *o) {
+    int lock = lock_sweep_dir(s);
+    write_plan(s);
+    Sched q;
+    sched_init(&q, s, o);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-
-    Worker *w = xcalloc((size_t)jobs, sizeof *w);
-    int nw = 0, qhead = 0;
-    int *failed_runs = xcalloc((size_t)s->n + 1, sizeof *failed_runs);
-    double t_start = now_sec(), dur_sum = 0, last_print = 0;
-    int finished_here = 0;
-    int tty = is_tty(stderr);
-    while ((qhead < nq || nw > 0) && !g_stop) {
-        // Fill free slots. A run whose lock is held (a worker of a sweep killed a moment
-        // ago, still dying) is rotated to the back of the queue and retried.
-        int tried = 0;
-        while (nw < jobs && qhead < nq && tried < nq - qhead) {
-            int ri = queue[qhead];
-            SweepRun *r = &s->runs[ri];
-            mkdir_p(r->dir);
-            char rl[4200];
-            snprintf(rl, sizeof rl, "%s/.lock", r->dir);
-            int fd = take_lock(rl, 0);
-            if (fd < 0) {
-                for (int k = qhead; k + 1 < nq; k++) queue[k] = queue[k + 1];
-                queue[nq - 1] = ri;
-                tried++;
-                continue;
-            }
-            // Re-read the state under the lock: the holder may have just finished it.
-            state[ri] = sweep_run_state(r);
-            qhead++;
-            if (state[ri] == RUN_COMPLETE) { close(fd); done++; continue; }
-            pid_t pid = launch(r, state[ri], threads, fd);
-            close(fd);
-            w[nw].pid = pid; w[nw].run = ri; w[nw].t0 = now_sec();
-            nw++;
-            tried = 0;
-        }
+    // Phase 4: keep the slots full and reap finished workers until the queue is empty.
+    while ((q.qhead < q.nq || q.nw > 0) && !g_stop) {
+        sched_fill(&q);
         int st = 0;
         pid_t pid = waitpid(-1, &st, WNOHANG);
-        if (pid <= 0) {
-            double t = now_sec();
-            if (tty && t - last_print >= 1.0) {
-                char el[32], eta[32];
-                fmt_dur(el, sizeof el, t - t_start);
-                double avg = finished_here ? dur_sum / finished_here : NAN, rest = 0;
-                for (int k = 0; k < nw; k++) rest += fmax(avg - (t - w[k].t0), 0);
-                fmt_dur(eta, sizeof eta, (avg * (nq - qhead) + rest) / jobs);
-                fprintf(stderr, "\rsweep: %d/%d done, %d running, %d failed, elapsed %s, ETA %s   ", done, total, nw, failed, el, eta);
-                last_print = t;
-            }
-            usleep(100000);
-            continue;
-        }
-        int k = 0;
-        while (k < nw && w[k].pid != pid) k++;
-        if (k == nw) continue; // not ours (cannot happen: we fork nothing else)
-        int ri = w[k].run;
-        double dur = now_sec() - w[k].t0;
-        w[k] = w[--nw];
-        int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && sweep_run_state(&s->runs[ri]) == RUN_COMPLETE;
-        char why[64] = "";
-        if (!ok) {
-            if (WIFSIGNALED(st)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
-            else if (WIFEXITED(st) && WEXITSTATUS(st)) snprintf(why, sizeof why, "exit %d", WEXITSTATUS(st));
-            else snprintf(why, sizeof why, "run.h5 not complete");
-            failed_runs[failed++] = ri;
-        } else {
-            done++;
-        }
-        finished_here++;
-        dur_sum += dur;
-        char el[32], eta[32], d[32];
-        double t = now_sec();
-        fmt_dur(el, sizeof el, t - t_start);
-        fmt_dur(d, sizeof d, dur);
-        double avg = dur_sum / finished_here, rest = 0;
-        for (int j = 0; j < nw; j++) rest += fmax(avg - (t - w[j].t0), 0);
-        fmt_dur(eta, sizeof eta, (avg * (nq - qhead) + rest) / jobs);
-        fprintf(stderr, "%ssweep: %d/%d done, %d failed, elapsed %s, ETA %s | %s %s (%s) %s%s%s\n", tty ? "\r" : "", done, total,
-                failed, el, eta, ok ? "finished" : "FAILED", s->runs[ri].id, d, s->runs[ri].label, ok ? "" : ": ", why);
-        last_print = t;
+        if (pid <= 0) sched_idle(&q);
+        else sched_reap(&q, pid, st);
     }
-    if (g_stop) {
-        // Workers get SIGTERM and are reaped; their run.h5 stays 'running' and the next
-        // sweep resumes them.
-        for (int k = 0; k < nw; k++) kill(w[k].pid, SIGTERM);
-        for (int k = 0; k < nw; k++) waitpid(w[k].pid, NULL, 0);
-        fprintf(stderr, "\nsweep: interrupted; %d/%d complete. Run the same command again to continue.\n", done, total);
-        close(lock);
-        exit(130);
-    }
-    if (tty) fprintf(stderr, "\n");
-    char el[32];
-    fmt_dur(el, sizeof el, now_sec() - t_start);
-    fprintf(stderr, "sweep: %d/%d complete (%d were already), %d failed, %s\n", done, total, skipped, failed, el);
-    for (int i = 0; i < failed; i++)
-        fprintf(stderr, "  failed: %s  %s  (log: %s/train.log)\n", s->runs[failed_runs[i]].id, s->runs[failed_runs[i]].label,
-                s->runs[failed_runs[i]].dir);
-    free(w); free(state); free(queue); free(failed_runs);
-    close(lock);
-    return failed ? 1 : 0;
+    return sched_finish(&q, lock);
 }

@@ -1,12 +1,12 @@
 // sweep.h — YAML sweep specs: expansion into run configs with stable ids, and the
-// parallel, resumable runner behind `l4q sweep` (SPEC §8).
+// parallel, resumable runner behind `l4q sweep` (README "Commands").
 //
 // Spec schema (every key but `base` is optional; unknown keys are errors, all reported as
 // file:line:col before any run starts):
 //
 //   description: "..."           # free text
 //   out: results/name            # default output dir (else results/<spec file stem>); --out wins
-//   base: { <run config> }       # a full SPEC §9 run config shared by every run; relative
+//   base: { <run config> }       # a full run config (README "Training") shared by every run; relative
 //                                # paths resolve against the spec's directory, then $L4Q_DATA
 //   axes:                        # cartesian product, first axis outermost; keys are dotted
 //     method.name: [rtn, l4q]    # config paths; values: a list, one scalar, or a range

@@ -1,4 +1,4 @@
-// test_baselines.c — the baselines/ methods (SPEC §5).
+// test_baselines.c — the baselines/ methods (baselines/README.md).
 //
 // Without arguments (as the suite runs it): NF4 table and nearest-code rule, NF4+DQ round
 // trip and bits/weight (a real stories260K layer and the asymptote), uniform RTN deploy
@@ -17,7 +17,9 @@
 #include "l4qz.h"
 #include "snapshot.h"
 #include "linear.h"
+#include "methods.h"
 #include "model.h"
+#include "nf4.h"
 #include "ppl.h"
 #include "quant.h"
 #include "testlib.h"
@@ -199,13 +201,13 @@ static int mode_nf4(const char *dir) {
 // ---- self-checks -----------------------------------------------------------------------------
 
 static void check_nf4_basics(void) {
-    static const char *const SPEC_NF4[16] = {"-1.0", "-0.6961928009986877", "-0.5250730514526367",
+    static const char *const PUBLISHED_NF4[16] = {"-1.0", "-0.6961928009986877", "-0.5250730514526367",
         "-0.39491748809814453", "-0.28444138169288635", "-0.18477343022823334", "-0.09105003625154495", "0.0",
         "0.07958029955625534", "0.16093020141124725", "0.24611230194568634", "0.33791524171829224",
         "0.44070982933044434", "0.5626170039176941", "0.7229568362236023", "1.0"};
     int same = 1, self = 1, mid = 1;
     for (int i = 0; i < 16; i++) {
-        float v = (float)strtod(SPEC_NF4[i], NULL);
+        float v = (float)strtod(PUBLISHED_NF4[i], NULL);
         same &= memcmp(&v, &NF4_CODE[i], 4) == 0;
         self &= nf4_index(NF4_CODE[i]) == i;
         if (i < 15) {
@@ -213,7 +215,7 @@ static void check_nf4_basics(void) {
             mid &= nf4_index(m) == i && nf4_index(nextafterf(m, 2.0f)) == i + 1;
         }
     }
-    CHECK(same, "nf4 table bit-exact vs SPEC", "differs");
+    CHECK(same, "nf4 table bit-exact vs bitsandbytes' published values", "differs");
     CHECK(self && mid, "nf4 nearest code: each value to itself, midpoints down", "self %d mid %d", self, mid);
     const float *dq = nf4_dq_code();
     int sorted = 1;
@@ -351,7 +353,7 @@ static void check_gptq_real(void) {
     int T = LIGHT ? 128 : 256, nw = 8, B = 4, L = c->n_layers;
     Model *M = model_build(R.mf, NULL, B, T, 0);
     // H for the four distinct inputs of every layer (fp model; the matrix-level comparison).
-    static const int INPUT_OF[7] = {0, 0, 0, 1, 2, 2, 3}, REP[4] = {P_Q, P_O, P_GATE, P_DOWN};
+    static const int INPUT_OF[N_LAYER_PROJ] = {0, 0, 0, 1, 2, 2, 3}, REP[4] = {P_Q, P_O, P_GATE, P_DOWN};
     double *H[64][4];
     for (int l = 0; l < L; l++)
         for (int k = 0; k < 4; k++) {
@@ -382,10 +384,10 @@ static void check_gptq_real(void) {
         int bits = cases[ci].bits, gs = cases[ci].gs, act = cases[ci].act, wins = 0, total = 0;
         double eg = 0, er = 0;
         for (int l = 0; l < L; l++)
-            for (int p = 0; p < 7; p++) {
+            for (int p = 0; p < N_LAYER_PROJ; p++) {
                 int out, in;
                 proj_dims(c, p, &out, &in);
-                const float *W = R.mf->w[l * 7 + p];
+                const float *W = R.mf->w[l * N_LAYER_PROJ + p];
                 QuantSpec q;
                 quant_spec(&q, bits, gs, out, in);
                 float *Wg = xmalloc((size_t)out * in * 4), *Wr = xmalloc((size_t)out * in * 4);
@@ -437,7 +439,7 @@ static void check_gptq_model(void) {
     // Records == the weights written back in place, and the gptq layers wrap them.
     Model *M = model_build(R.mf, &g, 1, 8, 0);
     int exact = 1;
-    for (int i = 0; i < R.mf->c.n_layers * 7; i++) {
+    for (int i = 0; i < R.mf->c.n_layers * N_LAYER_PROJ; i++) {
         Deploy d;
         M->lin[i]->ops->deploy(M->lin[i], &d);
         float *D = xmalloc((size_t)d.out * d.in * 4);
@@ -469,7 +471,7 @@ static void check_loftq(void) {
     for (int ci = 0; ci < 3; ci++) {
         int out, in, r = 4, T = 5;
         proj_dims(&mf->c, cases[ci].p, &out, &in);
-        const float *W = mf->w[7 + cases[ci].p];
+        const float *W = mf->w[N_LAYER_PROJ + cases[ci].p];
         float *A = xmalloc((size_t)r * in * 4), *B = xmalloc((size_t)out * r * 4), *Q = xmalloc((size_t)out * in * 4);
         double err[5], e0 = 0;
         Deploy d;
@@ -607,11 +609,11 @@ static void check_merge_and_memory(void) {
     linear_free(L);
     // QA-LoRA's fold into the offsets, one real layer: merged == unmerged within 1e-5.
     float worst = 0, ymax = 0;
-    for (int p = 0; p < 7; p++) {
+    for (int p = 0; p < N_LAYER_PROJ; p++) {
         int o2, i2;
         proj_dims(&mf->c, p, &o2, &i2);
         Param Wp;
-        param_init(&Wp, "w", mf->w[2 * 7 + p], o2, i2, 1);
+        param_init(&Wp, "w", mf->w[2 * N_LAYER_PROJ + p], o2, i2, 1);
         MethodCfg qm = cfg("qa_lora", 3, 32);
         snprintf(qm.base, sizeof qm.base, "rtn");
         Linear *Lq = linear_build(&qm, &Wp, "layers.2.x", &rng);
@@ -674,7 +676,6 @@ static void bad_loftq_gptq(void) { build_one("loftq", 4, "gptq"); }
 static void bad_qlora_uniform_nf4(void) { build_one("qlora_uniform", 4, "nf4"); }
 static void bad_gptq_no_prepare(void) { build_one("gptq", 4, NULL); }
 
-const char *method_bad_key(const MethodCfg *m);
 static void check_bad_input(void) {
     char err[2048];
     int st = child_status(bad_unknown, err, sizeof err);
@@ -718,6 +719,7 @@ static void check_bad_input(void) {
 }
 
 int main(int argc, char **argv) {
+    baselines_register();
     threads_init(0);
     if (argc >= 4 && !strcmp(argv[1], "grad")) return mode_grad(argv[2], argv[3]);
     if (argc >= 4 && !strcmp(argv[1], "gptq")) return mode_gptq(argv[2], atoi(argv[3]));

@@ -1,5 +1,5 @@
 # test_baselines.py — baselines/ against independent PyTorch implementations written from the
-# algorithm descriptions (SPEC §5, research/anchors.md §4, §6). The C side is
+# algorithm descriptions (baselines/README.md, core/nf4.c). The C side is
 # build/tests/test_baselines (driver modes grad / gptq / nf4).
 #   * NF4: the 16-value table regenerated with bitsandbytes' create_normal_map recipe
 #     (torch ndtri), the signed 8-bit dynamic map with create_dynamic_map's, block absmax,

@@ -38,7 +38,7 @@ static void write_bytes(const char *path, const void *p, size_t n) {
 static float mf_maxdiff(const ModelFile *a, const ModelFile *b, char *where) {
     const Config *c = &a->c;
     float worst = 0;
-    int nt = 4 + c->n_layers * 7;
+    int nt = 4 + c->n_layers * N_LAYER_PROJ;
     MfTensor *ta = xmalloc(sizeof *ta * (nt + 1)), *tb = xmalloc(sizeof *tb * (nt + 1));
     mf_tensors(a, ta, nt); mf_tensors(b, tb, nt);
     for (int k = 0; k < nt; k++) {
@@ -224,7 +224,7 @@ static void test_synthetic_f16(void) {
     int bad = 0;
     for (int t = 0; t < nt; t++) {
         const float *dst = t == 0 ? mf->tok_emb : t == 1 ? mf->rms_final : t == 2 ? mf->rms_att : t == 3 ? mf->rms_ffn : NULL;
-        if (!dst) { static const int map[7] = {P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN}; dst = mf->w[map[t - 4]]; }
+        if (!dst) { static const int map[N_LAYER_PROJ] = {P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN}; dst = mf->w[map[t - 4]]; }
         for (int j = 0; j < T[t].rows * T[t].cols; j++)
             bad += dst[j] != (float)((j * 7 + t * 3) % 17 - 8) / 16.0f;
     }
@@ -307,7 +307,7 @@ int main(void) {
     dims_ok &= proj_dims(c, N_PROJ, &o, &i) == -1;
     CHECK(dims_ok, "proj_dims shapes", "wrong");
     // wq of layer 1 starts right after layer 0's in v0's stacked layout.
-    CHECK(m0->w[7 + P_Q] == m0->w[P_Q] + 64 * 64 && m0->rms_ffn != NULL, "v0: stacked layer pointers", "layout");
+    CHECK(m0->w[N_LAYER_PROJ + P_Q] == m0->w[P_Q] + 64 * 64 && m0->rms_ffn != NULL, "v0: stacked layer pointers", "layout");
 
     // ---- corrupted copies ----
     Buf b0 = load(p0), b1 = load(p1), bg = load(pg), b2 = load(p2);

@@ -6,6 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE // realpath, mkdtemp (the Makefile defines it too)
 #endif
+#include "baselines/baselines.h"
 #include "config.h"
 #include "testlib.h"
 #include "util.h"
@@ -52,6 +53,7 @@ static int load_in_child(const char *path, char **sets, int nsets, char *err, si
 }
 
 int main(int argc, char **argv) {
+    baselines_register();
     if (argc > 1) {
         char *sets[64];
         int ns = 0;

@@ -1,5 +1,5 @@
 # test_data.py — datasets vs an independent Python reimplementation: llama2.c BPE
-# encoding (from tokenizer.bin), SPEC §3 paragraph stream and validation windows, random
+# encoding (from tokenizer.bin), the perplexity protocol's (README) paragraph stream and validation windows, random
 # training windows (xoshiro256** replicated), Alpaca template / truncation / masking.
 # C side: build/tests/test_data (driver modes).
 import json, os, struct, subprocess, tempfile
@@ -111,7 +111,7 @@ if r.returncode == 0:
             want_tg += w[1:L + 1] + [-1] * (T - L)
             want_cnt += L
         ok = ok and ins == want_in and tgs == want_tg and cnt == want_cnt
-    check(ok and len(got["val"]) == (len(wins) + B - 1) // B, "validation batches == SPEC §3 windows", f"{len(got['val'])} batches")
+    check(ok and len(got["val"]) == (len(wins) + B - 1) // B, "validation batches == perplexity-protocol windows", f"{len(got['val'])} batches")
     rng = Rng(SEED)
     ok = True
     for ins, tgs in got["train"]:

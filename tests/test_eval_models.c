@@ -3,8 +3,10 @@
 // every PTQ row) must score that quantized model — equal to its deployed snapshot scored
 // through the per-thread replica path, and not the file's fp32 weights — and a model built
 // from the file with no method must equal the replica path of that file.
+#include "baselines/baselines.h"
 #include "checkpoint.h"
 #include "evals/harness.h"
+#include "methods.h"
 #include "model.h"
 #include "snapshot.h"
 #include "testlib.h"
@@ -25,6 +27,7 @@ static double task_loss(Model *M, const Tokenizer *tok) {
 }
 
 int main(void) {
+    baselines_register();
     threads_init(2);
     char mp[4096], tp[4096];
     ModelFile *mf = model_file_load(resolve_path("models/stories260K/stories260K.bin", NULL, mp, sizeof mp));

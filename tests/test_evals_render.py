@@ -2,7 +2,7 @@
 # few-shot selection, task-file/data errors and the unknown-task message.
 #
 # Expected prompts are built here from the raw data files following lm-eval's task YAMLs
-# (anchors.md §5), independently of the C preprocessing; doc 0 of several tasks is also
+# (lm-evaluation-harness task YAMLs; README "Evaluation"), independently of the C preprocessing; doc 0 of several tasks is also
 # spelled out literally.
 import os, sys, json, csv, random, tempfile, re, subprocess
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

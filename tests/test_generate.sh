@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_generate.sh — `l4q generate` reproduces SPEC §2's stories260K greedy text exactly,
+# test_generate.sh — `l4q generate` reproduces the reference stories260K greedy text (docs/design.md) exactly,
 # sampling is deterministic per seed, and bad input to generate/ppl is one stderr line
 # naming the file with exit status 2.
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ fails=0
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: $2"; fails=$((fails + 1)); }
 
-# SPEC §2, verbatim (the final line has no closing quote in the reference either).
+# The reference text, verbatim (the final line has no closing quote in the reference either).
 cat > "$TMP/ref.txt" <<'REF'
 Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.
 Lily's mom said, "Lily, let's go to the park." Lily was sad and didn't know what to do. She said, "I want to play with your ball, but I can't find it."
@@ -21,8 +21,8 @@ REF
 gen() { "$L4Q" generate --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" "$@" 2>"$TMP/gen.err"; }
 for f in stories260K.bin stories260K_v1.bin stories260K.gguf; do
     "$L4Q" generate --model "$M/$f" --tokenizer "$M/tok512.bin" --temperature 0 --steps 256 >"$TMP/out.txt" 2>"$TMP/gen.err"
-    if cmp -s "$TMP/out.txt" "$TMP/ref.txt"; then pass "greedy 256 steps from $f = SPEC §2 text"
-    else fail "greedy 256 steps from $f = SPEC §2 text" "$(diff "$TMP/out.txt" "$TMP/ref.txt" | head -5)"; fi
+    if cmp -s "$TMP/out.txt" "$TMP/ref.txt"; then pass "greedy 256 steps from $f = reference text"
+    else fail "greedy 256 steps from $f = reference text" "$(diff "$TMP/out.txt" "$TMP/ref.txt" | head -5)"; fi
 done
 for threads in 1 2; do
     gen --temperature 0 --steps 256 --threads $threads >"$TMP/t.txt"

@@ -12,6 +12,7 @@
 // values of all 65536 f16 patterns, then of all 65536 bf16 patterns (float32 each), then IN
 // narrowed to f16 and to bf16 (uint16 each).
 #include "checkpoint.h"
+#include "methods.h"
 #include "testlib.h"
 #include "util.h"
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 # float64 HF-convention forward on the bf16-rounded weights (≤ 1e-4); (2) random tiny
 # Llama-3-style and Mistral-style models (GQA, untied head, rope_theta 500000 / 1e6,
 # llama3 RoPE scaling) against tests/torch_hf.py's float64 forward (≤ 1e-4).
-import os, struct, subprocess, sys, tempfile
+import json, os, struct, subprocess, sys, tempfile
 import numpy as np
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -98,6 +98,10 @@ for name, (config, t) in cases:
             ref = th.forward(config, th.rounded(t, dt), toks).numpy()
         e = np.abs(lg - ref).max()
         check(e <= 1e-4, f"{name}-style {dt}: logits = float64 HF forward (max abs {e:.1e})", f"max abs diff {e:.3e}")
+    if name == "llama3":
+        j = json.loads(run(["info", d, "--json"]).stdout)
+        check(j["config"].get("rope_scaling", {}).get("factor") == 8 and j["config"]["rope_theta"] == 500000,
+              "info shows rope_theta and the llama3 rope_scaling", str(j["config"]))
     if name == "llama3":  # the scaling must matter at this tolerance, or the check above proves nothing
         plain = dict(config); plain.pop("rope_scaling")
         with torch.no_grad():
@@ -116,4 +120,52 @@ try:
     check(False, "mistral window 16: a 20-token sequence is refused", "accepted")
 except RuntimeError as ex:
     check("exceeds the model's 16" in str(ex), "mistral window 16: a 20-token sequence is refused", str(ex))
+
+# ---- a directory's own tokenizer ---------------------------------------------------------
+# Found without --tokenizer (tokenizer.json first); the same text must give the same loss as
+# with the tokenizer named explicitly (tokenizer.model for Mistral, llama.cpp's GGUF
+# vocabulary for Llama-3: different files and readers, identical ids).
+import shutil
+txt = os.path.join(TMP, "text.txt")
+open(txt, "w").write(open(data("tinystories", "tinystories_valid_excerpt.txt"), encoding="utf-8").read()[:3000])
+T = data("tokenizers")
+gg = os.path.join(ROOT, "build", "llama.cpp", "models", "ggml-vocab-llama-bpe.gguf")
+for name, vocab, files, other in [("mistral", 32000, [os.path.join(T, "mistral-7b-v0.1", f) for f in ("tokenizer.json", "tokenizer.model")],
+                                   os.path.join(T, "mistral-7b-v0.1", "tokenizer.model")),
+                                  ("llama", 128256, [os.path.join(T, "llama3", "tokenizer.json")], gg)]:
+    config, t = th.random_model(name, dim=16, hidden=24, layers=1, heads=2, kv_heads=1, vocab=vocab, seq=64, seed=7)
+    d = os.path.join(TMP, f"{name}_tok")
+    th.write_dir(d, config, t, "BF16")
+    for f in files:
+        shutil.copy(f, d)
+    own = run(["ppl", "--model", d, "--data", txt, "--seq-len", "32", "--json"], check_rc=False)
+    named = run(["ppl", "--model", d, "--tokenizer", other, "--data", txt, "--seq-len", "32", "--json"], check_rc=False)
+    key = lambda r: {k: v for k, v in json.loads(r.stdout).items() if k in ("loss", "tokens", "predicted")} if r.returncode == 0 else r.stderr
+    check(own.returncode == 0 and key(own) == key(named),
+          f"{name} directory: its own tokenizer is used without --tokenizer (= {os.path.basename(other)})",
+          (own.stdout + own.stderr + named.stdout + named.stderr)[:600])
+
+# ---- llama3 scaling survives training and export (l4qz stores it) ----------------------
+config, t = th.random_model("llama", dim=32, hidden=48, layers=1, heads=4, kv_heads=2, vocab=512, seq=128, seed=9,
+                            rope_theta=500000.0, rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                               "high_freq_factor": 4.0, "original_max_position_embeddings": 64})
+d = os.path.join(TMP, "llama3_train")
+th.write_dir(d, config, t)
+tok512 = data("models", "stories260K", "tok512.bin")
+cfg = os.path.join(TMP, "run.yaml")
+open(cfg, "w").write(f"""model: {d}
+tokenizer: {tok512}
+data: {{ format: text, train: {txt}, val: {txt} }}
+method: {{ name: none }}
+train: {{ steps: 0, micro_batch: 2, seq_len: 64 }}
+""")
+r = run(["train", cfg, "--out", os.path.join(TMP, "run")], check_rc=False)
+exp = os.path.join(TMP, "run", "final.l4qz")
+a = run(["ppl", "--model", d, "--tokenizer", tok512, "--data", txt, "--seq-len", "64", "--json"], check_rc=False)
+b = run(["ppl", "--model", exp, "--tokenizer", tok512, "--data", txt, "--seq-len", "64", "--json"], check_rc=False)
+la = json.loads(a.stdout)["loss"] if a.returncode == 0 else None
+lb = json.loads(b.stdout)["loss"] if b.returncode == 0 else None
+check(r.returncode == 0 and la is not None and la == lb and '"rope_scaling"' in run(["info", exp, "--json"]).stdout,
+      f"llama3-scaled HF model -> train -> final.l4qz: same loss ({la} = {lb}), scaling kept", r.stderr[-400:] + a.stderr + b.stderr)
+shutil.rmtree(TMP)
 done()

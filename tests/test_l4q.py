@@ -170,7 +170,7 @@ def test_inits():
                         mu, sd = blk.mean(1), blk.std(1)
                         s_r[:, g] = np.maximum(np.abs(mu - 3 * sd), np.abs(mu + 3 * sd)) / 2 ** (bits - 1)
                 ds = np.max(np.abs(s_c - s_r) / np.abs(s_r)); db = np.max(np.abs(b_c - b_r))
-                check(ds <= 1e-5 and db <= 1e-6, f"init {nm} {bits}-bit gs={gs} matches SPEC formula",
+                check(ds <= 1e-5 and db <= 1e-6, f"init {nm} {bits}-bit gs={gs} matches the docs/design.md formula",
                       f"rel s diff {ds:.3g}, b diff {db:.3g}")
 
 

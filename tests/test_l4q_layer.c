@@ -15,6 +15,7 @@
 #include "l4qz.h"
 #include "snapshot.h"
 #include "linear.h"
+#include "methods.h"
 #include "model.h"
 #include "quant.h"
 #include "testlib.h"
@@ -142,7 +143,7 @@ static Config small_config(int shared) {
 static ModelFile *small_model_file(const Config *c, uint64_t seed) {
     ModelFile *mf = mf_alloc("small-random", c);
     size_t n = (size_t)c->vocab_size * c->dim * (c->shared_classifier ? 1 : 2) + (size_t)c->n_layers * c->dim * 2 + c->dim;
-    for (int p = 0; p < 7; p++) { int o, i; proj_dims(c, p, &o, &i); n += (size_t)c->n_layers * o * i; }
+    for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(c, p, &o, &i); n += (size_t)c->n_layers * o * i; }
     Rng r;
     rng_seed(&r, seed);
     float *blob = xmalloc(n * sizeof(float)), *cur = blob;
@@ -154,7 +155,7 @@ static ModelFile *small_model_file(const Config *c, uint64_t seed) {
     mf->rms_final = cur; cur += c->dim;
     for (size_t k = 0; k < (size_t)c->n_layers * c->dim * 2 + c->dim; k++) mf->rms_att[k] = 1.0f + 0.1f * mf->rms_att[k];
     for (int l = 0; l < c->n_layers; l++)
-        for (int p = 0; p < 7; p++) { int o, i; proj_dims(c, p, &o, &i); mf->w[l * 7 + p] = cur; cur += (size_t)o * i; }
+        for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(c, p, &o, &i); mf->w[l * N_LAYER_PROJ + p] = cur; cur += (size_t)o * i; }
     if (!c->shared_classifier) mf->wcls = cur;
     return mf;
 }
@@ -212,7 +213,7 @@ static void check_packing(void) {
         for (int ii = 0; ii < 5; ii++) {
             int in = ins[ii], rows = 5;
             uint8_t *u = xmalloc((size_t)rows * in), *u2 = xmalloc((size_t)rows * in);
-            size_t rb = quant_row_bytes(bits, in);
+            size_t rb = deploy_row_bytes(bits, in);
             uint8_t *pk = xmalloc(rows * rb);
             for (int k = 0; k < rows * in; k++) u[k] = (uint8_t)(rng_u64(&r) & ((1u << bits) - 1));
             quant_pack(u, rows, in, bits, pk);

@@ -1,5 +1,5 @@
 # test_model.py — the C LLaMA forward/backward against an independent PyTorch model
-# (tests/torch_llama.py, float64): logits of stories260K on several sequences, the SPEC §3
+# (tests/torch_llama.py, float64): logits of stories260K on several sequences, the README "Perplexity protocol"
 # mean loss against `l4q ppl --json`, the four checkpoint files against each other, and
 # every trainable gradient plus the embedding-output gradient for `full` and `lora` on a
 # tiny random GQA model (shared and unshared head) and on stories260K.
@@ -155,7 +155,7 @@ check(abs(q["loss"] - b0["loss"]) < 0.02 and np.abs(q["logits"] - base).max() < 
       f"stories260K_q8_v2.bin close to v0 (loss {q['loss']:.5f} vs {b0['loss']:.5f})",
       f"loss {q['loss']} vs {b0['loss']}")
 
-# ---- SPEC §3 mean loss on a ~20k-token prefix vs `l4q ppl` -----------------------------
+# ---- README "Perplexity protocol" mean loss on a ~20k-token prefix vs `l4q ppl` -----------------------------
 tp = os.path.join(TMP, "prefix.txt")
 open(tp, "w", encoding="utf-8").write(prefix)
 ref, count = tl.windows_nll(cfg, wd, stream, cfg["seq_len"])

@@ -14,7 +14,9 @@
 //   float32 input_grad[B·T·dim].
 // METHOD is none | full | lora. randB: set every lora_B to N(0, 0.1²) first (seed 7), so
 // the LoRA A gradients are not trivially zero.
+#include "baselines/baselines.h"
 #include "model.h"
+#include "methods.h"
 #include "testlib.h"
 #include "util.h"
 #include <stdlib.h>
@@ -61,7 +63,7 @@ static ModelFile *tiny_model(int shared, uint64_t seed) {
     snprintf(mf->path, sizeof mf->path, "tiny%s", shared ? "-shared" : "-unshared");
     snprintf(mf->format, sizeof mf->format, "memory");
     size_t n = (size_t)c.vocab_size * c.dim * (shared ? 1 : 2) + (size_t)(2 * c.n_layers + 1) * c.dim;
-    for (int p = 0; p < 7; p++) { int o, i; proj_dims(&c, p, &o, &i); n += (size_t)c.n_layers * o * i; }
+    for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(&c, p, &o, &i); n += (size_t)c.n_layers * o * i; }
     float *blob = xmalloc(n * sizeof(float)), *cur = blob;
     Rng r;
     rng_seed(&r, seed);
@@ -72,12 +74,12 @@ static ModelFile *tiny_model(int shared, uint64_t seed) {
     mf->rms_ffn = cur; cur += (size_t)c.n_layers * c.dim;
     mf->rms_final = cur; cur += c.dim;
     for (float *p = mf->rms_att; p < cur; p++) *p = 1.0f + 0.5f * *p;
-    mf->w = xcalloc((size_t)c.n_layers * 7, sizeof(float *));
+    mf->w = xcalloc((size_t)c.n_layers * N_LAYER_PROJ, sizeof(float *));
     for (int l = 0; l < c.n_layers; l++)
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i;
             proj_dims(&c, p, &o, &i);
-            mf->w[l * 7 + p] = cur; cur += (size_t)o * i;
+            mf->w[l * N_LAYER_PROJ + p] = cur; cur += (size_t)o * i;
         }
     if (!shared) { mf->wcls = cur; cur += (size_t)c.vocab_size * c.dim; }
     mf->blob = blob;
@@ -227,6 +229,7 @@ static int dump(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    baselines_register();
     threads_init(0);
     if (argc > 1 && !strcmp(argv[1], "dump")) return dump(argc, argv);
     for (int shared = 1; shared >= 0; shared--) {

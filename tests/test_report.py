@@ -1,4 +1,4 @@
-# test_report.py — `l4q report` on run.h5 files written here with h5py (SPEC §9 layout):
+# test_report.py — `l4q report` on run.h5 files written here with h5py (README "Training"):
 # mean ± sample std over seeds, the Avg column, best-per-bit-width bold, row order
 # (fp, then bits descending), the form column, group detail tables (csqa members),
 # incomplete/failed/corrupt runs listed but not averaged, row settings for an ablation

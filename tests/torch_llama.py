@@ -1,7 +1,7 @@
 # torch_llama.py — an independent PyTorch LLaMA (llama2.c semantics) used as the oracle for
 # the C model: reads/writes llama2.c v0 files, forward with optional LoRA, autograd grads.
 #
-# Written from the architecture description (SPEC §2), not from the C code: RMSNorm
+# Written from the architecture description (docs/design.md "Model and tokenizer"), not from the C code: RMSNorm
 # (eps 1e-5), RoPE on interleaved pairs with llama2.c's float32 frequencies (theta 10000),
 # causal attention with GQA (query head h reads kv head h // (H / KVH)), SwiGLU FFN
 # (down(silu(gate x) * up x)), optional classifier shared with the embedding.
@@ -187,7 +187,7 @@ class Bpe:
 
 
 def text_stream(bpe, text):
-    """SPEC §3: split on blank lines, strip, drop empty, encode each with BOS, concatenate."""
+    """README "Perplexity protocol": split on blank lines, strip, drop empty, encode each with BOS, concatenate."""
     out = []
     for para in text.split("\n\n"):
         para = para.strip()
@@ -197,7 +197,7 @@ def text_stream(bpe, text):
 
 
 def windows_nll(cfg, w, stream, T):
-    """Mean NLL over SPEC §3 windows (seq_len+1 tokens overlapping by one) of a stream."""
+    """Mean NLL over README "Perplexity protocol" windows (seq_len+1 tokens overlapping by one) of a stream."""
     total, count = 0.0, 0
     for s in range(0, len(stream) - 1, T):
         win = stream[s:s + T + 1]

@@ -1,10 +1,10 @@
 // train.c — the training loop: data → forward → loss → backward → clip → AdamW, with
 // evaluation, HDF5 logging, checkpoints and exact resume. Every method trains here.
 #include "train.h"
-#include "baselines/baselines.h"
 #include "data.h"
 #include "evals/harness.h"
 #include "l4qz.h"
+#include "methods.h"
 #include "model.h"
 #include "optim.h"
 #include "runlog.h"
@@ -35,7 +35,7 @@ typedef struct {
 
 // Evaluation runs with dropout off and nothing saved for backward.
 static void set_training(Model *M, int on) {
-    for (int i = 0; i < M->c.n_layers * 7; i++) M->lin[i]->training = on && M->lin[i]->n_params > 0;
+    for (int i = 0; i < M->c.n_layers * N_LAYER_PROJ; i++) M->lin[i]->training = on && M->lin[i]->n_params > 0;
     M->head->training = on && M->head->n_params > 0;
 }
 
@@ -191,7 +191,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.B = cfg->train.micro_batch;
     t.train = data_load(cfg, t.tok, t.T, SPLIT_TRAIN);
     t.val = data_load(cfg, t.tok, t.T, SPLIT_VAL);
-    baselines_prepare(t.mf, &cfg->method, t.tok, NULL, t.T); // GPTQ-style model-level passes
+    method_prepare(t.mf, &cfg->method, t.tok, t.T); // model-level passes (GPTQ)
     t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
     t.np = model_params(t.M, t.ps, MAX_PARAMS);
     if (t.np > MAX_PARAMS) die_internal("more than %d trainable tensors", MAX_PARAMS);
@@ -274,7 +274,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     model_free(t.M);
     data_free(t.train); data_free(t.val);
     tok_free(t.tok);
-    baselines_release(t.mf);
+    method_release(t.mf, &cfg->method);
     model_file_free(t.mf);
     return 0;
 }

@@ -1,4 +1,4 @@
-// train.h — the training loop every method runs through (SPEC §8 `train`, §9 run.h5).
+// train.h — the training loop every method runs through (README "Training").
 //
 // A run directory holds: config.yaml (the resolved config), run.h5 (the log), ckpt.bin
 // (trainable state + AdamW + RNG + step; written atomically), final.l4qz (the deployed

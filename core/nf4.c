@@ -1,5 +1,5 @@
-// nf4.c — bitsandbytes NF4 with double quantization (research/anchors.md §4, SPEC §5) and
-// the `qlora` baseline: LoRA (fp32 A, B on the targeted projections) over a frozen NF4 base.
+// nf4.c — the NF4 storage format (bitsandbytes NF4 with double quantization; layout in
+// core/deploy.h): quantize and dequantize.
 //
 // Quantize (the weight flattened row-major, blocks of 64 consecutive values, a tail block
 // keeps its own absmax): absmax = max|x| of the block, scaled = clamp(x/absmax, −1, 1),
@@ -11,12 +11,8 @@
 // signed 8-bit dynamic map (create_dynamic_map(signed=True)). Dequantization uses the
 // reconstructed absmax = code8[q]·scale + mean; the codes themselves were chosen with the
 // exact absmax, as bitsandbytes does. Storage: 4 + 8/64 + 32/(64·256) ≈ 4.127 bits/weight.
-//
-// Forward and backward dequantize a row tile at a time (common.c qb_*): the fp32 W never
-// exists whole, at training or inference. Inference form "nf4&fp"; deploy_merge_lora
-// folds B·A in and re-quantizes to NF4 for the separately reported merged variant.
-#include "common.h"
-#include <cblas.h>
+#include "nf4.h"
+#include "util.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,11 +87,10 @@ static inline float nf4_absmax(const Deploy *d, size_t blk) {
 
 void nf4_quantize(const float *W, int out, int in, Deploy *d) {
     nf4_dq_code();
-    size_t n = (size_t)out * in, blocks = (n + NF4_BLOCK - 1) / NF4_BLOCK;
-    size_t nsc = (blocks + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK;
+    size_t n = (size_t)out * in, blocks = nf4_blocks(n), nsc = nf4_scales(n);
     memset(d, 0, sizeof *d);
     d->kind = DEP_NF4; d->out = out; d->in = in; d->bits = 4;
-    d->codes_bytes = (n + 1) / 2;
+    d->codes_bytes = nf4_codes_bytes(n);
     d->codes = xcalloc(d->codes_bytes, 1);
     d->absmax_q = xmalloc(blocks);
     d->absmax_scale = xmalloc(nsc * sizeof(float));
@@ -148,74 +143,6 @@ void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out) {
 }
 
 double nf4_bits_per_weight(const Deploy *d) {
-    size_t n = (size_t)d->out * d->in, blocks = (n + NF4_BLOCK - 1) / NF4_BLOCK;
-    size_t nsc = (blocks + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK;
-    return (double)(8 * d->codes_bytes + 8 * blocks + 32 * nsc + 32) / (double)n;
-}
-
-// ---- qlora ---------------------------------------------------------------------------------
-
-Linear *qlora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
-    check_lora_cfg(m);
-    if (m->bits != 4) die_input("method.bits: qlora's NF4 base is 4-bit only (got %d; use qlora_uniform for other widths)", m->bits);
-    Deploy d;
-    nf4_quantize(W->data, W->shape[0], W->shape[1], &d);
-    return qlayer_new(&d, m, name, rng, NULL);
-}
-
-// ---- inference layer for DEP_NF4 ---------------------------------------------------------------
-
-typedef struct { Linear base; const Deploy *d; } Nf4Deployed;
-
-static void nf4d_forward(Linear *L, const float *X, float *Y, int N) {
-    const Deploy *d = ((Nf4Deployed *)L)->d;
-    deploy_forward(d, L, X, Y, N);
-    deploy_branch_forward(d, L, X, Y, N);
-}
-static void nf4d_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
-    (void)X; (void)dY; (void)dX; (void)N;
-    die_internal("%s: deployed (inference-only) NF4 layer has no backward", L->name);
-}
-static void nf4d_free(Linear *L) { free(L); }
-static const LinearOps NF4D_OPS = {"deployed-nf4", nf4d_forward, nf4d_backward, NULL, nf4d_free};
-
-Linear *nf4_linear_from_deploy(const Deploy *d, const char *name) {
-    if (d->kind != DEP_NF4) die_internal("%s: nf4_linear_from_deploy on a non-NF4 deploy", name);
-    if (d->out <= 0 || d->in <= 0) die_input("%s: deployed NF4 weight has shape %d x %d", name, d->out, d->in);
     size_t n = (size_t)d->out * d->in;
-    if (!d->codes || d->codes_bytes != (n + 1) / 2 || !d->absmax_q || !d->absmax_scale)
-        die_input("%s: NF4 deployed weight is incomplete (%zu code bytes, expected %zu)", name, d->codes_bytes, (n + 1) / 2);
-    if (!isfinite(d->absmax_mean)) die_input("%s: NF4 absmax mean is not finite", name);
-    if (d->rank < 0 || (d->rank > 0 && (!d->lora_A || !d->lora_B)))
-        die_input("%s: LoRA side branch of rank %d has no factors", name, d->rank);
-    nf4_dq_code();
-    Nf4Deployed *l = xcalloc(1, sizeof *l);
-    l->d = d;
-    l->base.ops = &NF4D_OPS;
-    l->base.out = d->out; l->base.in = d->in;
-    l->base.form = d->rank > 0 ? "nf4&fp" : "nf4";
-    snprintf(l->base.name, sizeof l->base.name, "%s", name);
-    l->base.mem.weight_bytes = qb_bytes(d) + (d->rank > 0 ? (size_t)d->rank * (d->in + d->out) * sizeof(float) : 0);
-    return &l->base;
-}
-
-// ---- merge (export --merge) ------------------------------------------------------------------
-
-void deploy_merge_lora(Deploy *d) {
-    if (d->rank <= 0 || !d->lora_A || !d->lora_B) return;
-    int out = d->out, in = d->in, r = d->rank;
-    float *W = d->kind == DEP_FP32 ? d->w : xmalloc((size_t)out * in * sizeof(float)); // export-time only
-    if (d->kind != DEP_FP32) deploy_rows(d, 0, out, W);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, d->lora_scale, d->lora_B, r, d->lora_A, in, 1.0f, W, in);
-    free(d->lora_A); free(d->lora_B);
-    d->lora_A = d->lora_B = NULL;
-    d->rank = 0;
-    d->lora_scale = 0;
-    if (d->kind == DEP_FP32) return;
-    Deploy nd;
-    if (d->kind == DEP_NF4) nf4_quantize(W, out, in, &nd);
-    else qb_rtn(&nd, W, out, in, d->bits, d->group_size);
-    free(W);
-    deploy_free(d);
-    *d = nd;
+    return (double)(8 * d->codes_bytes + 8 * nf4_blocks(n) + 32 * nf4_scales(n) + 32) / (double)n;
 }

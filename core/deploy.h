@@ -1,0 +1,85 @@
+// deploy.h — the deployed (inference) form of one projection: what export writes, what
+// the loaders read and what quantized layers run on. Its storage layouts and their sizes
+// are defined here, once; the code that fills them lives with the quantizers (uniform:
+// core/quant.c, NF4: core/nf4.c), everything else about the form in core/deploy.c.
+//
+//   DEP_FP32     w: out×in floats.
+//   DEP_UNIFORM  n-bit codes, bits ∈ {2,3,4,8}: each code stored unsigned, u = w̃ − Q_N ∈
+//                [0, 2^n − 1], in n bits, LSB-first: code j of a row occupies bits
+//                [j·n, j·n + n) of the row, bit k of the row being bit k%8 of byte k/8.
+//                Every row starts on a byte boundary (padded with 0 bits), so row r starts
+//                at byte r·deploy_row_bytes(n, in); 3-bit codes may straddle two bytes.
+//                scale, offset: out × n_groups floats, w = scale·(u + Q_N) + offset.
+//   DEP_NF4      bitsandbytes NF4 with double quantization over the flattened weight:
+//                two codes per byte (element 2k in the high nibble of byte k), one 8-bit
+//                absmax per NF4_BLOCK weights, one fp32 scale per NF4_DQ_BLOCK absmax
+//                values and one fp32 mean (absmax = code8[q]·scale + mean).
+//   Any kind may carry an fp32 LoRA side branch ("n&fp"): Y += lora_scale·(X·Aᵀ)·Bᵀ.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { DEP_FP32 = 0, DEP_UNIFORM = 1, DEP_NF4 = 2 } DeployKind;
+typedef struct {
+    DeployKind kind;
+    int out, in;
+    float *w;                 // DEP_FP32: out×in
+    int bits, group_size;     // DEP_UNIFORM (group_size −1 or ≤ 0: the whole row)
+    uint8_t *codes;           // DEP_UNIFORM, DEP_NF4: packed codes, codes_bytes of them
+    size_t codes_bytes;
+    float *scale, *offset;    // DEP_UNIFORM: out×n_groups each
+    uint8_t *absmax_q;        // DEP_NF4: nf4_blocks(n) 8-bit double-quantized absmax
+    float *absmax_scale;      //   nf4_scales(n) fp32 scales
+    float absmax_mean;        //   mean subtracted before the 8-bit quantization
+    float *lora_A, *lora_B;   // optional side branch: A rank×in, B out×rank
+    int rank;
+    float lora_scale;
+} Deploy;
+
+// ---- storage sizes -----------------------------------------------------------------------
+#define NF4_BLOCK 64     // weights per absmax
+#define NF4_DQ_BLOCK 256 // absmax values per second-level fp32 scale
+static inline size_t nf4_codes_bytes(size_t n) { return (n + 1) / 2; }
+static inline size_t nf4_blocks(size_t n) { return (n + NF4_BLOCK - 1) / NF4_BLOCK; }
+static inline size_t nf4_scales(size_t n) { return (nf4_blocks(n) + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK; }
+static inline size_t deploy_row_bytes(int bits, int in) { return ((size_t)in * bits + 7) / 8; }
+static inline int deploy_group(const Deploy *d) { return d->group_size > 0 ? d->group_size : d->in; }
+// Entries of scale (and of offset) of a DEP_UNIFORM form: out × n_groups.
+static inline size_t deploy_nparams(const Deploy *d) {
+    int gs = deploy_group(d);
+    return (size_t)d->out * ((d->in + gs - 1) / gs);
+}
+
+// ---- the form's life cycle -----------------------------------------------------------------
+// A DEP_FP32 form of the out×in weight w (w is taken over; copy: a copy of it).
+void deploy_fp32(Deploy *d, int out, int in, float *w);
+void deploy_fp32_copy(Deploy *d, int out, int in, const float *w);
+void deploy_free(Deploy *d);
+void deploy_copy(Deploy *dst, const Deploy *src); // deep copy
+// Bytes the weight occupies as stored (codes + per-group or absmax storage; fp32: out·in·4),
+// without the LoRA side branch.
+size_t deploy_bytes(const Deploy *d);
+// Rows [r0, r0+t) of the weight (side branch not included) dequantized into Wt (t×in).
+void deploy_rows(const Deploy *d, int r0, int t, float *Wt);
+// The full fp32 weight (LoRA side branch folded in). Only for exporting to fp32 formats:
+// inference never materializes it.
+float *deploy_dequant(const Deploy *d);
+// `export --merge`: fold the LoRA side branch (scale·B·A) into the base and re-quantize in
+// the same family — NF4 → NF4 (+DQ), uniform → per-group min-max RTN at the same bits and
+// group size — leaving rank 0. No-op without a side branch; DEP_FP32 adds B·A exactly. The
+// merged result is a different (re-rounded) model: report it separately.
+void deploy_merge_lora(Deploy *d);
+
+// ---- products on the form ------------------------------------------------------------------
+// Shared by the inference layers below and the quantized-base baselines: Y = X·Wᵀ
+// (overwrites) and dX += dY·W one ~64 KiB row tile at a time, so the fp32 W never exists
+// whole; the tile is accounted as L's transient memory.
+struct Linear;
+int deploy_tile_rows(int out, int in);
+void deploy_forward(const Deploy *d, struct Linear *L, const float *X, float *Y, int N);
+void deploy_backward_dx(const Deploy *d, struct Linear *L, const float *dY, float *dX, int N);
+// Y += the side branch's output, if d has one (inference only).
+void deploy_branch_forward(const Deploy *d, struct Linear *L, const float *X, float *Y, int N);
+// The inference-only layer running d (borrowed: it must outlive the layer). Validates d
+// (bad shapes or sizes → die_input naming `name`).
+struct Linear *linear_from_deploy(const Deploy *d, const char *name);

@@ -1,0 +1,46 @@
+// methods.h — the method registry: one MethodEntry per training method, looked up by name.
+//
+// The core registers its own methods (none, full, lora, l4q, qat_lora, lsq); anything
+// above the core registers its entries at start-up with method_register — the baselines
+// through baselines_register() (baselines/baselines.h), which the CLI and the tests call.
+// The core never names a method it does not define.
+#pragma once
+#include "model.h"
+#include "tokenizer.h"
+
+typedef struct {
+    const char *name;
+    // Builds projection `name` (out×in weight W) for this method (linear.h: linear_build).
+    Linear *(*build)(const MethodCfg *m, Param *W, const char *name, Rng *rng);
+    unsigned keys;                  // MK_* bits of the method keys it takes (others are errors)
+    void (*defaults)(MethodCfg *m); // NULL: the shared defaults only; else applied after them
+    // Optional model-level pass, run once after loading mf and before model_build (GPTQ):
+    // returns 1 when it did something. release drops what prepare kept for mf.
+    int (*prepare)(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
+    void (*release)(const ModelFile *mf);
+} MethodEntry;
+
+// Key sets several methods share.
+#define LORA_KEYS (MK_RANK | MK_ALPHA | MK_DROPOUT | MK_TARGETS)
+#define QUANT_KEYS (MK_BITS | MK_GROUP | MK_INIT | MK_LSQ_SCALE)
+
+// The core's own entries (defined beside their methods).
+extern const MethodEntry LORA_METHOD, L4Q_METHOD, QAT_LORA_METHOD, LSQ_METHOD;
+
+// Adds e (not copied: it must outlive the process) after the methods already known;
+// a second entry with a known name is an internal error. Call before any lookup.
+void method_register(const MethodEntry *e);
+const MethodEntry *method_find(const char *name);   // NULL when unknown
+const char *const *method_names(void);              // registration order, NULL-terminated
+void method_defaults(MethodCfg *m, const char *name); // die_input on unknown name
+// The first key in m->set that method m->name does not take, or NULL.
+const char *method_bad_key(const MethodCfg *m);
+// Index of method key `key` in METHOD_KEY_NAMES, or −1.
+int method_key_index(const char *key);
+// Does method `name` take key `key`? Unknown keys and methods count as taken, so the
+// config loader, which knows the position, reports them.
+int method_takes(const char *name, const char *key);
+// Run m's model-level pass on mf (its prepare hook), if it has one; returns 1 if it ran.
+int method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
+// Drop what method_prepare kept for mf (before model_file_free, when the process goes on).
+void method_release(const ModelFile *mf, const MethodCfg *m);
