@@ -90,6 +90,9 @@ build/tests/%: tests/%.c $(LIBOBJS)
 build/bench/memtime: bench/memtime.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+build/bench/mkhf: bench/mkhf.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
 build/bench/tokbench: bench/tokbench.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
@@ -131,9 +134,10 @@ test: test-deps all asan fuzz-build build/llamacpp/llama_client
 	@$(MAKE) --no-print-directory build/libl4q_mpi.so
 	@bash tests/run.sh
 
-bench: all build/bench/memtime
+bench: all build/bench/memtime build/bench/mkhf
 	@bash bench/run.sh
 	@bash bench/train.sh
+	@bash bench/big.sh
 
 reproduce: all
 	build/l4q sweep experiments/default.yaml --out results/default

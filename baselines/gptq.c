@@ -177,6 +177,7 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
     int L = c->n_layers;
     if (nw <= 0 || T <= 0) die_input("GPTQ: no calibration windows");
     if (T > c->seq_len) die_input("GPTQ: calibration window %d exceeds the model's seq_len %d", T, c->seq_len);
+    mf_widen(mf); // GPTQ rewrites the fp32 weights in place
     for (int i = 0; i < L * N_LAYER_PROJ; i++)
         if (!mf->w || !mf->w[i])
             die_input("%s: GPTQ needs fp32 projection weights (this model is already quantized)", mf->path);

@@ -56,6 +56,7 @@ int cmd_export(int argc, char **argv) {
         snprintf(path, sizeof path, "%s", src);
     }
     ModelFile *mf = model_file_load(path);
+    mf_widen(mf); // both formats are written from fp32 (a no-op for l4qz run outputs)
     int n = mf->c.n_layers * N_LAYER_PROJ, merged = 0;
     if (arg_flag(&a, "merge") && mf->dep)
         for (int i = 0; i < n; i++)

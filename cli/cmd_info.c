@@ -69,8 +69,11 @@ static DepStat deploy_stat(const Deploy *d) {
 
 // A tensor held as fp32: its stored type, bytes and bits/weight in the file (a GGUF file's
 // ggml type, e.g. q4_1 at 5 bits/weight; every other format stores it as f32).
-static DepStat stored_stat(const ModelFile *mf, int k, size_t n) {
-    DepStat s = {n * 4, 0, 32, "f32"};
+// A tensor not in a deployed form: its type as stored in the file (a GGUF block type is
+// shown as such even though it is held dequantized), else as held (f32, f16, bf16).
+static DepStat stored_stat(const ModelFile *mf, int k, size_t n, int dtype) {
+    DepStat s = {n * dtype_bytes(dtype), 0, 8.0 * (double)dtype_bytes(dtype), ""};
+    snprintf(s.form, sizeof s.form, "%s", dtype_name(dtype));
     const char *name = mf->src_type ? gq_type_name(mf->src_type[k]) : NULL;
     if (name && gq_nbytes(mf->src_type[k], n)) {
         s.weight_bytes = gq_nbytes(mf->src_type[k], n);
@@ -103,8 +106,8 @@ static int info_model(const char *path, int json) {
             bytes += ds[k].weight_bytes + ds[k].lora_bytes;
             qparams += n; qbytes += ds[k].weight_bytes; lora += ds[k].lora_bytes;
         } else {
-            bytes += n * 4;
-            ds[k] = stored_stat(mf, k, n);
+            bytes += n * dtype_bytes(t[k].dtype);
+            ds[k] = stored_stat(mf, k, n, t[k].dtype);
         }
     }
     if (json) {

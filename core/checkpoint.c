@@ -31,11 +31,11 @@ ModelFile *model_file_load(const char *path) {
     for (size_t i = 0; i < sizeof READERS / sizeof READERS[0]; i++) {
         if (READERS[i].magic && !READERS[i].magic(buf, len)) continue;
         mf = READERS[i].read(path, buf, len);
-        if (!READERS[i].keeps_buf) free(buf);
+        if (!READERS[i].keeps_buf && mf->hold != buf) free(buf); // GGUF keeps it when 16-bit tensors point into it
         break;
     }
     mf->file_bytes = len;
-    if (!mf->rms_final || !mf->tok_emb) die_internal("%s: loader left tensors unset", path);
+    if (!mf->rms_final || !(mf->tok_emb || mf->tok_emb16)) die_internal("%s: loader left tensors unset", path);
     mf_check_finite(mf);
     return mf;
 }

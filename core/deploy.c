@@ -1,6 +1,6 @@
 // deploy.c — everything about the deployed form (core/deploy.h) that is not a quantizer:
-// its life cycle, dequantization, the LoRA merge, the row-tiled products and the
-// inference-only layers built from it (what `--model FILE.l4qz` runs on):
+// its life cycle, dequantization, the LoRA merge, the row-tiled products (also those of a
+// 16-bit frozen W0: w0_forward) and the inference-only layers built from it (what `--model FILE.l4qz` runs on):
 //
 //   DEP_FP32     Y = X·Wᵀ
 //   DEP_UNIFORM  Y = X·Wqᵀ (+ α·(X·Aᵀ)·Bᵀ when a LoRA side branch is present, "n&fp"),
@@ -112,14 +112,16 @@ int deploy_tile_rows(int out, int in) {
     return t < 1 ? 1 : t > out ? out : t;
 }
 
-// The row-tile loop both directions share: dequantize a tile of W, then one sgemm with it.
-static void deploy_tiled(const Deploy *d, Linear *L, const float *A, float *C, int N, int backward) {
-    int in = d->in, out = d->out, tile = deploy_tile_rows(out, in);
+// The row-tile loop every tiled product shares: fill a tile of W (rows(src, r0, t, Wt)),
+// then one sgemm with it — forward Y = X·Wᵀ, backward dX += dY·W.
+typedef void (*RowSource)(const void *src, int r0, int t, float *Wt);
+static void tiled_product(RowSource rows, const void *src, int out, int in, int tile, Linear *L,
+                          const float *A, float *C, int N, int backward) {
     float *Wt = xmalloc((size_t)tile * in * sizeof(float));
     mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
-        deploy_rows(d, r0, t, Wt);
+        rows(src, r0, t, Wt);
         if (!backward) // Y[:, r0:r0+t] = X·Wtᵀ (ldc = out writes the tile's columns in place)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, A, in, Wt, in, 0.0f, C + r0, out);
         else // dX += dY[:, r0:r0+t]·Wt
@@ -128,12 +130,35 @@ static void deploy_tiled(const Deploy *d, Linear *L, const float *A, float *C, i
     free(Wt);
 }
 
+static void deploy_rows_src(const void *d, int r0, int t, float *Wt) { deploy_rows(d, r0, t, Wt); }
+
 void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
-    deploy_tiled(d, L, X, Y, N, 0);
+    tiled_product(deploy_rows_src, d, d->out, d->in, deploy_tile_rows(d->out, d->in), L, X, Y, N, 0);
 }
 
 void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N) {
-    deploy_tiled(d, L, dY, dX, N, 1);
+    tiled_product(deploy_rows_src, d, d->out, d->in, deploy_tile_rows(d->out, d->in), L, dY, dX, N, 1);
+}
+
+// A 16-bit frozen weight is widened in tiles of about 8 MiB of floats: a training batch
+// (hundreds of rows) repacks X for every tile, so the tiles are far taller than the
+// dequantized ones above (512 rows of a 4096-wide LLaMA-7B projection); a model whose
+// weight fits in one tile runs the very sgemm call the fp32 weight would.
+#define WIDEN_TILE_FLOATS ((size_t)2 << 20)
+int w0_tile_rows(int out, int in) {
+    size_t t = WIDEN_TILE_FLOATS / (size_t)in;
+    return t < 1 ? 1 : t > (size_t)out ? out : (int)t;
+}
+static void param_rows_src(const void *W, int r0, int t, float *Wt) { param_rows(W, r0, t, Wt); }
+
+void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N) {
+    if (W->dtype == DT_F32) { mm_xwt(X, W->data, Y, N, L->in, L->out, 0.0f); return; }
+    tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, X, Y, N, 0);
+}
+
+void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N) {
+    if (W->dtype == DT_F32) { mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f); return; }
+    tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, dY, dX, N, 1);
 }
 
 void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {

@@ -155,8 +155,8 @@ void gq_dequantize(uint32_t t, const void *src, float *dst, size_t n) {
     size_t nb = n / (t == GQ_Q4_K || t == GQ_Q5_K || t == GQ_Q6_K ? GQ_QK_K : GQ_QK);
     switch (t) {
     case GQ_F32: memcpy(dst, src, n * 4); break;
-    case GQ_F16: f16_row_to_f32(src, dst, n); break;
-    case GQ_BF16: bf16_row_to_f32(src, dst, n); break;
+    case GQ_F16: half_to_f32(DT_F16, src, dst, n); break;
+    case GQ_BF16: half_to_f32(DT_BF16, src, dst, n); break;
     // The block structs hold only uint8/uint16 members: alignment 2, which GGUF's 32-byte
     // aligned tensor offsets and whole-block strides keep.
     case GQ_Q4_0: deq_q4_0(src, dst, nb); break;

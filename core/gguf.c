@@ -140,11 +140,25 @@ typedef struct {
     unsigned types_seen[GQ_NTYPES]; // tensors placed, per ggml type
 } Tensors;
 
-// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32;
-// returns its ggml type (−1: absent and optional).
+static TInfo *tensor_find(Tensors *T, const char *name) {
+    for (uint64_t i = 0; i < T->nt; i++) if (str_eq(T->t[i].name, name)) return &T->t[i];
+    return NULL;
+}
+
+// A tensor stored as F16/BF16 (or NULL): kept 16-bit in the file buffer (half.h), whose
+// type goes to *dt; tensor_fetch still checks its shape.
+static const uint16_t *tensor_half(Tensors *T, const char *name, int *dt) {
+    TInfo *ti = tensor_find(T, name);
+    if (!ti || (ti->type != GQ_F16 && ti->type != GQ_BF16)) return NULL;
+    *dt = ti->type == GQ_F16 ? DT_F16 : DT_BF16;
+    return (const uint16_t *)(T->data + ti->offset);
+}
+
+// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32
+// (dst NULL: checks only, for a tensor kept 16-bit); returns its ggml type (−1: absent
+// and optional).
 static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float *dst, int optional) {
-    TInfo *ti = NULL;
-    for (uint64_t i = 0; i < T->nt; i++) if (str_eq(T->t[i].name, name)) { ti = &T->t[i]; break; }
+    TInfo *ti = tensor_find(T, name);
     if (!ti) { if (optional) return -1; die_input("%s: GGUF tensor '%s' is missing", T->path, name); }
     uint64_t want0 = (uint64_t)cols, want1 = (uint64_t)rows;
     int ok = ti->ne[0] == want0 && (ti->ndim == 1 ? rows == 1 : ti->ne[1] == want1);
@@ -160,8 +174,8 @@ static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float 
         die_input("%s: GGUF tensor '%s' has type %s (%u), which this reader does not dequantize (supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K)",
                   T->path, name, tn ? tn : "unknown", ti->type);
     }
-    gq_dequantize(ti->type, T->data + ti->offset, dst, (size_t)rows * cols);
     T->types_seen[ti->type]++;
+    if (dst) gq_dequantize(ti->type, T->data + ti->offset, dst, (size_t)rows * cols);
     return (int)ti->type;
 }
 
@@ -405,11 +419,27 @@ static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, 
     const Config c = *cp;
     ModelFile *mf = mf_alloc(g->path, &c);
     size_t V = c.vocab_size, D = c.dim, L = c.n_layers;
-    size_t total = V * D * 2 + L * D * 2 + D; // the head slot is dropped again if tied
-    for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
+    const char *const *gname = GGUF_PROJ_NAMES;
+    char nm[96];
+    // F16/BF16 embeddings and projections stay 16-bit, in place in the file buffer (which
+    // the ModelFile then keeps); only the rest is converted into the fp32 blob.
+    int dt;
+    const uint16_t *h;
+    size_t total = L * D * 2 + D;
+    if ((h = tensor_half(T, "token_embd.weight", &dt))) mf->tok_emb16 = h, mf->tok_emb_dt = dt;
+    else total += V * D;
+    if (has_output && (h = tensor_half(T, "output.weight", &dt))) mf->wcls16 = h, mf->wcls_dt = dt;
+    else if (has_output) total += V * D;
+    for (int l = 0; l < c.n_layers; l++)
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
+            if ((h = tensor_half(T, nm, &dt))) { mf_set_w16(mf, l * N_LAYER_PROJ + p, dt, h); continue; }
+            int o, i; proj_dims(&c, p, &o, &i); total += (size_t)o * i;
+        }
+    if (mf->w16 || mf->tok_emb16 || mf->wcls16) mf->hold = (void *)g->buf, mf->hold_free = free;
     float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
     mf->blob = blob;
-    mf->tok_emb = cur; cur += V * D;
+    if (!mf->tok_emb16) { mf->tok_emb = cur; cur += V * D; }
     // The stored type of each tensor in mf_tensors order, for `info` (the norms of all
     // layers count as one tensor there: the first layer's type is shown).
     uint8_t *st = mf->src_type = xcalloc((size_t)mf_tensor_count(&c), 1);
@@ -418,7 +448,6 @@ static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, 
     mf->rms_ffn = cur; cur += L * D;
     mf->rms_final = cur; cur += D;
     st[3] = (uint8_t)tensor_fetch(T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
-    char nm[96];
     for (int l = 0; l < c.n_layers; l++) {
         snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
         int ta = tensor_fetch(T, nm, 1, c.dim, mf->rms_att + l * D, 0);
@@ -427,18 +456,20 @@ static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, 
         if (!l) st[1] = (uint8_t)ta, st[2] = (uint8_t)tf;
         for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
-            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, GGUF_PROJ_NAMES[p]);
-            mf->w[l * N_LAYER_PROJ + p] = cur;
-            st[4 + l * N_LAYER_PROJ + p] = (uint8_t)tensor_fetch(T, nm, o, i, cur, 0);
-            cur += (size_t)o * i;
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, gname[p]);
+            float *dst = mf->w16 && mf->w16[l * N_LAYER_PROJ + p] ? NULL : cur;
+            if (dst) { mf->w[l * N_LAYER_PROJ + p] = cur; cur += (size_t)o * i; }
+            st[4 + l * N_LAYER_PROJ + p] = (uint8_t)tensor_fetch(T, nm, o, i, dst, 0);
         }
     }
     if (has_output) {
-        mf->wcls = cur;
+        if (!mf->wcls16) mf->wcls = cur;
         st[4 + c.n_layers * N_LAYER_PROJ] = (uint8_t)tensor_fetch(T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
         // llama.cpp's llama2.c converter writes a tied head out as a copy; a bit-identical
         // copy is treated as tied so training updates one matrix, as the original model did.
-        if (!memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))) { mf->wcls = NULL; mf->c.shared_classifier = 1; }
+        int same = mf->wcls ? mf->tok_emb && !memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))
+                            : mf->tok_emb16 && mf->wcls_dt == mf->tok_emb_dt && !memcmp(mf->wcls16, mf->tok_emb16, V * D * 2);
+        if (same) { mf->wcls = NULL; mf->wcls16 = NULL; mf->c.shared_classifier = 1; }
     }
     // A tensor this reader does not place (e.g. rope_freqs for scaled RoPE) would change
     // the model's meaning if silently ignored.

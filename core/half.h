@@ -1,59 +1,52 @@
-// half.h — IEEE half (f16) and bfloat16 ↔ fp32, shared by the GGUF and safetensors readers
-// and the GGUF exporter.
+// half.h — 16-bit floating-point storage (IEEE binary16 "f16" and bfloat16 "bf16") and its
+// exact widening to fp32, shared by the GGUF and safetensors readers and by the frozen
+// weights that stay 16-bit in memory and are widened a row tile at a time where a product
+// needs them (tensor.h: Param.half).
 #pragma once
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__F16C__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
-static inline float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 31) bits = sign | 0x7f800000u | (m << 13);             // Inf/NaN
-    else if (e) bits = sign | ((e + 112) << 23) | (m << 13);          // normal: rebias 15→127
-    else if (!m) bits = sign;                                         // ±0
-    else {                                                            // subnormal: normalise
-        int s = 0;
-        while (!(m & 1024)) { m <<= 1; s++; }
-        bits = sign | ((uint32_t)(113 - s) << 23) | ((m & 1023) << 13);
+enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2 };
+const char *dtype_name(int dt);  // "f32", "f16", "bf16"
+size_t dtype_bytes(int dt);      // 4 or 2
+
+// dst[i] = src[i] widened (exact for every value, NaN payloads kept as quiet NaNs); src holds
+// n little-endian 16-bit values at any alignment. Inline: l4q widens 32 values at a time in
+// its merge loop, where a call per row would cost as much as the conversion.
+void f16_to_f32_scalar(const unsigned char *src, float *dst, size_t n); // the portable path
+static inline void half_to_f32(int dt, const void *s, float *restrict dst, size_t n) {
+    const unsigned char *src = (const unsigned char *)s;
+    if (dt == DT_BF16) { // the top half of an fp32
+        #pragma omp simd
+        for (size_t k = 0; k < n; k++) {
+            uint16_t h;
+            memcpy(&h, src + 2 * k, 2);
+            uint32_t b = (uint32_t)h << 16;
+            memcpy(dst + k, &b, 4);
+        }
+        return;
     }
-    float f; memcpy(&f, &bits, 4); return f;
+    size_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + 2 * i))));
+#elif defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 2 * i))));
+#endif
+    if (i < n) f16_to_f32_scalar(src + 2 * i, dst + i, n - i);
 }
+// Round to nearest even (f16: overflow to ±Inf, subnormals kept; bf16: NaN stays NaN).
+void f32_to_half(int dt, const float *src, uint16_t *dst, size_t n);
+// Index of the first non-finite value (Inf/NaN) in src[0..n), or n when all are finite.
+size_t half_first_nonfinite(int dt, const uint16_t *src, size_t n);
 
-// bf16 is the top half of an fp32: widening is exact.
-static inline float bf16_to_f32(uint16_t h) {
-    uint32_t b = (uint32_t)h << 16;
-    float f; memcpy(&f, &b, 4); return f;
-}
-
-// n little-endian 16-bit values at src (any alignment) to fp32.
-static inline void f16_row_to_f32(const void *src, float *dst, size_t n) {
-    const unsigned char *s = src;
-    for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, s + 2 * j, 2); dst[j] = f16_to_f32(h); }
-}
-static inline void bf16_row_to_f32(const void *src, float *dst, size_t n) {
-    const unsigned char *s = src;
-    for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, s + 2 * j, 2); dst[j] = bf16_to_f32(h); }
-}
-
-// fp32 → half, round to nearest even (as F16C and numpy do); overflow → ±Inf, NaN quiet.
-static inline uint16_t f32_to_f16(float f) {
-    uint32_t x; memcpy(&x, &f, 4);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax > 0x7f800000u) return sign | 0x7e00;          // NaN
-    if (ax >= 0x477ff000u) return sign | 0x7c00;         // rounds to ≥ 65520: Inf
-    if (ax < 0x38800000u) {                              // below 2^-14: fp16 subnormal or 0
-        float v; memcpy(&v, &ax, 4);                     // |f|·2^24 rounded (half-even) is its mantissa
-        return sign | (uint16_t)rintf(v * 16777216.0f);
-    }
-    uint32_t mant = ax & 0x7fffff, e = (ax >> 23) - 112; // fp16 exponent field (1..30)
-    uint32_t h = (e << 10) | (mant >> 13), rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; // a carry into the exponent is correct
-    return sign | (uint16_t)h;
-}
-// fp32 → bf16, round to nearest even, NaN kept quiet (ggml's rule).
-static inline uint16_t f32_to_bf16(float f) {
-    uint32_t n; memcpy(&n, &f, 4);
-    if ((n & 0x7fffffff) > 0x7f800000) return (uint16_t)((n >> 16) | 64);
-    return (uint16_t)((n + (0x7fff + ((n >> 16) & 1))) >> 16);
-}
+// One-value forms of the above, for block formats that store single f16 scales
+// (core/ggml_quants.c) and their tests.
+static inline float f16_to_f32(uint16_t h) { float f; f16_to_f32_scalar((const unsigned char *)&h, &f, 1); return f; }
+static inline uint16_t f32_to_f16(float f) { uint16_t h; f32_to_half(DT_F16, &f, &h, 1); return h; }
+static inline uint16_t f32_to_bf16(float f) { uint16_t h; f32_to_half(DT_BF16, &f, &h, 1); return h; }

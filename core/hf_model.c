@@ -16,7 +16,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int hf_is_dir(const char *path) {
     struct stat st;
@@ -202,9 +204,8 @@ static void shape_str(const StTensor *t, char *out, size_t n) {
     for (int d = 0; d < t->ndim && o < n; d++) o += snprintf(out + o, n - o, "%s%lld", d ? "," : "", (long long)t->shape[d]);
 }
 
-// Fetches `name` as rows×cols fp32 into dst; perm_hs > 0 undoes HF's q/k row permutation
-// for heads of that size.
-static void fetch(StSet *s, const char *where, const char *name, int rows, int cols, float *dst, int perm_hs) {
+// Finds `name` and checks its shape and dtype.
+static StTensor *find_checked(StSet *s, const char *where, const char *name, int rows, int cols) {
     StTensor *t = st_find(s, name);
     if (!t) die_input("%s: tensor '%s' is missing", where, name);
     int ok = rows == 1 ? t->ndim == 1 && t->shape[0] == cols : t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols;
@@ -217,11 +218,41 @@ static void fetch(StSet *s, const char *where, const char *name, int rows, int c
     if (t->dtype == ST_OTHER)
         die_input("%s: tensor '%s' has dtype %s; only F32, F16 and BF16 are supported", t->file, name, t->dtype_name);
     t->used = 1;
+    return t;
+}
+
+// Fetches `name` as rows×cols fp32 into dst; perm_hs > 0 undoes HF's q/k row permutation
+// for heads of that size.
+static void fetch(StSet *s, const char *where, const char *name, int rows, int cols, float *dst, int perm_hs) {
+    StTensor *t = find_checked(s, where, name, rows, cols);
     for (int r = 0; r < rows; r++) {
         int src = perm_hs ? hf_rope_row(r, perm_hs) : r;
         st_to_f32(t, (size_t)src * cols, (size_t)cols, dst + (size_t)r * cols);
     }
 }
+
+// An F16/BF16 tensor stays 16-bit (core/half.h): in place in the mapping, or — for q/k,
+// whose rows HF permuted — gathered into *cur16 (owned by the ModelFile). Then the mapped
+// pages the gather read are dropped, so they do not sit in the process's memory twice.
+// NULL when the tensor is stored as F32 (or at an odd address): the caller converts it.
+static const uint16_t *keep16(StSet *s, const char *where, const char *name, int rows, int cols, int perm_hs,
+                              uint16_t **cur16, int *dt) {
+    StTensor *t = st_find(s, name);
+    if (!t || (t->dtype != ST_F16 && t->dtype != ST_BF16) || ((uintptr_t)t->data & 1)) return NULL;
+    find_checked(s, where, name, rows, cols);
+    *dt = t->dtype == ST_F16 ? DT_F16 : DT_BF16;
+    if (!perm_hs) return t->data;
+    uint16_t *dst = *cur16;
+    *cur16 += (size_t)rows * cols;
+    for (int r = 0; r < rows; r++)
+        memcpy(dst + (size_t)r * cols, (const uint16_t *)t->data + (size_t)hf_rope_row(r, perm_hs) * cols, (size_t)cols * 2);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)t->data + pg - 1) / pg * pg, e = ((uintptr_t)t->data + t->nbytes) / pg * pg;
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED); // clean file pages: re-read if ever touched again
+    return dst;
+}
+
+static void st_close_void(void *s) { st_close(s); }
 
 ModelFile *hf_load(const char *dir) {
     char cfgp[1200], wp[1200];
@@ -238,20 +269,39 @@ ModelFile *hf_load(const char *dir) {
     }
     StSet *s = st_open(wp);
     ModelFile *mf = mf_alloc(dir, &c);
-    size_t V = c.vocab_size, D = c.dim, L = c.n_layers, total = V * D * (c.shared_classifier ? 1 : 2) + L * D * 2 + D;
-    for (int p = 0; p < 7; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
+    mf->hold = s;
+    mf->hold_free = st_close_void;
+    static const char *const hname[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                         "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+    int hs = c.dim / c.n_heads, dt;
+    char nm[128];
+    // 16-bit embeddings and projections stay 16-bit; fp32 ones (and the norms) are converted
+    // into the blob, sized for exactly those.
+    size_t V = c.vocab_size, D = c.dim, L = c.n_layers, total = L * D * 2 + D, total16 = 0;
+    for (int l = 0; l < c.n_layers; l++)
+        for (int p = 0; p < 7; p++) {
+            int o, i; proj_dims(&c, p, &o, &i);
+            snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, hname[p]);
+            StTensor *t = st_find(s, nm);
+            int half = t && (t->dtype == ST_F16 || t->dtype == ST_BF16) && !((uintptr_t)t->data & 1);
+            if (!half) total += (size_t)o * i;
+            else if (p == P_Q || p == P_K) total16 += (size_t)o * i;
+        }
+    uint16_t *cur16 = mf->blob16 = total16 ? xmalloc(total16 * 2) : NULL;
+    if ((mf->tok_emb16 = keep16(s, wp, "model.embed_tokens.weight", c.vocab_size, c.dim, 0, &cur16, &dt))) mf->tok_emb_dt = dt;
+    else total += V * D;
+    if (!c.shared_classifier && (mf->wcls16 = keep16(s, wp, "lm_head.weight", c.vocab_size, c.dim, 0, &cur16, &dt))) mf->wcls_dt = dt;
+    else if (!c.shared_classifier) total += V * D;
     float *cur = xmalloc_aligned(total * sizeof(float));
     mf->blob = cur;
-    mf->tok_emb = cur; cur += V * D;
-    fetch(s, wp, "model.embed_tokens.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
+    if (!mf->tok_emb16) {
+        mf->tok_emb = cur; cur += V * D;
+        fetch(s, wp, "model.embed_tokens.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
+    }
     mf->rms_att = cur; cur += L * D;
     mf->rms_ffn = cur; cur += L * D;
     mf->rms_final = cur; cur += D;
     fetch(s, wp, "model.norm.weight", 1, c.dim, mf->rms_final, 0);
-    static const char *const hname[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                                         "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
-    int hs = c.dim / c.n_heads;
-    char nm[128];
     for (int l = 0; l < c.n_layers; l++) {
         snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l);
         fetch(s, wp, nm, 1, c.dim, mf->rms_att + l * D, 0);
@@ -260,19 +310,26 @@ ModelFile *hf_load(const char *dir) {
         for (int p = 0; p < 7; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
             snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, hname[p]);
+            int perm = p == P_Q || p == P_K ? hs : 0;
+            const uint16_t *h = keep16(s, wp, nm, o, i, perm, &cur16, &dt);
+            if (h) { mf_set_w16(mf, l * 7 + p, dt, h); continue; }
             mf->w[l * 7 + p] = cur;
-            fetch(s, wp, nm, o, i, cur, p == P_Q || p == P_K ? hs : 0);
+            fetch(s, wp, nm, o, i, cur, perm);
             cur += (size_t)o * i;
         }
     }
     StTensor *head = st_find(s, "lm_head.weight");
     if (!c.shared_classifier) {
-        mf->wcls = cur;
-        fetch(s, wp, "lm_head.weight", c.vocab_size, c.dim, mf->wcls, 0);
+        if (!mf->wcls16) {
+            mf->wcls = cur;
+            fetch(s, wp, "lm_head.weight", c.vocab_size, c.dim, mf->wcls, 0);
+        }
     } else if (head) { // a tied model may still store the head: it must be the embedding
-        float *tmp = xmalloc(V * D * sizeof(float));
+        float *tmp = xmalloc(V * D * sizeof(float)), *emb = mf->tok_emb;
         fetch(s, wp, "lm_head.weight", c.vocab_size, c.dim, tmp, 0);
-        int same = !memcmp(tmp, mf->tok_emb, V * D * sizeof(float));
+        if (!emb) { emb = xmalloc(V * D * sizeof(float)); half_to_f32(mf->tok_emb_dt, mf->tok_emb16, emb, V * D); }
+        int same = !memcmp(tmp, emb, V * D * sizeof(float));
+        if (emb != mf->tok_emb) free(emb);
         free(tmp);
         if (!same) die_input("%s: tie_word_embeddings is true but lm_head.weight differs from model.embed_tokens.weight", cfgp);
     }
@@ -288,7 +345,10 @@ ModelFile *hf_load(const char *dir) {
     snprintf(mf->format, sizeof mf->format, "hf-%s safetensors %s", arch,
              n16 && nbf ? "f16/bf16" : n16 ? "f16" : nbf ? "bf16" : "f32");
     mf->file_bytes = st_bytes(s);
-    st_close(s);
+    if (!mf->w16 && !mf->tok_emb16 && !mf->wcls16) { // nothing points into the mapping
+        st_close(s);
+        mf->hold = NULL; mf->hold_free = NULL;
+    }
     mf->tok = tok_load_dir(dir, c.vocab_size); // its own tokenizer, when the directory has one
     return mf;
 }

@@ -34,7 +34,7 @@
 
 typedef struct {
     Linear base;
-    const float *W0;     // frozen out×in, not owned
+    const Param *W0;     // frozen out×in (fp32 or 16-bit), not owned
     Param *A, *B, *s, *b;
     float alpha;         // the LoRA scale alpha/rank
     QuantSpec q;
@@ -67,8 +67,11 @@ static inline void l4q_merge_chunk(const L4qLinear *l, size_t row0, int nr, int 
             for (int jj = 0; jj < n; jj++) m[ii][jj] = fmaf(bk, ak[jj], m[ii][jj]);
         }
     }
+    float w16[L4Q_MC]; // a 16-bit W0 is widened here, a chunk row at a time (exact)
     for (int ii = 0; ii < nr; ii++) {
-        const float *w0 = l->W0 + (row0 + ii) * in + j;
+        const float *w0 = w16;
+        if (l->W0->dtype == DT_F32) w0 = l->W0->data + (row0 + ii) * in + j;
+        else half_to_f32(l->W0->dtype, l->W0->half + (row0 + ii) * in + j, w16, n);
         float *w = W + ii * in + j;
         #pragma omp simd
         for (int jj = 0; jj < n; jj++) w[jj] = fmaf(l->alpha, m[ii][jj], w0[jj]);
@@ -200,7 +203,7 @@ static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
     if (m->tile_rows <= 0) die_input("method.tile_rows: must be positive (got %d)", m->tile_rows);
     int out = W->shape[0], in = W->shape[1];
     L4qLinear *l = linear_alloc(sizeof *l, &L4Q_OPS, out, in, name);
-    l->W0 = W->data;
+    l->W0 = W;
     l->alpha = m->alpha / m->rank;
     int span = in > out ? in : out;
     if (m->tile_span > span) span = m->tile_span;
@@ -208,13 +211,13 @@ static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
     l->tile = rows < out ? (int)rows : out;
     l->lsq_scale = m->lsq_grad_scale;
     // B = 0 at construction, so W0 + α·B·A = W0: the init sees the merged weight.
-    quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);
+    quant_params_build(m, name, W, out, in, &l->q, &l->s, &l->b);
     lora_init_AB(&l->A, &l->B, name, m->rank, out, in, rng);
     l->base.form = quant_form_name(l->q.bits, 0);
     Param *ps[4] = {l->A, l->B, l->s, l->b};
     size_t tb = 0;
     for (int i = 0; i < 4; i++) { l->base.params[l->base.n_params++] = ps[i]; tb += ps[i]->n * sizeof(float); }
-    l->base.mem.weight_bytes = W->n * sizeof(float);
+    l->base.mem.weight_bytes = param_bytes(W);
     l->base.mem.trainable_bytes = tb;
     l->base.mem.grad_opt_bytes = 3 * tb;
     l->base.mem.saved_bytes = 0;

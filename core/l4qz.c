@@ -86,6 +86,8 @@ static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
 void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, const char *method, const char *form) {
     const Config *c = &mf->c;
     int L = c->n_layers, D = c->dim, V = c->vocab_size;
+    if (!mf->tok_emb || mf->wcls16) // model_deployed and `export` (mf_widen) hand over fp32
+        die_internal("%s: l4qz_write needs fp32 embeddings", path);
     if (!tok_embeddable(tok, V)) tok = NULL; // then --tokenizer is needed with the export
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -119,6 +121,7 @@ void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, con
         if (mf->dep && mf->dep[i]) {
             wr_deploy(&w, mf->dep[i], name);
         } else {
+            if (!mf->w[i]) die_internal("%s: %s is not fp32 (mf_widen first)", path, name);
             Deploy d = {.kind = DEP_FP32, .w = mf->w[i]};
             proj_dims(c, i % N_LAYER_PROJ, &d.out, &d.in);
             wr_deploy(&w, &d, name);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "deploy.h"
+#include "half.h"
 #include "tensor.h"
 #include "util.h"
 
@@ -97,6 +98,12 @@ void linear_free(Linear *L);
 // For constructors: a zeroed layer struct of `size` bytes (its first member a Linear)
 // with ops, shape and name set.
 void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const char *name);
+// The frozen base W0 of a method (none, lora): Y = X·W0ᵀ (overwrites) and dX += dY·W0.
+// fp32 goes straight to sgemm; a 16-bit W0 (Param.half) is widened w0_tile_rows rows at a
+// time (core/deploy.c; tracked in L->mem.transient_peak).
+int w0_tile_rows(int out, int in);
+void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N);
+void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N);
 // Row-major helpers over cblas_sgemm used by every method.
 // Y[N×out] (+)= X[N×in] · W[out×in]ᵀ
 void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta);

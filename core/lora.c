@@ -1,4 +1,4 @@
-// lora.c — the LoRA side branch (lora.h) and the `lora` method: a frozen fp32 base plus
+// lora.c — the LoRA side branch (lora.h) and the `lora` method: a frozen base (fp32 or 16-bit) plus
 // the branch, Y = X·W0ᵀ + α·(drop(X)·Aᵀ)·Bᵀ. Mergeable: deploys as plain fp32.
 #include "lora.h"
 #include "methods.h"
@@ -106,12 +106,13 @@ void lb_merge(const LoraBranch *lb, float *W, int out, int in) {
 }
 
 // ---- the `lora` method ------------------------------------------------------------------
-typedef struct { Linear base; const float *W0; LoraBranch lb; } LoraLinear;
+typedef struct { Linear base; const Param *W0; LoraBranch lb; } LoraLinear;
 
 // W0 + scale·B·A, freshly allocated (out×in).
 static float *lora_merged(LoraLinear *l) {
     size_t n = (size_t)l->base.out * l->base.in;
-    float *W = memcpy(xmalloc(n * sizeof(float)), l->W0, n * sizeof(float));
+    float *W = xmalloc(n * sizeof(float));
+    param_rows(l->W0, 0, l->base.out, W);
     lb_merge(&l->lb, W, l->base.out, l->base.in);
     return W;
 }
@@ -134,7 +135,7 @@ static void lora_forward(Linear *L, const float *X, float *Y, int N) {
         free(W);
         return;
     }
-    mm_xwt(X, l->W0, Y, N, L->in, L->out, 0.0f);
+    w0_forward(l->W0, L, X, Y, N);
     lb_forward(&l->lb, L, X, Y, N);
 }
 static void lora_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
@@ -148,7 +149,7 @@ static void lora_backward(Linear *L, const float *X, const float *dY, float *dX,
         lb_backward(&l->lb, L, X, dY, NULL, N); // dA, dB
         return;
     }
-    if (dX) mm_dyw(dY, l->W0, dX, N, L->out, L->in, 1.0f);
+    if (dX) w0_backward_dx(l->W0, L, dY, dX, N);
     lb_backward(&l->lb, L, X, dY, dX, N);
 }
 static void lora_deploy(Linear *L, Deploy *d) {
@@ -164,8 +165,8 @@ static const LinearOps LORA_OPS = {"lora", lora_forward, lora_backward, lora_dep
 static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     LoraLinear *l = linear_alloc(sizeof *l, &LORA_OPS, W->shape[0], W->shape[1], name);
     l->base.form = "fp32";
-    l->W0 = W->data;
-    l->base.mem.weight_bytes = W->n * sizeof(float);
+    l->W0 = W;
+    l->base.mem.weight_bytes = param_bytes(W);
     lb_init(&l->lb, &l->base, m, name, rng);
     return &l->base;
 }

@@ -57,11 +57,11 @@ static Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
     int out = W->shape[0], in = W->shape[1];
     LsqLinear *l = linear_alloc(sizeof *l, &LSQ_OPS, out, in, name);
     l->lsq_scale = m->lsq_grad_scale;
-    quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);
-    l->base.form = quant_form_name(l->q.bits, 0);
     // As in `full`: a Param that already has a grad is shared (tied head) and counted once.
     int shared = W->grad != NULL;
-    param_make_trainable(W);
+    param_make_trainable(W); // a 16-bit weight becomes the fp32 one that trains
+    quant_params_build(m, name, W, out, in, &l->q, &l->s, &l->b);
+    l->base.form = quant_form_name(l->q.bits, 0);
     l->W = W;
     size_t n = (size_t)out * in;
     l->Wq = xmalloc(n * sizeof(float));

@@ -26,20 +26,22 @@ void mem_add(MemAccount *a, const MemAccount *m) {
     if (m->transient_peak > a->transient_peak) a->transient_peak = m->transient_peak;
 }
 
-// ---- none: frozen fp32 weight ------------------------------------------------------
-typedef struct { Linear base; const float *W; } FrozenLinear;
+// ---- none: frozen weight (fp32, or 16-bit widened a tile at a time) ----------------
+typedef struct { Linear base; const Param *W; } FrozenLinear;
 
 static void frozen_forward(Linear *L, const float *X, float *Y, int N) {
-    FrozenLinear *f = (FrozenLinear *)L;
-    mm_xwt(X, f->W, Y, N, L->in, L->out, 0.0f);
+    w0_forward(((FrozenLinear *)L)->W, L, X, Y, N);
 }
 static void frozen_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     (void)X;
-    FrozenLinear *f = (FrozenLinear *)L;
-    if (dX) mm_dyw(dY, f->W, dX, N, L->out, L->in, 1.0f);
+    if (dX) w0_backward_dx(((FrozenLinear *)L)->W, L, dY, dX, N);
 }
 static void frozen_deploy(Linear *L, Deploy *d) {
-    deploy_fp32_copy(d, L->out, L->in, ((FrozenLinear *)L)->W);
+    FrozenLinear *f = (FrozenLinear *)L;
+    memset(d, 0, sizeof *d);
+    d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
+    d->w = xmalloc((size_t)L->out * L->in * sizeof(float));
+    param_rows(f->W, 0, L->out, d->w);
 }
 static void plain_free(Linear *L) { free(L); }
 static const LinearOps FROZEN_OPS = {"none", frozen_forward, frozen_backward, frozen_deploy, plain_free};
@@ -48,8 +50,8 @@ static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng 
     (void)m; (void)rng;
     FrozenLinear *f = linear_alloc(sizeof *f, &FROZEN_OPS, W->shape[0], W->shape[1], name);
     f->base.form = "fp32";
-    f->W = W->data;
-    f->base.mem.weight_bytes = W->n * sizeof(float);
+    f->W = W;
+    f->base.mem.weight_bytes = param_bytes(W);
     return &f->base;
 }
 
@@ -169,8 +171,19 @@ void method_release(const ModelFile *mf, const MethodCfg *m) {
     if (e->release) e->release(mf);
 }
 
+// Methods that read a frozen W0 through w0_forward/param_rows (or train it, which widens it
+// in param_make_trainable) take a 16-bit weight as it is; the quantized-base baselines read
+// W->data whole while they build, so a 16-bit weight is widened to fp32 for them first.
+static int takes_16bit(const char *name) {
+    static const char *const ok[] = {"none", "full", "lora", "l4q", "qat_lora", "lsq"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) if (!strcmp(ok[i], name)) return 1;
+    return 0;
+}
+
 Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
-    return find_or_die(m->name)->build(m, W, name, rng);
+    const MethodEntry *e = find_or_die(m->name);
+    if (W->dtype != DT_F32 && !takes_16bit(e->name)) param_widen(W);
+    return e->build(m, W, name, rng);
 }
 void linear_free(Linear *L) { if (L) L->ops->free(L); }
 

@@ -56,7 +56,8 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
     int full = method && !strcmp(method->name, "full");
     M->train_embed_norms = full;
 
-    param_init(&M->tok_emb, "tok_emb", mf->tok_emb, c->vocab_size, D, 1);
+    if (mf->tok_emb16) param_init16(&M->tok_emb, "tok_emb", mf->tok_emb_dt, mf->tok_emb16, c->vocab_size, D, 1);
+    else param_init(&M->tok_emb, "tok_emb", mf->tok_emb, c->vocab_size, D, 1);
     param_init(&M->rms_att, "rms_att", mf->rms_att, L, D, 0);
     param_init(&M->rms_ffn, "rms_ffn", mf->rms_ffn, L, D, 0);
     param_init(&M->rms_final, "rms_final", mf->rms_final, 1, D, 0);
@@ -78,13 +79,18 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
                 M->lin[i] = linear_from_deploy(mf->dep[i], name);
                 continue;
             }
-            param_init(&M->wp[i], name, mf->w[i], out, in, 1);
+            if (mf->w16 && mf->w16[i]) param_init16(&M->wp[i], name, mf->w16_dt[i], mf->w16[i], out, in, 1);
+            else param_init(&M->wp[i], name, mf->w[i], out, in, 1);
             int use = method && (full || (method->targets & (1u << p)));
             M->lin[i] = linear_build(use ? method : &frozen, &M->wp[i], name, &M->rng);
             M->lin[i]->training = use;
         }
     Param *hw = &M->tok_emb;
-    if (!c->shared_classifier) { param_init(&M->wcls, "wcls", mf->wcls, c->vocab_size, D, 1); hw = &M->wcls; }
+    if (!c->shared_classifier) {
+        if (mf->wcls16) param_init16(&M->wcls, "wcls", mf->wcls_dt, mf->wcls16, c->vocab_size, D, 1);
+        else param_init(&M->wcls, "wcls", mf->wcls, c->vocab_size, D, 1);
+        hw = &M->wcls;
+    }
     int head_train = method && (full || (method->targets & (1u << P_HEAD)));
     M->head = linear_build(head_train ? method : &frozen, hw, "head", &M->rng);
     M->head->training = head_train;
@@ -167,7 +173,9 @@ void model_forward(Model *M, const int *tokens, int B, int T, int t0) {
     size_t cap = (size_t)M->maxB * M->maxT;
     for (int r = r0; r < R; r++)
         if (tokens[r] < 0 || tokens[r] >= c->vocab_size) die_input("token id %d out of range [0, %d)", tokens[r], c->vocab_size);
-    embedding_forward(M->x + (size_t)r0 * D, tokens + r0, M->tok_emb.data, n, D);
+    if (M->tok_emb.dtype == DT_F32) embedding_forward(M->x + (size_t)r0 * D, tokens + r0, M->tok_emb.data, n, D);
+    else // a frozen 16-bit table: widen each token's row
+        for (int r = r0; r < R; r++) param_rows(&M->tok_emb, tokens[r], 1, M->x + (size_t)r * D);
     for (int l = 0; l < c->n_layers; l++) {
         Acts a = layer_acts(M, l);
         float *xnext = M->x + (l + 1) * cap * D;
@@ -312,7 +320,7 @@ void model_memory(Model *M, MemAccount *acc) {
     for (int i = 0; i < 4; i++) {
         size_t b = base[i]->n * sizeof(float);
         if (base[i]->grad) { acc->trainable_bytes += b; acc->grad_opt_bytes += 3 * b; }
-        else if (i || M->c.shared_classifier == 0 || !M->head->mem.weight_bytes) acc->weight_bytes += b;
+        else if (i || M->c.shared_classifier == 0 || !M->head->mem.weight_bytes) acc->weight_bytes += param_bytes(base[i]);
     }
     Param *ps[1];
     if (model_params(M, ps, 1) > 0) acc->saved_bytes += M->act_bytes;

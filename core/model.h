@@ -27,6 +27,18 @@ typedef struct {
     float **w;              // [L*N_LAYER_PROJ] fp32 out×in, or NULL where dep is set
     Deploy **dep;           // [L*N_LAYER_PROJ] or NULL
     float *wcls;            // V×dim, NULL when shared
+    // Tensors stored as f16/bf16 stay 16-bit (half.h): projection i then has w[i] NULL and
+    // w16[i] set with dtype w16_dt[i] (both arrays NULL when the file has none); tok_emb /
+    // wcls NULL with tok_emb16 / wcls16 set likewise. They point into `hold` (the file as
+    // read or mapped) or into blob16.
+    const uint16_t **w16;
+    uint8_t *w16_dt;
+    const uint16_t *tok_emb16, *wcls16;
+    int tok_emb_dt, wcls_dt;
+    void *hold;                  // released with hold_free(hold) when the ModelFile is freed
+    void (*hold_free)(void *);
+    uint16_t *blob16;            // owned 16-bit copies (e.g. rows a reader had to reorder)
+    void *wide_blob;             // mf_widen's fp32 copies, owned
     struct Tokenizer *tok;  // embedded tokenizer (GGUF, l4qz), or NULL
     char method[32];        // l4qz: the method that produced it; else ""
     char form[32];          // inference form label
@@ -36,6 +48,11 @@ typedef struct {
 // Auto-detects the format by content. Bad input → die_input naming the file.
 ModelFile *model_file_load(const char *path);
 void model_file_free(ModelFile *mf);
+// Replaces every 16-bit tensor with an fp32 copy (exact), for code that needs fp32 arrays
+// (GPTQ's in-place pass, fp32 export formats).
+void mf_widen(ModelFile *mf);
+// Sets 16-bit projection i (allocating w16/w16_dt on first use).
+void mf_set_w16(ModelFile *mf, int i, int dtype, const uint16_t *p);
 int proj_dims(const Config *c, int p, int *out, int *in); // shape of projection p
 
 typedef struct Model Model;

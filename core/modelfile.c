@@ -79,8 +79,39 @@ ModelFile *model_file_random(const Config *c, float std, uint64_t seed) {
     return mf;
 }
 
+void mf_set_w16(ModelFile *mf, int i, int dtype, const uint16_t *p) {
+    int n = mf->c.n_layers * N_LAYER_PROJ;
+    if (!mf->w16) { mf->w16 = xcalloc(n, sizeof *mf->w16); mf->w16_dt = xcalloc(n, 1); }
+    mf->w[i] = NULL;
+    mf->w16[i] = p;
+    mf->w16_dt[i] = (uint8_t)dtype;
+}
+
+void mf_widen(ModelFile *mf) {
+    int nt = mf_tensor_count(&mf->c);
+    MfTensor *t = xmalloc(sizeof *t * nt);
+    mf_tensors(mf, t, nt);
+    size_t total = 0;
+    for (int k = 0; k < nt; k++) if (t[k].half) total += (size_t)t[k].rows * t[k].cols;
+    if (total) {
+        if (mf->wide_blob) die_internal("%s: mf_widen called twice with 16-bit tensors left", mf->path);
+        float *cur = mf->wide_blob = xmalloc_aligned(total * sizeof(float));
+        for (int k = 0, i = 0; k < nt; k++) {
+            size_t n = (size_t)t[k].rows * t[k].cols;
+            if (t[k].half) half_to_f32(t[k].dtype, t[k].half, cur, n);
+            if (!strcmp(t[k].name, "tok_emb")) { if (t[k].half) mf->tok_emb = cur, mf->tok_emb16 = NULL; }
+            else if (!strcmp(t[k].name, "head")) { if (t[k].half) mf->wcls = cur, mf->wcls16 = NULL; }
+            else if (!strncmp(t[k].name, "layers.", 7)) { if (t[k].half) mf->w[i] = cur, mf->w16[i] = NULL; i++; }
+            if (t[k].half) cur += n;
+        }
+    }
+    free(t);
+}
+
 void model_file_free(ModelFile *mf) {
     if (!mf) return;
+    free(mf->w16); free(mf->w16_dt); free(mf->blob16); free(mf->wide_blob);
+    if (mf->hold_free) mf->hold_free(mf->hold);
     if (mf->dep) {
         for (int i = 0; i < mf->c.n_layers * N_LAYER_PROJ; i++)
             if (mf->dep[i]) { deploy_free(mf->dep[i]); free(mf->dep[i]); }
@@ -98,9 +129,11 @@ int mf_tensor_count(const Config *c) { return 4 + c->n_layers * N_LAYER_PROJ + (
 int mf_tensors(const ModelFile *mf, MfTensor *t, int max) {
     const Config *c = &mf->c;
     int n = 0;
-#define ADD(nm, ptr, dp, r, cl) do { if (n < max) { snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
+#define ADD(nm, ptr, dp, r, cl) do { if (n < max) { memset(&t[n], 0, sizeof t[n]); snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
     t[n].data = (ptr); t[n].dep = (dp); t[n].rows = (r); t[n].cols = (cl); } n++; } while (0)
+#define HALF(h, dt) do { if (n - 1 < max && (h)) { t[n - 1].half = (h); t[n - 1].dtype = (dt); } } while (0)
     ADD("tok_emb", mf->tok_emb, NULL, c->vocab_size, c->dim);
+    HALF(mf->tok_emb16, mf->tok_emb_dt);
     ADD("rms_att", mf->rms_att, NULL, c->n_layers, c->dim);
     ADD("rms_ffn", mf->rms_ffn, NULL, c->n_layers, c->dim);
     ADD("rms_final", mf->rms_final, NULL, 1, c->dim);
@@ -112,8 +145,10 @@ int mf_tensors(const ModelFile *mf, MfTensor *t, int max) {
             snprintf(nm, sizeof nm, "layers.%d.%s", l, PROJ_NAMES[p]);
             const Deploy *d = mf->dep ? mf->dep[l * N_LAYER_PROJ + p] : NULL;
             ADD(nm, d ? NULL : mf->w[l * N_LAYER_PROJ + p], d, o, i);
+            if (mf->w16) HALF(mf->w16[l * N_LAYER_PROJ + p], mf->w16_dt[l * N_LAYER_PROJ + p]);
         }
-    if (!c->shared_classifier) ADD("head", mf->wcls, NULL, c->vocab_size, c->dim);
+    if (!c->shared_classifier) { ADD("head", mf->wcls, NULL, c->vocab_size, c->dim); HALF(mf->wcls16, mf->wcls_dt); }
+#undef HALF
 #undef ADD
     return n < max ? n : max;
 }
@@ -123,11 +158,18 @@ void mf_check_finite(const ModelFile *mf) {
     MfTensor *t = xmalloc(sizeof *t * nt);
     mf_tensors(mf, t, nt);
     for (int k = 0; k < nt; k++) {
+        size_t n = (size_t)t[k].rows * t[k].cols;
+        if (t[k].half) {
+            size_t j = half_first_nonfinite(t[k].dtype, t[k].half, n);
+            if (j < n)
+                die_input("%s: tensor %s (%s) holds a non-finite value at element %zu (row %zu)", mf->path,
+                          t[k].name, dtype_name(t[k].dtype), j, j / (size_t)t[k].cols);
+            continue;
+        }
         if (!t[k].data) {
             if (t[k].dep) continue; // deployed forms are validated by their reader
             die_input("%s: tensor %s is missing", mf->path, t[k].name);
         }
-        size_t n = (size_t)t[k].rows * t[k].cols;
         for (size_t j = 0; j < n; j++) {
             float v = t[k].data[j];
             if (!isfinite(v))

@@ -20,6 +20,8 @@ typedef struct {
     char name[48];
     const float *data;
     const Deploy *dep;
+    const uint16_t *half;  // 16-bit tensors: data == NULL, dtype DT_F16 | DT_BF16
+    int dtype;
     int rows, cols;
 } MfTensor;
 int mf_tensors(const ModelFile *mf, MfTensor *out, int max); // returns count (≤ max)
@@ -27,6 +29,7 @@ int mf_tensor_count(const Config *c);
 // Every fp32 value must be finite and within ±MF_WEIGHT_BOUND: a NaN/Inf weight, or one
 // beyond the float16 range (which every published checkpoint fits: they ship in fp16 or
 // bf16 and trained LLaMA weights stay below a few hundred), is a corrupt file, not a model.
+// 16-bit tensors kept as stored are checked for non-finite values only.
 // die_input naming the tensor and the element.
 #define MF_WEIGHT_BOUND 65504.0f
 void mf_check_finite(const ModelFile *mf);

@@ -20,7 +20,7 @@
 
 typedef struct {
     Linear base;
-    const float *W0;
+    const Param *W0;   // frozen, fp32 or 16-bit
     Param *s, *b;
     LoraBranch lb;     // A, B (the side branch saves nothing)
     QuantSpec q;
@@ -31,7 +31,9 @@ typedef struct {
 
 static void qat_forward(Linear *L, const float *X, float *Y, int N) {
     QatLoraLinear *l = (QatLoraLinear *)L;
-    quant_forward_saved(&l->q, l->W0, l->s->data, l->b->data, l->Wq, l->dsf, l->mask);
+    const float *W0 = l->W0->data;
+    if (l->W0->dtype != DT_F32) { param_rows(l->W0, 0, L->out, l->Wq); W0 = l->Wq; } // widened in place, then quantized
+    quant_forward_saved(&l->q, W0, l->s->data, l->b->data, l->Wq, l->dsf, l->mask);
     mm_xwt(X, l->Wq, Y, N, L->in, L->out, 0.0f);
     lb_forward(&l->lb, L, X, Y, N);
 }
@@ -52,7 +54,9 @@ static void qat_backward(Linear *L, const float *X, const float *dY, float *dX, 
 // Mixed precision (the paper's "n & fp"): codes of Q(W0) plus the fp LoRA side branch.
 static void qat_deploy(Linear *L, Deploy *d) {
     QatLoraLinear *l = (QatLoraLinear *)L;
-    quant_deploy(&l->q, l->W0, l->s->data, l->b->data, d);
+    float *tmp;
+    quant_deploy(&l->q, param_f32(l->W0, &tmp), l->s->data, l->b->data, d);
+    free(tmp);
     lb_deploy(&l->lb, d);
 }
 
@@ -69,9 +73,9 @@ static const LinearOps QAT_LORA_OPS = {"qat_lora", qat_forward, qat_backward, qa
 static Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     int out = W->shape[0], in = W->shape[1];
     QatLoraLinear *l = linear_alloc(sizeof *l, &QAT_LORA_OPS, out, in, name);
-    l->W0 = W->data;
+    l->W0 = W;
     l->lsq_scale = m->lsq_grad_scale;
-    quant_params_build(m, name, W->data, out, in, &l->q, &l->s, &l->b);
+    quant_params_build(m, name, W, out, in, &l->q, &l->s, &l->b);
     lb_init(&l->lb, &l->base, m, name, rng);
     l->base.form = quant_form_name(l->q.bits, 1);
     size_t n = (size_t)out * in;
@@ -81,7 +85,7 @@ static Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rn
     Param *ps[2] = {l->s, l->b};
     size_t tb = 0;
     for (int i = 0; i < 2; i++) { l->base.params[l->base.n_params++] = ps[i]; tb += ps[i]->n * sizeof(float); }
-    l->base.mem.weight_bytes = W->n * sizeof(float);
+    l->base.mem.weight_bytes = param_bytes(W);
     l->base.mem.trainable_bytes += tb;
     l->base.mem.grad_opt_bytes += 3 * tb;
     l->base.mem.saved_bytes += n * (2 * sizeof(float) + 1); // held from construction on

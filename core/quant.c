@@ -265,8 +265,10 @@ void quant_deploy_rtn(Deploy *d, const float *W, int out, int in, int bits, int 
     quant_rtn(&q, W, d->scale, d->offset, d->codes);
 }
 
-void quant_params_build(const MethodCfg *m, const char *name, const float *W, int out, int in,
+void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
                         QuantSpec *q, Param **s, Param **b) {
+    float *tmp; // a 16-bit W0 is widened whole for the init only (build time, one layer)
+    const float *W = param_f32(W0, &tmp);
     quant_spec(q, m->bits, m->group_size, out, in);
     QuantInit init = quant_init_parse(m->init);
     char nm[96];
@@ -275,6 +277,7 @@ void quant_params_build(const MethodCfg *m, const char *name, const float *W, in
     snprintf(nm, sizeof nm, "%s.qoffset", name);
     *b = param_new(nm, out, q->ng, 0);
     quant_init_params(q, W, init, (*s)->data, (*b)->data);
+    free(tmp);
     param_make_trainable(*s);
     param_make_trainable(*b);
 }

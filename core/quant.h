@@ -103,9 +103,9 @@ void quant_deploy_rtn(Deploy *d, const float *W, int out, int in, int bits, int 
 // The deployed form of W quantized with trained s, b (scales made safe, as in training).
 void quant_deploy(const QuantSpec *q, const float *W, const float *s, const float *b, Deploy *d);
 // Trainable quantizer parameters s, b (out × n_groups each, no weight decay) for the
-// out×in weight W of projection `name`, initialised by method.init; q receives the
+// out×in weight W0 (fp32 or 16-bit) of projection `name`, initialised by method.init; q receives the
 // geometry (method.bits, method.group_size). Shared by l4q, qat_lora and lsq.
-void quant_params_build(const MethodCfg *m, const char *name, const float *W, int out, int in,
+void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
                         QuantSpec *q, Param **s, Param **b);
 
 // ---- packing ------------------------------------------------------------------------

@@ -214,8 +214,8 @@ void st_to_f32(const StTensor *t, size_t first, size_t n, float *dst) {
     const unsigned char *p = t->data;
     switch (t->dtype) {
     case ST_F32: memcpy(dst, p + 4 * first, n * 4); break;
-    case ST_F16: f16_row_to_f32(p + 2 * first, dst, n); break;
-    case ST_BF16: bf16_row_to_f32(p + 2 * first, dst, n); break;
+    case ST_F16: half_to_f32(DT_F16, p + 2 * first, dst, n); break;
+    case ST_BF16: half_to_f32(DT_BF16, p + 2 * first, dst, n); break;
     default: die_input("%s: tensor '%.100s' has dtype %s; only F32, F16 and BF16 are supported", t->file, t->name, t->dtype_name);
     }
 }

@@ -39,16 +39,18 @@ ModelFile *model_deployed(Model *M) {
                          lin->out, lin->in);
     }
     float *head = head_folded(M);
-    const float *wcls = head ? head : (c->shared_classifier ? NULL : M->wcls.data);
-    mf->c.shared_classifier = wcls ? 0 : 1;
-    size_t ne = (size_t)V * D + 2 * (size_t)L * D + D + (wcls ? (size_t)V * D : 0);
+    const Param *cls = head || c->shared_classifier ? NULL : &M->wcls;
+    mf->c.shared_classifier = head || cls ? 0 : 1;
+    size_t ne = (size_t)V * D + 2 * (size_t)L * D + D + (head || cls ? (size_t)V * D : 0);
     float *blob = xmalloc_aligned(ne * sizeof(float));
     mf->blob = blob;
-    mf->tok_emb = blob; memcpy(blob, M->tok_emb.data, (size_t)V * D * sizeof(float)); blob += (size_t)V * D;
+    // Embeddings as fp32 (param_rows widens 16-bit ones): the deployed form's layout.
+    mf->tok_emb = blob; param_rows(&M->tok_emb, 0, V, blob); blob += (size_t)V * D;
     mf->rms_att = blob; memcpy(blob, M->rms_att.data, (size_t)L * D * sizeof(float)); blob += (size_t)L * D;
     mf->rms_ffn = blob; memcpy(blob, M->rms_ffn.data, (size_t)L * D * sizeof(float)); blob += (size_t)L * D;
     mf->rms_final = blob; memcpy(blob, M->rms_final.data, (size_t)D * sizeof(float)); blob += D;
-    if (wcls) { mf->wcls = blob; memcpy(blob, wcls, (size_t)V * D * sizeof(float)); }
+    if (head) { mf->wcls = blob; memcpy(blob, head, (size_t)V * D * sizeof(float)); }
+    else if (cls) { mf->wcls = blob; param_rows(cls, 0, V, blob); }
     free(head);
     return mf;
 }

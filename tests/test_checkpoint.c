@@ -211,7 +211,16 @@ static void test_synthetic_f16(void) {
     CHECK(c->dim == D && c->hidden_dim == HID && c->n_layers == NL && c->n_heads == NH && c->n_kv_heads == NKV &&
           c->vocab_size == V && c->seq_len == 16 && c->shared_classifier && c->norm_eps == 1e-6f && c->rope_theta == 500000.0f,
           "gguf f16: config from metadata", "dim %d eps %g theta %g", c->dim, (double)c->norm_eps, (double)c->rope_theta);
-    // Every element must come back as written, wherever the reader placed it.
+    // F16 tensors stay 16-bit in memory (core/half.h); widened, every element must come
+    // back as written, wherever the reader placed it.
+    int held16 = 0;
+    for (int t = 4; t < nt; t++) {
+        static const int map[7] = {P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN};
+        held16 += (mf->w16 && mf->w16[map[t - 4]] && !mf->w[map[t - 4]]) == T[t].f16;
+    }
+    CHECK(held16 == nt - 4 && (mf->tok_emb16 != NULL) == T[0].f16, "gguf f16: F16 tensors held as 16-bit, F32 ones as fp32",
+          "%d of %d projections right", held16, nt - 4);
+    mf_widen(mf);
     int bad = 0;
     for (int t = 0; t < nt; t++) {
         const float *dst = t == 0 ? mf->tok_emb : t == 1 ? mf->rms_final : t == 2 ? mf->rms_att : t == 3 ? mf->rms_ffn : NULL;

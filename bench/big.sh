@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# bench/big.sh (part of `make bench`; runnable alone: bash bench/big.sh) — the paper's
+# Table 1 at whole-model scale: one training step of `lora` and `l4q` on a LLaMA-7B-shape
+# model (32 layers, dim 4096, hidden 11008, 32 heads, vocab 32000, untied head; random
+# weights) held as bf16, 4-bit g128, rank 16, 1×512 tokens (or, if that does not fit, the
+# longest of 384/256/128 that does). The model is written here as a bf16 Hugging Face
+# directory (bench/mkhf.c, 13.5 GB) and deleted at the end. `qat_lora` and `lsq` hold
+# O(out×in) fp32 state per layer; their memory account is predicted from a one-layer build
+# (bench/memtime.c --predict) and they are run only if that fits in MemTotal.
+# The step timed is the first one (BIG_STEPS=N: the median of N after it; each 7B step
+# takes minutes on two cores). BIG_DIR=PATH puts the model elsewhere (default build/big-7b-bf16); BIG_SHAPE="--dim D ..."
+# replaces the shape (a quick check of the script itself).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -s build/l4q build/bench/memtime build/bench/mkhf
+DIR="${BIG_DIR:-build/big-7b-bf16}"
+read -ra SHAPE <<< "${BIG_SHAPE:---dim 4096 --hidden 11008 --layers 32 --heads 32 --kv-heads 32 --vocab 32000}"
+LAYERS=$(echo "${SHAPE[@]}" | sed -E 's/.*--layers ([0-9]+).*/\1/')
+NEED=$((13600 * 1024 * 1024))
+mkdir -p "$(dirname "$DIR")"
+avail=$(( $(df -Pk "$(dirname "$DIR")" | awk 'NR==2 {print $4}') * 1024 ))
+if [ "$avail" -lt "$NEED" ]; then
+    echo "== LLaMA-7B shape, bf16: skipped — needs 13.6 GB free beside $DIR, $((avail >> 30)) GiB available"
+    exit 0
+fi
+memtotal=$(( $(awk '/^MemTotal/ {print $2}' /proc/meminfo) * 1024 ))
+trap 'rm -rf "$DIR"' EXIT
+echo "== LLaMA-7B shape (random weights, bf16 HF directory), 4-bit g128, rank 16, one step"
+build/l4q info --system 2>/dev/null | grep -E '^sgemm' || true
+t0=$SECONDS
+build/bench/mkhf "$DIR" "${SHAPE[@]}" --dtype bf16
+echo "model written in $((SECONDS - t0)) s: $(du -sh "$DIR" | cut -f1)"
+build/l4q info "$DIR" 2>/dev/null | grep -E '^(format|weights|parameters)'
+show() {
+    python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+g = lambda k: d[k] / 2**30
+if d.get("predicted"):
+    print("%-9s predicted by the memory account: %.1f GiB (weights %.2f, trainable %.2f, grad+opt %.2f, saved %.2f, transient %.2f GiB)%s"
+          % (d["method"], g("total_bytes"), g("weight_bytes"), g("trainable_bytes"), g("grad_optimizer_bytes"),
+             g("saved_for_backward_bytes"), g("peak_transient_bytes"), sys.argv[1]))
+else:
+    print("%-9s 1x%d tokens  %7.1f s/step  peak RSS %6.2f GiB  account: weights %.2f GiB, trainable %.3f GiB, grad+opt %.3f GiB, saved %.2f GiB, transient %.3f GiB  (load %.0f s)"
+          % (d["method"], d["tokens"], d["step_seconds"], g("peak_rss_bytes"), g("weight_bytes"), g("trainable_bytes"),
+             g("grad_optimizer_bytes"), g("saved_for_backward_bytes"), g("peak_transient_bytes"), d["load_seconds"]))' "${1:-}"
+}
+run() { # method tokens → JSON line on stdout, or nothing if the process failed (e.g. killed for memory)
+    build/bench/memtime "$1" --model "$DIR" --tokens "$2" --batch 1 --rank 16 --group 128 --bits 4 --steps "${BIG_STEPS:-0}" 2>/dev/null || true
+}
+out="" T=""
+for T in 512 384 256 128; do
+    out=$(run lora "$T")
+    [ -n "$out" ] && break
+    echo "lora: 1x$T tokens did not fit"
+done
+[ -z "$out" ] && { echo "lora did not run at any sequence length"; exit 1; }
+echo "$out" | show
+lora_rss=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_bytes"])')
+out=$(run l4q "$T")
+[ -z "$out" ] && { echo "l4q: 1x$T tokens did not fit"; exit 1; }
+echo "$out" | show
+l4q_rss=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_bytes"])')
+python3 -c "r = $l4q_rss / $lora_rss; print('L4Q / LoRA peak RSS: %.3fx (target <= 1.05x: %s)' % (r, 'met' if r <= 1.05 else 'NOT met'))"
+for m in qat_lora lsq; do
+    p=$(build/bench/memtime "$m" "${SHAPE[@]}" --dtype bf16 --tokens "$T" --batch 1 --rank 16 --group 128 --bits 4 --tied 0 --predict "$LAYERS" 2>/dev/null)
+    total=$(echo "$p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_bytes"])')
+    if [ "$total" -gt "$memtotal" ]; then
+        echo "$p" | show " — does not fit ($((memtotal >> 30)) GiB machine)"
+    else
+        out=$(run "$m" "$T")
+        if [ -n "$out" ]; then echo "$out" | show; else echo "$p" | show " — did not run"; fi
+    fi
+done
