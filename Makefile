@@ -2,7 +2,7 @@
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results run cli
 DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev pkg-config gnuplot-nox hdf5-tools
-TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml
+TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy
 
 HDF5_INC := /usr/include/hdf5/serial
 HDF5_LIB := /usr/lib/x86_64-linux-gnu/hdf5/serial

@@ -49,10 +49,4 @@ void runlog_close(RunLog *rl);
 // exit never leaves status 'running'. runlog_close removes it.
 void runlog_fail_on_die(RunLog *rl);
 
-// Readers for tools (report, sweep). Silent on HDF5 errors.
-// status into buf; 0 on success, -1 if the file is missing, corrupt or has no status.
-int runlog_read_status(const char *path, char *status, size_t n);
-// Root string attribute, malloc'd; NULL if absent/unreadable.
-char *runlog_read_attr(const char *path, const char *key);
-// Whole 1-D dataset as doubles (malloc'd), *n its length; NULL if absent/unreadable.
-double *runlog_read_dataset(const char *path, const char *name, size_t *n);
+// Reading a run log (report, sweep): runlog_read.h.

@@ -3,7 +3,7 @@
 // down, and everything it needs to resume lives in the run directories themselves.
 #include "sweep.h"
 #include "methods.h"
-#include "runlog.h"
+#include "runlog_read.h"
 #include "util.h"
 #include <cJSON.h>
 #include <dirent.h>
@@ -481,31 +481,32 @@ static const char *input_sha256(const char *path) {
 
 // 1 when a recorded input hash differs from the file now at that config path. Runs
 // logged before provenance was recorded (no attribute) are taken as they are.
-static int inputs_changed(const SweepRun *r, const char *h5) {
+static int inputs_changed(const SweepRun *r, const RunFile *rf) {
     static const char *const KEYS[][2] = {{"model", "sha256_model"}, {"tokenizer", "sha256_tokenizer"},
                                           {"data.train", "sha256_train_data"}, {"data.val", "sha256_val_data"}};
     int changed = 0;
     for (int k = 0; k < 4 && !changed; k++) {
         const char *dot = strchr(KEYS[k][0], '.');
         YNode *v = dot ? y_get(y_get(r->config, "data"), dot + 1) : y_get(r->config, KEYS[k][0]);
-        char *rec = runlog_read_attr(h5, KEYS[k][1]);
+        const char *rec = runfile_attr(rf, KEYS[k][1]);
         if (v && v->kind == Y_SCALAR && v->str[0] && rec && rec[0] && file_exists(v->str)) {
             const char *now = input_sha256(v->str);
             changed = now && strcmp(now, rec) != 0;
         }
-        free(rec);
     }
     return changed;
 }
 
 int sweep_run_state(const SweepRun *r) {
-    char p[4200], st[32];
+    char p[4200];
     snprintf(p, sizeof p, "%s/run.h5", r->dir);
     if (!file_exists(p)) return RUN_PENDING;
-    if (runlog_read_status(p, st, sizeof st) != 0) return RUN_CORRUPT;
-    if (!strcmp(st, "complete")) return inputs_changed(r, p) ? RUN_STALE : RUN_COMPLETE;
-    if (!strcmp(st, "failed")) return RUN_FAILED;
-    return RUN_INCOMPLETE;
+    RunFile rf;
+    int rc = runfile_read(p, RUNFILE_STATUS, &rf);
+    int st = rc != 0 ? RUN_CORRUPT : !strcmp(rf.status, "complete") ? (inputs_changed(r, &rf) ? RUN_STALE : RUN_COMPLETE)
+           : !strcmp(rf.status, "failed") ? RUN_FAILED : RUN_INCOMPLETE;
+    runfile_free(&rf);
+    return st;
 }
 
 const char *sweep_state_name(int st) {

@@ -2,7 +2,7 @@
 // png terminal): training loss per method, each main column against bit-width, and
 // ablation curves over numeric row settings (rank, group size, ...). Data files and the
 // script stay in DIR/plots so a plot can be restyled by hand.
-#include "report.h"
+#include "plots.h"
 #include "util.h"
 #include <fcntl.h>
 #include <math.h>
@@ -168,7 +168,7 @@ static void bits_plots(const Report *rep, Ctx *c) {
             double m, sd;
             int n;
             if (ri->bits <= 0) {
-                report_cell(rep, ri, col, &m, &sd, &n);
+                table_cell(rep, ri, col, &m, &sd, &n);
                 if (!n) continue;
                 fprintf(g, "%s%.8g dt 2 lw 2 title ", first ? "plot " : ", \\\n     ", m);
                 char t[600];
@@ -184,7 +184,7 @@ static void bits_plots(const Report *rep, Ctx *c) {
             for (int j = 0; j < rep->nrows; j++) {
                 const RowGroup *rj = &rep->rows[j];
                 if (rj->bits <= 0 || strcmp(rj->method, ri->method) || strcmp(rj->settings, ri->settings)) continue;
-                report_cell(rep, rj, col, &m, &sd, &n);
+                table_cell(rep, rj, col, &m, &sd, &n);
                 if (!n) continue;
                 fprintf(d, "%d %.8g %.8g\n", rj->bits, m, isfinite(sd) ? sd : 0.0);
                 pts++;
@@ -291,7 +291,7 @@ static void ablation_plots(const Report *rep, Ctx *c) {
                         if (!numeric(row_setting(rep, rj, key), &v) || v != vals[vi]) continue;
                         other_settings(rep, rj, key, oj, sizeof oj);
                         if (strcmp(oi, oj)) continue;
-                        report_cell(rep, rj, col, &m, &sd, &n);
+                        table_cell(rep, rj, col, &m, &sd, &n);
                         if (!n) continue;
                         fprintf(d, "%.10g %.8g %.8g\n", v, m, isfinite(sd) ? sd : 0.0);
                         pts++;

@@ -118,15 +118,14 @@ def mdcell(label, bits, col):
         if c[0] == label and c[1] == bits:
             return c[hdr.index(col)]
 l4q_blimp = mdcell("L4Q", "4", "BLiMP")
-check(l4q_blimp == f"**{statistics.mean(want):.1f} ± {statistics.stdev(want):.1f}**", "L4Q 4-bit BLiMP bold with ± std", l4q_blimp)
-check(mdcell("QAT-LoRA", "4", "CSQA").startswith("**35.5") and not mdcell("L4Q", "4", "CSQA").startswith("**"),
-      "bold follows the best per bit-width (CSQA: QAT-LoRA)", mdcell("QAT-LoRA", "4", "CSQA"))
-check(mdcell("L4Q", "4", "TinyStories PPL").startswith("**") and mdcell("QAT-LoRA", "3", "TinyStories PPL") == "**7.50**",
-      "PPL: lower is better", mdcell("QAT-LoRA", "3", "TinyStories PPL"))
-check(mdcell("LoRA", "fp", "BLiMP") == "**70.0**" and mdcell("Pre-trained", "fp", "BLiMP") == "66.0", "fp rows compared among themselves", "")
+# These runs carry no per-document evidence: no paired test, so nothing is bold.
+check(l4q_blimp == f"{statistics.mean(want):.1f} ± {statistics.stdev(want):.1f}", "L4Q 4-bit BLiMP with ± std", l4q_blimp)
+check(mdcell("QAT-LoRA", "3", "TinyStories PPL") == "7.50" and "**" not in md.split("## Main results")[1].split("\n## ")[0],
+      "without per-document evidence nothing is bold", mdcell("QAT-LoRA", "3", "TinyStories PPL"))
+check("No run holds per-document evidence" in md, "the report says why there is no bold", "")
 check("## CSQA per task" in md and "| Hella | PIQA | Avg |" in md, "CSQA group detail table (Tables 13a/13b shape)", md[md.find("## CSQA"):][:300])
 inc = md.split("## Incomplete runs")[1] if "## Incomplete runs" in md else ""
-check("| l4q_b4_s3_running | running | l4q |" in inc and "| l4q_b4_s4_failed | failed | l4q |" in inc and "| corrupt | corrupt |" in inc,
+check("| l4q_b4_s3_running | running | l4q |" in inc and "| l4q_b4_s4_failed | failed | l4q |" in inc and "| corrupt | unreadable |" in inc and "corrupt/run.h5: " in inc,
       "incomplete, failed and corrupt runs are listed", inc[:400])
 check("99.0" not in md.split("## Incomplete runs")[0], "incomplete runs are not averaged in", "")
 pngs = sorted(x for x in os.listdir(f"{R}/plots") if x.endswith(".png"))
@@ -137,7 +136,7 @@ check("| L4Q | 4 | 4 | 3 |" in p.stdout, "the main table is printed", p.stdout[:
 
 run(["report", R, "--format", "tex"])
 tex = open(f"{R}/report.tex").read()
-check("\\toprule" in tex and "\\bottomrule" in tex and "\\textbf{" in tex and "$\\pm$" in tex and "QAT-LoRA & 4 & 4\\&fp" in tex,
+check("\\toprule" in tex and "\\bottomrule" in tex and "$\\pm$" in tex and "QAT-LoRA & 4 & 4\\&fp" in tex,
       "LaTeX booktabs", tex[:400])
 
 # Ablation: rank varies within (l4q, 4) → row settings, ablation curve plots.

@@ -1,9 +1,10 @@
-// test_runlog.c — run.h5 writer/readers.
+// test_runlog.c — run.h5 writer and its one reader (runlog_read.h).
 //   test_runlog              self-test (write, read back, resume with truncation)
 //   test_runlog write PATH   a small complete log for tests/test_runlog.py (h5py side)
 //   test_runlog killme PATH  logs 50 steps + one eval (flushed), prints FLUSHED, then
 //                            appends train rows forever until killed
 #include "runlog.h"
+#include "runlog_read.h"
 #include "testlib.h"
 #include "util.h"
 #include <stdlib.h>
@@ -50,26 +51,29 @@ int main(int argc, char **argv) {
     char path[256];
     snprintf(path, sizeof path, "%s/run.h5", dir);
     write_log(path);
-    char st[32];
-    CHECK(runlog_read_status(path, st, sizeof st) == 0 && !strcmp(st, "complete"), "status complete", "%s", st);
-    char *cfg = runlog_read_attr(path, "config");
+    RunFile rf;
+    CHECK(runfile_read(path, RUNFILE_ALL, &rf) == 0 && !strcmp(rf.status, "complete"), "status complete", "%s %s", rf.status, rf.error);
+    const char *cfg = runfile_attr(&rf, "config");
     CHECK(cfg && !strcmp(cfg, CONFIG), "config attribute", "%s", cfg ? cfg : "(null)");
-    free(cfg);
-    size_t n;
-    double *loss = runlog_read_dataset(path, "train/loss", &n);
-    CHECK(loss && n == 10 && loss[9] == 4.0, "train/loss", "n=%zu", n);
-    free(loss);
-    double *step = runlog_read_dataset(path, "eval/arc_easy/step", &n);
-    CHECK(step && n == 2 && step[0] == 5 && step[1] == 10, "one eval step row per eval", "n=%zu", n);
-    free(step);
-    CHECK(runlog_read_dataset(path, "train/nope", &n) == NULL && n == 0, "missing dataset → NULL", "%s", "");
+    const RunSeries *loss = runfile_series(&rf, "train/loss");
+    CHECK(loss && loss->n == 10 && loss->v[9] == 4.0, "train/loss", "n=%zu", loss ? loss->n : 0);
+    const RunSeries *step = runfile_series(&rf, "eval/arc_easy/step");
+    CHECK(step && step->n == 2 && step->v[0] == 5 && step->v[1] == 10, "one eval step row per eval", "n=%zu", step ? step->n : 0);
+    CHECK(runfile_series(&rf, "train/nope") == NULL, "missing dataset → NULL", "%s", "");
+    CHECK(rf.mem[0] == 1000 && rf.mem[5] == 123456789, "memory group", "%lld %lld", rf.mem[0], rf.mem[5]);
+    runfile_free(&rf);
+    CHECK(runfile_read(path, RUNFILE_STATUS, &rf) == 0 && !strcmp(rf.status, "complete") && rf.nseries == 0, "status-only read", "%s", rf.status);
+    runfile_free(&rf);
     char miss[300];
     snprintf(miss, sizeof miss, "%s/missing.h5", dir);
-    CHECK(runlog_read_status(miss, st, sizeof st) == -1, "missing file → -1", "%s", "");
+    CHECK(runfile_read(miss, RUNFILE_ALL, &rf) == -1 && !strcmp(rf.status, "unreadable") && strstr(rf.error, "no such file"),
+          "missing file → unreadable", "%s", rf.error);
+    runfile_free(&rf);
     FILE *f = fopen(miss, "w");
     fputs("not hdf5", f);
     fclose(f);
-    CHECK(runlog_read_status(miss, st, sizeof st) == -1, "corrupt file → -1", "%s", "");
+    CHECK(runfile_read(miss, RUNFILE_STATUS, &rf) == -1 && !strcmp(rf.status, "unreadable") && rf.error[0], "corrupt file → unreadable", "%s", rf.error);
+    runfile_free(&rf);
 
     // Resume from a checkpoint at step 7: rows after 7 are dropped, appends continue.
     RunLog *rl = runlog_open_append(path, 7);
@@ -78,15 +82,14 @@ int main(int argc, char **argv) {
     runlog_eval(rl, 8, NULL, "val_ppl", 27.1);
     runlog_status(rl, "complete");
     runlog_close(rl);
-    double *ts = runlog_read_dataset(path, "train/step", &n);
-    CHECK(ts && n == 8 && ts[6] == 7 && ts[7] == 8, "resume truncates train rows after the checkpoint", "n=%zu", n);
-    free(ts);
-    double *es = runlog_read_dataset(path, "eval/step", &n), *ev = runlog_read_dataset(path, "eval/val_loss", &n);
-    CHECK(es && ev && n == 2 && es[0] == 5 && es[1] == 8 && ev[1] == 3.3, "resume truncates eval rows", "n=%zu", n);
-    free(es); free(ev);
-    double *ta = runlog_read_dataset(path, "eval/arc_easy/acc", &n);
-    CHECK(ta && n == 1, "resume truncates task rows", "n=%zu", n);
-    free(ta);
+    runfile_read(path, RUNFILE_ALL, &rf);
+    const RunSeries *ts = runfile_series(&rf, "train/step");
+    CHECK(ts && ts->n == 8 && ts->v[6] == 7 && ts->v[7] == 8, "resume truncates train rows after the checkpoint", "n=%zu", ts ? ts->n : 0);
+    const RunSeries *es = runfile_series(&rf, "eval/step"), *ev = runfile_series(&rf, "eval/val_loss");
+    CHECK(es && ev && es->n == 2 && ev->n == 2 && es->v[0] == 5 && es->v[1] == 8 && ev->v[1] == 3.3, "resume truncates eval rows", "%s", "");
+    const RunSeries *ta = runfile_series(&rf, "eval/arc_easy/acc");
+    CHECK(ta && ta->n == 1, "resume truncates task rows", "n=%zu", ta ? ta->n : 0);
+    runfile_free(&rf);
     unlink(path); unlink(miss); rmdir(dir);
     T_EXIT();
 }

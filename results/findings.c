@@ -1,0 +1,188 @@
+// findings.c — see findings.h.
+#include "findings.h"
+#include "stats.h"
+#include "util.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *text;        // the paper's claim
+    const char *methods[2];  // the method it compares L4Q with (either name)
+} Claim;
+
+static const Claim ACCURACY[] = {
+    {"L4Q ≥ QA-LoRA (both fully quantized)", {"qa_lora", NULL}},
+    {"L4Q ≥ QLoRA* (GPTQ + LoRA)", {"gptq_lora", "qlora_uniform"}},
+    {"L4Q ≥ QAT-LoRA", {"qat_lora", NULL}},
+};
+
+static int find_row(const Report *rep, const char *method, int bits) {
+    for (int r = 0; r < rep->nrows; r++)
+        if (method && !strcmp(rep->rows[r].method, method) && (bits < 0 || rep->rows[r].bits == bits)) return r;
+    return -1;
+}
+static int claim_row(const Report *rep, const Claim *c, int bits) {
+    int r = find_row(rep, c->methods[0], bits);
+    return r >= 0 ? r : find_row(rep, c->methods[1], bits);
+}
+
+// Distinct quantized bit-widths of the L4Q rows, descending (rows are sorted that way).
+static int l4q_bits(const Report *rep, int *bits) {
+    int nb = 0;
+    for (int r = 0; r < rep->nrows; r++) {
+        if (strcmp(rep->rows[r].method, "l4q") || rep->rows[r].bits <= 0) continue;
+        if (!nb || bits[nb - 1] != rep->rows[r].bits) bits[nb++] = rep->rows[r].bits;
+        if (nb == 16) break;
+    }
+    return nb;
+}
+
+static void accuracy_claim(const Report *rep, Analysis *an, const Claim *cl, int l4q, int other, FILE *md) {
+    int nc = rep->ncols, k = 0;
+    Paired *p = xcalloc((size_t)nc + 1, sizeof *p);
+    int *cols = xmalloc(((size_t)nc + 1) * sizeof *cols);
+    double *raw = xmalloc(((size_t)nc + 1) * sizeof *raw), *adj = xmalloc(((size_t)nc + 1) * sizeof *adj);
+    char evidence[4096] = "";
+    size_t o = 0;
+    int skipped = 0;
+    for (int c = 0; c < nc; c++) {
+        if (!strcmp(rep->cols[c].key, "avg")) continue;
+        if (rep->cols[c].at_chance) { skipped++; continue; }
+        analysis_compare(an, l4q, other, c, &p[k]);
+        if (!p[k].ok) {
+            o += (size_t)snprintf(evidence + o, sizeof evidence - o, "%s: not compared (%s); ", rep->cols[c].title, p[k].why);
+            continue;
+        }
+        cols[k] = c;
+        raw[k] = p[k].p;
+        k++;
+    }
+    stats_holm(raw, k, adj);
+    int better = 0, worse = 0;
+    for (int i = 0; i < k && o < sizeof evidence; i++) {
+        const Column *col = &rep->cols[cols[i]];
+        double favour = col->higher_better ? p[i].est : -p[i].est;
+        if (adj[i] < 0.05) { better += favour > 0; worse += favour < 0; }
+        char e[96], pv[32];
+        paired_format(&p[i], e, sizeof e, pv, sizeof pv);
+        o += (size_t)snprintf(evidence + o, sizeof evidence - o, "%s %s %s (Holm %s%.2g); ", col->title, e, pv,
+                              adj[i] < 1e-4 ? "<" : "", adj[i] < 1e-4 ? 1e-4 : adj[i]);
+    }
+    if (o >= 2 && o < sizeof evidence) evidence[o - 2] = 0;
+    const char *verdict = !k ? "inconclusive (nothing to compare)"
+                        : better && !worse ? "**agree**"
+                        : worse && !better ? "**disagree**"
+                        : better && worse ? "inconclusive (significant both ways)" : "inconclusive (no significant difference)";
+    fprintf(md, "| %s | %d | %s | %s%s |\n", cl->text, rep->rows[l4q].bits, verdict, evidence,
+            skipped ? " (columns at chance left out)" : "");
+    free(p); free(cols); free(raw); free(adj);
+}
+
+// Accounted training memory of a row (MB): weights + trainable + grad/optimizer + saved
+// for backward + peak transient; min and max over its runs.
+static int accounted(const Report *rep, int row, double *mean, double *lo, double *hi) {
+    const RowGroup *g = &rep->rows[row];
+    double s = 0;
+    *lo = INFINITY; *hi = -INFINITY;
+    for (int i = 0; i < g->n; i++) {
+        const RunRec *r = &rep->runs[g->runs[i]];
+        double v = 0;
+        for (int k = 0; k < 5; k++) { if (r->mem[k] < 0) return -1; v += (double)r->mem[k] / 1e6; }
+        s += v;
+        if (v < *lo) *lo = v;
+        if (v > *hi) *hi = v;
+    }
+    *mean = g->n ? s / g->n : NAN;
+    return g->n ? 0 : -1;
+}
+
+static void memory_claim(const Report *rep, const char *text, int a, int b, int want_far, FILE *md) {
+    double ma, la, ha, mb, lb, hb;
+    if (accounted(rep, a, &ma, &la, &ha) != 0 || accounted(rep, b, &mb, &lb, &hb) != 0 || mb <= 0) {
+        fprintf(md, "| %s | %s | inconclusive (no memory group in some run.h5) | |\n", text, table_bits_label(rep->rows[a].bits));
+        return;
+    }
+    double ratio = ma / mb;
+    int holds = want_far ? ratio >= 1.5 : ratio >= 0.8 && ratio <= 1.25;
+    double pa, sa, pb, sb;
+    int na, nb;
+    table_mem_cell(rep, &rep->rows[a], 5, &pa, &sa, &na);
+    table_mem_cell(rep, &rep->rows[b], 5, &pb, &sb, &nb);
+    fprintf(md, "| %s | %s | %s | %s %.3f MB vs %s %.3f MB: **%.2f×** (range over runs %.2f–%.2f×; deterministic accounting, no p-value)",
+            text, table_bits_label(rep->rows[a].bits), holds ? "**agree**" : "**disagree**", rep->rows[a].label, ma, rep->rows[b].label, mb,
+            ratio, la / hb, ha / lb);
+    if (na && nb && pb > 0) fprintf(md, "; peak RSS %.0f vs %.0f MB (%.2f×)", pa, pb, pa / pb);
+    fprintf(md, " |\n");
+}
+
+static void scale_caveat(const Report *rep, FILE *md) {
+    long steps = 0;
+    const char *model = NULL, *limit = NULL;
+    long seeds[64];
+    int ns = 0;
+    for (int i = 0; i < rep->nruns; i++) {
+        const RunRec *r = &rep->runs[i];
+        if (r->steps > steps) steps = r->steps;
+        if (!model) model = table_cfg(r, "model");
+        if (!limit) limit = table_cfg(r, "eval.limit");
+        int have = 0;
+        for (int k = 0; k < ns; k++) have |= seeds[k] == r->seed;
+        if (!have && ns < 64) seeds[ns++] = r->seed;
+    }
+    const char *base = model ? strrchr(model, '/') : NULL;
+    base = base ? base + 1 : model ? model : "?";
+    fprintf(md, "Scale caveat: these runs fine-tune `%s`%s for at most %ld steps, evaluate %s%s document(s) per task and use %d seed(s); "
+                "the paper fine-tunes 3B–33B LLaMA models for 25K iterations on Alpaca. A verdict says how the methods behave at "
+                "this scale and budget, not whether the paper's numbers hold at its scale.\n\n",
+            base, strstr(base, "stories260K") ? " (260K parameters)" : "", steps, limit ? "at most " : "all ", limit ? limit : "the",
+            ns);
+}
+
+void findings_write(const Report *rep, Analysis *an, FILE *md) {
+    fprintf(md, "## Findings: the paper's claims, tested on these runs\n\n");
+    int bits[16], nb = l4q_bits(rep, bits);
+    if (!nb) { fprintf(md, "No complete L4Q runs: no claim of the paper can be tested here.\n\n"); return; }
+    scale_caveat(rep, md);
+    fprintf(md, "Accuracy claims: paired differences L4Q − other over every main column not at chance (95%% bootstrap "
+                "interval; accuracy in points, PPL as relative change, so negative favours L4Q there), sign-flip p with "
+                "Holm's adjustment over the claim's columns; agree = L4Q significantly better somewhere and worse nowhere, "
+                "disagree = the reverse. Memory claims: accounted training memory (weights + trainable + gradients/optimizer "
+                "+ saved for backward + transient); ≈ means a ratio in [0.8, 1.25], far larger at least 1.5×.\n\n");
+    fprintf(md, "| Claim | Bits | Verdict | Evidence |\n|---|---|---|---|\n");
+    char notes[2048] = "";
+    size_t o = 0;
+    for (size_t c = 0; c < sizeof ACCURACY / sizeof ACCURACY[0]; c++) {
+        const Claim *cl = &ACCURACY[c];
+        if (claim_row(rep, cl, -1) < 0) {
+            o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: %s — %s has no complete runs in this study.\n", cl->text,
+                                  table_display_name(cl->methods[0]));
+            continue;
+        }
+        for (int i = 0; i < nb; i++) {
+            int l = find_row(rep, "l4q", bits[i]), x = claim_row(rep, cl, bits[i]);
+            if (x < 0) {
+                o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped at %d bits: %s — no %s row at %d bits.\n", bits[i], cl->text,
+                                      table_display_name(cl->methods[0]), bits[i]);
+                continue;
+            }
+            accuracy_claim(rep, an, cl, l, x, md);
+        }
+    }
+    int lora = find_row(rep, "lora", -1);
+    for (int i = 0; i < nb; i++) {
+        int l = find_row(rep, "l4q", bits[i]);
+        if (lora >= 0) memory_claim(rep, "L4Q's training memory ≈ LoRA's", l, lora, 0, md);
+        static const char *FAR[2][2] = {{"qat_lora", "QAT-LoRA's training memory far larger than L4Q's"},
+                                        {"lsq", "LSQ's training memory far larger than L4Q's"}};
+        for (int k = 0; k < 2; k++) {
+            int x = find_row(rep, FAR[k][0], bits[i]);
+            if (x >= 0) memory_claim(rep, FAR[k][1], x, l, 1, md);
+            else if (i == 0)
+                o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: %s — no %s row at the L4Q bit-widths.\n", FAR[k][1],
+                                      table_display_name(FAR[k][0]));
+        }
+    }
+    if (lora < 0) o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: L4Q's training memory ≈ LoRA's — LoRA has no complete runs in this study.\n");
+    fprintf(md, "\n%s\n", notes);
+}
