@@ -68,10 +68,14 @@ static Tokenizer *finish(int n, char **vocab, int *lens, float *scores, int max_
     // Decode of a <0xXX> piece returns a pointer into this table (byte, NUL) as llama2.c does.
     for (int i = 0; i < 256; i++) { t->byte_pieces[2 * i] = (unsigned char)i; t->byte_pieces[2 * i + 1] = 0; }
     t->index = index_build(t);
+    t->bos_id = TOK_BOS_ID;
+    t->eos_id = TOK_EOS_ID;
     return t;
 }
 
 Tokenizer *tok_load(const char *path, int vocab_size) {
+    Tokenizer *other = tok_load_other(path, vocab_size);
+    if (other) return other;
     size_t size;
     unsigned char *buf = (unsigned char *)read_file(path, &size);
     if (size < 4) { free(buf); die_input("%s: not a tokenizer.bin: %zu bytes, too short for the header", path, size); }
@@ -146,6 +150,7 @@ Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *s
 
 void tok_free(Tokenizer *t) {
     if (!t) return;
+    if (t->bpe) bpe_free(t->bpe);
     for (int i = 0; i < t->vocab_size; i++) free(t->vocab[i]);
     free(t->vocab);
     free(t->lens);
@@ -215,6 +220,7 @@ static int byte_token(const Tokenizer *t, unsigned char c) {
 }
 
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int **out) {
+    if (t->bpe) return bpe_encode(t, text, len, flags, out);
     // At most one symbol per byte, plus BOS, dummy prefix and EOS.
     if (len > (size_t)INT32_MAX - 3) die_input("tokenizer: text of %zu bytes is too long", len);
     size_t cap = len + 3;
@@ -275,6 +281,7 @@ static int hexval(char c) {
 }
 
 const char *tok_decode(const Tokenizer *t, int prev, int token, size_t *len) {
+    if (t->bpe) return bpe_decode(t, prev, token, len);
     if (token < 0 || token >= t->vocab_size) die_input("tokenizer: token id %d outside 0..%d", token, t->vocab_size - 1);
     const char *p = t->vocab[token];
     size_t n = (size_t)t->lens[token];
