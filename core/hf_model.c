@@ -239,7 +239,7 @@ ModelFile *hf_load(const char *dir) {
     StSet *s = st_open(wp);
     ModelFile *mf = mf_alloc(dir, &c);
     size_t V = c.vocab_size, D = c.dim, L = c.n_layers, total = V * D * (c.shared_classifier ? 1 : 2) + L * D * 2 + D;
-    for (int p = 0; p < 7; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
+    for (int p = 0; p < N_LAYER_PROJ; p++) { int o, i; proj_dims(&c, p, &o, &i); total += L * o * i; }
     float *cur = xmalloc_aligned(total * sizeof(float));
     mf->blob = cur;
     mf->tok_emb = cur; cur += V * D;
@@ -248,7 +248,7 @@ ModelFile *hf_load(const char *dir) {
     mf->rms_ffn = cur; cur += L * D;
     mf->rms_final = cur; cur += D;
     fetch(s, wp, "model.norm.weight", 1, c.dim, mf->rms_final, 0);
-    static const char *const hname[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    static const char *const hname[N_LAYER_PROJ] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     int hs = c.dim / c.n_heads;
     char nm[128];
@@ -257,10 +257,10 @@ ModelFile *hf_load(const char *dir) {
         fetch(s, wp, nm, 1, c.dim, mf->rms_att + l * D, 0);
         snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l);
         fetch(s, wp, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
             snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, hname[p]);
-            mf->w[l * 7 + p] = cur;
+            mf->w[l * N_LAYER_PROJ + p] = cur;
             fetch(s, wp, nm, o, i, cur, p == P_Q || p == P_K ? hs : 0);
             cur += (size_t)o * i;
         }
