@@ -1,7 +1,6 @@
-// common.c — the packed-base helpers and the GPTQ records shared by the baseline layers
-// (see common.h).
+// common.c — what the baseline layers share (see common.h): the GPTQ records, the LoRA
+// config check, the choice of uniform base, and baselines_register.
 #include "common.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 // tokbench.c — tokenizer throughput: `tokbench TOKENIZER FILE...` streams each file
-// through tokstream (SPEC §3 paragraphs, chunked reads) and prints MB/s, tokens and peak
+// through tokstream (perplexity-protocol paragraphs, chunked reads) and prints MB/s, tokens and peak
 // RSS. bench/stream.sh feeds it natural and adversarial text.
 #include "tokstream.h"
 #include "util.h"

@@ -1,4 +1,4 @@
-// data.h — training/validation data (README "Perplexity protocol", "Training: run config and run log").
+// data.h — training/validation data (README "Perplexity protocol", "Training").
 //
 // text:   the perplexity protocol's paragraphs → one BOS-separated token stream (ppl.c's text_to_stream, so
 //         training and `l4q ppl` tokenise identically). Training rows are random windows

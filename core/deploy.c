@@ -2,10 +2,10 @@
 // its life cycle, dequantization, the LoRA merge, the row-tiled products (also those of a
 // 16-bit frozen W0: w0_forward) and the inference-only layers built from it (what `--model FILE.l4qz` runs on):
 //
-//   DEP_FP32     Y = X·Wᵀ
-//   DEP_UNIFORM  Y = X·Wqᵀ (+ α·(X·Aᵀ)·Bᵀ when a LoRA side branch is present, "n&fp"),
-//   DEP_NF4      Wq dequantized a row tile at a time into a small buffer — the fp32
-//                weight is never materialized whole, so the layer holds only the packed form.
+//   DEP_FP32             Y = X·Wᵀ
+//   DEP_UNIFORM, DEP_NF4 Y = X·Wqᵀ (+ α·(X·Aᵀ)·Bᵀ when a LoRA side branch is present, "n&fp"),
+//                        Wq dequantized a row tile at a time into a small buffer — the fp32
+//                        weight never exists whole, so the layer holds only the packed form.
 //
 // An inference layer borrows its Deploy: it belongs to the ModelFile, which outlives the
 // Model built from it. backward is an internal error: these layers have nothing to train.

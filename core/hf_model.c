@@ -271,7 +271,7 @@ ModelFile *hf_load(const char *dir) {
     ModelFile *mf = mf_alloc(dir, &c);
     mf->hold = s;
     mf->hold_free = st_close_void;
-    static const char *const hname[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    static const char *const hname[N_LAYER_PROJ] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     int hs = c.dim / c.n_heads, dt;
     char nm[128];
@@ -279,7 +279,7 @@ ModelFile *hf_load(const char *dir) {
     // into the blob, sized for exactly those.
     size_t V = c.vocab_size, D = c.dim, L = c.n_layers, total = L * D * 2 + D, total16 = 0;
     for (int l = 0; l < c.n_layers; l++)
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
             snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, hname[p]);
             StTensor *t = st_find(s, nm);
@@ -307,13 +307,13 @@ ModelFile *hf_load(const char *dir) {
         fetch(s, wp, nm, 1, c.dim, mf->rms_att + l * D, 0);
         snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l);
         fetch(s, wp, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
-        for (int p = 0; p < 7; p++) {
+        for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
             snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, hname[p]);
             int perm = p == P_Q || p == P_K ? hs : 0;
             const uint16_t *h = keep16(s, wp, nm, o, i, perm, &cur16, &dt);
-            if (h) { mf_set_w16(mf, l * 7 + p, dt, h); continue; }
-            mf->w[l * 7 + p] = cur;
+            if (h) { mf_set_w16(mf, l * N_LAYER_PROJ + p, dt, h); continue; }
+            mf->w[l * N_LAYER_PROJ + p] = cur;
             fetch(s, wp, nm, o, i, cur, perm);
             cur += (size_t)o * i;
         }

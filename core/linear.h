@@ -2,7 +2,8 @@
 //
 // Every projection of the model (q,k,v,o,gate,up,down, optionally the head) is a Linear.
 // A method is one file that fills a LinearOps table and registers a MethodEntry (name,
-// keys, defaults, constructor, optional model-level hooks; core/methods.h). Conventions (llm.c style):
+// keys, defaults, constructor, optional model-level hooks; core/methods.h).
+// Conventions (llm.c style):
 //   forward(X[N×in]) → Y[N×out]           (Y overwritten)
 //   backward(X, dY[N×out]) → dX += dY·Wᵀ-ish (dX may be NULL), param grads +=
 // X is passed again to backward: the model keeps every layer input as an activation
@@ -36,7 +37,7 @@ static inline void mem_transient(MemAccount *m, size_t bytes) {
 }
 
 // Method hyper-parameters (YAML `method:` block). `set` marks which keys the config gave,
-// so a method can reject keys it does not use (README "Training: run config").
+// so a method can reject keys it does not use (README "Training").
 // The key names, listed once: X(ID, "yaml name"). Bit MK_ID of MethodCfg.set ⇔ key given;
 // METHOD_KEY_NAMES[MKI_ID] is its name (core/methods.c), read by config.c and sweep.c.
 #define METHOD_KEY_LIST(X) X(RANK, "rank") X(ALPHA, "alpha") X(DROPOUT, "dropout") \

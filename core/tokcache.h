@@ -1,4 +1,4 @@
-// tokcache.h — a text file's SPEC §3 token stream, tokenized once (streamed, tokstream.h)
+// tokcache.h — a text file's token stream (README "Perplexity protocol"), tokenized once (streamed, tokstream.h)
 // into a cache file and memory-mapped: training reads its tokens from the page cache,
 // and every run of a sweep with the same tokenizer and data reuses the file.
 //

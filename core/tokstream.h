@@ -1,4 +1,4 @@
-// tokstream.h — a text file as SPEC §3's token stream (ppl.h's text_to_stream), read and
+// tokstream.h — a text file as the perplexity protocol's token stream (README) (ppl.h's text_to_stream), read and
 // tokenized in chunks: memory holds one read buffer (grown only to fit the longest
 // paragraph) and the tokens asked for, never the whole file or its whole stream. The ids
 // are exactly text_to_stream's on the same bytes.

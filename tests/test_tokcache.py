@@ -1,6 +1,6 @@
 # test_tokcache.py — training text is tokenized once into a memory-mapped cache file
 # (core/tokcache.c) keyed by tokenizer + data: a second run reuses it, its ids equal the
-# SPEC §3 stream of `l4q tokenize` per paragraph, and a damaged cache is rebuilt.
+# perplexity-protocol stream (README) of `l4q tokenize` per paragraph, and a damaged cache is rebuilt.
 import os, shutil, struct, subprocess, tempfile, time
 import numpy as np
 from testlib import check, run, data, done
@@ -31,7 +31,7 @@ for para in paras:
     if s:
         out = run(["tokenize", "--tokenizer", data("models/stories260K/tok512.bin"), "--text", s, "--bos"]).stdout.split()
         want += [int(x) for x in out]
-check(b[:4] == b"L4QT" and n == len(ids) and ids == want, "tokcache: ids equal the paragraph-wise SPEC §3 stream", f"{ids[:12]} vs {want[:12]}")
+check(b[:4] == b"L4QT" and n == len(ids) and ids == want, "tokcache: ids equal the paragraph-wise perplexity-protocol stream", f"{ids[:12]} vs {want[:12]}")
 m0 = os.stat(cf).st_mtime_ns if cf else 0
 time.sleep(0.05)
 p = run(["train", cfg, "--out", os.path.join(tmp, "b"), "--set", "train.seed=3"], check_rc=False, env=env)
