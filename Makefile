@@ -1,8 +1,8 @@
 # L4Q harness. `make` installs missing Debian packages (when root), then builds build/l4q.
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results run cli
-DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev pkg-config gnuplot-nox hdf5-tools
-TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy clang libclang-rt-14-dev libomp-dev
+DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
+TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy python3-sentencepiece clang libclang-rt-14-dev libomp-dev
 
 HDF5_INC := /usr/include/hdf5/serial
 HDF5_LIB := /usr/lib/x86_64-linux-gnu/hdf5/serial
@@ -13,7 +13,7 @@ BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 CPPFLAGS := -Icore -I. -I$(BLAS_INC) -I$(HDF5_INC) -I/usr/include/cjson -D_GNU_SOURCE
 CFLAGS  ?= -O3 -march=native -g
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -MMD -MP
-LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -lyaml -lcjson -lcrypto -lm -fopenmp
+LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -lyaml -lcjson -lpcre2-8 -lcrypto -lm -fopenmp
 
 SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
 LIBSRCS := $(filter-out cli/main.c,$(SRCS))
@@ -25,7 +25,7 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test-deps test asan fuzz fuzz-build bench reproduce clean
+.PHONY: all deps test-deps llamacpp-deps test asan fuzz fuzz-build bench reproduce clean
 all: deps build/l4q $(TESTBIN)
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
@@ -36,12 +36,24 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (run make as root or install them)"; exit 1; fi; fi
 
-test-deps:
+test-deps: llamacpp-deps
 	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing"; exit 1; fi; fi
+
+# llama.cpp's source tree (vocabulary test files, gguf-py, headers) and prebuilt libraries,
+# from the npm package node-llama-cpp (test-only): build/npm is the npm prefix, build/llama.cpp
+# the clone of the package's git bundle of the matching llama.cpp source.
+LLAMACPP_NPM := node-llama-cpp@3.21.1
+llamacpp-deps: build/llama.cpp/.done
+build/llama.cpp/.done:
+	@mkdir -p build/npm
+	npm i -E --ignore-scripts --no-audit --no-fund --loglevel=error --prefix build/npm $(LLAMACPP_NPM) >/dev/null
+	rm -rf build/llama.cpp
+	git clone -q build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle build/llama.cpp
+	touch $@
 
 build/l4q: $(OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)

@@ -75,7 +75,8 @@ int cmd_generate(int argc, char **argv) {
     while (n <= steps) {
         model_logits_row(M, pos, lg);
         int next = sample(lg, V, temp, topp, &rng, tmp);
-        if (next == TOK_BOS_ID) break;
+        // llama2.c stops at BOS (its sequence delimiter); the other tokenizers also at EOS.
+        if (next == tok->bos_id || (tok->bpe && next == tok->eos_id)) break;
         size_t l;
         const char *p = tok_decode(tok, seq[n - 1], next, &l);
         print_piece(p, l);

@@ -107,6 +107,14 @@ static int info_model(const char *path, int json) {
         cJSON_AddBoolToObject(cf, "shared_classifier", c->shared_classifier);
         cJSON_AddItemToObject(cf, "norm_eps", json_float(c->norm_eps));
         cJSON_AddItemToObject(cf, "rope_theta", json_float(c->rope_theta));
+        if (c->rope_factor > 0) {
+            cJSON *rs = cJSON_AddObjectToObject(cf, "rope_scaling");
+            cJSON_AddStringToObject(rs, "rope_type", "llama3");
+            cJSON_AddItemToObject(rs, "factor", json_float(c->rope_factor));
+            cJSON_AddItemToObject(rs, "low_freq_factor", json_float(c->rope_low_freq_factor));
+            cJSON_AddItemToObject(rs, "high_freq_factor", json_float(c->rope_high_freq_factor));
+            cJSON_AddItemToObject(rs, "original_max_position_embeddings", json_float(c->rope_original_max_pos));
+        }
         cJSON_AddNumberToObject(o, "params", (double)params);
         cJSON_AddNumberToObject(o, "weight_bytes", (double)bytes);
         if (qparams) {
@@ -142,6 +150,9 @@ static int info_model(const char *path, int json) {
                c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->dim / c->n_heads, c->vocab_size, c->seq_len);
         printf("classifier    %s\n", c->shared_classifier ? "shared with the token embedding" : "separate head");
         printf("norm eps      %g\nrope theta    %g\n", (double)c->norm_eps, (double)c->rope_theta);
+        if (c->rope_factor > 0)
+            printf("rope scaling  llama3: factor %g, low/high freq factor %g/%g, original context %g\n", (double)c->rope_factor,
+                   (double)c->rope_low_freq_factor, (double)c->rope_high_freq_factor, (double)c->rope_original_max_pos);
         printf("parameters    %zu (%.3f M)\n", params, params / 1e6);
         printf("weights       %zu bytes (%s) as held in memory\n", bytes, wb);
         if (qparams)

@@ -1,5 +1,5 @@
 // cmd_tokenize.c — `l4q tokenize`: encode text to ids (or decode ids to text) with a
-// llama2.c tokenizer.bin. A debugging aid and the hook the tokenizer oracle tests drive.
+// tokenizer file (tokenizer.bin, tokenizer.json, tokenizer.model, GGUF). A debugging aid and the hook the tokenizer oracle tests drive.
 #include "cli.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -68,7 +68,7 @@ int cmd_tokenize(int argc, char **argv) {
         // Raw bytes, no trailing newline, so a round trip can be compared byte for byte.
         // BOS/EOS are markers, not text: they print nothing but still act as `prev`.
         for (int i = 0; i < n; i++) {
-            if (ids[i] == TOK_BOS_ID || ids[i] == TOK_EOS_ID) continue;
+            if (ids[i] == t->bos_id || ids[i] == t->eos_id) continue;
             size_t len;
             const char *p = tok_decode(t, i ? ids[i - 1] : -1, ids[i], &len);
             fwrite(p, 1, len, stdout);

@@ -23,6 +23,8 @@ static const struct {
 };
 
 ModelFile *model_file_load(const char *path) {
+    // A directory is a Hugging Face model (core/hf_model.c); files are picked by content.
+    if (hf_is_dir(path)) { ModelFile *hf = hf_load(path); mf_check_finite(hf); return hf; }
     size_t len;
     char *buf = read_file(path, &len);
     ModelFile *mf = NULL;

@@ -12,5 +12,12 @@ int llama2c_magic(const void *buf, size_t len); // v1/v2 (v0 has no magic)
 ModelFile *llama2c_load(const char *path, void *buf, size_t len);
 // GGUF v3 (and v2) (core/gguf.c); the weights are converted into a blob of their own.
 ModelFile *gguf_load(const char *path, const void *buf, size_t len);
+// Hugging Face LLaMA/Mistral directory: config.json + safetensors (core/hf_model.c). A
+// directory, not a file, so model_file_load checks for it before reading anything.
+int hf_is_dir(const char *path);
+ModelFile *hf_load(const char *dir);
+// HF row of llama2.c's row r in a q/k projection with heads of size hs (HF's rotate-half
+// permutation; core/hf_model.c).
+int hf_rope_row(int r, int hs);
 // llama.cpp's names of the per-layer projections, blk.N.<name>.weight (reader and writer).
 extern const char *const GGUF_PROJ_NAMES[N_LAYER_PROJ];

@@ -8,6 +8,7 @@
 // so the rows are used as stored. Checked: stories260K.gguf's attn_q/attn_k equal the v0
 // file's wq/wk exactly (tests/test_checkpoint.c).
 #include "checkpoint.h"
+#include "half.h"
 #include "tokenizer.h"
 #include <math.h>
 #include <stdlib.h>
@@ -138,19 +139,6 @@ static const char *type_name(uint32_t t) {
     return t == GG_BF16 ? "BF16" : "non-float";
 }
 
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 31) bits = sign | 0x7f800000u | (m << 13);             // Inf/NaN
-    else if (e) bits = sign | ((e + 112) << 23) | (m << 13);          // normal: rebias 15→127
-    else if (!m) bits = sign;                                         // ±0
-    else {                                                            // subnormal: normalise
-        int s = 0;
-        while (!(m & 1024)) { m <<= 1; s++; }
-        bits = sign | ((uint32_t)(113 - s) << 23) | ((m & 1023) << 13);
-    }
-    float f; memcpy(&f, &bits, 4); return f;
-}
-
 typedef struct {
     const char *path;
     const unsigned char *data; // start of the tensor data section
@@ -176,52 +164,106 @@ static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float 
     size_t n = (size_t)rows * cols;
     if (ti->type == GG_F32) memcpy(dst, src, n * 4);
     else if (ti->type == GG_F16) {
-        for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); dst[j] = half_to_float(h); }
+        f16_row_to_f32(src, dst, n);
         T->n_f16++;
     } else if (ti->type == GG_BF16) {
-        for (size_t j = 0; j < n; j++) { uint16_t h; memcpy(&h, src + 2 * j, 2); uint32_t b = (uint32_t)h << 16; memcpy(&dst[j], &b, 4); }
+        bf16_row_to_f32(src, dst, n);
         T->n_bf16++;
     } else die_input("%s: GGUF tensor '%s' has type %s (%u); only F32, F16 and BF16 are supported", T->path, name, type_name(ti->type), ti->type);
     return 1;
 }
 
-// tokenizer.ggml.tokens (+ scores) → the llama2.c-style tokenizer: sentencepiece's "▁"
-// (U+2581) becomes a space, byte pieces like "<0x0A>" keep their text.
-static void load_vocab(ModelFile *mf, const Meta *m, const Kv *toks) {
-    Str model = kv_str(m, "tokenizer.ggml.model");
-    if (model.s && !str_eq(model, "llama")) {
-        warnf("%s: embedded tokenizer model '%.*s' is not sentencepiece/llama; pass --tokenizer", m->path, (int)model.n, model.s);
-        return;
+// An array of n elements of type et under `key`, or NULL when absent.
+static const Kv *kv_array(const Meta *m, const char *key, uint32_t et, uint64_t n) {
+    const Kv *k = kv_find(m, key);
+    if (k && (k->type != GT_ARRAY || k->elem_type != et || (n && k->count != n)))
+        die_input("%s: GGUF %s must be an array of %llu %s", m->path, key, (unsigned long long)n,
+                  et == GT_STRING ? "strings" : et == GT_F32 ? "f32" : "i32");
+    return k;
+}
+static char **kv_strings(const Meta *m, const Kv *k, int **lens) {
+    char **out = xmalloc((size_t)k->count * sizeof *out);
+    if (lens) *lens = xmalloc((size_t)k->count * sizeof **lens);
+    Rd r = {m->path, m->p, SIZE_MAX, k->at}; // bounds were checked when the header was parsed
+    for (uint64_t i = 0; i < k->count; i++) {
+        Str s = str(&r, "tokenizer");
+        if (s.n > (1u << 20)) die_input("%s: GGUF tokenizer string %llu is implausibly long", m->path, (unsigned long long)i);
+        out[i] = xmalloc(s.n + 1);
+        memcpy(out[i], s.s, s.n);
+        out[i][s.n] = 0;
+        if (lens) (*lens)[i] = (int)s.n;
     }
+    return out;
+}
+
+// tokenizer.ggml.* → a tokenizer (core/tok_bpe.c): model "llama" is SentencePiece BPE by
+// scores with byte fallback, "gpt2" byte-level BPE by merges with the pre-tokenizer regex
+// named by tokenizer.ggml.pre. Specials are not parsed in text (llama.cpp's parse_special
+// off, its tokenizer tests' setting). NULL when the file has no vocabulary, or (strict 0,
+// loading a model) one of a kind not implemented here: then --tokenizer is needed.
+static Tokenizer *vocab_tokenizer(const Meta *m, int strict) {
+    const Kv *toks = kv_find(m, "tokenizer.ggml.tokens");
+    if (!toks) return NULL;
+    if (toks->type != GT_ARRAY || toks->elem_type != GT_STRING || toks->count == 0 || toks->count > (1u << 24))
+        die_input("%s: GGUF tokenizer.ggml.tokens is not a non-empty array of strings", m->path);
     int n = (int)toks->count;
-    char **pieces = xcalloc(n, sizeof *pieces);
-    int *lens = xcalloc(n, sizeof *lens);
-    float *scores = xcalloc(n, sizeof *scores);
-    const Kv *sk = kv_find(m, "tokenizer.ggml.scores");
+    Str model = kv_str(m, "tokenizer.ggml.model"), pre = kv_str(m, "tokenizer.ggml.pre");
+    TokSpec s = {0};
+    s.n = n;
+    if (!model.s || str_eq(model, "llama")) s.kind = TOKK_SPM;
+    else if (str_eq(model, "gpt2")) s.kind = TOKK_BYTE_BPE;
+    else {
+        (strict ? die_input : warnf)("%s: GGUF tokenizer.ggml.model '%.*s' is not supported (llama, gpt2)%s", m->path,
+                                     (int)(model.n > 40 ? 40 : model.n), model.s, strict ? "" : "; pass --tokenizer");
+        return NULL;
+    }
+    int *lens;
+    s.pieces = kv_strings(m, toks, &lens);
+    s.lens = lens;
+    const Kv *sk = kv_array(m, "tokenizer.ggml.scores", GT_F32, toks->count);
+    float *scores = NULL;
     if (sk) {
-        if (sk->type != GT_ARRAY || sk->elem_type != GT_F32 || sk->count != toks->count)
-            die_input("%s: GGUF tokenizer.ggml.scores must be an f32 array of %d entries", m->path, n);
+        scores = xmalloc((size_t)n * sizeof *scores);
         memcpy(scores, m->p + sk->at, (size_t)n * 4);
         for (int i = 0; i < n; i++)
             if (!isfinite(scores[i])) die_input("%s: GGUF tokenizer.ggml.scores[%d] is not finite", m->path, i);
     }
-    Rd r = {m->path, m->p, SIZE_MAX, toks->at};
-    for (int i = 0; i < n; i++) {
-        Str s = str(&r, "tokenizer.ggml.tokens");
-        char *out = xmalloc(s.n + 1);
-        size_t o = 0;
-        for (size_t j = 0; j < s.n; j++) {
-            if (j + 2 < s.n && (unsigned char)s.s[j] == 0xE2 && (unsigned char)s.s[j + 1] == 0x96 && (unsigned char)s.s[j + 2] == 0x81) { out[o++] = ' '; j += 2; }
-            else out[o++] = s.s[j];
-        }
-        out[o] = 0;
-        pieces[i] = out; lens[i] = (int)o;
+    s.scores = scores;
+    const Kv *tk = kv_array(m, "tokenizer.ggml.token_type", GT_I32, toks->count);
+    int *types = NULL;
+    if (tk) { types = xmalloc((size_t)n * sizeof *types); memcpy(types, m->p + tk->at, (size_t)n * 4); }
+    s.types = types;
+    s.bos = (int)kv_int(m, "tokenizer.ggml.bos_token_id", s.kind == TOKK_SPM ? 1 : -1, 0);
+    s.eos = (int)kv_int(m, "tokenizer.ggml.eos_token_id", s.kind == TOKK_SPM ? 2 : -1, 0);
+    s.unk = (int)kv_int(m, "tokenizer.ggml.unknown_token_id", s.kind == TOKK_SPM ? 0 : -1, 0);
+    if (s.bos >= n || s.eos >= n || s.unk >= n) die_input("%s: GGUF tokenizer bos/eos/unknown id is outside the %d-token vocabulary", m->path, n);
+    const Kv *sp = kv_find(m, "tokenizer.ggml.add_space_prefix");
+    s.add_dummy_prefix = sp ? m->p[sp->at] != 0 : s.kind == TOKK_SPM;
+    s.byte_fallback = 1;
+    const Kv *mk = NULL;
+    int llama3 = pre.s && (str_eq(pre, "llama-bpe") || str_eq(pre, "llama3") || str_eq(pre, "llama-v3"));
+    if (s.kind == TOKK_BYTE_BPE && !llama3 && !(pre.s && str_eq(pre, "gpt-2"))) {
+        (strict ? die_input : warnf)("%s: GGUF tokenizer.ggml.pre '%.*s' is not supported (llama-bpe, llama3, gpt-2)%s", m->path,
+                                     pre.s ? (int)(pre.n > 40 ? 40 : pre.n) : 6, pre.s ? pre.s : "absent", strict ? "" : "; pass --tokenizer");
+        for (int i = 0; i < n; i++) free(s.pieces[i]);
+        free(s.pieces); free(lens); free(scores); free(types);
+        return NULL;
     }
-    if (n <= 0) die_input("%s: GGUF tokenizer.ggml.tokens is empty", m->path);
-    mf->tok = tok_from_pieces(n, pieces, lens, scores); // copies the pieces
-    tok_set_source(mf->tok, m->path);
-    for (int i = 0; i < n; i++) free(pieces[i]);
-    free(pieces); free(lens); free(scores);
+    if (s.kind == TOKK_BYTE_BPE) {
+        mk = kv_array(m, "tokenizer.ggml.merges", GT_STRING, 0);
+        if (!mk) die_input("%s: GGUF gpt2 tokenizer without tokenizer.ggml.merges", m->path);
+        s.merges = kv_strings(m, mk, NULL);
+        s.n_merges = (int)mk->count;
+        // llama.cpp's pre-tokenizer names: Llama-3's regex (merges ignored for whole-vocab
+        // pieces, as llama.cpp does for it), or GPT-2's.
+        s.pattern = llama3 ? TOK_PATTERN_LLAMA3 : TOK_PATTERN_GPT2;
+        s.ignore_merges = llama3;
+    }
+    Tokenizer *t = tok_build(m->path, &s);
+    for (int i = 0; i < n; i++) free(s.pieces[i]);
+    for (int i = 0; i < s.n_merges; i++) free(s.merges[i]);
+    free(s.pieces); free(lens); free(scores); free(types); free(s.merges);
+    return t;
 }
 
 // A parsed GGUF file: its metadata and tensor infos, pointing into the caller's buffer.
@@ -417,9 +459,17 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     uint64_t nt = g.nt;
     snprintf(mf->format, sizeof mf->format, "gguf-v%u %s", g.version,
              T.n_f16 && T.n_bf16 ? "mixed f16/bf16/f32" : T.n_f16 ? (T.n_f16 == (int)nt ? "f16" : "f16/f32") : T.n_bf16 ? (T.n_bf16 == (int)nt ? "bf16" : "bf16/f32") : "f32");
-    const Kv *toks = kv_find(&g.m, "tokenizer.ggml.tokens");
-    if (toks) load_vocab(mf, &g.m, toks);
+    mf->tok = vocab_tokenizer(&g.m, 0);
     free(g.ti);
     free(g.m.kv);
     return mf;
+}
+
+Tokenizer *gguf_load_tokenizer(const char *path, const void *buf, size_t len) {
+    Gguf g = {.path = path, .buf = buf, .len = len};
+    Rd r = {path, buf, len, 4};
+    read_header(&g, &r); // metadata only: a vocabulary file may hold no tensors
+    Tokenizer *t = vocab_tokenizer(&g.m, 1);
+    free(g.m.kv);
+    return t;
 }

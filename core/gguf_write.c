@@ -38,6 +38,7 @@ static char *to_spm(const char *p, int len, size_t *outn) {
 }
 
 void gguf_write(const char *path, const ModelFile *mf, float *const *w, const Tokenizer *tok, const char *name) {
+    if (!tok_embeddable(tok, mf->c.vocab_size)) tok = NULL; // then --tokenizer is needed with the export
     const Config *c = &mf->c;
     int L = c->n_layers, nt = 0;
     Tensor *ts = xcalloc((size_t)L * 9 + 4, sizeof *ts);
@@ -58,6 +59,8 @@ void gguf_write(const char *path, const ModelFile *mf, float *const *w, const To
     T1("output_norm.weight", mf->rms_final, c->dim);
     if (!c->shared_classifier) T2("output.weight", mf->wcls, c->vocab_size, c->dim);
 
+    if (c->rope_factor > 0) // llama.cpp keeps it as a rope_freqs tensor, which core/gguf.c does not read
+        die_input("%s: GGUF export of a model with llama3 RoPE scaling is not supported (export l4qz)", path);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     W wt = {fopen(tmp, "wb"), tmp};

@@ -12,6 +12,7 @@
 
 #define L4QZ_HDR 16 // magic, version, file_bytes: outside the checksum (file_bytes is patched last)
 #define L4QZ_FLAG_TOKENIZER 1u
+#define L4QZ_FLAG_ROPE_LLAMA3 2u // followed by f32 factor, low, high, original_max_pos
 
 // ---- writer ---------------------------------------------------------------------------
 
@@ -85,6 +86,7 @@ static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
 void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, const char *method, const char *form) {
     const Config *c = &mf->c;
     int L = c->n_layers, D = c->dim, V = c->vocab_size;
+    if (!tok_embeddable(tok, V)) tok = NULL; // then --tokenizer is needed with the export
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     Wr w = {fopen(tmp, "wb"), tmp, HASH64_INIT, 0};
@@ -101,7 +103,11 @@ void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, con
     wr_f32(&w, c->rope_theta);
     wr_name(&w, method ? method : mf->method);
     wr_name(&w, form ? form : (mf->form[0] ? mf->form : "fp32"));
-    wr_u32(&w, tok ? L4QZ_FLAG_TOKENIZER : 0);
+    wr_u32(&w, (tok ? L4QZ_FLAG_TOKENIZER : 0) | (c->rope_factor > 0 ? L4QZ_FLAG_ROPE_LLAMA3 : 0));
+    if (c->rope_factor > 0) {
+        wr_f32(&w, c->rope_factor); wr_f32(&w, c->rope_low_freq_factor);
+        wr_f32(&w, c->rope_high_freq_factor); wr_f32(&w, c->rope_original_max_pos);
+    }
     wr_floats(&w, mf->tok_emb, (size_t)V * D);
     wr_floats(&w, mf->rms_att, (size_t)L * D);
     wr_floats(&w, mf->rms_ffn, (size_t)L * D);
@@ -265,7 +271,7 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
         die_input("%s: checksum mismatch: the L4QZ file is damaged", path);
 
     Rd r = {p, len - 8, L4QZ_HDR, path};
-    Config c;
+    Config c = {0};
     c.dim = rd_i32(&r, "header"); c.hidden_dim = rd_i32(&r, "header"); c.n_layers = rd_i32(&r, "header");
     c.n_heads = rd_i32(&r, "header"); c.n_kv_heads = rd_i32(&r, "header"); c.vocab_size = rd_i32(&r, "header");
     c.seq_len = rd_i32(&r, "header");
@@ -280,7 +286,13 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
     memcpy(form, rd(&r, 32, "header"), 32);
     method[31] = form[31] = 0;
     uint32_t flags = rd_u32(&r, "header");
-    if (flags & ~L4QZ_FLAG_TOKENIZER) die_input("%s: l4qz header: unknown flags 0x%x", path, flags);
+    if (flags & ~(L4QZ_FLAG_TOKENIZER | L4QZ_FLAG_ROPE_LLAMA3)) die_input("%s: l4qz header: unknown flags 0x%x", path, flags);
+    if (flags & L4QZ_FLAG_ROPE_LLAMA3) {
+        c.rope_factor = rd_f32(&r, "header"); c.rope_low_freq_factor = rd_f32(&r, "header");
+        c.rope_high_freq_factor = rd_f32(&r, "header"); c.rope_original_max_pos = rd_f32(&r, "header");
+        if (!(c.rope_factor >= 1 && c.rope_low_freq_factor > 0 && c.rope_high_freq_factor > c.rope_low_freq_factor && c.rope_original_max_pos >= 1))
+            die_input("%s: l4qz header: invalid llama3 RoPE scaling", path);
+    }
 
     ModelFile *mf = mf_alloc(path, &c);
     snprintf(mf->format, sizeof mf->format, "l4qz v%d", L4QZ_VERSION);

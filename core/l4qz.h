@@ -4,7 +4,8 @@
 //   0   "L4QZ"  u32 version  u64 file_bytes (the whole file, trailer included)
 //   16  Config: i32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
 //       shared_classifier; f32 norm_eps, rope_theta
-//       char method[32], char form[32] (NUL-padded), u32 flags (bit 0: tokenizer embedded)
+//       char method[32], char form[32] (NUL-padded), u32 flags (bit 0: tokenizer embedded,
+//       bit 1: llama3 RoPE scaling, then f32 factor, low_freq, high_freq, original_max_pos)
 //   f32 tok_emb V×dim, rms_att L×dim, rms_ffn L×dim, rms_final dim, [wcls V×dim if unshared]
 //   L·N_LAYER_PROJ projection records, layer-major in q,k,v,o,gate,up,down order:
 //       u32 kind, i32 out, i32 in, then by kind

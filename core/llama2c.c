@@ -43,7 +43,7 @@ static size_t weights_elems(const Config *c) {
 // w3(up), rms_final, freq_cis real+imag (seq_len × head_size/2 each), wcls if unshared.
 static ModelFile *load_v0(const char *path, char *buf, size_t len) {
     if (len < 28) die_input("%s: truncated: expected at least 28 bytes (llama2.c v0 header), got %zu", path, len);
-    Config c;
+    Config c = {0};
     header_config(&c, (unsigned char *)buf);
     c.shared_classifier = c.vocab_size > 0; // llama2.c's convention: negative = own head
     if (c.vocab_size < 0 && c.vocab_size != INT32_MIN) c.vocab_size = -c.vocab_size;
@@ -71,7 +71,7 @@ static ModelFile *load_v0(const char *path, char *buf, size_t len) {
 // (v2: int32 group_size at byte 37, unaligned), zero padding.
 static Config header_v12(const char *path, const unsigned char *p, size_t len, int version) {
     if (len < 256) die_input("%s: truncated: expected at least 256 bytes (llama2.c v%d header), got %zu", path, version, len);
-    Config c;
+    Config c = {0};
     header_config(&c, p + 8);
     if (p[36] > 1) die_input("%s: llama2.c v%d header: shared_classifier flag is %d (expected 0 or 1)", path, version, p[36]);
     c.shared_classifier = p[36];

@@ -101,7 +101,8 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
     M->act_bytes = acc;
     M->rope_cos = xmalloc((size_t)maxT * (D / c->n_heads / 2) * sizeof(float));
     M->rope_sin = xmalloc((size_t)maxT * (D / c->n_heads / 2) * sizeof(float));
-    rope_tables(M->rope_cos, M->rope_sin, maxT, D / c->n_heads, c->rope_theta);
+    const float llama3[4] = {c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_original_max_pos};
+    rope_tables(M->rope_cos, M->rope_sin, maxT, D / c->n_heads, c->rope_theta, c->rope_factor > 0 ? llama3 : NULL);
 
     struct ModelScratch *S = xcalloc(1, sizeof *S);
     // Head rows per sgemm: every call repacks the whole V×D classifier, so wide chunks

@@ -7,6 +7,8 @@ typedef struct {
     int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
     int shared_classifier; // head tied to the token embedding
     float norm_eps, rope_theta;
+    // Llama-3.1 RoPE frequency scaling (HF rope_scaling type "llama3"); factor 0 = none.
+    float rope_factor, rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos;
 } Config;
 
 struct Tokenizer;

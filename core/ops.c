@@ -56,11 +56,22 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
         }
 }
 
-void rope_tables(float *cos_t, float *sin_t, int T, int hs, float theta) {
+// Llama-3.1's frequency scaling (HF _compute_llama3_parameters): wavelengths above
+// orig/lo are slowed by `factor`, below orig/hi kept, and blended smoothly between.
+static float llama3_freq(float f, float factor, float lo, float hi, float orig) {
+    double wavelen = 2 * M_PI / f;
+    if (wavelen < orig / hi) return f;
+    if (wavelen > orig / lo) return f / factor;
+    double sm = (orig / wavelen - lo) / (hi - lo);
+    return (float)((1 - sm) * f / factor + sm * f);
+}
+
+void rope_tables(float *cos_t, float *sin_t, int T, int hs, float theta, const float llama3[4]) {
     // Same float arithmetic as llama2.c so greedy decoding reproduces its text.
     for (int p = 0; p < T; p++)
         for (int j = 0; j < hs; j += 2) {
             float freq = 1.0f / powf(theta, j / (float)hs);
+            if (llama3) freq = llama3_freq(freq, llama3[0], llama3[1], llama3[2], llama3[3]);
             float val = p * freq;
             cos_t[p * (hs / 2) + j / 2] = cosf(val);
             sin_t[p * (hs / 2) + j / 2] = sinf(val);

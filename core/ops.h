@@ -16,7 +16,8 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
 // position of row r being r % T. cos/sin tables are [pos][head_size/2].
 void rope_forward(float *x, int r0, int r1, int T, int cols, int head_size, const float *cos_t, const float *sin_t);
 void rope_backward(float *dx, int r0, int r1, int T, int cols, int head_size, const float *cos_t, const float *sin_t);
-void rope_tables(float *cos_t, float *sin_t, int T, int head_size, float theta);
+// llama3: {factor, low_freq_factor, high_freq_factor, original_max_position_embeddings}, or NULL.
+void rope_tables(float *cos_t, float *sin_t, int T, int head_size, float theta, const float llama3[4]);
 
 // Causal GQA attention over B sequences of length T; only query positions t ≥ t0 are
 // computed (t0 > 0: incremental decoding with B = 1 reusing cached k, v).

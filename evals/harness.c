@@ -51,9 +51,10 @@ static void encode_request(const Tokenizer *tok, int add_bos, const char *ctx, c
                            int **ctx_cache, int *ctx_cache_n, char **ctx_cache_key, Req *q) {
     int *ce, nce, *whole, nw, *cont_ids, ncont;
     if (!*ctx) {
+        if (tok->bos_id < 0) die_input("the tokenizer has no BOS token to condition an empty context on");
         int *c;
         int nc = tok_encode(tok, cont, strlen(cont), 0, &c);
-        int bos = TOK_BOS_ID;
+        int bos = tok->bos_id;
         q->tok = concat_ids(&bos, 1, c, nc);
         q->len = nc + 1;
         ncont = nc;
@@ -72,7 +73,7 @@ static void encode_request(const Tokenizer *tok, int add_bos, const char *ctx, c
         } else {
             free(*ctx_cache); free(*ctx_cache_key);
             nce = tok_encode(tok, ctx, lctx, flags, &ce);
-            if (nce == 0) { free(ce); int bos = TOK_BOS_ID; ce = concat_ids(&bos, 1, NULL, 0); nce = 1; }
+            if (nce == 0) { free(ce); int bos = tok->bos_id; ce = concat_ids(&bos, 1, NULL, 0); nce = 1; }
             *ctx_cache = ce; *ctx_cache_n = nce;
             *ctx_cache_key = xmalloc(lctx + 1);
             memcpy(*ctx_cache_key, ctx, lctx); (*ctx_cache_key)[lctx] = 0;
