@@ -5,7 +5,7 @@
 #include "fuzz.h"
 #include "model.h"
 #include "optim.h"
-#include "trainstate.h"
+#include "run/trainstate.h"
 #include <openssl/sha.h>
 
 static Param *ps[512];
