@@ -2,7 +2,10 @@
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results run cli
 DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
-TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy python3-sentencepiece clang libclang-rt-14-dev libomp-dev
+# MPI is optional (core/dist.h): build/l4q never links it; the plugin below is loaded only
+# when l4q runs under mpirun/srun. `make mpi` installs OpenMPI and builds the plugin.
+MPI_PKGS := libopenmpi-dev openmpi-bin
+TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy python3-sentencepiece clang libclang-rt-14-dev libomp-dev $(MPI_PKGS)
 
 HDF5_INC := /usr/include/hdf5/serial
 HDF5_LIB := /usr/lib/x86_64-linux-gnu/hdf5/serial
@@ -25,35 +28,52 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test-deps llamacpp-deps test asan fuzz fuzz-build bench reproduce clean
-all: deps build/l4q $(TESTBIN)
+.PHONY: all deps test-deps llamacpp-deps mpi mpi-deps test asan fuzz fuzz-build bench reproduce clean
+all: deps build/l4q $(TESTBIN) $(if $(shell command -v mpicc),build/libl4q_mpi.so)
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (run make as root or install them)"; exit 1; fi; fi
-
+endef
+deps:
+	$(call apt_install,$(DEB_PKGS))
 test-deps: llamacpp-deps
-	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "missing Debian packages:$$missing"; exit 1; fi; fi
+	$(call apt_install,$(TEST_PKGS))
+mpi-deps:
+	$(call apt_install,$(MPI_PKGS))
 
-# llama.cpp's source tree (vocabulary test files, gguf-py, headers) and prebuilt libraries,
-# from the npm package node-llama-cpp (test-only): build/npm is the npm prefix, build/llama.cpp
-# the clone of the package's git bundle of the matching llama.cpp source.
-LLAMACPP_NPM := node-llama-cpp@3.21.1
-llamacpp-deps: build/llama.cpp/.done
-build/llama.cpp/.done:
+mpi: mpi-deps build/libl4q_mpi.so
+build/libl4q_mpi.so: mpi/l4q_mpi.c core/dist.h core/tensor.h
+	@mkdir -p $(dir $@)
+	mpicc -std=c11 -Wall -Wextra -O2 -g -fPIC -shared -D_GNU_SOURCE -Icore -o $@ $<
+
+# llama.cpp itself, for the tests only (tests/test_llamacpp*.py, vocab tests): the npm
+# package node-llama-cpp ships prebuilt libllama/libggml for this platform and a git bundle
+# of the matching llama.cpp source (headers, gguf-py). Idempotent; never needed by build/l4q.
+NLC_VERSION := 3.21.1
+LLAMA_BINS := build/npm/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+llamacpp-deps: build/llama.cpp/include/llama.h
+build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle:
+	@command -v npm >/dev/null && command -v git >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm git >/dev/null; \
+	  else echo "missing npm/git (run make test-deps as root or install them)"; exit 1; fi; }
 	@mkdir -p build/npm
-	npm i -E --ignore-scripts --no-audit --no-fund --loglevel=error --prefix build/npm $(LLAMACPP_NPM) >/dev/null
+	cd build/npm && npm i -E --ignore-scripts --no-audit --no-fund --loglevel=error node-llama-cpp@$(NLC_VERSION)
+	@test -f $@ && test -d $(LLAMA_BINS)
+build/llama.cpp/include/llama.h: build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle
 	rm -rf build/llama.cpp
-	git clone -q build/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle build/llama.cpp
-	touch $@
+	git -c advice.detachedHead=false clone -q $< build/llama.cpp
+	@touch $@
+# The llama.cpp oracle client (tests/llamacpp/llama_client.c) against those libraries.
+build/llamacpp/llama_client: tests/llamacpp/llama_client.c build/llama.cpp/include/llama.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Ibuild/llama.cpp/include -Ibuild/llama.cpp/ggml/include -o $@ $< \
+	  $(wildcard $(LLAMA_BINS)/libllama.v*.so) $(wildcard $(LLAMA_BINS)/libggml.v*.so) $(LLAMA_BINS)/libggml-base.so \
+	  -Wl,-rpath,$(abspath $(LLAMA_BINS)) -lm
 
 build/l4q: $(OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -106,7 +126,9 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: build/l4q fuzz-build
 	@bash fuzz/run.sh $(FUZZ_SECONDS)
 
-test: test-deps all asan fuzz-build
+# The MPI plugin after test-deps, which installs OpenMPI.
+test: test-deps all asan fuzz-build build/llamacpp/llama_client
+	@$(MAKE) --no-print-directory build/libl4q_mpi.so
 	@bash tests/run.sh
 
 bench: all build/bench/memtime

@@ -1,13 +1,17 @@
-// cmd_export.c — `l4q export RUN_DIR --format l4qz|gguf --out F [--merge] [--tokenizer F]`.
-// Source: RUN_DIR/final.l4qz (the deployed model a run wrote), or any model file.
+// cmd_export.c — `l4q export RUN_DIR --format l4qz|gguf --out F [--merge] [--tokenizer F]
+// [--fallback f32|f16|q8_0] [--outtype f32|f16] [--adapter F]`.
+// Source: RUN_DIR/final.l4qz of a complete run (the deployed model it wrote), or any model file.
 //   l4qz  the deployed form as is (packed codes + s, b; NF4; LoRA side branch if mixed);
 //         --merge folds a side branch in and re-quantizes (a different model: reported
 //         separately, e.g. QLoRA merged).
-//   gguf  fp32 GGUF v3 (dequantized, LoRA folded) with the tokenizer vocabulary.
+//   gguf  llama.cpp's block types (core/gguf_export.c): uniform codes as Q4_1/Q5_1, a fp
+//         side branch as a llama.cpp LoRA adapter (--adapter, default OUT's stem + .lora.gguf),
+//         forms without an exact block only with --fallback.
 #include "baselines/baselines.h"
 #include "cli.h"
 #include "gguf_write.h"
 #include "l4qz.h"
+#include "runlog_read.h"
 #include "model.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -29,10 +33,10 @@ static Tokenizer *run_tokenizer(const char *dir, int vocab) {
 }
 
 int cmd_export(int argc, char **argv) {
-    Flag fl[] = {FLAGV("format"), FLAGV("out"), FLAGB("merge"), FLAGV("tokenizer")};
+    Flag fl[] = {FLAGV("format"), FLAGV("out"), FLAGB("merge"), FLAGV("tokenizer"), FLAGV("fallback"), FLAGV("outtype"), FLAGV("adapter")};
     Args a;
-    args_parse(&a, fl, 4, argc, argv, "export");
-    if (a.npos != 1) die_input("usage: l4q export RUN_DIR --format l4qz|gguf --out F [--merge]");
+    args_parse(&a, fl, 7, argc, argv, "export");
+    if (a.npos != 1) die_input("usage: l4q export RUN_DIR --format l4qz|gguf --out F [--merge] [--fallback f32|f16|q8_0] [--outtype f32|f16] [--adapter F]");
     const char *src = a.pos[0], *fmt = arg_str(&a, "format", "l4qz"), *out = arg_str(&a, "out", NULL);
     if (!out) die_input("export: --out is required");
     if (strcmp(fmt, "l4qz") && strcmp(fmt, "gguf")) die_input("export: --format must be l4qz or gguf (got '%s')", fmt);
@@ -41,6 +45,12 @@ int cmd_export(int argc, char **argv) {
     if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
         snprintf(dir, sizeof dir, "%s", src);
         snprintf(path, sizeof path, "%s/final.l4qz", src);
+        char log[4300];
+        snprintf(log, sizeof log, "%s/run.h5", src);
+        RunFile rf;
+        if (runfile_read(log, RUNFILE_STATUS, &rf) != 0) die_input("%s: no readable run.h5 (%s): not a run directory", src, rf.error);
+        if (strcmp(rf.status, "complete")) die_input("%s: the run is not complete (status '%s'): nothing to export", src, rf.status);
+        runfile_free(&rf);
         if (!file_exists(path)) die_input("%s: no final.l4qz (run not complete?)", src);
     } else {
         snprintf(path, sizeof path, "%s", src);
@@ -59,13 +69,21 @@ int cmd_export(int argc, char **argv) {
         l4qz_write(out, mf, mf->tok ? mf->tok : tok, mf->method[0] ? mf->method : NULL, form); // embeds the run's tokenizer
         model_free(M);
     } else {
-        float **w = xcalloc(n, sizeof *w);
-        for (int i = 0; i < n; i++) w[i] = mf->dep && mf->dep[i] ? deploy_dequant(mf->dep[i]) : NULL;
-        float **wp = xcalloc(n, sizeof *wp);
-        for (int i = 0; i < n; i++) wp[i] = w[i] ? w[i] : mf->w[i];
-        gguf_write(out, mf, wp, tok ? tok : mf->tok, mf->method[0] ? mf->method : NULL);
-        for (int i = 0; i < n; i++) free(w[i]);
-        free(w); free(wp);
+        const char *ot = arg_str(&a, "outtype", "f32");
+        if (strcmp(ot, "f32") && strcmp(ot, "f16")) die_input("export: --outtype must be f32 or f16 (got '%s')", ot);
+        char adapter[4300];
+        const char *ap = arg_str(&a, "adapter", NULL);
+        size_t ol = strlen(out);
+        if (ap) snprintf(adapter, sizeof adapter, "%s", ap);
+        else snprintf(adapter, sizeof adapter, "%.*s.lora.gguf", (int)(ol > 5 && !strcmp(out + ol - 5, ".gguf") ? ol - 5 : ol), out);
+        GgufExportOpts o = {arg_str(&a, "fallback", NULL), !strcmp(ot, "f16"), mf->method[0] ? mf->method : NULL,
+                            mf->method[0] ? mf->method : NULL, mf->form[0] ? mf->form : NULL, adapter, 1};
+        GgufExportReport r;
+        gguf_export(out, mf, tok ? tok : mf->tok, &o, &r);
+        printf("gguf: %d projections in Q4_1/Q5_1 blocks, %d by --fallback %s, %d fp; projections %.3f bits/weight; %zu bytes\n",
+               r.n_block, r.n_fallback, o.fallback ? o.fallback : "-", r.n_fp, 8.0 * (double)r.qbytes / (double)r.qparams, r.bytes);
+        if (r.n_block) printf("largest weight deviation from fp16 d, m: %.3g (%s), recorded as l4q.fp16_max_dev.* in the file\n", r.max_dev, r.max_dev_tensor);
+        if (r.n_adapter) printf("LoRA side branch of %d projections → llama.cpp adapter %s (%zu bytes)\n", r.n_adapter, adapter, r.adapter_bytes);
     }
     printf("exported %s → %s (%s%s)\n", path, out, fmt, merged ? ", LoRA merged and re-quantized" : "");
     if (tok) tok_free(tok);

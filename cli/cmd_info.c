@@ -2,6 +2,7 @@
 // machine and the BLAS build deliver; README "Build and test" explains why the OpenBLAS core matters).
 #include "checkpoint.h"
 #include "cli.h"
+#include "ggml_quants.h"
 #include "tokenizer.h"
 #include "util.h"
 #include <cJSON.h>
@@ -66,6 +67,19 @@ static DepStat deploy_stat(const Deploy *d) {
     return s;
 }
 
+// A tensor held as fp32: its stored type, bytes and bits/weight in the file (a GGUF file's
+// ggml type, e.g. q4_1 at 5 bits/weight; every other format stores it as f32).
+static DepStat stored_stat(const ModelFile *mf, int k, size_t n) {
+    DepStat s = {n * 4, 0, 32, "f32"};
+    const char *name = mf->src_type ? gq_type_name(mf->src_type[k]) : NULL;
+    if (name && gq_nbytes(mf->src_type[k], n)) {
+        s.weight_bytes = gq_nbytes(mf->src_type[k], n);
+        s.bpw = 8.0 * (double)s.weight_bytes / (double)n;
+        for (int i = 0; name[i] && i < 47; i++) s.form[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]), s.form[i + 1] = 0;
+    }
+    return s;
+}
+
 static void human(char *out, size_t n, double bytes) {
     const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int i = 0;
@@ -88,7 +102,10 @@ static int info_model(const char *path, int json) {
             ds[k] = deploy_stat(t[k].dep);
             bytes += ds[k].weight_bytes + ds[k].lora_bytes;
             qparams += n; qbytes += ds[k].weight_bytes; lora += ds[k].lora_bytes;
-        } else bytes += n * 4;
+        } else {
+            bytes += n * 4;
+            ds[k] = stored_stat(mf, k, n);
+        }
     }
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -132,10 +149,9 @@ static int info_model(const char *path, int json) {
             cJSON_AddStringToObject(e, "name", t[k].name);
             int shape[2] = {t[k].rows, t[k].cols};
             cJSON_AddItemToObject(e, "shape", cJSON_CreateIntArray(shape, 2));
-            cJSON_AddStringToObject(e, "dtype", t[k].dep ? ds[k].form : "f32");
-            size_t n = (size_t)t[k].rows * t[k].cols;
-            cJSON_AddNumberToObject(e, "bytes", (double)(t[k].dep ? ds[k].weight_bytes + ds[k].lora_bytes : n * 4));
-            if (t[k].dep) cJSON_AddNumberToObject(e, "bits_per_weight", ds[k].bpw);
+            cJSON_AddStringToObject(e, "dtype", ds[k].form);
+            cJSON_AddNumberToObject(e, "bytes", (double)(ds[k].weight_bytes + ds[k].lora_bytes));
+            cJSON_AddNumberToObject(e, "bits_per_weight", ds[k].bpw);
             cJSON_AddItemToArray(arr, e);
         }
         print_json(o);
@@ -165,9 +181,7 @@ static int info_model(const char *path, int json) {
         for (int k = 0; k < nt; k++) {
             char shape[32];
             snprintf(shape, sizeof shape, "%dx%d", t[k].rows, t[k].cols);
-            size_t n = (size_t)t[k].rows * t[k].cols;
-            if (t[k].dep) printf("%-20s %-14s %-20s %12zu %8.3f\n", t[k].name, shape, ds[k].form, ds[k].weight_bytes + ds[k].lora_bytes, ds[k].bpw);
-            else printf("%-20s %-14s %-20s %12zu %8d\n", t[k].name, shape, "f32", n * 4, 32);
+            printf("%-20s %-14s %-20s %12zu %8.3f\n", t[k].name, shape, ds[k].form, ds[k].weight_bytes + ds[k].lora_bytes, ds[k].bpw);
         }
     }
     free(ds);

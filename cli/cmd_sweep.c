@@ -2,7 +2,9 @@
 // The spec is expanded and every run config validated before anything starts, so a
 // malformed spec fails with file:line:col and no run directory is touched.
 #include "cli.h"
+#include "dist.h"
 #include "experiments/sweep.h"
+#include "results/report.h"
 #include "util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +16,14 @@ int cmd_sweep(int argc, char **argv) {
     args_parse(&a, fl, sizeof fl / sizeof fl[0], argc, argv, "sweep");
     if (a.npos != 1) die_input("usage: l4q sweep SPEC.yaml [--jobs N] [--out DIR] [--set key=value]... [--dry-run] [--json]");
     Flag *sets = arg_get(&a, "set");
-    Sweep *s = sweep_load(a.pos[0], (char **)sets->multi, sets->multi_n, arg_str(&a, "out", NULL));
-    if (arg_flag(&a, "dry-run")) {
+    // Under MPI rank 0 alone reads and expands the spec (its errors end the job); the
+    // others wait for it, asleep.
+    int lead = dist_rank() == 0, ranks = dist_size();
+    Sweep *s = lead ? sweep_load(a.pos[0], (char **)sets->multi, sets->multi_n, arg_str(&a, "out", NULL)) : NULL;
+    dist_barrier();
+    if (!lead) {
+        if (arg_flag(&a, "dry-run")) return 0;
+    } else if (arg_flag(&a, "dry-run")) {
         if (arg_flag(&a, "json")) {
             char *j = sweep_plan_json(s);
             puts(j);
@@ -32,8 +40,20 @@ int cmd_sweep(int argc, char **argv) {
     o.cores = threads_count();
     if (o.cores < 1) o.cores = 1;
     o.jobs = arg_int(&a, "jobs", o.cores);
+    o.remote = NULL;
     if (o.jobs < 1) die_input("--jobs: must be >= 1");
-    int rc = sweep_execute(s, &o);
-    sweep_free(s);
+    if (ranks == 1) {
+        int rc = sweep_execute(s, &o);
+        sweep_free(s);
+        return rc;
+    }
+    dist_fail_if(arg_get(&a, "jobs")->given, "--jobs: under MPI every rank runs one run at a time (start more ranks instead)");
+    int rc = sweep_execute_dist(s, &o);
+    if (lead) {
+        // On a cluster the report is the sweep's last step, written by rank 0.
+        ReportOptions ro = {"md", 0, "l4q"};
+        report_write(s->out, &ro);
+        sweep_free(s);
+    }
     return rc;
 }

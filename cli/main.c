@@ -1,6 +1,7 @@
 // main.c — build/l4q entry point: BLAS core check, thread setup, subcommand dispatch.
 #include "baselines/baselines.h"
 #include "cli.h"
+#include "dist.h"
 #include "util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,23 @@ int main(int argc, char **argv) {
         argv[j++] = argv[i];
     }
     argc = j;
+    // Under mpirun/srun only train and sweep take part; a rank's default thread count is
+    // its share of its node's cores.
+    int dist = argc >= 2 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "sweep"));
+    dist_init(argc >= 2 ? argv[1] : "l4q", dist);
+    if (threads <= 0 && dist_size() > 1 && !getenv("L4Q_THREADS")) threads = dist_default_threads();
     threads_init(threads);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     for (int i = 0; i < NCMDS; i++)
-        if (!strcmp(argv[1], CMDS[i].name)) return CMDS[i].fn(argc - 2, argv + 2);
+        if (!strcmp(argv[1], CMDS[i].name)) {
+            int rc = CMDS[i].fn(argc - 2, argv + 2);
+            fflush(stdout);
+            dist_finalize();
+            return rc;
+        }
     usage(stderr);
     die_input("unknown command '%s'", argv[1]);
 }

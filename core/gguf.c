@@ -1,14 +1,16 @@
 // gguf.c — GGUF reader for llama-architecture models (format: docs/design.md
 // "Model and tokenizer"): header, typed metadata (all value types, arrays included),
-// tensor infos, aligned data. F32/F16/BF16 tensors are converted into one fp32 blob in
-// ModelFile's layout; the embedded vocabulary becomes mf->tok.
+// tensor infos, aligned data. Tensors of any type core/ggml_quants.c dequantizes (F32,
+// F16, BF16 and llama.cpp's Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K blocks) are converted,
+// exactly as ggml does, into one fp32 blob in ModelFile's layout; the embedded vocabulary
+// becomes mf->tok.
 //
 // q/k layout: llama.cpp stores llama q/k rows in Meta's interleaved-pair RoPE layout (its
 // HF converter permutes rotate-half checkpoints back into it), which is also llama2.c's,
 // so the rows are used as stored. Checked: stories260K.gguf's attn_q/attn_k equal the v0
 // file's wq/wk exactly (tests/test_checkpoint.c).
 #include "checkpoint.h"
-#include "half.h"
+#include "ggml_quants.h"
 #include "tokenizer.h"
 #include <math.h>
 #include <stdlib.h>
@@ -16,7 +18,6 @@
 
 enum { GT_U8, GT_I8, GT_U16, GT_I16, GT_U32, GT_I32, GT_F32, GT_BOOL, GT_STRING, GT_ARRAY,
        GT_U64, GT_I64, GT_F64, GT_NTYPES };
-enum { GG_F32 = 0, GG_F16 = 1, GG_BF16 = 30 };
 
 const char *const GGUF_PROJ_NAMES[N_LAYER_PROJ] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
@@ -132,25 +133,19 @@ typedef struct {
     int used;
 } TInfo;
 
-static const char *type_name(uint32_t t) {
-    static const char *n[] = {"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
-                              "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"};
-    if (t < sizeof n / sizeof n[0]) return n[t];
-    return t == GG_BF16 ? "BF16" : "non-float";
-}
-
 typedef struct {
     const char *path;
     const unsigned char *data; // start of the tensor data section
     TInfo *t; uint64_t nt;
-    int n_f16, n_bf16;
+    unsigned types_seen[GQ_NTYPES]; // tensors placed, per ggml type
 } Tensors;
 
-// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32.
+// Finds `name`, checks its shape (ne innermost first: cols, rows) and converts it to fp32;
+// returns its ggml type (−1: absent and optional).
 static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float *dst, int optional) {
     TInfo *ti = NULL;
     for (uint64_t i = 0; i < T->nt; i++) if (str_eq(T->t[i].name, name)) { ti = &T->t[i]; break; }
-    if (!ti) { if (optional) return 0; die_input("%s: GGUF tensor '%s' is missing", T->path, name); }
+    if (!ti) { if (optional) return -1; die_input("%s: GGUF tensor '%s' is missing", T->path, name); }
     uint64_t want0 = (uint64_t)cols, want1 = (uint64_t)rows;
     int ok = ti->ne[0] == want0 && (ti->ndim == 1 ? rows == 1 : ti->ne[1] == want1);
     for (uint32_t d = 2; d < ti->ndim; d++) ok &= ti->ne[d] == 1;
@@ -160,17 +155,14 @@ static int tensor_fetch(Tensors *T, const char *name, int rows, int cols, float 
         die_input("%s: GGUF tensor '%s' has shape [%s] (innermost first), expected [%d,%d]", T->path, name, shape, cols, rows);
     }
     ti->used = 1;
-    const unsigned char *src = T->data + ti->offset;
-    size_t n = (size_t)rows * cols;
-    if (ti->type == GG_F32) memcpy(dst, src, n * 4);
-    else if (ti->type == GG_F16) {
-        f16_row_to_f32(src, dst, n);
-        T->n_f16++;
-    } else if (ti->type == GG_BF16) {
-        bf16_row_to_f32(src, dst, n);
-        T->n_bf16++;
-    } else die_input("%s: GGUF tensor '%s' has type %s (%u); only F32, F16 and BF16 are supported", T->path, name, type_name(ti->type), ti->type);
-    return 1;
+    if (!gq_can_dequantize(ti->type)) {
+        const char *tn = gq_type_name(ti->type);
+        die_input("%s: GGUF tensor '%s' has type %s (%u), which this reader does not dequantize (supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K)",
+                  T->path, name, tn ? tn : "unknown", ti->type);
+    }
+    gq_dequantize(ti->type, T->data + ti->offset, dst, (size_t)rows * cols);
+    T->types_seen[ti->type]++;
+    return (int)ti->type;
 }
 
 // An array of n elements of type et under `key`, or NULL when absent.
@@ -341,7 +333,7 @@ static void read_tensor_infos(Gguf *g, Rd *r) {
     g->data_off = (size_t)((r->off + g->align - 1) / g->align * g->align);
 }
 
-// Phase 3: every float tensor lies inside the file, and nothing follows the padded data.
+// Phase 3: every tensor lies inside the file, and nothing follows the padded data.
 static void check_data_section(const Gguf *g) {
     const char *path = g->path;
     size_t len = g->len, data_off = g->data_off;
@@ -350,9 +342,15 @@ static void check_data_section(const Gguf *g) {
     uint64_t end = 0;
     for (uint64_t i = 0; i < g->nt; i++) {
         const TInfo *t = &g->ti[i];
-        uint64_t es = t->type == GG_F32 ? 4 : (t->type == GG_F16 || t->type == GG_BF16) ? 2 : 0;
-        if (!es) continue; // unsupported types are reported by name if the model needs them
-        uint64_t e = t->offset + t->nel * es;
+        // Every ggml type's block size is known, so extents are checked even for types the
+        // reader cannot dequantize (those are reported by name where the model needs them).
+        int blk; size_t bsz;
+        gq_type_size(t->type, &blk, &bsz);
+        if (!blk) die_input("%s: GGUF tensor '%.*s' has unknown ggml type id %u", path, (int)(t->name.n > 100 ? 100 : t->name.n), t->name.s, t->type);
+        if (t->ne[0] % (uint64_t)blk)
+            die_input("%s: GGUF tensor '%.*s': its rows of %llu elements are not whole %s blocks of %d", path,
+                      (int)(t->name.n > 100 ? 100 : t->name.n), t->name.s, (unsigned long long)t->ne[0], gq_type_name(t->type), blk);
+        uint64_t e = t->offset + gq_nbytes(t->type, t->nel);
         if (e > end) end = e;
         if (t->offset > len || e > len - data_off)
             die_input("%s: truncated: expected %llu bytes (tensor '%.*s' ends there), got %zu", path,
@@ -412,28 +410,32 @@ static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, 
     float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
     mf->blob = blob;
     mf->tok_emb = cur; cur += V * D;
-    tensor_fetch(T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
+    // The stored type of each tensor in mf_tensors order, for `info` (the norms of all
+    // layers count as one tensor there: the first layer's type is shown).
+    uint8_t *st = mf->src_type = xcalloc((size_t)mf_tensor_count(&c), 1);
+    st[0] = (uint8_t)tensor_fetch(T, "token_embd.weight", c.vocab_size, c.dim, mf->tok_emb, 0);
     mf->rms_att = cur; cur += L * D;
     mf->rms_ffn = cur; cur += L * D;
     mf->rms_final = cur; cur += D;
-    tensor_fetch(T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
+    st[3] = (uint8_t)tensor_fetch(T, "output_norm.weight", 1, c.dim, mf->rms_final, 0);
     char nm[96];
     for (int l = 0; l < c.n_layers; l++) {
         snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
-        tensor_fetch(T, nm, 1, c.dim, mf->rms_att + l * D, 0);
+        int ta = tensor_fetch(T, nm, 1, c.dim, mf->rms_att + l * D, 0);
         snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
-        tensor_fetch(T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
+        int tf = tensor_fetch(T, nm, 1, c.dim, mf->rms_ffn + l * D, 0);
+        if (!l) st[1] = (uint8_t)ta, st[2] = (uint8_t)tf;
         for (int p = 0; p < N_LAYER_PROJ; p++) {
             int o, i; proj_dims(&c, p, &o, &i);
             snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, GGUF_PROJ_NAMES[p]);
             mf->w[l * N_LAYER_PROJ + p] = cur;
-            tensor_fetch(T, nm, o, i, cur, 0);
+            st[4 + l * N_LAYER_PROJ + p] = (uint8_t)tensor_fetch(T, nm, o, i, cur, 0);
             cur += (size_t)o * i;
         }
     }
     if (has_output) {
         mf->wcls = cur;
-        tensor_fetch(T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
+        st[4 + c.n_layers * N_LAYER_PROJ] = (uint8_t)tensor_fetch(T, "output.weight", c.vocab_size, c.dim, mf->wcls, 0);
         // llama.cpp's llama2.c converter writes a tied head out as a copy; a bit-identical
         // copy is treated as tied so training updates one matrix, as the original model did.
         if (!memcmp(mf->wcls, mf->tok_emb, V * D * sizeof(float))) { mf->wcls = NULL; mf->c.shared_classifier = 1; }
@@ -453,12 +455,18 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
     check_data_section(&g);
     int has_output;
     Config c = read_config(&g, &has_output);
-    Tensors T = {path, (const unsigned char *)buf + g.data_off, g.ti, g.nt, 0, 0};
+    Tensors T = {path, (const unsigned char *)buf + g.data_off, g.ti, g.nt, {0}};
     ModelFile *mf = read_weights(&g, &c, has_output, &T);
     // Phase 6: the format label and the embedded vocabulary.
-    uint64_t nt = g.nt;
-    snprintf(mf->format, sizeof mf->format, "gguf-v%u %s", g.version,
-             T.n_f16 && T.n_bf16 ? "mixed f16/bf16/f32" : T.n_f16 ? (T.n_f16 == (int)nt ? "f16" : "f16/f32") : T.n_bf16 ? (T.n_bf16 == (int)nt ? "bf16" : "bf16/f32") : "f32");
+    // "gguf-v3 f32/q4_1": the weight types, in ggml's id order.
+    int o = snprintf(mf->format, sizeof mf->format, "gguf-v%u ", g.version);
+    for (uint32_t t = 0, first = 1; t < GQ_NTYPES; t++)
+        if (T.types_seen[t] && o < (int)sizeof mf->format - 1) {
+            o += snprintf(mf->format + o, sizeof mf->format - o, "%s", first ? "" : "/");
+            for (const char *q = gq_type_name(t); *q && o < (int)sizeof mf->format - 1; q++) mf->format[o++] = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);
+            mf->format[o] = 0;
+            first = 0;
+        }
     mf->tok = vocab_tokenizer(&g.m, 0);
     free(g.ti);
     free(g.m.kv);

@@ -1,9 +1,7 @@
-// gguf_write.c — export a model as GGUF v3 with f32 tensors (llama architecture keys and
-// the llama tokenizer vocabulary), readable by core/gguf.c and by llama.cpp-style tools.
-// Quantized layers are written dequantized (LoRA folded in): GGUF's block formats cannot
-// carry our per-group real scale + offset exactly, so fp32 is the honest form.
+// gguf_write.c — the generic GGUF v3 writer (see gguf_write.h): metadata key/values, the
+// llama vocabulary, tensors of any ggml type at 32-byte alignment, temp file + rename.
 #include "gguf_write.h"
-#include "checkpoint.h"
+#include "ggml_quants.h"
 #include "util.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -12,18 +10,57 @@
 enum { GT_U32 = 4, GT_I32 = 5, GT_F32 = 6, GT_STRING = 8, GT_ARRAY = 9 };
 #define ALIGN 32
 
-typedef struct { FILE *f; const char *path; } W;
+typedef struct { char *key; int type; uint32_t u; float f; char *s; } Kv;
+typedef struct { char name[64]; uint32_t type; int rows, cols; const void *data; size_t bytes; } Tn;
+struct GgufOut {
+    Kv *kv; int nkv, capkv;
+    Tn *t; int nt, capt;
+    const Tokenizer *tok;
+};
+
+GgufOut *gguf_out_new(void) { return xcalloc(1, sizeof(GgufOut)); }
+static Kv *kv_add(GgufOut *g, const char *key, int type) {
+    if (g->nkv == g->capkv) g->kv = xrealloc(g->kv, (size_t)(g->capkv = g->capkv ? 2 * g->capkv : 32) * sizeof *g->kv);
+    Kv *k = &g->kv[g->nkv++];
+    memset(k, 0, sizeof *k);
+    k->key = xstrdup(key);
+    k->type = type;
+    return k;
+}
+void gguf_out_u32(GgufOut *g, const char *key, uint32_t v) { kv_add(g, key, GT_U32)->u = v; }
+void gguf_out_f32(GgufOut *g, const char *key, float v) { kv_add(g, key, GT_F32)->f = v; }
+void gguf_out_str(GgufOut *g, const char *key, const char *v) { kv_add(g, key, GT_STRING)->s = xstrdup(v); }
+void gguf_out_vocab(GgufOut *g, const Tokenizer *tok) { g->tok = tok; }
+
+void gguf_out_llama(GgufOut *g, const Config *c) {
+    gguf_out_str(g, "general.architecture", "llama");
+    gguf_out_u32(g, "general.alignment", ALIGN);
+    gguf_out_u32(g, "llama.context_length", (uint32_t)c->seq_len);
+    gguf_out_u32(g, "llama.embedding_length", (uint32_t)c->dim);
+    gguf_out_u32(g, "llama.block_count", (uint32_t)c->n_layers);
+    gguf_out_u32(g, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
+    gguf_out_u32(g, "llama.attention.head_count", (uint32_t)c->n_heads);
+    gguf_out_u32(g, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    gguf_out_u32(g, "llama.rope.dimension_count", (uint32_t)(c->dim / c->n_heads));
+    gguf_out_f32(g, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
+    gguf_out_f32(g, "llama.rope.freq_base", c->rope_theta);
+}
+
+void gguf_out_tensor(GgufOut *g, const char *name, uint32_t type, int rows, int cols, const void *data, size_t bytes) {
+    if (g->nt == g->capt) g->t = xrealloc(g->t, (size_t)(g->capt = g->capt ? 2 * g->capt : 64) * sizeof *g->t);
+    Tn *t = &g->t[g->nt++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->type = type; t->rows = rows; t->cols = cols; t->data = data; t->bytes = bytes;
+}
+
+typedef struct { FILE *f; const char *path; size_t n; } W;
 static void wr(W *w, const void *p, size_t n) {
     if (n && fwrite(p, 1, n, w->f) != n) die_input("%s: write failed: %s", w->path, strerror(errno));
+    w->n += n;
 }
 static void w_u32(W *w, uint32_t v) { wr(w, &v, 4); }
 static void w_u64(W *w, uint64_t v) { wr(w, &v, 8); }
 static void w_str(W *w, const char *s, size_t n) { w_u64(w, n); wr(w, s, n); }
-static void kv_u32(W *w, const char *k, uint32_t v) { w_str(w, k, strlen(k)); w_u32(w, GT_U32); w_u32(w, v); }
-static void kv_f32(W *w, const char *k, float v) { w_str(w, k, strlen(k)); w_u32(w, GT_F32); wr(w, &v, 4); }
-static void kv_s(W *w, const char *k, const char *v) { w_str(w, k, strlen(k)); w_u32(w, GT_STRING); w_str(w, v, strlen(v)); }
-
-typedef struct { char name[64]; const float *data; uint64_t d0, d1; int nd; } Tensor;
 
 // GGUF stores sentencepiece's "▁" where tokenizer.bin has a space.
 static char *to_spm(const char *p, int len, size_t *outn) {
@@ -37,92 +74,68 @@ static char *to_spm(const char *p, int len, size_t *outn) {
     return o;
 }
 
-void gguf_write(const char *path, const ModelFile *mf, float *const *w, const Tokenizer *tok, const char *name) {
-    if (!tok_embeddable(tok, mf->c.vocab_size)) tok = NULL; // then --tokenizer is needed with the export
-    const Config *c = &mf->c;
-    int L = c->n_layers, nt = 0;
-    Tensor *ts = xcalloc((size_t)L * 9 + 4, sizeof *ts);
-#define T2(nm, p, rows, cols) do { snprintf(ts[nt].name, 64, "%s", nm); ts[nt].data = p; ts[nt].d0 = cols; ts[nt].d1 = rows; ts[nt].nd = 2; nt++; } while (0)
-#define T1(nm, p, n) do { snprintf(ts[nt].name, 64, "%s", nm); ts[nt].data = p; ts[nt].d0 = n; ts[nt].nd = 1; nt++; } while (0)
-    T2("token_embd.weight", mf->tok_emb, c->vocab_size, c->dim);
-    for (int l = 0; l < L; l++) {
-        char nm[64];
-        snprintf(nm, 64, "blk.%d.attn_norm.weight", l); T1(nm, mf->rms_att + (size_t)l * c->dim, c->dim);
-        snprintf(nm, 64, "blk.%d.ffn_norm.weight", l); T1(nm, mf->rms_ffn + (size_t)l * c->dim, c->dim);
-        for (int p = 0; p < N_LAYER_PROJ; p++) {
-            int out, in;
-            proj_dims(c, p, &out, &in);
-            snprintf(nm, 64, "blk.%d.%s.weight", l, GGUF_PROJ_NAMES[p]);
-            T2(nm, w[l * N_LAYER_PROJ + p], out, in);
-        }
+static void write_vocab(W *o, const Tokenizer *tok) {
+    w_str(o, "tokenizer.ggml.model", 20); w_u32(o, GT_STRING); w_str(o, "llama", 5);
+    w_str(o, "tokenizer.ggml.tokens", 21); w_u32(o, GT_ARRAY); w_u32(o, GT_STRING); w_u64(o, tok->vocab_size);
+    for (int i = 0; i < tok->vocab_size; i++) {
+        size_t n;
+        char *s = to_spm(tok->vocab[i], tok->lens[i], &n);
+        w_str(o, s, n);
+        free(s);
     }
-    T1("output_norm.weight", mf->rms_final, c->dim);
-    if (!c->shared_classifier) T2("output.weight", mf->wcls, c->vocab_size, c->dim);
+    w_str(o, "tokenizer.ggml.scores", 21); w_u32(o, GT_ARRAY); w_u32(o, GT_F32); w_u64(o, tok->vocab_size);
+    wr(o, tok->scores, (size_t)tok->vocab_size * 4);
+    // token types: 2 unknown (0), 3 control (BOS/EOS), 6 byte (<0xXX>), 1 normal.
+    w_str(o, "tokenizer.ggml.token_type", 25); w_u32(o, GT_ARRAY); w_u32(o, GT_I32); w_u64(o, tok->vocab_size);
+    for (int i = 0; i < tok->vocab_size; i++) {
+        int32_t ty = i == 0 ? 2 : i <= 2 ? 3 : (tok->lens[i] == 6 && !strncmp(tok->vocab[i], "<0x", 3)) ? 6 : 1;
+        wr(o, &ty, 4);
+    }
+}
 
-    if (c->rope_factor > 0) // llama.cpp keeps it as a rope_freqs tensor, which core/gguf.c does not read
-        die_input("%s: GGUF export of a model with llama3 RoPE scaling is not supported (export l4qz)", path);
+size_t gguf_out_write(GgufOut *g, const char *path) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    W wt = {fopen(tmp, "wb"), tmp};
+    W wt = {fopen(tmp, "wb"), tmp, 0}, *o = &wt;
     if (!wt.f) die_input("%s: cannot write: %s", tmp, strerror(errno));
     temp_track(tmp);
-    W *o = &wt;
     wr(o, "GGUF", 4);
     w_u32(o, 3);
-    w_u64(o, (uint64_t)nt);
-    w_u64(o, tok ? 16 : 12);
-    kv_s(o, "general.architecture", "llama");
-    kv_s(o, "general.name", name ? name : "l4q-export");
-    kv_u32(o, "general.alignment", ALIGN);
-    kv_u32(o, "llama.context_length", (uint32_t)c->seq_len);
-    kv_u32(o, "llama.embedding_length", (uint32_t)c->dim);
-    kv_u32(o, "llama.block_count", (uint32_t)L);
-    kv_u32(o, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
-    kv_u32(o, "llama.attention.head_count", (uint32_t)c->n_heads);
-    kv_u32(o, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
-    kv_u32(o, "llama.rope.dimension_count", (uint32_t)(c->dim / c->n_heads));
-    kv_f32(o, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
-    kv_f32(o, "llama.rope.freq_base", c->rope_theta);
-    if (tok) {
-        kv_s(o, "tokenizer.ggml.model", "llama");
-        w_str(o, "tokenizer.ggml.tokens", 21); w_u32(o, GT_ARRAY); w_u32(o, GT_STRING); w_u64(o, tok->vocab_size);
-        for (int i = 0; i < tok->vocab_size; i++) {
-            size_t n;
-            char *s = to_spm(tok->vocab[i], tok->lens[i], &n);
-            w_str(o, s, n);
-            free(s);
-        }
-        w_str(o, "tokenizer.ggml.scores", 21); w_u32(o, GT_ARRAY); w_u32(o, GT_F32); w_u64(o, tok->vocab_size);
-        wr(o, tok->scores, (size_t)tok->vocab_size * 4);
-        // token types: 2 unknown (0), 3 control (BOS/EOS), 6 byte (<0xXX>), 1 normal.
-        w_str(o, "tokenizer.ggml.token_type", 25); w_u32(o, GT_ARRAY); w_u32(o, GT_I32); w_u64(o, tok->vocab_size);
-        for (int i = 0; i < tok->vocab_size; i++) {
-            int32_t ty = i == 0 ? 2 : i <= 2 ? 3 : (tok->lens[i] == 6 && !strncmp(tok->vocab[i], "<0x", 3)) ? 6 : 1;
-            wr(o, &ty, 4);
-        }
+    w_u64(o, (uint64_t)g->nt);
+    w_u64(o, (uint64_t)g->nkv + (g->tok ? 4 : 0));
+    for (int i = 0; i < g->nkv; i++) {
+        Kv *k = &g->kv[i];
+        w_str(o, k->key, strlen(k->key));
+        w_u32(o, (uint32_t)k->type);
+        if (k->type == GT_U32) w_u32(o, k->u);
+        else if (k->type == GT_F32) wr(o, &k->f, 4);
+        else w_str(o, k->s, strlen(k->s));
     }
+    if (g->tok) write_vocab(o, g->tok);
     uint64_t off = 0;
-    for (int i = 0; i < nt; i++) {
-        w_str(o, ts[i].name, strlen(ts[i].name));
-        w_u32(o, (uint32_t)ts[i].nd);
-        w_u64(o, ts[i].d0);
-        if (ts[i].nd == 2) w_u64(o, ts[i].d1);
-        w_u32(o, 0); // GGML_TYPE_F32
+    for (int i = 0; i < g->nt; i++) {
+        Tn *t = &g->t[i];
+        if (gq_nbytes(t->type, (uint64_t)(t->rows ? t->rows : 1) * t->cols) != t->bytes)
+            die_internal("gguf_out_write: tensor %s: %zu bytes do not match its type and shape", t->name, t->bytes);
+        w_str(o, t->name, strlen(t->name));
+        w_u32(o, t->rows ? 2 : 1);
+        w_u64(o, (uint64_t)t->cols); // ne innermost first: columns, then rows
+        if (t->rows) w_u64(o, (uint64_t)t->rows);
+        w_u32(o, t->type);
         w_u64(o, off);
-        off += (ts[i].d0 * (ts[i].nd == 2 ? ts[i].d1 : 1) * 4 + ALIGN - 1) / ALIGN * ALIGN;
+        off += (t->bytes + ALIGN - 1) / ALIGN * ALIGN;
     }
     static const char zeros[ALIGN];
-    long pos = ftell(o->f);
-    wr(o, zeros, (size_t)((ALIGN - pos % ALIGN) % ALIGN));
-    for (int i = 0; i < nt; i++) {
-        size_t n = ts[i].d0 * (ts[i].nd == 2 ? ts[i].d1 : 1) * 4;
-        wr(o, ts[i].data, n);
-        wr(o, zeros, (ALIGN - n % ALIGN) % ALIGN);
+    wr(o, zeros, (ALIGN - o->n % ALIGN) % ALIGN);
+    for (int i = 0; i < g->nt; i++) {
+        wr(o, g->t[i].data, g->t[i].bytes);
+        wr(o, zeros, (ALIGN - g->t[i].bytes % ALIGN) % ALIGN);
     }
     if (fclose(o->f) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
     if (rename(tmp, path) != 0) die_input("%s: cannot rename: %s", path, strerror(errno));
     temp_done(tmp);
-    free(ts);
-#undef T1
-#undef T2
+    size_t n = o->n;
+    for (int i = 0; i < g->nkv; i++) { free(g->kv[i].key); free(g->kv[i].s); }
+    free(g->kv); free(g->t); free(g);
+    return n;
 }

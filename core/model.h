@@ -30,6 +30,7 @@ typedef struct {
     struct Tokenizer *tok;  // embedded tokenizer (GGUF, l4qz), or NULL
     char method[32];        // l4qz: the method that produced it; else ""
     char form[32];          // inference form label
+    uint8_t *src_type;      // GGUF: each tensor's stored ggml type, mf_tensors order; else NULL
 } ModelFile;
 
 // Auto-detects the format by content. Bad input → die_input naming the file.

@@ -88,6 +88,7 @@ void model_file_free(ModelFile *mf) {
     }
     if (mf->tok) tok_free(mf->tok);
     free(mf->w);
+    free(mf->src_type);
     free(mf->blob);
     free(mf);
 }

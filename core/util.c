@@ -61,9 +61,16 @@ static jmp_buf *die_jb;
 static int die_quiet;
 void die_longjmp(jmp_buf *jb, int quiet) { die_jb = jb; die_quiet = quiet; }
 
+static int die_rank;
+void die_set_rank(int rank) { die_rank = rank; }
+
 static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     fflush(stdout);
-    put_line(die_jb && die_quiet ? NULL : stderr, "l4q: error: ", fmt, ap);
+    // Under MPI an error every rank hits is reported by rank 0 alone: the others wait a
+    // moment, and mpirun ends them when rank 0 exits. An error of one rank only still shows.
+    char prefix[48] = "l4q: error: ";
+    if (die_rank > 0) { sleep(2); snprintf(prefix, sizeof prefix, "l4q: error: rank %d: ", die_rank); }
+    put_line(die_jb && die_quiet ? NULL : stderr, prefix, fmt, ap);
     temps_remove();
     if (die_fn) { void (*fn)(void *, int) = die_fn; die_fn = NULL; fn(die_ctx, status); }
     if (die_jb) longjmp(*die_jb, status);

@@ -9,6 +9,7 @@
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_internal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void on_die(void (*fn)(void *ctx, int status), void *ctx); // one hook; NULL clears
+void die_set_rank(int rank); // core/dist.c: MPI ranks > 0 prefix their rank and report late
 // Fuzz targets only: while jb is set, die_* longjmp to it (setjmp returns the exit status)
 // instead of exiting, without printing when quiet. NULL restores exiting. Whatever the
 // failed call had allocated is lost, so fuzzers run without leak detection.

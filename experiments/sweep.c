@@ -556,6 +556,7 @@ char *sweep_plan_json(const Sweep *s) {
 
 typedef struct {
     pid_t pid;
+    int rank;       // 0: a forked worker of this process; > 0: the MPI rank running it
     int run;
     double t0;
 } Worker;
@@ -583,9 +584,9 @@ static void remove_file(const char *dir, const char *name) {
     if (unlink(p) != 0 && errno != ENOENT) die_input("%s: cannot remove (%s)", p, strerror(errno));
 }
 
-// Fork/exec one run. The per-run lock fd is inherited by the worker (not CLOEXEC), so
-// it stays held exactly as long as the worker lives, even if this sweep is killed.
-static pid_t launch(const SweepRun *r, int state, int threads, int lockfd) {
+// Fork/exec one run. The per-run lock fd (if any) is inherited by the worker (not
+// CLOEXEC), so it stays held exactly as long as the worker lives, even if this sweep is killed.
+pid_t sweep_launch(const SweepRun *r, int state, int threads) {
     mkdir_p(r->dir);
     char cfg[4200], logp[4200], thr[16], ckpt[4200], rcfg[4200];
     snprintf(cfg, sizeof cfg, "%s/sweep_config.yaml", r->dir);
@@ -612,7 +613,7 @@ static pid_t launch(const SweepRun *r, int state, int threads, int lockfd) {
         if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) dup2(nul, 0);
-        (void)lockfd;
+        setenv("L4Q_MPI", "0", 1); // a worker of an MPI rank is a process of its own
         const char *prog = worker_program();
         if (resume) execl(prog, prog, "train", "--resume", r->dir, "--threads", thr, (char *)NULL);
         else execl(prog, prog, "train", cfg, "--out", r->dir, "--threads", thr, (char *)NULL);
@@ -622,10 +623,20 @@ static pid_t launch(const SweepRun *r, int state, int threads, int lockfd) {
     return pid;
 }
 
+int sweep_worker_result(const SweepRun *r, int st, char *why, size_t n) {
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && sweep_run_state(r) == RUN_COMPLETE;
+    if (ok) return 1;
+    if (WIFSIGNALED(st)) snprintf(why, n, "killed by signal %d", WTERMSIG(st));
+    else if (WIFEXITED(st) && WEXITSTATUS(st)) snprintf(why, n, "exit %d", WEXITSTATUS(st));
+    else snprintf(why, n, "run.h5 not complete");
+    return 0;
+}
+
 static int take_lock(const char *path, int cloexec) {
     int fd = open(path, O_RDWR | O_CREAT | (cloexec ? O_CLOEXEC : 0), 0644);
     if (fd < 0) die_input("%s: cannot open lock file (%s)", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) { close(fd); return -1; }
+    // Held elsewhere → -1. A filesystem without flock (some network mounts) excludes nothing.
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) { close(fd); return -1; }
     return fd;
 }
 
@@ -664,6 +675,8 @@ typedef struct {
     int *failed_runs;
     Worker *w;
     int nw, jobs, threads;
+    const SweepRemote *rm; // MPI: ranks 1..rm->n are slots too (experiments/sweep_dist.c)
+    int slots;
     double t_start, dur_sum, last_print;
     int finished_here, tty;
 } Sched;
@@ -684,26 +697,54 @@ static void sched_init(Sched *q, Sweep *s, const SweepOptions *o) {
     if (q->jobs > q->nq) q->jobs = q->nq > 0 ? q->nq : 1;
     q->threads = o->cores / q->jobs;
     if (q->threads < 1) q->threads = 1;
-    fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d jobs × %d threads → %s\n", s->spec, q->total, q->skipped,
-            q->nq, q->jobs, q->threads, s->out);
-    q->w = xcalloc((size_t)q->jobs, sizeof *q->w);
+    q->rm = o->remote;
+    q->slots = q->jobs + (q->rm ? q->rm->n : 0);
+    if (q->rm)
+        fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d MPI ranks → %s\n", s->spec, q->total, q->skipped, q->nq,
+                q->rm->n + 1, s->out);
+    else
+        fprintf(stderr, "sweep %s: %d runs, %d complete, %d to run; %d jobs × %d threads → %s\n", s->spec, q->total,
+                q->skipped, q->nq, q->jobs, q->threads, s->out);
+    q->w = xcalloc((size_t)q->slots, sizeof *q->w);
     q->failed_runs = xcalloc((size_t)s->n + 1, sizeof *q->failed_runs);
     q->t_start = now_sec();
     q->tty = is_tty(stderr);
 }
 
+// Worker index of rank `rank` (> 0), or of the local worker `pid`; -1 if none.
+static int sched_find(const Sched *q, int rank, pid_t pid) {
+    for (int k = 0; k < q->nw; k++)
+        if (q->w[k].rank == rank && (rank || q->w[k].pid == pid)) return k;
+    return -1;
+}
+
+// A free slot: 0 while this process runs fewer than `jobs` workers itself, else the
+// lowest idle rank (called only when some slot is free).
+static int sched_free_slot(const Sched *q) {
+    int local = 0;
+    for (int k = 0; k < q->nw; k++) local += q->w[k].rank == 0;
+    if (local < q->jobs) return 0;
+    for (int r = 1; q->rm && r <= q->rm->n; r++)
+        if (sched_find(q, r, 0) < 0) return r;
+    die_internal("no free sweep slot");
+}
+
 // Fill free worker slots. A run whose lock is held (a worker of a sweep killed a moment
-// ago, still dying) is rotated to the back of the queue and retried.
+// ago, still dying) is rotated to the back of the queue and retried. Under MPI rank 0
+// hands out every run itself: no per-run file locks.
 static void sched_fill(Sched *q) {
     int tried = 0;
-    while (q->nw < q->jobs && q->qhead < q->nq && tried < q->nq - q->qhead) {
+    while (q->nw < q->slots && q->qhead < q->nq && tried < q->nq - q->qhead) {
         int ri = q->queue[q->qhead];
         SweepRun *r = &q->s->runs[ri];
-        mkdir_p(r->dir);
-        char rl[4200];
-        snprintf(rl, sizeof rl, "%s/.lock", r->dir);
-        int fd = take_lock(rl, 0);
-        if (fd < 0) {
+        int fd = -1, rank = sched_free_slot(q);
+        if (!q->rm) {
+            mkdir_p(r->dir);
+            char rl[4200];
+            snprintf(rl, sizeof rl, "%s/.lock", r->dir);
+            fd = take_lock(rl, 0);
+        }
+        if (!q->rm && fd < 0) {
             for (int k = q->qhead; k + 1 < q->nq; k++) q->queue[k] = q->queue[k + 1];
             q->queue[q->nq - 1] = ri;
             tried++;
@@ -712,10 +753,12 @@ static void sched_fill(Sched *q) {
         // Re-read the state under the lock: the holder may have just finished it.
         q->state[ri] = sweep_run_state(r);
         q->qhead++;
-        if (q->state[ri] == RUN_COMPLETE) { close(fd); q->done++; continue; }
-        pid_t pid = launch(r, q->state[ri], q->threads, fd);
-        close(fd);
-        q->w[q->nw].pid = pid; q->w[q->nw].run = ri; q->w[q->nw].t0 = now_sec();
+        if (q->state[ri] == RUN_COMPLETE) { if (fd >= 0) close(fd); q->done++; continue; }
+        pid_t pid = 0;
+        if (rank > 0) q->rm->start(rank, r, q->state[ri]);
+        else pid = sweep_launch(r, q->state[ri], q->threads);
+        if (fd >= 0) close(fd);
+        q->w[q->nw].pid = pid; q->w[q->nw].rank = rank; q->w[q->nw].run = ri; q->w[q->nw].t0 = now_sec();
         q->nw++;
         tried = 0;
     }
@@ -726,7 +769,7 @@ static void sched_times(const Sched *q, double t, double avg, char *el, char *et
     fmt_dur(el, 32, t - q->t_start);
     double rest = 0;
     for (int k = 0; k < q->nw; k++) rest += fmax(avg - (t - q->w[k].t0), 0);
-    fmt_dur(eta, 32, (avg * (q->nq - q->qhead) + rest) / q->jobs);
+    fmt_dur(eta, 32, (avg * (q->nq - q->qhead) + rest) / q->slots);
 }
 
 // Nothing finished: on a terminal, refresh the progress line once a second.
@@ -742,21 +785,13 @@ static void sched_idle(Sched *q) {
     usleep(100000);
 }
 
-// Worker pid exited with status st: record the run as done or failed and say so.
-static void sched_reap(Sched *q, pid_t pid, int st) {
-    int k = 0;
-    while (k < q->nw && q->w[k].pid != pid) k++;
-    if (k == q->nw) return; // not ours (cannot happen: we fork nothing else)
-    int ri = q->w[k].run;
+// Worker k's run ended, complete (ok) or not (why): record it and say so.
+static void sched_reap(Sched *q, int k, int ok, const char *why) {
+    int ri = q->w[k].run, rank = q->w[k].rank;
     double dur = now_sec() - q->w[k].t0;
     q->w[k] = q->w[--q->nw];
     const SweepRun *r = &q->s->runs[ri];
-    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && sweep_run_state(r) == RUN_COMPLETE;
-    char why[64] = "";
     if (!ok) {
-        if (WIFSIGNALED(st)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(st));
-        else if (WIFEXITED(st) && WEXITSTATUS(st)) snprintf(why, sizeof why, "exit %d", WEXITSTATUS(st));
-        else snprintf(why, sizeof why, "run.h5 not complete");
         q->failed_runs[q->failed++] = ri;
     } else {
         q->done++;
@@ -767,17 +802,20 @@ static void sched_reap(Sched *q, pid_t pid, int st) {
     double t = now_sec();
     fmt_dur(d, sizeof d, dur);
     sched_times(q, t, q->dur_sum / q->finished_here, el, eta);
-    fprintf(stderr, "%ssweep: %d/%d done, %d failed, elapsed %s, ETA %s | %s %s (%s) %s%s%s\n", q->tty ? "\r" : "", q->done,
-            q->total, q->failed, el, eta, ok ? "finished" : "FAILED", r->id, d, r->label, ok ? "" : ": ", why);
+    char on[32] = "";
+    if (q->rm) snprintf(on, sizeof on, " on rank %d", rank);
+    fprintf(stderr, "%ssweep: %d/%d done, %d failed, elapsed %s, ETA %s | %s %s%s (%s) %s%s%s\n", q->tty ? "\r" : "", q->done,
+            q->total, q->failed, el, eta, ok ? "finished" : "FAILED", r->id, on, d, r->label, ok ? "" : ": ", why);
     q->last_print = t;
 }
 
 // Phase 5: the summary, or on SIGINT/SIGTERM the workers stopped (their run.h5 stays
-// 'running' and the next sweep resumes them) and exit 130.
+// 'running' and the next sweep resumes them) and exit 130. Other MPI ranks get the
+// signal from mpirun/srun themselves.
 static int sched_finish(Sched *q, int lock) {
     if (g_stop) {
-        for (int k = 0; k < q->nw; k++) kill(q->w[k].pid, SIGTERM);
-        for (int k = 0; k < q->nw; k++) waitpid(q->w[k].pid, NULL, 0);
+        for (int k = 0; k < q->nw; k++) if (!q->w[k].rank) kill(q->w[k].pid, SIGTERM);
+        for (int k = 0; k < q->nw; k++) if (!q->w[k].rank) waitpid(q->w[k].pid, NULL, 0);
         fprintf(stderr, "\nsweep: interrupted; %d/%d complete. Run the same command again to continue.\n", q->done, q->total);
         close(lock);
         exit(130);
@@ -806,12 +844,20 @@ int sweep_execute(Sweep *s, const SweepOptions *o) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     // Phase 4: keep the slots full and reap finished workers until the queue is empty.
+    // A rank judges its own worker (sweep_worker_result), seeing run.h5 as it wrote it.
     while ((q.qhead < q.nq || q.nw > 0) && !g_stop) {
         sched_fill(&q);
-        int st = 0;
+        int st = 0, rank = 0, ok = 0, k;
+        char why[64] = "";
         pid_t pid = waitpid(-1, &st, WNOHANG);
-        if (pid <= 0) sched_idle(&q);
-        else sched_reap(&q, pid, st);
+        if (pid > 0) {
+            if ((k = sched_find(&q, 0, pid)) >= 0) sched_reap(&q, k, sweep_worker_result(&s->runs[q.w[k].run], st, why, sizeof why), why);
+        } else if (q.rm && q.rm->poll(&rank, &ok, why, sizeof why)) {
+            if ((k = sched_find(&q, rank, 0)) < 0) die_internal("rank %d reported a run it was not given", rank);
+            sched_reap(&q, k, ok, why);
+        } else {
+            sched_idle(&q);
+        }
     }
     return sched_finish(&q, lock);
 }

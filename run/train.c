@@ -2,6 +2,7 @@
 // evaluation, HDF5 logging, checkpoints and exact resume. Every method trains here.
 #include "train.h"
 #include "data.h"
+#include "dist.h"
 #include "evals/harness.h"
 #include "l4qz.h"
 #include "methods.h"
@@ -30,6 +31,8 @@ typedef struct {
     RunLog *log;
     Rng data_rng;
     int T, B;
+    int lead;            // rank 0 (or the only process): logs, checkpoints, evaluates, exports
+    double wait_s, reduce_s, step_s; // data-parallel: waiting for the slowest rank, summing gradients; all steps
     char dir[4096];
 } Trainer;
 
@@ -74,6 +77,7 @@ static double val_loss(Trainer *t, Model *M, EvalDocs *docs) {
 // Scores M: validation loss, and at the end the benchmark tasks with their per-document
 // evidence (run.h5 group docs/). The final call gets the deployed model (see train_run).
 static void evaluate(Trainer *t, Model *M, long step, int final) {
+    if (!t->lead) { dist_barrier(); return; } // the other ranks wait, asleep, for rank 0
     set_training(M, 0);
     EvalDocs vdocs;
     double vl = val_loss(t, M, final ? &vdocs : NULL);
@@ -118,6 +122,7 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
     if (docs >= 0) runlog_group_close(docs);
     runlog_flush(t->log);
     set_training(M, 1);
+    dist_barrier();
 }
 
 // Provenance: what exactly produced this run (root attributes of run.h5).
@@ -144,6 +149,9 @@ static void progress(long step, long total, double loss, double tps, double el, 
 }
 
 // One optimizer update over accum micro-batches; returns the mean NLL per target token.
+// Data-parallel: every rank draws all micro-batches (same data stream, same token count),
+// runs forward/backward on its own share, and the gradient and loss sums meet in
+// dist_sum_grads/dist_sum_f64.
 static double train_step(Trainer *t, int *in, int *tg, long *ntok) {
     int B = t->B, T = t->T, A = t->cfg->train.accum;
     long cnt = 0;
@@ -154,17 +162,22 @@ static double train_step(Trainer *t, int *in, int *tg, long *ntok) {
     if (cnt == 0) die_input("%s: a training batch has no target tokens (all masked?)", t->cfg->data.train);
     model_zero_grad(t->M);
     double nll = 0;
-    for (int a = 0; a < A; a++) {
+    int lo, hi;
+    dist_share(A, &lo, &hi);
+    for (int a = lo; a < hi; a++) {
         const int *mi = in + (size_t)a * B * T, *mt = tg + (size_t)a * B * T;
         model_forward(t->M, mi, B, T, 0);
         nll += model_head(t->M, mt, NULL, 0, B * T, NULL, NULL, 1, 1.0f / cnt);
         model_backward(t->M, mi, B, T);
     }
+    dist_sum_grads(t->ps, t->np, &t->wait_s, &t->reduce_s);
+    dist_sum_f64(&nll, 1);
     *ntok = (long)A * B * T;
     return nll / cnt;
 }
 
 static void write_memory(Trainer *t) {
+    if (!t->lead) return;
     MemAccount acc;
     model_memory(t->M, &acc);
     runlog_memory(t->log, &acc, peak_rss_bytes());
@@ -174,11 +187,27 @@ static void write_memory(Trainer *t) {
            acc.transient_peak / 1e6, peak_rss_bytes() / 1e6);
 }
 
+// Data-parallel preconditions, checked by all ranks together before anything is written.
+static void dist_check_config(const RunConfig *cfg, const char *out_dir) {
+    if (dist_size() == 1) return;
+    char *y = run_config_dump(cfg);
+    dist_check_same("the run configuration", hash64(y, strlen(y), HASH64_INIT));
+    free(y);
+    dist_fail_if(cfg->train.accum < dist_size(), "train.accum: %d micro-batches per step cannot be shared by %d ranks "
+                 "(every rank needs at least one; raise train.accum or start fewer ranks)", cfg->train.accum, dist_size());
+    // Each rank would draw its own dropout masks, so the run would not equal one process.
+    dist_fail_if(cfg->method.dropout > 0, "method.dropout: %g is not supported in data-parallel training (set it to 0 or "
+                 "train on one rank)", cfg->method.dropout);
+    dist_check_shared_dir(out_dir, "the run directory");
+}
+
 int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     Trainer t = {0};
     t.cfg = cfg;
+    t.lead = dist_rank() == 0;
     snprintf(t.dir, sizeof t.dir, "%s", out_dir);
-    mkdir_p(out_dir);
+    dist_check_config(cfg, out_dir);
+    if (t.lead) mkdir_p(out_dir);
     char path[4200], ckpt[4200], logp[4200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", out_dir);
     snprintf(logp, sizeof logp, "%s/run.h5", out_dir);
@@ -203,17 +232,20 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     if (resume && file_exists(ckpt)) {
         step0 = trainstate_load(ckpt, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
         // The final evaluation follows the last checkpoint: its rows at that step may be partial.
-        t.log = runlog_open_append(logp, step0, step0 < cfg->train.steps ? step0 : step0 - 1);
+        if (t.lead) t.log = runlog_open_append(logp, step0, step0 < cfg->train.steps ? step0 : step0 - 1);
         printf("resumed %s at step %ld\n", out_dir, step0);
-    } else {
+    } else if (t.lead) {
         snprintf(path, sizeof path, "%s/config.yaml", out_dir);
         write_file_atomic(path, yaml, strlen(yaml));
         t.log = runlog_create(logp, yaml, cfg->method.name, t.M->lin[0]->form);
     }
     free(yaml);
-    runlog_fail_on_die(t.log);
-    write_provenance(&t);
-    runlog_status(t.log, "running");
+    if (t.lead) {
+        runlog_fail_on_die(t.log);
+        write_provenance(&t);
+        runlog_status(t.log, "running");
+    }
+    dist_check_same("the trainable tensors at the start", dist_params_hash(t.ps, t.np));
 
     long steps = cfg->train.steps, warm = run_config_warmup_steps(cfg);
     size_t rows = (size_t)cfg->train.accum * t.B * t.T;
@@ -235,7 +267,8 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
         float lr = lr_at(cfg->train.schedule_name, s, steps, (double)warm, (float)cfg->train.lr);
         adamw_step(t.opt, t.ps, t.np, lr);
         double el = now_sec() - ts, tps = ntok / el;
-        runlog_train(t.log, s + 1, loss, lr, gn, tps, rss_bytes());
+        t.step_s += el;
+        if (t.lead) runlog_train(t.log, s + 1, loss, lr, gn, tps, rss_bytes());
         if (s == step0) write_memory(&t);
         long every = steps / 20 > 0 ? steps / 20 : 1;
         if (is_tty(stdout) || (s + 1) % every == 0 || s + 1 == steps)
@@ -246,30 +279,40 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
             evaluate(&t, t.M, s + 1, 0);
         }
         int stop = stop_at > 0 && s + 1 == stop_at && !last;
-        if ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last || stop) {
+        if (t.lead && ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last || stop)) {
             runlog_flush(t.log); // the log on disk reaches the checkpoint before it exists
             trainstate_save(ckpt, s + 1, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
         }
         if (stop) {
-            runlog_close(t.log);
+            dist_barrier(); // the checkpoint is on disk before any rank reports the stop
+            if (t.lead) runlog_close(t.log);
             printf("stopped after step %ld (resume with --resume %s)\n", s + 1, out_dir);
             return 3;
         }
     }
     if (is_tty(stdout) && steps > step0) printf("\n");
     if (steps == 0) write_memory(&t);
+    dist_check_same("the trained tensors (ranks diverged)", dist_params_hash(t.ps, t.np));
+    if (dist_size() > 1 && steps > step0)
+        printf("data-parallel: %d ranks, step %.1f ms: gradient all-reduce %.1f ms (%.1f%%), waiting for the slowest rank "
+               "%.1f ms (%.1f%%)\n", dist_size(), 1e3 * t.step_s / (steps - step0), 1e3 * t.reduce_s / (steps - step0),
+               100 * t.reduce_s / t.step_s, 1e3 * t.wait_s / (steps - step0), 100 * t.wait_s / t.step_s);
     // The final numbers are those of the deployed model, the very ModelFile written as
     // final.l4qz: a reported number is the exported artifact's number by construction.
-    ModelFile *dep = model_deployed(t.M);
-    Model *D = model_build(dep, NULL, t.B, t.T, 0);
+    // Rank 0 alone builds it; the others wait in evaluate.
+    ModelFile *dep = t.lead ? model_deployed(t.M) : NULL;
+    Model *D = dep ? model_build(dep, NULL, t.B, t.T, 0) : NULL;
     evaluate(&t, D, steps, 1);
-    model_free(D);
+    if (D) model_free(D);
     write_memory(&t);
-    snprintf(path, sizeof path, "%s/final.l4qz", out_dir);
-    l4qz_write(path, dep, t.mf->tok, cfg->method.name, NULL);
-    model_file_free(dep);
-    runlog_status(t.log, "complete");
-    runlog_close(t.log);
+    if (t.lead) {
+        snprintf(path, sizeof path, "%s/final.l4qz", out_dir);
+        l4qz_write(path, dep, t.mf->tok, cfg->method.name, NULL);
+        model_file_free(dep);
+        runlog_status(t.log, "complete");
+        runlog_close(t.log);
+    }
+    dist_barrier();
     printf("run complete: %s\n", out_dir);
     free(in); free(tg);
     adamw_free(t.opt);

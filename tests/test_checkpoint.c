@@ -345,11 +345,15 @@ int main(void) {
     }
     expect_fail("gguf extra bytes", variant("gguf_extra.gguf", &bg, SIZE_MAX, 64, 0, NULL, 0), "extra bytes");
     expect_fail("gguf bad magic", patched("gguf_magic.gguf", &bg, 0, "GGUX", 4), "no ak42/GGUF/L4QZ magic");
-    uint32_t v99 = 99, u0 = 0, u3 = 3, q4 = 2;
+    uint32_t v99 = 99, u0 = 0, u3 = 3, iq4nl = 20, q4k = 12;
     expect_fail("gguf bad version", patched("gguf_ver.gguf", &bg, 4, &v99, 4), "GGUF version 99");
     expect_fail("gguf zero block_count", patched("gguf_blocks.gguf", &bg, gguf_key_value(&bg, "llama.block_count"), &u0, 4), "n_layers = 0");
     expect_fail("gguf head_count_kv 3", patched("gguf_kv3.gguf", &bg, gguf_key_value(&bg, "llama.attention.head_count_kv"), &u3, 4), "n_kv_heads");
-    expect_fail("gguf Q4_0 tensor", patched("gguf_q4.gguf", &bg, gguf_tensor_type(&bg, "blk.3.attn_k.weight"), &q4, 4), "'blk.3.attn_k.weight' has type Q4_0");
+    // A ggml type the reader does not dequantize is named with its tensor; an unknown id and
+    // rows that are not whole blocks are refused before any data is read.
+    expect_fail("gguf IQ4_NL tensor", patched("gguf_iq4.gguf", &bg, gguf_tensor_type(&bg, "blk.3.attn_k.weight"), &iq4nl, 4), "'blk.3.attn_k.weight' has type IQ4_NL");
+    expect_fail("gguf unknown type id", patched("gguf_t99.gguf", &bg, gguf_tensor_type(&bg, "blk.3.attn_k.weight"), &v99, 4), "'blk.3.attn_k.weight' has unknown ggml type id 99");
+    expect_fail("gguf Q4_K on 64-wide rows", patched("gguf_q4k.gguf", &bg, gguf_tensor_type(&bg, "blk.3.attn_k.weight"), &q4k, 4), "not whole Q4_K blocks of 256");
     uint64_t huge = (uint64_t)1 << 62;
     expect_fail("gguf huge tensor count", patched("gguf_nt.gguf", &bg, 8, &huge, 8), "tensors");
     expect_fail("gguf NaN in weights", patched("gguf_nan.gguf", &bg, 14176 + 262400 + 4 * 9, &nan, 4), "layers.0.q");

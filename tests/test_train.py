@@ -82,15 +82,16 @@ check(okck and 0 < step_ck and step_ck <= len(steps_logged), "nan: last good che
 p = run(["train", cfg, "--dry-run", "--set", "method.rank=16"])
 check("rank: 16" in p.stdout and "micro_batch: 4" in p.stdout, "dry-run: resolved config with overrides", p.stdout[:300])
 
-# Export: the run's deployed model loads in ppl; the fp32 GGUF export gives the same loss.
+# Export: the run's deployed model loads in ppl; the GGUF export (Q4_1 blocks, stories260K's
+# 172-wide ffn_down rows as f32) gives the same loss up to the fp16 rounding of d and m.
 txt = os.path.join(tmp, "val.txt")
 with open(data("tinystories/tinystories_valid_excerpt.txt")) as f:
     open(txt, "w").write(f.read()[:20000])
 l4qz = os.path.join(a, "final.l4qz")
 g = os.path.join(tmp, "m.gguf")
-run(["export", a, "--format", "gguf", "--out", g])
+run(["export", a, "--format", "gguf", "--out", g, "--fallback", "f32"])
 j1 = json.loads(run(["ppl", "--model", l4qz, "--tokenizer", data("models/stories260K/tok512.bin"), "--data", txt, "--json"]).stdout)
 j2 = json.loads(run(["ppl", "--model", g, "--data", txt, "--json"]).stdout)
-check(abs(j1["loss"] - j2["loss"]) < 1e-5, "export: GGUF (embedded tokenizer) loss == l4qz loss", f"{j1['loss']} vs {j2['loss']}")
+check(abs(j1["loss"] - j2["loss"]) < 5e-4, "export: GGUF (embedded tokenizer) loss == l4qz loss up to fp16 d, m", f"{j1['loss']} vs {j2['loss']}")
 shutil.rmtree(tmp)
 done()

@@ -104,10 +104,11 @@ def rope(x, cos, sin):
     return torch.stack([a * c - b * s, a * s + b * c], -1).reshape(B, T, nh, hs)
 
 
-def forward(cfg, w, tokens, lora=None, x0=None):
+def forward(cfg, w, tokens, lora=None, x0=None, matmul=None):
     """Logits [B, T, V] of int tokens [B, T]. lora: {(layer, proj): (A, B, scale)} adds
     scale·(x Aᵀ) Bᵀ to that projection. x0: the embedding output to use (a leaf for the
-    input gradient); default the looked-up embeddings."""
+    input gradient); default the looked-up embeddings. matmul(layer, proj, x): a projection's
+    product computed some other way (e.g. emulating llama.cpp's quantized kernels)."""
     B, T = tokens.shape
     dim, H, KVH = cfg["dim"], cfg["n_heads"], cfg["n_kv_heads"]
     hs = dim // H
@@ -116,7 +117,7 @@ def forward(cfg, w, tokens, lora=None, x0=None):
     mask = torch.full((T, T), float("-inf")).triu(1)
 
     def lin(l, p, inp):
-        y = inp @ w[p][l].T
+        y = matmul(l, p, inp) if matmul else inp @ w[p][l].T
         if lora and (l, p) in lora:
             A, Bm, sc = lora[(l, p)]
             y = y + sc * ((inp @ A.T) @ Bm.T)
