@@ -425,7 +425,7 @@ int bpe_encode(const Tokenizer *t, const char *text, size_t len, int flags, int 
 
 const char *bpe_decode(const Tokenizer *t, int prev, int token, size_t *len) {
     const struct TokBpe *b = t->bpe;
-    if (token < 0 || token >= t->vocab_size) die_input("tokenizer: token id %d outside 0..%d", token, t->vocab_size - 1);
+    if (token < 0 || token >= t->vocab_size) die_input("%s: token id %d outside the vocabulary 0..%d", tok_source(t), token, t->vocab_size - 1);
     const char *p = t->vocab[token];
     size_t n = (size_t)t->lens[token];
     if (b->type[token] == TT_BYTE) {

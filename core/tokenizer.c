@@ -75,7 +75,7 @@ static Tokenizer *finish(int n, char **vocab, int *lens, float *scores, int max_
 
 Tokenizer *tok_load(const char *path, int vocab_size) {
     Tokenizer *other = tok_load_other(path, vocab_size);
-    if (other) return other;
+    if (other) { if (!other->src) tok_set_source(other, path); return other; }
     size_t size;
     unsigned char *buf = (unsigned char *)read_file(path, &size);
     if (size < 4) { free(buf); die_input("%s: not a tokenizer.bin: %zu bytes, too short for the header", path, size); }
@@ -151,12 +151,12 @@ Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *s
 }
 
 void tok_set_source(Tokenizer *t, const char *path) { free(t->src); t->src = xstrdup(path); }
-static const char *src(const Tokenizer *t) { return t->src ? t->src : "tokenizer"; }
+const char *tok_source(const Tokenizer *t) { return t->src ? t->src : "tokenizer"; }
 
 void tok_free(Tokenizer *t) {
     if (!t) return;
-    if (t->bpe) bpe_free(t->bpe);
     free(t->src);
+    if (t->bpe) bpe_free(t->bpe);
     for (int i = 0; i < t->vocab_size; i++) free(t->vocab[i]);
     free(t->vocab);
     free(t->lens);
@@ -221,14 +221,14 @@ static void push_pair(const Tokenizer *t, Heap *h, const Syms *s, int left, int 
 
 static int byte_token(const Tokenizer *t, unsigned char c) {
     // llama2.c's fallback: <0x00>..<0xFF> are ids 3..258.
-    if (c + 3 >= t->vocab_size) die_input("%s: byte fallback needs id %d but the vocabulary has %d tokens", src(t), c + 3, t->vocab_size);
+    if (c + 3 >= t->vocab_size) die_input("%s: byte fallback needs id %d but the vocabulary has %d tokens", tok_source(t), c + 3, t->vocab_size);
     return c + 3;
 }
 
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int **out) {
     if (t->bpe) return bpe_encode(t, text, len, flags, out);
     // At most one symbol per byte, plus BOS, dummy prefix and EOS.
-    if (len > (size_t)INT32_MAX - 3) die_input("%s: cannot encode a text of %zu bytes in one piece (at most 2^31 - 4)", src(t), len);
+    if (len > (size_t)INT32_MAX - 3) die_input("%s: cannot encode a text of %zu bytes in one piece (at most 2^31 - 4)", tok_source(t), len);
     size_t cap = len + 3;
     Syms s = {xmalloc(cap * sizeof(int)), xmalloc(cap * sizeof(int)), xmalloc(cap * sizeof(int))};
     int n = 0;
@@ -288,7 +288,7 @@ static int hexval(char c) {
 
 const char *tok_decode(const Tokenizer *t, int prev, int token, size_t *len) {
     if (t->bpe) return bpe_decode(t, prev, token, len);
-    if (token < 0 || token >= t->vocab_size) die_input("%s: token id %d outside the vocabulary 0..%d", src(t), token, t->vocab_size - 1);
+    if (token < 0 || token >= t->vocab_size) die_input("%s: token id %d outside the vocabulary 0..%d", tok_source(t), token, t->vocab_size - 1);
     const char *p = t->vocab[token];
     size_t n = (size_t)t->lens[token];
     // SentencePiece's decoder drops the dummy-prefix space of the first piece after BOS.

@@ -28,6 +28,7 @@ Tokenizer *tok_load(const char *path, int vocab_size);
 // From in-memory pieces (GGUF): pieces already with "▁" turned into " " by the caller.
 Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *scores);
 void tok_set_source(Tokenizer *t, const char *path); // names the file in later errors
+const char *tok_source(const Tokenizer *t);          // that file, or "tokenizer"
 void tok_free(Tokenizer *t);
 // Encode len bytes of text. Returns the number of ids; *out is malloc'd (caller frees).
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int **out);

@@ -25,7 +25,7 @@ for t in "${targets[@]}"; do
     rc=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     [ -z "$execs" ] && execs=$(grep -o '#[0-9]*' "$log" | tail -1 | tr -d '#')
-    found=$(ls "build/fuzz/artifacts/$t" | wc -l)
+    found=$(ls "build/fuzz/artifacts/$t" | grep -vc '^slow-unit-')
     printf '%-10s %10s executions in %ss  rc %d  findings %d\n' "$t" "${execs:-?}" "$secs" "$rc" "$found"
     if [ "$t" = runlog ]; then
         [ "$found" -gt 0 ] && echo "    (crashes inside libhdf5, see build/fuzz/artifacts/runlog; not counted)"
