@@ -2,7 +2,7 @@
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results run cli
 DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
-TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy python3-sentencepiece
+TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy python3-sentencepiece clang libclang-rt-14-dev libomp-dev
 
 HDF5_INC := /usr/include/hdf5/serial
 HDF5_LIB := /usr/lib/x86_64-linux-gnu/hdf5/serial
@@ -25,7 +25,7 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test-deps llamacpp-deps test asan bench reproduce clean
+.PHONY: all deps test-deps llamacpp-deps test asan fuzz fuzz-build bench reproduce clean
 all: deps build/l4q $(TESTBIN)
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
@@ -83,6 +83,10 @@ build/bench/memtime: bench/memtime.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
+build/bench/tokbench: bench/tokbench.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+
 # Sanitizer build of the binary and the C tests (run by the suite).
 asan: build/asan/l4q $(TESTSRC:tests/%.c=build/asan/tests/%)
 build/asan/l4q: $(ASAN_OBJS)
@@ -94,7 +98,27 @@ build/asan/tests/%: tests/%.c $(ASAN_LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp $(ASAN_FLAGS) -o $@ $< $(ASAN_LIBOBJS) $(LDLIBS)
 
-test: all asan test-deps build/llamacpp/llama_client
+# libFuzzer targets (Debian clang; test-deps installs it), one per parser: fuzz/*.c.
+# fuzz_model.c is built three times, once per model-format seed corpus.
+FUZZ_CC    := clang
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_OBJS  := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
+FUZZ_SRCS  := $(filter-out fuzz/fuzz_model.c,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS  := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%) build/fuzz/fuzz_llama2c build/fuzz/fuzz_gguf build/fuzz/fuzz_l4qz
+FUZZ_SECONDS ?= 60
+build/fuzz/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp -w $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/fuzz_llama2c build/fuzz/fuzz_gguf build/fuzz/fuzz_l4qz: fuzz/fuzz_model.c fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+build/fuzz/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+fuzz-build: $(FUZZ_BINS)
+# `make fuzz FUZZ_SECONDS=N`: every target for N seconds from the seed corpora (fuzz/run.sh).
+fuzz: build/l4q fuzz-build
+	@bash fuzz/run.sh $(FUZZ_SECONDS)
+
+test: test-deps all asan fuzz-build build/llamacpp/llama_client
 	@bash tests/run.sh
 
 bench: all build/bench/memtime
@@ -108,4 +132,4 @@ reproduce: all
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

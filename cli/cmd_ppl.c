@@ -20,12 +20,8 @@ int cmd_ppl(int argc, char **argv) {
     if (T < 1) die_input("--seq-len: must be positive");
     if (T > mf->c.seq_len) die_input("--seq-len %d exceeds the model's context %d (%s)", T, mf->c.seq_len, mf->path);
     int B = arg_int(&a, "batch", 0);
-    size_t len;
-    char *text = read_file(data, &len);
-    int n;
-    int *toks = text_to_stream(tok, data, text, len, &n);
-    if (n < 2) die_input("%s: fewer than 2 tokens of text", data);
-    PplResult r = ppl_replicated(mf, B, toks, n, T, 0, 1);
+    PplResult r = ppl_file_replicated(mf, B, tok, data, 0, T, 0, 1); // streamed: memory independent of the file
+    if (r.tokens < 2) die_input("%s: fewer than 2 tokens of text", data);
     double loss = r.nll / r.predicted;
     if (arg_flag(&a, "json")) {
         cJSON *o = cJSON_CreateObject();
@@ -44,7 +40,6 @@ int cmd_ppl(int argc, char **argv) {
         printf("loss %.6f  ppl %.4f  tokens %ld  predicted %ld  windows %ld  seq_len %d\n", loss, exp(loss), r.tokens, r.predicted, r.windows, T);
         printf("%.2f s, %.0f tokens/s\n", r.seconds, r.predicted / r.seconds);
     }
-    free(toks); free(text);
     free_model_tok(mf, tk);
     return 0;
 }

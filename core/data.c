@@ -1,6 +1,7 @@
 // data.c — see data.h.
 #include "data.h"
 #include "ppl.h"
+#include "tokcache.h"
 #include <cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +25,9 @@ char *alpaca_prompt(const char *instruction, const char *input) {
 }
 
 Dataset *data_text(const Tokenizer *tok, const char *path) {
-    size_t len;
-    char *text = read_file(path, &len);
     Dataset *d = xcalloc(1, sizeof *d);
     d->format = DATA_TEXT;
-    int n;
-    d->stream = text_to_stream(tok, path, text, len, &n);
-    d->ntok = n;
-    free(text);
+    d->stream = tokcache_map(tok, path, &d->ntok); // tokenized once, memory-mapped
     if (d->ntok < 2) die_input("%s: fewer than 2 tokens of text", path);
     return d;
 }
@@ -141,7 +137,7 @@ Dataset *data_load(const RunConfig *c, const Tokenizer *tok, int seq_len, int sp
 
 void data_free(Dataset *d) {
     if (!d) return;
-    free(d->stream);
+    tokcache_unmap(d->stream, d->ntok);
     for (int i = 0; i < d->nex; i++) free(d->ex[i]);
     free(d->ex); free(d->ex_len); free(d->ex_prompt);
     free(d);

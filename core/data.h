@@ -27,7 +27,7 @@ typedef struct {
     int format;          // DATA_TEXT | DATA_ALPACA
     int seq_len;         // T the dataset was prepared for
     // text
-    int *stream;
+    const int *stream;   // memory-mapped token cache (tokcache.h)
     long ntok;
     // alpaca
     int nex;

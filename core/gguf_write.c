@@ -98,6 +98,7 @@ size_t gguf_out_write(GgufOut *g, const char *path) {
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     W wt = {fopen(tmp, "wb"), tmp, 0}, *o = &wt;
     if (!wt.f) die_input("%s: cannot write: %s", tmp, strerror(errno));
+    temp_track(tmp);
     wr(o, "GGUF", 4);
     w_u32(o, 3);
     w_u64(o, (uint64_t)g->nt);
@@ -130,8 +131,9 @@ size_t gguf_out_write(GgufOut *g, const char *path) {
         wr(o, g->t[i].data, g->t[i].bytes);
         wr(o, zeros, (ALIGN - g->t[i].bytes % ALIGN) % ALIGN);
     }
-    if (fclose(o->f) != 0) die_input("%s: write failed", tmp);
+    if (fclose(o->f) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
     if (rename(tmp, path) != 0) die_input("%s: cannot rename: %s", path, strerror(errno));
+    temp_done(tmp);
     size_t n = o->n;
     for (int i = 0; i < g->nkv; i++) { free(g->kv[i].key); free(g->kv[i].s); }
     free(g->kv); free(g->t); free(g);

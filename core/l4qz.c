@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define L4QZ_HDR 16 // magic, version, file_bytes: outside the checksum (file_bytes is patched last)
@@ -89,7 +90,8 @@ void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, con
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     Wr w = {fopen(tmp, "wb"), tmp, HASH64_INIT, 0};
-    if (!w.f) die_input("%s: cannot create file", tmp);
+    if (!w.f) die_input("%s: cannot create file: %s", tmp, strerror(errno));
+    temp_track(tmp);
 
     wr(&w, "L4QZ", 4);
     wr_u32(&w, L4QZ_VERSION);
@@ -132,10 +134,11 @@ void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, con
     }
     uint64_t total = w.n + 8, h = w.hash;
     wr_u64(&w, h);
-    if (fseek(w.f, 8, SEEK_SET) != 0 || fwrite(&total, 8, 1, w.f) != 1) die_input("%s: write failed", tmp);
-    if (fflush(w.f) != 0 || ferror(w.f)) die_input("%s: write failed (disk full?)", tmp);
-    if (fclose(w.f) != 0) die_input("%s: write failed (disk full?)", tmp);
-    if (rename(tmp, path) != 0) die_input("%s: cannot rename %s into place", path, tmp);
+    if (fseek(w.f, 8, SEEK_SET) != 0 || fwrite(&total, 8, 1, w.f) != 1 || fflush(w.f) != 0 || ferror(w.f))
+        die_input("%s: write failed: %s", tmp, strerror(errno));
+    if (fclose(w.f) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
+    if (rename(tmp, path) != 0) die_input("%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    temp_done(tmp);
 }
 
 // ---- reader ---------------------------------------------------------------------------
@@ -326,6 +329,7 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
             pieces[i] = (char *)rd(&r, (size_t)lens[i], "tokenizer piece"); // copied by tok_from_pieces
         }
         mf->tok = tok_from_pieces(n, pieces, lens, scores);
+        tok_set_source(mf->tok, path);
         free(pieces); free(lens); free(scores);
     }
     if (r.off != r.len) die_input("%s: %zu unparsed bytes before the L4QZ trailer", path, r.len - r.off);

@@ -128,10 +128,16 @@ void mf_check_finite(const ModelFile *mf) {
             die_input("%s: tensor %s is missing", mf->path, t[k].name);
         }
         size_t n = (size_t)t[k].rows * t[k].cols;
-        for (size_t j = 0; j < n; j++)
-            if (!isfinite(t[k].data[j]))
+        for (size_t j = 0; j < n; j++) {
+            float v = t[k].data[j];
+            if (!isfinite(v))
                 die_input("%s: tensor %s holds a non-finite value (%g) at element %zu (row %zu)",
-                          mf->path, t[k].name, (double)t[k].data[j], j, j / (size_t)t[k].cols);
+                          mf->path, t[k].name, (double)v, j, j / (size_t)t[k].cols);
+            if (fabsf(v) > MF_WEIGHT_BOUND)
+                die_input("%s: tensor %s holds %g at element %zu (row %zu), beyond any trained weight "
+                          "(|w| <= %g, the float16 range): the file is corrupt",
+                          mf->path, t[k].name, (double)v, j, j / (size_t)t[k].cols, (double)MF_WEIGHT_BOUND);
+        }
     }
     free(t);
 }

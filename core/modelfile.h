@@ -24,5 +24,9 @@ typedef struct {
 } MfTensor;
 int mf_tensors(const ModelFile *mf, MfTensor *out, int max); // returns count (≤ max)
 int mf_tensor_count(const Config *c);
-// Every fp32 value must be finite: a NaN/Inf weight is a corrupt file, not a model.
+// Every fp32 value must be finite and within ±MF_WEIGHT_BOUND: a NaN/Inf weight, or one
+// beyond the float16 range (which every published checkpoint fits: they ship in fp16 or
+// bf16 and trained LLaMA weights stay below a few hundred), is a corrupt file, not a model.
+// die_input naming the tensor and the element.
+#define MF_WEIGHT_BOUND 65504.0f
 void mf_check_finite(const ModelFile *mf);

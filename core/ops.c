@@ -120,7 +120,9 @@ void rope_backward(float *dx, int r0, int r1, int T, int cols, int hs, const flo
 // bits. Inputs below −87 (including −∞, used to mask padding) give 0: e^−87 ≈ 1.6e-38 is
 // negligible next to a row maximum's 1.
 static inline float exp_vec(float x0) {
-    float x = x0 < -87.0f ? -87.0f : x0 > 88.0f ? 88.0f : x0; // 2^127 at most
+    // NaN fails both comparisons and becomes −87 here, so the int conversion below is
+    // always defined (converting NaN to int32 is undefined); the last line returns it.
+    float x = x0 > -87.0f ? (x0 < 88.0f ? x0 : 88.0f) : -87.0f; // 2^127 at most
     float kf = x * 1.44269504088896341f;
     kf = (kf + 12582912.0f) - 12582912.0f; // round to nearest (1.5·2^23 trick, |kf| < 2^22)
     float r = FMA(kf, -0.693359375f, x);
@@ -136,7 +138,8 @@ static inline float exp_vec(float x0) {
     int32_t bits = ((int32_t)kf + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return x0 < -87.0f ? 0.0f : p * scale;
+    float y = x0 < -87.0f ? 0.0f : p * scale;
+    return x0 != x0 ? x0 : y;
 }
 
 // Attention of a trained model is peaked: many probabilities are tiny, and their products

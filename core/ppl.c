@@ -1,10 +1,12 @@
 // ppl.c — see ppl.h.
 #include "ppl.h"
+#include "tokstream.h"
 #include "util.h"
 #include <ctype.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int *text_to_stream(const Tokenizer *t, const char *name, const char *text, size_t len, int *n_out) {
     size_t bad;
@@ -131,6 +133,65 @@ PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int T, i
     Model **Ms = xmalloc((size_t)nrep * sizeof *Ms);
     for (int i = 0; i < nrep; i++) Ms[i] = model_build(mf, NULL, B, T, 0);
     PplResult r = ppl_stream(Ms, nrep, toks, n, T, per_window, progress);
+    for (int i = 0; i < nrep; i++) model_free(Ms[i]);
+    free(Ms);
+    return r;
+}
+
+// ---- streamed from a file ----------------------------------------------------------------
+// Chunks of whole batches for every replica: a chunk of W windows is W·T + 1 tokens, the
+// next starts at its last token (windows overlap by one), so the windows, and each
+// window's batch-mates, are those of the whole stream. Per-chunk sums are added in order.
+PplResult ppl_file(Model **Ms, int nrep, const Tokenizer *t, const char *path, long max_tokens, int T, int per_window,
+                   int progress) {
+    PplResult r = {0};
+    double t0 = now_sec();
+    long W = (long)Ms[0]->maxB * nrep * 8, cap = W * T + 1;
+    int *buf = xmalloc((size_t)cap * sizeof(int));
+    TokStream *s = tokstream_open(t, path);
+    long want = max_tokens > 0 && max_tokens < cap ? max_tokens : cap;
+    long n = tokstream_read(s, buf, want);
+    r.tokens = n;
+    int tty = progress && is_tty(stderr);
+    while (n >= 2) {
+        PplResult c = ppl_stream(Ms, nrep, buf, n, T, per_window, 0);
+        if (per_window) {
+            size_t k = (size_t)(r.windows + c.windows);
+            r.win_nll = xrealloc(r.win_nll, k * sizeof *r.win_nll);
+            r.win_ntok = xrealloc(r.win_ntok, k * sizeof *r.win_ntok);
+            r.win_hash = xrealloc(r.win_hash, k * sizeof *r.win_hash);
+            memcpy(r.win_nll + r.windows, c.win_nll, (size_t)c.windows * sizeof *r.win_nll);
+            memcpy(r.win_ntok + r.windows, c.win_ntok, (size_t)c.windows * sizeof *r.win_ntok);
+            memcpy(r.win_hash + r.windows, c.win_hash, (size_t)c.windows * sizeof *r.win_hash);
+            ppl_result_free(&c);
+        }
+        r.nll += c.nll; r.predicted += c.predicted; r.windows += c.windows;
+        if (tty) fprintf(stderr, "\rppl: %ld windows  %.0f tok/s ", r.windows, r.predicted / (now_sec() - t0));
+        if (n < want) break; // the stream (or the token budget) ended inside this chunk
+        buf[0] = buf[n - 1];
+        want = max_tokens > 0 && max_tokens - r.tokens + 1 < cap ? max_tokens - r.tokens + 1 : cap;
+        long k = want > 1 ? tokstream_read(s, buf + 1, want - 1) : 0;
+        r.tokens += k;
+        n = 1 + k;
+    }
+    if (tty) fputc('\n', stderr);
+    tokstream_close(s);
+    free(buf);
+    r.seconds = now_sec() - t0;
+    return r;
+}
+
+PplResult ppl_file_replicated(ModelFile *mf, int B, const Tokenizer *t, const char *path, long max_tokens, int T,
+                              int per_window, int progress) {
+    if (B <= 0) B = 512 / T > 1 ? 512 / T : 1;
+    // No more windows per batch than the file can hold (a paragraph of k bytes gives at
+    // most k + 2 tokens), so a large --batch on a small file does not allocate for nothing.
+    struct stat st;
+    if (stat(path, &st) == 0 && (long long)B > (2LL * st.st_size + 2) / T + 1) B = (int)((2LL * st.st_size + 2) / T + 1);
+    int nrep = omp_get_max_threads();
+    Model **Ms = xmalloc((size_t)nrep * sizeof *Ms);
+    for (int i = 0; i < nrep; i++) Ms[i] = model_build(mf, NULL, B, T, 0);
+    PplResult r = ppl_file(Ms, nrep, t, path, max_tokens, T, per_window, progress);
     for (int i = 0; i < nrep; i++) model_free(Ms[i]);
     free(Ms);
     return r;

@@ -26,3 +26,11 @@ PplResult ppl_stream(Model **Ms, int nrep, const int *toks, long n, int seq_len,
 // ModelFile it was built from only if it was built with no method (model_is_file);
 // otherwise its deployed snapshot (snapshot.h) — never the file a run started from.
 PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int seq_len, int per_window, int progress);
+// The same over a text file streamed from disk (tokstream.h): memory holds one chunk of
+// tokens (whole batches for every replica), not the file or its stream. max_tokens > 0
+// scores only the stream's first max_tokens tokens. Equals text_to_stream + ppl_stream
+// on the file up to the order of the floating-point additions (per-chunk sums).
+PplResult ppl_file(Model **Ms, int nrep, const Tokenizer *t, const char *path, long max_tokens, int seq_len,
+                   int per_window, int progress);
+PplResult ppl_file_replicated(ModelFile *mf, int B, const Tokenizer *t, const char *path, long max_tokens, int seq_len,
+                              int per_window, int progress);

@@ -6,6 +6,7 @@
 #endif
 #include "runlog.h"
 #include "util.h"
+#include <errno.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <libgen.h>
@@ -34,7 +35,9 @@ struct RunLog {
 static const char *const TRAIN_SETS[] = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "rss_bytes"};
 
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-#define RL_CHECK(rl, x, what) do { if ((x) < 0) die_internal("%s: HDF5 error %s", (rl)->path, what); } while (0)
+// HDF5 reports no cause; the failed system call's errno (a full disk, say) is the useful part.
+#define RL_CHECK(rl, x, what) do { if ((x) < 0) die_input("%s: HDF5 error %s%s%s", (rl)->path, what, \
+    errno ? ": " : "", errno ? strerror(errno) : ""); } while (0)
 
 static void iso_now(char *buf, size_t n) {
     time_t t = time(NULL);
@@ -225,14 +228,22 @@ static void truncate_group(RunLog *rl, const char *group, long keep) {
     DSet *s = ds_find(rl, sname);
     if (!s) return; // not a logged group
     hsize_t keep_n = 0;
+    size_t gl = strlen(group);
     if (s->n) {
         long long *v = xmalloc(s->n * sizeof *v);
         RL_CHECK(rl, H5Dread(s->id, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), sname);
         while (keep_n < s->n && v[keep_n] <= keep) keep_n++;
+        // A row is whole only if every dataset of the group reached it (a kill between two
+        // appends of one row can leave the datasets of different lengths).
+        if (!strcmp(group, "train"))
+            for (int i = 0; i < rl->nds; i++) {
+                DSet *d = &rl->ds[i];
+                if (!strncmp(d->name, group, gl) && d->name[gl] == '/' && !strchr(d->name + gl + 1, '/') && d->n < keep_n)
+                    keep_n = d->n;
+            }
         s->last = keep_n ? v[keep_n - 1] : -1;
         free(v);
     }
-    size_t gl = strlen(group);
     for (int i = 0; i < rl->nds; i++) {
         DSet *d = &rl->ds[i];
         if (strncmp(d->name, group, gl) || d->name[gl] != '/' || strchr(d->name + gl + 1, '/')) continue;
@@ -243,14 +254,15 @@ static void truncate_group(RunLog *rl, const char *group, long keep) {
     }
 }
 
-RunLog *runlog_open_append(const char *path, long keep_step) {
+RunLog *runlog_open_append(const char *path, long keep_step, long keep_eval_step) {
     h5_quiet();
     if (!file_exists(path)) die_input("%s: no run log to resume", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f < 0) die_input("%s: cannot open the run log (corrupt, or open in another process)", path);
     RunLog *rl = rl_new(path, f);
     if (H5LTpath_valid(f, "train/step", 1) <= 0) die_input("%s: not a run log (no train/step)", path);
-    if (keep_step >= 0) { truncate_group(rl, "train", keep_step); truncate_group(rl, "eval", keep_step); }
+    if (keep_step >= 0) truncate_group(rl, "train", keep_step);
+    if (keep_eval_step >= 0) truncate_group(rl, "eval", keep_eval_step);
     runlog_attr(rl, "status", "running");
     runlog_attr(rl, "end_time", "");
     runlog_flush(rl);

@@ -26,10 +26,12 @@ typedef struct RunLog RunLog;
 // New log (truncates path). config_yaml: resolved config text; form: inference form
 // ("4", "4&fp", "fp32", ...) or NULL.
 RunLog *runlog_create(const char *path, const char *config_yaml, const char *method, const char *form);
-// Reopen for a resumed run: status back to running, and every row with step > keep_step
-// dropped (the checkpoint being resumed is older than the log's end). keep_step < 0
-// keeps everything. die_input if the file is missing or not a run log.
-RunLog *runlog_open_append(const char *path, long keep_step);
+// Reopen for a resumed run: status back to running, every train row with step > keep_step
+// and every eval row with step > keep_eval_step dropped (the checkpoint being resumed is
+// older than the log's end; an eval logged after the checkpoint at the same step is
+// partial). Train rows some dataset lacks (a kill between appends) are dropped too.
+// A bound < 0 keeps everything. die_input if the file is missing or not a run log.
+RunLog *runlog_open_append(const char *path, long keep_step, long keep_eval_step);
 void runlog_train(RunLog *rl, long step, double loss, double lr, double grad_norm, double tokens_per_s, size_t rss_bytes);
 // task NULL or "": eval/<metric> (val_loss, val_ppl); else eval/<task>/<metric>.
 void runlog_eval(RunLog *rl, long step, const char *task, const char *metric, double value);

@@ -124,11 +124,13 @@ static void read_shard(StSet *s, int fi) {
     const unsigned char *at = data;
     for (int i = 0; i < k; i++) {
         const unsigned char *b = o[i]->data;
+        const StTensor *cur = o[i], *prev = i ? o[i - 1] : NULL;
+        if (b != at) free(o); // the error paths below exit: nothing left unreachable (LeakSanitizer)
         if (b < at)
-            die_input("%s: tensor '%.100s' (bytes %zu..%zu) overlaps tensor '%.100s'", f->path, o[i]->name,
-                      (size_t)(b - data), (size_t)(b - data) + o[i]->nbytes, o[i - 1]->name);
+            die_input("%s: tensor '%.100s' (bytes %zu..%zu) overlaps tensor '%.100s'", f->path, cur->name,
+                      (size_t)(b - data), (size_t)(b - data) + cur->nbytes, prev->name);
         if (b > at) die_input("%s: %zu bytes at data offset %zu belong to no tensor", f->path, (size_t)(b - at), (size_t)(at - data));
-        at = b + o[i]->nbytes;
+        at = b + cur->nbytes;
     }
     free(o);
     if (at != data + dlen)

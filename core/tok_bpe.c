@@ -213,6 +213,7 @@ Tokenizer *tok_build(const char *path, const TokSpec *s) {
     t->bpe = b;
     t->bos_id = s->bos;
     t->eos_id = s->eos;
+    tok_set_source(t, path);
     return t;
 }
 

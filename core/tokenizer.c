@@ -129,7 +129,9 @@ Tokenizer *tok_load(const char *path, int vocab_size) {
         off += (size_t)len;
     }
     free(buf);
-    return finish(count, vocab, lens, scores, (int)mtl);
+    Tokenizer *t = finish(count, vocab, lens, scores, (int)mtl);
+    tok_set_source(t, path);
+    return t;
 }
 
 Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *scores) {
@@ -148,9 +150,13 @@ Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *s
     return finish(n, vocab, l, s, 0);
 }
 
+void tok_set_source(Tokenizer *t, const char *path) { free(t->src); t->src = xstrdup(path); }
+static const char *src(const Tokenizer *t) { return t->src ? t->src : "tokenizer"; }
+
 void tok_free(Tokenizer *t) {
     if (!t) return;
     if (t->bpe) bpe_free(t->bpe);
+    free(t->src);
     for (int i = 0; i < t->vocab_size; i++) free(t->vocab[i]);
     free(t->vocab);
     free(t->lens);
@@ -215,14 +221,14 @@ static void push_pair(const Tokenizer *t, Heap *h, const Syms *s, int left, int 
 
 static int byte_token(const Tokenizer *t, unsigned char c) {
     // llama2.c's fallback: <0x00>..<0xFF> are ids 3..258.
-    if (c + 3 >= t->vocab_size) die_input("tokenizer: byte fallback needs id %d but the vocabulary has %d tokens", c + 3, t->vocab_size);
+    if (c + 3 >= t->vocab_size) die_input("%s: byte fallback needs id %d but the vocabulary has %d tokens", src(t), c + 3, t->vocab_size);
     return c + 3;
 }
 
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int **out) {
     if (t->bpe) return bpe_encode(t, text, len, flags, out);
     // At most one symbol per byte, plus BOS, dummy prefix and EOS.
-    if (len > (size_t)INT32_MAX - 3) die_input("tokenizer: text of %zu bytes is too long", len);
+    if (len > (size_t)INT32_MAX - 3) die_input("%s: cannot encode a text of %zu bytes in one piece (at most 2^31 - 4)", src(t), len);
     size_t cap = len + 3;
     Syms s = {xmalloc(cap * sizeof(int)), xmalloc(cap * sizeof(int)), xmalloc(cap * sizeof(int))};
     int n = 0;
@@ -282,7 +288,7 @@ static int hexval(char c) {
 
 const char *tok_decode(const Tokenizer *t, int prev, int token, size_t *len) {
     if (t->bpe) return bpe_decode(t, prev, token, len);
-    if (token < 0 || token >= t->vocab_size) die_input("tokenizer: token id %d outside 0..%d", token, t->vocab_size - 1);
+    if (token < 0 || token >= t->vocab_size) die_input("%s: token id %d outside the vocabulary 0..%d", src(t), token, t->vocab_size - 1);
     const char *p = t->vocab[token];
     size_t n = (size_t)t->lens[token];
     // SentencePiece's decoder drops the dummy-prefix space of the first piece after BOS.

@@ -14,6 +14,7 @@ typedef struct Tokenizer {
     int *lens;          // piece byte lengths
     float *scores;
     void *index;        // lookup structure (implementation-private)
+    char *src;          // the file it came from, for error messages (owned; loaders set it)
     unsigned char byte_pieces[512];
     struct TokBpe *bpe; // the other kinds' encoder (core/tok_bpe.c); NULL for llama2.c's
     int bos_id, eos_id; // 1 and 2 for llama2.c
@@ -26,6 +27,7 @@ typedef struct Tokenizer {
 Tokenizer *tok_load(const char *path, int vocab_size);
 // From in-memory pieces (GGUF): pieces already with "▁" turned into " " by the caller.
 Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *scores);
+void tok_set_source(Tokenizer *t, const char *path); // names the file in later errors
 void tok_free(Tokenizer *t);
 // Encode len bytes of text. Returns the number of ids; *out is malloc'd (caller frees).
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int **out);

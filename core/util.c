@@ -22,22 +22,58 @@ static void (*die_fn)(void *, int);
 static void *die_ctx;
 void on_die(void (*fn)(void *, int), void *ctx) { die_fn = fn; die_ctx = ctx; }
 
+enum { MAX_TEMPS = 8 };
+static char *temps[MAX_TEMPS];
+void temp_track(const char *path) {
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (!temps[i]) { temps[i] = xstrdup(path); return; }
+    die_internal("more than %d temporary files open", MAX_TEMPS);
+}
+void temp_done(const char *path) {
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (temps[i] && !strcmp(temps[i], path)) { free(temps[i]); temps[i] = NULL; }
+}
+static void temps_remove(void) {
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (temps[i]) { unlink(temps[i]); free(temps[i]); temps[i] = NULL; }
+}
+
+// One write for the whole line, so readers (pipes, logs) never see half of it. Messages
+// echo names read from files (tensor names, keys): control bytes and invalid UTF-8 are
+// written as \xNN so the line stays one readable line.
+static void put_line(FILE *f, const char *prefix, const char *fmt, va_list ap) {
+    char msg[2048], line[4 * sizeof msg + 32];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t k = (size_t)snprintf(line, sizeof line, "%s", prefix), n = strlen(msg);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)msg[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len > n - i || (len > 1 && !utf8_valid(msg + i, len, NULL))) len = 0;
+        if (c < 0x20 || c == 0x7f || len == 0) { k += (size_t)snprintf(line + k, sizeof line - k, "\\x%02x", c); i++; }
+        else { memcpy(line + k, msg + i, len); k += len; i += len; }
+    }
+    line[k++] = '\n';
+    line[k] = 0;
+    if (f) fputs(line, f);
+}
+
+static jmp_buf *die_jb;
+static int die_quiet;
+void die_longjmp(jmp_buf *jb, int quiet) { die_jb = jb; die_quiet = quiet; }
+
 static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     fflush(stdout);
-    // One write for the whole line, so readers (pipes, logs) never see half of it.
-    char line[2048];
-    int k = snprintf(line, sizeof line, "l4q: error: ");
-    vsnprintf(line + k, sizeof line - k - 1, fmt, ap);
-    strcat(line, "\n");
-    fputs(line, stderr);
+    put_line(die_jb && die_quiet ? NULL : stderr, "l4q: error: ", fmt, ap);
+    temps_remove();
     if (die_fn) { void (*fn)(void *, int) = die_fn; die_fn = NULL; fn(die_ctx, status); }
+    if (die_jb) longjmp(*die_jb, status);
     exit(status);
 }
 void die_input(const char *fmt, ...) { va_list ap; va_start(ap, fmt); die_v(2, fmt, ap); }
 void die_internal(const char *fmt, ...) { va_list ap; va_start(ap, fmt); die_v(1, fmt, ap); }
 void warnf(const char *fmt, ...) {
     va_list ap; va_start(ap, fmt);
-    fputs("l4q: ", stderr); vfprintf(stderr, fmt, ap); fputc('\n', stderr);
+    put_line(stderr, "l4q: ", fmt, ap);
     va_end(ap);
 }
 
@@ -78,11 +114,48 @@ char *read_file(const char *path, size_t *len) {
     if (len) *len = n;
     return buf;
 }
+void write_file_atomic(const char *path, const void *data, size_t len) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) die_input("%s: cannot create: %s", tmp, strerror(errno));
+    temp_track(tmp);
+    if (fwrite(data, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
+    if (fclose(f) != 0) die_input("%s: write failed: %s", tmp, strerror(errno));
+    if (rename(tmp, path) != 0) die_input("%s: cannot rename into place: %s", path, strerror(errno));
+    temp_done(tmp);
+}
 int file_exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
 
+const char *install_root(void) {
+    static char root[4096];
+    static int done;
+    if (done) return root[0] ? root : NULL;
+    done = 1;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = 0;
+    for (int up = 0; up < 4; up++) {
+        char *sl = strrchr(exe, '/');
+        if (!sl || sl == exe) break;
+        *sl = 0;
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/evals/tasks", exe);
+        if (file_exists(probe)) { snprintf(root, sizeof root, "%s", exe); return root; }
+    }
+    return NULL;
+}
+// $L4Q_DATA, else shared/data beside the repository the binary was built in (the layout
+// this project is developed and tested in), else ../shared/data as a last resort.
 const char *data_root(void) {
     const char *d = getenv("L4Q_DATA");
-    return (d && *d) ? d : "../shared/data";
+    if (d && *d) return d;
+    static char buf[4200];
+    const char *r = install_root();
+    if (!r) return "../shared/data";
+    if (!buf[0]) snprintf(buf, sizeof buf, "%s/../shared/data", r);
+    return buf;
 }
 const char *resolve_path(const char *rel, const char *base_dir, char *out, size_t outsz) {
     snprintf(out, outsz, "%s", rel);

@@ -9,6 +9,16 @@
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_internal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void on_die(void (*fn)(void *ctx, int status), void *ctx); // one hook; NULL clears
+// Fuzz targets only: while jb is set, die_* longjmp to it (setjmp returns the exit status)
+// instead of exiting, without printing when quiet. NULL restores exiting. Whatever the
+// failed call had allocated is lost, so fuzzers run without leak detection.
+#include <setjmp.h>
+void die_longjmp(jmp_buf *jb, int quiet);
+// Temporary files being written (path.tmp before its rename into place): an error exit
+// removes every tracked file, so no temporary survives a failed write. temp_done after
+// the rename (or removal) stops tracking.
+void temp_track(const char *path);
+void temp_done(const char *path);
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void *xmalloc(size_t n);
@@ -20,10 +30,18 @@ void *xmalloc_aligned(size_t n); // 64-byte aligned, zeroed; free with free()
 // Whole file into memory (NUL-terminated). Missing/unreadable file → die_input.
 char *read_file(const char *path, size_t *len);
 int file_exists(const char *path);
+// Write len bytes to path.tmp, fsync, rename over path (die_input with errno text; the
+// temporary is removed on failure).
+void write_file_atomic(const char *path, const void *data, size_t len);
 // Resolve a data path: absolute or existing relative path as given; else base_dir/rel;
-// else $L4Q_DATA/rel (default ../shared/data). Result in a static-free buffer out.
+// else $L4Q_DATA/rel (default: shared/data beside the binary's repository, see data_root).
+// Result in out.
 const char *resolve_path(const char *rel, const char *base_dir, char *out, size_t outsz);
 const char *data_root(void);
+// The repository (or installed tree) the running binary belongs to: the nearest ancestor
+// of its directory that holds evals/tasks (build/l4q, build/tests/x, build/asan/l4q all
+// find the checkout). NULL if there is none. Never depends on the working directory.
+const char *install_root(void);
 void mkdir_p(const char *path); // die_input on failure
 
 double now_sec(void);

@@ -1,6 +1,6 @@
-// yaml.c — see yaml.h. libyaml's document API parses; we copy the result into our own
-// YNode tree because libyaml keeps neither "was this key consumed" nor a convenient way to
-// build/replace nodes (--set, resolved configs), and its marks are 0-based.
+// yaml.c — see yaml.h. libyaml's event parser feeds our own YNode tree (libyaml keeps
+// neither "was this key consumed" nor a convenient way to build/replace nodes: --set,
+// resolved configs), and its marks are 0-based.
 #include "yaml.h"
 #include "util.h"
 #include <errno.h>
@@ -51,53 +51,96 @@ static void die_at(const char *file, int line, int col, const char *fmt, ...) {
 }
 
 // ---- loading -------------------------------------------------------------------------
-static YNode *convert(yaml_document_t *doc, yaml_node_t *yn, const char *file, int depth) {
-    // Aliases are expanded by copying, so a self-referencing alias would recurse forever.
-    if (depth > 64) die_at(file, (int)yn->start_mark.line + 1, (int)yn->start_mark.column + 1, "nesting too deep (recursive alias?)");
-    int line = (int)yn->start_mark.line + 1, col = (int)yn->start_mark.column + 1;
-    switch (yn->type) {
-    case YAML_SCALAR_NODE: {
-        YNode *n = node_new(Y_SCALAR, file, line, col);
-        n->str = xmalloc(yn->data.scalar.length + 1);
-        memcpy(n->str, yn->data.scalar.value, yn->data.scalar.length);
-        n->str[yn->data.scalar.length] = 0;
-        n->quoted = yn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-        return n;
+// Built straight from libyaml's event stream, so limits apply while parsing: a document
+// nested deeper than MAX_DEPTH is rejected at the first too-deep event (libyaml's document
+// API would first build the whole tree, quadratic in the depth), and alias expansion (by
+// copying) stops at MAX_NODES copied nodes (nested aliases grow exponentially; everything
+// else is bounded by the input's length).
+enum { MAX_DEPTH = 64, MAX_NODES = 250000 };
+
+typedef struct { YNode *node; char *anchor; char *key; int kl, kc; } Frame;
+typedef struct { char *name; YNode *node; long size; } Anchor;
+typedef struct {
+    const char *file;
+    Frame stack[MAX_DEPTH + 1];
+    int depth;
+    Anchor *anchors;
+    int nanchors;
+    long nodes; // copied by alias expansion
+    YNode *root;
+} Builder;
+
+static long node_count(const YNode *n) {
+    long c = 1;
+    for (int i = 0; i < n->n; i++) c += node_count(n->items[i]);
+    return c;
+}
+
+// Duplicate keys, checked once per finished mapping by sorting key indices (a pairwise
+// scan is quadratic in the key count). Reports the later occurrence, as a reader would.
+static const YNode *dup_map;
+static int key_cmp(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b, c = strcmp(dup_map->keys[i], dup_map->keys[j]);
+    return c ? c : i - j;
+}
+static void check_dup_keys(const YNode *m) {
+    if (m->n < 2) return;
+    int *ix = xmalloc((size_t)m->n * sizeof *ix), bad = -1;
+    for (int i = 0; i < m->n; i++) ix[i] = i;
+    dup_map = m;
+    qsort(ix, (size_t)m->n, sizeof *ix, key_cmp);
+    for (int i = 1; i < m->n; i++)
+        if (!strcmp(m->keys[ix[i]], m->keys[ix[i - 1]]) && (bad < 0 || ix[i] < bad)) bad = ix[i];
+    free(ix);
+    if (bad >= 0) die_at(m->file, m->key_line[bad], m->key_col[bad], "duplicate key '%s'", m->keys[bad]);
+}
+
+static void map_append(YNode *m, char *key, int kl, int kc, YNode *v) {
+    int i = m->n++;
+    // Capacity doubles at powers of two, so appends stay amortized O(1).
+    if ((i & (i - 1)) == 0) {
+        size_t cap = i ? 2 * (size_t)i : 1;
+        m->items = xrealloc(m->items, cap * sizeof *m->items);
+        m->keys = xrealloc(m->keys, cap * sizeof *m->keys);
+        m->key_line = xrealloc(m->key_line, cap * sizeof *m->key_line);
+        m->key_col = xrealloc(m->key_col, cap * sizeof *m->key_col);
+        m->used = xrealloc(m->used, cap);
     }
-    case YAML_SEQUENCE_NODE: {
-        YNode *n = node_new(Y_SEQ, file, line, col);
-        for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top; it++)
-            y_seq_push(n, convert(doc, yaml_document_get_node(doc, *it), file, depth + 1));
-        return n;
+    m->items[i] = v; m->keys[i] = key; m->key_line[i] = kl; m->key_col[i] = kc; m->used[i] = 0;
+}
+
+static void add_anchor(Builder *b, const char *name, YNode *n) {
+    if (!name) return;
+    b->anchors = xrealloc(b->anchors, (size_t)(b->nanchors + 1) * sizeof *b->anchors);
+    b->anchors[b->nanchors++] = (Anchor){xstrdup(name), n, node_count(n)};
+}
+
+// A finished node goes to its parent (or becomes the root).
+static void attach(Builder *b, YNode *n, int line, int col) {
+    if (b->depth == 0) {
+        // A second document would be silently ignored otherwise.
+        if (b->root) die_at(b->file, line, col, "only one YAML document is allowed");
+        b->root = n;
+        return;
     }
-    case YAML_MAPPING_NODE: {
-        YNode *n = node_new(Y_MAP, file, line, col);
-        for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = yaml_document_get_node(doc, p->key);
-            int kl = (int)k->start_mark.line + 1, kc = (int)k->start_mark.column + 1;
-            if (k->type != YAML_SCALAR_NODE) die_at(file, kl, kc, "mapping keys must be plain scalars");
-            char *key = xmalloc(k->data.scalar.length + 1);
-            memcpy(key, k->data.scalar.value, k->data.scalar.length);
-            key[k->data.scalar.length] = 0;
-            // libyaml silently keeps both pairs of a duplicated key; a config where the
-            // second silently wins (or loses) is exactly the mistake we want reported.
-            for (int i = 0; i < n->n; i++)
-                if (!strcmp(n->keys[i], key)) die_at(file, kl, kc, "duplicate key '%s'", key);
-            YNode *v = convert(doc, yaml_document_get_node(doc, p->value), file, depth + 1);
-            int i = n->n;
-            n->n++;
-            n->items = xrealloc(n->items, (size_t)n->n * sizeof *n->items);
-            n->keys = xrealloc(n->keys, (size_t)n->n * sizeof *n->keys);
-            n->key_line = xrealloc(n->key_line, (size_t)n->n * sizeof *n->key_line);
-            n->key_col = xrealloc(n->key_col, (size_t)n->n * sizeof *n->key_col);
-            n->used = xrealloc(n->used, (size_t)n->n);
-            n->items[i] = v; n->keys[i] = key; n->key_line[i] = kl; n->key_col[i] = kc; n->used[i] = 0;
-        }
-        return n;
+    Frame *f = &b->stack[b->depth - 1];
+    if (f->node->kind == Y_SEQ) {
+        int i = f->node->n;
+        if ((i & (i - 1)) == 0) f->node->items = xrealloc(f->node->items, (i ? 2 * (size_t)i : 1) * sizeof *f->node->items);
+        f->node->items[f->node->n++] = n;
+    } else if (!f->key) {
+        if (n->kind != Y_SCALAR) die_at(b->file, line, col, "mapping keys must be plain scalars");
+        f->key = n->str; n->str = NULL; f->kl = line; f->kc = col;
+        yaml_free(n);
+    } else {
+        map_append(f->node, f->key, f->kl, f->kc, n);
+        f->key = NULL;
     }
-    default:
-        die_at(file, line, col, "unsupported YAML node");
-    }
+}
+
+static void count_nodes(Builder *b, long k, int line, int col) {
+    b->nodes += k;
+    if (b->nodes > MAX_NODES) die_at(b->file, line, col, "aliases expand to more than %d nodes", MAX_NODES);
 }
 
 static _Noreturn void parser_die(yaml_parser_t *p, const char *file) {
@@ -110,29 +153,63 @@ static _Noreturn void parser_die(yaml_parser_t *p, const char *file) {
 }
 
 static YNode *load(const char *text, size_t len, const char *name) {
-    const char *file = intern(name);
+    Builder b = {.file = intern(name)};
     yaml_parser_t p;
-    yaml_document_t doc;
     if (!yaml_parser_initialize(&p)) die_internal("libyaml: cannot initialize parser");
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&p, &doc)) parser_die(&p, file);
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    YNode *n;
-    // An empty file is an empty mapping: the reader then reports the missing keys.
-    if (!root) n = node_new(Y_MAP, file, 1, 1);
-    else n = convert(&doc, root, file, 0);
-    yaml_document_delete(&doc);
-    // A second document would be silently ignored otherwise.
-    if (root) {
-        yaml_document_t doc2;
-        if (!yaml_parser_load(&p, &doc2)) parser_die(&p, file);
-        yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
-        int l2 = r2 ? (int)r2->start_mark.line + 1 : 0, c2 = r2 ? (int)r2->start_mark.column + 1 : 0;
-        yaml_document_delete(&doc2);
-        if (r2) { yaml_parser_delete(&p); die_at(file, l2, c2, "only one YAML document is allowed"); }
+    int done = 0;
+    while (!done) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) parser_die(&p, b.file);
+        int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        case YAML_SCALAR_EVENT: {
+            YNode *n = node_new(Y_SCALAR, b.file, line, col);
+            n->str = xmalloc(ev.data.scalar.length + 1);
+            memcpy(n->str, ev.data.scalar.value, ev.data.scalar.length);
+            n->str[ev.data.scalar.length] = 0;
+            n->quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+            add_anchor(&b, (const char *)ev.data.scalar.anchor, n);
+            attach(&b, n, line, col);
+            break;
+        }
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT: {
+            if (b.depth >= MAX_DEPTH) die_at(b.file, line, col, "nesting too deep (more than %d levels)", MAX_DEPTH);
+            int seq = ev.type == YAML_SEQUENCE_START_EVENT;
+            const yaml_char_t *anchor = seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor;
+            b.stack[b.depth++] = (Frame){node_new(seq ? Y_SEQ : Y_MAP, b.file, line, col),
+                                         anchor ? xstrdup((const char *)anchor) : NULL, NULL, 0, 0};
+            break;
+        }
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: {
+            Frame f = b.stack[--b.depth];
+            if (f.node->kind == Y_MAP) check_dup_keys(f.node);
+            add_anchor(&b, f.anchor, f.node);
+            free(f.anchor);
+            attach(&b, f.node, f.node->line, f.node->col);
+            break;
+        }
+        case YAML_ALIAS_EVENT: {
+            const char *a = (const char *)ev.data.alias.anchor;
+            int k = b.nanchors - 1; // the latest definition of a repeated anchor wins
+            while (k >= 0 && strcmp(b.anchors[k].name, a)) k--;
+            if (k < 0) die_at(b.file, line, col, "undefined alias '*%s'", a);
+            count_nodes(&b, b.anchors[k].size, line, col);
+            attach(&b, yaml_clone(b.anchors[k].node), line, col);
+            break;
+        }
+        default: break;
+        }
+        yaml_event_delete(&ev);
     }
     yaml_parser_delete(&p);
-    return n;
+    for (int i = 0; i < b.nanchors; i++) free(b.anchors[i].name);
+    free(b.anchors);
+    // An empty file is an empty mapping: the reader then reports the missing keys.
+    return b.root ? b.root : node_new(Y_MAP, b.file, 1, 1);
 }
 
 YNode *yaml_load_string(const char *text, const char *name) { return load(text, strlen(text), name ? name : "<string>"); }

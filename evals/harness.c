@@ -8,6 +8,7 @@
 #include <hdf5_hl.h>
 #include <math.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 void eval_options_default(EvalOptions *o) {
@@ -526,16 +527,13 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
         if (tr->t->type == OT_PERPLEXITY) {
             // The perplexity protocol (README) over the task's text, windows of the model window; --limit N keeps
             // the first N windows.
-            DocSet *ds = docset_load(tr->t, &tr->t->data);
-            int n;
-            int *ids = text_to_stream(tok, ds->path, ds->text, ds->text_len, &n);
-            long keep = n;
+            // Streamed from the file (ppl_file): memory does not grow with the text.
             int lim = task_limit(reg, tr->t, opt);
-            if (lim > 0 && (long)lim * W + 1 < keep) keep = (long)lim * W + 1;
+            long keep = lim > 0 ? (long)lim * W + 1 : 0;
             // Replicas per thread are the same model only when M is its file's weights;
             // anything else (a method's layers, quantized or trained) runs on M itself.
-            tr->ppl = model_is_file(M) ? ppl_replicated(M->mf, 0, ids, keep, W, opt->keep_docs, opt->progress)
-                                       : ppl_stream(&M, 1, ids, keep, W, opt->keep_docs, opt->progress);
+            tr->ppl = model_is_file(M) ? ppl_file_replicated(M->mf, 0, tok, tr->t->data.path, keep, W, opt->keep_docs, opt->progress)
+                                       : ppl_file(&M, 1, tok, tr->t->data.path, keep, W, opt->keep_docs, opt->progress);
             res->tokens += tr->ppl.predicted;
             if (opt->keep_docs) {
                 EvalDocs *d = &res->docs[res->ndocs++];
@@ -548,8 +546,6 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
             double loss = tr->ppl.predicted ? tr->ppl.nll / tr->ppl.predicted : NAN;
             if (tr->t->metrics & M_LOSS) add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
             if (tr->t->metrics & M_PPL) add_metric(res, tr->t->name, "ppl", exp(loss), NAN, tr->ppl.predicted, 0, 0);
-            free(ids);
-            docset_free(ds);
             continue;
         }
         EvalDocs *keep = opt->keep_docs ? &res->docs[res->ndocs++] : NULL;
@@ -629,7 +625,7 @@ char *eval_result_json(const EvalResult *r, const char *model_path, int shots, i
     return s;
 }
 
-#define H5OK(x, what) do { if ((x) < 0) die_internal("%s: HDF5 error writing %s", tmp, what); } while (0)
+#define H5OK(x, what) do { if ((x) < 0) die_input("%s: HDF5 error writing %s: %s", tmp, what, strerror(errno)); } while (0)
 
 void eval_docs_write_h5(long long loc, const EvalDocs *d, const char *tmp) {
     hid_t g = H5Gcreate2((hid_t)loc, d->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -660,7 +656,8 @@ void eval_result_write_h5(const EvalResult *r, const char *path, const char *mod
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) die_input("%s: cannot create HDF5 file", tmp);
+    if (f < 0) die_input("%s: cannot create HDF5 file: %s", tmp, strerror(errno));
+    temp_track(tmp);
     if (model_path) H5OK(H5LTset_attribute_string(f, "/", "model", model_path), "model");
     hid_t gt = H5Gcreate2(f, "tasks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t gm = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -685,8 +682,9 @@ void eval_result_write_h5(const EvalResult *r, const char *path, const char *mod
         H5Gclose(g);
     }
     H5Gclose(gt); H5Gclose(gm);
-    if (H5Fclose(f) < 0) die_internal("%s: HDF5 close failed", tmp);
-    if (rename(tmp, path) != 0) die_input("%s: cannot rename to %s", tmp, path);
+    if (H5Fclose(f) < 0) die_input("%s: HDF5 close failed: %s", tmp, strerror(errno));
+    if (rename(tmp, path) != 0) die_input("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    temp_done(tmp);
 }
 
 // ---------------------------------------------------------------- render (testing)

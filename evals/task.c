@@ -371,18 +371,10 @@ void tasks_registry_free(TaskRegistry *r) {
 
 const char *tasks_default_dir(void) {
     static char buf[PATH_MAX + 32];
-    if (file_exists("evals/tasks")) return "evals/tasks";
-    // Beside the binary: build/l4q → ../evals/tasks.
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *sl = strrchr(exe, '/');
-        if (sl) *sl = 0;
-        snprintf(buf, sizeof buf, "%s/../evals/tasks", exe);
-        if (file_exists(buf)) return buf;
-    }
-    return "evals/tasks";
+    const char *root = install_root();
+    // Without one, a path that names where it was looked for (readers report it missing).
+    snprintf(buf, sizeof buf, "%s/evals/tasks", root ? root : "(no evals/tasks beside the binary)");
+    return buf;
 }
 
 static int find_task(const TaskRegistry *r, const char *name) {

@@ -95,7 +95,8 @@ typedef struct {
 // so --task-dir can override a built-in task). Malformed files → die_input(file:line).
 TaskRegistry *tasks_registry(const char *const *dirs, int ndirs);
 void tasks_registry_free(TaskRegistry *r);
-// The built-in task directory: evals/tasks under the cwd, else beside the binary.
+// The built-in task directory: evals/tasks of the repository the binary belongs to
+// (install_root), never the working directory.
 const char *tasks_default_dir(void);
 void tasks_print_available(const TaskRegistry *r, FILE *f);
 

@@ -202,12 +202,12 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     char *yaml = run_config_dump(cfg);
     if (resume && file_exists(ckpt)) {
         step0 = trainstate_load(ckpt, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
-        t.log = runlog_open_append(logp, step0);
+        // The final evaluation follows the last checkpoint: its rows at that step may be partial.
+        t.log = runlog_open_append(logp, step0, step0 < cfg->train.steps ? step0 : step0 - 1);
         printf("resumed %s at step %ld\n", out_dir, step0);
     } else {
         snprintf(path, sizeof path, "%s/config.yaml", out_dir);
-        FILE *f = fopen(path, "w");
-        if (!f || fputs(yaml, f) < 0 || fclose(f) != 0) die_input("%s: cannot write", path);
+        write_file_atomic(path, yaml, strlen(yaml));
         t.log = runlog_create(logp, yaml, cfg->method.name, t.M->lin[0]->form);
     }
     free(yaml);
@@ -246,8 +246,10 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
             evaluate(&t, t.M, s + 1, 0);
         }
         int stop = stop_at > 0 && s + 1 == stop_at && !last;
-        if ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last || stop)
+        if ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last || stop) {
+            runlog_flush(t.log); // the log on disk reaches the checkpoint before it exists
             trainstate_save(ckpt, s + 1, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
+        }
         if (stop) {
             runlog_close(t.log);
             printf("stopped after step %ld (resume with --resume %s)\n", s + 1, out_dir);

@@ -5,7 +5,8 @@
 cd "$(dirname "$0")/.."
 export L4Q_DATA="${L4Q_DATA:-$(cd .. && pwd)/shared/data}"
 export PY=/usr/bin/python3
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
+# LeakSanitizer on: error exits may leave reachable memory (fine), never unreachable blocks.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export L4Q_THREADS="${L4Q_THREADS:-2}"
 # Test binaries do not re-exec like build/l4q does: give them the same OpenMP wait policy.
 export GOMP_SPINCOUNT="${GOMP_SPINCOUNT:-20000}"

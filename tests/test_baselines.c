@@ -655,6 +655,13 @@ static int child_status(void (*fn)(void), char *err, size_t errsz) {
     while (n + 1 < errsz && (k = read(fd[0], err + n, errsz - 1 - n)) > 0) n += (size_t)k;
     err[n] = 0;
     close(fd[0]);
+    // LeakSanitizer's notes in a child forked from a threaded parent ("==N==Running thread
+    // ... was not suspended") are not the program's output: drop "==" lines.
+    for (char *l = err; *l;) {
+        char *e = strchr(l, '\n');
+        if (l[0] == '=' && l[1] == '=') memmove(l, e ? e + 1 : l + strlen(l), strlen(e ? e + 1 : l + strlen(l)) + 1);
+        else l = e ? e + 1 : l + strlen(l);
+    }
     int st;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;

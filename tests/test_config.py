@@ -73,6 +73,26 @@ for rn in runners():
              f"FILE:5:8: data.val: file not found: tinystories/nope.txt (looked in {tmp} and "
              f"{os.environ.get('L4Q_DATA', '../shared/data')})")
 
+# Hostile YAML is rejected while parsing (libyaml events), in time linear in the input.
+import time
+N = 100000
+hostile = [
+    ("100k-deep flow nesting", "deep.yaml", "a: " + "[" * N + "]" * N + "\n", "FILE:1:67: nesting too deep (more than 64 levels)"),
+    ("3000-deep block nesting", "deepb.yaml", "".join(" " * i + "k:\n" for i in range(3000)), "FILE:65:65: nesting too deep (more than 64 levels)"),
+    ("nested aliases (billion laughs)", "laughs.yaml",
+     "a0: &a0 [x,x,x,x,x,x,x,x,x,x]\n" + "".join(f"a{i}: &a{i} [{','.join([f'*a{i-1}'] * 10)}]\n" for i in range(1, 9)),
+     "FILE:6:14: aliases expand to more than 250000 nodes"),
+    ("self-referencing alias", "self.yaml", "a: &x [1, *x]\n", "FILE:1:11: undefined alias '*x'"),
+    ("200k keys, last one duplicated", "wide.yaml", "".join(f"k{i}: {i}\n" for i in range(200000)) + "k7: 1\n",
+     "FILE:200001:1: duplicate key 'k7'"),
+]
+rn = next(runners())
+for label, name, text, want in hostile:
+    t0 = time.time()
+    err_case(rn, label, name, text, want)
+    dt = time.time() - t0
+    check(dt < 3, f"{label}: rejected in {dt:.2f} s (< 3 s)")
+
 # --set overrides and the resolved dump (driver prints it).
 p = cfg("set_ok.yaml", BASE)
 r = subprocess.run([DRIVER, p, "--set", "train.steps=7", "--set", "method.targets=[k,o]",

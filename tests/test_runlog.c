@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
     runfile_free(&rf);
 
     // Resume from a checkpoint at step 7: rows after 7 are dropped, appends continue.
-    RunLog *rl = runlog_open_append(path, 7);
+    RunLog *rl = runlog_open_append(path, 7, 7);
     runlog_train(rl, 8, 0.8, 1e-4, 1, 1, 1);
     runlog_eval(rl, 8, NULL, "val_loss", 3.3);
     runlog_eval(rl, 8, NULL, "val_ppl", 27.1);

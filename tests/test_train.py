@@ -74,7 +74,7 @@ _, steps_logged, stn = losses(d)
 stn = stn.decode() if isinstance(stn, bytes) else stn
 check(stn == "failed", "nan: run.h5 status failed", stn)
 ck = ckpt_bytes(d) if os.path.exists(os.path.join(d, "ckpt.bin")) else b""
-okck = ck[:4] == b"L4QC" and ck[-4:] == b"L4QC"
+okck = ck[:4] == b"L4QC" and ck[-36:-32] == b"L4QC"  # end marker, then the SHA-256 trailer
 step_ck = struct.unpack("<q", ck[8:16])[0] if okck else -1
 check(okck and 0 < step_ck and step_ck <= len(steps_logged), "nan: last good checkpoint intact", f"step {step_ck}")
 

@@ -1,0 +1,46 @@
+// fuzz_taskdata.c — the task data formats: the input is the data file of a fixed task
+// per format and preprocessing step (jsonl, json, csv, hellaswag6, text; the named
+// preprocess steps), chosen by the first byte; every document is loaded.
+#include "evals/task.h"
+#include "fuzz.h"
+#include <sys/stat.h>
+
+static const char *const SPECS[] = {
+    "format: jsonl",
+    "format: json",
+    "format: csv, columns: [question, c0, c1, c2, c3, answer]",
+    "format: csv, header: false",
+    "format: hellaswag6, preprocess: hellaswag",
+    "format: json, preprocess: arc_llm_adapters",
+    "format: jsonl, preprocess: boolq_mosaic",
+    "format: text",
+};
+enum { NSPECS = sizeof SPECS / sizeof *SPECS };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    static char dir[256];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "%s/l4q_fuzz_taskdata_%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+        mkdir(dir, 0755);
+    }
+    int k = data[0] % NSPECS;
+    char path[300], yaml[1024];
+    snprintf(path, sizeof path, "%s/data.bin", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || (size > 1 && fwrite(data + 1, 1, size - 1, f) != size - 1) || fclose(f) != 0) abort();
+    snprintf(path, sizeof path, "%s/t.yaml", dir);
+    snprintf(yaml, sizeof yaml, "task: fuzz\noutput_type: %s\ndata: {path: data.bin, %s}\n"
+             "doc_to_text: \"{{query}}\"\ndoc_to_choice: \"{{choices}}\"\ndoc_to_target: \"{{gold}}\"\n",
+             k == NSPECS - 1 ? "perplexity" : "multiple_choice", SPECS[k]);
+    f = fopen(path, "w");
+    if (!f || fputs(yaml, f) < 0 || fclose(f) != 0) abort();
+    FUZZ_GUARDED({
+        const char *dirs[1] = {dir};
+        TaskRegistry *r = tasks_registry(dirs, 1);
+        DocSet *d = docset_load(&r->tasks[0], &r->tasks[0].data);
+        docset_free(d);
+        tasks_registry_free(r);
+    });
+    return 0;
+}

@@ -1,0 +1,17 @@
+// fuzz_tokenizer.c — llama2.c tokenizer.bin files (tok_load), then every piece through
+// encode and decode, so a vocabulary the loader accepts must also work.
+#include "fuzz.h"
+#include "tokenizer.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    const char *p = fuzz_file(data, size, ".tok");
+    FUZZ_GUARDED({
+        Tokenizer *t = tok_load(p, 0);
+        static const char text[] = "Once upon a time, \xe2\x96\x81 caf\xc3\xa9 \xff\x80 <0x0A>\n\n end";
+        int *ids, n = tok_encode(t, text, sizeof text - 1, TOK_BOS | TOK_EOS, &ids);
+        for (int i = 0; i < n; i++) { size_t l; tok_decode(t, i ? ids[i - 1] : -1, ids[i], &l); }
+        free(ids);
+        tok_free(t);
+    });
+    return 0;
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# seeds.sh OUT — seed corpora for the fuzz targets from the real files: the data under
+# $L4Q_DATA (models, tokenizers, task data, Alpaca), the repository's YAML files, and
+# small models/checkpoints/run logs made by build/l4q itself (tiny shapes keep the
+# fuzzers fast; the real stories260K files are seeds too).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-build/fuzz/corpus}
+D=${L4Q_DATA:-$(cd .. && pwd)/shared/data}
+PY=${PY:-/usr/bin/python3}
+export L4Q_THREADS=1
+rm -rf "$OUT"; mkdir -p "$OUT"/{llama2c,gguf,l4qz,tokenizer,encode,config,task,taskdata,traindata,ckpt,runlog}
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+
+# Tiny llama2.c v0 and v1 files (vocab 512 to match tok512.bin; random weights).
+$PY - "$W" <<'PY'
+import random, struct, sys
+w = sys.argv[1]; r = random.Random(0)
+dim, hid, L, H, KV, V, T = 16, 32, 1, 2, 1, 512, 16
+kvd = dim * KV // H
+def f(n): return struct.pack(f"<{n}f", *[r.uniform(-0.1, 0.1) for _ in range(n)])
+def ones(n): return struct.pack(f"<{n}f", *[1.0] * n)
+proj = {"q": dim*dim, "k": kvd*dim, "v": kvd*dim, "o": dim*dim, "gate": hid*dim, "down": dim*hid, "up": hid*dim}
+body0 = f(V*dim) + ones(L*dim) + f(proj["q"]) + f(proj["k"]) + f(proj["v"]) + f(proj["o"]) + ones(L*dim) \
+      + f(proj["gate"]) + f(proj["down"]) + f(proj["up"]) + ones(dim) + f(T * (dim // H))
+open(f"{w}/tiny_v0.bin", "wb").write(struct.pack("<7i", dim, hid, L, H, KV, V, T) + body0)
+hdr = struct.pack("<Ii7iB", 0x616b3432, 1, dim, hid, L, H, KV, V, T, 1).ljust(256, b"\0")
+body1 = ones(L*dim) + ones(L*dim) + ones(dim) + f(V*dim) + b"".join(f(proj[k]) for k in ["q","k","v","o","gate","down","up"])
+open(f"{w}/tiny_v1.bin", "wb").write(hdr + body1)
+PY
+cp "$W"/tiny_v0.bin "$W"/tiny_v1.bin "$D"/models/stories260K/stories260K_q8_v2.bin "$OUT/llama2c/"
+cp "$D"/models/stories260K/stories260K.gguf "$OUT/gguf/"
+
+# l4qz (fp32 and 4-bit L4Q) and GGUF from the tiny model, through train + export.
+cat > "$W/c.yaml" <<Y
+model: $W/tiny_v0.bin
+tokenizer: $D/models/stories260K/tok512.bin
+data: { format: text, train: $D/tinystories/tinystories_valid_excerpt.txt }
+method: { name: none }
+train: { steps: 0, micro_batch: 1, seq_len: 8 }
+Y
+build/l4q train "$W/c.yaml" --out "$W/none" >/dev/null
+build/l4q train "$W/c.yaml" --out "$W/l4q" --set method.name=l4q --set method.group_size=8 --set train.steps=1 >/dev/null
+cp "$W/none/final.l4qz" "$OUT/l4qz/tiny_fp32.l4qz"; cp "$W/l4q/final.l4qz" "$OUT/l4qz/tiny_l4q4.l4qz"
+build/l4q export "$W/none" --format gguf --out "$OUT/gguf/tiny.gguf" >/dev/null
+
+# ckpt.bin and run.h5 of the LoRA run fuzz_ckpt expects (stories260K, rank 2, 7 targets).
+cat > "$W/lora.yaml" <<Y
+model: $D/models/stories260K/stories260K.bin
+tokenizer: $D/models/stories260K/tok512.bin
+data: { format: text, train: $D/tinystories/tinystories_valid_excerpt.txt }
+method: { name: lora, rank: 2 }
+train: { steps: 4, micro_batch: 1, seq_len: 8 }
+eval: { every: 2, val_batches: 1 }
+Y
+build/l4q train "$W/lora.yaml" --out "$W/lora" --stop-at 2 >/dev/null || true
+cp "$W/lora/ckpt.bin" "$OUT/ckpt/"
+cp "$W/lora/run.h5" "$OUT/runlog/"
+cp "$D"/corrupt/*.h5 "$OUT/runlog/" 2>/dev/null || true
+
+cp "$D/models/stories260K/tok512.bin" "$D/tokenizers/llama2c_tokenizer.bin" "$OUT/tokenizer/"
+head -c 4096 "$D/tinystories/tinystories_valid_excerpt.txt" > "$OUT/encode/tinystories"
+printf 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' > "$OUT/encode/run"
+printf 'caf\xc3\xa9 \xe2\x96\x81 \xf0\x9f\x98\x80 \xff\xfe\x80 \n\n<0x0A>' > "$OUT/encode/bytes"
+
+cp experiments/configs/*.yaml experiments/*.yaml "$OUT/config/"
+cp evals/tasks/*.yaml "$OUT/task/"
+# taskdata: first byte picks the format (fuzz_taskdata.c's SPECS order).
+seed() { { printf "\\x$(printf %02x "$1")"; head -c "${3:-4096}" "$2"; } > "$OUT/taskdata/$(basename "$2").$1"; }
+seed 0 "$(ls "$D"/piqa/*.jsonl | head -1)"
+seed 1 "$(ls "$D"/arc/*.json | head -1)" 6000
+seed 2 "$(ls "$D"/mmlu/*.csv 2>/dev/null | head -1 || ls "$D"/mmlu/*/*.csv | head -1)"
+seed 4 "$D/hellaswag/hellaswag_val_full.txt"
+seed 5 "$(ls "$D"/arc/*.json | head -1)" 6000
+seed 6 "$(ls "$D"/boolq/*.jsonl | head -1)"
+seed 7 "$D/tinystories/tinystories_valid_excerpt.txt"
+$PY -c "import json,sys; json.dump(json.load(open(sys.argv[1]))[:8], open(sys.argv[2],'w'))" "$D/alpaca/alpaca_data_1k.json" "$OUT/traindata/alpaca8.json"
+head -c 4096 "$D/tinystories/tinystories_train_excerpt.txt" > "$OUT/traindata/text"
+for t in "$OUT"/*; do echo "$(basename "$t"): $(ls "$t" | wc -l) seeds"; done
