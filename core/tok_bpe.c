@@ -439,5 +439,12 @@ const char *bpe_decode(const Tokenizer *t, int prev, int token, size_t *len) {
 }
 
 int tok_embeddable(const Tokenizer *t, int vocab_size) {
-    return t && t->vocab_size == vocab_size && (!t->bpe || t->bpe->kind == TOKK_SPM);
+    if (!t || t->vocab_size != vocab_size) return 0;
+    const struct TokBpe *b = t->bpe;
+    if (!b) return 1;
+    // A merges-ranked vocabulary (HF tokenizer.json) has no scores to store, and the llama2.c
+    // reader assumes BOS 1, EOS 2 and <0x00>..<0xFF> at ids 3..258.
+    if (b->kind != TOKK_SPM || b->use_merges || t->bos_id != TOK_BOS_ID || t->eos_id != TOK_EOS_ID) return 0;
+    for (int c = 0; c < 256; c++) if (b->byte_id[c] != c + 3) return 0;
+    return 1;
 }

@@ -73,5 +73,6 @@ int bpe_encode(const Tokenizer *t, const char *text, size_t len, int flags, int 
 const char *bpe_decode(const Tokenizer *t, int prev, int token, size_t *len);
 void bpe_free(struct TokBpe *b);
 // Whether t can be stored as the pieces + scores list of l4qz/GGUF exports (read back as a
-// llama2.c-style tokenizer): not byte-level, and exactly the model's vocab_size pieces.
+// llama2.c-style tokenizer): merging by scores (not byte-level, not HF merge ranks), and
+// exactly the model's vocab_size pieces.
 int tok_embeddable(const Tokenizer *t, int vocab_size);

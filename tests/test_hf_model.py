@@ -167,5 +167,23 @@ la = json.loads(a.stdout)["loss"] if a.returncode == 0 else None
 lb = json.loads(b.stdout)["loss"] if b.returncode == 0 else None
 check(r.returncode == 0 and la is not None and la == lb and '"rope_scaling"' in run(["info", exp, "--json"]).stdout,
       f"llama3-scaled HF model -> train -> final.l4qz: same loss ({la} = {lb}), scaling kept", r.stderr[-400:] + a.stderr + b.stderr)
+
+# Exports embed only tokenizers l4qz can hold (SentencePiece scores, llama2.c's id layout):
+# the Mistral directory's tokenizer.model yes, its tokenizer.json (merge ranks) no.
+config, t = th.random_model("mistral", dim=16, hidden=24, layers=1, heads=2, kv_heads=1, vocab=32000, seq=64, seed=7)
+for f, embedded in [("tokenizer.model", True), ("tokenizer.json", False)]:
+    d = os.path.join(TMP, f"mistral_export_{f}")
+    th.write_dir(d, config, t, "BF16")
+    shutil.copy(os.path.join(T, "mistral-7b-v0.1", f), d)
+    open(cfg, "w").write(f"""model: {d}
+tokenizer: {d}
+data: {{ format: text, train: {txt}, val: {txt} }}
+method: {{ name: none }}
+train: {{ steps: 0, micro_batch: 2, seq_len: 32 }}
+""")
+    out = os.path.join(TMP, f"run_{f}")
+    r = run(["train", cfg, "--out", out], check_rc=False)
+    j = json.loads(run(["info", os.path.join(out, "final.l4qz"), "--json"]).stdout) if r.returncode == 0 else {}
+    check(j.get("embedded_tokenizer") is embedded, f"mistral {f}: export embeds the tokenizer: {embedded}", r.stderr[-300:] + str(j.get("embedded_tokenizer")))
 shutil.rmtree(TMP)
 done()
