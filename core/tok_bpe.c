@@ -18,6 +18,7 @@
 // symbols, each candidate checked for staleness when popped (O(n log n)).
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tokenizer.h"
+#include "mergeheap.h"
 #include "util.h"
 #include <pcre2.h>
 #include <stdlib.h>
@@ -226,34 +227,11 @@ void bpe_free(struct TokBpe *b) {
 }
 
 // ---- the merge loop ----
-typedef struct { float pri; int left, right, llen, rlen, id; } Cand;
-typedef struct { Cand *a; size_t n, cap; } Heap;
-static int before(const Cand *x, const Cand *y) { return x->pri != y->pri ? x->pri < y->pri : x->left < y->left; }
-static void heap_push(Heap *h, Cand c) {
-    if (h->n == h->cap) { h->cap = h->cap ? 2 * h->cap : 64; h->a = xrealloc(h->a, h->cap * sizeof *h->a); }
-    size_t i = h->n++;
-    for (; i > 0 && before(&c, &h->a[(i - 1) / 2]); i = (i - 1) / 2) h->a[i] = h->a[(i - 1) / 2];
-    h->a[i] = c;
-}
-static Cand heap_pop(Heap *h) {
-    Cand top = h->a[0], last = h->a[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && before(&h->a[c + 1], &h->a[c])) c++;
-        if (!before(&h->a[c], &last)) break;
-        h->a[i] = h->a[c];
-        i = c;
-    }
-    if (h->n) h->a[i] = last;
-    return top;
-}
-
+// Candidate merges: core/mergeheap.h (a, b: the two symbols' lengths at push time).
 typedef struct { int *start, *len, *id, *prev, *next; int n; } Syms;
 
 // Span of symbol i is buf[start, start+len); merges keep the left symbol's index.
-static void candidate(const struct TokBpe *b, const char *buf, Syms *s, Heap *h, int l, int r) {
+static void candidate(const struct TokBpe *b, const char *buf, Syms *s, MergeHeap *h, int l, int r) {
     if (l < 0 || r < 0) return;
     int id, rank = 0;
     float pri;
@@ -265,7 +243,7 @@ static void candidate(const struct TokBpe *b, const char *buf, Syms *s, Heap *h,
         if (id < 0 || (b->type[id] != TT_NORMAL && b->type[id] != TT_USER_DEFINED)) return;
         pri = -b->score[id];
     }
-    heap_push(h, (Cand){pri, l, r, s->len[l], s->len[r], id});
+    merge_push(h, (MergeCand){pri, l, r, s->len[l], s->len[r], id});
 }
 
 typedef struct { int *a; size_t n, cap; } Ids;
@@ -288,11 +266,11 @@ static void bpe_word(const struct TokBpe *b, const char *buf, const int *bound, 
         s.prev[i] = i - 1;
         s.next[i] = i + 1 < m ? i + 1 : -1;
     }
-    Heap h = {0};
+    MergeHeap h = {0};
     for (int i = 0; i + 1 < m; i++) candidate(b, buf, &s, &h, i, i + 1);
     while (h.n) {
-        Cand c = heap_pop(&h);
-        if (s.next[c.left] != c.right || s.len[c.left] != c.llen || s.len[c.right] != c.rlen) continue; // stale
+        MergeCand c = merge_pop(&h);
+        if (s.next[c.left] != c.right || s.len[c.left] != c.a || s.len[c.right] != c.b) continue; // stale
         s.len[c.left] += s.len[c.right];
         s.id[c.left] = c.id;
         int rn = s.next[c.right];
@@ -303,7 +281,7 @@ static void bpe_word(const struct TokBpe *b, const char *buf, const int *bound, 
         candidate(b, buf, &s, &h, s.prev[c.left], c.left);
         candidate(b, buf, &s, &h, c.left, rn);
     }
-    free(h.a);
+    free(h.v);
     for (int i = 0; i >= 0; i = s.next[i]) {
         if (s.id[i] >= 0) { push_id(out, s.id[i]); continue; }
         // Not a piece: its bytes as <0xXX> tokens, else unk.

@@ -2,6 +2,7 @@
 // loop runs in O(n log n): a binary heap of candidate merges over a doubly linked list of
 // symbols instead of rescanning every adjacent pair after each merge.
 #include "tokenizer.h"
+#include "mergeheap.h"
 #include "util.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -166,57 +167,21 @@ void tok_free(Tokenizer *t) {
 }
 
 // ---- encode ----
-// A candidate merge of symbol `left` with its right neighbour `right` into `id`. Entries go
-// stale when either symbol is merged away or changes id; they are dropped when popped.
-typedef struct { float score; int left, right, lid, rid, id; } Cand;
-
-typedef struct { Cand *a; size_t n, cap; } Heap;
-
-// Pop order = llama2.c's choice: highest score; on equal scores the leftmost pair. Symbols
-// are numbered in text order and a merge keeps the left symbol's number, so the number of
-// the left symbol orders pairs exactly as their current positions do.
-static int before(const Cand *x, const Cand *y) {
-    if (x->score != y->score) return x->score > y->score;
-    return x->left < y->left;
-}
-static void heap_push(Heap *h, Cand c) {
-    if (h->n == h->cap) { h->cap = h->cap ? 2 * h->cap : 256; h->a = xrealloc(h->a, h->cap * sizeof *h->a); }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(&c, &h->a[p])) break;
-        h->a[i] = h->a[p];
-        i = p;
-    }
-    h->a[i] = c;
-}
-static Cand heap_pop(Heap *h) {
-    Cand top = h->a[0], last = h->a[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && before(&h->a[c + 1], &h->a[c])) c++;
-        if (!before(&h->a[c], &last)) break;
-        h->a[i] = h->a[c];
-        i = c;
-    }
-    if (h->n) h->a[i] = last;
-    return top;
-}
-
+// Candidate merges (core/mergeheap.h) are pushed with pri = −score: llama2.c takes the
+// highest score, on equal scores the leftmost pair; a, b hold the two symbols' ids at push
+// time, and an entry whose symbols changed since is stale and dropped when popped.
 typedef struct { int *id, *prev, *next; } Syms;
 
 // llama2.c starts its search from best_score = -1e10 (a float) and takes strictly greater
 // scores, so pieces scored at or below that (or NaN) never merge.
 static const float MERGE_FLOOR = -1e10f;
 
-static void push_pair(const Tokenizer *t, Heap *h, const Syms *s, int left, int right) {
+static void push_pair(const Tokenizer *t, MergeHeap *h, const Syms *s, int left, int right) {
     if (left < 0 || right < 0) return;
     int a = s->id[left], b = s->id[right];
     int id = lookup2(t, t->vocab[a], (size_t)t->lens[a], t->vocab[b], (size_t)t->lens[b]);
     if (id < 0 || !(t->scores[id] > MERGE_FLOOR)) return;
-    heap_push(h, (Cand){t->scores[id], left, right, a, b, id});
+    merge_push(h, (MergeCand){-t->scores[id], left, right, a, b, id});
 }
 
 static int byte_token(const Tokenizer *t, unsigned char c) {
@@ -252,13 +217,13 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int 
     }
     for (int i = 0; i < n; i++) { s.prev[i] = i - 1; s.next[i] = i + 1 < n ? i + 1 : -1; }
 
-    Heap h = {0};
+    MergeHeap h = {0};
     for (int i = 0; i + 1 < n; i++) push_pair(t, &h, &s, i, i + 1);
     while (h.n) {
-        Cand c = heap_pop(&h);
+        MergeCand c = merge_pop(&h);
         // Valid only if the two symbols are still adjacent with the ids seen at push time;
         // merged-away symbols have next = −2 so they never match.
-        if (s.next[c.left] != c.right || s.id[c.left] != c.lid || s.id[c.right] != c.rid) continue;
+        if (s.next[c.left] != c.right || s.id[c.left] != c.a || s.id[c.right] != c.b) continue;
         s.id[c.left] = c.id;
         int r = c.right, rn = s.next[r];
         s.next[c.left] = rn;
@@ -267,7 +232,7 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int 
         push_pair(t, &h, &s, s.prev[c.left], c.left);
         push_pair(t, &h, &s, c.left, rn);
     }
-    free(h.a);
+    free(h.v);
 
     int *ids = xmalloc(cap * sizeof(int));
     int m = 0;

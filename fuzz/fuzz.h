@@ -19,13 +19,23 @@ static const char *fuzz_file(const uint8_t *data, size_t n, const char *suffix) 
     return path;
 }
 
+// A rejected input leaves what the reader had open when die_* jumped out (an exit would
+// have closed it): close every descriptor at or above the lowest one free before the input.
+static inline int fuzz_fd_mark(void) { int fd = dup(0); if (fd >= 0) close(fd); return fd; }
+static inline void fuzz_fd_release(int mark) {
+    for (int fd = mark; mark >= 0 && fd < mark + 256; fd++) close(fd);
+}
+
 // FUZZ_GUARDED(stmts): runs the statements with die_* returning here; returns 0 either way.
 #define FUZZ_GUARDED(...)                                   \
     do {                                                    \
         static jmp_buf jb_;                                 \
+        static int fdmark_;                                 \
+        fdmark_ = fuzz_fd_mark();                           \
         if (setjmp(jb_) == 0) {                             \
             die_longjmp(&jb_, getenv("FUZZ_VERBOSE") == NULL); \
             __VA_ARGS__;                                    \
         }                                                   \
         die_longjmp(NULL, 0);                               \
+        fuzz_fd_release(fdmark_);                           \
     } while (0)

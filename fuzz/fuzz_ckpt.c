@@ -3,6 +3,7 @@
 // the fuzzer also reaches the parser behind the checksum.
 #include "checkpoint.h"
 #include "fuzz.h"
+#include "methods.h"
 #include "model.h"
 #include "optim.h"
 #include "run/trainstate.h"

@@ -5,6 +5,7 @@
 // usable.
 #include "checkpoint.h"
 #include "fuzz.h"
+#include "methods.h"
 #include "model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
