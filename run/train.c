@@ -89,8 +89,7 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
     long long docs = -1;
     if (final) {
         docs = runlog_group(t->log, "docs");
-        if (t->val) eval_docs_write_h5(docs, &vdocs, t->dir);
-        if (t->val) eval_docs_free(&vdocs);
+        if (t->val) { eval_docs_write_h5(docs, &vdocs, t->dir); eval_docs_free(&vdocs); }
     }
     // Benchmark tasks are costly: at the end, and at intermediate evals only if asked.
     if (t->cfg->eval.ntasks > 0 && final) {

@@ -638,23 +638,9 @@ static void check_merge_and_memory(void) {
 // ---- bad input ------------------------------------------------------------------------------------
 
 // Runs fn in a child; returns its exit status and its stderr in err.
+static void call_void(void *fn) { ((void (*)(void))fn)(); }
 static int child_status(void (*fn)(void), char *err, size_t errsz) {
-    int fd[2];
-    if (pipe(fd)) return -1;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        fn();
-        _exit(0);
-    }
-    close(fd[1]);
-    size_t n = 0;
-    ssize_t k;
-    while (n + 1 < errsz && (k = read(fd[0], err + n, errsz - 1 - n)) > 0) n += (size_t)k;
-    err[n] = 0;
-    close(fd[0]);
+    int st = t_in_child(call_void, (void *)fn, err, errsz);
     // LeakSanitizer's notes in a child forked from a threaded parent ("==N==Running thread
     // ... was not suspended") are not the program's output: drop "==" lines.
     for (char *l = err; *l;) {
@@ -662,9 +648,7 @@ static int child_status(void (*fn)(void), char *err, size_t errsz) {
         if (l[0] == '=' && l[1] == '=') memmove(l, e ? e + 1 : l + strlen(l), strlen(e ? e + 1 : l + strlen(l)) + 1);
         else l = e ? e + 1 : l + strlen(l);
     }
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return st;
 }
 static void bad_unknown(void) { MethodCfg m; method_defaults(&m, "qlora4"); }
 static void build_one(const char *name, int bits, const char *base) {

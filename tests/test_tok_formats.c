@@ -42,26 +42,9 @@ static int encode_mode(int argc, char **argv) {
 static char tmp[256];
 
 // tok_load(path) in a child: exit status, stderr in err.
+static void load_tok(void *path) { tok_free(tok_load(path, 0)); }
 static int load_child(const char *path, char *err, size_t errsz) {
-    int fd[2];
-    if (pipe(fd)) die_internal("pipe failed");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], 2);
-        tok_free(tok_load(path, 0));
-        _exit(0);
-    }
-    close(fd[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < errsz && (r = read(fd[0], err + n, errsz - 1 - n)) > 0) n += (size_t)r;
-    err[n] = 0;
-    close(fd[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return t_in_child(load_tok, (void *)path, err, errsz);
 }
 
 static void bad(const char *name, const char *file, const void *data, size_t n, const char *expect) {

@@ -14,27 +14,11 @@
 static char tmpdir[256];
 
 // Runs tok_load(path, vocab) in a child; returns its exit status and its stderr in err.
+typedef struct { const char *path; int vocab; } LoadArgs;
+static void load_tok(void *p) { LoadArgs *a = p; tok_free(tok_load(a->path, a->vocab)); }
 static int load_in_child(const char *path, int vocab, char *err, size_t errsz) {
-    int fd[2];
-    if (pipe(fd)) die_internal("pipe failed");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], 2);
-        Tokenizer *t = tok_load(path, vocab);
-        tok_free(t);
-        _exit(0);
-    }
-    close(fd[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < errsz && (r = read(fd[0], err + n, errsz - 1 - n)) > 0) n += (size_t)r;
-    err[n] = 0;
-    close(fd[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    LoadArgs a = {path, vocab};
+    return t_in_child(load_tok, &a, err, errsz);
 }
 
 static void write_blob(const char *path, const void *a, size_t na, const void *b, size_t nb) {
