@@ -12,30 +12,39 @@ static ModelFile *gguf_read(const char *path, void *buf, size_t len) { return gg
 static ModelFile *l4qz_read(const char *path, void *buf, size_t len) { return l4qz_load(path, buf, len); }
 
 // First match wins; llama2.c v0 has no magic, so its reader comes last and takes the rest.
+// A reader may keep buf (as mf->blob or mf->hold) only as its last step, after its last
+// possible error: until then buf is held here (util.h "hold").
 static const struct {
     int (*magic)(const void *buf, size_t len); // NULL: anything
     ModelFile *(*read)(const char *path, void *buf, size_t len);
-    int keeps_buf;                             // the reader owns buf afterwards
 } READERS[] = {
-    {gguf_magic, gguf_read, 0},
-    {l4qz_magic, l4qz_read, 0},
-    {NULL, llama2c_load, 1},
+    {gguf_magic, gguf_read},
+    {l4qz_magic, l4qz_read},
+    {NULL, llama2c_load},
 };
 
+void model_file_release(void *mf) { model_file_free(mf); }
+
 ModelFile *model_file_load(const char *path) {
-    // A directory is a Hugging Face model (core/hf_model.c); files are picked by content.
-    if (hf_is_dir(path)) { ModelFile *hf = hf_load(path); mf_check_finite(hf); return hf; }
-    size_t len;
-    char *buf = read_file(path, &len);
+    size_t mark = hold_mark();
     ModelFile *mf = NULL;
-    for (size_t i = 0; i < sizeof READERS / sizeof READERS[0]; i++) {
-        if (READERS[i].magic && !READERS[i].magic(buf, len)) continue;
-        mf = READERS[i].read(path, buf, len);
-        if (!READERS[i].keeps_buf && mf->hold != buf) free(buf); // GGUF keeps it when 16-bit tensors point into it
-        break;
+    // A directory is a Hugging Face model (core/hf_model.c); files are picked by content.
+    if (hf_is_dir(path)) mf = hold(hf_load(path), model_file_release);
+    else {
+        size_t len;
+        char *buf = hold(read_file(path, &len), free);
+        for (size_t i = 0; i < sizeof READERS / sizeof READERS[0]; i++) {
+            if (READERS[i].magic && !READERS[i].magic(buf, len)) continue;
+            mf = READERS[i].read(path, buf, len);
+            break;
+        }
+        hold_drop(buf);
+        if (mf->blob != (void *)buf && mf->hold != buf) free(buf);
+        hold(mf, model_file_release);
+        mf->file_bytes = len;
     }
-    mf->file_bytes = len;
     if (!mf->rms_final || !(mf->tok_emb || mf->tok_emb16)) die_internal("%s: loader left tensors unset", path);
     mf_check_finite(mf);
+    hold_end(mark);
     return mf;
 }

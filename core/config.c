@@ -323,8 +323,12 @@ static YNode *build_resolved(const RunConfig *c) {
     return r;
 }
 
+void run_config_release(void *c) { run_config_free(c); }
+
 RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *name_hint) {
-    RunConfig *c = xcalloc(1, sizeof *c);
+    size_t mark = hold_mark();
+    hold(root, yaml_release);
+    RunConfig *c = hold(xcalloc(1, sizeof *c), run_config_release);
     snprintf(c->dir, sizeof c->dir, "%s", base_dir && *base_dir ? base_dir : ".");
     if (root->kind != Y_MAP) y_die(root, "the config must be a mapping of sections (model, data, method, train, ...)");
     Sec top = {root, ""};
@@ -396,10 +400,9 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
         c->eval.limit_names = xcalloc((size_t)lm.map->n + 1, sizeof *c->eval.limit_names);
         c->eval.limit_values = xcalloc((size_t)lm.map->n + 1, sizeof *c->eval.limit_values);
         for (int i = 0; i < lm.map->n; i++) {
-            c->eval.limit_names[i] = xstrdup(lm.map->keys[i]);
+            c->eval.limit_names[c->eval.nlimits++] = xstrdup(lm.map->keys[i]);
             c->eval.limit_values[i] = get_int(&lm, lm.map->keys[i], 0, 0, INT_MAX);
         }
-        c->eval.nlimits = lm.map->n;
     }
     check_unused(&e);
 
@@ -409,14 +412,16 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
     check_unused(&top);
 
     c->root = build_resolved(c);
-    yaml_free(root);
+    hold_drop(c);
+    hold_unwind(mark); // root
     return c;
 }
 
 RunConfig *run_config_load(const char *path, char **sets, int nsets) {
-    YNode *root = yaml_load_file(path);
+    YNode *root = hold(yaml_load_file(path), yaml_release);
     if (root->kind != Y_MAP) y_die(root, "the config must be a mapping of sections (model, data, method, train, ...)");
     for (int i = 0; i < nsets; i++) y_set_path(root, sets[i]);
+    hold_drop(root); // run_config_from_tree takes it
     // Base dir = the config's directory; default out dir = its name without extension.
     char dir[4096], stem[256];
     snprintf(dir, sizeof dir, "%s", path);

@@ -82,5 +82,6 @@ RunConfig *run_config_load(const char *path, char **sets, int nsets);
 RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *name_hint);
 char *run_config_dump(const RunConfig *c); // malloc'd resolved YAML (reloads to the same config)
 void run_config_free(RunConfig *c);
+void run_config_release(void *c); // run_config_free for hold() (util.h)
 // Number of warmup steps for the schedule (warmup ratio or absolute steps).
 long run_config_warmup_steps(const RunConfig *c);

@@ -24,25 +24,29 @@ char *alpaca_prompt(const char *instruction, const char *input) {
     return s;
 }
 
+static void data_release(void *d) { data_free(d); }
+
 Dataset *data_text(const Tokenizer *tok, const char *path) {
-    Dataset *d = xcalloc(1, sizeof *d);
+    size_t mark = hold_mark();
+    Dataset *d = hold(xcalloc(1, sizeof *d), data_release);
     d->format = DATA_TEXT;
     d->stream = tokcache_map(tok, path, &d->ntok); // tokenized once, memory-mapped
     if (d->ntok < 2) die_input("%s: fewer than 2 tokens of text", path);
+    hold_end(mark);
     return d;
 }
 
-// Parse and validate the whole file once; returns the array (caller deletes the root).
+// Parse and validate the whole file once; returns the array, its root held (util.h).
 static cJSON *alpaca_parse(const char *path, cJSON **root) {
     size_t len;
-    char *text = read_file(path, &len);
-    *root = cJSON_ParseWithLength(text, len);
+    char *text = hold(read_file(path, &len), free);
+    *root = hold(cJSON_ParseWithLength(text, len), json_release);
     if (!*root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;
-        free(text);
         die_input("%s: invalid JSON near byte %ld", path, off);
     }
+    hold_drop(text);
     free(text);
     if (!cJSON_IsArray(*root)) die_input("%s: expected a JSON array of {instruction, input, output} objects", path);
     int i = 0;
@@ -60,22 +64,24 @@ static cJSON *alpaca_parse(const char *path, cJSON **root) {
     return *root;
 }
 long data_alpaca_count(const char *path) {
+    size_t mark = hold_mark();
     cJSON *root;
     alpaca_parse(path, &root);
     long n = cJSON_GetArraySize(root);
-    cJSON_Delete(root);
+    hold_unwind(mark);
     return n;
 }
 
 Dataset *data_alpaca(const Tokenizer *tok, const char *path, int seq_len, int mask_inputs, long first, long count) {
     if (seq_len < 1) die_internal("data_alpaca: seq_len %d", seq_len);
+    size_t mark = hold_mark();
     cJSON *root;
     alpaca_parse(path, &root);
     long total = cJSON_GetArraySize(root);
     if (first < 0) first = 0;
     if (first > total) first = total;
     if (count < 0 || first + count > total) count = total - first;
-    Dataset *d = xcalloc(1, sizeof *d);
+    Dataset *d = hold(xcalloc(1, sizeof *d), data_release);
     d->format = DATA_ALPACA;
     d->seq_len = seq_len;
     d->mask_inputs = mask_inputs;
@@ -105,9 +111,10 @@ Dataset *data_alpaca(const Tokenizer *tok, const char *path, int seq_len, int ma
         d->ex_prompt[d->nex] = np < nf ? np : nf;
         d->nex++;
     }
-    cJSON_Delete(root);
     if (d->dropped) warnf("%s: %ld of %ld examples dropped: the response does not fit in seq_len %d", path, d->dropped, count, seq_len);
     if (!d->nex) die_input("%s: no usable examples in [%ld, %ld) at seq_len %d", path, first, first + count, seq_len);
+    hold_drop(d);
+    hold_unwind(mark); // the parsed JSON
     return d;
 }
 

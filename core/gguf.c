@@ -187,9 +187,10 @@ static const Kv *kv_array(const Meta *m, const char *key, uint32_t et, uint64_t 
                   et == GT_STRING ? "strings" : et == GT_F32 ? "f32" : "i32");
     return k;
 }
+// Held (util.h) until the caller unwinds: a NULL-terminated array (strv_free).
 static char **kv_strings(const Meta *m, const Kv *k, int **lens) {
-    char **out = xmalloc((size_t)k->count * sizeof *out);
-    if (lens) *lens = xmalloc((size_t)k->count * sizeof **lens);
+    char **out = hold(xcalloc((size_t)k->count + 1, sizeof *out), strv_free);
+    if (lens) *lens = hold(xmalloc((size_t)k->count * sizeof **lens), free);
     Rd r = {m->path, m->p, SIZE_MAX, k->at}; // bounds were checked when the header was parsed
     for (uint64_t i = 0; i < k->count; i++) {
         Str s = str(&r, "tokenizer");
@@ -213,6 +214,7 @@ static Tokenizer *vocab_tokenizer(const Meta *m, int strict) {
     if (toks->type != GT_ARRAY || toks->elem_type != GT_STRING || toks->count == 0 || toks->count > (1u << 24))
         die_input("%s: GGUF tokenizer.ggml.tokens is not a non-empty array of strings", m->path);
     int n = (int)toks->count;
+    size_t mark = hold_mark(); // everything below is scratch: tok_build copies it
     Str model = kv_str(m, "tokenizer.ggml.model"), pre = kv_str(m, "tokenizer.ggml.pre");
     TokSpec s = {0};
     s.n = n;
@@ -229,7 +231,7 @@ static Tokenizer *vocab_tokenizer(const Meta *m, int strict) {
     const Kv *sk = kv_array(m, "tokenizer.ggml.scores", GT_F32, toks->count);
     float *scores = NULL;
     if (sk) {
-        scores = xmalloc((size_t)n * sizeof *scores);
+        scores = hold(xmalloc((size_t)n * sizeof *scores), free);
         memcpy(scores, m->p + sk->at, (size_t)n * 4);
         for (int i = 0; i < n; i++)
             if (!isfinite(scores[i])) die_input("%s: GGUF tokenizer.ggml.scores[%d] is not finite", m->path, i);
@@ -237,7 +239,7 @@ static Tokenizer *vocab_tokenizer(const Meta *m, int strict) {
     s.scores = scores;
     const Kv *tk = kv_array(m, "tokenizer.ggml.token_type", GT_I32, toks->count);
     int *types = NULL;
-    if (tk) { types = xmalloc((size_t)n * sizeof *types); memcpy(types, m->p + tk->at, (size_t)n * 4); }
+    if (tk) { types = hold(xmalloc((size_t)n * sizeof *types), free); memcpy(types, m->p + tk->at, (size_t)n * 4); }
     s.types = types;
     s.bos = (int)kv_int(m, "tokenizer.ggml.bos_token_id", s.kind == TOKK_SPM ? 1 : -1, 0);
     s.eos = (int)kv_int(m, "tokenizer.ggml.eos_token_id", s.kind == TOKK_SPM ? 2 : -1, 0);
@@ -251,8 +253,7 @@ static Tokenizer *vocab_tokenizer(const Meta *m, int strict) {
     if (s.kind == TOKK_BYTE_BPE && !llama3 && !(pre.s && str_eq(pre, "gpt-2"))) {
         (strict ? die_input : warnf)("%s: GGUF tokenizer.ggml.pre '%.*s' is not supported (llama-bpe, llama3, gpt-2)%s", m->path,
                                      pre.s ? (int)(pre.n > 40 ? 40 : pre.n) : 6, pre.s ? pre.s : "absent", strict ? "" : "; pass --tokenizer");
-        for (int i = 0; i < n; i++) free(s.pieces[i]);
-        free(s.pieces); free(lens); free(scores); free(types);
+        hold_unwind(mark);
         return NULL;
     }
     if (s.kind == TOKK_BYTE_BPE) {
@@ -266,9 +267,7 @@ static Tokenizer *vocab_tokenizer(const Meta *m, int strict) {
         s.ignore_merges = llama3;
     }
     Tokenizer *t = tok_build(m->path, &s);
-    for (int i = 0; i < n; i++) free(s.pieces[i]);
-    for (int i = 0; i < s.n_merges; i++) free(s.merges[i]);
-    free(s.pieces); free(lens); free(scores); free(types); free(s.merges);
+    hold_unwind(mark);
     return t;
 }
 
@@ -297,7 +296,7 @@ static void read_header(Gguf *g, Rd *r) {
         die_input("%s: truncated or corrupt GGUF header: it claims %llu tensors and %llu metadata entries, more than a %zu-byte file can hold",
                   path, (unsigned long long)nt, (unsigned long long)nkv, g->len);
     g->nt = nt;
-    g->m = (Meta){path, g->buf, xcalloc(nkv ? nkv : 1, sizeof(Kv)), nkv};
+    g->m = (Meta){path, g->buf, hold(xcalloc(nkv ? nkv : 1, sizeof(Kv)), free), nkv};
     for (uint64_t i = 0; i < nkv; i++) {
         Kv *k = &g->m.kv[i];
         k->key = str(r, "GGUF metadata key");
@@ -323,7 +322,7 @@ static void read_header(Gguf *g, Rd *r) {
 // Phase 2: tensor infos (names unique, shapes bounded, offsets aligned).
 static void read_tensor_infos(Gguf *g, Rd *r) {
     const char *path = g->path;
-    TInfo *ti = g->ti = xcalloc(g->nt ? g->nt : 1, sizeof *ti);
+    TInfo *ti = g->ti = hold(xcalloc(g->nt ? g->nt : 1, sizeof *ti), free);
     for (uint64_t i = 0; i < g->nt; i++) {
         TInfo *t = &ti[i];
         t->name = str(r, "GGUF tensor name");
@@ -417,7 +416,7 @@ static Config read_config(const Gguf *g, int *has_output) {
 // layout; any tensor left over is an error.
 static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, Tensors *T) {
     const Config c = *cp;
-    ModelFile *mf = mf_alloc(g->path, &c);
+    ModelFile *mf = hold(mf_alloc(g->path, &c), model_file_release);
     size_t V = c.vocab_size, D = c.dim, L = c.n_layers;
     const char *const *gname = GGUF_PROJ_NAMES;
     char nm[96];
@@ -436,7 +435,6 @@ static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, 
             if ((h = tensor_half(T, nm, &dt))) { mf_set_w16(mf, l * N_LAYER_PROJ + p, dt, h); continue; }
             int o, i; proj_dims(&c, p, &o, &i); total += (size_t)o * i;
         }
-    if (mf->w16 || mf->tok_emb16 || mf->wcls16) mf->hold = (void *)g->buf, mf->hold_free = free;
     float *blob = xmalloc_aligned(total * sizeof(float)), *cur = blob;
     mf->blob = blob;
     if (!mf->tok_emb16) { mf->tok_emb = cur; cur += V * D; }
@@ -478,7 +476,9 @@ static ModelFile *read_weights(const Gguf *g, const Config *cp, int has_output, 
     return mf;
 }
 
+// The metadata and tensor tables are held (util.h) scratch, unwound on return.
 ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
+    size_t mark = hold_mark();
     Gguf g = {.path = path, .buf = buf, .len = len};
     Rd r = {path, buf, len, 4};
     read_header(&g, &r);
@@ -499,16 +499,20 @@ ModelFile *gguf_load(const char *path, const void *buf, size_t len) {
             first = 0;
         }
     mf->tok = vocab_tokenizer(&g.m, 0);
-    free(g.ti);
-    free(g.m.kv);
+    // Last, after every check: the ModelFile keeps the file buffer (model_file_load's
+    // until now) when 16-bit tensors point into it.
+    if (mf->w16 || mf->tok_emb16 || mf->wcls16) mf->hold = (void *)g.buf, mf->hold_free = free;
+    hold_drop(mf);
+    hold_unwind(mark);
     return mf;
 }
 
 Tokenizer *gguf_load_tokenizer(const char *path, const void *buf, size_t len) {
+    size_t mark = hold_mark();
     Gguf g = {.path = path, .buf = buf, .len = len};
     Rd r = {path, buf, len, 4};
     read_header(&g, &r); // metadata only: a vocabulary file may hold no tensors
     Tokenizer *t = vocab_tokenizer(&g.m, 1);
-    free(g.m.kv);
+    hold_unwind(mark);
     return t;
 }

@@ -193,8 +193,9 @@ static uint8_t *rd_part_bytes(Rd *r, size_t n, const char *name, const char *par
     return memcpy(xmalloc(n ? n : 1), rd(r, n, what), n);
 }
 
+static void deploy_release(void *d) { deploy_free(d); free(d); }
 static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
-    Deploy *d = xcalloc(1, sizeof *d);
+    Deploy *d = hold(xcalloc(1, sizeof *d), deploy_release);
     uint32_t kind = rd_u32(r, name);
     d->out = rd_i32(r, name);
     d->in = rd_i32(r, name);
@@ -254,10 +255,12 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
         d->lora_A = rd_part_floats(r, (size_t)d->rank * d->in, name, "lora_A");
         d->lora_B = rd_part_floats(r, (size_t)d->out * d->rank, name, "lora_B");
     }
+    hold_drop(d);
     return d;
 }
 
 ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
+    size_t mark = hold_mark();
     const unsigned char *p = buf;
     if (len < L4QZ_HDR + 8)
         die_input("%s: truncated: %zu bytes is shorter than an L4QZ header and trailer (%d)", path, len, L4QZ_HDR + 8);
@@ -297,7 +300,7 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
             die_input("%s: l4qz header: invalid llama3 RoPE scaling", path);
     }
 
-    ModelFile *mf = mf_alloc(path, &c);
+    ModelFile *mf = hold(mf_alloc(path, &c), model_file_release);
     snprintf(mf->format, sizeof mf->format, "l4qz v%d", L4QZ_VERSION);
     snprintf(mf->method, sizeof mf->method, "%s", method);
     snprintf(mf->form, sizeof mf->form, "%s", form);
@@ -322,9 +325,10 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
     if (flags & L4QZ_FLAG_TOKENIZER) {
         int n = rd_i32(&r, "tokenizer");
         if (n != V) die_input("%s: embedded tokenizer has %d pieces, the model's vocabulary %d", path, n, V);
-        char **pieces = xmalloc((size_t)n * sizeof *pieces);
-        int *lens = xmalloc((size_t)n * sizeof *lens);
-        float *scores = xmalloc((size_t)n * sizeof *scores);
+        size_t scratch = hold_mark();
+        char **pieces = hold(xmalloc((size_t)n * sizeof *pieces), free);
+        int *lens = hold(xmalloc((size_t)n * sizeof *lens), free);
+        float *scores = hold(xmalloc((size_t)n * sizeof *scores), free);
         for (int i = 0; i < n; i++) {
             scores[i] = rd_f32(&r, "tokenizer");
             lens[i] = rd_i32(&r, "tokenizer");
@@ -333,8 +337,9 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
         }
         mf->tok = tok_from_pieces(n, pieces, lens, scores);
         tok_set_source(mf->tok, path);
-        free(pieces); free(lens); free(scores);
+        hold_unwind(scratch);
     }
     if (r.off != r.len) die_input("%s: %zu unparsed bytes before the L4QZ trailer", path, r.len - r.off);
+    hold_end(mark);
     return mf;
 }

@@ -51,7 +51,7 @@ static ModelFile *load_v0(const char *path, char *buf, size_t len) {
     size_t head = (size_t)c.dim / c.n_heads;
     size_t freq = (size_t)c.seq_len * head; // real and imag halves, head/2 each
     check_size(path, 28 + 4 * (weights_elems(&c) + freq), len);
-    ModelFile *mf = mf_alloc(path, &c);
+    ModelFile *mf = hold(mf_alloc(path, &c), model_file_release);
     float *cur = (float *)(buf + 28);
     mf->tok_emb = take(&cur, (size_t)c.vocab_size * c.dim);
     mf->rms_att = take(&cur, (size_t)c.n_layers * c.dim);
@@ -86,7 +86,7 @@ static Config header_v12(const char *path, const unsigned char *p, size_t len, i
 static ModelFile *load_v1(const char *path, char *buf, size_t len) {
     Config c = header_v12(path, (unsigned char *)buf, len, 1);
     check_size(path, 256 + 4 * weights_elems(&c), len);
-    ModelFile *mf = mf_alloc(path, &c);
+    ModelFile *mf = hold(mf_alloc(path, &c), model_file_release);
     float *cur = (float *)(buf + 256);
     mf->rms_att = take(&cur, (size_t)c.n_layers * c.dim);
     mf->rms_ffn = take(&cur, (size_t)c.n_layers * c.dim);
@@ -113,7 +113,7 @@ static ModelFile *load_v2(const char *path, char *buf, size_t len) {
     size_t norms = (size_t)c.n_layers * c.dim * 2 + c.dim;
     size_t q_elems = nw - norms; // every quantized tensor has dim as a factor, so gs divides it
     check_size(path, 256 + 4 * norms + q_elems + 4 * (q_elems / gs), len);
-    ModelFile *mf = mf_alloc(path, &c);
+    ModelFile *mf = hold(mf_alloc(path, &c), model_file_release);
     float *blob = xmalloc_aligned(nw * sizeof(float)), *cur = blob;
     mf->blob = blob;
     memcpy(blob, buf + 256, norms * 4);
@@ -149,7 +149,6 @@ static ModelFile *load_v2(const char *path, char *buf, size_t len) {
             src = sc + 4 * ng;
         }
     }
-    free(buf);
     snprintf(mf->format, sizeof mf->format, "llama2c-v2 q8_0 g%d (dequantized)", gs);
     return mf;
 }
@@ -158,10 +157,16 @@ static ModelFile *load_v2(const char *path, char *buf, size_t len) {
 int llama2c_magic(const void *buf, size_t len) { return len >= 4 && (uint32_t)rd_i32(buf) == 0x616b3432u; }
 
 ModelFile *llama2c_load(const char *path, void *buf, size_t len) {
-    if (!llama2c_magic(buf, len)) return load_v0(path, buf, len);
-    if (len < 8) die_input("%s: truncated: expected at least 256 bytes (llama2.c v1/v2 header), got %zu", path, len);
-    int version = rd_i32((unsigned char *)buf + 4);
-    if (version == 1) return load_v1(path, buf, len);
-    if (version == 2) return load_v2(path, buf, len);
-    die_input("%s: llama2.c checkpoint version %d is not supported (expected 1 or 2)", path, version);
+    size_t mark = hold_mark();
+    ModelFile *mf;
+    int version = 0;
+    if (llama2c_magic(buf, len)) {
+        if (len < 8) die_input("%s: truncated: expected at least 256 bytes (llama2.c v1/v2 header), got %zu", path, len);
+        version = rd_i32((unsigned char *)buf + 4);
+        if (version != 1 && version != 2)
+            die_input("%s: llama2.c checkpoint version %d is not supported (expected 1 or 2)", path, version);
+    }
+    mf = version == 0 ? load_v0(path, buf, len) : version == 1 ? load_v1(path, buf, len) : load_v2(path, buf, len);
+    hold_end(mark);
+    return mf;
 }

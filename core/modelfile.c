@@ -155,7 +155,7 @@ int mf_tensors(const ModelFile *mf, MfTensor *t, int max) {
 
 void mf_check_finite(const ModelFile *mf) {
     int nt = mf_tensor_count(&mf->c);
-    MfTensor *t = xmalloc(sizeof *t * nt);
+    MfTensor *t = hold(xmalloc(sizeof *t * nt), free);
     mf_tensors(mf, t, nt);
     for (int k = 0; k < nt; k++) {
         size_t n = (size_t)t[k].rows * t[k].cols;
@@ -181,5 +181,6 @@ void mf_check_finite(const ModelFile *mf) {
                           mf->path, t[k].name, (double)v, j, j / (size_t)t[k].cols, (double)MF_WEIGHT_BOUND);
         }
     }
+    hold_drop(t);
     free(t);
 }

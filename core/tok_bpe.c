@@ -97,11 +97,14 @@ static int is_byte_piece(const char *s, int n, int *v) {
     return 1;
 }
 
+static void bpe_release(void *b) { bpe_free(b); }
+
 Tokenizer *tok_build(const char *path, const TokSpec *s) {
     if (s->n <= 0) die_input("%s: tokenizer has no tokens", path);
-    struct TokBpe *b = xcalloc(1, sizeof *b);
+    size_t mark = hold_mark();
+    struct TokBpe *b = hold(xcalloc(1, sizeof *b), bpe_release);
     b->kind = s->kind; b->n = s->n;
-    b->model = xmalloc((size_t)s->n * sizeof *b->model);
+    b->model = xcalloc((size_t)s->n, sizeof *b->model);
     b->mlen = xmalloc((size_t)s->n * sizeof *b->mlen);
     b->type = xmalloc((size_t)s->n * sizeof *b->type);
     b->score = xcalloc((size_t)s->n, sizeof *b->score);
@@ -145,14 +148,14 @@ Tokenizer *tok_build(const char *path, const TokSpec *s) {
         b->mkey = xcalloc(cap, sizeof *b->mkey);
         b->mrank = xmalloc(cap * sizeof(int));
         b->mid = xmalloc(cap * sizeof(int));
-        char *buf = NULL;
-        size_t bcap = 0;
+        size_t bcap = 64;
+        char *buf = hold(xmalloc(bcap), free);
         for (int r = 0; r < s->n_merges; r++) {
             const char *m = s->merges[r], *sp = strchr(m, ' ');
             if (!sp || strchr(sp + 1, ' ')) die_input("%s: merge %d ('%.60s') is not two pieces separated by one space", path, r, m);
             int l = piece_find(b, m, (size_t)(sp - m)), rr = piece_find(b, sp + 1, strlen(sp + 1));
             size_t nl = strlen(m) - 1;
-            if (nl + 1 > bcap) { bcap = 2 * nl + 16; buf = xrealloc(buf, bcap); }
+            if (nl + 1 > bcap) { bcap = 2 * nl + 16; buf = hold_realloc(buf, bcap); }
             memcpy(buf, m, (size_t)(sp - m));
             memcpy(buf + (sp - m), sp + 1, strlen(sp + 1));
             int id = piece_find(b, buf, nl);
@@ -163,6 +166,7 @@ Tokenizer *tok_build(const char *path, const TokSpec *s) {
             if (b->mkey[i]) continue; // a repeated pair keeps its first (best) rank
             b->mkey[i] = k; b->mrank[i] = r; b->mid[i] = id;
         }
+        hold_drop(buf);
         free(buf);
     } else if (s->kind == TOKK_BYTE_BPE) die_input("%s: byte-level BPE needs a merges list", path);
     if (s->kind == TOKK_BYTE_BPE) {
@@ -191,8 +195,8 @@ Tokenizer *tok_build(const char *path, const TokSpec *s) {
 
     // The shared struct: display pieces (SPM: "▁" → " ", <0xXX> kept as text, like
     // tokenizer.bin; byte-level: the decoded bytes) for lookups, decode and exports.
-    char **disp = xmalloc((size_t)s->n * sizeof *disp);
-    int *dlen = xmalloc((size_t)s->n * sizeof *dlen);
+    char **disp = hold(xcalloc((size_t)s->n + 1, sizeof *disp), strv_free);
+    int *dlen = hold(xmalloc((size_t)s->n * sizeof *dlen), free);
     for (int id = 0; id < s->n; id++) {
         const char *m = b->model[id];
         int n = b->mlen[id], o = 0;
@@ -209,8 +213,8 @@ Tokenizer *tok_build(const char *path, const TokSpec *s) {
         dlen[id] = o;
     }
     Tokenizer *t = tok_from_pieces(s->n, disp, dlen, b->score);
-    for (int id = 0; id < s->n; id++) free(disp[id]);
-    free(disp); free(dlen);
+    hold_drop(b);
+    hold_unwind(mark); // disp, dlen
     t->bpe = b;
     t->bos_id = s->bos;
     t->eos_id = s->eos;
@@ -219,7 +223,7 @@ Tokenizer *tok_build(const char *path, const TokSpec *s) {
 }
 
 void bpe_free(struct TokBpe *b) {
-    for (int i = 0; i < b->n; i++) free(b->model[i]);
+    for (int i = 0; b->model && i < b->n; i++) free(b->model[i]);
     free(b->model); free(b->mlen); free(b->type); free(b->score); free(b->pslot);
     free(b->mkey); free(b->mrank); free(b->mid); free(b->special);
     if (b->re) pcre2_code_free(b->re);
@@ -256,7 +260,7 @@ static void push_id(Ids *o, int id) {
 static void bpe_word(const struct TokBpe *b, const char *buf, const int *bound, int m, Ids *out) {
     if (m <= 0) return;
     Syms s;
-    int *mem = xmalloc((size_t)m * 5 * sizeof(int));
+    int *mem = hold(xmalloc((size_t)m * 5 * sizeof(int)), free);
     s.start = mem; s.len = mem + m; s.id = mem + 2 * m; s.prev = mem + 3 * m; s.next = mem + 4 * m; s.n = m;
     for (int i = 0; i < m; i++) {
         s.start[i] = bound[i];
@@ -291,6 +295,7 @@ static void bpe_word(const struct TokBpe *b, const char *buf, const int *bound, 
         else if (b->unk >= 0) push_id(out, b->unk);
         else die_input("tokenizer: text piece '%.*s' is not in the vocabulary and there is no unknown token", s.len[i], buf + s.start[i]);
     }
+    hold_drop(mem);
     free(mem);
 }
 
@@ -307,8 +312,9 @@ static void spm_segment(const struct TokBpe *b, const char *text, size_t len, in
     size_t a = 0, e = len;
     if (b->remove_extra_ws) { while (a < e && text[a] == ' ') a++; while (e > a && text[e - 1] == ' ') e--; }
     if (a == e) return;
-    char *buf = xmalloc(3 * (e - a) + 4);
-    int *bound = xmalloc((e - a + 2) * sizeof(int));
+    size_t mark = hold_mark();
+    char *buf = hold(xmalloc(3 * (e - a) + 4), free);
+    int *bound = hold(xmalloc((e - a + 2) * sizeof(int)), free);
     size_t n = 0;
     int m = 0;
     if (prefix && b->add_dummy_prefix) { bound[m++] = 0; memcpy(buf, "\xE2\x96\x81", 3); n = 3; }
@@ -325,7 +331,7 @@ static void spm_segment(const struct TokBpe *b, const char *text, size_t len, in
     }
     bound[m] = (int)n;
     bpe_word(b, buf, bound, m, out);
-    free(buf); free(bound);
+    hold_unwind(mark);
 }
 
 // One pre-token of byte-level BPE.
@@ -345,15 +351,19 @@ static void byte_piece(const struct TokBpe *b, const char *p, size_t len, char *
     bpe_word(b, *buf, *bound, (int)len, out);
 }
 
+static void match_data_release(void *md) { pcre2_match_data_free(md); }
+
 static void byte_segment(const struct TokBpe *b, const char *text, size_t len, Ids *out) {
-    char *sp = NULL;
+    size_t mark = hold_mark();
     if (b->add_prefix_space && len && text[0] != ' ') {
-        sp = xmalloc(len + 1);
+        char *sp = hold(xmalloc(len + 1), free);
         sp[0] = ' '; memcpy(sp + 1, text, len);
         text = sp; len++;
     }
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(b->re, NULL);
+    pcre2_match_data *md = hold(pcre2_match_data_create_from_pattern(b->re, NULL), match_data_release);
     char *buf = NULL; int *bound = NULL; size_t cap = 0;
+    hold(&buf, free_at);
+    hold(&bound, free_at);
     size_t off = 0, gap = 0;
     while (off < len) {
         int rc = pcre2_match(b->re, (PCRE2_SPTR)text, len, off, 0, md, NULL);
@@ -370,13 +380,13 @@ static void byte_segment(const struct TokBpe *b, const char *text, size_t len, I
         off = gap = ov[1];
     }
     byte_piece(b, text + gap, len - gap, &buf, &bound, &cap, out);
-    pcre2_match_data_free(md);
-    free(buf); free(bound); free(sp);
+    hold_unwind(mark);
 }
 
 int bpe_encode(const Tokenizer *t, const char *text, size_t len, int flags, int **out) {
     const struct TokBpe *b = t->bpe;
     Ids o = {0};
+    hold(&o.a, free_at);
     if ((flags & TOK_BOS) && t->bos_id >= 0) push_id(&o, t->bos_id);
     // Split at special tokens (longest match first), encoding the text between them.
     size_t seg = 0;
@@ -397,6 +407,7 @@ int bpe_encode(const Tokenizer *t, const char *text, size_t len, int flags, int 
         if (sid >= 0) { push_id(&o, sid); i += (size_t)b->mlen[sid] - 1; seg = i + 1; }
     }
     if ((flags & TOK_EOS) && t->eos_id >= 0) push_id(&o, t->eos_id);
+    hold_drop(&o.a);
     *out = o.a ? o.a : xmalloc(sizeof(int));
     return (int)o.n;
 }

@@ -76,8 +76,10 @@ static const char *config_token(const char *path, const char *key, char *out, si
     return res;
 }
 
+// The parsed JSON and the spec's arrays are held (util.h) until tok_build has copied them.
 static Tokenizer *load_json(const char *path, const char *text, size_t len) {
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    size_t mark = hold_mark();
+    cJSON *root = hold(cJSON_ParseWithLength(text, len), json_release);
     if (!cJSON_IsObject(root)) die_input("%s: not a JSON object", path);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) die_input("%s: no \"model\" object (not a Hugging Face tokenizer.json)", path);
@@ -102,8 +104,8 @@ static Tokenizer *load_json(const char *path, const char *text, size_t len) {
             die_input("%s: added_tokens entry without a valid id and content", path);
         if (id->valueint + 1 > n) n = id->valueint + 1;
     }
-    char **pieces = xcalloc((size_t)n + 1, sizeof *pieces);
-    int *types = xmalloc(((size_t)n + 1) * sizeof *types);
+    char **pieces = hold(xcalloc((size_t)n + 1, sizeof *pieces), free); // point into root
+    int *types = hold(xmalloc(((size_t)n + 1) * sizeof *types), free);
     for (int i = 0; i < n; i++) types[i] = TT_NORMAL;
     for (const cJSON *e = vocab->child; e; e = e->next) {
         if (pieces[e->valueint]) die_input("%s: id %d is used by two vocabulary entries", path, e->valueint);
@@ -129,7 +131,7 @@ static Tokenizer *load_json(const char *path, const char *text, size_t len) {
     const char *unk = jstr(model, "unk_token");
     if (unk && (s.unk = special_id(unk, n, pieces)) < 0) die_input("%s: model.unk_token '%.40s' is not in the vocabulary", path, unk);
     s.n_merges = cJSON_GetArraySize(merges);
-    s.merges = xmalloc(((size_t)s.n_merges + 1) * sizeof(char *));
+    s.merges = hold(xcalloc((size_t)s.n_merges + 1, sizeof(char *)), strv_free);
     int r = 0;
     for (const cJSON *m = merges->child; m; m = m->next, r++) {
         if (cJSON_IsString(m)) { s.merges[r] = xstrdup(m->valuestring); continue; }
@@ -179,9 +181,7 @@ static Tokenizer *load_json(const char *path, const char *text, size_t len) {
     s.bos = special_id(bos, n, pieces);
     s.eos = special_id(eos, n, pieces);
     Tokenizer *t = tok_build(path, &s);
-    for (int i = 0; i < s.n_merges; i++) free(s.merges[i]);
-    free(s.merges); free(pieces); free(types);
-    cJSON_Delete(root);
+    hold_unwind(mark);
     return t;
 }
 
@@ -228,9 +228,10 @@ static void skip(Pb *b, int wt) {
 static Tokenizer *load_spm(const char *path, const unsigned char *p, size_t len) {
     Pb b = {path, p, len, 0};
     int cap = 1024, n = 0, wt;
-    char **pieces = xmalloc((size_t)cap * sizeof *pieces);
-    int *lens = xmalloc((size_t)cap * sizeof *lens), *types = xmalloc((size_t)cap * sizeof *types);
-    float *scores = xmalloc((size_t)cap * sizeof *scores);
+    size_t mark = hold_mark(); // the spec's arrays, until tok_build has copied them
+    char **pieces = hold(xmalloc((size_t)cap * sizeof *pieces), free); // point into p
+    int *lens = hold(xmalloc((size_t)cap * sizeof *lens), free), *types = hold(xmalloc((size_t)cap * sizeof *types), free);
+    float *scores = hold(xmalloc((size_t)cap * sizeof *scores), free);
     int model_type = 1, byte_fallback = 0, unk = 0, bos = 1, eos = 2, dummy = 1, extra_ws = 1, escape = 1, ws_suffix = 0;
     size_t charsmap = 0;
     char norm_name[64] = "";
@@ -238,8 +239,8 @@ static Tokenizer *load_spm(const char *path, const unsigned char *p, size_t len)
         int f = field(&b, &wt);
         if (f == 1 && wt == 2) { // SentencePiece piece
             Pb s = sub(&b);
-            if (n == cap) { cap *= 2; pieces = xrealloc(pieces, cap * sizeof *pieces); lens = xrealloc(lens, cap * sizeof *lens);
-                            types = xrealloc(types, cap * sizeof *types); scores = xrealloc(scores, cap * sizeof *scores); }
+            if (n == cap) { cap *= 2; pieces = hold_realloc(pieces, cap * sizeof *pieces); lens = hold_realloc(lens, cap * sizeof *lens);
+                            types = hold_realloc(types, cap * sizeof *types); scores = hold_realloc(scores, cap * sizeof *scores); }
             pieces[n] = NULL; lens[n] = 0; scores[n] = 0; types[n] = TT_NORMAL;
             while (s.off < s.len) {
                 int g = field(&s, &wt);
@@ -278,7 +279,7 @@ static Tokenizer *load_spm(const char *path, const unsigned char *p, size_t len)
     s.bos = bos < n ? bos : -1; s.eos = eos < n ? eos : -1; s.unk = unk >= 0 && unk < n ? unk : -1;
     s.byte_fallback = byte_fallback; s.add_dummy_prefix = dummy; s.remove_extra_ws = extra_ws;
     Tokenizer *t = tok_build(path, &s);
-    free(pieces); free(lens); free(types); free(scores);
+    hold_unwind(mark);
     return t;
 }
 
@@ -318,15 +319,17 @@ Tokenizer *tok_load_other(const char *path, int vocab_size) {
     int json = k < got && h[k] == '{' && got >= 4 && (h[1] | h[2] | h[3]);
     int spm = got >= 4 && h[0] == 0x0a && (h[1] | h[2] | h[3]);
     if (!gguf && !json && !spm) return NULL;
-    size_t len;
-    char *buf = read_file(path, &len);
+    size_t len, mark = hold_mark();
+    char *buf = hold(read_file(path, &len), free);
     Tokenizer *t;
     if (gguf) {
         t = gguf_load_tokenizer(path, buf, len);
         if (!t) die_input("%s: GGUF file has no embedded tokenizer", path);
     } else if (json) t = load_json(path, buf, len);
     else t = load_spm(path, (const unsigned char *)buf, len);
-    free(buf);
+    hold(t, tok_release);
     check_vocab(path, t, vocab_size);
+    hold_drop(t);
+    hold_unwind(mark); // the file buffer
     return t;
 }

@@ -15,24 +15,25 @@
 #define TC_VERSION 1u
 enum { TC_HEADER = 4 + 4 + 8 + 32 };
 
+
 static void key_of(const Tokenizer *t, const char *path, unsigned char key[32]) {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    size_t mark = hold_mark();
+    EVP_MD_CTX *md = hold(EVP_MD_CTX_new(), md_release);
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) die_internal("libcrypto: cannot start SHA-256");
     for (int i = 0; i < t->vocab_size; i++) {
         EVP_DigestUpdate(md, &t->lens[i], sizeof t->lens[i]);
         EVP_DigestUpdate(md, t->vocab[i], (size_t)t->lens[i]);
         EVP_DigestUpdate(md, &t->scores[i], sizeof t->scores[i]);
     }
-    FILE *f = fopen(path, "rb");
+    FILE *f = hold_file(fopen(path, "rb"));
     if (!f) die_input("%s: cannot open: %s", path, strerror(errno));
     char buf[1 << 16];
     size_t k;
     while ((k = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(md, buf, k);
     if (ferror(f)) die_input("%s: read error: %s", path, strerror(errno));
-    fclose(f);
     unsigned len = 0;
     EVP_DigestFinal_ex(md, key, &len);
-    EVP_MD_CTX_free(md);
+    hold_unwind(mark);
 }
 
 // Never beside the data: data folders are shared and meant read-only (root passes any
@@ -75,21 +76,22 @@ static const int *try_map(const char *cpath, const unsigned char key[32], int vo
 static void build(const Tokenizer *t, const char *path, const char *cpath, const unsigned char key[32]) {
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", cpath, (int)getpid()); // concurrent sweep workers
-    FILE *f = fopen(tmp, "wb");
+    FILE *f = hold_file(fopen(tmp, "wb"));
     if (!f) die_input("%s: cannot create the token cache: %s", tmp, strerror(errno));
     temp_track(tmp);
     uint32_t ver = TC_VERSION;
     uint64_t n = 0;
     fwrite(TC_MAGIC, 1, 4, f); fwrite(&ver, 4, 1, f); fwrite(&n, 8, 1, f); fwrite(key, 1, 32, f);
-    TokStream *s = tokstream_open(t, path);
+    size_t mark = hold_mark();
+    TokStream *s = hold(tokstream_open(t, path), tokstream_release);
     enum { BUF = 1 << 16 };
-    int *buf = xmalloc(BUF * sizeof(int));
+    int *buf = hold(xmalloc(BUF * sizeof(int)), free);
     long k;
     while ((k = tokstream_read(s, buf, BUF)) > 0) { fwrite(buf, sizeof(int), (size_t)k, f); n += (uint64_t)k; }
-    free(buf);
-    tokstream_close(s);
+    hold_unwind(mark); // the stream and its buffer
     if (fseek(f, 8, SEEK_SET) != 0 || fwrite(&n, 8, 1, f) != 1 || fflush(f) != 0 || ferror(f))
         die_input("%s: cannot write the token cache: %s", tmp, strerror(errno));
+    hold_drop(f);
     if (fclose(f) != 0) die_input("%s: cannot write the token cache: %s", tmp, strerror(errno));
     if (rename(tmp, cpath) != 0) die_input("%s: cannot rename the token cache into place: %s", cpath, strerror(errno));
     temp_done(tmp);

@@ -55,13 +55,21 @@ static int lookup2(const Tokenizer *t, const char *a, size_t la, const char *b, 
 int tok_lookup(const Tokenizer *t, const char *piece, size_t len) { return lookup2(t, piece, len, "", 0); }
 
 // ---- construction ----
-// Takes ownership of vocab/lens/scores; finishes the struct (max length, byte table, index).
-static Tokenizer *finish(int n, char **vocab, int *lens, float *scores, int max_token_length) {
-    Tokenizer *t = xcalloc(1, sizeof *t);
+// A tokenizer of n empty pieces, held (util.h) while its readers fill it in: tok_free
+// frees whatever they got to.
+void tok_release(void *t) { tok_free(t); }
+static Tokenizer *start(int n) {
+    Tokenizer *t = hold(xcalloc(1, sizeof *t), tok_release);
     t->vocab_size = n;
-    t->vocab = vocab;
-    t->lens = lens;
-    t->scores = scores;
+    t->vocab = xcalloc((size_t)n, sizeof *t->vocab);
+    t->lens = xmalloc((size_t)n * sizeof *t->lens);
+    t->scores = xmalloc((size_t)n * sizeof *t->scores);
+    return t;
+}
+// Finishes the struct (max length, byte table, index) and lets go of it.
+static Tokenizer *finish(Tokenizer *t, int max_token_length) {
+    int n = t->vocab_size;
+    const int *lens = t->lens;
     // The longest real piece bounds every lookup, whatever the header claims.
     int mx = max_token_length > 0 ? max_token_length : 0;
     for (int i = 0; i < n; i++) if (lens[i] > mx) mx = lens[i];
@@ -71,19 +79,20 @@ static Tokenizer *finish(int n, char **vocab, int *lens, float *scores, int max_
     t->index = index_build(t);
     t->bos_id = TOK_BOS_ID;
     t->eos_id = TOK_EOS_ID;
+    hold_drop(t);
     return t;
 }
 
 Tokenizer *tok_load(const char *path, int vocab_size) {
     Tokenizer *other = tok_load_other(path, vocab_size);
     if (other) { if (!other->src) tok_set_source(other, path); return other; }
-    size_t size;
-    unsigned char *buf = (unsigned char *)read_file(path, &size);
-    if (size < 4) { free(buf); die_input("%s: not a tokenizer.bin: %zu bytes, too short for the header", path, size); }
+    size_t size, mark = hold_mark();
+    unsigned char *buf = hold(read_file(path, &size), free);
+    if (size < 4) die_input("%s: not a tokenizer.bin: %zu bytes, too short for the header", path, size);
     uint32_t mtl;
     memcpy(&mtl, buf, 4);
     // A sane header bounds every piece; a huge value means this is not a tokenizer.bin.
-    if (mtl == 0 || mtl > 65536) { free(buf); die_input("%s: not a tokenizer.bin: max_token_length %u is implausible", path, mtl); }
+    if (mtl == 0 || mtl > 65536) die_input("%s: not a tokenizer.bin: max_token_length %u is implausible", path, mtl);
 
     // First pass: validate records and count them. With a known vocab size we still walk
     // to EOF on a mismatch, so the message can say how many tokens the file really has.
@@ -91,32 +100,28 @@ Tokenizer *tok_load(const char *path, int vocab_size) {
     int count = 0;
     while (off < size) {
         if (size - off < 8) {
-            free(buf);
             die_input("%s: truncated: %zu stray bytes after token %d (a record needs at least 8)", path, size - off, count);
         }
         int32_t len;
         memcpy(&len, buf + off + 4, 4);
         if (len < 0 || (uint32_t)len > mtl) {
-            free(buf);
             die_input("%s: corrupt: token %d (offset %zu) has length %d, outside 0..max_token_length %u", path, count, off, len, mtl);
         }
         if (size - off - 8 < (size_t)len) {
-            free(buf);
             die_input("%s: truncated: token %d (offset %zu) needs %d bytes but only %zu remain", path, count, off, len, size - off - 8);
         }
         off += 8 + (size_t)len;
-        if (count == INT32_MAX) { free(buf); die_input("%s: corrupt: too many tokens", path); }
+        if (count == INT32_MAX) { die_input("%s: corrupt: too many tokens", path); }
         count++;
     }
-    if (vocab_size > 0 && count != vocab_size) {
-        free(buf);
+    if (vocab_size > 0 && count != vocab_size)
         die_input("%s: tokenizer has %d tokens but the model expects %d", path, count, vocab_size);
-    }
-    if (count == 0) { free(buf); die_input("%s: tokenizer has no tokens", path); }
+    if (count == 0) die_input("%s: tokenizer has no tokens", path);
 
-    char **vocab = xmalloc((size_t)count * sizeof *vocab);
-    int *lens = xmalloc((size_t)count * sizeof *lens);
-    float *scores = xmalloc((size_t)count * sizeof *scores);
+    Tokenizer *t = start(count);
+    char **vocab = t->vocab;
+    int *lens = t->lens;
+    float *scores = t->scores;
     off = 4;
     for (int i = 0; i < count; i++) {
         int32_t len;
@@ -129,17 +134,18 @@ Tokenizer *tok_load(const char *path, int vocab_size) {
         vocab[i][len] = 0;
         off += (size_t)len;
     }
-    free(buf);
-    Tokenizer *t = finish(count, vocab, lens, scores, (int)mtl);
+    finish(t, (int)mtl);
     tok_set_source(t, path);
+    hold_unwind(mark); // the file buffer
     return t;
 }
 
 Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *scores) {
     if (n <= 0) die_input("tokenizer: empty vocabulary");
-    char **vocab = xmalloc((size_t)n * sizeof *vocab);
-    int *l = xmalloc((size_t)n * sizeof *l);
-    float *s = xmalloc((size_t)n * sizeof *s);
+    Tokenizer *t = start(n);
+    char **vocab = t->vocab;
+    int *l = t->lens;
+    float *s = t->scores;
     for (int i = 0; i < n; i++) {
         l[i] = lens ? lens[i] : (int)strlen(pieces[i]);
         if (l[i] < 0) die_input("tokenizer: piece %d has negative length %d", i, l[i]);
@@ -148,7 +154,7 @@ Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *s
         vocab[i][l[i]] = 0;
         s[i] = scores ? scores[i] : 0.0f; // a vocabulary without scores merges leftmost-first
     }
-    return finish(n, vocab, l, s, 0);
+    return finish(t, 0);
 }
 
 void tok_set_source(Tokenizer *t, const char *path) { free(t->src); t->src = xstrdup(path); }
@@ -195,7 +201,8 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int 
     // At most one symbol per byte, plus BOS, dummy prefix and EOS.
     if (len > (size_t)INT32_MAX - 3) die_input("%s: cannot encode a text of %zu bytes in one piece (at most 2^31 - 4)", tok_source(t), len);
     size_t cap = len + 3;
-    Syms s = {xmalloc(cap * sizeof(int)), xmalloc(cap * sizeof(int)), xmalloc(cap * sizeof(int))};
+    int *mem = hold(xmalloc(3 * cap * sizeof(int)), free); // byte_token may die
+    Syms s = {mem, mem + cap, mem + 2 * cap};
     int n = 0;
     // BOS takes part in the merge scan in llama2.c too (its "\n<s>\n" piece never forms a
     // vocab piece in practice, but the rule is the same).
@@ -238,7 +245,8 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int 
     int m = 0;
     for (int i = n ? 0 : -1; i >= 0; i = s.next[i]) ids[m++] = s.id[i];
     if (flags & TOK_EOS) ids[m++] = TOK_EOS_ID;
-    free(s.id); free(s.prev); free(s.next);
+    hold_drop(mem);
+    free(mem);
     *out = ids;
     return m;
 }

@@ -30,6 +30,7 @@ Tokenizer *tok_from_pieces(int n, char **pieces, const int *lens, const float *s
 void tok_set_source(Tokenizer *t, const char *path); // names the file in later errors
 const char *tok_source(const Tokenizer *t);          // that file, or "tokenizer"
 void tok_free(Tokenizer *t);
+void tok_release(void *t); // tok_free for hold() (util.h)
 // Encode len bytes of text. Returns the number of ids; *out is malloc'd (caller frees).
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int flags, int **out);
 // Bytes of `token` as printed after `prev` (strips the space after BOS, maps <0xXX>).

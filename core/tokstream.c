@@ -74,6 +74,7 @@ long tokstream_read(TokStream *s, int *out, long max) {
     return n;
 }
 
+void tokstream_release(void *s) { tokstream_close(s); }
 void tokstream_close(TokStream *s) {
     if (!s) return;
     fclose(s->f);

@@ -11,3 +11,4 @@ TokStream *tokstream_open(const Tokenizer *t, const char *path); // die_input if
 // die_input naming the file and the byte offset.
 long tokstream_read(TokStream *s, int *out, long max);
 void tokstream_close(TokStream *s);
+void tokstream_release(void *s); // tokstream_close for hold() (util.h)

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <openssl/evp.h>
 #include <cblas.h>
+#include <cJSON.h>
 #include <strings.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -57,6 +58,54 @@ static void put_line(FILE *f, const char *prefix, const char *fmt, va_list ap) {
     if (f) fputs(line, f);
 }
 
+typedef struct { void *p; void (*release)(void *); } Held;
+static Held *held;
+static size_t nheld, capheld;
+size_t hold_mark(void) { return nheld; }
+void *hold(void *p, void (*release)(void *)) {
+    if (!p) return p;
+    if (nheld == capheld) {
+        Held *h = realloc(held, (capheld ? 2 * capheld : 64) * sizeof *h);
+        if (!h) { release(p); die_internal("out of memory growing the hold stack"); }
+        held = h; capheld = capheld ? 2 * capheld : 64;
+    }
+    held[nheld++] = (Held){p, release};
+    return p;
+}
+static void close_file(void *f) { fclose(f); }
+FILE *hold_file(FILE *f) { return hold(f, close_file); }
+void hold_end(size_t mark) {
+    if (mark > nheld) die_internal("hold_end: mark %zu above the %zu objects held", mark, nheld);
+    nheld = mark;
+}
+void hold_unwind(size_t mark) {
+    while (nheld > mark) { Held h = held[--nheld]; h.release(h.p); }
+}
+static Held *held_find(const void *p) {
+    for (size_t i = nheld; i-- > 0;) if (held[i].p == p) return &held[i];
+    return NULL;
+}
+void hold_drop(const void *p) {
+    Held *h = p ? held_find(p) : NULL;
+    if (!h) return;
+    memmove(h, h + 1, (size_t)(held + nheld - (h + 1)) * sizeof *h);
+    nheld--;
+}
+void *hold_realloc(void *p, size_t n) {
+    Held *h = p ? held_find(p) : NULL;
+    void *q = xrealloc(p, n); // on failure p is still held and released by the die
+    if (h) h->p = q;
+    return q;
+}
+void json_release(void *root) { cJSON_Delete(root); }
+void md_release(void *md) { EVP_MD_CTX_free(md); }
+void free_at(void *pp) { free(*(void **)pp); }
+void strv_free(void *v) {
+    if (!v) return;
+    for (char **s = v; *s; s++) free(*s);
+    free(v);
+}
+
 static jmp_buf *die_jb;
 static int die_quiet;
 void die_longjmp(jmp_buf *jb, int quiet) { die_jb = jb; die_quiet = quiet; }
@@ -73,6 +122,7 @@ static _Noreturn void die_v(int status, const char *fmt, va_list ap) {
     put_line(die_jb && die_quiet ? NULL : stderr, prefix, fmt, ap);
     temps_remove();
     if (die_fn) { void (*fn)(void *, int) = die_fn; die_fn = NULL; fn(die_ctx, status); }
+    hold_unwind(0);
     if (die_jb) longjmp(*die_jb, status);
     exit(status);
 }
@@ -109,13 +159,15 @@ void *xmalloc_aligned(size_t n) {
 }
 
 char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
+    size_t mark = hold_mark();
+    FILE *f = hold_file(fopen(path, "rb"));
     if (!f) die_input("%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { fclose(f); die_input("%s: not a regular file", path); }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) die_input("%s: not a regular file", path);
     size_t n = (size_t)st.st_size;
-    char *buf = xmalloc(n + 1);
-    if (n && fread(buf, 1, n, f) != n) { fclose(f); die_input("%s: read error", path); }
+    char *buf = hold(xmalloc(n + 1), free);
+    if (n && fread(buf, 1, n, f) != n) die_input("%s: read error", path);
+    hold_end(mark);
     fclose(f);
     buf[n] = 0;
     if (len) *len = n;
@@ -298,19 +350,18 @@ void env_setup(char **argv) {
 // ---- provenance ------------------------------------------------------------------------
 
 static void sha256_file_bin(const char *path, unsigned char out[32]) {
-    FILE *f = fopen(path, "rb");
+    size_t mark = hold_mark();
+    FILE *f = hold_file(fopen(path, "rb"));
     if (!f) die_input("%s: cannot open for hashing: %s", path, strerror(errno));
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = hold(EVP_MD_CTX_new(), md_release);
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) die_internal("sha256: OpenSSL init failed");
     unsigned char buf[1 << 16];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, n);
-    int err = ferror(f);
-    fclose(f);
-    if (err) die_input("%s: read error while hashing", path);
+    if (ferror(f)) die_input("%s: read error while hashing", path);
     unsigned int len = 32;
     EVP_DigestFinal_ex(ctx, out, &len);
-    EVP_MD_CTX_free(ctx);
+    hold_unwind(mark);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

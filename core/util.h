@@ -11,10 +11,25 @@ _Noreturn void die_internal(const char *fmt, ...) __attribute__((format(printf, 
 void on_die(void (*fn)(void *ctx, int status), void *ctx); // one hook; NULL clears
 void die_set_rank(int rank); // core/dist.c: MPI ranks > 0 prefix their rank and report late
 // Fuzz targets only: while jb is set, die_* longjmp to it (setjmp returns the exit status)
-// instead of exiting, without printing when quiet. NULL restores exiting. Whatever the
-// failed call had allocated is lost, so fuzzers run without leak detection.
+// instead of exiting, without printing when quiet. NULL restores exiting.
 #include <setjmp.h>
 void die_longjmp(jmp_buf *jb, int quiet);
+// What a reader holds while it may still die. A reader takes a mark, holds each block,
+// object (with its free function; partly built objects must be freeable) or open file as
+// it gets it, and on success lets go of everything held since the mark (hold_end): its
+// caller owns the results. die_* releases everything still held, newest first, before
+// exiting or jumping back to a fuzz target, so a rejected input leaks nothing.
+size_t hold_mark(void);
+void *hold(void *p, void (*release)(void *)); // returns p; a NULL p holds nothing
+FILE *hold_file(FILE *f);                      // released with fclose
+void hold_end(size_t mark);                    // success: forget what was held since mark
+void hold_unwind(size_t mark);                 // failure handled here: release it now
+void hold_drop(const void *p);                 // forget p alone (freed or handed over)
+void *hold_realloc(void *p, size_t n);         // xrealloc of a held block; the hold follows
+void strv_free(void *v);                       // a NULL-terminated char * array and its strings
+void json_release(void *root);                 // cJSON_Delete
+void md_release(void *md);                     // EVP_MD_CTX_free
+void free_at(void *pp);                        // hold(&p, free_at): frees p's value then (buffers that grow)
 // Temporary files being written (path.tmp before its rename into place): an error exit
 // removes every tracked file, so no temporary survives a failed write. temp_done after
 // the rename (or removal) stops tracking.

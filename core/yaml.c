@@ -62,13 +62,29 @@ typedef struct { YNode *node; char *anchor; char *key; int kl, kc; } Frame;
 typedef struct { char *name; YNode *node; long size; } Anchor;
 typedef struct {
     const char *file;
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int have_ev;     // ev holds an event not yet deleted
     Frame stack[MAX_DEPTH + 1];
     int depth;
     Anchor *anchors;
     int nanchors;
-    long nodes; // copied by alias expansion
+    long nodes;      // copied by alias expansion
     YNode *root;
+    YNode *pending;  // a finished node not yet in the tree
 } Builder;
+
+// Everything a builder holds (util.h "hold"): on an error, the partial tree too.
+static void builder_release(void *bp) {
+    Builder *b = bp;
+    if (b->have_ev) yaml_event_delete(&b->ev);
+    yaml_parser_delete(&b->p);
+    for (int i = 0; i < b->depth; i++) { yaml_free(b->stack[i].node); free(b->stack[i].anchor); free(b->stack[i].key); }
+    for (int i = 0; i < b->nanchors; i++) free(b->anchors[i].name);
+    free(b->anchors);
+    yaml_free(b->pending);
+    yaml_free(b->root);
+}
 
 static long node_count(const YNode *n) {
     long c = 1;
@@ -117,14 +133,13 @@ static void add_anchor(Builder *b, const char *name, YNode *n) {
 
 // A finished node goes to its parent (or becomes the root).
 static void attach(Builder *b, YNode *n, int line, int col) {
-    if (b->depth == 0) {
+    b->pending = n;
+    Frame *f = b->depth ? &b->stack[b->depth - 1] : NULL;
+    if (!f) {
         // A second document would be silently ignored otherwise.
         if (b->root) die_at(b->file, line, col, "only one YAML document is allowed");
         b->root = n;
-        return;
-    }
-    Frame *f = &b->stack[b->depth - 1];
-    if (f->node->kind == Y_SEQ) {
+    } else if (f->node->kind == Y_SEQ) {
         int i = f->node->n;
         if ((i & (i - 1)) == 0) f->node->items = xrealloc(f->node->items, (i ? 2 * (size_t)i : 1) * sizeof *f->node->items);
         f->node->items[f->node->n++] = n;
@@ -136,6 +151,7 @@ static void attach(Builder *b, YNode *n, int line, int col) {
         map_append(f->node, f->key, f->kl, f->kc, n);
         f->key = NULL;
     }
+    b->pending = NULL;
 }
 
 static void count_nodes(Builder *b, long k, int line, int col) {
@@ -154,13 +170,15 @@ static _Noreturn void parser_die(yaml_parser_t *p, const char *file) {
 
 static YNode *load(const char *text, size_t len, const char *name) {
     Builder b = {.file = intern(name)};
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p)) die_internal("libyaml: cannot initialize parser");
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    if (!yaml_parser_initialize(&b.p)) die_internal("libyaml: cannot initialize parser");
+    hold(&b, builder_release);
+    yaml_parser_set_input_string(&b.p, (const unsigned char *)text, len);
+    yaml_event_t ev;
     int done = 0;
     while (!done) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev)) parser_die(&p, b.file);
+        if (!yaml_parser_parse(&b.p, &b.ev)) parser_die(&b.p, b.file);
+        b.have_ev = 1;
+        ev = b.ev;
         int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
         switch (ev.type) {
         case YAML_STREAM_END_EVENT: done = 1; break;
@@ -185,8 +203,10 @@ static YNode *load(const char *text, size_t len, const char *name) {
         }
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT: {
-            Frame f = b.stack[--b.depth];
+            Frame f = b.stack[b.depth - 1];
             if (f.node->kind == Y_MAP) check_dup_keys(f.node);
+            b.depth--;
+            b.pending = f.node;
             add_anchor(&b, f.anchor, f.node);
             free(f.anchor);
             attach(&b, f.node, f.node->line, f.node->col);
@@ -203,21 +223,23 @@ static YNode *load(const char *text, size_t len, const char *name) {
         }
         default: break;
         }
-        yaml_event_delete(&ev);
+        yaml_event_delete(&b.ev);
+        b.have_ev = 0;
     }
-    yaml_parser_delete(&p);
-    for (int i = 0; i < b.nanchors; i++) free(b.anchors[i].name);
-    free(b.anchors);
     // An empty file is an empty mapping: the reader then reports the missing keys.
-    return b.root ? b.root : node_new(Y_MAP, b.file, 1, 1);
+    YNode *root = b.root ? b.root : node_new(Y_MAP, b.file, 1, 1);
+    b.root = NULL;
+    hold_drop(&b);
+    builder_release(&b); // the parser and the anchor names
+    return root;
 }
 
 YNode *yaml_load_string(const char *text, const char *name) { return load(text, strlen(text), name ? name : "<string>"); }
 YNode *yaml_load_file(const char *path) {
-    size_t len;
-    char *text = read_file(path, &len);
+    size_t len, mark = hold_mark();
+    char *text = hold(read_file(path, &len), free);
     YNode *n = load(text, len, path);
-    free(text);
+    hold_unwind(mark);
     return n;
 }
 
@@ -228,6 +250,8 @@ void yaml_free(YNode *n) {
     free(n->items); free(n->keys); free(n->key_line); free(n->key_col); free(n->used);
     free(n);
 }
+
+void yaml_release(void *n) { yaml_free(n); }
 
 YNode *yaml_clone(const YNode *n) {
     if (!n) return NULL;

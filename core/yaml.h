@@ -24,6 +24,7 @@ YNode *yaml_load_string(const char *text, const char *name);
 // same name here would interpose it and crash the parser. Callers still write yaml_free.
 #define yaml_free ynode_free
 void yaml_free(YNode *n);
+void yaml_release(void *n); // yaml_free for hold() (util.h)
 char *yaml_dump(const YNode *n);                            // malloc'd block-style YAML
 YNode *yaml_clone(const YNode *n);
 

@@ -51,12 +51,12 @@ static char *opt_template(YNode *m, const char *key, const char *def) {
 static void parse_data(YNode *n, const char *yaml_dir, const cJSON *vars, DataSpec *d) {
     if (n->kind != Y_MAP) y_die(n, "data: expected a mapping with path/format");
     memset(d, 0, sizeof *d);
+    size_t mark = hold_mark();
     YNode *p = y_req(n, "path");
     d->path_line = p->line;
-    char *rel = render_or_die(y_str(p), vars, p);
     char buf[4096];
-    d->path = xstrdup(resolve_path(rel, yaml_dir, buf, sizeof buf));
-    free(rel);
+    d->path = xstrdup(resolve_path(hold(render_or_die(y_str(p), vars, p), free), yaml_dir, buf, sizeof buf));
+    hold_unwind(mark); // the rendered path
     YNode *f = y_get(n, "format");
     const char *fmt = f ? y_str(f) : NULL;
     if (!fmt) { // infer from the extension
@@ -78,16 +78,14 @@ static void parse_data(YNode *n, const char *yaml_dir, const cJSON *vars, DataSp
     }
     YNode *l = y_get(n, "labels");
     if (l) {
-        char *lr = render_or_die(y_str(l), vars, l);
-        d->labels = xstrdup(resolve_path(lr, yaml_dir, buf, sizeof buf));
-        free(lr);
+        d->labels = xstrdup(resolve_path(hold(render_or_die(y_str(l), vars, l), free), yaml_dir, buf, sizeof buf));
+        hold_unwind(mark);
     }
     YNode *c = y_get(n, "columns");
     if (c) {
         if (c->kind != Y_SEQ || c->n == 0) y_die(c, "data.columns: expected a list of field names");
-        d->ncolumns = c->n;
         d->columns = xcalloc(c->n, sizeof(char *));
-        for (int i = 0; i < c->n; i++) d->columns[i] = xstrdup(y_str(c->items[i]));
+        for (int i = 0; i < c->n; i++) d->columns[d->ncolumns++] = xstrdup(y_str(c->items[i]));
     }
     YNode *h = y_get(n, "header");
     d->header = h ? y_bool(h) : 1;
@@ -133,7 +131,8 @@ static int valid_name(const char *s) {
 // are reset per member so every member reads the same keys.
 static void parse_task_fields(YNode *root, const char *file, const char *name, const char *family,
                               cJSON *vars, TaskDef *t) {
-    char *ydir = dirname_of(file);
+    size_t mark = hold_mark();
+    char *ydir = hold(dirname_of(file), free);
     snprintf(t->name, sizeof t->name, "%s", name);
     snprintf(t->family, sizeof t->family, "%s", family);
     snprintf(t->file, sizeof t->file, "%s", file);
@@ -148,7 +147,7 @@ static void parse_task_fields(YNode *root, const char *file, const char *name, c
     else y_die(ot, "output_type: unknown '%s' (multiple_choice, minimal_pair, loglikelihood, perplexity)", ots);
     parse_data(y_req(root, "data"), ydir, vars, &t->data);
     YNode *fd = y_get(root, "fewshot_data");
-    if (fd) { parse_data(fd, ydir, vars, &t->fewshot_data); t->has_fewshot_data = 1; }
+    if (fd) { t->has_fewshot_data = 1; parse_data(fd, ydir, vars, &t->fewshot_data); }
     int text_data = !strcmp(t->data.format, "text");
     if ((t->type == OT_PERPLEXITY) != text_data)
         y_die(root, "task %s: output_type perplexity needs format text (and only it)", name);
@@ -218,7 +217,7 @@ static void parse_task_fields(YNode *root, const char *file, const char *name, c
     if (t->multiple_input) t->metrics &= ~(unsigned)M_ACC_NORM; // choices are contexts
     YNode *ab = y_get(root, "add_bos");
     t->add_bos = ab ? y_bool(ab) : 1;
-    free(ydir);
+    hold_unwind(mark); // ydir
 }
 
 static void reset_used(YNode *n) {
@@ -226,14 +225,29 @@ static void reset_used(YNode *n) {
     if (n->kind != Y_SCALAR) for (int i = 0; i < n->n; i++) reset_used(n->items[i]);
 }
 
+static void group_release(void *g) {
+    GroupDef *gd = g;
+    for (int j = 0; j < gd->n; j++) free(gd->members[j]);
+    free(gd->members);
+}
+typedef struct { char **names; GroupDef *g; int n; } Cats;
+static void cats_release(void *c) {
+    Cats *cs = c;
+    for (int i = 0; i < cs->n; i++) { free(cs->names[i]); group_release(&cs->g[i]); }
+    free(cs->names); free(cs->g);
+}
+
+// What the file defines goes straight into r (freed with it on an error); the YAML tree
+// and the family's groups are held (util.h) until they are in r.
 static void parse_yaml_file(TaskRegistry *r, const char *file) {
-    YNode *root = yaml_load_file(file);
+    size_t mark = hold_mark();
+    YNode *root = hold(yaml_load_file(file), yaml_release);
     if (root->kind != Y_MAP) y_die(root, "task file: expected a mapping");
     YNode *g = y_get(root, "group");
     if (g) {
         const char *name = y_str(g);
         if (!valid_name(name)) y_die(g, "group: invalid name '%s'", name);
-        if (name_taken(r, name)) { yaml_free(root); return; } // an earlier directory wins
+        if (name_taken(r, name)) { hold_unwind(mark); return; } // an earlier directory wins
         GroupDef *gd = push_group(r);
         snprintf(gd->name, sizeof gd->name, "%s", name);
         snprintf(gd->file, sizeof gd->file, "%s", file);
@@ -248,13 +262,13 @@ static void parse_yaml_file(TaskRegistry *r, const char *file) {
             y_check_unused(ag, "aggregate");
         }
         y_check_unused(root, "group file");
-        yaml_free(root);
+        hold_unwind(mark);
         return;
     }
     YNode *tn = y_req(root, "task");
     const char *name = y_str(tn);
     if (!valid_name(name)) y_die(tn, "task: invalid name '%s'", name);
-    if (name_taken(r, name)) { yaml_free(root); return; }
+    if (name_taken(r, name)) { hold_unwind(mark); return; }
     YNode *subs = y_get(root, "subtasks");
     YNode *ag = y_get(root, "aggregate");
     int wbs = 1;
@@ -266,18 +280,19 @@ static void parse_yaml_file(TaskRegistry *r, const char *file) {
     if (!subs) {
         parse_task_fields(root, file, name, name, cJSON_CreateObject(), push_task(r));
         y_check_unused(root, "task file");
-        yaml_free(root);
+        hold_unwind(mark);
         return;
     }
     if ((subs->kind != Y_SEQ && subs->kind != Y_MAP) || subs->n == 0) y_die(subs, "subtasks: expected a list or a mapping name: category");
     int is_map = subs->kind == Y_MAP;
     GroupDef top; memset(&top, 0, sizeof top);
+    hold(&top, group_release);
     snprintf(top.name, sizeof top.name, "%s", name);
     snprintf(top.file, sizeof top.file, "%s", file);
     top.weight_by_size = wbs;
     // Categories in first-seen order.
-    char **cats = NULL; int ncats = 0;
-    GroupDef *catg = NULL;
+    Cats cs = {0};
+    hold(&cs, cats_release);
     for (int i = 0; i < subs->n; i++) {
         const char *sub = is_map ? subs->keys[i] : y_str(subs->items[i]);
         const char *cat = is_map ? y_str(subs->items[i]) : "";
@@ -290,50 +305,55 @@ static void parse_yaml_file(TaskRegistry *r, const char *file) {
         reset_used(root);
         y_get(root, "task"); y_get(root, "subtasks"); y_get(root, "aggregate");
         if (ag) { reset_used(ag); y_get(ag, "weight_by_size"); }
-        TaskDef tmp; memset(&tmp, 0, sizeof tmp);
-        parse_task_fields(root, file, full, name, vars, &tmp);
+        parse_task_fields(root, file, full, name, vars, push_task(r));
         y_check_unused(root, "task file");
-        *push_task(r) = tmp;
         if (is_map) {
             int c = 0;
-            while (c < ncats && strcmp(cats[c], cat)) c++;
-            if (c == ncats) {
-                cats = xrealloc(cats, (ncats + 1) * sizeof(char *));
-                catg = xrealloc(catg, (ncats + 1) * sizeof(GroupDef));
-                cats[ncats] = xstrdup(cat);
-                memset(&catg[ncats], 0, sizeof(GroupDef));
-                snprintf(catg[ncats].name, sizeof catg[ncats].name, "%s_%s", name, cat);
-                snprintf(catg[ncats].file, sizeof catg[ncats].file, "%s", file);
-                catg[ncats].weight_by_size = wbs;
-                ncats++;
+            while (c < cs.n && strcmp(cs.names[c], cat)) c++;
+            if (c == cs.n) {
+                cs.names = xrealloc(cs.names, (cs.n + 1) * sizeof(char *));
+                cs.g = xrealloc(cs.g, (cs.n + 1) * sizeof(GroupDef));
+                cs.names[cs.n] = xstrdup(cat);
+                memset(&cs.g[cs.n], 0, sizeof(GroupDef));
+                snprintf(cs.g[cs.n].name, sizeof cs.g[cs.n].name, "%s_%s", name, cat);
+                snprintf(cs.g[cs.n].file, sizeof cs.g[cs.n].file, "%s", file);
+                cs.g[cs.n].weight_by_size = wbs;
+                cs.n++;
             }
-            group_add(&catg[c], full);
+            group_add(&cs.g[c], full);
         } else group_add(&top, full);
     }
-    for (int c = 0; c < ncats; c++) {
-        *push_group(r) = catg[c];
-        group_add(&top, catg[c].name);
-        free(cats[c]);
+    hold_drop(&cs);
+    hold_drop(&top);
+    for (int c = 0; c < cs.n; c++) {
+        *push_group(r) = cs.g[c];
+        group_add(&top, cs.g[c].name);
+        free(cs.names[c]);
     }
-    free(cats); free(catg);
+    free(cs.names); free(cs.g);
     *push_group(r) = top;
-    yaml_free(root);
+    hold_unwind(mark); // root
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+void tasks_registry_release(void *r) { tasks_registry_free(r); }
+
 TaskRegistry *tasks_registry(const char *const *dirs, int ndirs) {
-    TaskRegistry *r = xcalloc(1, sizeof *r);
+    size_t mark = hold_mark();
+    TaskRegistry *r = hold(xcalloc(1, sizeof *r), tasks_registry_release);
     for (int d = 0; d < ndirs; d++) {
         DIR *dp = opendir(dirs[d]);
         if (!dp) die_input("%s: cannot open task directory: %s", dirs[d], strerror(errno));
-        char **names = NULL; int n = 0;
+        char **names = hold(xcalloc(1, sizeof(char *)), strv_free); // NULL-terminated
+        int n = 0;
         struct dirent *e;
         while ((e = readdir(dp))) {
             size_t l = strlen(e->d_name);
             if (l > 5 && !strcmp(e->d_name + l - 5, ".yaml")) {
-                names = xrealloc(names, (n + 1) * sizeof(char *));
+                names = hold_realloc(names, (n + 2) * sizeof(char *));
                 names[n++] = xstrdup(e->d_name);
+                names[n] = NULL;
             }
         }
         closedir(dp);
@@ -343,10 +363,11 @@ TaskRegistry *tasks_registry(const char *const *dirs, int ndirs) {
             if (snprintf(path, sizeof path, "%s/%s", dirs[d], names[i]) >= (int)sizeof path)
                 die_input("%s/%s: path too long", dirs[d], names[i]);
             parse_yaml_file(r, path);
-            free(names[i]);
         }
-        free(names);
+        hold_drop(names);
+        strv_free(names);
     }
+    hold_end(mark);
     return r;
 }
 
@@ -485,8 +506,8 @@ static void load_jsonl(DocSet *d, char *text) {
         if (*q) {
             cJSON *o = cJSON_Parse(q);
             if (!o) die_input("%s:%d: invalid JSON", d->path, line);
+            ds_push(d, o, line); // d's now, checked or not
             if (!cJSON_IsObject(o)) die_input("%s:%d: expected a JSON object", d->path, line);
-            ds_push(d, o, line);
         }
         if (!nl) break;
         p = nl + 1;
@@ -518,8 +539,8 @@ static void load_json_list(DocSet *d, const char *text) {
             const char *ep = cJSON_GetErrorPtr();
             die_input("%s:%d: invalid JSON", d->path, line + (ep && ep > p ? count_lines(p, ep) : 0));
         }
+        ds_push(d, o, line); // d's now, checked or not
         if (!cJSON_IsObject(o)) die_input("%s:%d: expected a JSON object", d->path, line);
-        ds_push(d, o, line);
         p = end;
         while (*p && isspace((unsigned char)*p)) p++;
         if (*p == ',') { p++; continue; }
@@ -529,61 +550,70 @@ static void load_json_list(DocSet *d, const char *text) {
 }
 
 // RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines.
+typedef struct { char **fields; int nf; char *fb; char **own_hdr; int nhdr; } CsvBufs;
+static void csv_release(void *c) {
+    CsvBufs *b = c;
+    for (int i = 0; i < b->nf; i++) free(b->fields[i]);
+    for (int i = 0; b->own_hdr && i < b->nhdr; i++) free(b->own_hdr[i]);
+    free(b->fields); free(b->fb); free(b->own_hdr);
+}
 static void load_csv(DocSet *d, char *text, const DataSpec *spec) {
     char **hdr = NULL; int nhdr = 0;
     if (spec->columns) { hdr = spec->columns; nhdr = spec->ncolumns; }
     char *p = text;
     int line = 1, row = 0;
-    char **fields = NULL; int nf = 0, capf = 0;
-    char *fb = NULL; size_t fbn = 0, fbcap = 0;
-    char **own_hdr = NULL;
+    int capf = 0;
+    size_t fbn = 0, fbcap = 0;
+    CsvBufs cb = {0}; // held (util.h) while rows are read
+    hold(&cb, csv_release);
     while (*p) {
         int row_line = line;
-        nf = 0;
+        cb.nf = 0;
         for (;;) { // one field
             fbn = 0;
             if (*p == '"') {
                 p++;
                 for (;;) {
                     if (!*p) die_input("%s:%d: unterminated quoted field", d->path, row_line);
-                    if (*p == '"' && p[1] == '"') { p += 2; if (fbn + 2 > fbcap) fb = xrealloc(fb, fbcap = fbcap * 2 + 64); fb[fbn++] = '"'; continue; }
+                    if (*p == '"' && p[1] == '"') { p += 2; if (fbn + 2 > fbcap) cb.fb = xrealloc(cb.fb, fbcap = fbcap * 2 + 64); cb.fb[fbn++] = '"'; continue; }
                     if (*p == '"') { p++; break; }
                     if (*p == '\n') line++;
-                    if (fbn + 2 > fbcap) fb = xrealloc(fb, fbcap = fbcap * 2 + 64);
-                    fb[fbn++] = *p++;
+                    if (fbn + 2 > fbcap) cb.fb = xrealloc(cb.fb, fbcap = fbcap * 2 + 64);
+                    cb.fb[fbn++] = *p++;
                 }
                 if (*p && *p != ',' && *p != '\n' && *p != '\r') die_input("%s:%d: text after a closing quote", d->path, line);
             } else {
                 while (*p && *p != ',' && *p != '\n' && *p != '\r') {
-                    if (fbn + 2 > fbcap) fb = xrealloc(fb, fbcap = fbcap * 2 + 64);
-                    fb[fbn++] = *p++;
+                    if (fbn + 2 > fbcap) cb.fb = xrealloc(cb.fb, fbcap = fbcap * 2 + 64);
+                    cb.fb[fbn++] = *p++;
                 }
             }
-            if (nf == capf) fields = xrealloc(fields, (capf = capf * 2 + 8) * sizeof(char *));
-            if (!fb) fb = xrealloc(fb, fbcap = 64);
-            fb[fbn] = 0;
-            fields[nf++] = xstrdup(fb);
+            if (cb.nf == capf) cb.fields = xrealloc(cb.fields, (capf = capf * 2 + 8) * sizeof(char *));
+            if (!cb.fb) cb.fb = xrealloc(cb.fb, fbcap = 64);
+            cb.fb[fbn] = 0;
+            cb.fields[cb.nf++] = xstrdup(cb.fb);
             if (*p == ',') { p++; continue; }
             if (*p == '\r') p++;
             if (*p == '\n') { p++; line++; }
             break;
         }
-        if (nf == 1 && !fields[0][0]) { free(fields[0]); continue; } // blank line
+        if (cb.nf == 1 && !cb.fields[0][0]) { free(cb.fields[0]); cb.nf = 0; continue; } // blank line
         if (row == 0 && spec->header) {
-            if (!hdr) { hdr = own_hdr = fields; nhdr = nf; fields = NULL; capf = 0; }
-            else for (int i = 0; i < nf; i++) free(fields[i]);
+            if (!hdr) { hdr = cb.own_hdr = cb.fields; nhdr = cb.nhdr = cb.nf; cb.fields = NULL; capf = 0; cb.nf = 0; }
+            else { for (int i = 0; i < cb.nf; i++) free(cb.fields[i]); cb.nf = 0; }
             row++;
             continue;
         }
         row++;
         if (!hdr) die_input("%s: csv without a header row needs data.columns", d->path);
-        if (nf != nhdr) die_input("%s:%d: expected %d fields, found %d", d->path, row_line, nhdr, nf);
+        if (cb.nf != nhdr) die_input("%s:%d: expected %d fields, found %d", d->path, row_line, nhdr, cb.nf);
         cJSON *o = cJSON_CreateObject();
-        for (int i = 0; i < nf; i++) { cJSON_AddStringToObject(o, hdr[i], fields[i]); free(fields[i]); }
+        for (int i = 0; i < cb.nf; i++) { cJSON_AddStringToObject(o, hdr[i], cb.fields[i]); free(cb.fields[i]); }
+        cb.nf = 0;
         ds_push(d, o, row_line);
     }
-    if (own_hdr) { for (int i = 0; i < nhdr; i++) free(own_hdr[i]); free(own_hdr); }
-    free(fields); free(fb);
+    hold_drop(&cb);
+    csv_release(&cb);
 }
 
 // llama.cpp's HellaSwag text layout: 6 lines per item (context, gold, 4 endings).
@@ -616,8 +646,8 @@ static void load_hellaswag6(DocSet *d, char *text) {
 }
 
 static void join_labels(DocSet *d, const char *path) {
-    size_t n;
-    char *text = read_file(path, &n);
+    size_t n, mark = hold_mark();
+    char *text = hold(read_file(path, &n), free);
     int line = 0, k = 0;
     for (char *p = text; *p; ) {
         char *nl = strchr(p, '\n');
@@ -639,7 +669,7 @@ static void join_labels(DocSet *d, const char *path) {
         if (!nl) break;
         p = nl + 1;
     }
-    free(text);
+    hold_unwind(mark);
     if (k != d->n) die_input("%s: %d labels for %d documents of %s", path, k, d->n, d->path);
 }
 
@@ -683,6 +713,8 @@ static void pre_arc_llm_adapters(DocSet *d) {
         set_str(doc, "query", q, a1 - q);
         set_str(doc, "question", q, a1 - q);
         cJSON *ch = cJSON_CreateArray();
+        cJSON_DeleteItemFromObjectCaseSensitive(doc, "choices");
+        cJSON_AddItemToObject(doc, "choices", ch); // doc's now, filled below
         const char *s = a1 + 2;
         for (int c = 1; c <= k; c++) {
             char mark[32];
@@ -701,8 +733,6 @@ static void pre_arc_llm_adapters(DocSet *d) {
             free(txt);
             s = e + 1;
         }
-        cJSON_DeleteItemFromObjectCaseSensitive(doc, "choices");
-        cJSON_AddItemToObject(doc, "choices", ch);
         char *end;
         long g = strncmp(ans, "answer", 6) ? 0 : strtol(ans + 6, &end, 10);
         if (g < 1 || g > k || *end) die_input("%s:%d: answer '%s' is not one of answer1..answer%d", d->path, d->lines[i], ans, k);
@@ -764,10 +794,11 @@ static void pre_hellaswag(DocSet *d) {
         free(ctx); free(q);
         const cJSON *en = cJSON_GetObjectItemCaseSensitive(doc, "endings");
         if (!cJSON_IsArray(en)) die_input("%s:%d: no endings", d->path, d->lines[i]);
-        cJSON *ch = cJSON_CreateArray();
         const cJSON *e;
-        cJSON_ArrayForEach(e, en) {
+        cJSON_ArrayForEach(e, en)
             if (!cJSON_IsString(e)) die_input("%s:%d: ending is not a string", d->path, d->lines[i]);
+        cJSON *ch = cJSON_CreateArray();
+        cJSON_ArrayForEach(e, en) {
             char *s = hs_pre(e->valuestring);
             cJSON_AddItemToArray(ch, cJSON_CreateString(s));
             free(s);
@@ -804,18 +835,23 @@ static void pre_boolq_mosaic(DocSet *d) {
     }
 }
 
+static void docset_release(void *d) { docset_free(d); }
+
 DocSet *docset_load(const TaskDef *t, const DataSpec *spec) {
-    DocSet *d = xcalloc(1, sizeof *d);
-    snprintf(d->path, sizeof d->path, "%s", spec->path);
     if (!file_exists(spec->path)) die_input("%s:%d: data file '%s' not found (relative paths: task dir, then $L4Q_DATA=%s)", t->file, spec->path_line, spec->path, data_root());
+    size_t mark = hold_mark();
+    DocSet *d = hold(xcalloc(1, sizeof *d), docset_release);
+    snprintf(d->path, sizeof d->path, "%s", spec->path);
     size_t n;
-    char *text = read_file(spec->path, &n);
-    if (!strcmp(spec->format, "text")) { d->text = text; d->text_len = n; return d; }
+    d->text = read_file(spec->path, &n); // the documents' source until parsed
+    if (!strcmp(spec->format, "text")) { d->text_len = n; hold_end(mark); return d; }
+    char *text = d->text;
     if (!strcmp(spec->format, "jsonl")) load_jsonl(d, text);
     else if (!strcmp(spec->format, "json")) load_json_list(d, text);
     else if (!strcmp(spec->format, "csv")) load_csv(d, text, spec);
     else load_hellaswag6(d, text);
     free(text);
+    d->text = NULL;
     if (spec->labels) join_labels(d, spec->labels);
     if (spec->preprocess) {
         if (!strcmp(spec->preprocess, "arc_llm_adapters")) pre_arc_llm_adapters(d);
@@ -823,6 +859,7 @@ DocSet *docset_load(const TaskDef *t, const DataSpec *spec) {
         else pre_boolq_mosaic(d);
     }
     if (d->n == 0) die_input("%s: no documents", d->path);
+    hold_end(mark);
     return d;
 }
 

@@ -95,6 +95,7 @@ typedef struct {
 // so --task-dir can override a built-in task). Malformed files → die_input(file:line).
 TaskRegistry *tasks_registry(const char *const *dirs, int ndirs);
 void tasks_registry_free(TaskRegistry *r);
+void tasks_registry_release(void *r); // tasks_registry_free for hold() (core/util.h)
 // The built-in task directory: evals/tasks of the repository the binary belongs to
 // (install_root), never the working directory.
 const char *tasks_default_dir(void);

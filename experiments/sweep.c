@@ -259,13 +259,14 @@ static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
     char id[13];
     snprintf(id, sizeof id, "%012llx", (unsigned long long)(config_hash(c->root) & 0xffffffffffffULL));
     for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->runs[i].id, id)) { yaml_free(settings); run_config_free(c); return; }
+        if (!strcmp(s->runs[i].id, id)) { hold_drop(settings); hold_drop(c); yaml_free(settings); run_config_free(c); return; }
     s->runs = xrealloc(s->runs, (size_t)(s->n + 1) * sizeof *s->runs);
     SweepRun *r = &s->runs[s->n++];
     memset(r, 0, sizeof *r);
     snprintf(r->id, sizeof r->id, "%s", id);
     snprintf(r->method, sizeof r->method, "%s", c->method.name);
-    r->settings = settings;
+    r->settings = settings; // s's now
+    hold_drop(settings);
     char label[1024], slug[160] = "";
     snprintf(label, sizeof label, "%s", c->method.name);
     slug_append(slug, 100, c->method.name);
@@ -286,6 +287,7 @@ static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
     map_del(r->config, "out");
     r->config_yaml = yaml_dump(r->config);
     if (snprintf(r->dir, sizeof r->dir, "%s/%s-%s", out, slug, id) >= (int)sizeof r->dir) die_input("%s: path too long", out);
+    hold_drop(c);
     run_config_free(c);
 }
 
@@ -295,7 +297,7 @@ static void expand(Expander *e, Sweep *s) {
         total *= e->axes[a].n;
         if (total > MAX_POINTS) y_die(e->axes[a].key_node, "the sweep has more than %d points", MAX_POINTS);
     }
-    int *idx = xcalloc((size_t)e->naxes + 1, sizeof *idx);
+    int *idx = hold(xcalloc((size_t)e->naxes + 1, sizeof *idx), free);
     for (long p = 0; p < total; p++) {
         long rem = p;
         for (int a = e->naxes - 1; a >= 0; a--) { idx[a] = (int)(rem % e->axes[a].n); rem /= e->axes[a].n; }
@@ -314,21 +316,23 @@ static void expand(Expander *e, Sweep *s) {
             y_die(name_node, "method.name: unknown method '%s' (valid: %s)", name_node->kind == Y_SCALAR ? name_node->str : "?", list);
         }
         const char *method = name_node->str;
-        YNode *tree = yaml_clone(e->base);
+        YNode *tree = hold(yaml_clone(e->base), yaml_release);
         strip_method_keys(tree, method);
         const YNode *pm = method_fragment(e->per_method, method);
         if (pm) apply_fragment(tree, pm, "", "skip_axes");
         const YNode *bf = method_fragment(e->budget_set, method);
         if (bf) apply_fragment(tree, bf, "", NULL);
-        YNode *settings = y_new_map();
+        YNode *settings = hold(y_new_map(), yaml_release);
         for (int a = 0; a < e->naxes; a++) {
             if (axis_skipped(e, method, &e->axes[a])) continue;
             set_path(tree, e->axes[a].key, e->axes[a].vals[idx[a]]);
             y_map_put(settings, e->axes[a].key, yaml_clone(e->axes[a].vals[idx[a]]));
         }
-        RunConfig *c = run_config_from_tree(tree, e->dir, "sweep");
-        add_run(s, c, settings, s->out);
+        hold_drop(tree); // run_config_from_tree takes it
+        RunConfig *c = hold(run_config_from_tree(tree, e->dir, "sweep"), run_config_release);
+        add_run(s, c, settings, s->out); // takes c and settings
     }
+    hold_drop(idx);
     free(idx);
 }
 
@@ -356,13 +360,25 @@ static void check_method_map(YNode *m, const char *what, int fragments_have_skip
     }
 }
 
+static void sweep_release(void *s) { sweep_free(s); }
+static void expander_release(void *ep) {
+    Expander *e = ep;
+    for (int i = 0; i < e->naxes; i++) {
+        for (int j = 0; j < e->axes[i].n; j++) yaml_free(e->axes[i].vals[j]);
+        free(e->axes[i].vals);
+    }
+    free(e->axes);
+}
+
 Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_override) {
-    YNode *spec = yaml_load_file(path);
+    size_t mark = hold_mark();
+    YNode *spec = hold(yaml_load_file(path), yaml_release);
     if (spec->kind != Y_MAP) y_die(spec, "a sweep spec must be a mapping (base, axes, seeds, per_method, ...)");
     for (int i = 0; i < nsets; i++) y_set_path(spec, sets[i]);
-    Sweep *s = xcalloc(1, sizeof *s);
+    Sweep *s = hold(xcalloc(1, sizeof *s), sweep_release);
     snprintf(s->spec, sizeof s->spec, "%s", path);
     Expander e = {0};
+    hold(&e, expander_release);
     e.spec = spec;
     snprintf(e.dir, sizeof e.dir, "%s", path);
     char *slash = strrchr(e.dir, '/');
@@ -431,12 +447,8 @@ Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_over
     y_check_unused(spec, "the sweep spec");
 
     expand(&e, s);
-    for (int i = 0; i < e.naxes; i++) {
-        for (int j = 0; j < e.axes[i].n; j++) yaml_free(e.axes[i].vals[j]);
-        free(e.axes[i].vals);
-    }
-    free(e.axes);
-    yaml_free(spec);
+    hold_drop(s);
+    hold_unwind(mark); // the axes and the spec
     return s;
 }
 

@@ -1,7 +1,8 @@
 // fuzz.h — shared scaffolding for the libFuzzer targets (fuzz/*.c, `make fuzz`). Every
 // reader takes a path, so the input is written to a per-process file first; die_input
 // longjmps back here (die_longjmp) instead of exiting, so one bad input is one rejected
-// run, and only crashes, sanitizer reports and hangs count as findings.
+// run, and only crashes, sanitizer reports, leaks and hangs count as findings. A rejected
+// input leaves nothing behind: die_* releases what the reader held (util.h "hold").
 #pragma once
 #include "util.h"
 #include <stdint.h>
@@ -19,23 +20,20 @@ static const char *fuzz_file(const uint8_t *data, size_t n, const char *suffix) 
     return path;
 }
 
-// A rejected input leaves what the reader had open when die_* jumped out (an exit would
-// have closed it): close every descriptor at or above the lowest one free before the input.
-static inline int fuzz_fd_mark(void) { int fd = dup(0); if (fd >= 0) close(fd); return fd; }
-static inline void fuzz_fd_release(int mark) {
-    for (int fd = mark; mark >= 0 && fd < mark + 256; fd++) close(fd);
+// A reader that returns must have let go of everything it held (else a later error would
+// free objects its caller owns).
+static inline void fuzz_check_held(size_t mark) {
+    if (hold_mark() != mark) { fprintf(stderr, "fuzz: a reader returned with %zu objects still held\n", hold_mark() - mark); abort(); }
 }
 
 // FUZZ_GUARDED(stmts): runs the statements with die_* returning here; returns 0 either way.
 #define FUZZ_GUARDED(...)                                   \
     do {                                                    \
         static jmp_buf jb_;                                 \
-        static int fdmark_;                                 \
-        fdmark_ = fuzz_fd_mark();                           \
         if (setjmp(jb_) == 0) {                             \
             die_longjmp(&jb_, getenv("FUZZ_VERBOSE") == NULL); \
             __VA_ARGS__;                                    \
+            fuzz_check_held(0);                             \
         }                                                   \
         die_longjmp(NULL, 0);                               \
-        fuzz_fd_release(fdmark_);                           \
     } while (0)

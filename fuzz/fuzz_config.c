@@ -8,10 +8,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *p = fuzz_file(data, size, ".yaml");
     FUZZ_GUARDED({
-        RunConfig *c = run_config_load(p, NULL, 0);
-        char *y = run_config_dump(c);
-        free(y);
-        run_config_free(c);
+        RunConfig *c = hold(run_config_load(p, NULL, 0), run_config_release);
+        free(run_config_dump(c));
+        hold_unwind(0);
     });
     FUZZ_GUARDED({
         Sweep *s = sweep_load(p, NULL, 0, "/nonexistent/l4q_fuzz_out");

@@ -8,21 +8,22 @@
 #include "methods.h"
 #include "model.h"
 
+static void model_release(void *m) { model_free(m); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     threads_init(1);
     const char *p = fuzz_file(data, size, ".model");
     FUZZ_GUARDED({
-        ModelFile *mf = model_file_load(p);
+        ModelFile *mf = hold(model_file_load(p), model_file_release);
         // Small shapes only: a huge valid header would spend the run allocating.
         if ((size_t)mf->c.dim * mf->c.vocab_size < (1u << 22) && mf->c.seq_len >= 2) {
             MethodCfg mc;
             method_defaults(&mc, "none");
-            Model *M = model_build(mf, &mc, 1, 2, 0);
+            Model *M = hold(model_build(mf, &mc, 1, 2, 0), model_release);
             int toks[2] = {1, mf->c.vocab_size > 2 ? 2 : 0};
             model_forward(M, toks, 1, 2, 0);
-            model_free(M);
         }
-        model_file_free(mf);
+        hold_unwind(0); // the model, then the file
     });
     return 0;
 }

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) abort();
     FUZZ_GUARDED({
         const char *dirs[1] = {dir};
-        TaskRegistry *r = tasks_registry(dirs, 1);
+        TaskRegistry *r = hold(tasks_registry(dirs, 1), tasks_registry_release);
         // Data under 256 KB only: the full HellaSwag or MMLU files take seconds under ASan
         // and exercise the data readers, which fuzz_taskdata covers.
         for (int i = 0; i < r->ntasks && i < 4; i++) {
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             DocSet *d = docset_load(&r->tasks[i], &r->tasks[i].data);
             docset_free(d);
         }
-        tasks_registry_free(r);
+        hold_unwind(0);
     });
     return 0;
 }

@@ -37,10 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!f || fputs(yaml, f) < 0 || fclose(f) != 0) abort();
     FUZZ_GUARDED({
         const char *dirs[1] = {dir};
-        TaskRegistry *r = tasks_registry(dirs, 1);
-        DocSet *d = docset_load(&r->tasks[0], &r->tasks[0].data);
-        docset_free(d);
-        tasks_registry_free(r);
+        TaskRegistry *r = hold(tasks_registry(dirs, 1), tasks_registry_release);
+        docset_free(docset_load(&r->tasks[0], &r->tasks[0].data));
+        hold_unwind(0);
     });
     return 0;
 }

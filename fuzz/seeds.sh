@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # seeds.sh OUT — seed corpora for the fuzz targets from the real files: the data under
 # $L4Q_DATA (models, tokenizers, task data, Alpaca), the repository's YAML files, and
-# small models/checkpoints/run logs made by build/l4q itself (tiny shapes keep the
-# fuzzers fast; the real stories260K files are seeds too).
+# small models/checkpoints/run logs made by build/l4q itself. Seeds are kept small (tiny
+# shapes, excerpts) so every target runs at a useful rate within fuzz/run.sh's -max_len;
+# the real stories260K files are seeds too (run.sh cuts what exceeds max_len).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build/fuzz/corpus}
@@ -12,11 +13,12 @@ export L4Q_THREADS=1
 rm -rf "$OUT"; mkdir -p "$OUT"/{llama2c,gguf,l4qz,tokenizer,encode,config,task,taskdata,traindata,ckpt,runlog}
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 
-# Tiny llama2.c v0 and v1 files (vocab 512 to match tok512.bin; random weights).
+# Tiny llama2.c v0 and v1 files (vocab 512 to match tok512.bin; random weights). The
+# shape is fuzz_ckpt.c's TINY: its checkpoint seed is trained on this model below.
 $PY - "$W" <<'PY'
 import random, struct, sys
 w = sys.argv[1]; r = random.Random(0)
-dim, hid, L, H, KV, V, T = 16, 32, 1, 2, 1, 512, 16
+dim, hid, L, H, KV, V, T = 8, 16, 1, 2, 1, 512, 16
 kvd = dim * KV // H
 def f(n): return struct.pack(f"<{n}f", *[r.uniform(-0.1, 0.1) for _ in range(n)])
 def ones(n): return struct.pack(f"<{n}f", *[1.0] * n)
@@ -44,9 +46,9 @@ build/l4q train "$W/c.yaml" --out "$W/l4q" --set method.name=l4q --set method.gr
 cp "$W/none/final.l4qz" "$OUT/l4qz/tiny_fp32.l4qz"; cp "$W/l4q/final.l4qz" "$OUT/l4qz/tiny_l4q4.l4qz"
 build/l4q export "$W/none" --format gguf --out "$OUT/gguf/tiny.gguf" >/dev/null
 
-# ckpt.bin and run.h5 of the LoRA run fuzz_ckpt expects (stories260K, rank 2, 7 targets).
+# ckpt.bin and run.h5 of the LoRA run fuzz_ckpt expects (the tiny model, rank 2, 7 targets).
 cat > "$W/lora.yaml" <<Y
-model: $D/models/stories260K/stories260K.bin
+model: $W/tiny_v0.bin
 tokenizer: $D/models/stories260K/tok512.bin
 data: { format: text, train: $D/tinystories/tinystories_valid_excerpt.txt }
 method: { name: lora, rank: 2 }
@@ -59,7 +61,45 @@ cp "$W/lora/run.h5" "$OUT/runlog/"
 cp "$D"/corrupt/*.h5 "$OUT/runlog/" 2>/dev/null || true
 
 cp "$D/models/stories260K/tok512.bin" "$D/tokenizers/llama2c_tokenizer.bin" "$OUT/tokenizer/"
-head -c 4096 "$D/tinystories/tinystories_valid_excerpt.txt" > "$OUT/encode/tinystories"
+# The other tokenizer formats (core/tok_files.c), cut down from the real files to their
+# first N ids (and the merges among them): HF tokenizer.json in SentencePiece style
+# (Mistral) and byte-level style (Llama 3), SentencePiece tokenizer.model (Llama 2).
+$PY - "$D/tokenizers" "$OUT/tokenizer" <<'PY'
+import json, sys
+src, out = sys.argv[1], sys.argv[2]
+def cut_json(path, n, dst):
+    j = json.load(open(path))
+    m = j["model"]
+    m["vocab"] = {k: v for k, v in m["vocab"].items() if v < n}
+    def ok(mg):
+        a, b = mg.split(" ", 1) if isinstance(mg, str) else mg
+        return a in m["vocab"] and b in m["vocab"] and a + b in m["vocab"]
+    m["merges"] = [mg for mg in m["merges"] if ok(mg)]
+    j["added_tokens"] = [a for a in j["added_tokens"] if a["id"] < n]
+    json.dump(j, open(dst, "w"), ensure_ascii=False)
+cut_json(f"{src}/mistral-7b-v0.1/tokenizer.json", 400, f"{out}/mistral400.json")
+cut_json(f"{src}/llama3/tokenizer.json", 400, f"{out}/llama3_400.json")
+# tokenizer.model: a protobuf; keep every non-piece field and the first 400 pieces (field 1).
+b = open(f"{src}/llama2_tokenizer.model", "rb").read()
+def varint(i):
+    v = s = 0
+    while True:
+        c = b[i]; i += 1; v |= (c & 127) << s; s += 7
+        if c < 128: return v, i
+i, keep, pieces = 0, bytearray(), 0
+while i < len(b):
+    start = i
+    key, i = varint(i)
+    wt = key & 7
+    if wt == 0: _, i = varint(i)
+    elif wt == 1: i += 8
+    elif wt == 5: i += 4
+    elif wt == 2: n, i = varint(i); i += n
+    if key >> 3 != 1 or pieces < 400: keep += b[start:i]
+    pieces += key >> 3 == 1
+open(f"{out}/llama2_400.model", "wb").write(keep)
+PY
+head -c 2048 "$D/tinystories/tinystories_valid_excerpt.txt" > "$OUT/encode/tinystories"
 printf 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' > "$OUT/encode/run"
 printf 'caf\xc3\xa9 \xe2\x96\x81 \xf0\x9f\x98\x80 \xff\xfe\x80 \n\n<0x0A>' > "$OUT/encode/bytes"
 

@@ -95,18 +95,19 @@ static void verify_sum(FILE *f, const char *path) {
     if (st.st_size < 24 + SUM_BYTES) die_input("%s: truncated checkpoint (%lld bytes)", path, (long long)st.st_size);
     size_t body = (size_t)st.st_size - SUM_BYTES;
     rewind(f);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    size_t mark = hold_mark();
+    EVP_MD_CTX *md = hold(EVP_MD_CTX_new(), md_release);
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) die_internal("libcrypto: cannot start SHA-256");
     unsigned char buf[1 << 16], want[SUM_BYTES], got[SUM_BYTES];
     for (size_t done = 0; done < body;) {
         size_t k = body - done < sizeof buf ? body - done : sizeof buf;
-        if (fread(buf, 1, k, f) != k) { EVP_MD_CTX_free(md); die_input("%s: truncated checkpoint", path); }
+        if (fread(buf, 1, k, f) != k) die_input("%s: truncated checkpoint", path);
         EVP_DigestUpdate(md, buf, k);
         done += k;
     }
     unsigned len = 0;
     EVP_DigestFinal_ex(md, got, &len);
-    EVP_MD_CTX_free(md);
+    hold_unwind(mark);
     if (fread(want, 1, SUM_BYTES, f) != SUM_BYTES) die_input("%s: truncated checkpoint", path);
     if (memcmp(want, got, SUM_BYTES)) die_input("%s: checksum mismatch: the checkpoint is corrupt", path);
     rewind(f);
@@ -118,7 +119,8 @@ static void check_floats(const float *p, size_t n, const char *path, const char 
 }
 
 long trainstate_load(const char *path, Param **ps, int n, AdamW *opt, Rng *data_rng, Rng *model_rng) {
-    FILE *f = fopen(path, "rb");
+    size_t mark = hold_mark();
+    FILE *f = hold_file(fopen(path, "rb"));
     if (!f) die_input("%s: cannot open checkpoint: %s", path, strerror(errno));
     char magic[4];
     uint32_t ver, np;
@@ -156,6 +158,6 @@ long trainstate_load(const char *path, Param **ps, int n, AdamW *opt, Rng *data_
     rd(model_rng, sizeof *model_rng, 1, f, path);
     rd(magic, 1, 4, f, path);
     if (memcmp(magic, CKPT_MAGIC, 4)) die_input("%s: checkpoint end marker missing (corrupt)", path);
-    fclose(f);
+    hold_unwind(mark); // f
     return (long)step;
 }
