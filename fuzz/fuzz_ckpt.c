@@ -1,8 +1,8 @@
 // fuzz_ckpt.c — ckpt.bin (trainstate_load) for a LoRA run (rank 2, 7 targets) on a tiny
 // model: fuzz/seeds.sh trains its checkpoint seed on a file of the same shape (TINY), and
 // a checkpoint holds only tensor names, counts and values, so random weights serve here.
-// Inputs whose first byte is odd are resealed (their SHA-256 trailer recomputed) before
-// loading, so the fuzzer also reaches the parser behind the checksum.
+// Inputs whose last byte is odd are resealed (their SHA-256 trailer, which holds that byte,
+// recomputed) before loading, so the fuzzer also reaches the parser behind the checksum.
 #include "checkpoint.h"
 #include "fuzz.h"
 #include "methods.h"
@@ -36,7 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *copy = malloc(size ? size : 1);
     memcpy(copy, data, size);
-    if (size > 32 && (data[0] & 1)) SHA256(copy, size - 32, copy + size - 32);
+    if (size > 32 && (data[size - 1] & 1)) SHA256(copy, size - 32, copy + size - 32);
     const char *p = fuzz_file(copy, size, ".ckpt");
     free(copy);
     FUZZ_GUARDED({

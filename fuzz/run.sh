@@ -21,7 +21,7 @@ max_len() {
     case $1 in
     llama2c|gguf|l4qz) echo 32768 ;;
     tokenizer|taskdata|ckpt) echo 8192 ;;
-    encode) echo 2048 ;;
+    encode|traindata) echo 2048 ;;
     runlog) echo 131072 ;;
     *) echo 4096 ;;
     esac
@@ -43,7 +43,7 @@ for t in "${targets[@]}"; do
     [ -z "$execs" ] && execs=$(grep -o '#[0-9]*' "$log" | tail -1 | tr -d '#')
     found=$(ls "build/fuzz/artifacts/$t" | grep -vc '^slow-unit-')
     printf '%-10s %10s executions in %ss  rc %d  findings %d\n' "$t" "${execs:-?}" "$secs" "$rc" "$found"
-    last=$(grep -E '^#[0-9]+ ' "$log" | tail -1)
+    last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
     printf '    cov %s ft %s corpus %s exec/s %s\n' "$(grep -o 'cov: [0-9]*' <<<"$last" | cut -d' ' -f2)" \
         "$(grep -o 'ft: [0-9]*' <<<"$last" | cut -d' ' -f2)" "$(grep -o 'corp: [^ ]*' <<<"$last" | cut -d' ' -f2)" \
         "$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
