@@ -119,10 +119,9 @@ static void rope_scaling(const Cj *j, Config *c) {
 }
 
 static Config parse_config(const char *path, const char **arch_out) {
-    size_t len;
-    char *text = read_file(path, &len);
-    Cj j = {path, cJSON_ParseWithLength(text, len)};
-    free(text);
+    size_t len, mark = hold_mark();
+    char *text = hold(read_file(path, &len), free);
+    Cj j = {path, hold(cJSON_ParseWithLength(text, len), json_release)};
     if (!cJSON_IsObject(j.root)) die_input("%s: not a JSON object", path);
     for (cJSON *e = j.root->child; e; e = e->next)
         if (!in_list(HARMLESS, e->string) && !in_list(HANDLED, e->string))
@@ -193,7 +192,7 @@ static Config parse_config(const char *path, const char **arch_out) {
             c.seq_len = (int)w;
         }
     }
-    cJSON_Delete(j.root);
+    hold_unwind(mark); // the JSON and its text
     config_validate(path, "config.json", &c);
     return c;
 }
@@ -252,9 +251,8 @@ static const uint16_t *keep16(StSet *s, const char *where, const char *name, int
     return dst;
 }
 
-static void st_close_void(void *s) { st_close(s); }
-
 ModelFile *hf_load(const char *dir) {
+    size_t mark = hold_mark();
     char cfgp[1200], wp[1200];
     snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
     if (!file_exists(cfgp)) die_input("%s: not a Hugging Face model directory: config.json is missing", dir);
@@ -267,10 +265,12 @@ ModelFile *hf_load(const char *dir) {
         die_input("%s: no model.safetensors or model.safetensors.index.json%s", dir,
                   file_exists(cfgp) ? " (PyTorch pickle weights are not read; convert them to safetensors)" : "");
     }
-    StSet *s = st_open(wp);
+    StSet *s = hold(st_open(wp), st_release);
     ModelFile *mf = mf_alloc(dir, &c);
-    mf->hold = s;
-    mf->hold_free = st_close_void;
+    hold_drop(s);
+    mf->hold = s; // the ModelFile's from here
+    mf->hold_free = st_release;
+    hold(mf, model_file_release);
     static const char *const hname[N_LAYER_PROJ] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     int hs = c.dim / c.n_heads, dt;
@@ -325,12 +325,12 @@ ModelFile *hf_load(const char *dir) {
             fetch(s, wp, "lm_head.weight", c.vocab_size, c.dim, mf->wcls, 0);
         }
     } else if (head) { // a tied model may still store the head: it must be the embedding
-        float *tmp = xmalloc(V * D * sizeof(float)), *emb = mf->tok_emb;
+        size_t scratch = hold_mark();
+        float *tmp = hold(xmalloc(V * D * sizeof(float)), free), *emb = mf->tok_emb;
         fetch(s, wp, "lm_head.weight", c.vocab_size, c.dim, tmp, 0);
-        if (!emb) { emb = xmalloc(V * D * sizeof(float)); half_to_f32(mf->tok_emb_dt, mf->tok_emb16, emb, V * D); }
+        if (!emb) { emb = hold(xmalloc(V * D * sizeof(float)), free); half_to_f32(mf->tok_emb_dt, mf->tok_emb16, emb, V * D); }
         int same = !memcmp(tmp, emb, V * D * sizeof(float));
-        if (emb != mf->tok_emb) free(emb);
-        free(tmp);
+        hold_unwind(scratch);
         if (!same) die_input("%s: tie_word_embeddings is true but lm_head.weight differs from model.embed_tokens.weight", cfgp);
     }
     int n16 = 0, nbf = 0;
@@ -350,5 +350,6 @@ ModelFile *hf_load(const char *dir) {
         mf->hold = NULL; mf->hold_free = NULL;
     }
     mf->tok = tok_load_dir(dir, c.vocab_size); // its own tokenizer, when the directory has one
+    hold_end(mark);
     return mf;
 }

@@ -60,11 +60,9 @@ static void read_shard(StSet *s, int fi) {
     if (hn > f->len - 8)
         die_input("%s: truncated or not safetensors: header length %llu runs past the end of the %zu-byte file",
                   f->path, (unsigned long long)hn, f->len);
-    cJSON *root = cJSON_ParseWithLength((const char *)p + 8, (size_t)hn);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        die_input("%s: safetensors header is not a JSON object", f->path);
-    }
+    size_t mark = hold_mark();
+    cJSON *root = hold(cJSON_ParseWithLength((const char *)p + 8, (size_t)hn), json_release);
+    if (!root || !cJSON_IsObject(root)) die_input("%s: safetensors header is not a JSON object", f->path);
     const unsigned char *data = p + 8 + hn;
     size_t dlen = f->len - 8 - (size_t)hn;
     int first = s->n;
@@ -108,31 +106,30 @@ static void read_shard(StSet *s, int fi) {
         if (t->nbytes != t->nel * es)
             die_input("%s: tensor '%.100s': dtype %s and its shape need %zu bytes but data_offsets span %zu",
                       f->path, nm, t->dtype_name, t->nel * es, t->nbytes);
+        for (int j = 0; j < s->n; j++)
+            if (!strcmp(s->t[j].name, nm)) die_input("%s: tensor '%.100s' appears twice (also in %s)", f->path, nm, s->t[j].file);
         t->name = xstrdup(nm);
         t->data = data + (size_t)b;
         t->file = f->path;
-        for (int j = 0; j < s->n; j++)
-            if (!strcmp(s->t[j].name, nm)) die_input("%s: tensor '%.100s' appears twice (also in %s)", f->path, nm, s->t[j].file);
         s->n++;
     }
-    cJSON_Delete(root);
+    hold_unwind(mark); // root
     // Overlaps and stray bytes: sort this shard's tensors by offset and walk the buffer.
     int k = s->n - first;
-    StTensor **o = xmalloc((k ? k : 1) * sizeof *o);
+    StTensor **o = hold(xmalloc((k ? k : 1) * sizeof *o), free);
     for (int i = 0; i < k; i++) o[i] = &s->t[first + i];
     qsort(o, k, sizeof *o, cmp_off);
     const unsigned char *at = data;
     for (int i = 0; i < k; i++) {
         const unsigned char *b = o[i]->data;
         const StTensor *cur = o[i], *prev = i ? o[i - 1] : NULL;
-        if (b != at) free(o); // the error paths below exit: nothing left unreachable (LeakSanitizer)
         if (b < at)
             die_input("%s: tensor '%.100s' (bytes %zu..%zu) overlaps tensor '%.100s'", f->path, cur->name,
                       (size_t)(b - data), (size_t)(b - data) + cur->nbytes, prev->name);
         if (b > at) die_input("%s: %zu bytes at data offset %zu belong to no tensor", f->path, (size_t)(b - at), (size_t)(at - data));
         at = b + cur->nbytes;
     }
-    free(o);
+    hold_unwind(mark); // o
     if (at != data + dlen)
         die_input("%s: %zu unexpected extra bytes after the last tensor", f->path, (size_t)(data + dlen - at));
 }
@@ -140,24 +137,27 @@ static void read_shard(StSet *s, int fi) {
 static int add_file(StSet *s, const char *path) {
     for (int i = 0; i < s->nfiles; i++) if (!strcmp(s->files[i].path, path)) return i;
     s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-    s->files[s->nfiles].path = xstrdup(path);
+    s->files[s->nfiles] = (Shard){xstrdup(path), NULL, 0};
     return s->nfiles++;
 }
 
+void st_release(void *s) { st_close(s); }
+
 StSet *st_open(const char *path) {
-    StSet *s = xcalloc(1, sizeof *s);
+    size_t mark = hold_mark();
+    StSet *s = hold(xcalloc(1, sizeof *s), st_release);
     size_t pl = strlen(path);
     if (pl < 5 || strcmp(path + pl - 5, ".json")) {
         read_shard(s, add_file(s, path));
+        hold_end(mark);
         return s;
     }
     // Sharded: the index maps every tensor name to the file (beside the index) holding it.
     size_t len;
-    char *text = read_file(path, &len);
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
+    char *text = hold(read_file(path, &len), free);
+    cJSON *root = hold(cJSON_ParseWithLength(text, len), json_release);
     cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!cJSON_IsObject(wm)) { cJSON_Delete(root); die_input("%s: not a safetensors index: no \"weight_map\" object", path); }
+    if (!cJSON_IsObject(wm)) die_input("%s: not a safetensors index: no \"weight_map\" object", path);
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -183,7 +183,8 @@ StSet *st_open(const char *path) {
     for (int i = 0; i < s->n; i++)
         if (!cJSON_GetObjectItemCaseSensitive(wm, s->t[i].name))
             die_input("%s: shard %s holds tensor '%.100s' that the index does not list", path, s->t[i].file, s->t[i].name);
-    cJSON_Delete(root);
+    hold_drop(s);
+    hold_unwind(mark); // the index
     return s;
 }
 

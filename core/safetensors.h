@@ -33,6 +33,7 @@ typedef struct StSet StSet;
 // opened; a tensor the index names but its shard lacks, or a missing shard, is an error).
 StSet *st_open(const char *path);
 void st_close(StSet *s);
+void st_release(void *s); // st_close for hold() (util.h) and ModelFile.hold_free
 int st_count(const StSet *s);
 size_t st_bytes(const StSet *s); // total size of the files
 StTensor *st_tensor(StSet *s, int i);

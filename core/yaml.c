@@ -145,6 +145,9 @@ static void attach(Builder *b, YNode *n, int line, int col) {
         f->node->items[f->node->n++] = n;
     } else if (!f->key) {
         if (n->kind != Y_SCALAR) die_at(b->file, line, col, "mapping keys must be plain scalars");
+        // The key becomes a string and its node goes away: an alias could not refer to it.
+        if (b->nanchors && b->anchors[b->nanchors - 1].node == n)
+            die_at(b->file, line, col, "an anchor on a mapping key is not supported ('&%s')", b->anchors[b->nanchors - 1].name);
         f->key = n->str; n->str = NULL; f->kl = line; f->kc = col;
         yaml_free(n);
     } else {

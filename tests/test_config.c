@@ -109,6 +109,11 @@ int main(int argc, char **argv) {
     int rc = load_in_child(path, bad, 1, err, sizeof err);
     CHECK(rc == 2 && !strcmp(err, "l4q: error: --set train.steps:1:1: train.steps: expected an integer, got 'many'"),
           "bad --set value is an input error", "rc %d: %s", rc, err);
+    // An anchor on a key used to leave the alias pointing at the freed key node.
+    write_text(path, "&a model: x\nb: *a\n");
+    rc = load_in_child(path, NULL, 0, err, sizeof err);
+    CHECK(rc == 2 && strstr(err, "run.yaml:1:1: an anchor on a mapping key is not supported ('&a')"),
+          "anchor on a mapping key is an input error", "rc %d: %s", rc, err);
     unlink(path); unlink(path2); rmdir(dir);
     T_EXIT();
 }
