@@ -234,11 +234,12 @@ int baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, c
     char buf[4096];
     const char *path = calib_text_path ? calib_text_path
                                        : resolve_path("tinystories/tinystories_train_excerpt.txt", NULL, buf, sizeof buf);
-    size_t len;
-    char *text = read_file(path, &len);
+    size_t len, mark = hold_mark();
+    char *text = hold(read_file(path, &len), free);
     int n;
     int *stream = text_to_stream(tok, path, text, len, &n);
-    free(text);
+    hold_unwind(mark); // text
+    hold(stream, free);
     int T = seq_len > 0 && seq_len <= mf->c.seq_len ? seq_len : mf->c.seq_len;
     if (n < 2) die_input("%s: calibration text has %d tokens; GPTQ needs at least 2", path, n);
     if (n < T) T = n;
@@ -247,7 +248,7 @@ int baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, c
     long stride = nw > 1 ? (long)(n - T) / (nw - 1) : 0;
     int *calib = xmalloc((size_t)nw * T * sizeof(int));
     for (int k = 0; k < nw; k++) memcpy(calib + (size_t)k * T, stream + (size_t)k * stride, (size_t)T * sizeof(int));
-    free(stream);
+    hold_unwind(mark); // stream
     if (nw < m->calib_windows)
         warnf("GPTQ calibration: %s gives %d windows of %d tokens (asked %d)", path, nw, T, m->calib_windows);
     gptq_quantize_model(mf, m, calib, nw, T);

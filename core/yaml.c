@@ -434,8 +434,8 @@ void y_seq_push(YNode *seq, YNode *val) {
 void y_set_path(YNode *root, const char *assignment) {
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment) die_input("--set %s: expected key=value (e.g. train.lr=1e-4)", assignment);
-    size_t klen = (size_t)(eq - assignment);
-    char *path = xmalloc(klen + 1);
+    size_t klen = (size_t)(eq - assignment), mark = hold_mark();
+    char *path = hold(xmalloc(klen + 1), free);
     memcpy(path, assignment, klen);
     path[klen] = 0;
     // The value is YAML, so lists ("[q,k]") and quoting work; its errors name the --set.
@@ -444,14 +444,15 @@ void y_set_path(YNode *root, const char *assignment) {
     YNode *val = yaml_load_string(eq + 1, name);
     // An empty value loads as an empty mapping (empty document); mean the empty scalar.
     if (!eq[1]) { yaml_free(val); val = node_new(Y_SCALAR, intern(name), 1, 1); val->str = xstrdup(""); }
+    hold(val, yaml_release); // until it is in the tree
     if (root->kind != Y_MAP) die_input("--set %s: the config is not a mapping", path);
     YNode *cur = root;
-    char *parts = xstrdup(path);
+    char *parts = hold(xstrdup(path), free);
     for (char *tok = parts;;) {
         char *dot = strchr(tok, '.');
         if (dot) *dot = 0;
         if (!*tok) die_input("--set %s: empty key component", path);
-        if (!dot) { y_map_put(cur, tok, val); break; }
+        if (!dot) { hold_drop(val); y_map_put(cur, tok, val); break; }
         int i = map_find(cur, tok);
         if (i < 0) {
             YNode *m = y_new_map();
@@ -464,6 +465,5 @@ void y_set_path(YNode *root, const char *assignment) {
         }
         tok = dot + 1;
     }
-    free(parts);
-    free(path);
+    hold_unwind(mark); // parts, path
 }
