@@ -11,12 +11,27 @@
 #include <string.h>
 #include <unistd.h>
 
-// path of a scratch file holding data[0..n) (same name for the life of the process).
-static const char *fuzz_file(const uint8_t *data, size_t n, const char *suffix) {
-    static char path[256];
-    snprintf(path, sizeof path, "%s/l4q_fuzz_%d%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), suffix);
+// Scratch files of this process, removed at exit: fuzz_file's (slot 0), or a target's own
+// (slots 1, 2: files; slot 3: the directory holding them).
+static char fuzz_scratch[4][300];
+static void fuzz_scratch_remove(void) { for (int i = 0; i < 4; i++) if (fuzz_scratch[i][0]) remove(fuzz_scratch[i]); }
+static const char *fuzz_scratch_path(int slot, const char *name) {
+    if (!fuzz_scratch[slot][0]) {
+        static int registered;
+        if (!registered++) atexit(fuzz_scratch_remove);
+        snprintf(fuzz_scratch[slot], sizeof fuzz_scratch[slot], "%s/l4q_fuzz_%d%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
+    }
+    return fuzz_scratch[slot];
+}
+
+static void fuzz_write(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) { perror(path); abort(); }
+}
+// path of a scratch file holding data[0..n) (same name for the life of the process).
+static const char *fuzz_file(const uint8_t *data, size_t n, const char *suffix) {
+    const char *path = fuzz_scratch_path(0, suffix);
+    fuzz_write(path, data, n);
     return path;
 }
 

@@ -6,15 +6,9 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s/l4q_fuzz_tasks_%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-        mkdir(dir, 0755);
-    }
-    char path[300];
-    snprintf(path, sizeof path, "%s/t.yaml", dir);
-    FILE *f = fopen(path, "wb");
-    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) abort();
+    const char *dir = fuzz_scratch_path(3, "_tasks");
+    mkdir(dir, 0755);
+    fuzz_write(fuzz_scratch_path(1, "_tasks/t.yaml"), data, size);
     FUZZ_GUARDED({
         const char *dirs[1] = {dir};
         TaskRegistry *r = hold(tasks_registry(dirs, 1), tasks_registry_release);

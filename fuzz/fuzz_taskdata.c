@@ -19,22 +19,15 @@ enum { NSPECS = sizeof SPECS / sizeof *SPECS };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s/l4q_fuzz_taskdata_%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-        mkdir(dir, 0755);
-    }
+    const char *dir = fuzz_scratch_path(3, "_taskdata");
+    mkdir(dir, 0755);
     int k = data[0] % NSPECS;
-    char path[300], yaml[1024];
-    snprintf(path, sizeof path, "%s/data.bin", dir);
-    FILE *f = fopen(path, "wb");
-    if (!f || (size > 1 && fwrite(data + 1, 1, size - 1, f) != size - 1) || fclose(f) != 0) abort();
-    snprintf(path, sizeof path, "%s/t.yaml", dir);
+    char yaml[1024];
+    fuzz_write(fuzz_scratch_path(1, "_taskdata/data.bin"), data + 1, size - 1);
     snprintf(yaml, sizeof yaml, "task: fuzz\noutput_type: %s\ndata: {path: data.bin, %s}\n"
              "doc_to_text: \"{{query}}\"\ndoc_to_choice: \"{{choices}}\"\ndoc_to_target: \"{{gold}}\"\n",
              k == NSPECS - 1 ? "perplexity" : "multiple_choice", SPECS[k]);
-    f = fopen(path, "w");
-    if (!f || fputs(yaml, f) < 0 || fclose(f) != 0) abort();
+    fuzz_write(fuzz_scratch_path(2, "_taskdata/t.yaml"), yaml, strlen(yaml));
     FUZZ_GUARDED({
         const char *dirs[1] = {dir};
         TaskRegistry *r = hold(tasks_registry(dirs, 1), tasks_registry_release);

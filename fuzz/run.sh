@@ -12,6 +12,9 @@ export L4Q_DATA="${L4Q_DATA:-$(cd .. && pwd)/shared/data}" L4Q_THREADS=1 OMP_NUM
 # Short allocation stacks and a small quarantine keep the per-input cost and RSS down.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=1:malloc_context_size=10:quarantine_size_mb=32"
 export UBSAN_OPTIONS="print_stacktrace=1"
+# Every input is written to a file for the readers (fuzz/fuzz.h): in memory, not on disk,
+# where the writes of a busy machine would make the fuzzer wait.
+[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm
 [ -d build/fuzz/corpus ] || bash fuzz/seeds.sh build/fuzz/corpus >/dev/null
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(llama2c gguf l4qz tokenizer encode config task taskdata traindata ckpt runlog)
