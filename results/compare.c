@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { BOOT_B = 2000, FLIP_B = 10000 };
 
@@ -279,6 +280,25 @@ static void find_mismatches(Analysis *an) {
     free(dig); free(major); free(leaves);
 }
 
+// The reference row at `bits` (−1: none): the row labelled an->reference, or among the rows
+// of method an->reference the one without row settings, else the first. *ncand: how many
+// rows of that method share the bit-width (the report names the choice when it is > 1).
+int reference_row(const Analysis *an, int bits, int *ncand) {
+    const Report *rep = an->rep;
+    int pick = -1, n = 0;
+    if (ncand) *ncand = 0;
+    if (bits <= 0) return -1;
+    for (int q = 0; q < rep->nrows; q++) {
+        const RowGroup *g = &rep->rows[q];
+        if (g->bits != bits) continue;
+        if (an->ref_by_label ? strcasecmp(g->label, an->reference) : strcmp(g->method, an->reference)) continue;
+        n++;
+        if (pick < 0 || (!g->settings[0] && rep->rows[pick].settings[0])) pick = q;
+    }
+    if (ncand) *ncand = n;
+    return pick;
+}
+
 void analysis_run(Analysis *an, Report *rep, const char *reference) {
     memset(an, 0, sizeof *an);
     an->rep = rep;
@@ -312,10 +332,9 @@ void analysis_run(Analysis *an, Report *rep, const char *reference) {
         rep->cols[c].at_chance = with > 0 && all_in;
     }
     // Reference rows and the paired differences against them.
+    for (int q = 0; q < rep->nrows; q++) an->ref_by_label |= !strcasecmp(rep->rows[q].label, an->reference);
     for (int r = 0; r < rep->nrows; r++) {
-        an->ref_row[r] = -1;
-        for (int q = 0; q < rep->nrows && an->ref_row[r] < 0; q++)
-            if (!strcmp(rep->rows[q].method, an->reference) && rep->rows[q].bits == rep->rows[r].bits && rep->rows[r].bits > 0) an->ref_row[r] = q;
+        an->ref_row[r] = reference_row(an, rep->rows[r].bits, NULL);
         if (an->ref_row[r] == r) an->ref_row[r] = -1;
         for (int c = 0; c < rep->ncols; c++) {
             Paired *p = &an->vs_ref[(size_t)r * rep->ncols + c];

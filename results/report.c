@@ -116,8 +116,20 @@ static void write_group_tables(const Report *rep, const Analysis *an, FILE *f) {
 static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
     int any = 0;
     for (int r = 0; r < rep->nrows; r++) any |= an->ref_row[r] >= 0;
-    fprintf(f, "\n## Paired differences against %s at the same bit-width\n\n", table_display_name(an->reference));
+    const char *refname = an->ref_by_label ? an->reference : table_display_name(an->reference);
+    fprintf(f, "\n## Paired differences against %s at the same bit-width\n\n", refname);
     if (!any) { fprintf(f, "No row has a %s row at its bit-width to compare against.\n", an->reference); return; }
+    // A method with several rows at a bit-width (an ablation): say which one is the reference.
+    for (int r = 0; r < rep->nrows; r++) {
+        int n, q = reference_row(an, rep->rows[r].bits, &n), first = 1;
+        for (int k = 0; k < r; k++) first &= rep->rows[k].bits != rep->rows[r].bits;
+        if (!first || q < 0 || n < 2) continue;
+        int alt = q;
+        for (int k = 0; k < rep->nrows && alt == q; k++)
+            if (k != q && rep->rows[k].bits == rep->rows[q].bits && !strcmp(rep->rows[k].method, rep->rows[q].method)) alt = k;
+        fprintf(f, "At %s bits the reference is **%s**, one of %d %s rows; another is chosen with `--reference '%s'`.\n\n",
+                table_bits_label(rep->rows[q].bits), rep->rows[q].label, n, refname, rep->rows[alt].label);
+    }
     fprintf(f, "Row minus reference, 95%% bootstrap interval over documents (seeds pooled, paired by seed and prompt hash), "
                "sign-flip permutation p. Accuracy in points; perplexity as the relative change of PPL (the paired unit is the "
                "window, the statistic its token-weighted mean NLL).\n\n| Method | Bits | Form |");

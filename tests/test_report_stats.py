@@ -19,15 +19,15 @@ HASH_MC = rng.integers(0, 2**63, NDOC, dtype=np.uint64)
 HASH_W = rng.integers(0, 2**63, NWIN, dtype=np.uint64)
 NTOK = rng.integers(40, 129, NWIN).astype(np.int32)
 
-def config(method, bits, seed):
-    m = f"  name: {method}\n" + (f"  bits: {bits}\n" if bits else "")
+def config(method, bits, seed, extra=""):
+    m = f"  name: {method}\n" + (f"  bits: {bits}\n" if bits else "") + extra
     return (f"model: /d/stories260K.bin\ntokenizer: /d/tok512.bin\ndata:\n  format: text\n  train: /d/t.txt\n"
             f"method:\n{m}train:\n  steps: 50\n  seed: {seed}\neval:\n  every: 0\n  tasks: [tinystories, piqa, coin]\n  limit: {NDOC}\n")
 
-def write_run(d, method, form, bits, seed, piqa_acc, coin_acc, nll, mem=(1_000_000, 100_000, 300_000, 0, 50_000, 2e8), hash_mc=HASH_MC):
+def write_run(d, method, form, bits, seed, piqa_acc, coin_acc, nll, mem=(1_000_000, 100_000, 300_000, 0, 50_000, 2e8), hash_mc=HASH_MC, extra=""):
     os.makedirs(d, exist_ok=True)
     with h5py.File(os.path.join(d, "run.h5"), "w") as f:
-        for k, v in [("config", config(method, bits, seed)), ("method", method), ("form", form), ("status", "complete"),
+        for k, v in [("config", config(method, bits, seed, extra)), ("method", method), ("form", form), ("status", "complete"),
                      ("start_time", "2025-01-01T00:00:00Z"), ("end_time", "2025-01-01T00:00:10Z")]:
             f.attrs[k] = v
         f["train/step"] = np.arange(1, 51); f["train/loss"] = np.linspace(3, 2, 50)
@@ -178,6 +178,27 @@ check("qa_lora_b4_s1 was evaluated on different documents" in pm.stderr, "mismat
 mr = [x for x in csv.DictReader(open(f"{RM}/report.csv")) if x["table"] == "paired" and x["label"] == "QA-LoRA"]
 check({x["column"] for x in mr} == {"TinyStories PPL"}, "mismatched tasks are not compared paired; the others still are", str([x["column"] for x in mr]))
 check("evaluation differs between" in mmd, "the paired table says why a comparison is missing", "")
+
+# ---- a reference method with several rows (an ablation): the default pairs against its
+# row without settings or the first, and says which; --reference LABEL picks a row.
+RA = os.path.join(tmp, "ablation")
+for s_ in range(2):
+    pa, ca, nl = runs[("l4q", 4, s_)]
+    write_run(f"{RA}/r4_{s_}", "l4q", "4", 4, s_, pa, ca, nl, extra="  rank: 4\n")
+    write_run(f"{RA}/r8_{s_}", "l4q", "4", 4, s_, runs[("qa_lora", 4, s_)][0], ca, nl, extra="  rank: 8\n")
+    write_run(f"{RA}/qa_{s_}", "qa_lora", "4", 4, s_, runs[("qat_lora", 4, s_)][0], ca, nl)
+def ablation(*ref):
+    run(["report", RA, "--format", "csv", *ref])
+    return open(f"{RA}/report.md").read(), [x for x in csv.DictReader(open(f"{RA}/report.csv")) if x["table"] == "paired" and x["column"] == "PIQA"]
+amd, ar = ablation()
+check("the reference is **L4Q (rank=4)**, one of 2 L4Q rows" in amd and "--reference 'L4Q (rank=8)'" in amd,
+      "ablation: the report names which of the reference method's rows is the reference", amd.split("## Paired")[1][:300])
+amd, ar = ablation("--reference", "l4q (rank=8)")
+qa = [x for x in ar if x["label"] == "QA-LoRA"]
+want = 100 * sum(runs[("qat_lora", 4, s_)][0] - runs[("qa_lora", 4, s_)][0] for s_ in range(2)).sum() / (2 * NDOC)
+check("## Paired differences against l4q (rank=8)" in amd and len(qa) == 1 and qa[0]["reference"] == "L4Q (rank=8)"
+      and abs(float(qa[0]["mean"]) - want) < 1e-9 and any(x["label"] == "L4Q (rank=4)" for x in ar),
+      "--reference LABEL: every row paired against that row (Δ = numpy)", f"{qa} {want}")
 
 # ---- mutation set: truncations and byte flips of a good run.h5, normal and ASan binaries
 MU = os.path.join(tmp, "mutants")
