@@ -122,6 +122,16 @@ static ColData *coldata(Analysis *an, int run, int col) {
     return *slot;
 }
 
+size_t analysis_units(Analysis *an, int col) {
+    size_t most = 0;
+    for (int i = 0; i < an->rep->nruns; i++) {
+        if (!an->rep->runs[i].file.ndocs) continue;
+        const ColData *cd = coldata(an, i, col);
+        if (cd->ok && cd->n > most) most = cd->n;
+    }
+    return most;
+}
+
 // Same leaves, sizes and prompt hashes: the two runs scored the same documents.
 static int same_docs(const ColData *x, const ColData *y, char *why, size_t n) {
     if (x->K != y->K) { snprintf(why, n, "different task lists"); return 0; }

@@ -52,6 +52,9 @@ typedef struct {
 void analysis_run(Analysis *an, Report *rep, const char *reference);
 void analysis_free(Analysis *an);
 int reference_row(const Analysis *an, int bits, int *ncand);
+// Documents (perplexity: windows) behind column col in the runs' evidence (the most any run
+// has; 0 without evidence).
+size_t analysis_units(Analysis *an, int col);
 // Row `row` against row `other` on column `col` (not Avg).
 void analysis_compare(Analysis *an, int row, int other, int col, Paired *out);
 // "+1.2 [−0.3, +2.6]" (points) or "+3.1% [+1.0, +5.2]" (PPL change), and "p=0.012".

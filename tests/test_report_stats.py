@@ -179,6 +179,9 @@ mr = [x for x in csv.DictReader(open(f"{RM}/report.csv")) if x["table"] == "pair
 check({x["column"] for x in mr} == {"TinyStories PPL"}, "mismatched tasks are not compared paired; the others still are", str([x["column"] for x in mr]))
 check("evaluation differs between" in mmd, "the paired table says why a comparison is missing", "")
 
+check("evaluate TinyStories PPL on 60 windows, PIQA on 400 documents" in md, "the scale caveat counts the evidence (windows, documents)",
+      [l for l in md.splitlines() if l.startswith("Scale caveat")][:1])
+
 # ---- a reference method with several rows (an ablation): the default pairs against its
 # row without settings or the first, and says which; --reference LABEL picks a row.
 RA = os.path.join(tmp, "ablation")
