@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 typedef enum { FMT_MD, FMT_TEX } Fmt;
@@ -116,7 +117,9 @@ static void write_group_tables(const Report *rep, const Analysis *an, FILE *f) {
 static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
     int any = 0;
     for (int r = 0; r < rep->nrows; r++) any |= an->ref_row[r] >= 0;
-    const char *refname = an->ref_by_label ? an->reference : table_display_name(an->reference);
+    const char *refname = table_display_name(an->reference);
+    for (int q = 0; q < rep->nrows && an->ref_by_label; q++)
+        if (!strcasecmp(rep->rows[q].label, an->reference)) { refname = rep->rows[q].label; break; }
     fprintf(f, "\n## Paired differences against %s at the same bit-width\n\n", refname);
     if (!any) { fprintf(f, "No row has a %s row at its bit-width to compare against.\n", an->reference); return; }
     // A method with several rows at a bit-width (an ablation): say which one is the reference.

@@ -199,7 +199,7 @@ check("the reference is **L4Q (rank=4)**, one of 2 L4Q rows" in amd and "--refer
 amd, ar = ablation("--reference", "l4q (rank=8)")
 qa = [x for x in ar if x["label"] == "QA-LoRA"]
 want = 100 * sum(runs[("qat_lora", 4, s_)][0] - runs[("qa_lora", 4, s_)][0] for s_ in range(2)).sum() / (2 * NDOC)
-check("## Paired differences against l4q (rank=8)" in amd and len(qa) == 1 and qa[0]["reference"] == "L4Q (rank=8)"
+check("## Paired differences against L4Q (rank=8)" in amd and len(qa) == 1 and qa[0]["reference"] == "L4Q (rank=8)"
       and abs(float(qa[0]["mean"]) - want) < 1e-9 and any(x["label"] == "L4Q (rank=4)" for x in ar),
       "--reference LABEL: every row paired against that row (Δ = numpy)", f"{qa} {want}")
 
