@@ -174,6 +174,16 @@ static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
 
 static const char *MEM_TITLES[6] = {"Weights MB", "Trainable MB", "Grad+Adam MB", "Saved for bwd MB", "Transient MB", "Peak RSS MB"};
 
+// Column w of the memory/time table (table_mem_cell's order). Memory is deterministic per
+// config, so only time and throughput (w ≥ 7) get ± std.
+static const char *mem_cell(const Report *rep, const RowGroup *g, int w, Fmt fmt, char *cell, size_t n) {
+    double m, sd;
+    int k;
+    table_mem_cell(rep, g, w, &m, &sd, &k);
+    fmt_cell(cell, n, m, w >= 7 ? sd : NAN, k, w == 6 ? 0 : w < 6 ? 2 : w == 7 ? 1 : 0, 0, fmt);
+    return cell;
+}
+
 static void write_memory_md(const Report *rep, FILE *f) {
     fprintf(f, "| Method | Bits | Form |");
     for (int i = 0; i < 6; i++) fprintf(f, " %s |", MEM_TITLES[i]);
@@ -184,13 +194,8 @@ static void write_memory_md(const Report *rep, FILE *f) {
         const RowGroup *g = &rep->rows[r];
         fprintf(f, "| %s | %s | %s |", g->label, table_bits_label(g->bits), g->form[0] ? g->form : "–");
         for (int w = 0; w < 9; w++) {
-            double m, sd;
-            int n;
-            table_mem_cell(rep, g, w, &m, &sd, &n);
             char cell[128];
-            // Memory is deterministic per config, so only time and throughput get ± std.
-            fmt_cell(cell, sizeof cell, m, w >= 7 ? sd : NAN, n, w == 6 ? 0 : w < 6 ? 2 : w == 7 ? 1 : 0, 0, FMT_MD);
-            fprintf(f, " %s |", cell);
+            fprintf(f, " %s |", mem_cell(rep, g, w, FMT_MD, cell, sizeof cell));
         }
         fprintf(f, "\n");
     }
@@ -235,12 +240,8 @@ static void write_tex(const Report *rep, const Analysis *an, const char *path) {
         tex_escape(form, sizeof form, g->form[0] ? g->form : "--");
         fprintf(f, "%s & %s & %s", lab, table_bits_label(g->bits), form);
         for (int w = 0; w < 9; w++) {
-            double m, sd;
-            int n;
-            table_mem_cell(rep, g, w, &m, &sd, &n);
             char cell[128];
-            fmt_cell(cell, sizeof cell, m, w >= 7 ? sd : NAN, n, w == 6 ? 0 : w < 6 ? 2 : w == 7 ? 1 : 0, 0, FMT_TEX);
-            fprintf(f, " & %s", cell);
+            fprintf(f, " & %s", mem_cell(rep, g, w, FMT_TEX, cell, sizeof cell));
         }
         fprintf(f, " \\\\\n");
     }
