@@ -3,15 +3,12 @@
 # checkpoint intact, --dry-run config, run.h5 layout (read with h5py), export round trip.
 import os, shutil, struct, tempfile, json
 import h5py, numpy as np
-from testlib import check, run, data, done, L4Q
+from testlib import check, run, data, done, L4Q, STORIES
 
 tmp = tempfile.mkdtemp(prefix="l4q_train_")
 cfg = os.path.join(tmp, "cfg.yaml")
 with open(cfg, "w") as f:
-    f.write(f"""model: {data('models/stories260K/stories260K.bin')}
-tokenizer: {data('models/stories260K/tok512.bin')}
-data: {{ format: text, train: {data('tinystories/tinystories_train_excerpt.txt')}, val: {data('tinystories/tinystories_valid_excerpt.txt')} }}
-method: {{ name: lora, rank: 4, alpha: 8, dropout: 0.1 }}
+    f.write(f"""{STORIES}method: {{ name: lora, rank: 4, alpha: 8, dropout: 0.1 }}
 train: {{ steps: 20, micro_batch: 4, accum: 2, seq_len: 64, lr: 2.0e-3, warmup: 0.2, checkpoint_every: 0 }}
 eval: {{ every: 5, val_batches: 2 }}
 """)
