@@ -2,7 +2,7 @@
 # transcription of llama2.c run.c encode() (O(n^2) rescan after every merge), on both real
 # tokenizers, malformed UTF-8, a tie-heavy synthetic vocabulary, a 1 MB line, decode round
 # trips and the CLI's handling of corrupt tokenizer files.
-import os, random, struct, subprocess, sys, tempfile, time
+import os, random, struct, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import check, done, data, L4Q
 from bpe_llama2c import Bpe, load_bin, write_bin
@@ -130,23 +130,19 @@ for tokname, tok in (("tok512", TOK512), ("llama2c32k", TOK32K)):
         if k not in memo:
             memo[k] = ref.encode(segs[k], bos=False, prefix=False)
         want += sep_ids + memo[k]
-    t0 = time.time()
     got = tokenize(tok, text)
-    dt = time.time() - t0
     check(got == want, f"{tokname} 1 MB line equals segment-wise reference ({len(text)} bytes, {len(got)} ids)",
           f"lengths {len(got)} vs {len(want)}")
-    check(dt < 5.0, f"{tokname} 1 MB line encodes in {dt:.2f}s (< 5s)")
 
-# 1 MB of ordinary text (no separators): speed and round trip.
+# 1 MB of ordinary text (no separators): round trip. (Throughput on natural and adversarial
+# text is measured by bench/stream.sh, not here.)
 big = b" ".join(paras)
 while len(big) < (1 << 20):
     big += b" " + big
 big = big[:1 << 20]  # may end mid-character: those bytes round-trip as byte tokens
 for tokname, tok in (("tok512", TOK512), ("llama2c32k", TOK32K)):
-    t0 = time.time()
     got = tokenize(tok, big, "--bos", "--decode")
-    dt = time.time() - t0
-    check(got == big and dt < 5.0, f"{tokname} 1 MB story text round trip in {dt:.2f}s", f"equal={got == big}")
+    check(got == big, f"{tokname} 1 MB story text round trip", f"lengths {len(got)} vs {len(big)}")
 
 # Corrupt or mismatched tokenizer files: exit 2 and one stderr line naming the file.
 good = open(TOK512, "rb").read()
