@@ -203,6 +203,22 @@ check("## Paired differences against L4Q (rank=8)" in amd and len(qa) == 1 and q
       and abs(float(qa[0]["mean"]) - want) < 1e-9 and any(x["label"] == "L4Q (rank=4)" for x in ar),
       "--reference LABEL: every row paired against that row (Δ = numpy)", f"{qa} {want}")
 
+# ---- findings compare like with like: in a sweep over a setting (here rank), L4Q (rank=r)
+# is set against QA-LoRA (rank=r), one verdict line per setting.
+RB = os.path.join(tmp, "matched")
+acc = {("l4q", 4): "l4q", ("l4q", 8): "qat_lora", ("qa_lora", 4): "qa_lora", ("qa_lora", 8): "l4q"}
+for (m, rk), src in acc.items():
+    for s_ in range(2):
+        pa, ca, nl = runs[(src, 4, s_)]
+        write_run(f"{RB}/{m}_r{rk}_{s_}", m, "4", 4, s_, pa, ca, nl, extra=f"  rank: {rk}\n")
+run(["report", RB])
+bmd = open(f"{RB}/report.md").read()
+for rk in (4, 8):
+    d = 100 * sum(runs[(acc[("l4q", rk)], 4, s_)][0] - runs[(acc[("qa_lora", rk)], 4, s_)][0] for s_ in range(2)).sum() / (2 * NDOC)
+    line = [l for l in bmd.splitlines() if l.startswith(f"| L4Q ≥ QA-LoRA (both fully quantized) | 4 (rank={rk}) |")]
+    check(len(line) == 1 and f"PIQA {d:+.1f} [" in line[0], f"findings: L4Q (rank={rk}) against QA-LoRA (rank={rk}), Δ = numpy {d:+.1f}",
+          str(line))
+
 # ---- mutation set: truncations and byte flips of a good run.h5, normal and ASan binaries
 MU = os.path.join(tmp, "mutants")
 good = open(f"{R}/lora/run.h5", "rb").read()
