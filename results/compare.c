@@ -290,9 +290,9 @@ static void find_mismatches(Analysis *an) {
     free(dig); free(major); free(leaves);
 }
 
-// The reference row at `bits` (−1: none): the row labelled an->reference, or among the rows
-// of method an->reference the one without row settings, else the first. *ncand: how many
-// rows of that method share the bit-width (the report names the choice when it is > 1).
+// The default reference row at `bits` (−1: none): the row labelled an->reference, or among
+// the rows of method an->reference the one without row settings, else the first. *ncand:
+// how many rows of that method share the bit-width (the report names the choice when > 1).
 int reference_row(const Analysis *an, int bits, int *ncand) {
     const Report *rep = an->rep;
     int pick = -1, n = 0;
@@ -307,6 +307,23 @@ int reference_row(const Analysis *an, int bits, int *ncand) {
     }
     if (ncand) *ncand = n;
     return pick;
+}
+
+// The reference for row r: a row of another method is set against the reference method's
+// row with the same settings when there is one (a budget sweep: steps=3000 against
+// steps=3000), else the default; the reference method's own rows (an ablation) against the
+// default. −1: none (or r itself).
+static int reference_for(const Analysis *an, int r) {
+    const Report *rep = an->rep;
+    const RowGroup *g = &rep->rows[r];
+    int q = reference_row(an, g->bits, NULL);
+    if (q >= 0 && !an->ref_by_label && strcmp(g->method, an->reference) && g->settings[0])
+        for (int k = 0; k < rep->nrows; k++)
+            if (rep->rows[k].bits == g->bits && !strcmp(rep->rows[k].method, an->reference) && !strcmp(rep->rows[k].settings, g->settings)) {
+                q = k;
+                break;
+            }
+    return q == r ? -1 : q;
 }
 
 void analysis_run(Analysis *an, Report *rep, const char *reference) {
@@ -344,8 +361,7 @@ void analysis_run(Analysis *an, Report *rep, const char *reference) {
     // Reference rows and the paired differences against them.
     for (int q = 0; q < rep->nrows; q++) an->ref_by_label |= !strcasecmp(rep->rows[q].label, an->reference);
     for (int r = 0; r < rep->nrows; r++) {
-        an->ref_row[r] = reference_row(an, rep->rows[r].bits, NULL);
-        if (an->ref_row[r] == r) an->ref_row[r] = -1;
+        an->ref_row[r] = reference_for(an, r);
         for (int c = 0; c < rep->ncols; c++) {
             Paired *p = &an->vs_ref[(size_t)r * rep->ncols + c];
             if (an->ref_row[r] >= 0 && strcmp(rep->cols[c].key, "avg")) analysis_compare(an, r, an->ref_row[r], c, p);

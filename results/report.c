@@ -130,8 +130,9 @@ static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
         int alt = q;
         for (int k = 0; k < rep->nrows && alt == q; k++)
             if (k != q && rep->rows[k].bits == rep->rows[q].bits && !strcmp(rep->rows[k].method, rep->rows[q].method)) alt = k;
-        fprintf(f, "At %s bits the reference is **%s**, one of %d %s rows; another is chosen with `--reference '%s'`.\n\n",
-                table_bits_label(rep->rows[q].bits), rep->rows[q].label, n, refname, rep->rows[alt].label);
+        fprintf(f, "At %s bits %s has %d rows: other methods' rows are compared with the %s row of the same settings where "
+                   "there is one, else with **%s**, as are %s's own rows; another reference is chosen with `--reference '%s'`.\n\n",
+                table_bits_label(rep->rows[q].bits), refname, n, refname, rep->rows[q].label, refname, rep->rows[alt].label);
     }
     fprintf(f, "Row minus reference, 95%% bootstrap interval over documents (seeds pooled, paired by seed and prompt hash), "
                "sign-flip permutation p. Accuracy in points; perplexity as the relative change of PPL (the paired unit is the "
