@@ -51,8 +51,10 @@ for rn in runners():
              "FILE:8:10: train.steps: expected an integer, got '20'")
     err_case(rn, "duplicate key", "dup.yaml", BASE + "  steps: 30\n",
              "FILE:10:3: duplicate key 'steps'")
-    err_case(rn, "missing required value", "noval.yaml", BASE.replace("tokenizer: models/stories260K/tok512.bin", "tokenizer:"),
-             "FILE:2:11: tokenizer: missing value")
+    err_case(rn, "missing required value", "noval.yaml", BASE.replace("model: models/stories260K/stories260K.bin", "model:"),
+             "FILE:1:7: model: missing value")
+    err_case(rn, "optional key without a value", "noval2.yaml", BASE.replace("tokenizer: models/stories260K/tok512.bin", "tokenizer:"),
+             "FILE:2:11: tokenizer: missing value (omit the key to use the default)")
     err_case(rn, "missing required key", "nokey.yaml", BASE.replace("  train: tinystories/tinystories_train_excerpt.txt\n", ""),
              "FILE:4:3: missing required key 'data.train'")
     err_case(rn, "malformed YAML", "syntax.yaml", BASE.replace("  steps: 20", "  steps: 20\n bad"),
