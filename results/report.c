@@ -309,6 +309,27 @@ static void write_csv(const Report *rep, const Analysis *an, const char *path) {
     fclose(f);
 }
 
+// Which builds produced the runs (run.h5 git_commit; "-dirty": uncommitted changes). One
+// line when they agree; a study put together by several builds says so, since a code
+// change between runs can move a number as much as a method does.
+static void write_builds(const Report *rep, FILE *f) {
+    const char *c[64];
+    int n[64], nc = 0, more = 0;
+    for (int i = 0; i < rep->nruns; i++) {
+        const char *g = runfile_attr(&rep->runs[i].file, "git_commit");
+        if (!g || !*g) g = "unrecorded";
+        int k = 0;
+        while (k < nc && strcmp(c[k], g)) k++;
+        if (k == nc) { if (nc == 64) { more++; continue; } c[nc] = g; n[nc++] = 0; }
+        n[k]++;
+    }
+    if (!nc) return;
+    if (nc == 1 && !more) { fprintf(f, "Build: `%.12s%s` (git commit of every run).\n\n", c[0], strstr(c[0], "-dirty") ? "-dirty" : ""); return; }
+    fprintf(f, "**Builds: the runs were produced by %d different builds** (git commit: runs)", nc + more);
+    for (int k = 0; k < nc; k++) fprintf(f, "%s `%.12s%s`: %d", k ? "," : "", c[k], strstr(c[k], "-dirty") ? "-dirty" : "", n[k]);
+    fprintf(f, ". A code change between runs can move a number; for a clean comparison re-run the study with one build.\n\n");
+}
+
 int report_write(const char *dir, const ReportOptions *o) {
     const char *fmt = o->format ? o->format : "md";
     if (strcmp(fmt, "md") && strcmp(fmt, "tex") && strcmp(fmt, "csv")) die_input("--format: expected md, tex or csv, got '%s'", fmt);
@@ -332,6 +353,7 @@ int report_write(const char *dir, const ReportOptions *o) {
                "Every number below is read from the runs' run.h5 logs. Cells: mean ± sample std over the "
                "seeds (n) that have the value; accuracy in %%, PPL lower is better.\n\n",
             rep.nruns, rep.nrows, rep.nbad);
+    write_builds(&rep, f);
     if (rep.nrowkeys) {
         fprintf(f, "Row settings (config keys that vary within a method and bit-width):");
         for (int i = 0; i < rep.nrowkeys; i++) fprintf(f, " `%s`", rep.rowkeys[i]);

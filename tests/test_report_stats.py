@@ -211,8 +211,13 @@ for (m, rk), src in acc.items():
     for s_ in range(2):
         pa, ca, nl = runs[(src, 4, s_)]
         write_run(f"{RB}/{m}_r{rk}_{s_}", m, "4", 4, s_, pa, ca, nl, extra=f"  rank: {rk}\n")
+for name in os.listdir(RB):
+    with h5py.File(f"{RB}/{name}/run.h5", "a") as f:
+        f.attrs["git_commit"] = "0123456789abcdef0123" + ("-dirty" if name == "l4q_r8_1" else "")
 run(["report", RB, "--format", "csv"])
 bmd = open(f"{RB}/report.md").read()
+check("**Builds: the runs were produced by 2 different builds** (git commit: runs) `0123456789ab`: 7, `0123456789ab-dirty`: 1." in bmd
+      and "Build: `unrecorded`" in md, "report: the builds that produced the runs, flagged when they differ", bmd[:600])
 brows = [x for x in csv.DictReader(open(f"{RB}/report.csv")) if x["table"] == "paired" and x["column"] == "PIQA"]
 check(sorted((x["label"], x["reference"]) for x in brows if x["method"] == "qa_lora")
       == [("QA-LoRA (rank=4)", "L4Q (rank=4)"), ("QA-LoRA (rank=8)", "L4Q (rank=8)")],
