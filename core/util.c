@@ -58,9 +58,11 @@ static void put_line(FILE *f, const char *prefix, const char *fmt, va_list ap) {
     if (f) fputs(line, f);
 }
 
+// One stack per thread: readers run inside OpenMP loops too (tok_encode in the eval
+// harness), and an error in one thread releases what that thread held before the exit.
 typedef struct { void *p; void (*release)(void *); } Held;
-static Held *held;
-static size_t nheld, capheld;
+static _Thread_local Held *held;
+static _Thread_local size_t nheld, capheld;
 size_t hold_mark(void) { return nheld; }
 void *hold(void *p, void (*release)(void *)) {
     if (!p) return p;

@@ -18,7 +18,8 @@ void die_longjmp(jmp_buf *jb, int quiet);
 // object (with its free function; partly built objects must be freeable) or open file as
 // it gets it, and on success lets go of everything held since the mark (hold_end): its
 // caller owns the results. die_* releases everything still held, newest first, before
-// exiting or jumping back to a fuzz target, so a rejected input leaks nothing.
+// exiting or jumping back to a fuzz target, so a rejected input leaks nothing. The stack
+// is per thread (what a thread holds, that thread's error releases).
 size_t hold_mark(void);
 void *hold(void *p, void (*release)(void *)); // returns p; a NULL p holds nothing
 FILE *hold_file(FILE *f);                      // released with fclose
