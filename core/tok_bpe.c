@@ -20,6 +20,7 @@
 #include "tokenizer.h"
 #include "mergeheap.h"
 #include "util.h"
+#include <ctype.h>
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,11 +90,12 @@ static int unmap_bytes(const struct TokBpe *b, const char *s, int n, char *out) 
     return o;
 }
 
+// Two hex digits exactly: sscanf's %x would also take a sign ("<0x-8>" gave byte −8).
 static int is_byte_piece(const char *s, int n, int *v) {
-    unsigned x;
-    char tail;
-    if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>' || sscanf(s + 3, "%2x%c", &x, &tail) != 2) return 0;
-    *v = (int)x;
+    if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>' || !isxdigit((unsigned char)s[3]) || !isxdigit((unsigned char)s[4]))
+        return 0;
+    char hex[3] = {s[3], s[4], 0};
+    *v = (int)strtol(hex, NULL, 16);
     return 1;
 }
 

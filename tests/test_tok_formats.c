@@ -104,6 +104,23 @@ int main(int argc, char **argv) {
         "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(unclosed\"}, \"behavior\": \"Isolated\", \"invert\": false},"
         "{\"type\": \"ByteLevel\", \"use_regex\": false}]}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}";
     bad("tokenizer.json: broken pre-tokenizer regex", "re.json", j, strlen(j), "pre-tokenizer regex");
+    // A piece spelled like a byte with a sign ("<0x-8>") is an ordinary piece (sscanf's %x
+    // once read it as byte -8 and wrote outside the byte table: found by fuzz_tokenizer).
+    j = "{\"added_tokens\": [], \"pre_tokenizer\": null, \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": ["
+        "{\"type\": \"Prepend\", \"prepend\": \"\xe2\x96\x81\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, "
+        "\"content\": \"\xe2\x96\x81\"}]}, \"model\": {\"type\": \"BPE\", \"byte_fallback\": true, "
+        "\"vocab\": {\"<unk>\": 0, \"a\": 1, \"<0x-8>\": 2, \"<0x41>\": 3}, \"merges\": []}}";
+    {
+        char sp[512];
+        snprintf(sp, sizeof sp, "%s/signed.json", tmp);
+        FILE *f = fopen(sp, "w");
+        fputs(j, f);
+        fclose(f);
+        char err[2048];
+        int rc = load_child(sp, err, sizeof err);
+        CHECK(rc == 0, "tokenizer.json: '<0x-8>' loads as an ordinary piece (no write outside the byte table)",
+              "rc %d: %s", rc, err);
+    }
     j = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0,";
     bad("tokenizer.json: truncated", "trunc.json", j, strlen(j), "not a JSON object");
     // SentencePiece protobuf: a piece record, then damage.
