@@ -114,6 +114,8 @@ seed 4 "$D/hellaswag/hellaswag_val_full.txt"
 seed 5 "$(ls "$D"/arc/*.json | head -1)" 6000
 seed 6 "$(ls "$D"/boolq/*.jsonl | head -1)"
 seed 7 "$D/tinystories/tinystories_valid_excerpt.txt"
-$PY -c "import json,sys; json.dump(json.load(open(sys.argv[1]))[:8], open(sys.argv[2],'w'))" "$D/alpaca/alpaca_data_1k.json" "$OUT/traindata/alpaca8.json"
-head -c 4096 "$D/tinystories/tinystories_train_excerpt.txt" > "$OUT/traindata/text"
+# traindata: first byte picks the reader (fuzz_traindata.c): 0/1 Alpaca, 2 text.
+$PY -c "import json,sys; json.dump(json.load(open(sys.argv[1]))[:3], open(sys.argv[2],'w'))" "$D/alpaca/alpaca_data_1k.json" "$W/alpaca3.json"
+for m in 0 1; do { printf "\\x0$m"; cat "$W/alpaca3.json"; } > "$OUT/traindata/alpaca3.$m"; done
+{ printf '\x02'; head -c 2000 "$D/tinystories/tinystories_train_excerpt.txt"; } > "$OUT/traindata/text"
 for t in "$OUT"/*; do echo "$(basename "$t"): $(ls "$t" | wc -l) seeds"; done
