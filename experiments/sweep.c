@@ -52,7 +52,7 @@ static YNode *peek(const YNode *map, const char *key) {
 // Set dotted `path` in tree to a clone of val. Intermediate maps are created with val's
 // position so a later "unknown key" error points into the spec.
 static void set_path(YNode *tree, const char *path, const YNode *val) {
-    char *parts = xstrdup(path);
+    char *parts = hold(xstrdup(path), free);
     YNode *cur = tree;
     for (char *tok = parts;;) {
         char *dot = strchr(tok, '.');
@@ -70,6 +70,7 @@ static void set_path(YNode *tree, const char *path, const YNode *val) {
         cur = next;
         tok = dot + 1;
     }
+    hold_drop(parts);
     free(parts);
 }
 
