@@ -145,6 +145,12 @@ int main(void) {
     snprintf(src, sizeof src, "%s/experiments/default.yaml", root);
     damaged("run config YAML damaged: all released", rd_config, src, p, 0);
     damaged("sweep spec damaged: all released", rd_sweep, src, p, 0);
+    // fuzz_config's leak: an axis key with an empty component, rejected while expanding.
+    const char *axis = "base: {model: m.bin, tokenizer: t.bin, data: {train: x.txt}, method: {name: lora}}\n"
+                       "axes: {\"train..lr\": [1, 2]}\n";
+    int rej = 0;
+    try_one(rd_sweep, p, (const unsigned char *)axis, strlen(axis), &rej);
+    CHECK(rej == 1 && hold_mark() == 0, "sweep axis 'train..lr': rejected, nothing held", "rejected %d, %zu held", rej, hold_mark());
     // PIQA's task file in a directory of its own with the first 40 documents and labels of
     // its data: the YAML damaged (data intact), then the data (YAML intact).
     char tdir[600], tpath[700], dpath[700], cmd[16384];
@@ -170,6 +176,7 @@ int main(void) {
 #if defined(__SANITIZE_ADDRESS__)
     int leaks = __lsan_do_recoverable_leak_check();
     CHECK(!leaks, "LeakSanitizer: no block leaked by any rejected input", "see the report above");
+    fflush(stdout); // LeakSanitizer's own check at exit ends the process without flushing
 #endif
     T_EXIT();
 }
