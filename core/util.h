@@ -49,6 +49,13 @@ double now_sec(void);
 void cpu_model_name(char *out, size_t n); // /proc/cpuinfo "model name", or "unknown"
 size_t rss_bytes(void);      // current resident set
 size_t peak_rss_bytes(void); // VmHWM
+// Memory malloc handed out (private anonymous pages): mem_release gives the whole pages
+// inside [p, p + bytes) back to the kernel (MADV_DONTNEED) — they read as zeros when next
+// touched and count in RSS only from then on — and returns the bytes released (0 for a
+// range under one page). mem_zero is memset(p, 0, bytes) that releases those whole pages
+// instead of writing them (exactly the same contents afterwards).
+size_t mem_release(void *p, size_t bytes);
+void mem_zero(void *p, size_t bytes);
 
 // Process start (every executable's main calls it first): OPENBLAS_CORETYPE=SkylakeX
 // when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (README "Build and test"), and a short
@@ -64,6 +71,13 @@ int threads_count(void);
 // Deterministic RNG (splitmix64 seeding + xoshiro256**): same seed ⇒ same stream.
 typedef struct { uint64_t s[4]; } Rng;
 void rng_seed(Rng *r, uint64_t seed);
+// splitmix64's output function: a well-mixed value from a counter, for random streams
+// indexed by position (the same for any thread count).
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 uint64_t rng_u64(Rng *r);
 float rng_uniform(Rng *r); // [0,1)
 float rng_normal(Rng *r);

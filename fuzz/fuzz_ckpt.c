@@ -1,6 +1,7 @@
 // fuzz_ckpt.c — ckpt.bin (trainstate_load) for a LoRA run on stories260K. Inputs whose
 // first byte is odd are resealed (their SHA-256 trailer recomputed) before loading, so
-// the fuzzer also reaches the parser behind the checksum.
+// the fuzzer also reaches the parser behind the checksum. An input holding the bf16 AdamW
+// magic is read by an optimizer with bf16 moments (train.optim_state), others by fp32.
 #include "checkpoint.h"
 #include "fuzz.h"
 #include "methods.h"
@@ -11,7 +12,7 @@
 
 static Param *ps[512];
 static int np;
-static AdamW *opt;
+static AdamW *opt[2];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc; (void)argv;
@@ -23,7 +24,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     mc.rank = 2;
     Model *M = model_build(mf, &mc, 1, 8, 0);
     np = model_params(M, ps, 512);
-    opt = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f);
+    opt[0] = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f, DT_F32, 0);
+    opt[1] = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f, DT_BF16, 0);
     return 0;
 }
 
@@ -35,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(copy);
     FUZZ_GUARDED({
         Rng a, b;
-        trainstate_load(p, ps, np, opt, &a, &b);
+        trainstate_load(p, ps, np, opt[memmem(data, size, "L4QADAMB", 8) != NULL], &a, &b);
     });
     return 0;
 }

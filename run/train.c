@@ -179,6 +179,7 @@ static void write_memory(Trainer *t) {
     if (!t->lead) return;
     MemAccount acc;
     model_memory(t->M, &acc);
+    acc.grad_opt_bytes = adamw_grad_opt_bytes(t->opt->state_dtype, acc.trainable_bytes);
     runlog_memory(t->log, &acc, peak_rss_bytes());
     printf("memory: weights %.2f MB  trainable %.2f MB  grad+optimizer %.2f MB  saved for backward %.2f MB  "
            "peak transient %.2f MB  peak RSS %.1f MB\n",
@@ -223,7 +224,8 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
     t.np = model_params(t.M, t.ps, MAX_PARAMS);
     if (t.np > MAX_PARAMS) die_internal("more than %d trainable tensors", MAX_PARAMS);
-    t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay);
+    t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay,
+                      cfg->train.optim_state, cfg->train.seed ^ 0xada3bf16ULL);
     rng_seed(&t.data_rng, cfg->train.seed ^ 0x5eedda7aULL);
 
     long step0 = 0;
