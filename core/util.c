@@ -218,7 +218,7 @@ size_t mem_release(void *p, size_t bytes) {
 void mem_zero(void *p, size_t bytes) {
     uintptr_t a, e, s = (uintptr_t)p;
     inner_pages(p, bytes, &a, &e);
-    if (e - a < ((size_t)1 << 20) || madvise((void *)a, e - a, MADV_DONTNEED)) { // small: a syscall costs more
+    if (e - a < ((size_t)64 << 10) || madvise((void *)a, e - a, MADV_DONTNEED)) { // small: a syscall costs more
         memset(p, 0, bytes);
         return;
     }
