@@ -70,7 +70,7 @@ out=$(run l4q "$T")
 [ -z "$out" ] && { echo "l4q: 1x$T tokens did not fit"; exit 1; }
 echo "$out" | show
 l4q_rss=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_bytes"])')
-python3 -c "r = $l4q_rss / $lora_rss; print('L4Q / LoRA peak RSS: %.3fx, both with  AdamW moments (target <= 1.05x: %s)' % (r, 'met' if r <= 1.05 else 'NOT met'))"
+python3 -c "r = $l4q_rss / $lora_rss; print('L4Q / LoRA peak RSS: %.3fx, both with $OPTIM AdamW moments (target <= 1.05x: %s)' % (r, 'met' if r <= 1.05 else 'NOT met'))"
 for m in qat_lora lsq; do
     p=$(build/bench/memtime "$m" "${SHAPE[@]}" --dtype bf16 --tokens "$T" --batch 1 --rank 16 --group 128 --bits 4 --tied 0 --optim-state "$OPTIM" --predict "$LAYERS" 2>/dev/null)
     total=$(echo "$p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_bytes"])')
