@@ -101,11 +101,23 @@ void *xrealloc(void *p, size_t n) {
     return p;
 }
 char *xstrdup(const char *s) { size_t n = strlen(s) + 1; return memcpy(xmalloc(n), s, n); }
-void *xmalloc_aligned(size_t n) {
+static void *aligned_raw(size_t n, size_t *r) {
     void *p = NULL;
-    size_t r = (n + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, r ? r : 64)) die_internal("out of memory allocating %zu bytes", n);
-    memset(p, 0, r ? r : 64);
+    *r = (n + 63) & ~(size_t)63;
+    if (!*r) *r = 64;
+    if (posix_memalign(&p, 64, *r)) die_internal("out of memory allocating %zu bytes", n);
+    return p;
+}
+void *xmalloc_aligned(size_t n) {
+    size_t r;
+    void *p = aligned_raw(n, &r);
+    memset(p, 0, r);
+    return p;
+}
+void *xmalloc_aligned_lazy(size_t n) {
+    size_t r;
+    void *p = aligned_raw(n, &r);
+    mem_zero(p, r);
     return p;
 }
 

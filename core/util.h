@@ -27,6 +27,9 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 void *xmalloc_aligned(size_t n); // 64-byte aligned, zeroed; free with free()
+// The same, zeroed with mem_zero (below): its whole pages count in RSS only once written —
+// for buffers first written long after they are allocated (gradients).
+void *xmalloc_aligned_lazy(size_t n);
 
 // Whole file into memory (NUL-terminated). Missing/unreadable file → die_input.
 char *read_file(const char *path, size_t *len);
