@@ -138,6 +138,8 @@ bench: all build/bench/memtime build/bench/mkhf
 	@bash bench/run.sh
 	@bash bench/train.sh
 	@bash bench/big.sh
+	@bash bench/stream.sh
+	@bash bench/yaml.sh
 
 reproduce: all
 	build/l4q sweep experiments/default.yaml --out results/default

@@ -13,7 +13,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *usa
     {"train", cmd_train, "train CONFIG.yaml [--set key=value]... [--out DIR] [--resume DIR] [--dry-run]"},
     {"eval", cmd_eval, "eval --model F --tokenizer F --tasks LIST [--shots K] [--limit N] [--task-dir DIR] [--json] [--out F.h5]"},
     {"sweep", cmd_sweep, "sweep SPEC.yaml [--jobs N] [--out DIR] [--dry-run]"},
-    {"report", cmd_report, "report DIR [--format md|tex|csv] [--plots] [--reference METHOD]"},
+    {"report", cmd_report, "report DIR [--format md|tex|csv] [--plots] [--reference METHOD|LABEL]"},
     {"export", cmd_export, "export RUN_DIR --format l4qz|gguf --out F"},
     {"tokenize", cmd_tokenize, "tokenize --tokenizer F [--vocab-size N] (--text S | --file F | --ids LIST) [--bos] [--eos] [--no-prefix] [--decode]"},
 };

@@ -242,7 +242,7 @@ static void put_bool(YNode *m, const char *k, int v) { put_str(m, k, v ? "true" 
 static YNode *build_resolved(const RunConfig *c) {
     YNode *r = y_new_map();
     put_str(r, "model", c->model);
-    put_str(r, "tokenizer", c->tokenizer);
+    if (c->tokenizer[0]) put_str(r, "tokenizer", c->tokenizer); // absent: the model's own
     YNode *d = y_new_map();
     put_str(d, "format", FORMATS[c->data.format]);
     put_str(d, "train", c->data.train);
@@ -332,7 +332,8 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
     Sec top = {root, ""};
 
     get_path(&top, "model", c->dir, c->model, sizeof c->model, 1);
-    get_path(&top, "tokenizer", c->dir, c->tokenizer, sizeof c->tokenizer, 1);
+    // Optional: without it the model's own tokenizer is used (GGUF embedded, an HF directory's).
+    get_path(&top, "tokenizer", c->dir, c->tokenizer, sizeof c->tokenizer, 0);
 
     Sec d = section(root, "data", 1);
     c->data.format = !strcmp(get_choice(&d, "format", "text", FORMATS), "alpaca") ? DATA_ALPACA : DATA_TEXT;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { BOOT_B = 2000, FLIP_B = 10000 };
 
@@ -119,6 +120,16 @@ static ColData *coldata(Analysis *an, int run, int col) {
     ColData **slot = &an->cache[(size_t)run * an->rep->ncols + col];
     if (!*slot) *slot = coldata_build(an->reg, &an->rep->runs[run], &an->rep->cols[col]);
     return *slot;
+}
+
+size_t analysis_units(Analysis *an, int col) {
+    size_t most = 0;
+    for (int i = 0; i < an->rep->nruns; i++) {
+        if (!an->rep->runs[i].file.ndocs) continue;
+        const ColData *cd = coldata(an, i, col);
+        if (cd->ok && cd->n > most) most = cd->n;
+    }
+    return most;
 }
 
 // Same leaves, sizes and prompt hashes: the two runs scored the same documents.
@@ -279,6 +290,42 @@ static void find_mismatches(Analysis *an) {
     free(dig); free(major); free(leaves);
 }
 
+// The default reference row at `bits` (−1: none): the row labelled an->reference, or among
+// the rows of method an->reference the one without row settings, else the first. *ncand:
+// how many rows of that method share the bit-width (the report names the choice when > 1).
+int reference_row(const Analysis *an, int bits, int *ncand) {
+    const Report *rep = an->rep;
+    int pick = -1, n = 0;
+    if (ncand) *ncand = 0;
+    if (bits <= 0) return -1;
+    for (int q = 0; q < rep->nrows; q++) {
+        const RowGroup *g = &rep->rows[q];
+        if (g->bits != bits) continue;
+        if (an->ref_by_label ? strcasecmp(g->label, an->reference) : strcmp(g->method, an->reference)) continue;
+        n++;
+        if (pick < 0 || (!g->settings[0] && rep->rows[pick].settings[0])) pick = q;
+    }
+    if (ncand) *ncand = n;
+    return pick;
+}
+
+// The reference for row r: a row of another method is set against the reference method's
+// row with the same settings when there is one (a budget sweep: steps=3000 against
+// steps=3000), else the default; the reference method's own rows (an ablation) against the
+// default. −1: none (or r itself).
+static int reference_for(const Analysis *an, int r) {
+    const Report *rep = an->rep;
+    const RowGroup *g = &rep->rows[r];
+    int q = reference_row(an, g->bits, NULL);
+    if (q >= 0 && !an->ref_by_label && strcmp(g->method, an->reference) && g->settings[0])
+        for (int k = 0; k < rep->nrows; k++)
+            if (rep->rows[k].bits == g->bits && !strcmp(rep->rows[k].method, an->reference) && !strcmp(rep->rows[k].settings, g->settings)) {
+                q = k;
+                break;
+            }
+    return q == r ? -1 : q;
+}
+
 void analysis_run(Analysis *an, Report *rep, const char *reference) {
     memset(an, 0, sizeof *an);
     an->rep = rep;
@@ -312,11 +359,9 @@ void analysis_run(Analysis *an, Report *rep, const char *reference) {
         rep->cols[c].at_chance = with > 0 && all_in;
     }
     // Reference rows and the paired differences against them.
+    for (int q = 0; q < rep->nrows; q++) an->ref_by_label |= !strcasecmp(rep->rows[q].label, an->reference);
     for (int r = 0; r < rep->nrows; r++) {
-        an->ref_row[r] = -1;
-        for (int q = 0; q < rep->nrows && an->ref_row[r] < 0; q++)
-            if (!strcmp(rep->rows[q].method, an->reference) && rep->rows[q].bits == rep->rows[r].bits && rep->rows[r].bits > 0) an->ref_row[r] = q;
-        if (an->ref_row[r] == r) an->ref_row[r] = -1;
+        an->ref_row[r] = reference_for(an, r);
         for (int c = 0; c < rep->ncols; c++) {
             Paired *p = &an->vs_ref[(size_t)r * rep->ncols + c];
             if (an->ref_row[r] >= 0 && strcmp(rep->cols[c].key, "avg")) analysis_compare(an, r, an->ref_row[r], c, p);

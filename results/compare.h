@@ -33,7 +33,8 @@ typedef struct ColData ColData;
 typedef struct {
     const Report *rep;
     TaskRegistry *reg;
-    char reference[32];      // method of the reference row
+    char reference[512];     // what --reference named: a method, or a row label
+    int ref_by_label;        // 1: it matched a row label exactly (case-insensitive)
     ColData **cache;         // nruns × ncols, built on demand
     double *ci_lo, *ci_hi;   // nrows × ncols: the row's score CI (display units), NaN without evidence
     double *chance;          // ncols: chance level (display units), NaN when undefined
@@ -45,9 +46,15 @@ typedef struct {
     int nmismatch;
 } Analysis;
 
-// Everything above; sets rep->cols[c].at_chance. reference: method name (NULL: "l4q").
+// Everything above; sets rep->cols[c].at_chance. reference: a row label such as
+// "L4Q (init=minmax)" or a method name (NULL: "l4q"); for a method with several rows at a
+// bit-width, its row without settings if there is one, else the first (the report says which).
 void analysis_run(Analysis *an, Report *rep, const char *reference);
 void analysis_free(Analysis *an);
+int reference_row(const Analysis *an, int bits, int *ncand);
+// Documents (perplexity: windows) behind column col in the runs' evidence (the most any run
+// has; 0 without evidence).
+size_t analysis_units(Analysis *an, int col);
 // Row `row` against row `other` on column `col` (not Avg).
 void analysis_compare(Analysis *an, int row, int other, int col, Paired *out);
 // "+1.2 [−0.3, +2.6]" (points) or "+3.1% [+1.0, +5.2]" (PPL change), and "p=0.012".

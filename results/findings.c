@@ -17,25 +17,39 @@ static const Claim ACCURACY[] = {
     {"L4Q ≥ QAT-LoRA", {"qat_lora", NULL}},
 };
 
-static int find_row(const Report *rep, const char *method, int bits) {
-    for (int r = 0; r < rep->nrows; r++)
-        if (method && !strcmp(rep->rows[r].method, method) && (bits < 0 || rep->rows[r].bits == bits)) return r;
-    return -1;
+// The row of `method` to set against an L4Q row: at its bit-width (any for bits < 0), with
+// the same row settings (a budget or rank sweep compares like with like), or the method's
+// only row there when it has one (a PTQ row, the pre-trained LoRA). −1: none, or several
+// and none with the same settings.
+static int match_row(const Report *rep, const char *method, int bits, const char *settings) {
+    int only = -1, n = 0;
+    for (int r = 0; r < rep->nrows; r++) {
+        const RowGroup *g = &rep->rows[r];
+        if (!method || strcmp(g->method, method) || (bits >= 0 && g->bits != bits)) continue;
+        if (!strcmp(g->settings, settings)) return r;
+        only = r;
+        n++;
+    }
+    return n == 1 ? only : -1;
 }
-static int claim_row(const Report *rep, const Claim *c, int bits) {
-    int r = find_row(rep, c->methods[0], bits);
-    return r >= 0 ? r : find_row(rep, c->methods[1], bits);
+static int claim_row(const Report *rep, const Claim *c, int bits, const char *settings) {
+    int r = match_row(rep, c->methods[0], bits, settings);
+    return r >= 0 ? r : match_row(rep, c->methods[1], bits, settings);
+}
+static int has_method(const Report *rep, const char *m) {
+    for (int r = 0; m && r < rep->nrows; r++)
+        if (!strcmp(rep->rows[r].method, m)) return 1;
+    return 0;
 }
 
-// Distinct quantized bit-widths of the L4Q rows, descending (rows are sorted that way).
-static int l4q_bits(const Report *rep, int *bits) {
-    int nb = 0;
-    for (int r = 0; r < rep->nrows; r++) {
-        if (strcmp(rep->rows[r].method, "l4q") || rep->rows[r].bits <= 0) continue;
-        if (!nb || bits[nb - 1] != rep->rows[r].bits) bits[nb++] = rep->rows[r].bits;
-        if (nb == 16) break;
-    }
-    return nb;
+// "3", or "3 (steps=3000)" for an L4Q row with settings.
+static const char *bits_cell(const Report *rep, int row) {
+    static char buf[4][480];
+    static int k;
+    char *b = buf[k++ % 4];
+    const RowGroup *g = &rep->rows[row];
+    snprintf(b, sizeof buf[0], "%s%s%s%s", table_bits_label(g->bits), g->settings[0] ? " (" : "", g->settings, g->settings[0] ? ")" : "");
+    return b;
 }
 
 static void accuracy_claim(const Report *rep, Analysis *an, const Claim *cl, int l4q, int other, FILE *md) {
@@ -74,7 +88,7 @@ static void accuracy_claim(const Report *rep, Analysis *an, const Claim *cl, int
                         : better && !worse ? "**agree**"
                         : worse && !better ? "**disagree**"
                         : better && worse ? "inconclusive (significant both ways)" : "inconclusive (no significant difference)";
-    fprintf(md, "| %s | %d | %s | %s%s |\n", cl->text, rep->rows[l4q].bits, verdict, evidence,
+    fprintf(md, "| %s | %s | %s | %s%s |\n", cl->text, bits_cell(rep, l4q), verdict, evidence,
             skipped ? " (columns at chance left out)" : "");
     free(p); free(cols); free(raw); free(adj);
 }
@@ -97,10 +111,10 @@ static int accounted(const Report *rep, int row, double *mean, double *lo, doubl
     return g->n ? 0 : -1;
 }
 
-static void memory_claim(const Report *rep, const char *text, int a, int b, int want_far, FILE *md) {
+static void memory_claim(const Report *rep, const char *text, int a, int b, int l4q, int want_far, FILE *md) {
     double ma, la, ha, mb, lb, hb;
     if (accounted(rep, a, &ma, &la, &ha) != 0 || accounted(rep, b, &mb, &lb, &hb) != 0 || mb <= 0) {
-        fprintf(md, "| %s | %s | inconclusive (no memory group in some run.h5) | |\n", text, table_bits_label(rep->rows[a].bits));
+        fprintf(md, "| %s | %s | inconclusive (no memory group in some run.h5) | |\n", text, bits_cell(rep, l4q));
         return;
     }
     double ratio = ma / mb;
@@ -110,40 +124,49 @@ static void memory_claim(const Report *rep, const char *text, int a, int b, int 
     table_mem_cell(rep, &rep->rows[a], 5, &pa, &sa, &na);
     table_mem_cell(rep, &rep->rows[b], 5, &pb, &sb, &nb);
     fprintf(md, "| %s | %s | %s | %s %.3f MB vs %s %.3f MB: **%.2f×** (range over runs %.2f–%.2f×; deterministic accounting, no p-value)",
-            text, table_bits_label(rep->rows[a].bits), holds ? "**agree**" : "**disagree**", rep->rows[a].label, ma, rep->rows[b].label, mb,
+            text, bits_cell(rep, l4q), holds ? "**agree**" : "**disagree**", rep->rows[a].label, ma, rep->rows[b].label, mb,
             ratio, la / hb, ha / lb);
     if (na && nb && pb > 0) fprintf(md, "; peak RSS %.0f vs %.0f MB (%.2f×)", pa, pb, pa / pb);
     fprintf(md, " |\n");
 }
 
-static void scale_caveat(const Report *rep, FILE *md) {
+static void scale_caveat(const Report *rep, Analysis *an, FILE *md) {
     long steps = 0;
-    const char *model = NULL, *limit = NULL;
+    const char *model = NULL;
     long seeds[64];
     int ns = 0;
     for (int i = 0; i < rep->nruns; i++) {
         const RunRec *r = &rep->runs[i];
         if (r->steps > steps) steps = r->steps;
         if (!model) model = table_cfg(r, "model");
-        if (!limit) limit = table_cfg(r, "eval.limit");
         int have = 0;
         for (int k = 0; k < ns; k++) have |= seeds[k] == r->seed;
         if (!have && ns < 64) seeds[ns++] = r->seed;
     }
     const char *base = model ? strrchr(model, '/') : NULL;
     base = base ? base + 1 : model ? model : "?";
-    fprintf(md, "Scale caveat: these runs fine-tune `%s`%s for at most %ld steps, evaluate %s%s document(s) per task and use %d seed(s); "
+    // What the evaluation rests on, counted from the evidence (not from eval.limit, which
+    // per-task limits and group sizes override).
+    char ev[1024] = "";
+    size_t o = 0;
+    for (int c = 0; c < rep->ncols && o < sizeof ev; c++) {
+        if (!strcmp(rep->cols[c].key, "avg")) continue;
+        size_t n = analysis_units(an, c);
+        int ppl = strstr(rep->cols[c].key, "/ppl") != NULL;
+        if (n) o += snprintf(ev + o, sizeof ev - o, "%s%s on %zu %s", o ? ", " : "", rep->cols[c].title, n, ppl ? "windows" : "documents");
+    }
+    fprintf(md, "Scale caveat: these runs fine-tune `%s`%s for at most %ld steps, evaluate %s and use %d seed(s); "
                 "the paper fine-tunes 3B–33B LLaMA models for 25K iterations on Alpaca. A verdict says how the methods behave at "
                 "this scale and budget, not whether the paper's numbers hold at its scale.\n\n",
-            base, strstr(base, "stories260K") ? " (260K parameters)" : "", steps, limit ? "at most " : "all ", limit ? limit : "the",
-            ns);
+            base, strstr(base, "stories260K") ? " (260K parameters)" : "", steps, o ? ev : "without per-document evidence", ns);
 }
 
 void findings_write(const Report *rep, Analysis *an, FILE *md) {
     fprintf(md, "## Findings: the paper's claims, tested on these runs\n\n");
-    int bits[16], nb = l4q_bits(rep, bits);
-    if (!nb) { fprintf(md, "No complete L4Q runs: no claim of the paper can be tested here.\n\n"); return; }
-    scale_caveat(rep, md);
+    int nl4q = 0;
+    for (int r = 0; r < rep->nrows; r++) nl4q += !strcmp(rep->rows[r].method, "l4q") && rep->rows[r].bits > 0;
+    if (!nl4q) { fprintf(md, "No complete L4Q runs: no claim of the paper can be tested here.\n\n"); return; }
+    scale_caveat(rep, an, md);
     fprintf(md, "Accuracy claims: paired differences L4Q − other over every main column not at chance (95%% bootstrap "
                 "interval; accuracy in points, PPL as relative change, so negative favours L4Q there), sign-flip p with "
                 "Holm's adjustment over the claim's columns; agree = L4Q significantly better somewhere and worse nowhere, "
@@ -154,35 +177,34 @@ void findings_write(const Report *rep, Analysis *an, FILE *md) {
     size_t o = 0;
     for (size_t c = 0; c < sizeof ACCURACY / sizeof ACCURACY[0]; c++) {
         const Claim *cl = &ACCURACY[c];
-        if (claim_row(rep, cl, -1) < 0) {
+        if (!has_method(rep, cl->methods[0]) && !has_method(rep, cl->methods[1])) {
             o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: %s — %s has no complete runs in this study.\n", cl->text,
                                   table_display_name(cl->methods[0]));
             continue;
         }
-        for (int i = 0; i < nb; i++) {
-            int l = find_row(rep, "l4q", bits[i]), x = claim_row(rep, cl, bits[i]);
-            if (x < 0) {
-                o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped at %d bits: %s — no %s row at %d bits.\n", bits[i], cl->text,
-                                      table_display_name(cl->methods[0]), bits[i]);
-                continue;
-            }
-            accuracy_claim(rep, an, cl, l, x, md);
+        for (int l = 0; l < rep->nrows && o < sizeof notes; l++) {
+            if (strcmp(rep->rows[l].method, "l4q") || rep->rows[l].bits <= 0) continue;
+            int x = claim_row(rep, cl, rep->rows[l].bits, rep->rows[l].settings);
+            if (x >= 0) { accuracy_claim(rep, an, cl, l, x, md); continue; }
+            o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped at %s bits: %s — no %s row to match.\n", bits_cell(rep, l),
+                                  cl->text, table_display_name(cl->methods[0]));
         }
     }
-    int lora = find_row(rep, "lora", -1);
-    for (int i = 0; i < nb; i++) {
-        int l = find_row(rep, "l4q", bits[i]);
-        if (lora >= 0) memory_claim(rep, "L4Q's training memory ≈ LoRA's", l, lora, 0, md);
-        static const char *FAR[2][2] = {{"qat_lora", "QAT-LoRA's training memory far larger than L4Q's"},
-                                        {"lsq", "LSQ's training memory far larger than L4Q's"}};
+    static const char *FAR[2][2] = {{"qat_lora", "QAT-LoRA's training memory far larger than L4Q's"},
+                                    {"lsq", "LSQ's training memory far larger than L4Q's"}};
+    for (int l = 0; l < rep->nrows; l++) {
+        if (strcmp(rep->rows[l].method, "l4q") || rep->rows[l].bits <= 0) continue;
+        int lora = match_row(rep, "lora", -1, rep->rows[l].settings);
+        if (lora >= 0) memory_claim(rep, "L4Q's training memory ≈ LoRA's", l, lora, l, 0, md);
         for (int k = 0; k < 2; k++) {
-            int x = find_row(rep, FAR[k][0], bits[i]);
-            if (x >= 0) memory_claim(rep, FAR[k][1], x, l, 1, md);
-            else if (i == 0)
-                o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: %s — no %s row at the L4Q bit-widths.\n", FAR[k][1],
-                                      table_display_name(FAR[k][0]));
+            int x = match_row(rep, FAR[k][0], rep->rows[l].bits, rep->rows[l].settings);
+            if (x >= 0) memory_claim(rep, FAR[k][1], x, l, l, 1, md);
         }
     }
-    if (lora < 0) o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: L4Q's training memory ≈ LoRA's — LoRA has no complete runs in this study.\n");
+    for (int k = 0; k < 2; k++)
+        if (!has_method(rep, FAR[k][0]))
+            o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: %s — no %s runs in this study.\n", FAR[k][1],
+                                  table_display_name(FAR[k][0]));
+    if (!has_method(rep, "lora")) o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: L4Q's training memory ≈ LoRA's — LoRA has no complete runs in this study.\n");
     fprintf(md, "\n%s\n", notes);
 }

@@ -299,8 +299,8 @@ static void ablation_plots(const Report *rep, Ctx *c) {
                 fclose(d);
                 if (!pts) continue;
                 char t[800];
-                snprintf(t, sizeof t, "%s %s-bit%s%s", ri->method, ri->bits > 0 ? "" : "fp", *oi ? ", " : "", oi);
-                if (ri->bits > 0) snprintf(t, sizeof t, "%s %d-bit%s%s", ri->method, ri->bits, *oi ? ", " : "", oi);
+                snprintf(t, sizeof t, "%s %s%s%s%s", table_display_name(ri->method), table_bits_label(ri->bits), ri->bits > 0 ? "-bit" : "",
+                         *oi ? ", " : "", oi);
                 fprintf(g, "%s", first ? "plot " : ", \\\n     ");
                 gp_quote(g, dat);
                 fprintf(g, " using 1:2:3 with yerrorlines lw 2 title ");

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 typedef enum { FMT_MD, FMT_TEX } Fmt;
@@ -116,8 +117,23 @@ static void write_group_tables(const Report *rep, const Analysis *an, FILE *f) {
 static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
     int any = 0;
     for (int r = 0; r < rep->nrows; r++) any |= an->ref_row[r] >= 0;
-    fprintf(f, "\n## Paired differences against %s at the same bit-width\n\n", table_display_name(an->reference));
+    const char *refname = table_display_name(an->reference);
+    for (int q = 0; q < rep->nrows && an->ref_by_label; q++)
+        if (!strcasecmp(rep->rows[q].label, an->reference)) { refname = rep->rows[q].label; break; }
+    fprintf(f, "\n## Paired differences against %s at the same bit-width\n\n", refname);
     if (!any) { fprintf(f, "No row has a %s row at its bit-width to compare against.\n", an->reference); return; }
+    // A method with several rows at a bit-width (an ablation): say which one is the reference.
+    for (int r = 0; r < rep->nrows; r++) {
+        int n, q = reference_row(an, rep->rows[r].bits, &n), first = 1;
+        for (int k = 0; k < r; k++) first &= rep->rows[k].bits != rep->rows[r].bits;
+        if (!first || q < 0 || n < 2) continue;
+        int alt = q;
+        for (int k = 0; k < rep->nrows && alt == q; k++)
+            if (k != q && rep->rows[k].bits == rep->rows[q].bits && !strcmp(rep->rows[k].method, rep->rows[q].method)) alt = k;
+        fprintf(f, "At %s bits %s has %d rows: other methods' rows are compared with the %s row of the same settings where "
+                   "there is one, else with **%s**, as are %s's own rows; another reference is chosen with `--reference '%s'`.\n\n",
+                table_bits_label(rep->rows[q].bits), refname, n, refname, rep->rows[q].label, refname, rep->rows[alt].label);
+    }
     fprintf(f, "Row minus reference, 95%% bootstrap interval over documents (seeds pooled, paired by seed and prompt hash), "
                "sign-flip permutation p. Accuracy in points; perplexity as the relative change of PPL (the paired unit is the "
                "window, the statistic its token-weighted mean NLL).\n\n| Method | Bits | Form |");
@@ -159,6 +175,16 @@ static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
 
 static const char *MEM_TITLES[6] = {"Weights MB", "Trainable MB", "Grad+Adam MB", "Saved for bwd MB", "Transient MB", "Peak RSS MB"};
 
+// Column w of the memory/time table (table_mem_cell's order). Memory is deterministic per
+// config, so only time and throughput (w ≥ 7) get ± std.
+static const char *mem_cell(const Report *rep, const RowGroup *g, int w, Fmt fmt, char *cell, size_t n) {
+    double m, sd;
+    int k;
+    table_mem_cell(rep, g, w, &m, &sd, &k);
+    fmt_cell(cell, n, m, w >= 7 ? sd : NAN, k, w == 6 ? 0 : w < 6 ? 2 : w == 7 ? 1 : 0, 0, fmt);
+    return cell;
+}
+
 static void write_memory_md(const Report *rep, FILE *f) {
     fprintf(f, "| Method | Bits | Form |");
     for (int i = 0; i < 6; i++) fprintf(f, " %s |", MEM_TITLES[i]);
@@ -169,13 +195,8 @@ static void write_memory_md(const Report *rep, FILE *f) {
         const RowGroup *g = &rep->rows[r];
         fprintf(f, "| %s | %s | %s |", g->label, table_bits_label(g->bits), g->form[0] ? g->form : "–");
         for (int w = 0; w < 9; w++) {
-            double m, sd;
-            int n;
-            table_mem_cell(rep, g, w, &m, &sd, &n);
             char cell[128];
-            // Memory is deterministic per config, so only time and throughput get ± std.
-            fmt_cell(cell, sizeof cell, m, w >= 7 ? sd : NAN, n, w == 6 ? 0 : w < 6 ? 2 : w == 7 ? 1 : 0, 0, FMT_MD);
-            fprintf(f, " %s |", cell);
+            fprintf(f, " %s |", mem_cell(rep, g, w, FMT_MD, cell, sizeof cell));
         }
         fprintf(f, "\n");
     }
@@ -220,12 +241,8 @@ static void write_tex(const Report *rep, const Analysis *an, const char *path) {
         tex_escape(form, sizeof form, g->form[0] ? g->form : "--");
         fprintf(f, "%s & %s & %s", lab, table_bits_label(g->bits), form);
         for (int w = 0; w < 9; w++) {
-            double m, sd;
-            int n;
-            table_mem_cell(rep, g, w, &m, &sd, &n);
             char cell[128];
-            fmt_cell(cell, sizeof cell, m, w >= 7 ? sd : NAN, n, w == 6 ? 0 : w < 6 ? 2 : w == 7 ? 1 : 0, 0, FMT_TEX);
-            fprintf(f, " & %s", cell);
+            fprintf(f, " & %s", mem_cell(rep, g, w, FMT_TEX, cell, sizeof cell));
         }
         fprintf(f, " \\\\\n");
     }
@@ -292,6 +309,27 @@ static void write_csv(const Report *rep, const Analysis *an, const char *path) {
     fclose(f);
 }
 
+// Which builds produced the runs (run.h5 git_commit; "-dirty": uncommitted changes). One
+// line when they agree; a study put together by several builds says so, since a code
+// change between runs can move a number as much as a method does.
+static void write_builds(const Report *rep, FILE *f) {
+    const char *c[64];
+    int n[64], nc = 0, more = 0;
+    for (int i = 0; i < rep->nruns; i++) {
+        const char *g = runfile_attr(&rep->runs[i].file, "git_commit");
+        if (!g || !*g) g = "unrecorded";
+        int k = 0;
+        while (k < nc && strcmp(c[k], g)) k++;
+        if (k == nc) { if (nc == 64) { more++; continue; } c[nc] = g; n[nc++] = 0; }
+        n[k]++;
+    }
+    if (!nc) return;
+    if (nc == 1 && !more) { fprintf(f, "Build: `%.12s%s` (git commit of every run).\n\n", c[0], strstr(c[0], "-dirty") ? "-dirty" : ""); return; }
+    fprintf(f, "**Builds: the runs were produced by %d different builds** (git commit: runs)", nc + more);
+    for (int k = 0; k < nc; k++) fprintf(f, "%s `%.12s%s`: %d", k ? "," : "", c[k], strstr(c[k], "-dirty") ? "-dirty" : "", n[k]);
+    fprintf(f, ". A code change between runs can move a number; for a clean comparison re-run the study with one build.\n\n");
+}
+
 int report_write(const char *dir, const ReportOptions *o) {
     const char *fmt = o->format ? o->format : "md";
     if (strcmp(fmt, "md") && strcmp(fmt, "tex") && strcmp(fmt, "csv")) die_input("--format: expected md, tex or csv, got '%s'", fmt);
@@ -315,6 +353,7 @@ int report_write(const char *dir, const ReportOptions *o) {
                "Every number below is read from the runs' run.h5 logs. Cells: mean ± sample std over the "
                "seeds (n) that have the value; accuracy in %%, PPL lower is better.\n\n",
             rep.nruns, rep.nrows, rep.nbad);
+    write_builds(&rep, f);
     if (rep.nrowkeys) {
         fprintf(f, "Row settings (config keys that vary within a method and bit-width):");
         for (int i = 0; i < rep.nrowkeys; i++) fprintf(f, " `%s`", rep.rowkeys[i]);

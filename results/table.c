@@ -256,10 +256,27 @@ static void find_rowkeys(Report *rep) {
     }
 }
 
+// Whether key k takes two values among the runs of r's (method, bits): a row label names
+// only what varies for its own method ("QA-LoRA", not "QA-LoRA (rank=-)" beside an L4Q
+// rank ablation).
+static int varies_for(const Report *rep, const RunRec *r, const char *k) {
+    const char *first = NULL;
+    int seen = 0;
+    for (int b = 0; b < rep->nruns; b++) {
+        const RunRec *rb = &rep->runs[b];
+        if (strcmp(r->method, rb->method) || r->bits != rb->bits) continue;
+        const char *v = table_cfg(rb, k);
+        if (!seen++) first = v;
+        else if (!v != !first || (v && strcmp(v, first))) return 1;
+    }
+    return 0;
+}
+
 static void settings_of(const Report *rep, const RunRec *r, char *buf, size_t n) {
     size_t o = 0;
     buf[0] = 0;
     for (int j = 0; j < rep->nrowkeys && o < n; j++) {
+        if (!varies_for(rep, r, rep->rowkeys[j])) continue;
         const char *v = table_cfg(r, rep->rowkeys[j]);
         const char *k = strrchr(rep->rowkeys[j], '.');
         o += snprintf(buf + o, n - o, "%s%s=%s", o ? ", " : "", k ? k + 1 : rep->rowkeys[j], v ? v : "-");

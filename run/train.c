@@ -214,13 +214,15 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     if (cfg->train.threads > 0) threads_init(cfg->train.threads);
 
     t.mf = model_file_load(cfg->model);
-    t.tok = tok_load(cfg->tokenizer, t.mf->c.vocab_size);
+    if (cfg->tokenizer[0]) t.tok = tok_load(cfg->tokenizer, t.mf->c.vocab_size);
+    else if (!t.mf->tok) die_input("%s: the model has no embedded tokenizer; set tokenizer: in the config", cfg->model);
+    Tokenizer *tk = t.tok ? t.tok : t.mf->tok; // t.tok: owned; the model's: the model file's
     t.T = cfg->train.seq_len > 0 ? cfg->train.seq_len : t.mf->c.seq_len;
     if (t.T > t.mf->c.seq_len) die_input("train.seq_len: %d exceeds the model's context %d", t.T, t.mf->c.seq_len);
     t.B = cfg->train.micro_batch;
-    t.train = data_load(cfg, t.tok, t.T, SPLIT_TRAIN);
-    t.val = data_load(cfg, t.tok, t.T, SPLIT_VAL);
-    method_prepare(t.mf, &cfg->method, t.tok, t.T); // model-level passes (GPTQ)
+    t.train = data_load(cfg, tk, t.T, SPLIT_TRAIN);
+    t.val = data_load(cfg, tk, t.T, SPLIT_VAL);
+    method_prepare(t.mf, &cfg->method, tk, t.T); // model-level passes (GPTQ)
     t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
     t.np = model_params(t.M, t.ps, MAX_PARAMS);
     if (t.np > MAX_PARAMS) die_internal("more than %d trainable tensors", MAX_PARAMS);

@@ -5,15 +5,12 @@
 # gives an errno message and leaves no temporary file; model files with non-finite or
 # absurd weights are rejected naming the tensor and element.
 import hashlib, os, random, shutil, struct, subprocess, tempfile
-from testlib import check, run, data, done
+from testlib import check, run, data, done, STORIES
 
 tmp = tempfile.mkdtemp(prefix="l4q_ckpt_")
 cfg = os.path.join(tmp, "cfg.yaml")
 with open(cfg, "w") as f:
-    f.write(f"""model: {data('models/stories260K/stories260K.bin')}
-tokenizer: {data('models/stories260K/tok512.bin')}
-data: {{ format: text, train: {data('tinystories/tinystories_train_excerpt.txt')}, val: {data('tinystories/tinystories_valid_excerpt.txt')} }}
-method: {{ name: lora, rank: 2, alpha: 4, targets: [q, v] }}
+    f.write(f"""{STORIES}method: {{ name: lora, rank: 2, alpha: 4, targets: [q, v] }}
 train: {{ steps: 8, micro_batch: 2, seq_len: 16, lr: 1.0e-3 }}
 """)
 env = {"L4Q_THREADS": "1"}

@@ -12,8 +12,6 @@
 #include "util.h"
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
@@ -27,29 +25,20 @@ static void write_text(const char *path, const char *text) {
 // forked copy of a process is not safe and occasionally crashed here.
 static void child_exit(void *ctx, int status) { (void)ctx; fflush(stderr); _exit(status); }
 
+typedef struct { const char *path; char **sets; int nsets; } LoadArgs;
+static void load_fn(void *arg) {
+    const LoadArgs *a = arg;
+    on_die(child_exit, NULL);
+    RunConfig *c = run_config_load(a->path, a->sets, a->nsets);
+    run_config_free(c);
+}
+
 static int load_in_child(const char *path, char **sets, int nsets, char *err, size_t n) {
-    int fd[2];
-    if (pipe(fd)) return -1;
-    fflush(stdout); // the child must not re-print our buffered PASS lines
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        on_die(child_exit, NULL);
-        RunConfig *c = run_config_load(path, sets, nsets);
-        run_config_free(c);
-        _exit(0);
-    }
-    close(fd[1]);
-    size_t got = 0; // read to EOF: closing early would SIGPIPE the child mid-message
-    for (ssize_t k; got < n - 1 && (k = read(fd[0], err + got, n - 1 - got)) > 0;) got += (size_t)k;
-    err[got] = 0;
+    LoadArgs a = {path, sets, nsets};
+    int rc = t_in_child(load_fn, &a, err, n);
     char *nl = strchr(err, '\n');
     if (nl) *nl = 0;
-    close(fd[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return rc;
 }
 
 int main(int argc, char **argv) {

@@ -51,8 +51,10 @@ for rn in runners():
              "FILE:8:10: train.steps: expected an integer, got '20'")
     err_case(rn, "duplicate key", "dup.yaml", BASE + "  steps: 30\n",
              "FILE:10:3: duplicate key 'steps'")
-    err_case(rn, "missing required value", "noval.yaml", BASE.replace("tokenizer: models/stories260K/tok512.bin", "tokenizer:"),
-             "FILE:2:11: tokenizer: missing value")
+    err_case(rn, "missing required value", "noval.yaml", BASE.replace("model: models/stories260K/stories260K.bin", "model:"),
+             "FILE:1:7: model: missing value")
+    err_case(rn, "optional key without a value", "noval2.yaml", BASE.replace("tokenizer: models/stories260K/tok512.bin", "tokenizer:"),
+             "FILE:2:11: tokenizer: missing value (omit the key to use the default)")
     err_case(rn, "missing required key", "nokey.yaml", BASE.replace("  train: tinystories/tinystories_train_excerpt.txt\n", ""),
              "FILE:4:3: missing required key 'data.train'")
     err_case(rn, "malformed YAML", "syntax.yaml", BASE.replace("  steps: 20", "  steps: 20\n bad"),
@@ -74,7 +76,6 @@ for rn in runners():
              f"{os.environ.get('L4Q_DATA', '../shared/data')})")
 
 # Hostile YAML is rejected while parsing (libyaml events), in time linear in the input.
-import time
 N = 100000
 hostile = [
     ("100k-deep flow nesting", "deep.yaml", "a: " + "[" * N + "]" * N + "\n", "FILE:1:67: nesting too deep (more than 64 levels)"),
@@ -87,11 +88,9 @@ hostile = [
      "FILE:200001:1: duplicate key 'k7'"),
 ]
 rn = next(runners())
+# The error's position shows where parsing stopped; the times are in bench/yaml.sh.
 for label, name, text, want in hostile:
-    t0 = time.time()
     err_case(rn, label, name, text, want)
-    dt = time.time() - t0
-    check(dt < 3, f"{label}: rejected in {dt:.2f} s (< 3 s)")
 
 # --set overrides and the resolved dump (driver prints it).
 p = cfg("set_ok.yaml", BASE)

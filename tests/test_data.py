@@ -2,53 +2,19 @@
 # encoding (from tokenizer.bin), the perplexity protocol's (README) paragraph stream and validation windows, random
 # training windows (xoshiro256** replicated), Alpaca template / truncation / masking.
 # C side: build/tests/test_data (driver modes).
-import json, os, struct, subprocess, tempfile
+import json, os, subprocess, tempfile
 from testlib import ROOT, check, data, done
+from bpe_llama2c import Bpe, text_stream
 
 DRIVER = os.path.join(ROOT, "build", "tests", "test_data")
 TOK = data("models", "stories260K", "tok512.bin")
 M64 = (1 << 64) - 1
 
-# ---- llama2.c tokenizer (run.c encode(), BPE by highest merge score, leftmost first) ----
-with open(TOK, "rb") as f:
-    f.read(4)  # max_token_length
-    vocab, scores = [], []
-    for _ in range(512):
-        sc, = struct.unpack("f", f.read(4))
-        n, = struct.unpack("i", f.read(4))
-        vocab.append(f.read(n)); scores.append(sc)
-index = {}
-for i, v in enumerate(vocab):
-    index.setdefault(v, i)
+# ---- llama2.c tokenizer (tests/bpe_llama2c.py) ----
+bpe = Bpe(TOK)
 
 def encode(text, bos=True, eos=False):
-    b = text.encode()
-    toks = [1] if bos else []
-    if b:
-        toks.append(index[b" "])
-    i = 0
-    while i < len(b):
-        j = i + 1
-        while j < len(b) and (b[j] & 0xC0) == 0x80 and j - i < 4:
-            j += 1
-        piece = b[i:j]
-        if piece in index:
-            toks.append(index[piece])
-        else:
-            toks.extend(x + 3 for x in piece)
-        i = j
-    while True:
-        best, bi, bid = -1e10, -1, -1
-        for k in range(len(toks) - 1):
-            m = index.get(vocab[toks[k]] + vocab[toks[k + 1]])
-            if m is not None and scores[m] > best:
-                best, bi, bid = scores[m], k, m
-        if bi < 0:
-            break
-        toks[bi:bi + 2] = [bid]
-    if eos:
-        toks.append(2)
-    return toks
+    return bpe.encode(text, bos) + ([2] if eos else [])
 
 # ---- RNG (util.c: splitmix64 seeding, xoshiro256**) ----
 class Rng:
@@ -96,7 +62,7 @@ r = subprocess.run([DRIVER, "text", TOK, tp, str(T), str(B), str(N), str(SEED)],
 check(r.returncode == 0, "text driver runs", r.stderr[-500:])
 if r.returncode == 0:
     got = parse(r.stdout)
-    stream = [t for p in text.split("\n\n") if p.strip() for t in encode(p.strip())]
+    stream = text_stream(bpe, text)
     check(got["stream"] == stream, "paragraph stream == Python BPE (BOS per paragraph)",
           f"len {len(got['stream'])} vs {len(stream)}")
     n = len(stream)

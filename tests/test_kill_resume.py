@@ -4,15 +4,12 @@
 # equal an uninterrupted run's row for row, and the final state must be bit-identical.
 import os, random, signal, subprocess, tempfile, time
 import h5py, numpy as np
-from testlib import check, data, done, L4Q
+from testlib import check, data, done, L4Q, STORIES
 
 tmp = tempfile.mkdtemp(prefix="l4q_kill_")
 cfg = os.path.join(tmp, "cfg.yaml")
 with open(cfg, "w") as f:
-    f.write(f"""model: {data('models/stories260K/stories260K.bin')}
-tokenizer: {data('models/stories260K/tok512.bin')}
-data: {{ format: text, train: {data('tinystories/tinystories_train_excerpt.txt')}, val: {data('tinystories/tinystories_valid_excerpt.txt')} }}
-method: {{ name: lora, rank: 4, alpha: 8 }}
+    f.write(f"""{STORIES}method: {{ name: lora, rank: 4, alpha: 8 }}
 train: {{ steps: 120, micro_batch: 2, accum: 1, seq_len: 32, lr: 2.0e-3, warmup: 0.1, checkpoint_every: 7 }}
 eval: {{ every: 25, val_batches: 1 }}
 """)

@@ -21,7 +21,7 @@
 # beyond it (checked below), so the test fails on those.
 import os, shutil, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
-from testlib import check, done, data, run
+from testlib import check, done, data, run, STORIES
 import llamacpp as L
 import numpy as np
 import gguf
@@ -48,10 +48,7 @@ KINDS = [  # name, method block, train steps, lr, fallback, has adapter
 def train(name, method, steps, lr, extra=()):
     cfg = f"{tmp}/{name}.yaml"
     with open(cfg, "w") as f:
-        f.write(f"""model: {data('models/stories260K/stories260K.bin')}
-tokenizer: {data('models/stories260K/tok512.bin')}
-data: {{ format: text, train: {data('tinystories/tinystories_train_excerpt.txt')}, val: {data('tinystories/tinystories_valid_excerpt.txt')} }}
-method: {{ {method} }}
+        f.write(f"""{STORIES}method: {{ {method} }}
 train: {{ steps: {steps}, micro_batch: 4, accum: 1, seq_len: 64, lr: {lr}, warmup: 0.1 }}
 eval: {{ every: 0, val_batches: 1 }}
 """)

@@ -19,15 +19,15 @@ HASH_MC = rng.integers(0, 2**63, NDOC, dtype=np.uint64)
 HASH_W = rng.integers(0, 2**63, NWIN, dtype=np.uint64)
 NTOK = rng.integers(40, 129, NWIN).astype(np.int32)
 
-def config(method, bits, seed):
-    m = f"  name: {method}\n" + (f"  bits: {bits}\n" if bits else "")
+def config(method, bits, seed, extra=""):
+    m = f"  name: {method}\n" + (f"  bits: {bits}\n" if bits else "") + extra
     return (f"model: /d/stories260K.bin\ntokenizer: /d/tok512.bin\ndata:\n  format: text\n  train: /d/t.txt\n"
             f"method:\n{m}train:\n  steps: 50\n  seed: {seed}\neval:\n  every: 0\n  tasks: [tinystories, piqa, coin]\n  limit: {NDOC}\n")
 
-def write_run(d, method, form, bits, seed, piqa_acc, coin_acc, nll, mem=(1_000_000, 100_000, 300_000, 0, 50_000, 2e8), hash_mc=HASH_MC):
+def write_run(d, method, form, bits, seed, piqa_acc, coin_acc, nll, mem=(1_000_000, 100_000, 300_000, 0, 50_000, 2e8), hash_mc=HASH_MC, extra=""):
     os.makedirs(d, exist_ok=True)
     with h5py.File(os.path.join(d, "run.h5"), "w") as f:
-        for k, v in [("config", config(method, bits, seed)), ("method", method), ("form", form), ("status", "complete"),
+        for k, v in [("config", config(method, bits, seed, extra)), ("method", method), ("form", form), ("status", "complete"),
                      ("start_time", "2025-01-01T00:00:00Z"), ("end_time", "2025-01-01T00:00:10Z")]:
             f.attrs[k] = v
         f["train/step"] = np.arange(1, 51); f["train/loss"] = np.linspace(3, 2, 50)
@@ -178,6 +178,55 @@ check("qa_lora_b4_s1 was evaluated on different documents" in pm.stderr, "mismat
 mr = [x for x in csv.DictReader(open(f"{RM}/report.csv")) if x["table"] == "paired" and x["label"] == "QA-LoRA"]
 check({x["column"] for x in mr} == {"TinyStories PPL"}, "mismatched tasks are not compared paired; the others still are", str([x["column"] for x in mr]))
 check("evaluation differs between" in mmd, "the paired table says why a comparison is missing", "")
+
+check("evaluate TinyStories PPL on 60 windows, PIQA on 400 documents" in md, "the scale caveat counts the evidence (windows, documents)",
+      [l for l in md.splitlines() if l.startswith("Scale caveat")][:1])
+
+# ---- a reference method with several rows (an ablation): the default pairs against its
+# row without settings or the first, and says which; --reference LABEL picks a row.
+RA = os.path.join(tmp, "ablation")
+for s_ in range(2):
+    pa, ca, nl = runs[("l4q", 4, s_)]
+    write_run(f"{RA}/r4_{s_}", "l4q", "4", 4, s_, pa, ca, nl, extra="  rank: 4\n")
+    write_run(f"{RA}/r8_{s_}", "l4q", "4", 4, s_, runs[("qa_lora", 4, s_)][0], ca, nl, extra="  rank: 8\n")
+    write_run(f"{RA}/qa_{s_}", "qa_lora", "4", 4, s_, runs[("qat_lora", 4, s_)][0], ca, nl)
+def ablation(*ref):
+    run(["report", RA, "--format", "csv", *ref])
+    return open(f"{RA}/report.md").read(), [x for x in csv.DictReader(open(f"{RA}/report.csv")) if x["table"] == "paired" and x["column"] == "PIQA"]
+amd, ar = ablation()
+check("L4Q has 2 rows" in amd and "else with **L4Q (rank=4)**" in amd and "--reference 'L4Q (rank=8)'" in amd,
+      "ablation: the report names which of the reference method's rows is the reference", amd.split("## Paired")[1][:300])
+amd, ar = ablation("--reference", "l4q (rank=8)")
+qa = [x for x in ar if x["label"] == "QA-LoRA"]
+want = 100 * sum(runs[("qat_lora", 4, s_)][0] - runs[("qa_lora", 4, s_)][0] for s_ in range(2)).sum() / (2 * NDOC)
+check("## Paired differences against L4Q (rank=8)" in amd and len(qa) == 1 and qa[0]["reference"] == "L4Q (rank=8)"
+      and abs(float(qa[0]["mean"]) - want) < 1e-9 and any(x["label"] == "L4Q (rank=4)" for x in ar),
+      "--reference LABEL: every row paired against that row (Δ = numpy)", f"{qa} {want}")
+
+# ---- findings compare like with like: in a sweep over a setting (here rank), L4Q (rank=r)
+# is set against QA-LoRA (rank=r), one verdict line per setting.
+RB = os.path.join(tmp, "matched")
+acc = {("l4q", 4): "l4q", ("l4q", 8): "qat_lora", ("qa_lora", 4): "qa_lora", ("qa_lora", 8): "l4q"}
+for (m, rk), src in acc.items():
+    for s_ in range(2):
+        pa, ca, nl = runs[(src, 4, s_)]
+        write_run(f"{RB}/{m}_r{rk}_{s_}", m, "4", 4, s_, pa, ca, nl, extra=f"  rank: {rk}\n")
+for name in os.listdir(RB):
+    with h5py.File(f"{RB}/{name}/run.h5", "a") as f:
+        f.attrs["git_commit"] = "0123456789abcdef0123" + ("-dirty" if name == "l4q_r8_1" else "")
+run(["report", RB, "--format", "csv"])
+bmd = open(f"{RB}/report.md").read()
+check("**Builds: the runs were produced by 2 different builds** (git commit: runs) `0123456789ab`: 7, `0123456789ab-dirty`: 1." in bmd
+      and "Build: `unrecorded`" in md, "report: the builds that produced the runs, flagged when they differ", bmd[:600])
+brows = [x for x in csv.DictReader(open(f"{RB}/report.csv")) if x["table"] == "paired" and x["column"] == "PIQA"]
+check(sorted((x["label"], x["reference"]) for x in brows if x["method"] == "qa_lora")
+      == [("QA-LoRA (rank=4)", "L4Q (rank=4)"), ("QA-LoRA (rank=8)", "L4Q (rank=8)")],
+      "paired table: each QA-LoRA row against the L4Q row of the same settings", str([(x["label"], x["reference"]) for x in brows]))
+for rk in (4, 8):
+    d = 100 * sum(runs[(acc[("l4q", rk)], 4, s_)][0] - runs[(acc[("qa_lora", rk)], 4, s_)][0] for s_ in range(2)).sum() / (2 * NDOC)
+    line = [l for l in bmd.splitlines() if l.startswith(f"| L4Q ≥ QA-LoRA (both fully quantized) | 4 (rank={rk}) |")]
+    check(len(line) == 1 and f"PIQA {d:+.1f} [" in line[0], f"findings: L4Q (rank={rk}) against QA-LoRA (rank={rk}), Δ = numpy {d:+.1f}",
+          str(line))
 
 # ---- mutation set: truncations and byte flips of a good run.h5, normal and ASan binaries
 MU = os.path.join(tmp, "mutants")

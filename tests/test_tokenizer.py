@@ -2,72 +2,14 @@
 # transcription of llama2.c run.c encode() (O(n^2) rescan after every merge), on both real
 # tokenizers, malformed UTF-8, a tie-heavy synthetic vocabulary, a 1 MB line, decode round
 # trips and the CLI's handling of corrupt tokenizer files.
-import os, random, struct, subprocess, sys, tempfile, time
+import os, random, struct, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import check, done, data, L4Q
+from bpe_llama2c import Bpe, load_bin, write_bin
 
 # Keep stderr to the error line alone (main.c otherwise notes its OpenBLAS core choice).
 ENV = dict(os.environ, OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "SkylakeX"))
 TMP = tempfile.mkdtemp(prefix="l4q_tok_")
-F32_MINUS_1E10 = struct.unpack("<f", struct.pack("<f", -1e10))[0]
-
-
-def load_bin(path):
-    b = open(path, "rb").read()
-    off, vocab, scores = 4, [], []
-    while off < len(b):
-        s, n = struct.unpack_from("<fi", b, off)
-        off += 8
-        vocab.append(b[off:off + n]); scores.append(s)
-        off += n
-    return vocab, scores
-
-
-def write_bin(path, vocab, scores):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<I", max(len(p) for p in vocab)))
-        for p, s in zip(vocab, scores):
-            f.write(struct.pack("<fi", s, len(p)) + p)
-
-
-class Ref:
-    """llama2.c encode(), transcribed line by line (str_lookup = dict, lowest id wins)."""
-    def __init__(self, vocab, scores):
-        self.vocab, self.scores = vocab, scores
-        self.lookup = {}
-        for i, p in enumerate(vocab):
-            self.lookup.setdefault(p, i)
-
-    def encode(self, text, bos=False, eos=False, prefix=True):
-        toks = [1] if bos else []
-        if text and prefix:
-            toks.append(self.lookup[b" "])
-        buf = b""
-        for i, c in enumerate(text):
-            if (c & 0xC0) != 0x80:
-                buf = b""
-            buf += bytes([c])
-            nxt = text[i + 1] if i + 1 < len(text) else 0
-            if (nxt & 0xC0) == 0x80 and len(buf) < 4:
-                continue
-            if buf in self.lookup:
-                toks.append(self.lookup[buf])
-            else:
-                toks.extend(b + 3 for b in buf)
-            buf = b""
-        V, S, L = self.vocab, self.scores, self.lookup
-        while True:
-            best, best_id, best_idx = F32_MINUS_1E10, -1, -1
-            for i in range(len(toks) - 1):
-                j = L.get(V[toks[i]] + V[toks[i + 1]])
-                if j is not None and S[j] > best:
-                    best, best_id, best_idx = S[j], j, i
-            if best_idx < 0:
-                break
-            toks[best_idx:best_idx + 2] = [best_id]
-        if eos:
-            toks.append(2)
-        return toks
 
 
 def tokenize(tok, text, *flags, vocab_size=None):
@@ -112,7 +54,7 @@ CASES = [
 
 for tokname, tok in (("tok512", TOK512), ("llama2c32k", TOK32K)):
     vocab, scores = load_bin(tok)
-    ref = Ref(vocab, scores)
+    ref = Bpe.from_vocab(vocab, scores)
     for name, text in CASES:
         for flags in ((), ("--bos", "--eos"), ("--no-prefix",)):
             want = ref.encode(text, bos="--bos" in flags, eos="--eos" in flags, prefix="--no-prefix" not in flags)
@@ -125,7 +67,7 @@ for tokname, tok in (("tok512", TOK512), ("llama2c32k", TOK32K)):
         got = tokenize(tok, text, "--decode")
         check(got == (b" " + text if text else b""), f"{tokname} round trip without BOS {name}", f"{got[:60]!r}")
     # The vocabulary's size is inferred when --vocab-size is absent and checked when given.
-    check(tokenize(tok, b"hello", vocab_size=len(vocab)) == ref.encode(b"hello"), f"{tokname} explicit --vocab-size")
+    check(tokenize(tok, b"hello", vocab_size=len(vocab)) == ref.encode(b"hello", bos=False), f"{tokname} explicit --vocab-size")
 
 # Decoding given ids: <0xXX> pieces become raw bytes, BOS strips one leading space.
 vocab, scores = load_bin(TOK512)
@@ -150,11 +92,11 @@ for trial in range(3):
     sc = [0.0] * 259 + [rng.choice([0.0, -0.0, -1.0, -2.0, -3.0, -1e10, -2e10]) for _ in pieces[259:]]
     tb = os.path.join(TMP, f"ties{trial}.bin")
     write_bin(tb, pieces, sc)
-    ref = Ref(*load_bin(tb))  # scores as stored (float32)
+    ref = Bpe.from_vocab(*load_bin(tb))  # scores as stored (float32)
     bad = []
     for k in range(60):
         text = "".join(rng.choice("abcab é\nz") for _ in range(rng.randint(0, 50))).encode()
-        want = ref.encode(text)
+        want = ref.encode(text, bos=False)
         got = tokenize(tb, text)
         if got != want:
             bad.append((text, got, want))
@@ -169,7 +111,7 @@ for trial in range(3):
 # references, which can be memoized.
 for tokname, tok in (("tok512", TOK512), ("llama2c32k", TOK32K)):
     vocab, scores = load_bin(tok)
-    ref = Ref(vocab, scores)
+    ref = Bpe.from_vocab(vocab, scores)
     bytepieces = {b"<0x%02X>" % i for i in range(256)}
     blocking = not any(len(p) > 6 and (p[:6] in bytepieces or p[-6:] in bytepieces) for p in vocab)
     sep = next(c.encode() for c in "🦜🜁𓀀\U0010fffd" if c.encode() not in ref.lookup)
@@ -182,29 +124,25 @@ for tokname, tok in (("tok512", TOK512), ("llama2c32k", TOK32K)):
         line.append(s); order.append(i % len(segs)); size += len(s) + len(sep); i += 1
     text = sep.join(line)
     memo = {}
-    want = ref.encode(segs[order[0]])  # the first segment carries the dummy prefix
-    sep_ids = ref.encode(sep, prefix=False)
+    want = ref.encode(segs[order[0]], bos=False)  # the first segment carries the dummy prefix
+    sep_ids = ref.encode(sep, bos=False, prefix=False)
     for k in order[1:]:
         if k not in memo:
-            memo[k] = ref.encode(segs[k], prefix=False)
+            memo[k] = ref.encode(segs[k], bos=False, prefix=False)
         want += sep_ids + memo[k]
-    t0 = time.time()
     got = tokenize(tok, text)
-    dt = time.time() - t0
     check(got == want, f"{tokname} 1 MB line equals segment-wise reference ({len(text)} bytes, {len(got)} ids)",
           f"lengths {len(got)} vs {len(want)}")
-    check(dt < 5.0, f"{tokname} 1 MB line encodes in {dt:.2f}s (< 5s)")
 
-# 1 MB of ordinary text (no separators): speed and round trip.
+# 1 MB of ordinary text (no separators): round trip. (Throughput on natural and adversarial
+# text is measured by bench/stream.sh, not here.)
 big = b" ".join(paras)
 while len(big) < (1 << 20):
     big += b" " + big
 big = big[:1 << 20]  # may end mid-character: those bytes round-trip as byte tokens
 for tokname, tok in (("tok512", TOK512), ("llama2c32k", TOK32K)):
-    t0 = time.time()
     got = tokenize(tok, big, "--bos", "--decode")
-    dt = time.time() - t0
-    check(got == big and dt < 5.0, f"{tokname} 1 MB story text round trip in {dt:.2f}s", f"equal={got == big}")
+    check(got == big, f"{tokname} 1 MB story text round trip", f"lengths {len(got)} vs {len(big)}")
 
 # Corrupt or mismatched tokenizer files: exit 2 and one stderr line naming the file.
 good = open(TOK512, "rb").read()

@@ -3,15 +3,12 @@
 # checkpoint intact, --dry-run config, run.h5 layout (read with h5py), export round trip.
 import os, shutil, struct, tempfile, json
 import h5py, numpy as np
-from testlib import check, run, data, done, L4Q
+from testlib import check, run, data, done, L4Q, STORIES
 
 tmp = tempfile.mkdtemp(prefix="l4q_train_")
 cfg = os.path.join(tmp, "cfg.yaml")
 with open(cfg, "w") as f:
-    f.write(f"""model: {data('models/stories260K/stories260K.bin')}
-tokenizer: {data('models/stories260K/tok512.bin')}
-data: {{ format: text, train: {data('tinystories/tinystories_train_excerpt.txt')}, val: {data('tinystories/tinystories_valid_excerpt.txt')} }}
-method: {{ name: lora, rank: 4, alpha: 8, dropout: 0.1 }}
+    f.write(f"""{STORIES}method: {{ name: lora, rank: 4, alpha: 8, dropout: 0.1 }}
 train: {{ steps: 20, micro_batch: 4, accum: 2, seq_len: 64, lr: 2.0e-3, warmup: 0.2, checkpoint_every: 0 }}
 eval: {{ every: 5, val_batches: 2 }}
 """)
@@ -122,5 +119,23 @@ run(["export", a, "--format", "gguf", "--out", g, "--fallback", "f32"])
 j1 = json.loads(run(["ppl", "--model", l4qz, "--tokenizer", data("models/stories260K/tok512.bin"), "--data", txt, "--json"]).stdout)
 j2 = json.loads(run(["ppl", "--model", g, "--data", txt, "--json"]).stdout)
 check(abs(j1["loss"] - j2["loss"]) < 5e-4, "export: GGUF (embedded tokenizer) loss == l4qz loss up to fp16 d, m", f"{j1['loss']} vs {j2['loss']}")
+# No tokenizer key: the model's own tokenizer (GGUF embedded) is used — the same run as with
+# `tokenizer:` naming that file; a llama2.c model has none, which is an error naming it.
+gg = data("models/stories260K/stories260K.gguf")
+def tiny(name, tok_line, model=gg):
+    c = os.path.join(tmp, name + ".yaml")
+    open(c, "w").write(f"""model: {model}
+{tok_line}data: {{ format: text, train: {data('tinystories/tinystories_train_excerpt.txt')} }}
+method: {{ name: l4q, rank: 2, bits: 4, group_size: 32 }}
+train: {{ steps: 3, micro_batch: 2, seq_len: 32, checkpoint_every: 0 }}
+eval: {{ every: 0, val_batches: 1 }}
+""")
+    return run(["train", c, "--out", os.path.join(tmp, name)], check_rc=False)
+p1, p2 = tiny("own_tok", ""), tiny("named_tok", f"tokenizer: {gg}\n")
+check(p1.returncode == 0 and p2.returncode == 0 and np.array_equal(losses(os.path.join(tmp, "own_tok"))[0], losses(os.path.join(tmp, "named_tok"))[0]),
+      "config without tokenizer: the GGUF's embedded tokenizer, same losses as naming it", p1.stderr[-300:])
+p3 = tiny("no_tok", "", model=data("models/stories260K/stories260K.bin"))
+check(p3.returncode == 2 and "stories260K.bin: the model has no embedded tokenizer; set tokenizer: in the config" in p3.stderr,
+      "config without tokenizer on a llama2.c model: one error line, exit 2", p3.stderr[-300:])
 shutil.rmtree(tmp)
 done()

@@ -27,5 +27,11 @@ def run_json(args):
 def data(*p):
     return os.path.join(DATA, *p)
 
+# The config lines every stories260K training test starts with (model, tokenizer, TinyStories).
+STORIES = (f"model: {data('models/stories260K/stories260K.bin')}\ntokenizer: {data('models/stories260K/tok512.bin')}\n"
+           f"data: {{ format: text, train: {data('tinystories/tinystories_train_excerpt.txt')}, "
+           f"val: {data('tinystories/tinystories_valid_excerpt.txt')} }}\n")
+
+
 def done():
     sys.exit(1 if fails else 0)
