@@ -254,7 +254,8 @@ static size_t grad_bytes(Model *M) {
 // slabs first, and returns the bytes released: backward releases as much as the gradients
 // it writes take, so they fit in memory the activations no longer need instead of adding
 // to the peak, while the next forward re-faults only that much (re-faulting costs about
-// 0.5 s/GB, so releasing every activation would slow small models' steps by ~15%).
+// 0.5 s/GB, so releasing every activation would slow small models' steps by ~15%). With
+// gradient accumulation each micro-batch releases as much again: still ∝ gradient bytes.
 static size_t release_layer(Model *M, int l, int R, size_t want) {
     const Config *c = &M->c;
     Acts a = layer_acts(M, l);
