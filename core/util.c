@@ -213,6 +213,17 @@ static size_t status_kb(const char *key) {
 }
 size_t rss_bytes(void) { return status_kb("VmRSS:"); }
 size_t peak_rss_bytes(void) { return status_kb("VmHWM:"); }
+size_t mem_limit_bytes(void) {
+    const char *e = getenv("L4Q_MEM_LIMIT");
+    if (e && *e) {
+        char *end;
+        double v = strtod(e, &end);
+        if (end == e || *end || !(v > 0)) die_input("L4Q_MEM_LIMIT: expected a byte count, got '%s'", e);
+        return (size_t)v;
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGESIZE);
+    return pages > 0 && pg > 0 ? (size_t)pages * (size_t)pg : SIZE_MAX;
+}
 
 // The whole pages inside [p, p + bytes): [*a, *e).
 static void inner_pages(void *p, size_t bytes, uintptr_t *a, uintptr_t *e) {

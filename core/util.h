@@ -52,6 +52,8 @@ double now_sec(void);
 void cpu_model_name(char *out, size_t n); // /proc/cpuinfo "model name", or "unknown"
 size_t rss_bytes(void);      // current resident set
 size_t peak_rss_bytes(void); // VmHWM
+// The memory a run may plan for: physical RAM, or L4Q_MEM_LIMIT (bytes) when set.
+size_t mem_limit_bytes(void);
 // Memory malloc handed out (private anonymous pages): mem_release gives the whole pages
 // inside [p, p + bytes) back to the kernel (MADV_DONTNEED) — they read as zeros when next
 // touched and count in RSS only from then on — and returns the bytes released (0 for a

@@ -1,7 +1,7 @@
 # test_train.py — the trainer end to end: bit-identical determinism, exact resume
 # (20 straight steps == 10 + --resume + 10), NaN loss → failed run with the last good
 # checkpoint intact, --dry-run config, run.h5 layout (read with h5py), export round trip.
-import os, shutil, struct, tempfile, json
+import os, shutil, struct, subprocess, tempfile, json
 import h5py, numpy as np
 from testlib import check, run, data, done, L4Q, STORIES
 
@@ -137,5 +137,21 @@ check(p1.returncode == 0 and p2.returncode == 0 and np.array_equal(losses(os.pat
 p3 = tiny("no_tok", "", model=data("models/stories260K/stories260K.bin"))
 check(p3.returncode == 2 and "stories260K.bin: the model has no embedded tokenizer; set tokenizer: in the config" in p3.stderr,
       "config without tokenizer on a llama2.c model: one error line, exit 2", p3.stderr[-300:])
+# A final model that cannot fit is refused before training, not after it (L4Q_MEM_LIMIT
+# stands in for a machine too small for a 16-bit 7B base deployed as fp32).
+def limited(name, method, limit):
+    c = os.path.join(tmp, name + ".yaml")
+    open(c, "w").write(f"""{STORIES}method: {{ {method} }}
+train: {{ steps: 2, micro_batch: 2, seq_len: 32, checkpoint_every: 0 }}
+eval: {{ every: 0, val_batches: 1 }}
+""")
+    return subprocess.run([L4Q, "train", c, "--out", os.path.join(tmp, name)], capture_output=True, text=True,
+                          env=dict(os.environ, L4Q_MEM_LIMIT=str(limit)))
+p = limited("lora_big", "name: lora, rank: 2", 1_500_000)
+check(p.returncode == 2 and "needs 1.0 MB beside the 1.0 MB of weights held; the limit is 1.5 MB (L4Q_MEM_LIMIT)" in p.stderr
+      and not os.path.exists(os.path.join(tmp, "lora_big", "run.h5")),
+      "train: a deployed model beyond the memory limit is refused before training (exit 2, sizes named)", p.stderr[-400:])
+p = limited("l4q_small", "name: l4q, rank: 2, bits: 4, group_size: 32", 1_500_000)
+check(p.returncode == 0, "train: l4q's 4-bit deployed model fits the same limit", p.stderr[-300:])
 shutil.rmtree(tmp)
 done()
