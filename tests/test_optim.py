@@ -18,13 +18,15 @@ grads = [torch.randn(STEPS, n) * (0.1 + i) for i, (n, _, _) in enumerate(shapes)
 
 tmp = tempfile.mkdtemp(prefix="l4q_optim_")
 inp, outp = os.path.join(tmp, "in.txt"), os.path.join(tmp, "out.txt")
-for lr, b1, b2, eps, wd in [(1e-3, 0.9, 0.999, 1e-8, 0.01), (3e-2, 0.8, 0.95, 1e-6, 0.1)]:
+def write_input():  # the driver's input: tensors (n, decay, trainable, values) and each step's grads
     with open(inp, "w") as f:
         f.write(f"{len(shapes)} {STEPS}\n")
         for (n, dec, tr), v, g in zip(shapes, vals, grads):
             f.write(f"{n} {int(dec)} {int(tr)}\n" + " ".join(f"{x:.9g}" for x in v.tolist()) + "\n")
             if tr:
                 f.write(" ".join(f"{x:.9g}" for x in g.flatten().tolist()) + "\n")
+for lr, b1, b2, eps, wd in [(1e-3, 0.9, 0.999, 1e-8, 0.01), (3e-2, 0.8, 0.95, 1e-6, 0.1)]:
+    write_input()
     r = subprocess.run([DRIVER, "adamw", inp, outp, str(lr), str(b1), str(b2), str(eps), str(wd)],
                        capture_output=True, text=True)
     check(r.returncode == 0, f"driver runs (lr={lr})", r.stderr)
@@ -70,12 +72,7 @@ def widen(h):
     return torch.from_numpy((h.astype(np.uint32) << np.uint32(16)).view(np.float32).copy())
 
 lr, b1, b2, eps, wd, SEED = 1e-3, 0.9, 0.999, 1e-8, 0.01, 42
-with open(inp, "w") as f:
-    f.write(f"{len(shapes)} {STEPS}\n")
-    for (n, dec, tr), v, g in zip(shapes, vals, grads):
-        f.write(f"{n} {int(dec)} {int(tr)}\n" + " ".join(f"{x:.9g}" for x in v.tolist()) + "\n")
-        if tr:
-            f.write(" ".join(f"{x:.9g}" for x in g.flatten().tolist()) + "\n")
+write_input()
 r = subprocess.run([DRIVER, "adamw16", inp, outp, str(lr), str(b1), str(b2), str(eps), str(wd)], capture_output=True, text=True)
 check(r.returncode == 0, "driver runs (bf16 moments)", r.stderr)
 out = open(outp).read().split()
