@@ -4,10 +4,11 @@
 //
 //   build/bench/memtime METHOD [--model F | --dim D --hidden H --layers L --heads N
 //       --kv-heads K --vocab V [--tied 0|1] [--dtype bf16|f16]] [--tokens T] [--batch B] [--bits n]
-//       [--group g] [--rank r] [--steps S] [--tile ROWS] [--predict LAYERS]
+//       [--group g] [--rank r] [--steps S] [--tile ROWS] [--optim-state fp32|bf16] [--predict LAYERS]
 // Prints one JSON line: step time (median of S steps after one warm-up; S = 0: the one
-// first step, cold caches included), peak RSS, and the
-// seam's memory account. --dtype: the random weights (projections, embeddings) are held
+// first step, cold caches included), peak RSS, the RSS at the end of each phase of the
+// last step (after forward, head, backward, optimizer), and the seam's memory account
+// with the peak it predicts (mem_step_peak). --optim-state: AdamW's m, v (optim.h). --dtype: the random weights (projections, embeddings) are held
 // 16-bit. --predict LAYERS: no step; the memory account of the random model with LAYERS
 // layers, extrapolated from a one-layer build (for shapes that do not fit in memory).
 #include "baselines/baselines.h"
@@ -54,7 +55,7 @@ static ModelFile *random_model(Config c, int dt) {
 // plus (LAYERS − 1) × (one layer's seven projections + its two norms + one layer's
 // activations, the latter the difference between a two- and a one-layer lora build with a
 // small vocabulary, as activations do not depend on the method once something trains).
-static void predict(const char *method, const MethodCfg *m, Config c, int dt, int B, int T, int layers) {
+static void predict(const char *method, const MethodCfg *m, Config c, int dt, int B, int T, int layers, int odt) {
     c.n_layers = 1;
     ModelFile *mf = random_model(c, dt);
     Model *M = model_build(mf, m, B, T, 0);
@@ -68,6 +69,7 @@ static void predict(const char *method, const MethodCfg *m, Config c, int dt, in
     model_memory(M, &a);
     for (int i = 0; i < 7; i++) mem_add(&layer, &M->lin[i]->mem);
     int norms_train = M->rms_att.grad != NULL; // `full`
+    size_t act1 = M->act_bytes;
     model_free(M); model_file_free(mf);
     size_t act[2];
     MethodCfg lm;
@@ -86,11 +88,12 @@ static void predict(const char *method, const MethodCfg *m, Config c, int dt, in
     a.trainable_bytes += more * (layer.trainable_bytes + (norms_train ? norms : 0));
     a.grad_opt_bytes += more * (layer.grad_opt_bytes + (norms_train ? 3 * norms : 0));
     a.saved_bytes += more * (layer.saved_bytes + act[1] - act[0]);
-    size_t total = a.weight_bytes + a.trainable_bytes + a.grad_opt_bytes + a.saved_bytes + a.transient_peak;
-    printf("{\"method\":\"%s\",\"predicted\":true,\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,"
+    a.grad_opt_bytes = adamw_grad_opt_bytes(odt, a.trainable_bytes);
+    size_t total = mem_step_peak(&a, act1 + more * (act[1] - act[0]));
+    printf("{\"method\":\"%s\",\"predicted\":true,\"optim_state\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,"
            "\"bits\":%d,\"group\":%d,\"rank\":%d,\"weight_dtype\":\"%s\",\"weight_bytes\":%zu,\"trainable_bytes\":%zu,"
            "\"grad_optimizer_bytes\":%zu,\"saved_for_backward_bytes\":%zu,\"peak_transient_bytes\":%zu,\"total_bytes\":%zu}\n",
-           method, c.dim, c.hidden_dim, layers, T, B, m->bits, m->group_size, m->rank, dtype_name(dt), a.weight_bytes,
+           method, dtype_name(odt), c.dim, c.hidden_dim, layers, T, B, m->bits, m->group_size, m->rank, dtype_name(dt), a.weight_bytes,
            a.trainable_bytes, a.grad_opt_bytes, a.saved_bytes, a.transient_peak, total);
 }
 
@@ -101,7 +104,7 @@ int main(int argc, char **argv) {
     const char *method = argv[1], *model = NULL;
     Config c = {.dim = 4096, .hidden_dim = 11008, .n_layers = 1, .n_heads = 32, .n_kv_heads = 32,
                 .vocab_size = 512, .seq_len = 512, .shared_classifier = 1, .norm_eps = 1e-5f, .rope_theta = 10000};
-    int T = 512, B = 1, bits = 4, group = 128, rank = 16, steps = 3, tile = 0, wdt = DT_F32, pred = 0;
+    int T = 512, B = 1, bits = 4, group = 128, rank = 16, steps = 3, tile = 0, wdt = DT_F32, pred = 0, odt = DT_F32;
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i]; int v = atoi(argv[i + 1]);
         if (!strcmp(k, "--model")) model = argv[i + 1];
@@ -125,6 +128,10 @@ int main(int argc, char **argv) {
             else if (!strcmp(argv[i + 1], "f16")) wdt = DT_F16;
             else if (strcmp(argv[i + 1], "f32")) die_input("memtime: --dtype must be f32, bf16 or f16");
         }
+        else if (!strcmp(k, "--optim-state")) {
+            if (!strcmp(argv[i + 1], "bf16")) odt = DT_BF16;
+            else if (strcmp(argv[i + 1], "fp32")) die_input("memtime: --optim-state must be fp32 or bf16");
+        }
         else die_input("memtime: unknown option %s", k);
     }
     threads_init(0);
@@ -133,14 +140,14 @@ int main(int argc, char **argv) {
     method_defaults(&m, method);
     m.rank = rank; m.alpha = 2.0f * rank; m.bits = bits; m.group_size = group;
     if (tile > 0) m.tile_rows = tile;
-    if (pred > 0) { predict(method, &m, c, wdt, B, T, pred); return 0; }
+    if (pred > 0) { predict(method, &m, c, wdt, B, T, pred, odt); return 0; }
     double tl = now_sec();
     ModelFile *mf = model ? model_file_load(model) : random_model(c, wdt);
     tl = now_sec() - tl;
     Model *M = model_build(mf, &m, B, T, 0);
     Param *ps[4096];
     int np = model_params(M, ps, 4096);
-    AdamW *opt = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f);
+    AdamW *opt = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f, odt, 7);
     int *in = xmalloc((size_t)B * T * sizeof(int)), *tg = xmalloc((size_t)B * T * sizeof(int));
     Rng r;
     rng_seed(&r, 7);
@@ -149,14 +156,22 @@ int main(int argc, char **argv) {
     // a change can be attributed; each is the median over steps like the total.
     double *dt = xmalloc((size_t)(steps + 1) * 4 * sizeof(double));
     double *pf = dt + steps + 1, *ph = pf + steps + 1, *pb = ph + steps + 1;
+    size_t rss[4] = {0}; // after forward, head, backward, optimizer (the last step's)
     for (int s = 0; s <= steps; s++) {
         double t0 = now_sec();
         model_zero_grad(M);
         model_forward(M, in, B, T, 0);
+        rss[0] = rss_bytes();
         double t1 = now_sec();
         model_head(M, tg, NULL, 0, B * T, NULL, NULL, np > 0, 1.0f / (B * T));
+        rss[1] = rss_bytes();
         double t2 = now_sec();
-        if (np > 0) { model_backward(M, in, B, T); adamw_step(opt, ps, np, 1e-5f); }
+        if (np > 0) {
+            model_backward(M, in, B, T);
+            rss[2] = rss_bytes();
+            adamw_step(opt, ps, np, 1e-5f);
+            rss[3] = rss_bytes();
+        }
         dt[s] = now_sec() - t0;
         pf[s] = t1 - t0; ph[s] = t2 - t1; pb[s] = dt[s] - (t2 - t0);
     }
@@ -167,12 +182,15 @@ int main(int argc, char **argv) {
     qsort(pb + k0, steps, sizeof(double), cmp_d);
     MemAccount a;
     model_memory(M, &a);
-    printf("{\"method\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,\"bits\":%d,"
+    a.grad_opt_bytes = adamw_grad_opt_bytes(odt, a.trainable_bytes);
+    printf("{\"method\":\"%s\",\"optim_state\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,\"bits\":%d,"
            "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"step_min_s\":%.4f,\"forward_s\":%.4f,\"head_s\":%.4f,\"backward_s\":%.4f,\"tokens_per_s\":%.1f,\"peak_rss_bytes\":%zu,"
+           "\"rss_after_forward\":%zu,\"rss_after_head\":%zu,\"rss_after_backward\":%zu,\"rss_after_optimizer\":%zu,"
            "\"weight_bytes\":%zu,\"trainable_bytes\":%zu,\"grad_optimizer_bytes\":%zu,\"saved_for_backward_bytes\":%zu,"
-           "\"layer_saved_bytes\":%zu,\"peak_transient_bytes\":%zu,\"load_seconds\":%.1f}\n",
-           method, M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[med], dt[k0], pf[med], ph[med], pb[med],
-           B * T / dt[med], peak_rss_bytes(), a.weight_bytes, a.trainable_bytes, a.grad_opt_bytes,
-           a.saved_bytes, a.saved_bytes - (np > 0 ? M->act_bytes : 0), a.transient_peak, tl);
+           "\"layer_saved_bytes\":%zu,\"peak_transient_bytes\":%zu,\"account_peak_bytes\":%zu,\"load_seconds\":%.1f}\n",
+           method, dtype_name(odt), M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[med], dt[k0], pf[med], ph[med], pb[med],
+           B * T / dt[med], peak_rss_bytes(), rss[0], rss[1], rss[2], rss[3], a.weight_bytes, a.trainable_bytes, a.grad_opt_bytes,
+           a.saved_bytes, a.saved_bytes - (np > 0 ? M->act_bytes : 0), a.transient_peak,
+           mem_step_peak(&a, M->act_bytes), tl);
     return 0;
 }

@@ -215,6 +215,7 @@ static void read_method(RunConfig *c, YNode *root) {
 // ---- the whole config ----------------------------------------------------------------
 static const char *const FORMATS[] = {"text", "alpaca", NULL};
 static const char *const SCHEDULES[] = {"constant", "cosine", NULL};
+static const char *const OPTIM_STATES[] = {"fp32", "bf16", NULL};
 
 // Shortest decimal that reads back to the same double, so the dump is exact and tidy.
 static void fmt_num(char *buf, size_t n, double x) {
@@ -303,6 +304,7 @@ static YNode *build_resolved(const RunConfig *c) {
     put_num(t, "beta1", c->train.beta1);
     put_num(t, "beta2", c->train.beta2);
     put_num(t, "eps", c->train.eps);
+    if (c->train.optim_state != DT_F32) put_str(t, "optim_state", dtype_name(c->train.optim_state)); // run ids of fp32 runs stay
     put_int(t, "checkpoint_every", c->train.checkpoint_every);
     y_map_put(r, "train", t);
 
@@ -376,6 +378,7 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
     c->train.beta1 = get_num(&t, "beta1", 0.9, 0, 0, 1, 1);
     c->train.beta2 = get_num(&t, "beta2", 0.999, 0, 0, 1, 1);
     c->train.eps = get_num(&t, "eps", 1e-8, 0, 1, NAN, 0);
+    c->train.optim_state = !strcmp(get_choice(&t, "optim_state", "fp32", OPTIM_STATES), "bf16") ? DT_BF16 : DT_F32;
     c->train.checkpoint_every = get_int(&t, "checkpoint_every", 0, 0, LONG_MAX);
     check_unused(&t);
 

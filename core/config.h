@@ -13,7 +13,7 @@
 //   train:  steps 200, micro_batch 8, accum 1, seq_len 0 (= the model's), lr 1e-4,
 //           schedule cosine, warmup 0.1, weight_decay 0.01, clip 1.0, seed 0,
 //           threads 0 (= keep --threads / L4Q_THREADS), beta1 0.9, beta2 0.999, eps 1e-8,
-//           checkpoint_every 0 (= only the final checkpoint)
+//           optim_state fp32 (or bf16), checkpoint_every 0 (= only the final checkpoint)
 //   eval:   every 50 (0 = only at the end), tasks [] (validation loss only),
 //           val_batches 0 (= all validation windows), limit 0 (= all task examples),
 //           limits {} (per task or group, e.g. {tinystories: 0, blimp: 150}; wins over limit)
@@ -60,6 +60,7 @@ typedef struct {
         uint64_t seed;
         int threads;
         double beta1, beta2, eps;
+        int optim_state;    // DT_F32 | DT_BF16: AdamW's m, v (core/optim.h)
         long checkpoint_every;
     } train;
     struct {

@@ -91,16 +91,19 @@ static void l4q_merge_rows(const L4qLinear *l, size_t row0, int nr, float *W) {
 // quantized while still in cache, so W0 is read once per pass.
 //   Forward (Gt NULL): the quantized rows go to Wq (t×in).
 //   Backward (Gt = the same rows of G = ∂L/∂Wq, Wq NULL): each block is merged into a
-//   per-thread scratch of L4Q_MR rows instead — the tile buffer holds G — ds, db accumulate
-//   (in double: a group can hold a whole row) and Gt becomes M⊙G in place.
+//   per-thread scratch of L4Q_MR rows instead (thread k's at scratch + k·L4Q_MR·in; the
+//   caller allocates them with the tile, so worker threads never allocate — freed blocks in
+//   their malloc arenas were not reused and grew the resident set ~27 MB per 7B layer) —
+//   the tile buffer holds G — ds, db accumulate (in double: a group can hold a whole row)
+//   and Gt becomes M⊙G in place.
 // Rows own their groups, so the block loop has no races.
-static void l4q_quant_rows(const L4qLinear *l, int r0, int t, float *Gt, float *Wq) {
+static void l4q_quant_rows(const L4qLinear *l, int r0, int t, float *Gt, float *Wq, float *scratch_all) {
     const QuantSpec *q = &l->q;
     const float qn = (float)q->qn, qp = (float)q->qp;
     size_t in = (size_t)q->in;
     #pragma omp parallel
     {
-        float *scratch = Gt ? xmalloc(L4Q_MR * in * sizeof(float)) : NULL;
+        float *scratch = Gt ? scratch_all + (size_t)omp_get_thread_num() * L4Q_MR * in : NULL;
         #pragma omp for schedule(static)
         for (int i0 = 0; i0 < t; i0 += L4Q_MR) {
             int nr = t - i0 < L4Q_MR ? t - i0 : L4Q_MR;
@@ -132,7 +135,6 @@ static void l4q_quant_rows(const L4qLinear *l, int r0, int t, float *Gt, float *
                 }
             }
         }
-        free(scratch);
     }
 }
 
@@ -143,7 +145,7 @@ static void l4q_forward(Linear *L, const float *X, float *Y, int N) {
     mem_transient(&L->mem, (size_t)tile * in * sizeof(float));
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
-        l4q_quant_rows(l, r0, t, NULL, Wt);
+        l4q_quant_rows(l, r0, t, NULL, Wt, NULL);
         // Y[:, r0:r0+t] = X·Wq_tileᵀ (ldc = out writes the tile's columns in place)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
     }
@@ -153,18 +155,18 @@ static void l4q_forward(Linear *L, const float *X, float *Y, int N) {
 static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     L4qLinear *l = (L4qLinear *)L;
     int in = L->in, out = L->out, tile = l->tile, r = l->A->shape[0];
-    size_t tb = (size_t)tile * in * sizeof(float);
-    float *T = xmalloc(tb);
-    mem_transient(&L->mem, tb + (size_t)omp_get_max_threads() * L4Q_MR * in * sizeof(float));
+    size_t tb = (size_t)tile * in * sizeof(float), sb = (size_t)omp_get_max_threads() * L4Q_MR * in * sizeof(float);
+    float *T = xmalloc(tb + sb), *scratch = T + (size_t)tile * in;
+    mem_transient(&L->mem, tb + sb);
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
         if (dX) { // dX += dY[:, r0:r0+t]·Wq_tile
-            l4q_quant_rows(l, r0, t, NULL, T);
+            l4q_quant_rows(l, r0, t, NULL, T, NULL);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, T, in, 1.0f, dX, in);
         }
         // G_tile = dY[:, r0:r0+t]ᵀ·X, summed over all N tokens, into the same buffer
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, in, N, 1.0f, dY + r0, out, X, in, 0.0f, T, in);
-        l4q_quant_rows(l, r0, t, T, NULL); // ds, db; T → M⊙G
+        l4q_quant_rows(l, r0, t, T, NULL, scratch); // ds, db; T → M⊙G
         // dB[r0:r0+t] += α·(M⊙G)_tile·Aᵀ
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, r, in, l->alpha, T, in, l->A->data, in,
                     1.0f, l->B->grad + (size_t)r0 * r, r);

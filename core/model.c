@@ -241,12 +241,41 @@ static void lin_bwd(Linear *L, const float *X, const float *dY, float *dX, int n
     L->ops->backward(L, X, dY, dX, n);
 }
 
+static size_t grad_bytes(Model *M) {
+    Param *ps[4096];
+    int n = model_params(M, ps, 4096);
+    size_t b = 0;
+    for (int i = 0; i < n && i < 4096; i++) b += ps[i]->n * sizeof(float);
+    return b;
+}
+
+// Layer l's activations (rows [0, R)) are dead once its backward is done (the next
+// forward rewrites them before reading). Releases up to `want` bytes of them, largest
+// slabs first, and returns the bytes released: backward releases as much as the gradients
+// it writes take, so they fit in memory the activations no longer need instead of adding
+// to the peak, while the next forward re-faults only that much (re-faulting costs about
+// 0.5 s/GB, so releasing every activation would slow small models' steps by ~15%). With
+// gradient accumulation each micro-batch releases as much again: still ∝ gradient bytes.
+static size_t release_layer(Model *M, int l, int R, size_t want) {
+    const Config *c = &M->c;
+    Acts a = layer_acts(M, l);
+    size_t D = c->dim, kv = proj_dims_kv(c), Hd = c->hidden_dim, got = 0;
+    struct { float *p; size_t n; } s[] = {{a.h1, Hd}, {a.h3, Hd}, {a.hg, Hd}, {a.x, D}, {a.xn1, D}, {a.q, D},
+                                          {a.ao, D}, {a.xmid, D}, {a.xn2, D}, {a.k, kv}, {a.v, kv}};
+    for (size_t i = 0; i < sizeof s / sizeof *s && got < want; i++) {
+        size_t b = (size_t)R * s[i].n * sizeof(float);
+        got += mem_release(s[i].p, b < want - got ? b : want - got);
+    }
+    return got;
+}
+
 void model_backward(Model *M, const int *tokens, int B, int T) {
     const Config *c = &M->c;
     struct ModelScratch *S = (struct ModelScratch *)M->scratch;
     Grads *g = &S->g;
     int D = c->dim, hs = D / c->n_heads, kv = proj_dims_kv(c), Hd = c->hidden_dim, R = B * T, L = c->n_layers;
     size_t cap = (size_t)M->maxB * M->maxT;
+    size_t owed = grad_bytes(M); // activation bytes to release for the gradients (release_layer)
     memset(g->dx, 0, (size_t)R * D * sizeof(float));
     rmsnorm_backward(g->dx, M->rms_final.grad, g->dxf, M->x + L * cap * D, M->rms_final.data, M->rf, R, D);
     for (int l = L - 1; l >= 0; l--) {
@@ -275,6 +304,7 @@ void model_backward(Model *M, const int *tokens, int B, int T) {
         lin_bwd(LIN(l, P_K), a.xn1, g->dk, g->dxn, R);
         lin_bwd(LIN(l, P_V), a.xn1, g->dv, g->dxn, R);
         rmsnorm_backward(g->dx, M->rms_att.grad ? M->rms_att.grad + l * D : NULL, g->dxn, a.x, M->rms_att.data + l * D, a.r1, R, D);
+        if (owed) owed -= release_layer(M, l, R, owed);
     }
     if (M->tok_emb.grad) embedding_backward(M->tok_emb.grad, g->dx, tokens, R, D);
 }
@@ -306,10 +336,13 @@ int model_params(Model *M, Param **out, int max) {
     for (int j = 0; j < M->head->n_params; j++) n = add_param(out, n, max, M->head->params[j]);
     return n;
 }
+// Released rather than written: a gradient then costs memory only from backward, where
+// it is first written, to the optimizer step — not at the end of forward, where the
+// activations peak (model_backward releases activations to make room for it).
 void model_zero_grad(Model *M) {
     Param *ps[4096];
     int n = model_params(M, ps, 4096);
-    for (int i = 0; i < n && i < 4096; i++) memset(ps[i]->grad, 0, ps[i]->n * sizeof(float));
+    for (int i = 0; i < n && i < 4096; i++) mem_zero(ps[i]->grad, ps[i]->n * sizeof(float));
 }
 void model_memory(Model *M, MemAccount *acc) {
     memset(acc, 0, sizeof *acc);
@@ -324,4 +357,8 @@ void model_memory(Model *M, MemAccount *acc) {
     }
     Param *ps[1];
     if (model_params(M, ps, 1) > 0) acc->saved_bytes += M->act_bytes;
+}
+size_t mem_step_peak(const MemAccount *a, size_t act_bytes) {
+    size_t grads = a->trainable_bytes; // fp32, one per trainable value: trainable + state = grad_opt_bytes
+    return a->weight_bytes + a->grad_opt_bytes + a->saved_bytes + a->transient_peak + (grads > act_bytes ? grads - act_bytes : 0);
 }

@@ -106,9 +106,12 @@ double model_head(Model *M, const int *targets, const float *w, int row0, int n,
                   float *logprob, int *greedy, int backward, float loss_scale);
 // Full logits of one row (generation).
 void model_logits_row(Model *M, int row, float *out);
-// Backward through the stack after model_head(backward=1) on all rows.
+// Backward through the stack after model_head(backward=1) on all rows. As it goes it
+// releases as many bytes of the finished layers' activations as the gradients take
+// (core/model.c release_layer): they read as zeros until the next forward rewrites them.
 void model_backward(Model *M, const int *tokens, int B, int T);
-// The input X (rows × in) that projection p of layer l saw in the last forward
+// The input X (rows × in) that projection p of layer l saw in the last forward (until a
+// model_backward, which may release it)
 // (q,k,v: normed x; o: attention output; gate,up: normed x; down: SwiGLU output).
 const float *model_proj_input(Model *M, int l, int p);
 // d loss / d (embedding output) after model_backward: R×dim.
@@ -116,3 +119,8 @@ const float *model_input_grad(Model *M);
 int model_params(Model *M, Param **out, int max); // trainable ones
 void model_zero_grad(Model *M);
 void model_memory(Model *M, MemAccount *acc);     // sum over layers (+ embeddings etc.)
+// The peak RSS of a training step that account `a` predicts: everything it holds, except
+// that the gradients (trainable_bytes of fp32; the rest of grad_opt_bytes is optimizer
+// state) are written only in backward, into memory of the model's activations (act_bytes,
+// part of saved_bytes) that backward has released, so only what exceeds those counts.
+size_t mem_step_peak(const MemAccount *a, size_t act_bytes);

@@ -2,27 +2,36 @@
 // independent, so results do not depend on the thread count); the only reduction (the
 // gradient norm) is done in fixed-size blocks summed in a fixed order for the same reason.
 #include "optim.h"
+#include "half.h"
 #include "util.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-AdamW *adamw_new(Param **ps, int n, float beta1, float beta2, float eps, float weight_decay) {
+AdamW *adamw_new(Param **ps, int n, float beta1, float beta2, float eps, float weight_decay, int state_dtype,
+                 uint64_t seed) {
+    if (state_dtype != DT_F32 && state_dtype != DT_BF16) die_internal("adamw: state dtype %d", state_dtype);
     AdamW *o = xcalloc(1, sizeof *o);
     o->beta1 = beta1; o->beta2 = beta2; o->eps = eps; o->weight_decay = weight_decay;
+    o->state_dtype = state_dtype; o->seed = seed;
     o->n = n;
     o->m = xcalloc((size_t)n, sizeof *o->m);
     o->v = xcalloc((size_t)n, sizeof *o->v);
     o->sizes = xcalloc((size_t)n, sizeof *o->sizes);
+    size_t es = dtype_bytes(state_dtype);
     for (int i = 0; i < n; i++) {
         if (!ps[i]->grad) continue;
         o->sizes[i] = ps[i]->n;
-        o->m[i] = xmalloc_aligned(ps[i]->n * sizeof(float));
-        o->v[i] = xmalloc_aligned(ps[i]->n * sizeof(float));
-        o->state_bytes += 2 * ps[i]->n * sizeof(float);
+        o->m[i] = xmalloc_aligned(ps[i]->n * es); // zeroed (bf16 0 is all-zero bits too)
+        o->v[i] = xmalloc_aligned(ps[i]->n * es);
+        o->state_bytes += 2 * ps[i]->n * es;
     }
     return o;
+}
+
+size_t adamw_grad_opt_bytes(int state_dtype, size_t trainable_bytes) {
+    return trainable_bytes + 2 * (trainable_bytes / sizeof(float)) * dtype_bytes(state_dtype);
 }
 
 static void check_same(const AdamW *o, Param **ps, int n) {
@@ -32,35 +41,50 @@ static void check_same(const AdamW *o, Param **ps, int n) {
             die_internal("adamw: param %d (%s) changed since the optimizer was built", i, ps[i]->name);
 }
 
+// The per-step scalars, as torch computes them: in double on the Python side, then used as
+// float32 scalars by the tensor kernels.
+typedef struct { float step_size, bc2_sqrt, decay_mul, w1, b2, w2, eps; int decay; } Coef;
+
+// One element in torch's float32 arithmetic: returns the new x, updates *m and *v.
+static inline float adam_elem(float x, float g, float *m, float *v, const Coef *k) {
+    if (k->decay) x *= k->decay_mul;
+    float mj = *m + k->w1 * (g - *m); // torch.lerp with weight < 0.5: m + w·(g − m)
+    float vj = *v * k->b2;
+    vj = vj + k->w2 * g * g;
+    float denom = sqrtf(vj) / k->bc2_sqrt + k->eps;
+    *m = mj; *v = vj;
+    return x + k->step_size * mj / denom;
+}
+
 void adamw_step(AdamW *o, Param **ps, int n, float lr) {
     check_same(o, ps, n);
     o->t++;
-    // Scalars as torch computes them: in double on the Python side, then used as float32
-    // scalars by the tensor kernels.
     double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
     double bc2 = 1.0 - pow((double)o->beta2, (double)o->t);
-    const float step_size = (float)(-((double)lr / bc1));
-    const float bc2_sqrt = (float)sqrt(bc2);
-    const float decay_mul = (float)(1.0 - (double)lr * (double)o->weight_decay);
-    const float w1 = (float)(1.0 - (double)o->beta1), b2 = o->beta2, w2 = (float)(1.0 - (double)o->beta2);
-    const float eps = o->eps;
+    Coef k = {.step_size = (float)(-((double)lr / bc1)), .bc2_sqrt = (float)sqrt(bc2),
+              .decay_mul = (float)(1.0 - (double)lr * (double)o->weight_decay), .w1 = (float)(1.0 - (double)o->beta1),
+              .b2 = o->beta2, .w2 = (float)(1.0 - (double)o->beta2), .eps = o->eps};
     for (int i = 0; i < n; i++) {
         Param *p = ps[i];
         if (!p->grad) continue;
-        float *x = p->data, *g = p->grad, *m = o->m[i], *v = o->v[i];
-        const int decay = p->decay && o->weight_decay != 0.0f;
+        float *x = p->data, *g = p->grad;
+        k.decay = p->decay && o->weight_decay != 0.0f;
         const long long N = (long long)p->n;
+        if (o->state_dtype == DT_F32) {
+            float *m = o->m[i], *v = o->v[i];
+            #pragma omp parallel for schedule(static) if (N > 32768)
+            for (long long j = 0; j < N; j++) x[j] = adam_elem(x[j], g[j], &m[j], &v[j], &k);
+            continue;
+        }
+        uint16_t *m = o->m[i], *v = o->v[i];
+        const uint64_t key = mix64(o->seed ^ mix64(((uint64_t)o->t << 20) + (uint64_t)i));
         #pragma omp parallel for schedule(static) if (N > 32768)
         for (long long j = 0; j < N; j++) {
-            float xj = x[j];
-            if (decay) xj *= decay_mul;
-            // torch.lerp with weight < 0.5: m + w·(g − m)
-            float mj = m[j] + w1 * (g[j] - m[j]);
-            float vj = v[j] * b2;
-            vj = vj + w2 * g[j] * g[j];
-            float denom = sqrtf(vj) / bc2_sqrt + eps;
-            x[j] = xj + step_size * mj / denom;
-            m[j] = mj; v[j] = vj;
+            float mj = bf16_to_f32(m[j]), vj = bf16_to_f32(v[j]);
+            x[j] = adam_elem(x[j], g[j], &mj, &vj, &k);
+            uint64_t r = mix64(key + (uint64_t)j);
+            m[j] = f32_to_bf16_sr(mj, (uint32_t)r);
+            v[j] = f32_to_bf16_sr(vj, (uint32_t)(r >> 16));
         }
     }
 }
@@ -72,18 +96,20 @@ void adamw_free(AdamW *o) {
     free(o);
 }
 
-static const char ADAM_MAGIC[8] = {'L', '4', 'Q', 'A', 'D', 'A', 'M', '1'};
+// The state dtype is in the magic: fp32 files are what they always were.
+static const char ADAM_MAGIC[8] = {'L', '4', 'Q', 'A', 'D', 'A', 'M', '1'}, ADAM_MAGIC_BF16[8] = {'L', '4', 'Q', 'A', 'D', 'A', 'M', 'B'};
 static void wr(const void *p, size_t sz, size_t cnt, FILE *f) {
     fwrite(p, sz, cnt, f); // the caller checks the stream once at the end (ferror/fclose)
 }
 void adamw_save(const AdamW *o, Param **ps, int n, FILE *f) {
     check_same(o, ps, n);
-    wr(ADAM_MAGIC, 1, 8, f);
+    wr(o->state_dtype == DT_BF16 ? ADAM_MAGIC_BF16 : ADAM_MAGIC, 1, 8, f);
     int64_t t = o->t;
     int32_t cnt = 0;
     for (int i = 0; i < n; i++) cnt += o->m[i] != NULL;
     wr(&t, sizeof t, 1, f);
     wr(&cnt, sizeof cnt, 1, f);
+    size_t es = dtype_bytes(o->state_dtype);
     for (int i = 0; i < n; i++) {
         if (!o->m[i]) continue;
         char name[64] = {0};
@@ -91,8 +117,8 @@ void adamw_save(const AdamW *o, Param **ps, int n, FILE *f) {
         uint64_t sz = o->sizes[i];
         wr(name, 1, sizeof name, f);
         wr(&sz, sizeof sz, 1, f);
-        wr(o->m[i], sizeof(float), sz, f);
-        wr(o->v[i], sizeof(float), sz, f);
+        wr(o->m[i], es, sz, f);
+        wr(o->v[i], es, sz, f);
     }
 }
 void adamw_load(AdamW *o, Param **ps, int n, FILE *f, const char *what) {
@@ -101,9 +127,15 @@ void adamw_load(AdamW *o, Param **ps, int n, FILE *f, const char *what) {
     int64_t t;
     int32_t cnt, want = 0;
     for (int i = 0; i < n; i++) want += o->m[i] != NULL;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, ADAM_MAGIC, 8)) die_input("%s: not an AdamW state (bad magic)", what);
+    int bf16 = o->state_dtype == DT_BF16;
+    if (fread(magic, 1, 8, f) != 8) memset(magic, 0, 8);
+    if (!memcmp(magic, bf16 ? ADAM_MAGIC : ADAM_MAGIC_BF16, 8))
+        die_input("%s: the AdamW state holds %s moments but train.optim_state is %s", what, bf16 ? "fp32" : "bf16",
+                  bf16 ? "bf16" : "fp32");
+    if (memcmp(magic, bf16 ? ADAM_MAGIC_BF16 : ADAM_MAGIC, 8)) die_input("%s: not an AdamW state (bad magic)", what);
     if (fread(&t, sizeof t, 1, f) != 1 || fread(&cnt, sizeof cnt, 1, f) != 1 || t < 0) die_input("%s: truncated AdamW state", what);
     if (cnt != want) die_input("%s: AdamW state has %d trainable tensors, the model has %d", what, cnt, want);
+    size_t es = dtype_bytes(o->state_dtype);
     for (int i = 0; i < n; i++) {
         if (!o->m[i]) continue;
         char name[64];
@@ -114,10 +146,24 @@ void adamw_load(AdamW *o, Param **ps, int n, FILE *f, const char *what) {
         if (strncmp(name, ps[i]->name, 63) || sz != o->sizes[i])
             die_input("%s: AdamW state tensor '%s' (%llu) does not match '%s' (%zu)", what, name,
                       (unsigned long long)sz, ps[i]->name, o->sizes[i]);
-        if (fread(o->m[i], sizeof(float), sz, f) != sz || fread(o->v[i], sizeof(float), sz, f) != sz)
+        if (fread(o->m[i], es, sz, f) != sz || fread(o->v[i], es, sz, f) != sz)
             die_input("%s: truncated AdamW state", what);
     }
     o->t = t;
+}
+
+long adamw_first_nonfinite(const AdamW *o, int i, const char **which) {
+    void *mv[2] = {o->m[i], o->v[i]};
+    static const char *const names[2] = {" (AdamW first moment)", " (AdamW second moment)"};
+    for (int k = 0; k < 2 && mv[k]; k++) {
+        size_t n = o->sizes[i], e = n;
+        if (o->state_dtype == DT_F32) {
+            const float *p = mv[k];
+            for (e = 0; e < n && isfinite(p[e]); e++) {}
+        } else e = half_first_nonfinite(o->state_dtype, mv[k], n);
+        if (e < n) { *which = names[k]; return (long)e; }
+    }
+    return -1;
 }
 
 // ---- clipping --------------------------------------------------------------------------

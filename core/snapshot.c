@@ -54,3 +54,11 @@ ModelFile *model_deployed(Model *M) {
     free(head);
     return mf;
 }
+
+size_t model_deployed_bytes(const Model *M) {
+    const Config *c = &M->c;
+    size_t V = (size_t)c->vocab_size, D = (size_t)c->dim, L = (size_t)c->n_layers, b = 0;
+    for (size_t i = 0; i < L * N_LAYER_PROJ; i++)
+        if (!strcmp(M->lin[i]->form, "fp32")) b += (size_t)M->lin[i]->out * (size_t)M->lin[i]->in * sizeof(float);
+    return b + (V * D + 2 * L * D + D + (c->shared_classifier ? 0 : V * D)) * sizeof(float);
+}

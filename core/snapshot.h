@@ -13,3 +13,8 @@
 // wcls when it is still the shared embedding). method/form: labels for the header.
 // The ModelFile owns copies of everything; tok is NULL (the caller passes its tokenizer).
 ModelFile *model_deployed(Model *M);
+
+// A lower bound on what model_deployed(M) allocates: projections deployed as fp32 (out×in
+// floats each, whatever W0's dtype: there is no 16-bit deploy form yet), the fp32
+// embeddings, norms and folded head. Quantized forms count as nothing (they are small).
+size_t model_deployed_bytes(const Model *M);

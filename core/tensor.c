@@ -34,7 +34,7 @@ void param_widen(Param *p) {
 }
 void param_make_trainable(Param *p) {
     param_widen(p);
-    if (!p->grad) p->grad = xmalloc_aligned(p->n * sizeof(float));
+    if (!p->grad) p->grad = xmalloc_aligned_lazy(p->n * sizeof(float)); // resident from backward on (model_zero_grad)
 }
 void param_rows(const Param *p, int r0, int t, float *dst) {
     size_t cols = (size_t)p->shape[1], n = (size_t)t * cols;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -152,11 +153,23 @@ void *xrealloc(void *p, size_t n) {
     return p;
 }
 char *xstrdup(const char *s) { size_t n = strlen(s) + 1; return memcpy(xmalloc(n), s, n); }
-void *xmalloc_aligned(size_t n) {
+static void *aligned_raw(size_t n, size_t *r) {
     void *p = NULL;
-    size_t r = (n + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, r ? r : 64)) die_internal("out of memory allocating %zu bytes", n);
-    memset(p, 0, r ? r : 64);
+    *r = (n + 63) & ~(size_t)63;
+    if (!*r) *r = 64;
+    if (posix_memalign(&p, 64, *r)) die_internal("out of memory allocating %zu bytes", n);
+    return p;
+}
+void *xmalloc_aligned(size_t n) {
+    size_t r;
+    void *p = aligned_raw(n, &r);
+    memset(p, 0, r);
+    return p;
+}
+void *xmalloc_aligned_lazy(size_t n) {
+    size_t r;
+    void *p = aligned_raw(n, &r);
+    mem_zero(p, r);
     return p;
 }
 
@@ -254,6 +267,41 @@ static size_t status_kb(const char *key) {
 }
 size_t rss_bytes(void) { return status_kb("VmRSS:"); }
 size_t peak_rss_bytes(void) { return status_kb("VmHWM:"); }
+size_t mem_limit_bytes(void) {
+    const char *e = getenv("L4Q_MEM_LIMIT");
+    if (e && *e) {
+        char *end;
+        double v = strtod(e, &end);
+        if (end == e || *end || !(v > 0)) die_input("L4Q_MEM_LIMIT: expected a byte count, got '%s'", e);
+        return (size_t)v;
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGESIZE);
+    return pages > 0 && pg > 0 ? (size_t)pages * (size_t)pg : SIZE_MAX;
+}
+
+// The whole pages inside [p, p + bytes): [*a, *e).
+static void inner_pages(void *p, size_t bytes, uintptr_t *a, uintptr_t *e) {
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    *a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
+    *e = ((uintptr_t)p + bytes) & ~(pg - 1);
+    if (*e < *a) *e = *a;
+}
+size_t mem_release(void *p, size_t bytes) {
+    uintptr_t a, e;
+    inner_pages(p, bytes, &a, &e);
+    if (e == a || madvise((void *)a, e - a, MADV_DONTNEED)) return 0;
+    return e - a;
+}
+void mem_zero(void *p, size_t bytes) {
+    uintptr_t a, e, s = (uintptr_t)p;
+    inner_pages(p, bytes, &a, &e);
+    if (e - a < ((size_t)64 << 10) || madvise((void *)a, e - a, MADV_DONTNEED)) { // small: a syscall costs more
+        memset(p, 0, bytes);
+        return;
+    }
+    memset(p, 0, a - s);
+    memset((void *)e, 0, s + bytes - e);
+}
 
 static int n_threads = 1;
 void threads_init(int requested) {
@@ -270,12 +318,7 @@ void threads_init(int requested) {
 }
 int threads_count(void) { return n_threads; }
 
-static uint64_t splitmix(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+static uint64_t splitmix(uint64_t *x) { return mix64(*x += 0x9e3779b97f4a7c15ULL); }
 void rng_seed(Rng *r, uint64_t seed) { for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed); }
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 uint64_t rng_u64(Rng *r) {

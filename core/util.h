@@ -43,6 +43,9 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 void *xmalloc_aligned(size_t n); // 64-byte aligned, zeroed; free with free()
+// The same, zeroed with mem_zero (below): its whole pages count in RSS only once written —
+// for buffers first written long after they are allocated (gradients).
+void *xmalloc_aligned_lazy(size_t n);
 
 // Whole file into memory (NUL-terminated). Missing/unreadable file → die_input.
 char *read_file(const char *path, size_t *len);
@@ -65,6 +68,15 @@ double now_sec(void);
 void cpu_model_name(char *out, size_t n); // /proc/cpuinfo "model name", or "unknown"
 size_t rss_bytes(void);      // current resident set
 size_t peak_rss_bytes(void); // VmHWM
+// The memory a run may plan for: physical RAM, or L4Q_MEM_LIMIT (bytes) when set.
+size_t mem_limit_bytes(void);
+// Memory malloc handed out (private anonymous pages): mem_release gives the whole pages
+// inside [p, p + bytes) back to the kernel (MADV_DONTNEED) — they read as zeros when next
+// touched and count in RSS only from then on — and returns the bytes released (0 for a
+// range under one page). mem_zero is memset(p, 0, bytes) that releases those whole pages
+// instead of writing them (exactly the same contents afterwards).
+size_t mem_release(void *p, size_t bytes);
+void mem_zero(void *p, size_t bytes);
 
 // Process start (every executable's main calls it first): OPENBLAS_CORETYPE=SkylakeX
 // when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (README "Build and test"), and a short
@@ -80,6 +92,13 @@ int threads_count(void);
 // Deterministic RNG (splitmix64 seeding + xoshiro256**): same seed ⇒ same stream.
 typedef struct { uint64_t s[4]; } Rng;
 void rng_seed(Rng *r, uint64_t seed);
+// splitmix64's output function: a well-mixed value from a counter, for random streams
+// indexed by position (the same for any thread count).
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 uint64_t rng_u64(Rng *r);
 float rng_uniform(Rng *r); // [0,1)
 float rng_normal(Rng *r);

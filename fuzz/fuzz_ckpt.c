@@ -3,6 +3,8 @@
 // a checkpoint holds only tensor names, counts and values, so random weights serve here.
 // Inputs whose last byte is odd are resealed (their SHA-256 trailer, which holds that byte,
 // recomputed) before loading, so the fuzzer also reaches the parser behind the checksum.
+// An input holding the bf16 AdamW magic is read by an optimizer with bf16 moments
+// (train.optim_state), others by fp32.
 #include "checkpoint.h"
 #include "fuzz.h"
 #include "methods.h"
@@ -14,7 +16,7 @@
 
 static Param *ps[512];
 static int np;
-static AdamW *opt;
+static AdamW *opt[2];
 static ModelFile *mf; // kept (reachable) for the life of the process
 static Model *M;
 
@@ -29,7 +31,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     mc.rank = 2;
     M = model_build(mf, &mc, 1, 8, 0);
     np = model_params(M, ps, 512);
-    opt = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f);
+    opt[0] = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f, DT_F32, 0);
+    opt[1] = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f, DT_BF16, 0);
     return 0;
 }
 
@@ -41,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(copy);
     FUZZ_GUARDED({
         Rng a, b;
-        trainstate_load(p, ps, np, opt, &a, &b);
+        trainstate_load(p, ps, np, opt[memmem(data, size, "L4QADAMB", 8) != NULL], &a, &b);
     });
     return 0;
 }

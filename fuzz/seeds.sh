@@ -57,6 +57,8 @@ eval: { every: 2, val_batches: 1 }
 Y
 build/l4q train "$W/lora.yaml" --out "$W/lora" --stop-at 2 >/dev/null || true
 cp "$W/lora/ckpt.bin" "$OUT/ckpt/"
+build/l4q train "$W/lora.yaml" --out "$W/lora16" --set train.optim_state=bf16 --stop-at 2 >/dev/null || true
+cp "$W/lora16/ckpt.bin" "$OUT/ckpt/ckpt_bf16_state.bin"
 cp "$W/lora/run.h5" "$OUT/runlog/"
 cp "$D"/corrupt/*.h5 "$OUT/runlog/" 2>/dev/null || true
 

@@ -179,6 +179,7 @@ static void write_memory(Trainer *t) {
     if (!t->lead) return;
     MemAccount acc;
     model_memory(t->M, &acc);
+    acc.grad_opt_bytes = adamw_grad_opt_bytes(t->opt->state_dtype, acc.trainable_bytes);
     runlog_memory(t->log, &acc, peak_rss_bytes());
     printf("memory: weights %.2f MB  trainable %.2f MB  grad+optimizer %.2f MB  saved for backward %.2f MB  "
            "peak transient %.2f MB  peak RSS %.1f MB\n",
@@ -223,9 +224,20 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.val = data_load(cfg, tk, t.T, SPLIT_VAL);
     method_prepare(t.mf, &cfg->method, tk, t.T); // model-level passes (GPTQ)
     t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
+    // The final evaluation and final.l4qz need the deployed model beside this one: refuse now
+    // what could only fail after the whole training (a 16-bit 7B base deploys as 26 GB fp32).
+    MemAccount acc;
+    model_memory(t.M, &acc);
+    size_t dep_bytes = model_deployed_bytes(t.M), limit = mem_limit_bytes();
+    if (acc.weight_bytes + dep_bytes > limit)
+        die_input("%s: the run's final model (deployed form, written as final.l4qz and evaluated) needs %.1f MB beside the "
+                  "%.1f MB of weights held; the limit is %.1f MB (%s). Projections deploy as fp32 under method '%s'; a "
+                  "quantizing method (e.g. l4q) deploys small", cfg->model, dep_bytes / 1e6, acc.weight_bytes / 1e6, limit / 1e6,
+                  getenv("L4Q_MEM_LIMIT") ? "L4Q_MEM_LIMIT" : "physical memory", cfg->method.name);
     t.np = model_params(t.M, t.ps, MAX_PARAMS);
     if (t.np > MAX_PARAMS) die_internal("more than %d trainable tensors", MAX_PARAMS);
-    t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay);
+    t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay,
+                      cfg->train.optim_state, cfg->train.seed ^ 0xada3bf16ULL);
     rng_seed(&t.data_rng, cfg->train.seed ^ 0x5eedda7aULL);
 
     long step0 = 0;

@@ -40,8 +40,7 @@ void trainstate_save(const char *path, long step, Param **ps, int n, const AdamW
     for (int i = 0; i < n; i++) {
         long e = first_nonfinite(ps[i]->data, ps[i]->n);
         const char *what = "";
-        if (e < 0 && opt->m[i]) { e = first_nonfinite(opt->m[i], ps[i]->n); what = " (AdamW first moment)"; }
-        if (e < 0 && opt->v[i]) { e = first_nonfinite(opt->v[i], ps[i]->n); what = " (AdamW second moment)"; }
+        if (e < 0) e = adamw_first_nonfinite(opt, i, &what);
         if (e >= 0)
             die_input("%s: not written: step %ld: tensor %s%s holds a non-finite value at element %ld; the last good "
                       "checkpoint is kept", path, step, ps[i]->name, what, e);
@@ -113,8 +112,7 @@ static void verify_sum(FILE *f, const char *path) {
     rewind(f);
 }
 
-static void check_floats(const float *p, size_t n, const char *path, const char *name, const char *what) {
-    long e = first_nonfinite(p, n);
+static void check_finite(long e, const char *path, const char *name, const char *what) { // e: first_nonfinite's answer
     if (e >= 0) die_input("%s: tensor %s%s holds a non-finite value at element %ld (corrupt checkpoint)", path, name, what, e);
 }
 
@@ -147,12 +145,12 @@ long trainstate_load(const char *path, Param **ps, int n, AdamW *opt, Rng *data_
             die_input("%s: tensor %d is '%.64s' (%llu values), expected '%s' (%zu)", path, i, name,
                       (unsigned long long)cnt, ps[i]->name, ps[i]->n);
         rd(ps[i]->data, sizeof(float), cnt, f, path);
-        check_floats(ps[i]->data, cnt, path, ps[i]->name, "");
+        check_finite(first_nonfinite(ps[i]->data, cnt), path, ps[i]->name, "");
     }
     adamw_load(opt, ps, n, f, path);
     for (int i = 0; i < n; i++) {
-        if (opt->m[i]) check_floats(opt->m[i], ps[i]->n, path, ps[i]->name, " (AdamW first moment)");
-        if (opt->v[i]) check_floats(opt->v[i], ps[i]->n, path, ps[i]->name, " (AdamW second moment)");
+        const char *what = "";
+        check_finite(adamw_first_nonfinite(opt, i, &what), path, ps[i]->name, what);
     }
     rd(data_rng, sizeof *data_rng, 1, f, path);
     rd(model_rng, sizeof *model_rng, 1, f, path);

@@ -98,6 +98,25 @@ int main(int argc, char **argv) {
     int rc = load_in_child(path, bad, 1, err, sizeof err);
     CHECK(rc == 2 && !strcmp(err, "l4q: error: --set train.steps:1:1: train.steps: expected an integer, got 'many'"),
           "bad --set value is an input error", "rc %d: %s", rc, err);
+    char *odt[] = {"train.optim_state=fp16"};
+    rc = load_in_child(path, odt, 1, err, sizeof err);
+    CHECK(rc == 2 && strstr(err, "train.optim_state") && strstr(err, "fp32") && strstr(err, "bf16"),
+          "train.optim_state: an unknown dtype names the key and the choices", "rc %d: %s", rc, err);
+    // optim_state appears in the resolved config only when it is not the default, so the
+    // run ids of every fp32 run stay as they were; bf16 reloads to itself.
+    char *b16[] = {"train.optim_state=bf16"};
+    c = run_config_load(path, b16, 1);
+    d1 = run_config_dump(c);
+    write_text(path2, d1);
+    c2 = run_config_load(path2, NULL, 0);
+    d2 = run_config_dump(c2);
+    CHECK(c->train.optim_state == DT_BF16 && c2->train.optim_state == DT_BF16 && !strcmp(d1, d2) && strstr(d1, "optim_state: bf16"),
+          "train.optim_state bf16 round-trips through the resolved config", "%s", d1);
+    free(d1); free(d2); run_config_free(c); run_config_free(c2);
+    c = run_config_load(path, NULL, 0);
+    d1 = run_config_dump(c);
+    CHECK(c->train.optim_state == DT_F32 && !strstr(d1, "optim_state"), "train.optim_state fp32 (default) is not in the dump", "%s", d1);
+    free(d1); run_config_free(c);
     // An anchor on a key used to leave the alias pointing at the freed key node.
     write_text(path, "&a model: x\nb: *a\n");
     rc = load_in_child(path, NULL, 0, err, sizeof err);

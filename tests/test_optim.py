@@ -1,7 +1,11 @@
 # test_optim.py — AdamW vs torch.optim.AdamW (3 steps, one group with decay, one without,
 # plus a frozen tensor), cosine/constant schedules vs a direct formula, grad clipping vs
 # torch.nn.utils.clip_grad_norm_. C side: build/tests/test_optim (driver mode).
+# With bf16 moments (train.optim_state: bf16): each step is torch.optim.AdamW's from the
+# widened moments, stored back by stochastic rounding with the documented random bits
+# (core/optim.h), emulated here in numpy.
 import math, os, subprocess, tempfile
+import numpy as np
 import torch
 from testlib import ROOT, check, done
 
@@ -14,13 +18,15 @@ grads = [torch.randn(STEPS, n) * (0.1 + i) for i, (n, _, _) in enumerate(shapes)
 
 tmp = tempfile.mkdtemp(prefix="l4q_optim_")
 inp, outp = os.path.join(tmp, "in.txt"), os.path.join(tmp, "out.txt")
-for lr, b1, b2, eps, wd in [(1e-3, 0.9, 0.999, 1e-8, 0.01), (3e-2, 0.8, 0.95, 1e-6, 0.1)]:
+def write_input():  # the driver's input: tensors (n, decay, trainable, values) and each step's grads
     with open(inp, "w") as f:
         f.write(f"{len(shapes)} {STEPS}\n")
         for (n, dec, tr), v, g in zip(shapes, vals, grads):
             f.write(f"{n} {int(dec)} {int(tr)}\n" + " ".join(f"{x:.9g}" for x in v.tolist()) + "\n")
             if tr:
                 f.write(" ".join(f"{x:.9g}" for x in g.flatten().tolist()) + "\n")
+for lr, b1, b2, eps, wd in [(1e-3, 0.9, 0.999, 1e-8, 0.01), (3e-2, 0.8, 0.95, 1e-6, 0.1)]:
+    write_input()
     r = subprocess.run([DRIVER, "adamw", inp, outp, str(lr), str(b1), str(b2), str(eps), str(wd)],
                        capture_output=True, text=True)
     check(r.returncode == 0, f"driver runs (lr={lr})", r.stderr)
@@ -48,6 +54,56 @@ for lr, b1, b2, eps, wd in [(1e-3, 0.9, 0.999, 1e-8, 0.01), (3e-2, 0.8, 0.95, 1e
     check(torch.equal(got32[off:off + 8], ps[2].detach()), "frozen tensor unchanged", "")
     # The no-decay tensor (index 1) must match torch's wd=0 group, not the decayed one.
     check(abs(got[37] - want[37]) <= 1e-6, "no-decay mask honoured", f"{got[37]} vs {want[37]}")
+
+# bf16 moments. The random bits: r = mix64(key + j), key = mix64(seed ^ mix64((t << 20) + i)),
+# i the tensor's index in the list, j the element, t the step (from 1); m takes r's low 16
+# bits, v the next 16; seed 42 in the driver.
+M64 = (1 << 64) - 1
+def mix64(z):
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xbf58476d1ce4e5b9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94d049bb133111eb)
+    return z ^ (z >> np.uint64(31))
+def sr_bf16(x, r16):  # x float32 array → bf16 bits (x finite here)
+    b = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+    return ((b + (r16 & np.uint64(0xffff))) >> np.uint64(16)).astype(np.uint16)
+def widen(h):
+    return torch.from_numpy((h.astype(np.uint32) << np.uint32(16)).view(np.float32).copy())
+
+lr, b1, b2, eps, wd, SEED = 1e-3, 0.9, 0.999, 1e-8, 0.01, 42
+write_input()
+r = subprocess.run([DRIVER, "adamw16", inp, outp, str(lr), str(b1), str(b2), str(eps), str(wd)], capture_output=True, text=True)
+check(r.returncode == 0, "driver runs (bf16 moments)", r.stderr)
+out = open(outp).read().split()
+ps = [torch.tensor([float(f"{x:.9g}") for x in v.tolist()], dtype=torch.float32, requires_grad=tr)
+      for (n, dec, tr), v in zip(shapes, vals)]
+gs = [torch.tensor([float(f"{x:.9g}") for x in g.flatten().tolist()], dtype=torch.float32).view(STEPS, -1) for g in grads]
+m16 = {i: np.zeros(n, np.uint16) for i, (n, d, tr) in enumerate(shapes) if tr}
+v16 = {i: np.zeros_like(m) for i, m in m16.items()}
+for t in range(1, STEPS + 1):
+    for i in m16:
+        p, (n, d, tr) = ps[i], shapes[i]
+        opt = torch.optim.AdamW([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd if d else 0.0, foreach=False)
+        opt.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": widen(m16[i]), "exp_avg_sq": widen(v16[i])}
+        p.grad = gs[i][t - 1].clone()
+        opt.step()
+        key = mix64(np.uint64(SEED) ^ mix64(np.uint64((t << 20) + i)))
+        with np.errstate(over="ignore"):
+            rr = mix64(key + np.arange(n, dtype=np.uint64))
+        m16[i] = sr_bf16(opt.state[p]["exp_avg"].numpy(), rr)
+        v16[i] = sr_bf16(opt.state[p]["exp_avg_sq"].numpy(), rr >> np.uint64(16))
+npar = sum(n for n, _, _ in shapes)
+got = [float(x) for x in out[:npar]]
+want = torch.cat([p.detach() for p in ps]).tolist()
+diff = max(abs(a - b) for a, b in zip(got, want))
+check(len(out) == npar + 2 * sum(len(m) for m in m16.values()) and diff <= 1e-6,
+      "AdamW with bf16 moments, 3 steps == torch from the widened moments", f"max diff {diff:.3g}")
+gm = np.array([int(x) for x in out[npar:]], dtype=np.int64)
+wm = np.concatenate([np.concatenate([m16[i], v16[i]]) for i in sorted(m16)]).astype(np.int64)
+same = float(np.mean(gm == wm)) if len(gm) == len(wm) else 0.0
+check(len(gm) == len(wm) and same >= 0.99 and np.abs(gm - wm).max() <= 1,
+      "bf16 moments == stochastic rounding of torch's moments (bit for bit but a last-bit draw)", f"identical {same:.4f}")
 
 # Schedules: the documented formulas (optim.h), checked independently.
 def lr_ref(sched, step, total, warmup, base):
