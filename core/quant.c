@@ -3,6 +3,7 @@
 #include "quant.h"
 #include "util.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void quant_spec(QuantSpec *q, int bits, int group_size, int out, int in) {
