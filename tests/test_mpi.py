@@ -101,22 +101,7 @@ q = mpirun(2, ["info", "--system"])
 check(q.returncode == 2 and "only train and sweep do" in q.stderr, "other commands refuse to run on several ranks", q.stderr[-300:])
 
 # ---- sweeps -----------------------------------------------------------------------------
-SPEC = os.path.join(tmp, "spec.yaml")
-with open(SPEC, "w") as f:
-    f.write("""
-base:
-  model: models/stories260K/stories260K.bin
-  tokenizer: models/stories260K/tok512.bin
-  data: {format: text, train: tinystories/tinystories_train_excerpt.txt, val: tinystories/tinystories_valid_excerpt.txt}
-  method: {name: l4q, rank: 4, bits: 4, group_size: 32}
-  train: {steps: 6, micro_batch: 4, seq_len: 64, lr: 5.0e-3}
-  eval: {every: 3, val_batches: 2, tasks: [tinystories], limit: 5}
-axes:
-  method.name: [rtn, lora, l4q]
-seeds: [0, 1]
-per_method:
-  rtn: {train.steps: 0, skip_axes: [train.seed]}
-""")
+SPEC = os.path.join(ROOT, "experiments", "slurm", "check_sweep.yaml")  # shared with local_check.sh
 
 def plan(out, *sets):
     return json.loads(run(["sweep", SPEC, "--out", out, "--dry-run", "--json"] + list(sets)).stdout)

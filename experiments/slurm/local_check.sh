@@ -39,21 +39,7 @@ CONF
     for i in $(seq 30); do sinfo -h -o %t 2>/dev/null | grep -q idle && break; sleep 1; done
 fi
 tmp=$(mktemp -d)
-SPEC=$tmp/spec.yaml
-cat > $SPEC <<SPEC
-base:
-  model: models/stories260K/stories260K.bin
-  tokenizer: models/stories260K/tok512.bin
-  data: {format: text, train: tinystories/tinystories_train_excerpt.txt, val: tinystories/tinystories_valid_excerpt.txt}
-  method: {name: l4q, rank: 4, bits: 4, group_size: 32}
-  train: {steps: 6, micro_batch: 4, seq_len: 64, lr: 5.0e-3}
-  eval: {every: 3, val_batches: 2, tasks: [tinystories], limit: 5}
-axes:
-  method.name: [rtn, lora, l4q]
-seeds: [0, 1]
-per_method:
-  rtn: {train.steps: 0, skip_axes: [train.seed]}
-SPEC
+SPEC=experiments/slurm/check_sweep.yaml  # the sweep tests/test_mpi.py runs
 j1=$(sbatch --parsable --nodes=1 --ntasks-per-node=2 --output=$tmp/train.log experiments/slurm/train.sbatch \
      experiments/configs/l4q_4bit.yaml $tmp/run --set train.steps=8 --set train.accum=4 --set train.micro_batch=4 \
      --set train.seq_len=64 --set eval.every=4 --set eval.val_batches=2 --set "eval.tasks=[]")
