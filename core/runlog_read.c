@@ -1,4 +1,4 @@
-// runlog_read.c — see runlog_read.h. The child reads with the plain HDF5 API (fixed- and
+// runlog_read.c — see runlog_read.h. The child reads (read_hdf5) with the plain HDF5 API (fixed- and
 // variable-length string attributes, so files written by h5py read too) into a RunFile,
 // serializes it into one buffer and writes it to a pipe; the parent reads the pipe (and
 // the child's stderr, for the reason of a failure) and deserializes.
@@ -246,7 +246,10 @@ static void read_docs(Rd *r, hid_t f) {
     H5Gclose(g);
 }
 
-static void read_in_child(const char *path, int what, RunFile *rf) {
+static void release_rf(void *rf) { runfile_free(rf); }
+static void release_h5file(void *f) { H5Fclose(*(hid_t *)f); }
+
+static void read_hdf5(const char *path, int what, RunFile *rf) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct stat st;
     Rd r = {rf, 0, rf->error};
@@ -254,6 +257,10 @@ static void read_in_child(const char *path, int what, RunFile *rf) {
     r.max_elems = (size_t)st.st_size > 4096 ? (size_t)st.st_size : 4096;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) { rd_fail(&r, "not an HDF5 file HDF5 can open (damaged or truncated)"); return; }
+    // The config check below may die (util.h): what was read so far and the file go with it.
+    size_t mark = hold_mark();
+    hold(rf, release_rf);
+    hold(&f, release_h5file);
     char *st_attr = attr_str(f, "status");
     if (!st_attr) rd_fail(&r, "no status attribute (not a run log, or damaged)");
     else { snprintf(rf->status, sizeof rf->status, "%s", st_attr); free(st_attr); }
@@ -277,6 +284,7 @@ static void read_in_child(const char *path, int what, RunFile *rf) {
         }
         if (!r.err[0]) read_docs(&r, f);
     }
+    hold_end(mark);
     if (H5Fclose(f) < 0) rd_fail(&r, "HDF5 error closing the file");
 }
 
@@ -389,10 +397,24 @@ static void unreadable(RunFile *rf, const char *why) {
     for (char *c = rf->error; *c; c++) if ((unsigned char)*c < 32) *c = ' ';
 }
 
-int runfile_read(const char *path, int what, RunFile *rf) {
+static void rf_init(RunFile *rf, const char *path) {
     memset(rf, 0, sizeof *rf);
     snprintf(rf->path, sizeof rf->path, "%s", path);
     for (int i = 0; i < RUNLOG_NMEM; i++) rf->mem[i] = -1;
+}
+
+int runfile_read_here(const char *path, int what, RunFile *rf) {
+    rf_init(rf, path);
+    read_hdf5(path, what, rf);
+    if (!rf->error[0]) return 0;
+    char why[sizeof rf->error];
+    memcpy(why, rf->error, sizeof why);
+    unreadable(rf, why);
+    return -1;
+}
+
+int runfile_read(const char *path, int what, RunFile *rf) {
+    rf_init(rf, path);
     if (!file_exists(path)) { unreadable(rf, "no such file"); return -1; }
     int data[2], errp[2];
     if (pipe(data) != 0) die_internal("pipe: %s", strerror(errno));
@@ -406,7 +428,7 @@ int runfile_read(const char *path, int what, RunFile *rf) {
         dup2(errp[1], 2);
         signal(SIGALRM, SIG_DFL);
         alarm(READ_TIMEOUT_S);
-        read_in_child(path, what, rf);
+        read_hdf5(path, what, rf);
         Buf b = {0};
         unsigned char ok = rf->error[0] ? 'E' : 'O';
         put(&b, &ok, 1);

@@ -54,6 +54,9 @@ enum { RUNFILE_STATUS = 0,    // the root attributes only (the sweep's resume de
 // Fills *rf (always initialised; free with runfile_free). Returns 0, or −1 with status
 // "unreadable" and the reason in rf->error (a missing file included).
 int runfile_read(const char *path, int what, RunFile *rf);
+// The same read in this process, without the child: a crash inside libhdf5 takes the
+// caller with it. Only for a caller that contains crashes itself (fuzz/fuzz_runlog.c).
+int runfile_read_here(const char *path, int what, RunFile *rf);
 void runfile_free(RunFile *rf);
 const char *runfile_attr(const RunFile *rf, const char *key);        // NULL if absent
 const RunSeries *runfile_series(const RunFile *rf, const char *name); // NULL if absent
