@@ -2,32 +2,22 @@
 #include "ppl.h"
 #include "tokstream.h"
 #include "util.h"
-#include <ctype.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 int *text_to_stream(const Tokenizer *t, const char *name, const char *text, size_t len, int *n_out) {
-    size_t bad;
-    if (!utf8_valid(text, len, &bad)) die_input("%s: not valid UTF-8 (byte offset %zu)", name, bad);
-    size_t cap = 1024, n = 0;
-    int *out = xmalloc(cap * sizeof(int));
-    size_t i = 0;
+    size_t cap = 1024, n = 0, i = 0;
+    int *out = xmalloc(cap * sizeof(int)), cont = 0;
     while (i < len) {
-        const char *end = strstr(text + i, "\n\n"); // text is NUL-terminated
-        size_t j = end ? (size_t)(end - text) : len;
-        size_t a = i, b = j;
-        while (a < b && isspace((unsigned char)text[a])) a++;
-        while (b > a && isspace((unsigned char)text[b - 1])) b--;
-        if (b > a) {
-            int *ids, k = tok_encode(t, text + a, b - a, TOK_BOS, &ids);
-            if (n + k > cap) { while (n + k > cap) cap *= 2; out = xrealloc(out, cap * sizeof(int)); }
-            memcpy(out + n, ids, k * sizeof(int));
-            n += k;
-            free(ids);
-        }
-        i = end ? j + 2 : len;
+        int *ids;
+        long k;
+        i += tokpara_next(t, text + i, len - i, 1, &cont, &ids, &k, name, i);
+        if (n + (size_t)k > cap) { while (n + (size_t)k > cap) cap *= 2; out = xrealloc(out, cap * sizeof(int)); }
+        if (k) memcpy(out + n, ids, (size_t)k * sizeof(int));
+        n += (size_t)k;
+        free(ids);
     }
     *n_out = (int)n;
     return out;

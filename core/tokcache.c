@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define TC_MAGIC "L4QT"
-#define TC_VERSION 1u
+#define TC_VERSION 2u // 2: paragraphs over 1 MB encoded in pieces (tokstream.h); a version-1 file is rebuilt
 enum { TC_HEADER = 4 + 4 + 8 + 32 };
 
 

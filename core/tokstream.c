@@ -1,6 +1,6 @@
 // tokstream.c — see tokstream.h. Paragraphs end at "\n\n" (ASCII, so a chunk boundary
 // found there never splits a UTF-8 sequence); each is stripped, encoded with BOS and
-// queued; a paragraph longer than the buffer grows the buffer until it fits.
+// queued; one longer than 1 MB is encoded in pieces cut at a newline or space (para_cut).
 #include "tokstream.h"
 #include "util.h"
 #include <ctype.h>
@@ -10,6 +10,43 @@
 
 enum { CHUNK = 1 << 20 };
 
+static size_t para_max = CHUNK;
+void tokpara_set_max(size_t bytes) { para_max = bytes ? bytes : CHUNK; }
+
+// Where to cut a paragraph longer than para_max, in w[0, para_max]: after the last newline
+// that a non-space follows, else before the last space between two non-spaces (neither
+// kind of merge or pre-token crosses such a point: the pieces encode as the whole does),
+// else at the last UTF-8 character start (a run of one character: tokens at the cut differ).
+static size_t para_cut(const char *w) {
+    for (size_t i = para_max; i > 1; i--)
+        if (w[i - 1] == '\n' && !isspace((unsigned char)w[i])) return i;
+    for (size_t i = para_max - 1; i > 1; i--)
+        if (w[i] == ' ' && !isspace((unsigned char)w[i - 1]) && !isspace((unsigned char)w[i + 1])) return i;
+    size_t i = para_max;
+    while (i > 1 && ((unsigned char)w[i] & 0xC0) == 0x80) i--;
+    return i;
+}
+
+size_t tokpara_next(const Tokenizer *t, const char *buf, size_t len, int at_end, int *cont, int **ids, long *nids,
+                    const char *name, size_t offset) {
+    *ids = NULL; *nids = 0;
+    const char *end = len >= 2 ? memmem(buf, len < para_max + 2 ? len : para_max + 2, "\n\n", 2) : NULL;
+    size_t j, used;
+    int last = 1;
+    if (end) j = (size_t)(end - buf), used = j + 2;
+    else if (len > para_max) j = used = para_cut(buf), last = 0;
+    else if (at_end) j = used = len;
+    else return 0;
+    size_t bad;
+    if (!utf8_valid(buf, used, &bad)) die_input("%s: not valid UTF-8 (byte offset %zu)", name, offset + bad);
+    size_t a = 0, b = j;
+    if (!*cont) while (a < b && isspace((unsigned char)buf[a])) a++;
+    if (last) while (b > a && isspace((unsigned char)buf[b - 1])) b--;
+    if (b > a) *nids = tok_encode(t, buf + a, b - a, *cont ? TOK_NO_PREFIX : TOK_BOS, ids);
+    *cont = !last && (*cont || b > a);
+    return used;
+}
+
 struct TokStream {
     const Tokenizer *tok;
     FILE *f;
@@ -17,8 +54,8 @@ struct TokStream {
     char *buf;            // bytes [0, len) not yet split into paragraphs
     size_t len, cap;
     size_t offset;        // file offset of buf[0] (UTF-8 error messages)
-    int eof;
-    int *ids;             // tokens of the current paragraph not yet handed out
+    int eof, cont;        // cont: the next piece continues a cut paragraph
+    int *ids;             // tokens of the current piece not yet handed out
     long nids, at;
 };
 
@@ -27,17 +64,19 @@ TokStream *tokstream_open(const Tokenizer *t, const char *path) {
     if (!f) die_input("%s: cannot open: %s", path, strerror(errno));
     TokStream *s = xcalloc(1, sizeof *s);
     s->tok = t; s->f = f; s->path = xstrdup(path);
-    s->cap = CHUNK;
+    s->cap = para_max + CHUNK;
     s->buf = xmalloc(s->cap);
     return s;
 }
 
-// Next paragraph's ids into s->ids; 0 at the end of the file.
+// Next piece's ids into s->ids; 0 at the end of the file.
 static int next_paragraph(TokStream *s) {
     for (;;) {
-        char *end = s->len >= 2 ? memmem(s->buf, s->len, "\n\n", 2) : NULL;
-        if (!end && !s->eof) {
-            if (s->len == s->cap) { s->cap *= 2; s->buf = xrealloc(s->buf, s->cap); }
+        free(s->ids);
+        s->ids = NULL; s->nids = 0; s->at = 0;
+        size_t used = tokpara_next(s->tok, s->buf, s->len, s->eof, &s->cont, &s->ids, &s->nids, s->path, s->offset);
+        if (used == 0) {
+            if (s->eof) return 0;
             size_t k = fread(s->buf + s->len, 1, s->cap - s->len, s->f);
             if (k == 0) {
                 if (ferror(s->f)) die_input("%s: read error: %s", s->path, strerror(errno));
@@ -46,16 +85,6 @@ static int next_paragraph(TokStream *s) {
             s->len += k;
             continue;
         }
-        size_t j = end ? (size_t)(end - s->buf) : s->len, used = end ? j + 2 : s->len;
-        if (used == 0) return 0;
-        size_t bad;
-        if (!utf8_valid(s->buf, used, &bad)) die_input("%s: not valid UTF-8 (byte offset %zu)", s->path, s->offset + bad);
-        size_t a = 0, b = j;
-        while (a < b && isspace((unsigned char)s->buf[a])) a++;
-        while (b > a && isspace((unsigned char)s->buf[b - 1])) b--;
-        free(s->ids);
-        s->ids = NULL; s->nids = 0; s->at = 0;
-        if (b > a) s->nids = tok_encode(s->tok, s->buf + a, b - a, TOK_BOS, &s->ids);
         memmove(s->buf, s->buf + used, s->len - used);
         s->len -= used;
         s->offset += used;

@@ -7,6 +7,8 @@
 #include "runlog_read.h"
 #include "testlib.h"
 #include "util.h"
+#include <hdf5.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,6 +76,35 @@ int main(int argc, char **argv) {
     fclose(f);
     CHECK(runfile_read(miss, RUNFILE_STATUS, &rf) == -1 && !strcmp(rf.status, "unreadable") && rf.error[0], "corrupt file → unreadable", "%s", rf.error);
     runfile_free(&rf);
+
+    // The same read in this process (the fuzz target's): the same RunFile.
+    RunFile here, there;
+    runfile_read(path, RUNFILE_ALL, &there);
+    CHECK(runfile_read_here(path, RUNFILE_ALL, &here) == 0 && here.nattrs == there.nattrs && here.nseries == there.nseries &&
+          here.mem[5] == there.mem[5] && runfile_series(&here, "train/loss")->v[9] == 4.0, "in-process read = child's read",
+          "%d/%d attrs, %d/%d series", here.nattrs, there.nattrs, here.nseries, there.nseries);
+    runfile_free(&here); runfile_free(&there);
+    // A damaged config attribute dies inside the read (util.h die_longjmp catches it here):
+    // what was read and the open file go with it, and the child's read reports the reason.
+    char badcfg[300];
+    snprintf(badcfg, sizeof badcfg, "%s/badcfg.h5", dir);
+    RunLog *bl = runlog_create(badcfg, "model: [m.bin\n", "l4q", "4");
+    runlog_status(bl, "complete");
+    runlog_close(bl);
+    static jmp_buf jb;
+    size_t mark = hold_mark();
+    int died = 0;
+    if (setjmp(jb) == 0) {
+        die_longjmp(&jb, 1);
+        runfile_read_here(badcfg, RUNFILE_ALL, &here);
+    } else died = 1;
+    die_longjmp(NULL, 0);
+    CHECK(died && hold_mark() == mark && H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "a read that dies leaves nothing held or open",
+          "died %d, held %zu, open %lld", died, hold_mark() - mark, (long long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL));
+    CHECK(runfile_read(badcfg, RUNFILE_ALL, &there) == -1 && strstr(there.error, "config attribute"), "damaged config → unreadable, reason named",
+          "%s", there.error);
+    runfile_free(&there);
+    unlink(badcfg);
 
     // Resume from a checkpoint at step 7: rows after 7 are dropped, appends continue.
     RunLog *rl = runlog_open_append(path, 7, 7);
