@@ -160,12 +160,21 @@ static int obj_type(hid_t loc, const char *name) {
     return oi.type;
 }
 
+// A link count from a damaged group can be anything; every link takes bytes of the file, and
+// the loops over the links must end.
+static int too_many_links(Rd *r, const char *group, hsize_t n) {
+    if (n <= r->max_elems) return 0;
+    rd_fail(r, "%s: %llu links in a file of at most %zu bytes (damaged)", group, (unsigned long long)n, r->max_elems);
+    return 1;
+}
+
 // Every 1-D numeric dataset under `group` (recursing one level: eval/<task>/<metric>).
 static void read_series(Rd *r, hid_t f, const char *group, int depth) {
     if (H5Lexists(f, group, H5P_DEFAULT) <= 0 || obj_type(f, group) != H5O_TYPE_GROUP) return;
     hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
     H5G_info_t gi;
     if (g < 0 || H5Gget_info(g, &gi) < 0) { rd_fail(r, "%s: unreadable group", group); if (g >= 0) H5Gclose(g); return; }
+    if (too_many_links(r, group, gi.nlinks)) { H5Gclose(g); return; }
     for (hsize_t i = 0; i < gi.nlinks && !r->err[0]; i++) {
         char name[128], full[192];
         if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0) continue;
@@ -234,6 +243,7 @@ static void read_docs(Rd *r, hid_t f) {
     hid_t g = H5Gopen2(f, "docs", H5P_DEFAULT);
     H5G_info_t gi;
     if (g < 0 || H5Gget_info(g, &gi) < 0) { rd_fail(r, "docs: unreadable group"); if (g >= 0) H5Gclose(g); return; }
+    if (too_many_links(r, "docs", gi.nlinks)) { H5Gclose(g); return; }
     for (hsize_t i = 0; i < gi.nlinks && !r->err[0]; i++) {
         char name[128];
         if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0) continue;
