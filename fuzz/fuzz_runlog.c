@@ -52,6 +52,7 @@ static int nhdf5;
 static long n_hdf5_crash, n_hdf5_report, n_inputs, n_ends, n_restarts;
 static int wcmd = -1, wres = -1; // to and from the worker (and the server)
 static const char *inpath, *errpath;
+static char exe[4096 + 2]; // "(<this executable>+", as reports name it; set at start (a rebuild renames it "(deleted)")
 
 static void read_both(const char *path) {
     for (int what = RUNFILE_STATUS; what <= RUNFILE_ALL; what++) {
@@ -230,6 +231,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     void *warm[2];
     backtrace(warm, 2); // loads the unwinder now, not inside a signal handler
     if (!nhdf5) { fprintf(stderr, "fuzz_runlog: libhdf5 is not loaded\n"); abort(); }
+    exe[0] = '(';
+    ssize_t n = readlink("/proc/self/exe", exe + 1, sizeof exe - 3);
+    if (n > 0) { exe[n + 1] = '+'; exe[n + 2] = 0; } else exe[1] = 0;
     atexit(summary);
     signal(SIGPIPE, SIG_IGN); // a dead worker is seen by its status, not by a signal here
     H5open();                 // once here, not in every worker
@@ -252,16 +256,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 // The first stack frame of a sanitizer report, from `from` on, that is not the sanitizer
 // runtime's (its interceptors and allocator: in this executable but without a source line)
 static int first_frame_hdf5(const char *from) {
-    char exe[4096 + 2] = "(";
-    ssize_t n = readlink("/proc/self/exe", exe + 1, sizeof exe - 3);
-    exe[n > 0 ? n + 1 : 1] = 0;
-    strcat(exe, "+");
     for (const char *l = from; (l = strstr(l, "\n    #")); l++) {
         const char *e = strchr(l + 1, '\n');
         size_t k = e ? (size_t)(e - l) : strlen(l);
         char line[1024];
         snprintf(line, sizeof line, "%.*s", (int)(k < sizeof line ? k : sizeof line - 1), l + 1);
-        if ((n > 0 && strstr(line, exe)) || strstr(line, "libc.so") || strstr(line, "sysdeps/")) continue;
+        if ((exe[1] && strstr(line, exe)) || strstr(line, "libc.so") || strstr(line, "sysdeps/")) continue;
         return strstr(line, "libhdf5") != NULL;
     }
     return 0;
