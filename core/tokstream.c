@@ -51,9 +51,9 @@ struct TokStream {
     const Tokenizer *tok;
     FILE *f;
     char *path;
-    char *buf;            // bytes [0, len) not yet split into paragraphs
-    size_t len, cap;
-    size_t offset;        // file offset of buf[0] (UTF-8 error messages)
+    char *buf;            // bytes [pos, len) not yet split into paragraphs
+    size_t pos, len, cap;
+    size_t offset;        // file offset of buf[pos] (UTF-8 error messages)
     int eof, cont;        // cont: the next piece continues a cut paragraph
     int *ids;             // tokens of the current piece not yet handed out
     long nids, at;
@@ -74,9 +74,14 @@ static int next_paragraph(TokStream *s) {
     for (;;) {
         free(s->ids);
         s->ids = NULL; s->nids = 0; s->at = 0;
-        size_t used = tokpara_next(s->tok, s->buf, s->len, s->eof, &s->cont, &s->ids, &s->nids, s->path, s->offset);
+        size_t used = tokpara_next(s->tok, s->buf + s->pos, s->len - s->pos, s->eof, &s->cont, &s->ids, &s->nids, s->path, s->offset);
         if (used == 0) {
             if (s->eof) return 0;
+            // Moved down only when more must be read (not per paragraph: that was quadratic
+            // in the paragraphs a buffer holds).
+            memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+            s->len -= s->pos;
+            s->pos = 0;
             size_t k = fread(s->buf + s->len, 1, s->cap - s->len, s->f);
             if (k == 0) {
                 if (ferror(s->f)) die_input("%s: read error: %s", s->path, strerror(errno));
@@ -85,8 +90,7 @@ static int next_paragraph(TokStream *s) {
             s->len += k;
             continue;
         }
-        memmove(s->buf, s->buf + used, s->len - used);
-        s->len -= used;
+        s->pos += used;
         s->offset += used;
         if (s->nids) return 1;
     }
