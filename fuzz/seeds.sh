@@ -10,7 +10,7 @@ OUT=${1:-build/fuzz/corpus}
 D=${L4Q_DATA:-$(cd .. && pwd)/shared/data}
 PY=${PY:-/usr/bin/python3}
 export L4Q_THREADS=1
-rm -rf "$OUT"; mkdir -p "$OUT"/{llama2c,gguf,l4qz,tokenizer,encode,config,task,taskdata,traindata,ckpt,runlog}
+rm -rf "$OUT"; mkdir -p "$OUT"/{llama2c,gguf,l4qz,hf,tokenizer,encode,config,task,taskdata,traindata,ckpt,runlog}
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 
 # Tiny llama2.c v0 and v1 files (vocab 512 to match tok512.bin; random weights). The
@@ -32,6 +32,29 @@ open(f"{w}/tiny_v1.bin", "wb").write(hdr + body1)
 PY
 cp "$W"/tiny_v0.bin "$W"/tiny_v1.bin "$D"/models/stories260K/stories260K_q8_v2.bin "$OUT/llama2c/"
 cp "$D"/models/stories260K/stories260K.gguf "$OUT/gguf/"
+
+# hf: config.json, an optional index and one safetensors file, length-prefixed as
+# fuzz_hf.c reads them, from tests/torch_hf.py's random models: F32, F16, BF16 with an
+# index, tied embeddings, Mistral with a sliding window, Llama-3.1 rope scaling.
+$PY - "$OUT/hf" <<'PY'
+import json, struct, sys
+sys.path.insert(0, "tests")
+import torch_hf as th
+out = sys.argv[1]
+def pack(name, config, tensors, dtype="F32", index=False):
+    c, st = json.dumps(config).encode(), th.st_bytes(tensors, dtype)
+    wm = {n: "model-00001-of-00001.safetensors" for n in tensors}
+    idx = json.dumps({"metadata": {"total_size": 0}, "weight_map": wm}).encode() if index else b""
+    open(f"{out}/{name}", "wb").write(struct.pack("<I", len(c)) + c + struct.pack("<I", len(idx)) + idx + st)
+shape = dict(dim=8, hidden=16, layers=1, heads=2, kv_heads=1, vocab=11, seq=16)
+cfg, t = th.random_model("llama", **shape)
+pack("llama_f32", cfg, t); pack("llama_f16", cfg, t, "F16"); pack("llama_bf16_index", cfg, t, "BF16", index=True)
+tied = dict(t); del tied["lm_head.weight"]
+pack("llama_tied", dict(cfg, tie_word_embeddings=True), tied)
+pack("mistral_window", *th.random_model("mistral", sliding_window=8, **shape))
+rs = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8}
+pack("llama31_rope", *th.random_model("llama", rope_scaling=rs, rope_theta=500000.0, **shape), "BF16")
+PY
 
 # l4qz (fp32 and 4-bit L4Q) and GGUF from the tiny model, through train + export.
 cat > "$W/c.yaml" <<Y
