@@ -107,7 +107,6 @@ static int fault_in_hdf5(uintptr_t pc) {
         if (d.dli_fname && strstr(d.dli_fname, "libc.so")) continue;
         // In this executable only the sanitizer runtime exports its symbols (memcpy, ...).
         if (d.dli_sname && d.dli_fbase == exe_base) continue;
-        if (getenv("FUZZ_VERBOSE")) fprintf(stderr, "first frame %p: %s %s\n", fr[i], d.dli_fname, d.dli_sname ? d.dli_sname : "?");
         return 0;
     }
     return 0;
@@ -172,7 +171,6 @@ static void worker(int cmd, int res, const char *path, const char *errpath) {
         H5garbage_collect(); // libhdf5's free lists: blocks kept for reuse, not leaked
         alarm(0);
         // Only an input that left blocks behind pays for a leak check (what libFuzzer does).
-        if (net_blocks > 0 && getenv("FUZZ_VERBOSE")) fprintf(stderr, "leak check: %ld blocks\n", net_blocks);
         char r = net_blocks > 0 && __lsan_do_recoverable_leak_check() ? 'L'
                : H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) != 0  ? 'R' : 'O';
         if (r != 'L') memcpy(shared_cov, cov_start, ncov);
