@@ -121,8 +121,11 @@ static int attr_ll(hid_t obj, const char *name, long long *v) {
 
 static herr_t root_attr_cb(hid_t loc, const char *name, const H5A_info_t *info, void *ctx) {
     (void)info;
+    Rd *r = ctx;
+    // A damaged attribute list may never end (a cycle): every attribute takes bytes of the file.
+    if ((size_t)r->rf->nattrs >= r->max_elems) { rd_fail(r, "more root attributes than the file has bytes (damaged)"); return -1; }
     char *v = attr_str(loc, name);
-    if (v) add_attr(((Rd *)ctx)->rf, name, v);
+    if (v) add_attr(r->rf, name, v);
     return 0;
 }
 

@@ -8,10 +8,10 @@
 // worker reads input after input until one kills it. Its coverage counters come back through
 // shared memory and are added to this process's, so libFuzzer is guided by the reader's
 // coverage as if it had run here. A worker's death is sorted: a fault whose code is
-// libhdf5's, a sanitizer report made by libhdf5 outside our memory, or a leak of blocks
-// libhdf5 allocated is libhdf5's own (counted, a sample kept in FUZZ_HDF5_DIR, not a
-// finding); anything else (a fault or report in our code, any hang, a leak we made, an
-// object left held) is re-raised here as a crash, so libFuzzer records the input.
+// libhdf5's, a hang inside one libhdf5 call, a sanitizer report made by libhdf5 outside our
+// memory, or a leak of blocks libhdf5 allocated is libhdf5's own (counted, a sample kept in
+// FUZZ_HDF5_DIR, not a finding); anything else (a fault, report or hang in our code, a leak
+// we made, an object left held) is re-raised here as a crash, so libFuzzer records the input.
 // FUZZ_INPROC=1 reads in this process instead, to replay a finding with the full report.
 #include "fuzz.h"
 #include "runlog_read.h"
@@ -43,13 +43,13 @@ static void cov_bounds(void) {
 #endif
 }
 
-enum { WK_OK = 0, WK_HDF5 = 70, WK_OURS = 71, WK_LEAK = 72, WK_EOF = 73, WK_TIMEOUT_S = 10 };
+enum { WK_OK = 0, WK_HDF5 = 70, WK_OURS = 71, WK_LEAK = 72, WK_EOF = 73, WK_HDF5_HANG = 74, WK_TIMEOUT_S = 10, WK_HANG_LOOK_S = 3 };
 
 static uint8_t *shared_cov; // the worker's counters after a clean read
 static size_t ncov;
 static uintptr_t hdf5_lo[8], hdf5_hi[8]; // libhdf5's executable segments
 static int nhdf5;
-static long n_hdf5_crash, n_hdf5_report, n_inputs, n_ends, n_restarts;
+static long n_hdf5_crash, n_hdf5_hang, n_hdf5_report, n_inputs, n_ends, n_restarts;
 static int wcmd = -1, wres = -1; // to and from the worker (and the server)
 static const char *inpath, *errpath;
 static char exe[4096 + 2]; // "(<this executable>+", as reports name it; set at start (a rebuild renames it "(deleted)")
@@ -79,7 +79,7 @@ const char *__asan_default_options(void) { return "max_allocation_size_mb=2000:a
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libomp.so\n"; }
 
-static int in_hdf5(uintptr_t pc) {
+__attribute__((no_sanitize("coverage"))) static int in_hdf5(uintptr_t pc) {
     for (int i = 0; i < nhdf5; i++) if (pc >= hdf5_lo[i] && pc < hdf5_hi[i]) return 1;
     return 0;
 }
@@ -112,28 +112,49 @@ static int fault_in_hdf5(uintptr_t pc) {
     return 0;
 }
 
-// Fault: whose code was running decides whose bug it is. A hang is always a finding: where
-// it was stopped (often inside libhdf5, called from a loop of ours) does not say whose loop
-// never ends.
-static void on_signal(int sig, siginfo_t *si, void *ucv) {
+// Is libhdf5 anywhere on the stack? (A hang with our code frozen: no instrumented code ran,
+// so the stack's innermost libraries hold it; libhdf5 is the one our reader calls.)
+static int stack_in_hdf5(uintptr_t pc) {
+    void *fr[64];
+    int n = backtrace(fr, 64);
+    for (int i = 0; i < n; i++) if (in_hdf5((uintptr_t)fr[i])) return 1;
+    return in_hdf5(pc);
+}
+
+// Fault: whose code was running decides whose bug it is. Hang (no answer in 10 s): where it
+// was stopped does not say whose loop never ends (a loop of ours calls libhdf5 too), so the
+// handler looks again 3 s later — libhdf5's hang only if it is still inside a libhdf5 call
+// and none of our code ran in between (its coverage counters did not move). Not
+// instrumented itself, so that its own run does not move them.
+static uint8_t *hang_snap;
+static volatile sig_atomic_t hang_looked;
+__attribute__((no_sanitize("coverage"))) static void on_signal(int sig, siginfo_t *si, void *ucv) {
     (void)si;
+    if (sig == SIGALRM && !hang_looked) {
+        memcpy(hang_snap, cov_start, ncov);
+        hang_looked = 1;
+        alarm(WK_HANG_LOOK_S);
+        return;
+    }
     uintptr_t pc = 0;
 #ifdef __x86_64__
     pc = (uintptr_t)((ucontext_t *)ucv)->uc_mcontext.gregs[REG_RIP];
 #else
     (void)ucv;
 #endif
-    int theirs = fault_in_hdf5(pc);
+    int ran = sig == SIGALRM && memcmp(hang_snap, cov_start, ncov) != 0; // before anything instrumented runs
+    int theirs = sig == SIGALRM ? !ran && stack_in_hdf5(pc) : fault_in_hdf5(pc);
     char msg[160];
-    int n = snprintf(msg, sizeof msg, "fuzz_runlog worker: %s at pc %#lx (%s)\n", sig == SIGALRM ? "hang" : strsignal(sig),
-                     (unsigned long)pc, theirs ? "in libhdf5" : "not in libhdf5");
+    int n = snprintf(msg, sizeof msg, "fuzz_runlog worker: %s at pc %#lx (%s%s)\n", sig == SIGALRM ? "hang" : strsignal(sig),
+                     (unsigned long)pc, theirs ? "in libhdf5" : "not in libhdf5", ran ? "; our code ran meanwhile" : "");
     if (write(2, msg, (size_t)n) < 0) {}
-    _exit(theirs && sig != SIGALRM ? WK_HDF5 : WK_OURS);
+    _exit(theirs ? (sig == SIGALRM ? WK_HDF5_HANG : WK_HDF5) : WK_OURS);
 }
 
 static volatile long net_blocks; // blocks allocated minus blocks freed during this input
-static void on_malloc(const volatile void *p, size_t n) { (void)p; (void)n; net_blocks++; }
-static void on_free(const volatile void *p) { (void)p; net_blocks--; }
+// Not instrumented: libhdf5's allocations must not look like our code running (on_signal).
+__attribute__((no_sanitize("coverage"))) static void on_malloc(const volatile void *p, size_t n) { (void)p; (void)n; net_blocks++; }
+__attribute__((no_sanitize("coverage"))) static void on_free(const volatile void *p) { (void)p; net_blocks--; }
 
 // FUZZ_RUNLOG_SELFTEST=segv|leak|hang: our own code faults, leaks or hangs after each read,
 // which must be a finding (tests/test_fuzz.sh checks the sorting both ways).
@@ -157,12 +178,13 @@ static void worker(int cmd, int res, const char *path, const char *errpath) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART; // SIGALRM returns once (on_signal)
     int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
     __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
     char c;
     while (pipe_io(cmd, &c, 1, 0) == 1) {
+        hang_looked = 0;
         alarm(WK_TIMEOUT_S);
         memset(cov_start, 0, ncov); // count this read only
         net_blocks = 0;
@@ -211,8 +233,8 @@ static int find_hdf5(struct dl_phdr_info *info, size_t size, void *arg) {
 
 static void summary(void) {
     if (n_inputs)
-        fprintf(stderr, "fuzz_runlog: %ld inputs read by %ld workers (%ld restarted with HDF5 objects left open); libhdf5's own failures: %ld crashes, %ld sanitizer reports or leaks (not findings)\n",
-                n_inputs, n_ends + 1, n_restarts, n_hdf5_crash, n_hdf5_report);
+        fprintf(stderr, "fuzz_runlog: %ld inputs read by %ld workers (%ld restarted with HDF5 objects left open); libhdf5's own failures: %ld crashes, %ld hangs, %ld sanitizer reports or leaks (not findings)\n",
+                n_inputs, n_ends + 1, n_restarts, n_hdf5_crash, n_hdf5_hang, n_hdf5_report);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -222,6 +244,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     ncov = (size_t)(cov_stop - cov_start);
     if (!cov_start || !ncov) { fprintf(stderr, "fuzz_runlog: no coverage counters in this build\n"); abort(); }
     shared_cov = mmap(NULL, ncov, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    hang_snap = xmalloc(ncov);
     if (shared_cov == MAP_FAILED) { perror("mmap"); abort(); }
     dl_iterate_phdr(find_hdf5, NULL);
     Dl_info self;
@@ -277,7 +300,7 @@ static int leaks_all_hdf5(const char *txt) {
 
 static void keep_sample(const uint8_t *data, size_t size, const char *kind) {
     const char *dir = getenv("FUZZ_HDF5_DIR");
-    long n = n_hdf5_crash + n_hdf5_report;
+    long n = n_hdf5_crash + n_hdf5_hang + n_hdf5_report;
     if (!dir || n > 50) return;
     char p[4096];
     snprintf(p, sizeof p, "%s/%s-%ld", dir, kind, n);
@@ -318,6 +341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     int code = r == 'L' ? (worker_end(0), WK_LEAK) : r == 'X' ? worker_end(1) : (server_gone(), 0);
     if (code == WK_HDF5) { n_hdf5_crash++; keep_sample(data, size, "crash"); return 0; }
+    if (code == WK_HDF5_HANG) { n_hdf5_hang++; keep_sample(data, size, "hang"); return 0; }
     // What the worker printed for this input: the report to sort.
     FILE *f = fopen(errpath, "rb");
     char *txt = xcalloc(1 << 16, 1);
