@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <ucontext.h>
 
@@ -70,6 +71,12 @@ static ssize_t pipe_io(int fd, void *p, size_t n, int out) {
 
 // ---------------------------------------------------------------- worker side
 
+// The signal handler and what it calls: no coverage counters (on_signal compares them) and
+// no ASan instrumentation — its stack bookkeeping before a no-return call allocates, and a
+// signal may arrive while libhdf5's malloc holds the allocator's lock (seen: a deadlock).
+// The handler leaves with the raw exit syscall for the same reason.
+#define SIGNAL_SAFE __attribute__((no_sanitize("address", "coverage")))
+
 // A worker forked after the OpenMP runtime started sees libomp's per-thread blocks as
 // unreachable (the threads that referenced them are not in the child): not leaks.
 // libhdf5 mallocs what a damaged size field says (4 GB seen): such a request fails (libhdf5
@@ -79,7 +86,7 @@ const char *__asan_default_options(void) { return "max_allocation_size_mb=2000:a
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libomp.so\n"; }
 
-__attribute__((no_sanitize("coverage"))) static int in_hdf5(uintptr_t pc) {
+SIGNAL_SAFE static int in_hdf5(uintptr_t pc) {
     for (int i = 0; i < nhdf5; i++) if (pc >= hdf5_lo[i] && pc < hdf5_hi[i]) return 1;
     return 0;
 }
@@ -87,7 +94,7 @@ __attribute__((no_sanitize("coverage"))) static int in_hdf5(uintptr_t pc) {
 // Whose code faulted: the first frame from the faulting one outward that is neither libc
 // nor the sanitizer runtime (libhdf5's memcpy goes through both) — libhdf5's, or ours.
 static void *exe_base;
-static int fault_in_hdf5(uintptr_t pc) {
+SIGNAL_SAFE static int fault_in_hdf5(uintptr_t pc) {
     void *fr[64];
     int n = backtrace(fr, 64), start = -1;
     for (int i = 0; i < n && start < 0; i++) if ((uintptr_t)fr[i] == pc || (uintptr_t)fr[i] == pc + 1) start = i;
@@ -114,7 +121,7 @@ static int fault_in_hdf5(uintptr_t pc) {
 
 // Is libhdf5 anywhere on the stack? (A hang with our code frozen: no instrumented code ran,
 // so the stack's innermost libraries hold it; libhdf5 is the one our reader calls.)
-static int stack_in_hdf5(uintptr_t pc) {
+SIGNAL_SAFE static int stack_in_hdf5(uintptr_t pc) {
     void *fr[64];
     int n = backtrace(fr, 64);
     for (int i = 0; i < n; i++) if (in_hdf5((uintptr_t)fr[i])) return 1;
@@ -128,7 +135,7 @@ static int stack_in_hdf5(uintptr_t pc) {
 // instrumented itself, so that its own run does not move them.
 static uint8_t *hang_snap;
 static volatile sig_atomic_t hang_looked;
-__attribute__((no_sanitize("coverage"))) static void on_signal(int sig, siginfo_t *si, void *ucv) {
+SIGNAL_SAFE static void on_signal(int sig, siginfo_t *si, void *ucv) {
     (void)si;
     if (sig == SIGALRM && !hang_looked) {
         memcpy(hang_snap, cov_start, ncov);
@@ -145,10 +152,10 @@ __attribute__((no_sanitize("coverage"))) static void on_signal(int sig, siginfo_
     int ran = sig == SIGALRM && memcmp(hang_snap, cov_start, ncov) != 0; // before anything instrumented runs
     int theirs = sig == SIGALRM ? !ran && stack_in_hdf5(pc) : fault_in_hdf5(pc);
     char msg[160];
-    int n = snprintf(msg, sizeof msg, "fuzz_runlog worker: %s at pc %#lx (%s%s)\n", sig == SIGALRM ? "hang" : strsignal(sig),
+    int n = snprintf(msg, sizeof msg, "fuzz_runlog worker: %s at pc %#lx (%s%s)\n", sig == SIGALRM ? "hang" : sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE" : "SIGILL",
                      (unsigned long)pc, theirs ? "in libhdf5" : "not in libhdf5", ran ? "; our code ran meanwhile" : "");
     if (write(2, msg, (size_t)n) < 0) {}
-    _exit(theirs ? (sig == SIGALRM ? WK_HDF5_HANG : WK_HDF5) : WK_OURS);
+    syscall(SYS_exit_group, theirs ? (sig == SIGALRM ? WK_HDF5_HANG : WK_HDF5) : WK_OURS);
 }
 
 static volatile long net_blocks; // blocks allocated minus blocks freed during this input
