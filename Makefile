@@ -120,9 +120,9 @@ FUZZ_SECONDS ?= 60
 build/fuzz/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp -w $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-build/fuzz/fuzz_llama2c build/fuzz/fuzz_gguf build/fuzz/fuzz_l4qz: fuzz/fuzz_model.c fuzz/fuzz.h $(FUZZ_OBJS)
+build/fuzz/fuzz_llama2c build/fuzz/fuzz_gguf build/fuzz/fuzz_l4qz: fuzz/fuzz_model.c fuzz/fuzz.h fuzz/fuzz_load.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
-build/fuzz/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_OBJS)
+build/fuzz/%: fuzz/%.c fuzz/fuzz.h fuzz/fuzz_load.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 fuzz-build: $(FUZZ_BINS)
 # `make fuzz FUZZ_SECONDS=N`: every target for N seconds from the seed corpora (fuzz/run.sh).

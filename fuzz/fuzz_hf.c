@@ -3,15 +3,9 @@
 // model.safetensors.index.json, and one safetensors file. The input holds all three:
 // u32 LE length of config.json, its bytes, u32 LE length of the index (0: none), its
 // bytes, then the safetensors bytes — written as model.safetensors, or, with an index, as
-// the shard it names in the seeds (fuzz/seeds.sh). An accepted directory is also run one
-// token through the model, as fuzz_model.c does.
-#include "checkpoint.h"
-#include "fuzz.h"
-#include "methods.h"
-#include "model.h"
+// the shard it names in the seeds (fuzz/seeds.sh). Loaded and run as fuzz_load.h does.
+#include "fuzz_load.h"
 #include <sys/stat.h>
-
-static void model_release(void *m) { model_free(m); }
 
 // The next length-prefixed part of the input (clamped to what is left).
 static const uint8_t *part(const uint8_t **d, size_t *left, size_t *n) {
@@ -24,7 +18,6 @@ static const uint8_t *part(const uint8_t **d, size_t *left, size_t *n) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    threads_init(1);
     const char *dir = fuzz_scratch_path(3, "_hf");
     mkdir(dir, 0700);
     size_t nc, ni;
@@ -36,17 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ni) fuzz_write(p, idx, ni);
     snprintf(p, sizeof p, "%s/%s", dir, ni ? "model-00001-of-00001.safetensors" : "model.safetensors");
     fuzz_write(p, data, size);
-    FUZZ_GUARDED({
-        ModelFile *mf = hold(model_file_load(dir), model_file_release);
-        if ((size_t)mf->c.dim * mf->c.vocab_size < (1u << 22) && mf->c.seq_len >= 2) {
-            MethodCfg mc;
-            method_defaults(&mc, "none");
-            Model *M = hold(model_build(mf, &mc, 1, 2, 0), model_release);
-            int toks[2] = {1, mf->c.vocab_size > 2 ? 2 : 0};
-            model_forward(M, toks, 1, 2, 0);
-        }
-        hold_unwind(0);
-    });
+    fuzz_load_and_run(dir);
     const char *names[] = {"config.json", "model.safetensors.index.json", "model-00001-of-00001.safetensors", "model.safetensors"};
     for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s/%s", dir, names[i]); remove(p); } // the directory goes at exit
     return 0;
