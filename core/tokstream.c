@@ -30,13 +30,16 @@ static size_t para_cut(const char *w) {
 size_t tokpara_next(const Tokenizer *t, const char *buf, size_t len, int at_end, int *cont, int **ids, long *nids,
                     const char *name, size_t offset) {
     *ids = NULL; *nids = 0;
-    const char *end = len >= 2 ? memmem(buf, len < para_max + 2 ? len : para_max + 2, "\n\n", 2) : NULL;
+    // The decision needs the whole window [0, para_max + 2) (a "\n\n" may start at para_max),
+    // so a short read of a stream decides as the whole text in memory does.
+    size_t win = len < para_max + 2 ? len : para_max + 2;
+    const char *end = win >= 2 ? memmem(buf, win, "\n\n", 2) : NULL;
     size_t j, used;
     int last = 1;
     if (end) j = (size_t)(end - buf), used = j + 2;
+    else if (!at_end && win < para_max + 2) return 0;
     else if (len > para_max) j = used = para_cut(buf), last = 0;
-    else if (at_end) j = used = len;
-    else return 0;
+    else j = used = len;
     size_t bad;
     if (!utf8_valid(buf, used, &bad)) die_input("%s: not valid UTF-8 (byte offset %zu)", name, offset + bad);
     size_t a = 0, b = j;
