@@ -203,7 +203,7 @@ static void worker(int cmd, int res, const char *path, const char *errpath) {
         char r = net_blocks > 0 && __lsan_do_recoverable_leak_check() ? 'L'
                : H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) != 0  ? 'R' : 'O';
         if (r != 'L') memcpy(shared_cov, cov_start, ncov);
-        if (pipe_io(res, &r, 1, 1) != 1 || r != 'O') _exit(0);
+        if (pipe_io(res, &r, 1, 1) != 1 || r != 'O') _exit(WK_OK);
     }
     _exit(WK_EOF);
 }
@@ -251,8 +251,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     ncov = (size_t)(cov_stop - cov_start);
     if (!cov_start || !ncov) { fprintf(stderr, "fuzz_runlog: no coverage counters in this build\n"); abort(); }
     shared_cov = mmap(NULL, ncov, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    hang_snap = xmalloc(ncov);
     if (shared_cov == MAP_FAILED) { perror("mmap"); abort(); }
+    hang_snap = xmalloc(ncov);
     dl_iterate_phdr(find_hdf5, NULL);
     Dl_info self;
     if (dladdr((void *)LLVMFuzzerInitialize, &self)) exe_base = self.dli_fbase;
@@ -283,6 +283,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 // The first stack frame of a sanitizer report, from `from` on, that is not the sanitizer
 // runtime's (its interceptors and allocator: in this executable but without a source line)
+// nor libc's: libhdf5's?
 static int first_frame_hdf5(const char *from) {
     for (const char *l = from; (l = strstr(l, "\n    #")); l++) {
         const char *e = strchr(l + 1, '\n');
