@@ -216,6 +216,8 @@ static void read_method(RunConfig *c, YNode *root) {
 static const char *const FORMATS[] = {"text", "alpaca", NULL};
 static const char *const SCHEDULES[] = {"constant", "cosine", NULL};
 static const char *const OPTIM_STATES[] = {"fp32", "bf16", NULL};
+static const char *const DEVICES[] = {"cpu", "cuda", NULL};
+static const char *const PRECISIONS[] = {"fp32", "bf16", NULL};
 
 // Shortest decimal that reads back to the same double, so the dump is exact and tidy.
 static void fmt_num(char *buf, size_t n, double x) {
@@ -306,6 +308,8 @@ static YNode *build_resolved(const RunConfig *c) {
     put_num(t, "eps", c->train.eps);
     if (c->train.optim_state != DT_F32) put_str(t, "optim_state", dtype_name(c->train.optim_state)); // run ids of fp32 runs stay
     put_int(t, "checkpoint_every", c->train.checkpoint_every);
+    if (c->train.device != DEV_CPU) put_str(t, "device", DEVICES[c->train.device]);           // run ids of cpu runs stay
+    if (c->train.precision != PREC_FP32) put_str(t, "precision", PRECISIONS[c->train.precision]); // and of fp32 runs
     y_map_put(r, "train", t);
 
     YNode *e = y_new_map();
@@ -380,6 +384,8 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
     c->train.eps = get_num(&t, "eps", 1e-8, 0, 1, NAN, 0);
     c->train.optim_state = !strcmp(get_choice(&t, "optim_state", "fp32", OPTIM_STATES), "bf16") ? DT_BF16 : DT_F32;
     c->train.checkpoint_every = get_int(&t, "checkpoint_every", 0, 0, LONG_MAX);
+    c->train.device = !strcmp(get_choice(&t, "device", "cpu", DEVICES), "cuda") ? DEV_CUDA : DEV_CPU;
+    c->train.precision = !strcmp(get_choice(&t, "precision", "fp32", PRECISIONS), "bf16") ? PREC_BF16 : PREC_FP32;
     check_unused(&t);
 
     Sec e = section(root, "eval", 0);

@@ -13,7 +13,8 @@
 //   train:  steps 200, micro_batch 8, accum 1, seq_len 0 (= the model's), lr 1e-4,
 //           schedule cosine, warmup 0.1, weight_decay 0.01, clip 1.0, seed 0,
 //           threads 0 (= keep --threads / L4Q_THREADS), beta1 0.9, beta2 0.999, eps 1e-8,
-//           optim_state fp32 (or bf16), checkpoint_every 0 (= only the final checkpoint)
+//           optim_state fp32 (or bf16), checkpoint_every 0 (= only the final checkpoint),
+//           device cpu (or cuda), precision fp32 (or bf16)
 //   eval:   every 50 (0 = only at the end), tasks [] (validation loss only),
 //           val_batches 0 (= all validation windows), limit 0 (= all task examples),
 //           limits {} (per task or group, e.g. {tinystories: 0, blimp: 150}; wins over limit)
@@ -33,6 +34,10 @@
 
 enum { DATA_TEXT = 0, DATA_ALPACA = 1 };
 enum { SCHED_CONSTANT = 0, SCHED_COSINE = 1 };
+// train.device / train.precision. Both default to today's behaviour (cpu, fp32) and are
+// written to the resolved config only when not the default, so existing run ids stay.
+enum { DEV_CPU = 0, DEV_CUDA = 1 };
+enum { PREC_FP32 = 0, PREC_BF16 = 1 };
 
 typedef struct {
     YNode *root;            // resolved tree (all keys, defaults filled); run_config_dump prints it
@@ -61,6 +66,8 @@ typedef struct {
         int threads;
         double beta1, beta2, eps;
         int optim_state;    // DT_F32 | DT_BF16: AdamW's m, v (core/optim.h)
+        int device;         // DEV_CPU | DEV_CUDA (train.device; core/device.h runs cuda)
+        int precision;      // PREC_FP32 | PREC_BF16 (train.precision: the frozen weights' products)
         long checkpoint_every;
     } train;
     struct {
