@@ -76,6 +76,10 @@ typedef struct {
     int optim_state;            // DT_F32 | DT_BF16 moments
     uint64_t optim_seed;        // bf16 stochastic rounding stream (as adamw_new's seed)
     uint64_t seed;              // dropout stream
+    // Benchmarks at scale (bench/gpu_table1): nonzero ⇒ every frozen tensor whose host
+    // pointer is NULL (w0, tok_emb, norms, wcls) is generated on the device from this seed
+    // (uniform ±1/sqrt(in), norms 1), so no multi-GB upload is needed. 0 for real models.
+    uint64_t random_weights;
 } DevModelDesc;
 
 // Memory on the device, bytes.
