@@ -42,11 +42,7 @@ void f16_to_f32_scalar(const unsigned char *src, float *dst, size_t n) {
 
 void f32_to_half(int dt, const float *restrict src, uint16_t *restrict dst, size_t n) {
     if (dt == DT_BF16) {
-        for (size_t k = 0; k < n; k++) {
-            uint32_t x = f32_bits(src[k]);
-            if ((x & 0x7fffffffu) > 0x7f800000u) dst[k] = (uint16_t)((x >> 16) | 0x40); // NaN stays NaN
-            else dst[k] = (uint16_t)((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
-        }
+        for (size_t k = 0; k < n; k++) dst[k] = f32_to_bf16_rne(src[k]); // NaN stays NaN
         return;
     }
     size_t i = 0;

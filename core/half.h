@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "elem.h" // bf16_to_f32, f32_to_bf16_rne, f32_to_bf16_sr (shared with CUDA)
 #if defined(__F16C__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -25,8 +26,7 @@ static inline void half_to_f32(int dt, const void *s, float *restrict dst, size_
         for (size_t k = 0; k < n; k++) {
             uint16_t h;
             memcpy(&h, src + 2 * k, 2);
-            uint32_t b = (uint32_t)h << 16;
-            memcpy(dst + k, &b, 4);
+            dst[k] = bf16_to_f32(h);
         }
         return;
     }
@@ -50,13 +50,4 @@ size_t half_first_nonfinite(int dt, const uint16_t *src, size_t n);
 static inline float f16_to_f32(uint16_t h) { float f; f16_to_f32_scalar((const unsigned char *)&h, &f, 1); return f; }
 static inline uint16_t f32_to_f16(float f) { uint16_t h; f32_to_half(DT_F16, &f, &h, 1); return h; }
 static inline uint16_t f32_to_bf16(float f) { uint16_t h; f32_to_half(DT_BF16, &f, &h, 1); return h; }
-static inline float bf16_to_f32(uint16_t h) { uint32_t b = (uint32_t)h << 16; float f; memcpy(&f, &b, 4); return f; }
-// bf16 by stochastic rounding: truncates after adding r16 (a uniform 16-bit random value)
-// to the 16 bits dropped, so |x| rounds up with probability (dropped bits)/2^16 and the
-// result equals x in expectation; values bf16 holds exactly stay exact, NaN stays NaN.
-static inline uint16_t f32_to_bf16_sr(float x, uint32_t r16) {
-    uint32_t b;
-    memcpy(&b, &x, 4);
-    if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40);
-    return (uint16_t)((b + (r16 & 0xffffu)) >> 16);
-}
+// bf16_to_f32 and f32_to_bf16_sr (stochastic rounding): core/elem.h.

@@ -17,11 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const float NF4_CODE[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+const float NF4_CODE[16] = NF4_CODE_INIT; // core/elem.h, shared with CUDA
 
 int nf4_index(float x) {
     int k = 0; // number of midpoints strictly below x
@@ -82,7 +78,7 @@ static uint8_t dq_index(float x) {
 }
 
 static inline float nf4_absmax(const Deploy *d, size_t blk) {
-    return g_dq_code[d->absmax_q[blk]] * d->absmax_scale[blk / NF4_DQ_BLOCK] + d->absmax_mean;
+    return nf4_absmax_elem(g_dq_code[d->absmax_q[blk]], d->absmax_scale[blk / NF4_DQ_BLOCK], d->absmax_mean);
 }
 
 void nf4_quantize(const float *W, int out, int in, Deploy *d) {
@@ -136,8 +132,7 @@ void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out) {
         for (size_t k = i; k < iend; k++) {
             size_t e = e0 + k;
             if (e / NF4_BLOCK != blk) { blk = e / NF4_BLOCK; a = nf4_absmax(d, blk); }
-            uint8_t byte = d->codes[e / 2];
-            out[k] = NF4_CODE[e % 2 ? byte & 15 : byte >> 4] * a;
+            out[k] = nf4_dequant_elem(nf4_code_at(d->codes, e), a);
         }
     }
 }

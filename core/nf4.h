@@ -2,6 +2,7 @@
 // core/deploy.h): bitsandbytes' NF4 code table, double quantization of the absmax values.
 #pragma once
 #include "deploy.h"
+#include "elem.h" // the NF4 table and element dequant, shared with CUDA
 
 extern const float NF4_CODE[16];
 // Index of the NF4 code nearest to x ∈ [−1, 1] (midpoint decision; a tie goes down).

@@ -41,29 +41,13 @@ static void check_same(const AdamW *o, Param **ps, int n) {
             die_internal("adamw: param %d (%s) changed since the optimizer was built", i, ps[i]->name);
 }
 
-// The per-step scalars, as torch computes them: in double on the Python side, then used as
-// float32 scalars by the tensor kernels.
-typedef struct { float step_size, bc2_sqrt, decay_mul, w1, b2, w2, eps; int decay; } Coef;
-
-// One element in torch's float32 arithmetic: returns the new x, updates *m and *v.
-static inline float adam_elem(float x, float g, float *m, float *v, const Coef *k) {
-    if (k->decay) x *= k->decay_mul;
-    float mj = *m + k->w1 * (g - *m); // torch.lerp with weight < 0.5: m + w·(g − m)
-    float vj = *v * k->b2;
-    vj = vj + k->w2 * g * g;
-    float denom = sqrtf(vj) / k->bc2_sqrt + k->eps;
-    *m = mj; *v = vj;
-    return x + k->step_size * mj / denom;
-}
+// The per-step scalars (adam_coef) and the element update in torch's float32 arithmetic
+// (adam_elem, adam_elem_bf16) are in core/elem.h, shared with the CUDA plugin.
 
 void adamw_step(AdamW *o, Param **ps, int n, float lr) {
     check_same(o, ps, n);
     o->t++;
-    double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
-    double bc2 = 1.0 - pow((double)o->beta2, (double)o->t);
-    Coef k = {.step_size = (float)(-((double)lr / bc1)), .bc2_sqrt = (float)sqrt(bc2),
-              .decay_mul = (float)(1.0 - (double)lr * (double)o->weight_decay), .w1 = (float)(1.0 - (double)o->beta1),
-              .b2 = o->beta2, .w2 = (float)(1.0 - (double)o->beta2), .eps = o->eps};
+    AdamCoef k = adam_coef(lr, o->t, o->beta1, o->beta2, o->eps, o->weight_decay);
     for (int i = 0; i < n; i++) {
         Param *p = ps[i];
         if (!p->grad) continue;
@@ -77,15 +61,9 @@ void adamw_step(AdamW *o, Param **ps, int n, float lr) {
             continue;
         }
         uint16_t *m = o->m[i], *v = o->v[i];
-        const uint64_t key = mix64(o->seed ^ mix64(((uint64_t)o->t << 20) + (uint64_t)i));
+        const uint64_t key = adam_bf16_key(o->seed, o->t, i);
         #pragma omp parallel for schedule(static) if (N > 32768)
-        for (long long j = 0; j < N; j++) {
-            float mj = bf16_to_f32(m[j]), vj = bf16_to_f32(v[j]);
-            x[j] = adam_elem(x[j], g[j], &mj, &vj, &k);
-            uint64_t r = mix64(key + (uint64_t)j);
-            m[j] = f32_to_bf16_sr(mj, (uint32_t)r);
-            v[j] = f32_to_bf16_sr(vj, (uint32_t)(r >> 16));
-        }
+        for (long long j = 0; j < N; j++) x[j] = adam_elem_bf16(x[j], g[j], &m[j], &v[j], &k, key, (uint64_t)j);
     }
 }
 

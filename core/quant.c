@@ -85,14 +85,7 @@ void quant_init_params(const QuantSpec *q, const float *W, QuantInit init, float
     }
 }
 
-// Code of one value, unsigned (w̃ − Q_N).
-static inline unsigned quant_code(float w, float s, float b, int qn, int qp) {
-    float v = (w - b) / s;
-    float c = v < (float)qn ? (float)qn : v > (float)qp ? (float)qp : v;
-    return (unsigned)((int)rintf(c) - qn);
-}
-
-// quant_fake_elem's arithmetic is quant_code's, term for term.
+// quant_fake_elem's arithmetic is quant_ucode_elem's, term for term (core/elem.h).
 void quant_fake_row(const QuantSpec *q, const float *w, const float *s, const float *b, int r, float *o) {
     const float qn = (float)q->qn, qp = (float)q->qp;
     for (int g = 0; g < q->ng; g++) {
@@ -121,7 +114,7 @@ void quant_encode(const QuantSpec *q, const float *W, const float *s, const floa
         for (int j = 0; j < q->in; j++) {
             int g = j / q->gs;
             float sg = quant_safe_scale(s[(size_t)r * q->ng + g]);
-            acc |= (uint64_t)quant_code(w[j], sg, b[(size_t)r * q->ng + g], q->qn, q->qp) << nb;
+            acc |= (uint64_t)quant_ucode_elem(w[j], sg, b[(size_t)r * q->ng + g], q->qn, q->qp) << nb;
             nb += q->bits;
             while (nb >= 8) { *p++ = (uint8_t)acc; acc >>= 8; nb -= 8; }
         }
@@ -190,7 +183,7 @@ void quant_dequant_rows(const uint8_t *packed, const float *s, const float *b, i
             int j1 = (g + 1) * gs < in ? (g + 1) * gs : in;
             for (int j = g * gs; j < j1; j++) {
                 while (nb < bits) { acc |= (uint64_t)(*p++) << nb; nb += 8; }
-                o[j] = sg * (float)((int)(acc & mask) + qn) + bg;
+                o[j] = quant_dequant_elem((unsigned)(acc & mask), sg, bg, qn);
                 acc >>= bits;
                 nb -= bits;
             }

@@ -13,6 +13,7 @@
 #pragma once
 #include <stddef.h>
 #include "linear.h"
+#include "elem.h" // the element formulas (quant_ste_elem, quant_code_of, ...), shared with CUDA
 #include <math.h>
 #include <stdint.h>
 
@@ -34,14 +35,7 @@ static inline int quant_group_len(const QuantSpec *q, int g) {
     return rem < q->gs ? rem : q->gs;
 }
 
-// Scale guard: s is trained freely (the paper has no clamp); a scale that reaches zero
-// would turn v into inf/NaN, so the quantizer divides by a scale of magnitude at least
-// QUANT_S_MIN (sign kept). Gradients are computed at the guarded value.
-#define QUANT_S_MIN 1e-8f
-static inline float quant_safe_scale(float s) {
-    if (s >= QUANT_S_MIN || s <= -QUANT_S_MIN) return s;
-    return s < 0 ? -QUANT_S_MIN : QUANT_S_MIN;
-}
+// Scale guard: quant_safe_scale / QUANT_S_MIN (core/elem.h).
 
 // Initialization of (s, b) per group (docs/design.md "L4Q").
 typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP } QuantInit;
@@ -58,25 +52,11 @@ void quant_init_params(const QuantSpec *q, const float *W, QuantInit init, float
 // RTN/QLoRA*-uniform baselines use. Fills s, b and, if codes != NULL, the packed codes.
 void quant_rtn(const QuantSpec *q, const float *W, float *s, float *b, uint8_t *codes);
 
-// The quantizer on one element with the (guarded) group parameters s, b, straight-through
-// round, clip mask M = [Q_N ≤ v ≤ Q_P]: returns Wq = s·w̃ + b, sets *clip = 1 − M and
-// *dsf = ∂Wq/∂s (clipped: the bound; inside: w̃ − v); ∂Wq/∂b = *clip, ∂Wq/∂w = M — the
-// per-element terms of the gradients below (the L4Q tiles sum them in core/l4q.c).
-// Branch-free, so element loops over it vectorize under `omp simd`: they run over every
-// weight of every layer three times per L4Q training step.
-static inline float quant_ste_elem(float w, float s, float b, float qn, float qp, float *dsf, int *clip) {
-    float v = (w - b) / s;
-    float c = v < qn ? qn : v > qp ? qp : v, t = rintf(c);
-    *clip = v < qn || v > qp;
-    *dsf = *clip ? c : t - v;
-    return s * t + b;
-}
-// Wq of one element (the forward half of quant_ste_elem).
-static inline float quant_fake_elem(float w, float s, float b, float qn, float qp) {
-    float dsf;
-    int clip;
-    return quant_ste_elem(w, s, b, qn, qp, &dsf, &clip);
-}
+// The quantizer on one element: quant_ste_elem (Wq, ∂Wq/∂s, the clip flag — the
+// per-element terms of the gradients below, summed by the L4Q tiles in core/l4q.c) and its
+// forward half quant_fake_elem, in core/elem.h. Branch-free, so element loops over them
+// vectorize under `omp simd`: they run over every weight of every layer three times per
+// L4Q training step.
 // Fake quantization of rows [r0, r0+nrows) of the weight: Wt holds those rows (row i of Wt
 // is row r0+i of W, stride q->in), s, b are the full out×ng arrays; Wq gets the same layout
 // as Wt and may alias it.
@@ -85,13 +65,8 @@ void quant_fake_rows(const QuantSpec *q, const float *Wt, const float *s, const 
 // One row of it: w is row r of the weight, o (may alias w) gets its Wq. Not parallel, for
 // callers that already are (the L4Q tiles).
 void quant_fake_row(const QuantSpec *q, const float *w, const float *s, const float *b, int r, float *o);
-// Signed code w̃ of one value under (s, b): rint(clamp((w − b)/s, Q_N, Q_P)), the same
+// Signed code w̃ of one value under (s, b): quant_code_of (core/elem.h), the same
 // arithmetic quant_fake_rows/quant_encode use (the GPTQ baseline quantizes column by column).
-static inline int quant_code_of(float w, float s, float b, int qn, int qp) {
-    float v = (w - b) / quant_safe_scale(s);
-    float c = v < (float)qn ? (float)qn : v > (float)qp ? (float)qp : v;
-    return (int)rintf(c);
-}
 // Inference-form label: "4" fully quantized, "4&fp" with an fp LoRA side branch.
 const char *quant_form_name(int bits, int mixed);
 // Quantize the whole W into packed codes (quant_codes_bytes(q) bytes).

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "elem.h" // mix64
 
 // Errors follow README "Commands": one line on stderr, exit 2 for bad input/usage, 1 for internal
 // failures. Hooks (e.g. "mark run.h5 failed") run before exit.
@@ -92,13 +93,7 @@ int threads_count(void);
 // Deterministic RNG (splitmix64 seeding + xoshiro256**): same seed ⇒ same stream.
 typedef struct { uint64_t s[4]; } Rng;
 void rng_seed(Rng *r, uint64_t seed);
-// splitmix64's output function: a well-mixed value from a counter, for random streams
-// indexed by position (the same for any thread count).
-static inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+// mix64 (splitmix64's output function, for random streams indexed by position): core/elem.h.
 uint64_t rng_u64(Rng *r);
 float rng_uniform(Rng *r); // [0,1)
 float rng_normal(Rng *r);
