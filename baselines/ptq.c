@@ -54,6 +54,7 @@ Linear *qlayer_new(Deploy *base, const MethodCfg *lora_m, const char *name, Rng 
     QLayer *l = linear_alloc(sizeof *l, lora_m ? &QLORA_OPS : &QPTQ_OPS, base->out, base->in, name);
     l->q = *base;
     memset(base, 0, sizeof *base);
+    l->base.frozen_base = &l->q;
     l->base.mem.weight_bytes = deploy_bytes(&l->q);
     if (lora_m) {
         l->has_lora = 1;

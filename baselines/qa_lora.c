@@ -116,6 +116,7 @@ static Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng
     check_lora_cfg(m);
     int out = W->shape[0], in = W->shape[1];
     QaLoraLinear *l = linear_alloc(sizeof *l, &QA_OPS, out, in, name);
+    l->base.frozen_base = &l->q;
     if (base_is_gptq(m)) {
         const Deploy *p = prepared_lookup(W->data);
         if (!p) die_internal("%s: qa_lora with base gptq needs baselines_prepare(mf, method, ...) before model_build", name);

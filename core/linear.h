@@ -90,6 +90,10 @@ struct Linear {
     int n_params;
     MemAccount mem;
     int training;         // 0: inference — methods may skip saving anything
+    // Set by layers whose frozen base is held quantized (NF4, uniform codes), without the
+    // side branch; NULL: the base is the W0 Param the layer was built on. For a device that
+    // runs the layer (core/device.h DevProj.base).
+    const Deploy *frozen_base;
 };
 
 // Build projection `name` (out×in, frozen weight in W) with method m. W->data is not

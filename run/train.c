@@ -11,6 +11,7 @@
 #include "runlog.h"
 #include "snapshot.h"
 #include "tokenizer.h"
+#include "train_device.h"
 #include "trainstate.h"
 #include "util.h"
 #include <math.h>
@@ -28,6 +29,7 @@ typedef struct {
     Param *ps[MAX_PARAMS];
     int np;
     AdamW *opt;
+    TrainDev *dev;       // train.device: cuda (run/train_device.h); NULL on the CPU
     RunLog *log;
     Rng data_rng;
     int T, B;
@@ -61,8 +63,12 @@ static double val_loss(Trainer *t, Model *M, EvalDocs *docs) {
     for (long b = 0; b < nb; b++) {
         long c = data_val_batch(t->val, b, t->B, t->T, in, tg);
         cnt += c;
-        model_forward(M, in, t->B, t->T, 0);
-        double x = model_head(M, tg, NULL, 0, t->B * t->T, NULL, NULL, 0, 1.0f);
+        double x;
+        if (t->dev && M == t->M) x = train_dev_step(t->dev, in, tg, t->B, t->T, 0, 1.0f); // the model being trained
+        else {
+            model_forward(M, in, t->B, t->T, 0);
+            x = model_head(M, tg, NULL, 0, t->B * t->T, NULL, NULL, 0, 1.0f);
+        }
         nll += x;
         if (docs) {
             docs->nll[b] = x; docs->ntok[b] = (int)c;
@@ -135,6 +141,10 @@ static void write_provenance(Trainer *t) {
         runlog_attr(t->log, keys[i], hex);
     }
     runlog_attr(t->log, "command_line", command_line());
+    if (t->dev) { // CPU runs' run.h5 stay as they were: no attribute means the CPU
+        runlog_attr(t->log, "device", train_dev_name(t->dev));
+        runlog_attr(t->log, "precision", c->train.precision == PREC_BF16 ? "bf16" : "fp32");
+    }
 }
 
 static void progress(long step, long total, double loss, double tps, double el, long done_here) {
@@ -159,8 +169,15 @@ static double train_step(Trainer *t, int *in, int *tg, long *ntok) {
         for (int i = 0; i < B * T; i++) cnt += tg[(size_t)a * B * T + i] >= 0;
     }
     if (cnt == 0) die_input("%s: a training batch has no target tokens (all masked?)", t->cfg->data.train);
-    model_zero_grad(t->M);
     double nll = 0;
+    if (t->dev) { // one process (train_dev_open refuses ranks): every micro-batch here
+        train_dev_zero_grad(t->dev);
+        for (int a = 0; a < A; a++)
+            nll += train_dev_step(t->dev, in + (size_t)a * B * T, tg + (size_t)a * B * T, B, T, 1, 1.0f / cnt);
+        *ntok = (long)A * B * T;
+        return nll / cnt;
+    }
+    model_zero_grad(t->M);
     int lo, hi;
     dist_share(A, &lo, &hi);
     for (int a = lo; a < hi; a++) {
@@ -185,6 +202,14 @@ static void write_memory(Trainer *t) {
            "peak transient %.2f MB  peak RSS %.1f MB\n",
            acc.weight_bytes / 1e6, acc.trainable_bytes / 1e6, acc.grad_opt_bytes / 1e6, acc.saved_bytes / 1e6,
            acc.transient_peak / 1e6, peak_rss_bytes() / 1e6);
+    if (t->dev) {
+        DevMemory dm;
+        train_dev_memory(t->dev, &dm);
+        runlog_attr_int(t->log, "device_tracked_peak_bytes", (long long)dm.tracked_peak);
+        runlog_attr_int(t->log, "device_used_bytes", (long long)dm.device_used);
+        printf("device memory (%s): tracked peak %.2f MB  workspace %.2f MB  in use %.2f MB of %.2f MB\n",
+               train_dev_name(t->dev), dm.tracked_peak / 1e6, dm.workspace / 1e6, dm.device_used / 1e6, dm.device_total / 1e6);
+    }
 }
 
 // Data-parallel preconditions, checked by all ranks together before anything is written.
@@ -207,11 +232,10 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.lead = dist_rank() == 0;
     snprintf(t.dir, sizeof t.dir, "%s", out_dir);
     dist_check_config(cfg, out_dir);
-    // Refused before anything loads or is written (the CUDA backend and the CPU bf16 mode
-    // replace these lines when they land).
-    if (cfg->train.device == DEV_CUDA)
-        die_input("train.device: cuda: this build has no CUDA backend (build/libl4q_cuda.so); use train.device: cpu");
-    if (cfg->train.precision == PREC_BF16)
+    // Refused before anything loads or is written: no plugin, no device, a method or
+    // precision the device does not run (the CPU bf16 mode replaces the second line when it lands).
+    if (cfg->train.device == DEV_CUDA) t.dev = train_dev_open(cfg);
+    else if (cfg->train.precision == PREC_BF16)
         die_input("train.precision: bf16 is not available on the CPU in this build; use train.precision: fp32");
     if (t.lead) mkdir_p(out_dir);
     char path[4200], ckpt[4200], logp[4200];
@@ -245,11 +269,13 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay,
                       cfg->train.optim_state, cfg->train.seed ^ 0xada3bf16ULL);
     rng_seed(&t.data_rng, cfg->train.seed ^ 0x5eedda7aULL);
+    if (t.dev) train_dev_attach(t.dev, t.M, t.ps, t.np, cfg, t.B, t.T); // the trainables as initialized
 
     long step0 = 0;
     char *yaml = run_config_dump(cfg);
     if (resume && file_exists(ckpt)) {
         step0 = trainstate_load(ckpt, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
+        if (t.dev) train_dev_upload(t.dev, t.ps, t.np, t.opt);
         // The final evaluation follows the last checkpoint: its rows at that step may be partial.
         if (t.lead) t.log = runlog_open_append(logp, step0, step0 < cfg->train.steps ? step0 : step0 - 1);
         printf("resumed %s at step %ld\n", out_dir, step0);
@@ -277,14 +303,15 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
         double ts = now_sec();
         long ntok;
         double loss = train_step(&t, in, tg, &ntok);
-        double gn = grad_clip(t.ps, t.np, (float)cfg->train.clip);
+        double gn = t.dev ? train_dev_clip(t.dev, (float)cfg->train.clip) : grad_clip(t.ps, t.np, (float)cfg->train.clip);
         if (!isfinite(loss) || !isfinite(gn)) {
             if (is_tty(stdout)) printf("\n");
             die_input("step %ld: %s is not finite (%g); the run is marked failed, the last checkpoint (%s) is kept", s + 1,
                       isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? gn : loss, ckpt);
         }
         float lr = lr_at(cfg->train.schedule_name, s, steps, (double)warm, (float)cfg->train.lr);
-        adamw_step(t.opt, t.ps, t.np, lr);
+        if (t.dev) train_dev_adamw(t.dev, lr);
+        else adamw_step(t.opt, t.ps, t.np, lr);
         double el = now_sec() - ts, tps = ntok / el;
         t.step_s += el;
         if (t.lead) runlog_train(t.log, s + 1, loss, lr, gn, tps, rss_bytes());
@@ -300,6 +327,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
         int stop = stop_at > 0 && s + 1 == stop_at && !last;
         if (t.lead && ((cfg->train.checkpoint_every > 0 && (s + 1) % cfg->train.checkpoint_every == 0) || last || stop)) {
             runlog_flush(t.log); // the log on disk reaches the checkpoint before it exists
+            if (t.dev) train_dev_download(t.dev, t.ps, t.np, t.opt);
             trainstate_save(ckpt, s + 1, t.ps, t.np, t.opt, &t.data_rng, &t.M->rng);
         }
         if (stop) {
@@ -319,6 +347,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     // The final numbers are those of the deployed model, the very ModelFile written as
     // final.l4qz: a reported number is the exported artifact's number by construction.
     // Rank 0 alone builds it; the others wait in evaluate.
+    if (t.dev) train_dev_download(t.dev, t.ps, t.np, t.opt); // the export and the final evaluation are the CPU's
     ModelFile *dep = t.lead ? model_deployed(t.M) : NULL;
     Model *D = dep ? model_build(dep, NULL, t.B, t.T, 0) : NULL;
     evaluate(&t, D, steps, 1);
@@ -335,6 +364,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     printf("run complete: %s\n", out_dir);
     free(in); free(tg);
     adamw_free(t.opt);
+    train_dev_free(t.dev);
     model_free(t.M);
     data_free(t.train); data_free(t.val);
     tok_free(t.tok);
