@@ -33,5 +33,13 @@ STORIES = (f"model: {data('models/stories260K/stories260K.bin')}\ntokenizer: {da
            f"val: {data('tinystories/tinystories_valid_excerpt.txt')} }}\n")
 
 
+# A stand-in CUDA plugin (tests/plugins/fake_cuda.c) built into path with the given -D options.
+def fake_cuda_plugin(path, *defines):
+    src = os.path.join(ROOT, "tests", "plugins", "fake_cuda.c")
+    subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fopenmp", "-O1", "-shared", "-fPIC",
+                    "-I", os.path.join(ROOT, "core"), src, "-o", path, "-lm"] + [f"-D{d}" for d in defines], check=True)
+    return path
+
+
 def done():
     sys.exit(1 if fails else 0)
