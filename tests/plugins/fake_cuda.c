@@ -8,8 +8,9 @@
 // The working one is a real DeviceOps over a model with a known answer: it checks the
 // DevModelDesc it gets against the host model's invariants (one base per projection,
 // shapes, trainables present), keeps its own copy of the trainables, and defines
-//   NLL per target token = 1 + Q,  Q = ½·Σ p² / P  (P: all trainable values),
-// so the gradient of loss_scale·Σ NLL is loss_scale·cnt·p/P; grad_clip and AdamW are the
+//   NLL per target token = 1 + Q,  Q = ½·Σ (p − c)² / P  (P: all trainable values, c = 0.05
+//   so that tensors starting at zero, LoRA's B, move too),
+// so the gradient of loss_scale·Σ NLL is loss_scale·cnt·(p − c)/P; grad_clip and AdamW are the
 // CPU's formulas (AdamW through core/elem.h). The test replays the same quadratic with
 // torch.optim.AdamW. Every call is logged, one line each, to $FAKE_CUDA_LOG; with
 // $FAKE_CUDA_DUMP the trainables as uploaded by model_new are written there (index + data).
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define FAKE_C 0.05f
 
 #ifndef FAKE_VERSION
 #define FAKE_VERSION DEVICE_OPS_VERSION
@@ -164,7 +167,10 @@ static int step(DevModel *m, const int *tokens, const int *targets, const float 
     logf_("step %d %d backward=%d", B, T, backward);
     double q = 0, cnt = 0;
     for (int i = 0; i < m->n; i++)
-        for (size_t j = 0; j < m->t[i].n; j++) q += (double)m->t[i].p[j] * m->t[i].p[j];
+        for (size_t j = 0; j < m->t[i].n; j++) {
+            float e = m->t[i].p[j] - FAKE_C;
+            q += (double)e * e;
+        }
     q = 0.5 * q / m->total;
     for (int r = 0; r < B * T; r++) {
         if (targets[r] < 0) continue;
@@ -176,7 +182,7 @@ static int step(DevModel *m, const int *tokens, const int *targets, const float 
     if (backward) {
         const float s = (float)((double)loss_scale * cnt / m->total);
         for (int i = 0; i < m->n; i++)
-            for (size_t j = 0; j < m->t[i].n; j++) m->t[i].g[j] += s * m->t[i].p[j];
+            for (size_t j = 0; j < m->t[i].n; j++) m->t[i].g[j] += s * (m->t[i].p[j] - FAKE_C);
     }
     return 0;
 }
