@@ -11,7 +11,7 @@
 #include <immintrin.h>
 #endif
 
-enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2 };
+// DT_F32, DT_F16, DT_BF16: core/elem.h (the CUDA side uses them too).
 const char *dtype_name(int dt);  // "f32", "f16", "bf16"
 size_t dtype_bytes(int dt);      // 4 or 2
 

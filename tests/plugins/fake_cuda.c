@@ -16,7 +16,6 @@
 // $FAKE_CUDA_DUMP the trainables as uploaded by model_new are written there (index + data).
 #include "device.h"
 #include "elem.h"
-#include "half.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
