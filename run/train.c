@@ -269,7 +269,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay,
                       cfg->train.optim_state, cfg->train.seed ^ 0xada3bf16ULL);
     rng_seed(&t.data_rng, cfg->train.seed ^ 0x5eedda7aULL);
-    if (t.dev) train_dev_attach(t.dev, t.M, t.ps, t.np, cfg, t.B, t.T); // the trainables as initialized
+    if (t.dev) train_dev_attach(t.dev, t.M, t.np, cfg, t.B, t.T); // the trainables as initialized
 
     long step0 = 0;
     char *yaml = run_config_dump(cfg);

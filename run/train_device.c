@@ -50,7 +50,7 @@ static DevTensor tensor_of(const Param *p) {
 }
 
 // Projection i (or the head, i = L·7) of M: its frozen base and trainables.
-static void proj_of(DevProj *pj, Model *M, Linear *L, const Param *w0, const Deploy *file_dep) {
+static void proj_of(DevProj *pj, Linear *L, const Param *w0, const Deploy *file_dep) {
     memset(pj, 0, sizeof *pj);
     pj->out = L->out;
     pj->in = L->in;
@@ -61,7 +61,6 @@ static void proj_of(DevProj *pj, Model *M, Linear *L, const Param *w0, const Dep
         die_internal("%s: %d trainable tensors, DevProj holds %zu", L->name, L->n_params, sizeof pj->params / sizeof *pj->params);
     pj->n_params = L->n_params;
     for (int j = 0; j < L->n_params; j++) pj->params[j] = tensor_of(L->params[j]);
-    (void)M;
 }
 
 void dev_desc_fill(DevModelDesc *d, Model *M, const RunConfig *cfg, int B, int T) {
@@ -82,8 +81,8 @@ void dev_desc_fill(DevModelDesc *d, Model *M, const RunConfig *cfg, int B, int T
     d->head_is_proj = M->head->n_params > 0;
     d->proj = xcalloc((size_t)n + 1, sizeof *d->proj);
     for (int i = 0; i < n; i++)
-        proj_of(&d->proj[i], M, M->lin[i], &M->wp[i], M->mf && M->mf->dep ? M->mf->dep[i] : NULL);
-    if (d->head_is_proj) proj_of(&d->proj[n], M, M->head, c->shared_classifier ? &M->tok_emb : &M->wcls, NULL);
+        proj_of(&d->proj[i], M->lin[i], &M->wp[i], M->mf && M->mf->dep ? M->mf->dep[i] : NULL);
+    if (d->head_is_proj) proj_of(&d->proj[n], M->head, c->shared_classifier ? &M->tok_emb : &M->wcls, NULL);
     const MethodCfg *m = &M->method;
     snprintf(d->method.name, sizeof d->method.name, "%s", m->name[0] ? m->name : "none");
     d->method.rank = m->rank;
@@ -110,14 +109,13 @@ void dev_desc_free(DevModelDesc *d) {
     d->proj = NULL;
 }
 
-void train_dev_attach(TrainDev *d, Model *M, Param **ps, int np, const RunConfig *cfg, int B, int T) {
+void train_dev_attach(TrainDev *d, Model *M, int np, const RunConfig *cfg, int B, int T) {
     dev_desc_fill(&d->desc, M, cfg, B, T);
     char err[512] = "";
     d->m = d->ops->model_new(&d->desc, err, sizeof err);
     if (!d->m) check(1, err, "building the model");
     int k = d->ops->n_trainables(d->m);
     if (k != np) die_internal(WHAT ": the device model has %d trainable tensors, the host %d", k, np);
-    (void)ps;
 }
 
 double train_dev_step(TrainDev *d, const int *tokens, const int *targets, int B, int T, int backward, float loss_scale) {

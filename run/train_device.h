@@ -22,8 +22,8 @@ TrainDev *train_dev_open(const RunConfig *cfg);
 // trainables in Linear.params order. d->proj is allocated: dev_desc_free.
 void dev_desc_fill(DevModelDesc *d, Model *M, const RunConfig *cfg, int B, int T);
 void dev_desc_free(DevModelDesc *d);
-// Builds the device model from M; its trainables must line up with ps[0..np) (model_params).
-void train_dev_attach(TrainDev *d, Model *M, Param **ps, int np, const RunConfig *cfg, int B, int T);
+// Builds the device model from M; it must hold np trainables (model_params' count and order).
+void train_dev_attach(TrainDev *d, Model *M, int np, const RunConfig *cfg, int B, int T);
 // Forward (and backward when asked, with d(loss_scale·Σ NLL) accumulated into the device
 // gradients) of one micro-batch; returns Σ NLL over targets ≥ 0.
 double train_dev_step(TrainDev *d, const int *tokens, const int *targets, int B, int T, int backward, float loss_scale);
