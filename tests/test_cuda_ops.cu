@@ -9,9 +9,12 @@
 // Without a device it prints one SKIP line and exits 0.
 //
 // usage: test_cuda_ops [--fixtures DIR] [--precision fp32|bf16|both]   (default: build/cudafix/ops, both)
+//        test_cuda_ops --host   the kernels' element bodies (cuda/quant_elem.cuh, elem.h) on the
+//                               CPU against the same fixtures: runs anywhere, no device
 // Builds without the CPU library (make cuda-only): only cuda/ objects and headers.
 #include "cudafix.h"
 #include "ops.cuh"
+#include "quant_elem.cuh"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -564,15 +567,134 @@ template <typename T> static void run_all() {
     for (const char *l : {"l4q_f32", "l4q_bf16", "l4q_f16_lsq"}) t_l4q<T>(l);
 }
 
+// ---- --host: the kernels' element bodies (quant_elem.cuh, elem.h) run on the CPU ------------
+// No device needed: checks the indexing and arithmetic the kernels share with these functions
+// against the same fixtures, bit for bit where the device check is bit-exact.
+template <typename TW> static void h_l4q_w(const Fix &f, const std::string &cs, const TW *W0) {
+    int out = f.dim(0), in = f.dim(1), r = f.dim(2), N = f.dim(6);
+    CuL4q q;
+    q.out = out; q.in = in; q.rank = r; q.bits = f.dim(3); q.gs = f.dim(4); q.ng = f.dim(5);
+    q.qn = -(1 << (q.bits - 1)); q.qp = (1 << (q.bits - 1)) - 1; q.lsq_scale = f.dim(7); q.alpha = f.fpar(0);
+    auto A = f.get<float>("A"), B = f.get<float>("B"), s = f.get<float>("s"), b = f.get<float>("b");
+    auto X = f.get<float>("X"), dY = f.get<float>("dY");
+    std::vector<float> Wq((size_t)out * in), ds((size_t)out * q.ng, 0.0f), db((size_t)out * q.ng, 0.0f);
+    std::vector<uint8_t> u((size_t)out * in);
+    for (int i0 = 0; i0 < out; i0 += L4Q_RPT) // the kernel's blocks of rows
+        for (int j = 0; j < in; j++) {
+            int nr = out - i0 < L4Q_RPT ? out - i0 : L4Q_RPT;
+            float w[L4Q_RPT];
+            l4q_merge_block(w, W0, A.data(), B.data(), &q, i0, nr, j);
+            for (int ii = 0; ii < nr; ii++) {
+                unsigned c;
+                Wq[(size_t)(i0 + ii) * in + j] = l4q_quant_elem(w[ii], s.data(), b.data(), &q, i0 + ii, j, &c);
+                u[(size_t)(i0 + ii) * in + j] = (uint8_t)c;
+            }
+        }
+    check_bits(cs + " Wq tile", Wq, f.get<float>("Wq"));
+    check_bits(cs + " codes", u, f.get<uint8_t>("u"));
+    for (int R = 0; R < out; R++) // G = dYᵀX in double (the device's comes from cuBLAS)
+        for (int g = 0; g < q.ng; g++) {
+            int j0 = g * q.gs, len = in - j0 < q.gs ? in - j0 : q.gs;
+            double as = 0, ab = 0;
+            for (int j = j0; j < j0 + len; j++) {
+                double G = 0;
+                for (int n = 0; n < N; n++) G += (double)dY[(size_t)n * out + R] * X[(size_t)n * in + j];
+                float w;
+                l4q_merge_block(&w, W0, A.data(), B.data(), &q, R, 1, j);
+                (void)l4q_ste_term(w, (float)G, s.data(), b.data(), &q, R, g, &as, &ab);
+            }
+            l4q_ste_finish(ds.data(), db.data(), &q, (size_t)R * q.ng + g, len, as, ab);
+        }
+    check_rel(cs + " ds", ds, f.get<float>("ds"), 1e-5);
+    check_rel(cs + " db", db, f.get<float>("db"), 1e-5);
+}
+static void host_checks() {
+    g_mode = "host";
+    for (const char *name : {"l4q_f32", "l4q_bf16", "l4q_f16_lsq"}) {
+        Fix f = load(name);
+        if (!f.ok) continue;
+        int dt = f.dim(8);
+        if (dt == 0) h_l4q_w<float>(f, name, f.get<float>("W0").data());
+        else {
+            std::vector<uint16_t> h = f.get<uint16_t>("W0h");
+            if (dt == 2) h_l4q_w<bf16>(f, name, (const bf16 *)h.data());
+            else h_l4q_w<__half>(f, name, (const __half *)h.data());
+        }
+    }
+    Fix f = load("nf4");
+    if (f.ok) {
+        int in = f.dim(1), r0 = f.dim(2), t = f.dim(3);
+        auto codes = f.get<uint8_t>("codes"), aq = f.get<uint8_t>("absmax_q");
+        auto as = f.get<float>("absmax_scale"), dq = f.get<float>("dq_code");
+        std::vector<float> tile((size_t)t * in);
+        for (size_t k = 0; k < tile.size(); k++)
+            tile[k] = nf4_at(codes.data(), aq.data(), as.data(), f.fpar(0), dq.data(), (size_t)r0 * in + k);
+        check_bits("nf4 dequant tile", tile, f.get<float>("tile"));
+    }
+    for (int bits : {2, 3, 4, 8}) {
+        char name[32];
+        snprintf(name, sizeof name, "uniform_b%d", bits);
+        Fix u = load(name);
+        if (!u.ok) continue;
+        int in = u.dim(1), gs = u.dim(3), r0 = u.dim(4), t = u.dim(5), ng = (in + gs - 1) / gs;
+        auto codes = u.get<uint8_t>("codes");
+        auto sc = u.get<float>("scale"), of = u.get<float>("offset");
+        std::vector<float> tile((size_t)t * in);
+        size_t rb = deploy_row_bytes(bits, in);
+        for (int i = 0; i < t; i++)
+            for (int j = 0; j < in; j++) {
+                size_t g = (size_t)(r0 + i) * ng + j / gs;
+                tile[(size_t)i * in + j] = quant_dequant_elem(uniform_code_at(codes.data() + (size_t)(r0 + i) * rb, j, bits),
+                                                              sc[g], of[g], -(1 << (bits - 1)));
+            }
+        check_bits(std::string("uniform dequant ") + std::to_string(bits) + "-bit tile", tile, u.get<float>("tile"));
+    }
+    for (int bf = 0; bf < 2; bf++) { // the AdamW kernels' loop on the host: coefficients, keys, steps
+        Fix a = load(bf ? "adamw_bf16" : "adamw_f32");
+        if (!a.ok) continue;
+        std::string cs = bf ? "adamw bf16 state" : "adamw fp32 state";
+        uint64_t seed;
+        memcpy(&seed, a.get<uint16_t>("seed").data(), 8);
+        for (int i = 0; i < 2; i++) {
+            int n = a.dim(i);
+            auto x = a.get<float>(i ? "x0_1" : "x0_0");
+            std::vector<float> m(n, 0.0f), v(n, 0.0f);
+            std::vector<uint16_t> m16(n, 0), v16(n, 0);
+            for (int t = 1; t <= a.dim(2); t++) {
+                char nm[16];
+                snprintf(nm, sizeof nm, "g%d_%d", t - 1, i);
+                auto g = a.get<float>(nm);
+                AdamCoef k = adam_coef(a.fpar(0), t, a.fpar(1), a.fpar(2), a.fpar(3), a.fpar(4));
+                k.decay = a.dim(3 + i) && a.fpar(4) != 0.0f;
+                uint64_t key = adam_bf16_key(seed, t, i);
+                for (int j = 0; j < n; j++)
+                    x[j] = bf ? adam_elem_bf16(x[j], g[j], &m16[j], &v16[j], &k, key, (uint64_t)j)
+                              : adam_elem(x[j], g[j], &m[j], &v[j], &k);
+            }
+            std::string p = i ? " p1" : " p0";
+            check_bits(cs + p + " x", x, a.get<float>(i ? "x1" : "x0"));
+            if (bf) check_bits(cs + p + " m", m16, a.get<uint16_t>(i ? "m1" : "m0"));
+            else check_bits(cs + p + " m", m, a.get<float>(i ? "m1" : "m0"));
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     const char *prec = "both";
+    int host = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--fixtures") && i + 1 < argc) g_dir = argv[++i];
+        else if (!strcmp(argv[i], "--host")) host = 1;
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) prec = argv[++i];
         else {
-            fprintf(stderr, "usage: test_cuda_ops [--fixtures DIR] [--precision fp32|bf16|both]\n");
+            fprintf(stderr, "usage: test_cuda_ops [--fixtures DIR] [--precision fp32|bf16|both] [--host]\n");
             return 2;
         }
+    }
+    if (host) {
+        host_checks();
+        printf("cuda_ops host: %d passed, %d failed\n", g_pass, g_fail);
+        return g_fail ? 1 : 0;
     }
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
