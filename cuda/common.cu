@@ -39,11 +39,22 @@ struct AllocMap {
     std::unordered_map<void *, size_t> sizes;
 };
 
+int cu_probe(int *count) {
+    *count = 0;
+    cudaError_t e = cudaGetDeviceCount(count);
+    if (e != cudaSuccess) {
+        *count = 0;
+        return cu_fail("%s: %s", cudaGetErrorName(e), cudaGetErrorString(e));
+    }
+    if (*count == 0) return cu_fail("cudaErrorNoDevice: no CUDA-capable device is detected");
+    return 0;
+}
+
 int cu_ctx_init(CuCtx *c, int device) {
     *c = CuCtx{};
     c->device = device;
     int n = 0;
-    CUDA_CHECK(cudaGetDeviceCount(&n)); // no driver: cudaErrorInsufficientDriver / NoDevice
+    CU_TRY(cu_probe(&n)); // no driver: cudaErrorInsufficientDriver / cudaErrorNoDevice
     CU_REQUIRE(device >= 0 && device < n, "device %d: only %d CUDA device(s)", device, n);
     CUDA_CHECK(cudaSetDevice(device));
     CUDA_CHECK(cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device));

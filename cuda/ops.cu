@@ -191,11 +191,15 @@ CAST_FN(cast_bf16_f32, k_bf16_f32, float, uint16_t)
 CAST_FN(cast_f16_f32, k_f16_f32, float, uint16_t)
 CAST_FN(cast_f16_bf16, k_f16_bf16, uint16_t, uint16_t)
 
+// A uniform [0, 1) from a counter (24 bits of mix64): fills and dropout masks.
+__device__ __forceinline__ float u24(uint64_t seed, long long i) {
+    return (float)(mix64(seed + (uint64_t)i) >> 40) * (1.0f / 16777216.0f);
+}
+
 // ---- fills ---------------------------------------------------------------------------------
 template <typename T> __global__ void k_fill_uniform(T *p, long long n, uint64_t seed, float lo, float hi) {
     CU_FOR(i, n) {
-        float u = (float)(mix64(seed + (uint64_t)i) >> 40) * (1.0f / 16777216.0f); // [0, 1), 24 bits
-        p[i] = cu_from_f32<T>(lo + (hi - lo) * u);
+        p[i] = cu_from_f32<T>(lo + (hi - lo) * u24(seed, i));
     }
 }
 template <typename T> int fill_uniform(CuCtx *c, T *p, long long n, uint64_t seed, float lo, float hi) {
@@ -212,6 +216,22 @@ template <typename T> int fill_const(CuCtx *c, T *p, long long n, float value) {
     return 0;
 }
 
+// ---- dropout ---------------------------------------------------------------------------------
+template <typename T> __global__ void k_dropout(T *out, const T *in, long long n, float p, float scale, uint64_t seed) {
+    CU_FOR(i, n) out[i] = cu_from_f32<T>(u24(seed, i) >= p ? cu_f32(in[i]) * scale : 0.0f);
+}
+template <typename T> int dropout_apply(CuCtx *c, T *out, const T *in, long long n, float p, uint64_t seed) {
+    if (n <= 0) return 0;
+    CU_REQUIRE(p >= 0.0f && p < 1.0f, "dropout: p = %g outside [0, 1)", p);
+    if (p == 0.0f) {
+        if (out != in) CUDA_CHECK(cudaMemcpyAsync(out, in, n * sizeof(T), cudaMemcpyDeviceToDevice, c->stream));
+        return 0;
+    }
+    k_dropout<<<cu_grid(n, TPB), TPB, 0, c->stream>>>(out, in, n, p, 1.0f / (1.0f - p), seed);
+    CU_LAUNCH_CHECK();
+    return 0;
+}
+
 #define OPS_INST(T)                                                                                           \
     template int embedding_fwd<T>(CuCtx *, T *, const int *, const T *, int, int);                           \
     template int embedding_bwd<T>(CuCtx *, float *, const T *, const int *, int, int);                       \
@@ -224,6 +244,7 @@ template <typename T> int fill_const(CuCtx *c, T *p, long long n, float value) {
     template int swiglu_bwd<T>(CuCtx *, T *, T *, const T *, const T *, const T *, long long);                \
     template int residual_add<T>(CuCtx *, T *, const T *, long long);                                         \
     template int fill_uniform<T>(CuCtx *, T *, long long, uint64_t, float, float);                           \
-    template int fill_const<T>(CuCtx *, T *, long long, float);
+    template int fill_const<T>(CuCtx *, T *, long long, float);                                               \
+    template int dropout_apply<T>(CuCtx *, T *, const T *, long long, float, uint64_t);
 OPS_INST(float)
 OPS_INST(bf16)

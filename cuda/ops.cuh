@@ -57,6 +57,12 @@ int swiglu_bwd(CuCtx *c, T *dh1, T *dh3, const T *dg, const T *h1, const T *h3, 
 // y[i] += x[i], i < n (model.c residual_add)
 template <typename T> int residual_add(CuCtx *c, T *y, const T *x, long long n);
 
+// LoRA dropout (the plugin's own masks: the CPU's Rng stream cannot be matched): out[i] =
+// in[i]·(keep ? 1/(1−p) : 0), keep = u(seed, i) ≥ p with u uniform [0,1) from mix64(seed + i)
+// (24 bits). The same seed gives the same mask, so backward calls it again on the gradient.
+// out may alias in. p = 0 copies.
+template <typename T> int dropout_apply(CuCtx *c, T *out, const T *in, long long n, float p, uint64_t seed);
+
 // ---- the fused classifier (model_head + logsoftmax_row) -----------------------------------
 // One chunk of m rows after the head GEMM wrote logits (m×V fp32). Per row i with target
 // t = targets[i] (< 0: ignored, weight 0) and weight wi = (w ? w[i] : 1):

@@ -88,25 +88,31 @@ int l4q_merge_quant(CuCtx *c, TO *Wq, uint8_t *codes, const TW *W0, const float 
     return 0;
 }
 
-// STE backward, one block per (group g, tile row i): the group's elements re-merged, their
-// quant_ste_elem terms summed in double (fixed tree), G ← M⊙G in place.
+// STE backward, one block per (group g, L4Q_RPT tile rows): each thread re-merges its
+// columns of the block's rows (sharing the A loads), adds their quant_ste_elem terms to
+// per-row double sums, writes M⊙G in place; the block then reduces each row's sums with a
+// fixed tree.
 #define STE_TPB 128
 template <typename TW>
 __global__ void k_l4q_ste(float *G, float *ds, float *db, const TW *W0, const float *A, const float *B,
-                          const float *s, const float *b, CuL4q q, int r0) {
-    int g = blockIdx.x, i = blockIdx.y;
-    size_t R = (size_t)r0 + i, kq = R * q.ng + g;
+                          const float *s, const float *b, CuL4q q, int r0, int t) {
+    int g = blockIdx.x, i0 = blockIdx.y * L4Q_RPT, nr = t - i0 < L4Q_RPT ? t - i0 : L4Q_RPT;
     int j0 = g * q.gs, len = q.in - j0 < q.gs ? q.in - j0 : q.gs;
-    float *gr = G + (size_t)i * q.in;
-    double acc_s = 0, acc_b = 0;
+    double acc_s[L4Q_RPT], acc_b[L4Q_RPT];
+    for (int ii = 0; ii < L4Q_RPT; ii++) acc_s[ii] = acc_b[ii] = 0;
     for (int jj = threadIdx.x; jj < len; jj += blockDim.x) {
-        float w;
-        l4q_merge_block(&w, W0, A, B, &q, R, 1, j0 + jj);
-        gr[j0 + jj] = l4q_ste_term(w, gr[j0 + jj], s, b, &q, R, g, &acc_s, &acc_b);
+        float w[L4Q_RPT];
+        l4q_merge_block(w, W0, A, B, &q, (size_t)r0 + i0, nr, j0 + jj);
+        for (int ii = 0; ii < L4Q_RPT; ii++) {
+            if (ii >= nr) break;
+            float *gp = G + (size_t)(i0 + ii) * q.in + j0 + jj;
+            *gp = l4q_ste_term(w[ii], *gp, s, b, &q, (size_t)r0 + i0 + ii, g, &acc_s[ii], &acc_b[ii]);
+        }
     }
-    acc_s = block_sum(acc_s);
-    acc_b = block_sum(acc_b);
-    if (threadIdx.x == 0) l4q_ste_finish(ds, db, &q, kq, len, acc_s, acc_b);
+    for (int ii = 0; ii < nr; ii++) { // nr is uniform across the block: every thread reduces
+        double as = block_sum(acc_s[ii]), ab = block_sum(acc_b[ii]);
+        if (threadIdx.x == 0) l4q_ste_finish(ds, db, &q, ((size_t)r0 + i0 + ii) * q.ng + g, len, as, ab);
+    }
 }
 
 template <typename TW>
@@ -114,8 +120,9 @@ int l4q_ste_bwd(CuCtx *c, float *G, float *ds, float *db, const TW *W0, const fl
                 const float *s, const float *b, const CuL4q *q, int r0, int t) {
     CU_TRY(l4q_check(q, r0, t));
     if (t == 0) return 0;
-    CU_REQUIRE(t <= 65535, "l4q: tile of %d rows too tall", t);
-    k_l4q_ste<TW><<<dim3(q->ng, t), STE_TPB, 0, c->stream>>>(G, ds, db, W0, A, B, s, b, *q, r0);
+    unsigned gy = (unsigned)((t + L4Q_RPT - 1) / L4Q_RPT);
+    CU_REQUIRE(gy <= 65535u, "l4q: tile of %d rows too tall", t);
+    k_l4q_ste<TW><<<dim3(q->ng, gy), STE_TPB, 0, c->stream>>>(G, ds, db, W0, A, B, s, b, *q, r0, t);
     CU_LAUNCH_CHECK();
     return 0;
 }

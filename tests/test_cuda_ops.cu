@@ -554,6 +554,34 @@ template <typename T> static void t_l4q(const char *name) {
     }
 }
 
+// Dropout has no CPU twin (the plugin draws its own masks): its contract instead — the kept
+// fraction is 1 − p within 5σ, kept values are in·1/(1−p) exactly, dropped ones 0, and the
+// same seed gives the same mask (backward reapplies it).
+static void t_dropout() {
+    std::string cs = "dropout";
+    const long long n = 200000;
+    const float p = 0.1f, scale = 1.0f / (1.0f - p);
+    std::vector<float> in(n);
+    for (long long i = 0; i < n; i++) in[i] = 0.5f + (float)(i % 97) * 0.01f;
+    Dev d;
+    float *x = d.up(in), *y = d.alloc<float>(n), *y2 = d.alloc<float>(n);
+    T_CU(dropout_apply<float>(C, y, x, n, p, 77));
+    T_CU(dropout_apply<float>(C, y2, x, n, p, 77));
+    std::vector<float> a = down(y, n), b = down(y2, n);
+    long long kept = 0, bad = 0;
+    for (long long i = 0; i < n; i++) {
+        if (a[i] != 0.0f) kept++;
+        if (!(a[i] == 0.0f || a[i] == in[i] * scale)) bad++;
+    }
+    double frac = (double)kept / n, sd = sqrt(p * (1 - p) / n);
+    char buf[128];
+    snprintf(buf, sizeof buf, "kept %.4f (expected %.4f ± %.4f), %lld values not in·1/(1−p) or 0", frac, 1 - p, 5 * sd,
+             bad);
+    if (fabs(frac - (1 - p)) <= 5 * sd && bad == 0) pass("dropout mask", (std::string(" (") + buf + ")").c_str());
+    else fail("dropout mask", buf);
+    check_bits("dropout same seed, same mask", a, b);
+}
+
 template <typename T> static void run_all() {
     t_gemm<T>();
     t_embedding<T>();
@@ -697,10 +725,8 @@ int main(int argc, char **argv) {
         return g_fail ? 1 : 0;
     }
     int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess || n == 0) {
-        printf("SKIP: cuda_ops: no CUDA device (%s: %s)\n", e != cudaSuccess ? cudaGetErrorName(e) : "cudaErrorNoDevice",
-               e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA-capable device is detected");
+    if (cu_probe(&n)) {
+        printf("SKIP: cuda_ops: no CUDA device (%s)\n", cu_last_error());
         return 0;
     }
     if (cu_ctx_init(C, 0)) {
@@ -716,6 +742,7 @@ int main(int argc, char **argv) {
         t_adamw(true);
         t_gradnorm();
         t_casts();
+        t_dropout();
     }
     if (strcmp(prec, "fp32")) {
         g_mode = "bf16";
