@@ -15,8 +15,11 @@
 
 #define ATT_TPB 128
 
+// Per-head stride of the score buffers in elements: T² rounded up to 64, so every head's
+// fp32 and bf16 matrices start 128-byte aligned (cuBLAS's fast paths want 16 at least).
+static long long head_stride(int T_) { return ((long long)T_ * T_ + 63) & ~63LL; }
 static size_t per_head_bytes(int T_, int bf16_mode, int backward) {
-    size_t t2 = (size_t)T_ * T_;
+    size_t t2 = (size_t)head_stride(T_);
     return backward ? t2 * (8 + (bf16_mode ? 4 : 0)) : t2 * (4 + (bf16_mode ? 2 : 0));
 }
 size_t attention_scratch_bytes(int T_, int heads, int bf16_mode, int backward) {
@@ -26,9 +29,11 @@ size_t attention_scratch_bytes(int T_, int heads, int bf16_mode, int backward) {
 // One block per (head of the chunk, query row t): S row → P row (in place for fp32; P16
 // gets the bf16 copy when not NULL), lse.
 template <typename T>
-__global__ void k_softmax_fwd(float *S, T *P16, float *lse, int Tn, int H, int grp, int j, int kh0, int b, int ldT) {
+__global__ void k_softmax_fwd(float *S, T *P16, float *lse, int Tn, long long t2, int H, int grp, int j, int kh0, int b,
+                              int ldT) {
     int t = blockIdx.x, hc = blockIdx.y;
-    float *row = S + ((size_t)hc * Tn + t) * Tn;
+    size_t ro = (size_t)hc * t2 + (size_t)t * Tn;
+    float *row = S + ro;
     float mx = -INFINITY;
     for (int s = threadIdx.x; s <= t; s += blockDim.x) mx = fmaxf(mx, row[s]);
     mx = block_max(mx);
@@ -38,7 +43,7 @@ __global__ void k_softmax_fwd(float *S, T *P16, float *lse, int Tn, int H, int g
     float inv = 1.0f / sum;
     for (int s = threadIdx.x; s < Tn; s += blockDim.x) {
         float p = s <= t ? exp_cpu(row[s] - mx) * inv : 0.0f;
-        if (P16) P16[((size_t)hc * Tn + t) * Tn + s] = cu_from_f32<T>(p);
+        if (P16) P16[ro + s] = cu_from_f32<T>(p);
         else row[s] = p;
     }
     if (lse && threadIdx.x == 0) {
@@ -57,7 +62,7 @@ int attention_fwd(CuCtx *c, T *out, float *lse, const T *q, const T *k, const T 
     int nh = (int)(scratch_bytes / ph < (size_t)KVH ? scratch_bytes / ph : (size_t)KVH);
     CU_REQUIRE(nh >= 1, "attention: scratch of %zu bytes < %zu needed for T = %d", scratch_bytes, ph, Tn);
     const float sc = 1.0f / sqrtf((float)hs);
-    const long long t2 = (long long)Tn * Tn;
+    const long long t2 = head_stride(Tn);
     float *S = (float *)scratch;
     T *P16 = bf ? (T *)(S + (size_t)nh * t2) : NULL;
     const T *P = bf ? P16 : (const T *)S;
@@ -71,7 +76,7 @@ int attention_fwd(CuCtx *c, T *out, float *lse, const T *q, const T *k, const T 
                 // S (T×T, row t, column s) = sc·Q·Kᵀ: column-major S'(s, t) = Kᵀ…
                 CU_TRY(gemm_batched_cm<T, float>(c, CUBLAS_OP_T, CUBLAS_OP_N, Tn, Tn, hs, sc, kb, kvdim, hs, qb, dim,
                                                  (long long)grp * hs, 0.0f, S, Tn, t2, n));
-                k_softmax_fwd<T><<<dim3(Tn, n), ATT_TPB, 0, c->stream>>>(S, P16, lse, Tn, H, grp, j, kh0, b, ldT);
+                k_softmax_fwd<T><<<dim3(Tn, n), ATT_TPB, 0, c->stream>>>(S, P16, lse, Tn, t2, H, grp, j, kh0, b, ldT);
                 CU_LAUNCH_CHECK();
                 // O (T×hs, row stride dim) = P·V
                 T *ob = out + (size_t)b * Tn * dim + (size_t)h0 * hs;
@@ -85,9 +90,9 @@ int attention_fwd(CuCtx *c, T *out, float *lse, const T *q, const T *k, const T 
 // fp32: in place; bf16: P16 / dS16 get the copies the products read.
 template <typename T>
 __global__ void k_softmax_bwd(float *S, float *dP, T *P16, T *dS16, const float *lse, const T *dout, const T *out,
-                              int Tn, int H, int grp, int j, int kh0, int b, int ldT, int hs) {
+                              int Tn, long long t2, int H, int grp, int j, int kh0, int b, int ldT, int hs) {
     int t = blockIdx.x, hc = blockIdx.y, h = (kh0 + hc) * grp + j, dim = H * hs;
-    size_t ro = ((size_t)hc * Tn + t) * Tn;
+    size_t ro = (size_t)hc * t2 + (size_t)t * Tn;
     const T *go = dout + ((size_t)b * Tn + t) * dim + (size_t)h * hs, *oo = out + ((size_t)b * Tn + t) * dim + (size_t)h * hs;
     float D = 0;
     for (int i = threadIdx.x; i < hs; i += blockDim.x) D += cu_f32(go[i]) * cu_f32(oo[i]);
@@ -117,7 +122,7 @@ int attention_bwd(CuCtx *c, T *dq, T *dk, T *dv, const T *dout, const T *out, co
     int nh = (int)(scratch_bytes / ph < (size_t)KVH ? scratch_bytes / ph : (size_t)KVH);
     CU_REQUIRE(nh >= 1, "attention backward: scratch of %zu bytes < %zu needed for T = %d", scratch_bytes, ph, Tn);
     const float sc = 1.0f / sqrtf((float)hs);
-    const long long t2 = (long long)Tn * Tn, qs = (long long)grp * hs;
+    const long long t2 = head_stride(Tn), qs = (long long)grp * hs;
     float *S = (float *)scratch, *dP = S + (size_t)nh * t2;
     T *P16 = bf ? (T *)(dP + (size_t)nh * t2) : NULL, *dS16 = bf ? P16 + (size_t)nh * t2 : NULL;
     const T *P = bf ? P16 : (const T *)S, *dS = bf ? dS16 : (const T *)dP;
@@ -131,8 +136,8 @@ int attention_bwd(CuCtx *c, T *dq, T *dk, T *dv, const T *dout, const T *out, co
                 // dP (T×T) = dO·Vᵀ
                 CU_TRY(gemm_batched_cm<T, float>(c, CUBLAS_OP_T, CUBLAS_OP_N, Tn, Tn, hs, 1.0f, v + ko, kvdim, hs,
                                                  dout + qo, dim, qs, 0.0f, dP, Tn, t2, n));
-                k_softmax_bwd<T><<<dim3(Tn, n), ATT_TPB, 0, c->stream>>>(S, dP, P16, dS16, lse, dout, out, Tn, H, grp, j,
-                                                                         kh0, b, ldT, hs);
+                k_softmax_bwd<T><<<dim3(Tn, n), ATT_TPB, 0, c->stream>>>(S, dP, P16, dS16, lse, dout, out, Tn, t2, H, grp,
+                                                                         j, kh0, b, ldT, hs);
                 CU_LAUNCH_CHECK();
                 // dV (T×hs) += Pᵀ·dO
                 CU_TRY(gemm_batched_cm<T, T>(c, CUBLAS_OP_N, CUBLAS_OP_T, hs, Tn, Tn, 1.0f, dout + qo, dim, qs, P, Tn, t2,
