@@ -152,3 +152,15 @@ int l4q_merge_quant(CuCtx *c, TO *Wq, uint8_t *codes, const TW *W0, const float 
 template <typename TW>
 int l4q_ste_bwd(CuCtx *c, float *G, float *ds, float *db, const TW *W0, const float *A, const float *B,
                 const float *s, const float *b, const CuL4q *q, int r0, int t);
+
+// ---- the saved-intermediates quantizer (QAT-LoRA, LSQ: core/quant.c) ----------------------
+// quant_forward_saved on the whole out×in W (TW as stored, widened exactly; q's rank/alpha
+// unused): Wq (TO), the ds factor dsf (fp32) and the mask (1 = inside the grid) saved for
+// backward — the O(out×in) memory those baselines pay and L4Q does not.
+template <typename TW, typename TO>
+int quant_fwd_saved(CuCtx *c, const TW *W, const float *s, const float *b, const CuL4q *q, TO *Wq, float *dsf,
+                    uint8_t *mask);
+// quant_backward_saved from a full G (out×in fp32): per group ds[k] += gsc·(float)Σ G·dsf and
+// db[k] += gsc·(float)Σ_{outside} G (double sums); dW (NULL: none) += M⊙G.
+int quant_bwd_saved(CuCtx *c, const float *G, const float *dsf, const uint8_t *mask, const CuL4q *q, float *ds,
+                    float *db, float *dW);

@@ -77,3 +77,12 @@ CU_HD void l4q_ste_finish(float *ds, float *db, const CuL4q *q, size_t k, int le
     ds[k] = ds[k] + gsc * (float)acc_s;
     db[k] = db[k] + gsc * (float)acc_b;
 }
+
+// quant_backward_saved's terms of element e of group k: adds G·dsf to *acc_s and, outside
+// the grid, G to *acc_b; inside, dW[e] += G when dW is given.
+CU_HD void qsaved_bwd_term(const float *G, const float *dsf, const uint8_t *mask, float *dW, size_t e, double *acc_s,
+                           double *acc_b) {
+    *acc_s += (double)G[e] * dsf[e];
+    if (!mask[e]) *acc_b += G[e];
+    else if (dW) dW[e] = dW[e] + G[e];
+}

@@ -127,6 +127,51 @@ int l4q_ste_bwd(CuCtx *c, float *G, float *ds, float *db, const TW *W0, const fl
     return 0;
 }
 
+// ---- QAT-LoRA / LSQ: quantizer with saved intermediates ----------------------------------------
+template <typename TW, typename TO>
+__global__ void k_qfwd_saved(const TW *W, const float *s, const float *b, CuL4q q, TO *Wq, float *dsf, uint8_t *mask) {
+    CU_FOR(e, (long long)q.out * q.in) {
+        size_t r = (size_t)(e / q.in), k = r * q.ng + (size_t)(e % q.in) / q.gs;
+        int clip;
+        float d;
+        Wq[e] = cu_from_f32<TO>(quant_ste_elem(w0_f32(W[e]), quant_safe_scale(s[k]), b[k], (float)q.qn, (float)q.qp, &d, &clip));
+        dsf[e] = d;
+        mask[e] = (uint8_t)!clip;
+    }
+}
+template <typename TW, typename TO>
+int quant_fwd_saved(CuCtx *c, const TW *W, const float *s, const float *b, const CuL4q *q, TO *Wq, float *dsf,
+                    uint8_t *mask) {
+    long long n = (long long)q->out * q->in;
+    if (n <= 0) return 0;
+    CU_REQUIRE(q->gs > 0 && q->ng == (q->in + q->gs - 1) / q->gs, "quantizer: group %d, groups %d for rows of %d",
+               q->gs, q->ng, q->in);
+    k_qfwd_saved<TW, TO><<<cu_grid(n, TPB), TPB, 0, c->stream>>>(W, s, b, *q, Wq, dsf, mask);
+    CU_LAUNCH_CHECK();
+    return 0;
+}
+// One block per (row, group): the group's terms in double, a fixed tree.
+__global__ void k_qbwd_saved(const float *G, const float *dsf, const uint8_t *mask, CuL4q q, float *ds, float *db,
+                             float *dW) {
+    int r = blockIdx.x, g = blockIdx.y, j0 = g * q.gs, len = q.in - j0 < q.gs ? q.in - j0 : q.gs;
+    double as = 0, ab = 0;
+    for (int jj = threadIdx.x; jj < len; jj += blockDim.x)
+        qsaved_bwd_term(G, dsf, mask, dW, (size_t)r * q.in + j0 + jj, &as, &ab);
+    as = block_sum(as);
+    ab = block_sum(ab);
+    if (threadIdx.x == 0) l4q_ste_finish(ds, db, &q, (size_t)r * q.ng + g, len, as, ab);
+}
+int quant_bwd_saved(CuCtx *c, const float *G, const float *dsf, const uint8_t *mask, const CuL4q *q, float *ds,
+                    float *db, float *dW) {
+    if (q->out <= 0 || q->in <= 0) return 0;
+    CU_REQUIRE(q->ng <= 65535, "quantizer backward: %d groups per row (at most 65535)", q->ng);
+    CU_REQUIRE(q->gs > 0 && q->ng == (q->in + q->gs - 1) / q->gs, "quantizer: group %d, groups %d for rows of %d",
+               q->gs, q->ng, q->in);
+    k_qbwd_saved<<<dim3(q->out, q->ng), STE_TPB, 0, c->stream>>>(G, dsf, mask, *q, ds, db, dW);
+    CU_LAUNCH_CHECK();
+    return 0;
+}
+
 #define DQ_INST(T)                                                                                          \
     template int nf4_dequant<T>(CuCtx *, T *, const uint8_t *, const uint8_t *, const float *, float,       \
                                 const float *, int, int, int);                                              \
@@ -149,3 +194,12 @@ template int l4q_ste_bwd<bf16>(CuCtx *, float *, float *, float *, const bf16 *,
                                const float *, const float *, const CuL4q *, int, int);
 template int l4q_ste_bwd<__half>(CuCtx *, float *, float *, float *, const __half *, const float *, const float *,
                                  const float *, const float *, const CuL4q *, int, int);
+#define QS_INST(TW, TO)                                                                                      \
+    template int quant_fwd_saved<TW, TO>(CuCtx *, const TW *, const float *, const float *, const CuL4q *, TO *, \
+                                         float *, uint8_t *);
+QS_INST(float, float)
+QS_INST(bf16, float)
+QS_INST(__half, float)
+QS_INST(float, bf16)
+QS_INST(bf16, bf16)
+QS_INST(__half, bf16)

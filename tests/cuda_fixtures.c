@@ -399,6 +399,38 @@ static void case_l4q(const char *name, int w0_dtype, int bits, int gs, int lsq) 
     linear_free(L);
 }
 
+// qsaved_* — dims {out, in, bits, gs (resolved), ng, lsq_scale}: quant_forward_saved(W, s, b)
+// → Wq, dsf, mask (u8); quant_backward_saved(G) onto ds0, db0 → ds, db and dW0 → dW.
+static void case_qsaved(const char *name, int bits, int gs, int lsq) {
+    int out = 40, in = 72;
+    QuantSpec q;
+    quant_spec(&q, bits, gs, out, in);
+    size_t n = (size_t)out * in, ng = (size_t)out * q.ng;
+    float *W = randn(n, 0.05f), *s = xmalloc(ng * sizeof(float)), *b = xmalloc(ng * sizeof(float));
+    const float sgrid = 1.0f / 32; // rows 0..3: W on the half grid, s = sgrid, b = 0: rounding ties
+    for (size_t e = 0; e < (size_t)4 * in; e++) W[e] = ((float)((int)(rng_u64(&g_rng) % 6) - 3) + 0.5f) * sgrid;
+    quant_init_params(&q, W, QINIT_L4Q, s, b);
+    for (int r = 0; r < out; r++)
+        for (int g = 0; g < q.ng; g++) {
+            size_t k = (size_t)r * q.ng + g;
+            if (r < 4) { s[k] = sgrid; b[k] = 0; continue; }
+            if (r % 4 == 0) s[k] *= 0.5f;
+            b[k] = rng_normal(&g_rng) * 0.005f;
+        }
+    float *Wq = xmalloc(n * sizeof(float)), *dsf = xmalloc(n * sizeof(float));
+    uint8_t *mask = xmalloc(n);
+    quant_forward_saved(&q, W, s, b, Wq, dsf, mask);
+    float *G = randn(n, 1), *ds0 = randn(ng, 0.1f), *db0 = randn(ng, 0.1f), *dW0 = randn(n, 1);
+    float *ds = copyf(ds0, ng), *db = copyf(db0, ng), *dW = copyf(dW0, n);
+    quant_backward_saved(&q, G, dsf, mask, lsq, ds, db, dW);
+    int dims[6] = {out, in, bits, q.gs, q.ng, lsq};
+    PUTI("dims", dims, 6); PUTF("W", W, n); PUTF("s", s, ng); PUTF("b", b, ng);
+    PUTF("Wq", Wq, n); PUTF("dsf", dsf, n); put("mask", FIX_U8, mask, n);
+    PUTF("G", G, n); PUTF("ds0", ds0, ng); PUTF("db0", db0, ng); PUTF("dW0", dW0, n);
+    PUTF("ds", ds, ng); PUTF("db", db, ng); PUTF("dW", dW, n);
+    fix_write(name);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) die_input("usage: cuda_fixtures OUTDIR");
     g_dir = argv[1];
@@ -428,6 +460,8 @@ int main(int argc, char **argv) {
     case_l4q("l4q_f32", DT_F32, 4, 32, 0);
     case_l4q("l4q_bf16", DT_BF16, 4, 32, 0);
     case_l4q("l4q_f16_lsq", DT_F16, 3, -1, 1);
+    case_qsaved("qsaved_b4", 4, 32, 0);
+    case_qsaved("qsaved_b2_lsq", 2, -1, 1);
     printf("cuda_fixtures: %s: %.1f MB\n", g_dir, g_total / 1e6);
     return 0;
 }

@@ -582,6 +582,33 @@ static void t_dropout() {
     check_bits("dropout same seed, same mask", a, b);
 }
 
+// QAT-LoRA / LSQ quantizer with saved intermediates: Wq, dsf, mask bit-exact (fp32), ds/db
+// 1e-5, dW += M⊙G exact; bf16 mode: Wq stored bf16 (1e-2), the rest as fp32.
+template <typename T> static void t_qsaved(const char *name) {
+    std::string cs = name;
+    Fix f = load(name);
+    if (!f.ok) return;
+    CuL4q q = {};
+    q.out = f.dim(0); q.in = f.dim(1); q.bits = f.dim(2); q.gs = f.dim(3); q.ng = f.dim(4); q.lsq_scale = f.dim(5);
+    q.qn = -(1 << (q.bits - 1)); q.qp = (1 << (q.bits - 1)) - 1;
+    size_t n = (size_t)q.out * q.in, ng = (size_t)q.out * q.ng;
+    Dev d;
+    float *W = d.up(f.get<float>("W")), *s = d.up(f.get<float>("s")), *b = d.up(f.get<float>("b"));
+    T *Wq = d.alloc<T>(n);
+    float *dsf = d.alloc<float>(n), *G = d.up(f.get<float>("G"));
+    float *ds = d.up(f.get<float>("ds0")), *db = d.up(f.get<float>("db0")), *dW = d.up(f.get<float>("dW0"));
+    uint8_t *mask = d.alloc<uint8_t>(n);
+    T_CU(quant_fwd_saved<float, T>(C, W, s, b, &q, Wq, dsf, mask));
+    T_CU(quant_bwd_saved(C, G, dsf, mask, &q, ds, db, dW));
+    if (sizeof(T) == 4) check_bits(cs + " Wq", down((float *)Wq, n), f.get<float>("Wq"));
+    else check_rel(cs + " Wq", downF(Wq, n), f.get<float>("Wq"), 1e-2);
+    check_bits(cs + " dsf", down(dsf, n), f.get<float>("dsf"));
+    check_bits(cs + " mask", down(mask, n), f.get<uint8_t>("mask"));
+    check_rel(cs + " ds", down(ds, ng), f.get<float>("ds"), 1e-5);
+    check_rel(cs + " db", down(db, ng), f.get<float>("db"), 1e-5);
+    check_bits(cs + " dW += M*G", down(dW, n), f.get<float>("dW"));
+}
+
 template <typename T> static void run_all() {
     t_gemm<T>();
     t_embedding<T>();
@@ -593,6 +620,7 @@ template <typename T> static void run_all() {
     t_nf4<T>();
     for (int bits : {2, 3, 4, 8}) t_uniform<T>(bits);
     for (const char *l : {"l4q_f32", "l4q_bf16", "l4q_f16_lsq"}) t_l4q<T>(l);
+    for (const char *l : {"qsaved_b4", "qsaved_b2_lsq"}) t_qsaved<T>(l);
 }
 
 // ---- --host: the kernels' element bodies (quant_elem.cuh, elem.h) run on the CPU ------------
@@ -676,6 +704,27 @@ static void host_checks() {
                                                               sc[g], of[g], -(1 << (bits - 1)));
             }
         check_bits(std::string("uniform dequant ") + std::to_string(bits) + "-bit tile", tile, u.get<float>("tile"));
+    }
+    for (const char *name : {"qsaved_b4", "qsaved_b2_lsq"}) { // the saved quantizer's backward terms
+        Fix a = load(name);
+        if (!a.ok) continue;
+        CuL4q q = {};
+        q.out = a.dim(0); q.in = a.dim(1); q.bits = a.dim(2); q.gs = a.dim(3); q.ng = a.dim(4); q.lsq_scale = a.dim(5);
+        q.qn = -(1 << (q.bits - 1)); q.qp = (1 << (q.bits - 1)) - 1;
+        auto G = a.get<float>("G"), dsf = a.get<float>("dsf"), ds = a.get<float>("ds0"), db = a.get<float>("db0");
+        auto dW = a.get<float>("dW0");
+        auto mask = a.get<uint8_t>("mask");
+        for (int r = 0; r < q.out; r++)
+            for (int g = 0; g < q.ng; g++) {
+                int j0 = g * q.gs, len = q.in - j0 < q.gs ? q.in - j0 : q.gs;
+                double as = 0, ab = 0;
+                for (int j = j0; j < j0 + len; j++)
+                    qsaved_bwd_term(G.data(), dsf.data(), mask.data(), dW.data(), (size_t)r * q.in + j, &as, &ab);
+                l4q_ste_finish(ds.data(), db.data(), &q, (size_t)r * q.ng + g, len, as, ab);
+            }
+        check_rel(std::string(name) + " ds", ds, a.get<float>("ds"), 1e-5);
+        check_rel(std::string(name) + " db", db, a.get<float>("db"), 1e-5);
+        check_bits(std::string(name) + " dW += M*G", dW, a.get<float>("dW"));
     }
     for (int bf = 0; bf < 2; bf++) { // the AdamW kernels' loop on the host: coefficients, keys, steps
         Fix a = load(bf ? "adamw_bf16" : "adamw_f32");
