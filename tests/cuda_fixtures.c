@@ -285,14 +285,13 @@ static void case_casts(void) {
         b = (b & 0xffff0000u) | 0x8000u;
         memcpy(&f[i], &b, 4);
     }
-    uint16_t *bf = xmalloc(n * 2), *h = xmalloc(n * 2), *hb = xmalloc(n * 2), *bits = xmalloc(n * 2);
+    uint16_t *bf = xmalloc(n * 2), *hb = xmalloc(n * 2), *bits = xmalloc(n * 2);
     float *bw = xmalloc(n * 4), *hw = xmalloc(n * 4);
     f32_to_half(DT_BF16, f, bf, n);
     for (int i = 0; i < n; i++) bits[i] = (uint16_t)rng_u64(&g_rng);
     half_to_f32(DT_BF16, bits, bw, n);
     half_to_f32(DT_F16, bits, hw, n);
     f32_to_half(DT_BF16, hw, hb, n);
-    (void)h;
     PUTI("dims", dims, 1); PUTF("f", f, n); put("bf", FIX_U16, bf, n); put("bits", FIX_U16, bits, n);
     PUTF("bf_w", bw, n); PUTF("f16_w", hw, n); put("f16_bf", FIX_U16, hb, n);
     fix_write("casts");
