@@ -93,6 +93,12 @@ int l4q_merge_quant(CuCtx *c, TO *Wq, uint8_t *codes, const TW *W0, const float 
 // per-row double sums, writes M⊙G in place; the block then reduces each row's sums with a
 // fixed tree.
 #define STE_TPB 128
+// Threads per group block: the group length rounded up to a warp, at most STE_TPB (g32 groups
+// would otherwise leave three warps of four idle).
+static int group_threads(int gs) {
+    int t = (gs + 31) / 32 * 32;
+    return t < 32 ? 32 : t > STE_TPB ? STE_TPB : t;
+}
 template <typename TW>
 __global__ void k_l4q_ste(float *G, float *ds, float *db, const TW *W0, const float *A, const float *B,
                           const float *s, const float *b, CuL4q q, int r0, int t) {
@@ -122,7 +128,7 @@ int l4q_ste_bwd(CuCtx *c, float *G, float *ds, float *db, const TW *W0, const fl
     if (t == 0) return 0;
     unsigned gy = (unsigned)((t + L4Q_RPT - 1) / L4Q_RPT);
     CU_REQUIRE(gy <= 65535u, "l4q: tile of %d rows too tall", t);
-    k_l4q_ste<TW><<<dim3(q->ng, gy), STE_TPB, 0, c->stream>>>(G, ds, db, W0, A, B, s, b, *q, r0, t);
+    k_l4q_ste<TW><<<dim3(q->ng, gy), group_threads(q->gs), 0, c->stream>>>(G, ds, db, W0, A, B, s, b, *q, r0, t);
     CU_LAUNCH_CHECK();
     return 0;
 }
@@ -167,7 +173,7 @@ int quant_bwd_saved(CuCtx *c, const float *G, const float *dsf, const uint8_t *m
     CU_REQUIRE(q->ng <= 65535, "quantizer backward: %d groups per row (at most 65535)", q->ng);
     CU_REQUIRE(q->gs > 0 && q->ng == (q->in + q->gs - 1) / q->gs, "quantizer: group %d, groups %d for rows of %d",
                q->gs, q->ng, q->in);
-    k_qbwd_saved<<<dim3(q->out, q->ng), STE_TPB, 0, c->stream>>>(G, dsf, mask, *q, ds, db, dW);
+    k_qbwd_saved<<<dim3(q->out, q->ng), group_threads(q->gs), 0, c->stream>>>(G, dsf, mask, *q, ds, db, dW);
     CU_LAUNCH_CHECK();
     return 0;
 }
