@@ -377,6 +377,20 @@ template <typename T> static void t_classifier() {
     check_rel("classifier dlogits", downF(dl, n), f.get<float>("dl"), tol);
     std::vector<double> g = down(nll, 1), c = f.get<double>("nll");
     check_rel("classifier loss (double sum)", {(float)g.at(0)}, {(float)c.at(0)}, tol);
+    // Without weights (w NULL: 1 per row with a target), onto a running sum: the loss is the
+    // previous total plus Σ −lp, and dlogits the weighted ones divided by their weight.
+    float *lg2 = d.up(f.get<float>("logits"));
+    T *dl2 = sizeof(T) == 4 ? (T *)lg2 : d.alloc<T>(n);
+    T_CU(classifier_rows<T>(C, lg2, dl2, tg, NULL, m, V, f.fpar(0), NULL, NULL, nll, rows));
+    auto lpc = f.get<float>("lp"), wc = f.get<float>("w"), dlc = f.get<float>("dl");
+    auto tgc = f.get<int>("targets");
+    double want = c.at(0);
+    for (int i = 0; i < m; i++) {
+        if (tgc[i] >= 0) want += -(double)lpc[i];
+        for (int j = 0; j < V; j++) dlc[(size_t)i * V + j] = tgc[i] >= 0 ? dlc[(size_t)i * V + j] / wc[i] : 0.0f;
+    }
+    check_rel("classifier dlogits, no weights", downF(dl2, n), dlc, tol);
+    check_rel("classifier loss, no weights, accumulated", {(float)down(nll, 1).at(0)}, {(float)want}, tol);
 }
 
 static void t_adamw(bool bf) {
