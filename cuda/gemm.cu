@@ -15,14 +15,26 @@ template <> struct CuType<bf16> { static constexpr cudaDataType_t id = CUDA_R_16
 template <typename TA> static cublasComputeType_t compute_of() {
     return CuType<TA>::id == CUDA_R_32F ? CUBLAS_COMPUTE_32F_PEDANTIC : CUBLAS_COMPUTE_32F;
 }
+// Should a cuBLAS build refuse the pedantic compute type for some call (NOT_SUPPORTED), the
+// call is repeated with CUBLAS_COMPUTE_32F: with fp32 data and the handle's default math mode
+// that is still full fp32 (TF32 needs CUBLAS_COMPUTE_32F_FAST_TF32 or a TF32 math mode, and
+// cu_ctx_init sets neither). Unverified on a device: this keeps the fp32 path running if so.
+static bool retry_plain(cublasStatus_t st, cublasComputeType_t ct) {
+    return st == CUBLAS_STATUS_NOT_SUPPORTED && ct == CUBLAS_COMPUTE_32F_PEDANTIC;
+}
 
 template <typename TA, typename TC>
 static int gemm_cm(CuCtx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
                    const TA *A, int lda, const TA *B, int ldb, float beta, TC *C, int ldc) {
     if (m <= 0 || n <= 0) return 0;
     CU_REQUIRE(k >= 0, "gemm: negative inner dimension %d", k);
-    CUBLAS_CHECK(cublasGemmEx(c->blas, ta, tb, m, n, k, &alpha, A, CuType<TA>::id, lda, B, CuType<TA>::id, ldb,
-                              &beta, C, CuType<TC>::id, ldc, compute_of<TA>(), CUBLAS_GEMM_DEFAULT));
+    cublasComputeType_t ct = compute_of<TA>();
+    cublasStatus_t st = cublasGemmEx(c->blas, ta, tb, m, n, k, &alpha, A, CuType<TA>::id, lda, B, CuType<TA>::id, ldb,
+                                     &beta, C, CuType<TC>::id, ldc, ct, CUBLAS_GEMM_DEFAULT);
+    if (retry_plain(st, ct))
+        st = cublasGemmEx(c->blas, ta, tb, m, n, k, &alpha, A, CuType<TA>::id, lda, B, CuType<TA>::id, ldb, &beta, C,
+                          CuType<TC>::id, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    CUBLAS_CHECK(st);
     return 0;
 }
 
@@ -47,9 +59,15 @@ int gemm_batched_cm(CuCtx *c, cublasOperation_t ta, cublasOperation_t tb, int m,
                     const TA *A, int lda, long long sA, const TA *B, int ldb, long long sB, float beta, TC *C,
                     int ldc, long long sC, int batch) {
     if (m <= 0 || n <= 0 || batch <= 0) return 0;
-    CUBLAS_CHECK(cublasGemmStridedBatchedEx(c->blas, ta, tb, m, n, k, &alpha, A, CuType<TA>::id, lda, sA, B,
-                                            CuType<TA>::id, ldb, sB, &beta, C, CuType<TC>::id, ldc, sC, batch,
-                                            compute_of<TA>(), CUBLAS_GEMM_DEFAULT));
+    cublasComputeType_t ct = compute_of<TA>();
+    cublasStatus_t st = cublasGemmStridedBatchedEx(c->blas, ta, tb, m, n, k, &alpha, A, CuType<TA>::id, lda, sA, B,
+                                                   CuType<TA>::id, ldb, sB, &beta, C, CuType<TC>::id, ldc, sC, batch,
+                                                   ct, CUBLAS_GEMM_DEFAULT);
+    if (retry_plain(st, ct))
+        st = cublasGemmStridedBatchedEx(c->blas, ta, tb, m, n, k, &alpha, A, CuType<TA>::id, lda, sA, B,
+                                        CuType<TA>::id, ldb, sB, &beta, C, CuType<TC>::id, ldc, sC, batch,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    CUBLAS_CHECK(st);
     return 0;
 }
 
