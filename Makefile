@@ -28,8 +28,9 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# CUDA: cuda/cuda.mk (make cuda, make cuda-only, make cuda-fixtures).
 .PHONY: all deps test-deps llamacpp-deps mpi mpi-deps test asan fuzz fuzz-build bench reproduce clean
-all: deps build/l4q $(TESTBIN) $(if $(shell command -v mpicc),build/libl4q_mpi.so)
+all: deps build/l4q $(TESTBIN) $(if $(shell command -v mpicc),build/libl4q_mpi.so) cuda-all
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
 define apt_install
@@ -147,5 +148,8 @@ reproduce: all
 
 clean:
 	rm -rf build
+
+# The CUDA plugin and its device tests (optional: built when nvcc is found).
+include cuda/cuda.mk
 
 -include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
