@@ -47,9 +47,10 @@ const char *cublas_status_name(cublasStatus_t s);
 // After every <<<...>>>: a bad launch configuration is reported here, at its kernel.
 #define CU_LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
 // Propagates a failed helper's -1 (its line is already in the buffer).
-#define CU_TRY(expr)                      \
+// Variadic so template arguments' commas pass through: CU_TRY(gemm<T, float>(...)).
+#define CU_TRY(...)                       \
     do {                                  \
-        if ((expr) != 0) return -1;       \
+        if ((__VA_ARGS__) != 0) return -1; \
     } while (0)
 // A violated precondition of a launcher (bad shape, NULL pointer): one line, -1.
 #define CU_REQUIRE(cond, ...)                          \

@@ -11,6 +11,8 @@
 // both modes. The files with bit-exact counterparts are compiled with -fmad=false (cuda.mk).
 #pragma once
 #include "common.cuh"
+#include "elem.h"   // the element math shared with the C build (core/elem.h)
+#include "deploy.h" // the quantized layouts (NF4_BLOCK, deploy_row_bytes)
 
 // ---- model ops (core/ops.c) --------------------------------------------------------------
 // out[r][:] = emb[tok[r]][:]                     out R×dim, emb V×dim
@@ -68,17 +70,25 @@ int classifier_rows(CuCtx *c, const float *logits, T *dlogits, const int *target
 // row_scratch: m doubles (the per-row terms before the ordered sum).
 
 // ---- optimizer (core/optim.c) ----------------------------------------------------------
-// The per-step scalars of adamw_step, computed on the host in double exactly as optim.c
-// does (cu_adam_coef), applied per element by elem.h's AdamW element.
-typedef struct { float step_size, bc2_sqrt, decay_mul, w1, b2, w2, eps; int decay; } CuAdamCoef;
-CuAdamCoef cu_adam_coef(float lr, float beta1, float beta2, float eps, float weight_decay, long t, int decay);
+// The per-step scalars come from elem.h's adam_coef (host, in double exactly as optim.c),
+// with .decay set per tensor; the element update is elem.h's adam_elem / adam_elem_bf16.
 // x, g, m, v of one tensor, n elements (fp32 moments).
-int adamw_f32(CuCtx *c, float *x, const float *g, float *m, float *v, long long n, CuAdamCoef k);
+int adamw_f32(CuCtx *c, float *x, const float *g, float *m, float *v, long long n, AdamCoef k);
 // bf16 moments (raw bf16 bits), stochastic rounding with the CPU's stream:
-// key = mix64(seed ^ mix64((t << 20) + tensor_index)), element j draws mix64(key + j).
-int adamw_bf16(CuCtx *c, float *x, const float *g, uint16_t *m, uint16_t *v, long long n, CuAdamCoef k,
+// key = adam_bf16_key(seed, t, tensor_index) (elem.h), element j draws mix64(key + j).
+int adamw_bf16(CuCtx *c, float *x, const float *g, uint16_t *m, uint16_t *v, long long n, AdamCoef k,
                uint64_t key);
-uint64_t cu_adam_key(uint64_t seed, long t, int tensor_index);
+// Earlier names of the above (kept: headers are shared with cuda/model.cu and plugin.cu).
+typedef AdamCoef CuAdamCoef;
+static inline AdamCoef cu_adam_coef(float lr, float beta1, float beta2, float eps, float weight_decay, long t,
+                                    int decay) {
+    AdamCoef k = adam_coef(lr, t, beta1, beta2, eps, weight_decay);
+    k.decay = decay;
+    return k;
+}
+static inline uint64_t cu_adam_key(uint64_t seed, long t, int tensor_index) {
+    return adam_bf16_key(seed, t, tensor_index);
+}
 
 // Global gradient norm: per tensor, blocks of CU_NORM_BLOCK elements summed in double,
 // the block partials then added in block order into *total (one device double; zero it
