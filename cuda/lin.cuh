@@ -90,6 +90,26 @@ int glora_bind(GLora *lb, DevParam *A, DevParam *B, int out, int in, const DevMe
 int glin_tile_fwd(GLin *L, const void *X, const void *Wt, void *Y, int N, int r0, int t);
 int glin_tile_bwd(GLin *L, const void *dY, const void *Wt, void *dX, int N, int r0, int t);
 
+// A frozen base on the device (lin_frozen.cu): W0 as stored in the model's type, or a
+// deployed form kept packed (uniform n-bit, NF4) and dequantized a row tile at a time into
+// the scratch for each product (core/deploy.c deploy_forward / deploy_backward_dx).
+typedef struct {
+    void *W;                      // out×in in the model's type (W0, DEP_FP32), or NULL when packed
+    int kind;                     // DEP_* of a packed base
+    uint8_t *codes;               // uniform / NF4 packed codes
+    float *s, *b;                 // uniform: out×ng scale, offset
+    int bits, gs;
+    uint8_t *absmax_q;            // NF4 double-quantized absmax
+    float *absmax_scale, absmax_mean, *dq_code;
+    int tile;                     // rows per dequantized tile
+} GBase;
+// From W0 (DevProj.w0, generated when random) or from a Deploy (its side branch ignored).
+int gbase_w0(GLin *L, GBase *g, const GLinArgs *a);
+int gbase_deploy(GLin *L, GBase *g, const Deploy *dp, int index);
+int gbase_forward(GLin *L, GBase *g, const void *X, void *Y, int N);       // Y = X·Wᵀ
+int gbase_backward_dx(GLin *L, GBase *g, const void *dY, void *dX, int N); // dX += dY·W
+void gbase_free(CuCtx *c, GBase *g);
+
 // Transient scratch of the model (one buffer, grown on demand): the largest tile any layer
 // needs. Owned by the model (model.cu); layers borrow it for one call.
 void *glin_scratch(CuCtx *c, size_t bytes);

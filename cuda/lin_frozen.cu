@@ -17,14 +17,7 @@
 
 typedef struct {
     GLin base;
-    void *W;                      // out×in in the model's type (fp32 W0 or DEP_FP32), or NULL
-    int kind;                     // DEP_* when packed
-    uint8_t *codes;               // packed codes (uniform, NF4)
-    float *s, *b;                 // uniform: out×ng
-    int bits, gs;
-    uint8_t *absmax_q;            // NF4
-    float *absmax_scale, absmax_mean, *dq_code;
-    int tile;                     // rows per dequantized tile
+    GBase w;
     DevParam sideA, sideB;        // the deployed side branch (not trained)
     GLora side;
     int has_side;
@@ -60,33 +53,53 @@ static void nf4_dq_table(float out[256]) {
 }
 
 // Rows [r0, r0+t) of the packed base into Wt (the model's type).
-static int dequant_rows(GFrozen *l, void *Wt, int r0, int t) {
-    CuCtx *c = l->base.c;
-    int in = l->base.in;
-    if (l->kind == DEP_UNIFORM) {
-        if (l->base.bf16) return uniform_dequant<bf16>(c, (bf16 *)Wt, l->codes, l->s, l->b, l->bits, l->gs, in, r0, t);
-        return uniform_dequant<float>(c, (float *)Wt, l->codes, l->s, l->b, l->bits, l->gs, in, r0, t);
+static int dequant_rows(GLin *L, GBase *g, void *Wt, int r0, int t) {
+    CuCtx *c = L->c;
+    int in = L->in;
+    if (g->kind == DEP_UNIFORM) {
+        if (L->bf16) return uniform_dequant<bf16>(c, (bf16 *)Wt, g->codes, g->s, g->b, g->bits, g->gs, in, r0, t);
+        return uniform_dequant<float>(c, (float *)Wt, g->codes, g->s, g->b, g->bits, g->gs, in, r0, t);
     }
-    if (l->base.bf16)
-        return nf4_dequant<bf16>(c, (bf16 *)Wt, l->codes, l->absmax_q, l->absmax_scale, l->absmax_mean, l->dq_code, in,
+    if (L->bf16)
+        return nf4_dequant<bf16>(c, (bf16 *)Wt, g->codes, g->absmax_q, g->absmax_scale, g->absmax_mean, g->dq_code, in,
                                  r0, t);
-    return nf4_dequant<float>(c, (float *)Wt, l->codes, l->absmax_q, l->absmax_scale, l->absmax_mean, l->dq_code, in,
+    return nf4_dequant<float>(c, (float *)Wt, g->codes, g->absmax_q, g->absmax_scale, g->absmax_mean, g->dq_code, in,
                               r0, t);
+}
+
+int gbase_forward(GLin *L, GBase *g, const void *X, void *Y, int N) {
+    if (g->W) return glin_tile_fwd(L, X, g->W, Y, N, 0, L->out);
+    void *Wt = glin_scratch(L->c, (size_t)g->tile * L->in * (L->bf16 ? 2 : 4));
+    if (!Wt) return -1;
+    for (int r0 = 0; r0 < L->out; r0 += g->tile) {
+        int t = L->out - r0 < g->tile ? L->out - r0 : g->tile;
+        CU_TRY(dequant_rows(L, g, Wt, r0, t));
+        CU_TRY(glin_tile_fwd(L, X, Wt, Y, N, r0, t));
+    }
+    return 0;
+}
+
+int gbase_backward_dx(GLin *L, GBase *g, const void *dY, void *dX, int N) {
+    if (g->W) return glin_tile_bwd(L, dY, g->W, dX, N, 0, L->out);
+    void *Wt = glin_scratch(L->c, (size_t)g->tile * L->in * (L->bf16 ? 2 : 4));
+    if (!Wt) return -1;
+    for (int r0 = 0; r0 < L->out; r0 += g->tile) {
+        int t = L->out - r0 < g->tile ? L->out - r0 : g->tile;
+        CU_TRY(dequant_rows(L, g, Wt, r0, t));
+        CU_TRY(glin_tile_bwd(L, dY, Wt, dX, N, r0, t));
+    }
+    return 0;
+}
+
+void gbase_free(CuCtx *c, GBase *g) {
+    void *ps[] = {g->W, g->codes, g->s, g->b, g->absmax_q, g->absmax_scale, g->dq_code};
+    for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) cu_free(c, ps[i]);
+    memset(g, 0, sizeof *g);
 }
 
 static int frozen_forward(GLin *L, const void *X, void *Y, int N) {
     GFrozen *l = (GFrozen *)L;
-    if (l->W) CU_TRY(glin_tile_fwd(L, X, l->W, Y, N, 0, L->out));
-    else {
-        size_t es = L->bf16 ? 2 : 4;
-        void *Wt = glin_scratch(L->c, (size_t)l->tile * L->in * es);
-        if (!Wt) return -1;
-        for (int r0 = 0; r0 < L->out; r0 += l->tile) {
-            int t = L->out - r0 < l->tile ? L->out - r0 : l->tile;
-            CU_TRY(dequant_rows(l, Wt, r0, t));
-            CU_TRY(glin_tile_fwd(L, X, Wt, Y, N, r0, t));
-        }
-    }
+    CU_TRY(gbase_forward(L, &l->w, X, Y, N));
     if (l->has_side) CU_TRY(glora_forward(L, &l->side, X, Y, N));
     return 0;
 }
@@ -96,23 +109,14 @@ static int frozen_backward(GLin *L, const void *X, const void *dY, void *dX, int
     GFrozen *l = (GFrozen *)L;
     if (!dX) return 0;
     CU_REQUIRE(!l->has_side, "a deployed layer with a LoRA side branch is inference-only");
-    if (l->W) return glin_tile_bwd(L, dY, l->W, dX, N, 0, L->out);
-    size_t es = L->bf16 ? 2 : 4;
-    void *Wt = glin_scratch(L->c, (size_t)l->tile * L->in * es);
-    if (!Wt) return -1;
-    for (int r0 = 0; r0 < L->out; r0 += l->tile) {
-        int t = L->out - r0 < l->tile ? L->out - r0 : l->tile;
-        CU_TRY(dequant_rows(l, Wt, r0, t));
-        CU_TRY(glin_tile_bwd(L, dY, Wt, dX, N, r0, t));
-    }
-    return 0;
+    return gbase_backward_dx(L, &l->w, dY, dX, N);
 }
 
 static void frozen_free(GLin *L) {
     GFrozen *l = (GFrozen *)L;
     CuCtx *c = L->c;
-    void *ps[] = {l->W, l->codes, l->s, l->b, l->absmax_q, l->absmax_scale, l->dq_code,
-                  l->sideA.x, l->sideB.x, l->sideA.h, l->sideB.h};
+    gbase_free(c, &l->w);
+    void *ps[] = {l->sideA.x, l->sideB.x, l->sideA.h, l->sideB.h};
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) cu_free(c, ps[i]);
     free(l);
 }
@@ -120,41 +124,49 @@ static void frozen_free(GLin *L) {
 static const GLinOps FROZEN_OPS = {"frozen", frozen_forward, frozen_backward, frozen_free};
 
 // Uploads a deployed form (deploy.h layouts; sizes checked as linear_from_deploy does).
-static int upload_deploy(GFrozen *l, const Deploy *dp, int index) {
-    CuCtx *c = l->base.c;
+int gbase_deploy(GLin *L, GBase *g, const Deploy *dp, int index) {
+    CuCtx *c = L->c;
     size_t n = (size_t)dp->out * dp->in;
-    CU_REQUIRE(dp->out == l->base.out && dp->in == l->base.in, "projection %d: deployed %dx%d, expected %dx%d", index,
-               dp->out, dp->in, l->base.out, l->base.in);
-    l->kind = dp->kind;
+    CU_REQUIRE(dp->out == L->out && dp->in == L->in, "projection %d: deployed %dx%d, expected %dx%d", index,
+               dp->out, dp->in, L->out, L->in);
+    g->kind = dp->kind;
     if (dp->kind == DEP_FP32) {
         CU_REQUIRE(dp->w != NULL, "projection %d: fp32 deployed weight has no data", index);
         DevTensor t = {"deployed fp32", 0, dp->w, NULL, n, dp->out, dp->in, 0};
         DevModelDesc none;
         memset(&none, 0, sizeof none);
-        CU_TRY(devw_make(c, &none, &t, (long long)n, dp->in, 0, l->base.bf16, &l->W));
+        CU_TRY(devw_make(c, &none, &t, (long long)n, dp->in, 0, L->bf16, &g->W));
     } else if (dp->kind == DEP_UNIFORM) {
         int gs = dp->group_size > 0 ? dp->group_size : dp->in, ng = (dp->in + gs - 1) / gs;
         CU_REQUIRE(dp->bits == 2 || dp->bits == 3 || dp->bits == 4 || dp->bits == 8,
                    "projection %d: %d-bit codes", index, dp->bits);
         CU_REQUIRE(dp->codes && dp->scale && dp->offset && dp->codes_bytes == (size_t)dp->out * deploy_row_bytes(dp->bits, dp->in),
                    "projection %d: uniform codes hold %zu bytes", index, dp->codes_bytes);
-        l->bits = dp->bits; l->gs = gs;
-        CU_TRY(cu_malloc_upload(c, (void **)&l->codes, dp->codes, dp->codes_bytes));
-        CU_TRY(cu_malloc_upload(c, (void **)&l->s, dp->scale, (size_t)dp->out * ng * sizeof(float)));
-        CU_TRY(cu_malloc_upload(c, (void **)&l->b, dp->offset, (size_t)dp->out * ng * sizeof(float)));
+        g->bits = dp->bits; g->gs = gs;
+        CU_TRY(cu_malloc_upload(c, (void **)&g->codes, dp->codes, dp->codes_bytes));
+        CU_TRY(cu_malloc_upload(c, (void **)&g->s, dp->scale, (size_t)dp->out * ng * sizeof(float)));
+        CU_TRY(cu_malloc_upload(c, (void **)&g->b, dp->offset, (size_t)dp->out * ng * sizeof(float)));
     } else if (dp->kind == DEP_NF4) {
         CU_REQUIRE(dp->codes && dp->codes_bytes == nf4_codes_bytes(n) && dp->absmax_q && dp->absmax_scale,
                    "projection %d: NF4 deployed weight is incomplete", index);
         float tab[256];
         nf4_dq_table(tab);
-        l->absmax_mean = dp->absmax_mean;
-        CU_TRY(cu_malloc_upload(c, (void **)&l->codes, dp->codes, dp->codes_bytes));
-        CU_TRY(cu_malloc_upload(c, (void **)&l->absmax_q, dp->absmax_q, nf4_blocks(n)));
-        CU_TRY(cu_malloc_upload(c, (void **)&l->absmax_scale, dp->absmax_scale, nf4_scales(n) * sizeof(float)));
-        CU_TRY(cu_malloc_upload(c, (void **)&l->dq_code, tab, sizeof tab));
+        g->absmax_mean = dp->absmax_mean;
+        CU_TRY(cu_malloc_upload(c, (void **)&g->codes, dp->codes, dp->codes_bytes));
+        CU_TRY(cu_malloc_upload(c, (void **)&g->absmax_q, dp->absmax_q, nf4_blocks(n)));
+        CU_TRY(cu_malloc_upload(c, (void **)&g->absmax_scale, dp->absmax_scale, nf4_scales(n) * sizeof(float)));
+        CU_TRY(cu_malloc_upload(c, (void **)&g->dq_code, tab, sizeof tab));
     } else {
         return cu_fail("projection %d: unknown deployed kind %d", index, (int)dp->kind);
     }
+    int tile = (int)((32ll << 20) / L->in); // 32 Mi elements per dequantized tile
+    g->tile = tile < 1 ? 1 : tile > L->out ? L->out : tile;
+    return 0;
+}
+
+// The deployed LoRA side branch of an inference layer (not trained: no gradients).
+static int upload_side(GFrozen *l, const Deploy *dp, int index) {
+    CuCtx *c = l->base.c;
     if (dp->rank > 0) {
         CU_REQUIRE(dp->lora_A && dp->lora_B, "projection %d: LoRA side branch of rank %d has no factors", index, dp->rank);
         DevParam *A = &l->sideA, *B = &l->sideB;
@@ -175,6 +187,13 @@ static int upload_deploy(GFrozen *l, const Deploy *dp, int index) {
     return 0;
 }
 
+int gbase_w0(GLin *L, GBase *g, const GLinArgs *a) {
+    memset(g, 0, sizeof *g);
+    g->tile = L->out;
+    return devw_make(a->c, a->d, &a->p->w0, (long long)L->out * L->in, L->in, RANDW_PROJ + (uint64_t)a->index, L->bf16,
+                     &g->W);
+}
+
 GLin *glin_frozen_new(const GLinArgs *a) {
     const DevProj *p = a->p;
     GFrozen *l = (GFrozen *)calloc(1, sizeof *l);
@@ -183,11 +202,8 @@ GLin *glin_frozen_new(const GLinArgs *a) {
     l->base.c = a->c;
     l->base.out = p->out; l->base.in = p->in;
     l->base.bf16 = a->d->precision == DEVPREC_BF16;
-    int tile = (int)((32ll << 20) / p->in); // 32 Mi elements per dequantized tile
-    l->tile = tile < 1 ? 1 : tile > p->out ? p->out : tile;
-    int rc = p->base ? upload_deploy(l, p->base, a->index)
-                     : devw_make(a->c, a->d, &p->w0, (long long)p->out * p->in, p->in, RANDW_PROJ + (uint64_t)a->index,
-                                 l->base.bf16, &l->W);
+    int rc = p->base ? gbase_deploy(&l->base, &l->w, p->base, a->index) : gbase_w0(&l->base, &l->w, a);
+    if (!rc && p->base && p->base->rank > 0) rc = upload_side(l, p->base, a->index);
     if (rc) { frozen_free(&l->base); return NULL; }
     return &l->base;
 }
