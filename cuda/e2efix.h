@@ -14,7 +14,10 @@
 //   seeds     u64 {random_weights seed, optimizer seed}
 //   rope_cos, rope_sin   f32 T × head_size/2
 //   tok_emb, rms_att, rms_ffn, rms_final, wcls   f32 (count 0: random, or wcls when tied)
-//   p<i>.shape  i32 {out, in, n_params}; p<i>.w0 f32 (count 0 when random)
+//   p<i>.shape  i32 {out, in, n_params}; p<i>.w0 f32 (count 0 when random or with a base)
+//   p<i>.base   i32 {DeployKind, bits, group_size} of a quantized base (qlora, rtn_lora, qa_lora),
+//               then p<i>.codes u8 and p<i>.scale, p<i>.offset f32 (uniform) or p<i>.absq u8,
+//               p<i>.abss f32, p<i>.absmean f32[1] (NF4): deploy.h's layouts
 //   p<i>.t<j>   f32 trainable j's initial values; p<i>.t<j>.m i32 {rows, cols, decay}
 //   tokens, targets      i32 steps × B × T
 //   loss, gnorm          f64 per step: mean NLL before the update, pre-clip global norm

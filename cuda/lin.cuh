@@ -16,8 +16,8 @@
 #include "device.h"
 
 // A trainable tensor on the device: fp32 value and gradient, AdamW moments (fp32 or bf16
-// bits), and in bf16 mode a bf16 copy of the value that the GEMMs read (refreshed after
-// every upload and update: devparam_refresh).
+// bits), and, for the LoRA factors in bf16 mode, a bf16 copy of the value that the GEMMs
+// read (refreshed after every upload and update: devparam_refresh).
 typedef struct {
     float *x, *g;
     void *m, *v;
@@ -83,7 +83,8 @@ int glora_forward(GLin *L, GLora *lb, const void *X, void *Y, int N);
 // dA, dB += ; dX += (dX NULL: none).
 int glora_backward(GLin *L, GLora *lb, const void *X, const void *dY, void *dX, int N);
 // Binds trainables A (r×in), B (out×r) to a branch, checking their shapes; scale = alpha/rank.
-int glora_bind(GLora *lb, DevParam *A, DevParam *B, int out, int in, const DevMethod *m, int index);
+// In bf16 mode it gives them their bf16 copies (DevParam.h) for the branch's GEMMs.
+int glora_bind(GLin *L, GLora *lb, DevParam *A, DevParam *B, int out, int in, const DevMethod *m, int index);
 
 // The tile product over a row source (the frozen-base layers and L4Q's dX):
 // forward  Y[:, r0:r0+t] = X·Wtᵀ;  backward dX += dY[:, r0:r0+t]·Wt   (Wt: t×in, the model's type)

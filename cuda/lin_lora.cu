@@ -128,7 +128,7 @@ static void lora_free(GLin *L) {
 static const GLinOps LORA_OPS = {"lora", lora_forward, lora_backward, lora_free};
 
 // Checks that trainables i, j are the r×in and out×r factors of a LoRA branch.
-int glora_bind(GLora *lb, DevParam *A, DevParam *B, int out, int in, const DevMethod *m, int index) {
+int glora_bind(GLin *L, GLora *lb, DevParam *A, DevParam *B, int out, int in, const DevMethod *m, int index) {
     CU_REQUIRE(m->rank > 0, "method.rank: %d", m->rank);
     CU_REQUIRE(A->rows == m->rank && A->cols == in && B->rows == out && B->cols == m->rank,
                "projection %d: LoRA factors %dx%d and %dx%d, expected %dx%d and %dx%d", index, A->rows, A->cols,
@@ -137,6 +137,13 @@ int glora_bind(GLora *lb, DevParam *A, DevParam *B, int out, int in, const DevMe
     lb->rank = m->rank; lb->in = in;
     lb->scale = m->alpha / m->rank;
     lb->dropout = m->dropout;
+    if (!L->bf16) return 0;
+    DevParam *ps[2] = {A, B};
+    for (int i = 0; i < 2; i++)
+        if (!ps[i]->h) {
+            CU_TRY(cu_malloc(L->c, (void **)&ps[i]->h, (size_t)ps[i]->n * 2));
+            CU_TRY(devparam_refresh(L->c, ps[i]));
+        }
     return 0;
 }
 
@@ -158,7 +165,7 @@ GLin *glin_lora_new(const GLinArgs *a) {
     l->base.n_params = 2;
     l->base.params[0] = &a->params[0];
     l->base.params[1] = &a->params[1];
-    if (glora_bind(&l->lb, &a->params[0], &a->params[1], p->out, p->in, &a->d->method, a->index) ||
+    if (glora_bind(&l->base, &l->lb, &a->params[0], &a->params[1], p->out, p->in, &a->d->method, a->index) ||
         devw_make(a->c, a->d, &p->w0, (long long)p->out * p->in, p->in, RANDW_PROJ + (uint64_t)a->index, l->base.bf16, &l->W0)) {
         lora_free(&l->base);
         return NULL;

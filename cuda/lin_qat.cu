@@ -146,7 +146,7 @@ GLin *glin_qat_new(const GLinArgs *a) {
         l->W = &a->params[0];
         if (l->W->rows != out || l->W->cols != in) rc = cu_fail("projection %d: lsq's W is %dx%d", a->index, l->W->rows, l->W->cols);
     }
-    if (!rc && !lsq) rc = glora_bind(&l->lb, &a->params[0], &a->params[1], out, in, m, a->index);
+    if (!rc && !lsq) rc = glora_bind(&l->base, &l->lb, &a->params[0], &a->params[1], out, in, m, a->index);
     if (!rc && !lsq)
         rc = devw_make(a->c, a->d, &p->w0, (long long)out * in, in, RANDW_PROJ + (uint64_t)a->index, l->base.bf16, &l->W0);
     size_t n = (size_t)out * in;

@@ -140,7 +140,7 @@ GLin *glin_qbase_new(const GLinArgs *a) {
     l->gs = p->base->group_size > 0 ? p->base->group_size : p->in;
     l->ng = (p->in + l->gs - 1) / l->gs;
     int rc = gbase_deploy(&l->base, &l->w, p->base, a->index);
-    if (!rc) rc = glora_bind(&l->lb, &a->params[0], &a->params[1], p->out, qa ? l->ng : p->in, &a->d->method, a->index);
+    if (!rc) rc = glora_bind(&l->base, &l->lb, &a->params[0], &a->params[1], p->out, qa ? l->ng : p->in, &a->d->method, a->index);
     if (!rc && qa) l->lb.dropout = 0; // qa_lora has no dropout (the CPU rejects the key)
     if (!rc && p->base->rank > 0) rc = cu_fail("projection %d: %s's base carries a LoRA side branch", a->index, name);
     if (rc) { qb_free(&l->base); return NULL; }

@@ -242,11 +242,7 @@ static int upload_param(DevModel *m, DevParam *p, const DevTensor *t, int index)
         CU_TRY(cu_zero(c, p->m, t->n * es));
         CU_TRY(cu_zero(c, p->v, t->n * es));
     }
-    if (m->bf16) {
-        CU_TRY(cu_malloc(c, (void **)&p->h, t->n * 2));
-        CU_TRY(devparam_refresh(c, p));
-    }
-    return 0;
+    return 0; // the bf16 copy, where a layer reads one, comes with glora_bind
 }
 
 // A frozen fp32 vector (norm weights): the host's, or ones under random_weights.

@@ -13,7 +13,7 @@
 // Device side only: plain C11 over core/device.h, dlopen()ing build/libl4q_cuda.so (no
 // OpenBLAS, HDF5 or yaml). With no CUDA device it prints one SKIP line and exits 0; so it
 // does with no plugin or no fixtures, unless --require (bench/cuda_check.sh) turns those
-// into failures. --quick: the stories260K cases only, 3 steps, fp32 (the sanitizer pass).
+// into failures. --quick: stories260K lora and l4q, 2 steps, fp32, one run (the sanitizer pass).
 //
 // usage: test_cuda_e2e [--require] [--quick] [--plugin PATH] [FIXTURE_DIR]
 #include "device.h"
@@ -88,6 +88,7 @@ typedef struct {
     char method[32];
     DevModelDesc d;
     DevProj *proj;
+    Deploy *bases;          // [nproj]: the quantized bases (qlora, rtn_lora, qa_lora)
     int nproj, np;
     size_t nfinal;
 } Case;
@@ -129,7 +130,8 @@ static const char *case_build(Case *k, const Fix *f, int precision) {
         return "embedding/norm/classifier records";
     k->nproj = c[EFC_NPROJ];
     k->proj = calloc((size_t)k->nproj, sizeof *k->proj);
-    if (!k->proj) return "out of memory";
+    k->bases = calloc((size_t)k->nproj, sizeof *k->bases);
+    if (!k->proj || !k->bases) return "out of memory";
     static char names[4096][24];
     int nn = 0;
     for (int i = 0; i < k->nproj; i++) {
@@ -141,8 +143,33 @@ static const char *case_build(Case *k, const Fix *f, int precision) {
         DevProj *p = &k->proj[i];
         p->out = s[0]; p->in = s[1]; p->n_params = s[2];
         if (p->n_params < 0 || p->n_params > 8) return "trainable count";
+        snprintf(nm, sizeof nm, "p%d.base", i);
+        const Rec *br = rec(f, nm, EF_I32, 3);
+        if (br) { // a quantized base: deploy.h's arrays straight from the records
+            const int32_t *h = br->data;
+            Deploy *dp = &k->bases[i];
+            dp->kind = (DeployKind)h[0]; dp->bits = h[1]; dp->group_size = h[2];
+            dp->out = p->out; dp->in = p->in;
+            const Rec *cr, *r1, *r2, *r3;
+            snprintf(nm, sizeof nm, "p%d.codes", i);
+            if (!(cr = rec(f, nm, EF_U8, -1))) return "base codes";
+            dp->codes = cr->data; dp->codes_bytes = cr->count;
+            if (dp->kind == DEP_UNIFORM) {
+                snprintf(nm, sizeof nm, "p%d.scale", i); r1 = rec(f, nm, EF_F32, -1);
+                snprintf(nm, sizeof nm, "p%d.offset", i); r2 = rec(f, nm, EF_F32, -1);
+                if (!r1 || !r2) return "uniform base scale/offset";
+                dp->scale = r1->data; dp->offset = r2->data;
+            } else {
+                snprintf(nm, sizeof nm, "p%d.absq", i); r1 = rec(f, nm, EF_U8, -1);
+                snprintf(nm, sizeof nm, "p%d.abss", i); r2 = rec(f, nm, EF_F32, -1);
+                snprintf(nm, sizeof nm, "p%d.absmean", i); r3 = rec(f, nm, EF_F32, 1);
+                if (!r1 || !r2 || !r3) return "NF4 base blocks";
+                dp->absmax_q = r1->data; dp->absmax_scale = r2->data; dp->absmax_mean = *(const float *)r3->data;
+            }
+            p->base = dp;
+        }
         snprintf(names[nn], sizeof names[nn], "p%d.w0", i);
-        if (tensor_rec(f, names[nn], &p->w0, (size_t)p->out * p->in, p->out, p->in, random)) return "w0 record";
+        if (tensor_rec(f, names[nn], &p->w0, br ? 0 : (size_t)p->out * p->in, p->out, p->in, random)) return "w0 record";
         nn++;
         for (int j = 0; j < p->n_params; j++) {
             if (nn >= 4096) return "too many tensors";
@@ -289,8 +316,8 @@ static void check_case(const DeviceOps *ops, const char *path, int quick) {
     if (fix_load(&f, path)) { CHECK(0, "%s: cannot read fixture %s", tag, path); return; }
     Case k;
     const char *bad = case_build(&k, &f, DEVPREC_FP32);
-    if (bad) { CHECK(0, "%s: fixture %s: %s", tag, path, bad); fix_free(&f); free(k.proj); return; }
-    int steps = quick ? 3 : k.cfg[EFC_STEPS];
+    if (bad) { CHECK(0, "%s: fixture %s: %s", tag, path, bad); fix_free(&f); free(k.proj); free(k.bases); return; }
+    int steps = quick ? 2 : k.cfg[EFC_STEPS];
     const double *cpu_loss = rec(&f, "loss", EF_F64, k.cfg[EFC_STEPS])->data;
     const double *cpu_gn = rec(&f, "gnorm", EF_F64, k.cfg[EFC_STEPS])->data;
     const Rec *fr = rec(&f, "final", EF_F32, (long long)k.nfinal);
@@ -321,7 +348,7 @@ static void check_case(const DeviceOps *ops, const char *path, int quick) {
                 CHECK(agree >= 0.9999, "%s: %.5f %% of %lld L4Q codes identical (>= 99.99 %%)", t1, 100 * agree, n);
             }
         }
-        if (!run_case(ops, &k, &f, steps, &b2, t1)) {
+        if (!quick && !run_case(ops, &k, &f, steps, &b2, t1)) {
             int same = !memcmp(a.loss, b2.loss, steps * 8) && !memcmp(a.gnorm, b2.gnorm, steps * 8) &&
                        !memcmp(a.final, b2.final, k.nfinal * 4);
             CHECK(same, "%s: two runs bitwise identical (losses, grad norms, final trainables)", t1);
@@ -330,7 +357,9 @@ static void check_case(const DeviceOps *ops, const char *path, int quick) {
     if (!quick) {
         Case kb;
         free(k.proj);
+        free(k.bases);
         k.proj = NULL;
+        k.bases = NULL;
         bad = case_build(&kb, &f, DEVPREC_BF16);
         char t2[160];
         snprintf(t2, sizeof t2, "%s bf16", tag);
@@ -347,8 +376,10 @@ static void check_case(const DeviceOps *ops, const char *path, int quick) {
             CHECK(lmax <= 2e-2, "%s: max loss rel err over %d steps %.3g (<= 2e-2)", t2, steps, lmax);
         }
         free(kb.proj);
+        free(kb.bases);
     } else {
         free(k.proj);
+        free(k.bases);
     }
     free(a.loss); free(a.gnorm); free(a.final); free(b2.loss); free(b2.gnorm); free(b2.final);
     fix_free(&f);
@@ -388,7 +419,26 @@ int main(int argc, char **argv) {
         return 1;
     }
     char name[256] = "", err[512] = "";
+    // What needs no device: the method/precision table and its refusals.
+    const char *yes[] = {"none", "lora", "l4q", "qlora", "rtn_lora", "gptq_lora", "qa_lora", "qat_lora", "lsq"};
+    int all = 1;
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        all &= ops->supports(yes[i], DEVPREC_FP32, err, sizeof err) && ops->supports(yes[i], DEVPREC_BF16, err, sizeof err);
+    CHECK(all, "cuda_e2e: supports() accepts the nine methods in fp32 and bf16");
+    err[0] = 0;
+    CHECK(!ops->supports("full", DEVPREC_FP32, err, sizeof err) && strstr(err, "full") && strstr(err, "CUDA"),
+          "cuda_e2e: supports(full) refuses naming it (%s)", err);
+    err[0] = 0;
+    CHECK(!ops->supports("lora", 7, err, sizeof err) && strstr(err, "precision"), "cuda_e2e: supports(precision 7) refuses (%s)", err);
+    err[0] = 0;
     if (ops->init(0, name, sizeof name, err, sizeof err)) {
+        // model_new without a device fails with one line, not a crash.
+        DevModelDesc none;
+        memset(&none, 0, sizeof none);
+        char e2[512] = "";
+        DevModel *m = ops->model_new(&none, e2, sizeof e2);
+        CHECK(!m && e2[0] && !strchr(e2, '\n'), "cuda_e2e: model_new without a device fails cleanly (%s)", e2);
+        if (m) ops->model_free(m);
         // No device is not a failure of this build (issue 23: SKIP naming why), even with --require
         // the caller sees the line.
         printf("%s: cuda_e2e: no CUDA device (%s)\n", require ? "FAIL" : "SKIP", err);
@@ -403,7 +453,7 @@ int main(int argc, char **argv) {
     while ((de = readdir(dd)) && nf < 16) {
         size_t L = strlen(de->d_name);
         if (L < 5 || strcmp(de->d_name + L - 4, ".bin")) continue;
-        if (quick && strncmp(de->d_name, "s260k", 5)) continue;
+        if (quick && strcmp(de->d_name, "s260k_lora.bin") && strcmp(de->d_name, "s260k_l4q.bin")) continue;
         snprintf(files[nf++], sizeof files[0], "%s/%s", dir, de->d_name);
     }
     closedir(dd);

@@ -1,6 +1,7 @@
 // cudafix_e2e.c — writes the CPU side of the CUDA end-to-end parity check
 // (cuda/e2efix.h): `build/tests/cudafix_e2e OUTDIR` trains, on the CPU reference path,
 //   s260k_{lora,l4q}.bin  stories260K (the shared data's llama2c file), real text batches
+//   s260k_{qlora,rtn_lora,qa_lora,qat_lora,lsq}.bin  the other methods, same model and batches
 //   s15m_{lora,l4q}.bin   a random stories15M-shape model (dim 288, 6 layers, 6 heads,
 //                         hidden 768, vocab 32000, tied head) whose weights are
 //                         cuda/randw.h's, random token batches
@@ -62,6 +63,37 @@ static ModelFile *random_15m(void) {
     return mf;
 }
 
+// The frozen quantized base of a qlora / rtn_lora / qa_lora layer, as the host hands it to
+// the device (DevProj.base): its deployed form before training (B = 0, so qa_lora's folded
+// offsets are the base's own), without the side branch.
+static void write_base(Linear *lin, int i) {
+    Deploy d;
+    lin->ops->deploy(lin, &d);
+    char nm[EF_NAME];
+    int32_t hdr[3] = {(int32_t)d.kind, d.bits, d.group_size};
+    snprintf(nm, sizeof nm, "p%d.base", i);
+    rec(nm, EF_I32, hdr, 3);
+    snprintf(nm, sizeof nm, "p%d.codes", i);
+    rec(nm, EF_U8, d.codes, d.codes_bytes);
+    size_t n = (size_t)d.out * d.in;
+    if (d.kind == DEP_UNIFORM) {
+        snprintf(nm, sizeof nm, "p%d.scale", i);
+        rec(nm, EF_F32, d.scale, deploy_nparams(&d));
+        snprintf(nm, sizeof nm, "p%d.offset", i);
+        rec(nm, EF_F32, d.offset, deploy_nparams(&d));
+    } else if (d.kind == DEP_NF4) {
+        snprintf(nm, sizeof nm, "p%d.absq", i);
+        rec(nm, EF_U8, d.absmax_q, nf4_blocks(n));
+        snprintf(nm, sizeof nm, "p%d.abss", i);
+        rec(nm, EF_F32, d.absmax_scale, nf4_scales(n));
+        snprintf(nm, sizeof nm, "p%d.absmean", i);
+        rec(nm, EF_F32, &d.absmax_mean, 1);
+    } else {
+        die_internal("%s: base kind %d", lin->name, (int)d.kind);
+    }
+    deploy_free(&d);
+}
+
 static void write_case(const char *outdir, const char *tag, ModelFile *mf, int random, const char *method,
                        const int *tokens, const int *targets) {
     char path[1200];
@@ -70,6 +102,8 @@ static void write_case(const char *outdir, const char *tag, ModelFile *mf, int r
     MethodCfg m;
     method_defaults(&m, method);
     m.dropout = 0;
+    if (!strcmp(method, "qa_lora")) snprintf(m.base, sizeof m.base, "rtn"); // GPTQ's calibration is CPU-only
+    int qbase = !strcmp(method, "qlora") || !strcmp(method, "rtn_lora") || !strcmp(method, "qa_lora");
     Model *M = model_build(mf, &m, BB, TT, MODEL_SEED);
     Param *ps[4096];
     int np = model_params(M, ps, 4096);
@@ -105,7 +139,9 @@ static void write_case(const char *outdir, const char *tag, ModelFile *mf, int r
         rec(nm, EF_I32, sh, 3);
         snprintf(nm, sizeof nm, "p%d.w0", i);
         if (M->wp[i].dtype != DT_F32) die_internal("the parity models are fp32");
-        rec(nm, EF_F32, M->wp[i].data, random ? 0 : (uint64_t)lin->out * lin->in);
+        int has_base = qbase && lin->n_params > 0;
+        rec(nm, EF_F32, M->wp[i].data, random || has_base ? 0 : (uint64_t)lin->out * lin->in);
+        if (has_base) write_base(lin, i);
         for (int j = 0; j < lin->n_params; j++) {
             Param *p = lin->params[j];
             snprintf(nm, sizeof nm, "p%d.t%d", i, j);
@@ -190,8 +226,10 @@ int main(int argc, char **argv) {
     Dataset *ds = data_text(tk, xp);
     rng_seed(&rng, 7);
     for (int s = 0; s < STEPS; s++) data_batch(ds, &rng, BB, TT, tok + (size_t)s * BB * TT, tg + (size_t)s * BB * TT);
-    write_case(outdir, "s260k", mf, 0, "lora", tok, tg);
-    write_case(outdir, "s260k", mf, 0, "l4q", tok, tg);
+    // lora and l4q are the parity cases; the other methods of the paper's tables ride
+    // along on the small model (gptq_lora's base differs from rtn_lora's only in content).
+    const char *small[] = {"lora", "l4q", "qlora", "rtn_lora", "qa_lora", "qat_lora", "lsq"};
+    for (size_t i = 0; i < sizeof small / sizeof *small; i++) write_case(outdir, "s260k", mf, 0, small[i], tok, tg);
     data_free(ds);
     model_file_free(mf);
 
