@@ -2,6 +2,7 @@
 // (cuda/e2efix.h): `build/tests/cudafix_e2e OUTDIR` trains, on the CPU reference path,
 //   s260k_{lora,l4q}.bin  stories260K (the shared data's llama2c file), real text batches
 //   s260k_{qlora,rtn_lora,qa_lora,qat_lora,lsq}.bin  the other methods, same model and batches
+//   s260k_{l4q,qlora}_deployed.bin  inference (`none`) of those runs' deployed forms
 //   s15m_{lora,l4q}.bin   a random stories15M-shape model (dim 288, 6 layers, 6 heads,
 //                         hidden 768, vocab 32000, tied head) whose weights are
 //                         cuda/randw.h's, random token batches
@@ -10,6 +11,7 @@
 // the deployed codes. cuda/test_e2e.c replays them through the plugin. Not a test itself
 // (the name has no test_ prefix): `make cuda-fixtures` runs it.
 #include "../cuda/e2efix.h"
+#include "baselines/baselines.h"
 #include "data.h"
 #include "methods.h"
 #include "model.h"
@@ -63,35 +65,118 @@ static ModelFile *random_15m(void) {
     return mf;
 }
 
+// A deployed form as records p<i>.base, p<i>.codes, ... (cuda/e2efix.h); with_side: also
+// its LoRA side branch (p<i>.side {rank}, p<i>.sideA, p<i>.sideB, p<i>.sidescale).
+static void write_deploy(const Deploy *d, int i, int with_side) {
+    char nm[EF_NAME];
+    int32_t hdr[3] = {(int32_t)d->kind, d->bits, d->group_size};
+    snprintf(nm, sizeof nm, "p%d.base", i);
+    rec(nm, EF_I32, hdr, 3);
+    snprintf(nm, sizeof nm, "p%d.codes", i);
+    rec(nm, EF_U8, d->codes, d->codes_bytes);
+    size_t n = (size_t)d->out * d->in;
+    if (d->kind == DEP_UNIFORM) {
+        snprintf(nm, sizeof nm, "p%d.scale", i);
+        rec(nm, EF_F32, d->scale, deploy_nparams(d));
+        snprintf(nm, sizeof nm, "p%d.offset", i);
+        rec(nm, EF_F32, d->offset, deploy_nparams(d));
+    } else if (d->kind == DEP_NF4) {
+        snprintf(nm, sizeof nm, "p%d.absq", i);
+        rec(nm, EF_U8, d->absmax_q, nf4_blocks(n));
+        snprintf(nm, sizeof nm, "p%d.abss", i);
+        rec(nm, EF_F32, d->absmax_scale, nf4_scales(n));
+        snprintf(nm, sizeof nm, "p%d.absmean", i);
+        rec(nm, EF_F32, &d->absmax_mean, 1);
+    } else {
+        die_internal("projection %d: deployed kind %d", i, (int)d->kind);
+    }
+    if (with_side && d->rank > 0) {
+        int32_t r = d->rank;
+        snprintf(nm, sizeof nm, "p%d.side", i);
+        rec(nm, EF_I32, &r, 1);
+        snprintf(nm, sizeof nm, "p%d.sideA", i);
+        rec(nm, EF_F32, d->lora_A, (size_t)d->rank * d->in);
+        snprintf(nm, sizeof nm, "p%d.sideB", i);
+        rec(nm, EF_F32, d->lora_B, (size_t)d->out * d->rank);
+        snprintf(nm, sizeof nm, "p%d.sidescale", i);
+        rec(nm, EF_F32, &d->lora_scale, 1);
+    }
+}
+
 // The frozen quantized base of a qlora / rtn_lora / qa_lora layer, as the host hands it to
 // the device (DevProj.base): its deployed form before training (B = 0, so qa_lora's folded
 // offsets are the base's own), without the side branch.
 static void write_base(Linear *lin, int i) {
     Deploy d;
     lin->ops->deploy(lin, &d);
-    char nm[EF_NAME];
-    int32_t hdr[3] = {(int32_t)d.kind, d.bits, d.group_size};
-    snprintf(nm, sizeof nm, "p%d.base", i);
-    rec(nm, EF_I32, hdr, 3);
-    snprintf(nm, sizeof nm, "p%d.codes", i);
-    rec(nm, EF_U8, d.codes, d.codes_bytes);
-    size_t n = (size_t)d.out * d.in;
-    if (d.kind == DEP_UNIFORM) {
-        snprintf(nm, sizeof nm, "p%d.scale", i);
-        rec(nm, EF_F32, d.scale, deploy_nparams(&d));
-        snprintf(nm, sizeof nm, "p%d.offset", i);
-        rec(nm, EF_F32, d.offset, deploy_nparams(&d));
-    } else if (d.kind == DEP_NF4) {
-        snprintf(nm, sizeof nm, "p%d.absq", i);
-        rec(nm, EF_U8, d.absmax_q, nf4_blocks(n));
-        snprintf(nm, sizeof nm, "p%d.abss", i);
-        rec(nm, EF_F32, d.absmax_scale, nf4_scales(n));
-        snprintf(nm, sizeof nm, "p%d.absmean", i);
-        rec(nm, EF_F32, &d.absmax_mean, 1);
-    } else {
-        die_internal("%s: base kind %d", lin->name, (int)d.kind);
-    }
+    write_deploy(&d, i, 0);
     deploy_free(&d);
+}
+
+// Inference of the trained model's deployed file (`none` on DevProj.base): every method
+// layer exported (l4q: uniform codes; qlora: NF4 + its LoRA side branch, "nf4&fp"), the CPU
+// inference model built from those forms (linear_from_deploy), and its log p(target) on the
+// first batch. <tag>_<method>_deployed.bin: config steps 1, method none, records p<i>.w0
+// for untouched projections and the deployed forms, then lp (f32 per row) and loss.
+static void write_deployed(const char *outdir, const char *tag, const char *method, Model *M, ModelFile *mf,
+                           const int *tokens, const int *targets, const MethodCfg *m) {
+    const Config *c = &mf->c;
+    int L = c->n_layers, nproj = L * N_LAYER_PROJ, R = BB * TT;
+    Deploy *deps = xcalloc((size_t)nproj, sizeof *deps);
+    Deploy **dp = xcalloc((size_t)nproj, sizeof *dp);
+    for (int i = 0; i < nproj; i++)
+        if (M->lin[i]->n_params) { M->lin[i]->ops->deploy(M->lin[i], &deps[i]); dp[i] = &deps[i]; }
+    ModelFile mf2 = *mf; // the same file with the deployed forms (shallow: nothing of it is freed)
+    mf2.dep = dp;
+    Model *I = model_build(&mf2, NULL, BB, TT, MODEL_SEED);
+    model_forward(I, tokens, BB, TT, 0);
+    float *lp = xmalloc((size_t)R * sizeof(float));
+    double loss = model_head(I, targets, NULL, 0, R, lp, NULL, 0, 1.0f) / R;
+
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s_%s_deployed.bin", outdir, tag, method);
+    g_path = path;
+    g_out = fopen(path, "wb");
+    if (!g_out) die_input("%s: cannot create", path);
+    int32_t cfg[EFC_COUNT] = {c->dim, c->hidden_dim, L, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
+                              c->shared_classifier, BB, TT, 1, m->rank, m->bits, m->group_size, 0, 0, nproj, 0};
+    rec("config", EF_I32, cfg, EFC_COUNT);
+    rec("method", EF_U8, "none", 4);
+    float hy[EFH_COUNT] = {c->norm_eps, m->alpha, 0, 0, BETA1, BETA2, ADAM_EPS, WD, CLIP};
+    rec("hyper", EF_F32, hy, EFH_COUNT);
+    uint64_t seeds[2] = {0, OPT_SEED};
+    rec("seeds", EF_U64, seeds, 2);
+    size_t nr = (size_t)TT * (c->dim / c->n_heads / 2);
+    rec("rope_cos", EF_F32, I->rope_cos, nr);
+    rec("rope_sin", EF_F32, I->rope_sin, nr);
+    size_t D = c->dim;
+    rec("tok_emb", EF_F32, mf->tok_emb, (uint64_t)c->vocab_size * D);
+    rec("rms_att", EF_F32, mf->rms_att, (uint64_t)L * D);
+    rec("rms_ffn", EF_F32, mf->rms_ffn, (uint64_t)L * D);
+    rec("rms_final", EF_F32, mf->rms_final, D);
+    rec("wcls", EF_F32, mf->wcls, c->shared_classifier ? 0 : (uint64_t)c->vocab_size * D);
+    for (int i = 0; i < nproj; i++) {
+        char nm[EF_NAME];
+        int o, in;
+        proj_dims(c, i % N_LAYER_PROJ, &o, &in);
+        int32_t sh[3] = {o, in, 0};
+        snprintf(nm, sizeof nm, "p%d.shape", i);
+        rec(nm, EF_I32, sh, 3);
+        snprintf(nm, sizeof nm, "p%d.w0", i);
+        rec(nm, EF_F32, mf->w[i], dp[i] ? 0 : (uint64_t)o * in);
+        if (dp[i]) write_deploy(dp[i], i, 1);
+    }
+    rec("tokens", EF_I32, tokens, (uint64_t)R);
+    rec("targets", EF_I32, targets, (uint64_t)R);
+    rec("lp", EF_F32, lp, (uint64_t)R);
+    rec("loss", EF_F64, &loss, 1);
+    if (fclose(g_out)) die_input("%s: write failed", path);
+    printf("%s %s deployed: loss %.6f\nwrote %s\n", tag, method, loss, path);
+    model_free(I);
+    for (int i = 0; i < nproj; i++) deploy_free(&deps[i]);
+    free(deps);
+    free(dp);
+    free(lp);
 }
 
 static void write_case(const char *outdir, const char *tag, ModelFile *mf, int random, const char *method,
@@ -204,14 +289,17 @@ static void write_case(const char *outdir, const char *tag, ModelFile *mf, int r
         free(which);
     }
     if (fclose(g_out)) die_input("%s: write failed", path);
+    printf("wrote %s\n", path);
+    if (!random && (!strcmp(method, "l4q") || !strcmp(method, "qlora")))
+        write_deployed(outdir, tag, method, M, mf, tokens, targets, &m);
     adamw_free(opt);
     model_free(M);
-    printf("wrote %s\n", path);
 }
 
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: %s OUTDIR\n", argv[0]); return 2; }
     const char *outdir = argv[1];
+    baselines_register();
     size_t R = (size_t)STEPS * BB * TT;
     int *tok = xmalloc(R * sizeof(int)), *tg = xmalloc(R * sizeof(int));
     Rng rng;
