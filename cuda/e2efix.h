@@ -17,12 +17,15 @@
 //   p<i>.shape  i32 {out, in, n_params}; p<i>.w0 f32 (count 0 when random or with a base)
 //   p<i>.base   i32 {DeployKind, bits, group_size} of a quantized base (qlora, rtn_lora, qa_lora),
 //               then p<i>.codes u8 and p<i>.scale, p<i>.offset f32 (uniform) or p<i>.absq u8,
-//               p<i>.abss f32, p<i>.absmean f32[1] (NF4): deploy.h's layouts
+//               p<i>.abss f32, p<i>.absmean f32[1] (NF4): deploy.h's layouts; a deployed side
+//               branch adds p<i>.side i32 {rank}, p<i>.sideA, p<i>.sideB, p<i>.sidescale f32
 //   p<i>.t<j>   f32 trainable j's initial values; p<i>.t<j>.m i32 {rows, cols, decay}
 //   tokens, targets      i32 steps × B × T
 //   loss, gnorm          f64 per step: mean NLL before the update, pre-clip global norm
 //   lr                   f32 per step
 //   final                f32 every trainable after the last step, in host order
+//   lp                   f32 per row (inference cases, method none: log p(target) of the CPU's
+//                        inference model built from the deployed forms; loss is then one value)
 //   codes                u8 (l4q) the deployed packed codes of every method projection in
 //                        order, as quant_encode packs them; codes.proj i32 their indices
 #pragma once
