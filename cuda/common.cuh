@@ -71,6 +71,9 @@ typedef struct {
     void *alloc_map;              // the allocator's pointer → size table (common.cu)
 } CuCtx;
 
+// The number of devices; with no driver or device it fails with exactly
+// "<cudaErrorName>: <string>" (no file:line), for the plugin's "no CUDA device (...)" line.
+int cu_probe(int *count);
 // Opens device `device` and creates the stream, handle and workspace. With no device or
 // driver it fails with the CUDA error's name (the caller's "no CUDA device (...)" line).
 int cu_ctx_init(CuCtx *c, int device);

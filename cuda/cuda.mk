@@ -55,3 +55,6 @@ endif
 # CPU outputs of each op on seeded random inputs (a few MB), for tests/test_cuda_ops.cu.
 cuda-fixtures: build/tests/cuda_fixtures
 	build/tests/cuda_fixtures build/cudafix/ops
+
+# The end-to-end parity check (cuda/e2e.mk, when present).
+-include cuda/e2e.mk

@@ -71,7 +71,6 @@ int devw_make(CuCtx *c, const DevModelDesc *d, const DevTensor *t, long long n, 
               int bf16_mode, void **out);
 // Random frozen values (randw.h) of n elements into p (float or bf16).
 int devw_random(CuCtx *c, void *p, int bf16_mode, long long n, uint64_t seed, uint64_t tensor_id, float bound);
-int devw_const(CuCtx *c, float *p, long long n, float value);
 
 // The LoRA side branch (lora.h): Y += scale·(drop(X)·Aᵀ)·Bᵀ over A r×in, B out×r.
 typedef struct {

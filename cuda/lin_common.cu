@@ -21,22 +21,12 @@ __global__ void randw_kernel(T *p, long long n, uint64_t seed, uint64_t tensor, 
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         p[i] = cu_from_f32<T>(randw_value(seed, tensor, (uint64_t)i, bound));
 }
-__global__ void const_kernel(float *p, long long n, float v) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        p[i] = v;
-}
 static unsigned grid_for(long long n) { unsigned b = cu_blocks(n, 256); return b > 65535u * 8 ? 65535u * 8 : b; }
 
 int devw_random(CuCtx *c, void *p, int bf16_mode, long long n, uint64_t seed, uint64_t tensor_id, float bound) {
     if (n <= 0) return 0;
     if (bf16_mode) randw_kernel<bf16><<<grid_for(n), 256, 0, c->stream>>>((bf16 *)p, n, seed, tensor_id, bound);
     else randw_kernel<float><<<grid_for(n), 256, 0, c->stream>>>((float *)p, n, seed, tensor_id, bound);
-    CU_LAUNCH_CHECK();
-    return 0;
-}
-int devw_const(CuCtx *c, float *p, long long n, float value) {
-    if (n <= 0) return 0;
-    const_kernel<<<grid_for(n), 256, 0, c->stream>>>(p, n, value);
     CU_LAUNCH_CHECK();
     return 0;
 }

@@ -7,37 +7,19 @@
 // of the same model, within the parity tolerance; on the GPU the merge would cost an
 // out×in pass per call).
 //
-// Dropout (> 0, training only): the mask comes from Philox-4x32-10 keyed by (layer seed,
-// forward call) with the element index as counter, so backward regenerates forward's mask
-// without storing it. It is NOT the CPU's Rng stream: a run with dropout is a different
-// sample of the same method, and parity runs use dropout 0.
+// Dropout (> 0, training only): the mask comes from cuda-kernels' dropout_apply (mix64 of a
+// seed and the element index) with the seed drawn from (layer seed, forward call), so
+// backward regenerates forward's mask without storing it. It is NOT the CPU's Rng stream: a
+// run with dropout is a different sample of the same method, and parity runs use dropout 0.
 #include "elem.h"
 #include "lin.cuh"
 #include "randw.h"
 #include "ops.cuh"
-#include <curand_philox4x32_x.h>
 #include <stdlib.h>
 
-// u ∈ [0,1) of element i under (seed, call): 24 bits of one Philox draw.
-__device__ __forceinline__ float drop_uniform(uint64_t seed, uint64_t call, long long i) {
-    uint4 ctr = make_uint4((unsigned)i, (unsigned)((unsigned long long)i >> 32), (unsigned)call, (unsigned)(call >> 32));
-    uint2 key = make_uint2((unsigned)seed, (unsigned)(seed >> 32));
-    uint4 r = curand_Philox4x32_10(ctr, key);
-    return (float)(r.x >> 8) * (1.0f / 16777216.0f);
-}
-// Xd = inverted-dropout copy of X (lora.c lb_dropped: X·(1/keep) where kept).
-template <typename T>
-__global__ void dropout_kernel(T *Xd, const T *X, long long n, uint64_t seed, uint64_t call, float keep, float inv) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        Xd[i] = drop_uniform(seed, call, i) < keep ? cu_from_f32<T>(cu_f32(X[i]) * inv) : cu_from_f32<T>(0.0f);
-}
-// dX += t/keep where kept (lb_backward's masked input gradient).
-template <typename T>
-__global__ void dropout_bwd_kernel(T *dX, const T *t, long long n, uint64_t seed, uint64_t call, float keep) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        if (drop_uniform(seed, call, i) < keep) dX[i] = cu_from_f32<T>(cu_f32(dX[i]) + cu_f32(t[i]) / keep);
-}
-static unsigned grid_for(long long n) { unsigned b = cu_blocks(n, 256); return b > 65535u * 8 ? 65535u * 8 : b; }
+// The dropout mask of this layer's current forward call: cuda-kernels' dropout_apply
+// keyed by (layer seed, call counter), so backward regenerates it.
+static uint64_t drop_seed(const GLin *L) { return mix64(L->seed ^ mix64(L->calls)); }
 
 template <typename T>
 static int branch_fwd(GLin *L, GLora *lb, const void *Xv, void *Yv, int N) {
@@ -51,10 +33,7 @@ static int branch_fwd(GLin *L, GLora *lb, const void *Xv, void *Yv, int N) {
     const T *X = (const T *)Xv;
     if (drop) {
         L->calls++;
-        long long n = (long long)N * in;
-        float keep = 1.0f - lb->dropout;
-        dropout_kernel<T><<<grid_for(n), 256, 0, c->stream>>>(Xd, X, n, L->seed, L->calls, keep, 1.0f / keep);
-        CU_LAUNCH_CHECK();
+        CU_TRY(dropout_apply<T>(c, Xd, X, (long long)N * in, lb->dropout, drop_seed(L)));
         X = Xd;
     }
     const T *A = sizeof(T) == 2 ? (const T *)lb->A->h : (const T *)lb->A->x;
@@ -74,11 +53,8 @@ static int branch_bwd(GLin *L, GLora *lb, const void *Xv, const void *dYv, void 
     T *U = (T *)scr, *dU = U + (size_t)N * r;
     T *Xd = drop ? dU + (size_t)N * r : NULL, *t = drop ? Xd + (size_t)N * in : NULL;
     const T *X = (const T *)Xv, *dY = (const T *)dYv;
-    float keep = 1.0f - lb->dropout;
     if (drop) { // forward's mask again (same seed and call)
-        long long n = (long long)N * in;
-        dropout_kernel<T><<<grid_for(n), 256, 0, c->stream>>>(Xd, X, n, L->seed, L->calls, keep, 1.0f / keep);
-        CU_LAUNCH_CHECK();
+        CU_TRY(dropout_apply<T>(c, Xd, X, (long long)N * in, lb->dropout, drop_seed(L)));
         X = Xd;
     }
     const T *A = sizeof(T) == 2 ? (const T *)lb->A->h : (const T *)lb->A->x;
@@ -90,11 +66,10 @@ static int branch_bwd(GLin *L, GLora *lb, const void *Xv, const void *dYv, void 
     CU_TRY((gemm_dytx<T, float>(c, dU, r, X, in, lb->A->g, in, N, r, in, 1.0f, 1.0f)));
     if (!dXv) return 0;
     if (!drop) return gemm_dyw<T, T>(c, dU, r, A, in, (T *)dXv, in, N, r, in, 1.0f, 1.0f);
+    // dX += mask·(dU·A)/keep: the same mask on the input gradient, then added.
     CU_TRY((gemm_dyw<T, T>(c, dU, r, A, in, t, in, N, r, in, 1.0f, 0.0f)));
-    long long n = (long long)N * in;
-    dropout_bwd_kernel<T><<<grid_for(n), 256, 0, c->stream>>>((T *)dXv, t, n, L->seed, L->calls, keep);
-    CU_LAUNCH_CHECK();
-    return 0;
+    CU_TRY(dropout_apply<T>(c, t, t, (long long)N * in, lb->dropout, drop_seed(L)));
+    return residual_add<T>(c, (T *)dXv, t, (long long)N * in);
 }
 
 int glora_forward(GLin *L, GLora *lb, const void *X, void *Y, int N) {

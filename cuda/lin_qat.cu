@@ -8,13 +8,12 @@
 // quantized weight Wq (the model's type), the ds factor (fp32) and the clip mask (bytes) for
 // backward, and backward forms the full out×in G = dYᵀ·X (fp32, transient). These are the
 // O(out×in) costs L4Q's design removes, so their device memory is measured honestly.
-// Gradients (quant_backward_saved): ds_g += gsc·Σ G·dsf, db_g += gsc·Σ_{clipped} G in double;
-// lsq: dW += M⊙G; dX += dY·Wq (+ the LoRA branch's for qat_lora).
+// Gradients (quant_backward_saved, cuda-kernels' quant_bwd_saved): ds_g += gsc·Σ G·dsf,
+// db_g += gsc·Σ_{clipped} G in double; lsq: dW += M⊙G; dX += dY·Wq (+ the LoRA branch's).
 #include "elem.h"
 #include "lin.cuh"
 #include "ops.cuh"
 #include "randw.h"
-#include "reduce.cuh"
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,58 +26,14 @@ typedef struct {
     void *Wq;               // saved: out×in, the model's type
     float *dsf;             // saved: out×in
     uint8_t *mask;          // saved: out×in, 1 = inside the grid
-    int bits, qn, qp, gs, ng, lsq_scale;
+    CuL4q q;                // the quantizer's geometry (rank, alpha unused)
 } GQat;
-
-// quant_forward_saved over every element (TW: the weight as held; TO: Wq's type).
-template <typename TW, typename TO>
-__global__ void qsaved_fwd(const TW *W, const float *s, const float *b, TO *Wq, float *dsf, uint8_t *mask, long long n,
-                           int in, int gs, int ng, float qn, float qp) {
-    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
-        long long r = e / in;
-        int j = (int)(e % in), k = (int)(r * ng + j / gs);
-        int clip;
-        float d;
-        float wq = quant_ste_elem(cu_f32(W[e]), quant_safe_scale(s[k]), b[k], qn, qp, &d, &clip);
-        Wq[e] = cu_from_f32<TO>(wq);
-        dsf[e] = d;
-        mask[e] = (uint8_t)!clip;
-    }
-}
-// quant_backward_saved: one block per (group, row).
-__global__ void qsaved_bwd(const float *G, const float *dsf, const uint8_t *mask, float *ds, float *db, float *dW,
-                           int in, int gs, int ng, int lsq_scale, float qp) {
-    int g = blockIdx.x, r = blockIdx.y;
-    int j0 = g * gs, len = in - j0 < gs ? in - j0 : gs;
-    size_t k = (size_t)r * ng + g;
-    double acc_s = 0, acc_b = 0;
-    for (int jj = threadIdx.x; jj < len; jj += blockDim.x) {
-        size_t e = (size_t)r * in + j0 + jj;
-        acc_s += (double)G[e] * dsf[e];
-        if (!mask[e]) acc_b += G[e];
-        else if (dW) dW[e] += G[e];
-    }
-    acc_s = block_sum(acc_s);
-    acc_b = block_sum(acc_b);
-    if (threadIdx.x == 0) {
-        float gsc = lsq_scale ? 1.0f / sqrtf((float)len * qp) : 1.0f; // quant_lsq_gscale
-        ds[k] = ds[k] + gsc * (float)acc_s;
-        db[k] = db[k] + gsc * (float)acc_b;
-    }
-}
 
 template <typename T>
 static int qat_fwd(GQat *l, const void *X, void *Y, int N) {
     GLin *L = &l->base;
-    long long n = (long long)L->out * L->in;
-    unsigned grid = cu_blocks(n, 256) > 65535u * 8 ? 65535u * 8 : cu_blocks(n, 256);
-    if (l->lsq)
-        qsaved_fwd<float, T><<<grid, 256, 0, L->c->stream>>>(l->W->x, l->s->x, l->b->x, (T *)l->Wq, l->dsf, l->mask, n,
-                                                              L->in, l->gs, l->ng, (float)l->qn, (float)l->qp);
-    else
-        qsaved_fwd<T, T><<<grid, 256, 0, L->c->stream>>>((const T *)l->W0, l->s->x, l->b->x, (T *)l->Wq, l->dsf, l->mask,
-                                                          n, L->in, l->gs, l->ng, (float)l->qn, (float)l->qp);
-    CU_LAUNCH_CHECK();
+    if (l->lsq) CU_TRY(quant_fwd_saved<float, T>(L->c, l->W->x, l->s->x, l->b->x, &l->q, (T *)l->Wq, l->dsf, l->mask));
+    else CU_TRY(quant_fwd_saved<T, T>(L->c, (const T *)l->W0, l->s->x, l->b->x, &l->q, (T *)l->Wq, l->dsf, l->mask));
     CU_TRY(glin_tile_fwd(L, X, l->Wq, Y, N, 0, L->out));
     return l->lsq ? 0 : glora_forward(L, &l->lb, X, Y, N);
 }
@@ -90,10 +45,7 @@ static int qat_bwd(GQat *l, const void *X, const void *dY, void *dX, int N) {
     float *G = (float *)glin_scratch(c, (size_t)L->out * L->in * sizeof(float));
     if (!G) return -1;
     CU_TRY(gemm_dytx<T, float>(c, (const T *)dY, L->out, (const T *)X, L->in, G, L->in, N, L->out, L->in, 1.0f, 0.0f));
-    CU_REQUIRE(L->out <= 65535, "qat: %d rows", L->out);
-    qsaved_bwd<<<dim3(l->ng, L->out), 128, 0, c->stream>>>(G, l->dsf, l->mask, l->s->g, l->b->g, l->lsq ? l->W->g : NULL,
-                                                           L->in, l->gs, l->ng, l->lsq_scale, (float)l->qp);
-    CU_LAUNCH_CHECK();
+    CU_TRY(quant_bwd_saved(c, G, l->dsf, l->mask, &l->q, l->s->g, l->b->g, l->lsq ? l->W->g : NULL));
     if (dX) CU_TRY(glin_tile_bwd(L, dY, l->Wq, dX, N, 0, L->out));
     return l->lsq ? 0 : glora_backward(L, &l->lb, X, dY, dX, N);
 }
@@ -134,14 +86,15 @@ GLin *glin_qat_new(const GLinArgs *a) {
     l->base.n_params = p->n_params;
     for (int i = 0; i < p->n_params; i++) l->base.params[i] = &a->params[i];
     l->lsq = lsq;
-    l->bits = m->bits; l->qn = -(1 << (m->bits - 1)); l->qp = (1 << (m->bits - 1)) - 1;
-    l->gs = gs; l->ng = (in + gs - 1) / gs; l->lsq_scale = m->lsq_grad_scale;
+    l->q.out = out; l->q.in = in; l->q.rank = m->rank; l->q.alpha = 0;
+    l->q.bits = m->bits; l->q.qn = -(1 << (m->bits - 1)); l->q.qp = (1 << (m->bits - 1)) - 1;
+    l->q.gs = gs; l->q.ng = (in + gs - 1) / gs; l->q.lsq_scale = m->lsq_grad_scale;
     int k0 = lsq ? 1 : 2; // s, b follow W (lsq) or A, B (qat_lora)
     l->s = &a->params[k0]; l->b = &a->params[k0 + 1];
     int rc = 0;
-    if (l->s->rows != out || l->s->cols != l->ng || l->b->rows != out || l->b->cols != l->ng)
+    if (l->s->rows != out || l->s->cols != l->q.ng || l->b->rows != out || l->b->cols != l->q.ng)
         rc = cu_fail("projection %d: s, b are %dx%d and %dx%d, expected %dx%d", a->index, l->s->rows, l->s->cols,
-                     l->b->rows, l->b->cols, out, l->ng);
+                     l->b->rows, l->b->cols, out, l->q.ng);
     if (!rc && lsq) {
         l->W = &a->params[0];
         if (l->W->rows != out || l->W->cols != in) rc = cu_fail("projection %d: lsq's W is %dx%d", a->index, l->W->rows, l->W->cols);

@@ -251,7 +251,7 @@ static int upload_norm(DevModel *m, float **out, const DevTensor *t, long long n
     CU_TRY(cu_malloc(c, (void **)out, (size_t)n * sizeof(float)));
     if (!t->f32 && !t->half) {
         CU_REQUIRE(m->d.random_weights, "%s: no host data (and random_weights is 0)", t->name ? t->name : "norm");
-        return devw_const(c, *out, n, 1.0f);
+        return fill_const<float>(c, *out, n, 1.0f);
     }
     CU_REQUIRE(t->dtype == H_DT_F32 && t->f32 && (long long)t->n == n, "%s: norms must be %lld fp32 values",
                t->name ? t->name : "norm", n);

@@ -57,6 +57,12 @@ int swiglu_bwd(CuCtx *c, T *dh1, T *dh3, const T *dg, const T *h1, const T *h3, 
 // y[i] += x[i], i < n (model.c residual_add)
 template <typename T> int residual_add(CuCtx *c, T *y, const T *x, long long n);
 
+// LoRA dropout (the plugin's own masks: the CPU's Rng stream cannot be matched): out[i] =
+// in[i]·(keep ? 1/(1−p) : 0), keep = u(seed, i) ≥ p with u uniform [0,1) from mix64(seed + i)
+// (24 bits). The same seed gives the same mask, so backward calls it again on the gradient.
+// out may alias in. p = 0 copies.
+template <typename T> int dropout_apply(CuCtx *c, T *out, const T *in, long long n, float p, uint64_t seed);
+
 // ---- the fused classifier (model_head + logsoftmax_row) -----------------------------------
 // One chunk of m rows after the head GEMM wrote logits (m×V fp32). Per row i with target
 // t = targets[i] (< 0: ignored, weight 0) and weight wi = (w ? w[i] : 1):
@@ -146,3 +152,15 @@ int l4q_merge_quant(CuCtx *c, TO *Wq, uint8_t *codes, const TW *W0, const float 
 template <typename TW>
 int l4q_ste_bwd(CuCtx *c, float *G, float *ds, float *db, const TW *W0, const float *A, const float *B,
                 const float *s, const float *b, const CuL4q *q, int r0, int t);
+
+// ---- the saved-intermediates quantizer (QAT-LoRA, LSQ: core/quant.c) ----------------------
+// quant_forward_saved on the whole out×in W (TW as stored, widened exactly; q's rank/alpha
+// unused): Wq (TO), the ds factor dsf (fp32) and the mask (1 = inside the grid) saved for
+// backward — the O(out×in) memory those baselines pay and L4Q does not.
+template <typename TW, typename TO>
+int quant_fwd_saved(CuCtx *c, const TW *W, const float *s, const float *b, const CuL4q *q, TO *Wq, float *dsf,
+                    uint8_t *mask);
+// quant_backward_saved from a full G (out×in fp32): per group ds[k] += gsc·(float)Σ G·dsf and
+// db[k] += gsc·(float)Σ_{outside} G (double sums); dW (NULL: none) += M⊙G.
+int quant_bwd_saved(CuCtx *c, const float *G, const float *dsf, const uint8_t *mask, const CuL4q *q, float *ds,
+                    float *db, float *dW);

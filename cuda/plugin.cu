@@ -19,13 +19,9 @@ static void keep_err(DevModel *m) {
 // the first launch with "no kernel image", so say so up front.
 static int p_init(int index, char *name, size_t namelen, char *err, size_t errlen) {
     int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s: %s", cudaGetErrorName(e), cudaGetErrorString(e));
-        put_err(err, errlen, msg);
-        return -1;
-    }
+    cu_clear_error();
+    if (cu_probe(&n)) { put_err(err, errlen, cu_last_error()); return -1; } // "<cudaErrorName>: <string>"
+    cudaError_t e;
     if (index < 0 || index >= n) {
         char msg[128];
         snprintf(msg, sizeof msg, "device %d requested, %d present", index, n);
@@ -50,7 +46,6 @@ static int p_init(int index, char *name, size_t namelen, char *err, size_t errle
     // libcublas shows here rather than at the first model.
     CuCtx c;
     memset(&c, 0, sizeof c);
-    cu_clear_error();
     if (cu_ctx_init(&c, index)) { put_err(err, errlen, cu_last_error()); return -1; }
     cu_ctx_free(&c);
     if (name && namelen)
