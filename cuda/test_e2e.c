@@ -439,6 +439,34 @@ static void check_case(const DeviceOps *ops, const char *path, int quick) {
     fix_free(&f);
 }
 
+// What the fixtures allow without a device: every file parses into a description whose
+// trainables match its `final` record, and the host-side code reconstruction used above
+// (merge, quantize, unpack; randw.h for random weights) reproduces the CPU's deployed codes
+// from the CPU's own final trainables exactly.
+static void fixtures_selfcheck(char files[][1024], int nf) {
+    for (int i = 0; i < nf; i++) {
+        Fix f;
+        const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
+        if (fix_load(&f, files[i])) { CHECK(0, "cuda_e2e: fixture %s reads", base); continue; }
+        Case k;
+        const char *bad = case_build(&k, &f, DEVPREC_FP32);
+        const Rec *fr = bad ? NULL : rec(&f, "final", EF_F32, (long long)k.nfinal);
+        const Rec *mr = rec(&f, "method", EF_U8, -1);
+        int inference = mr && mr->count == 4 && !memcmp(mr->data, "none", 4);
+        CHECK(!bad && (fr || inference), "cuda_e2e: fixture %s parses (%d projections, %d trainables%s)", base, k.nproj,
+              k.np, bad ? bad : "");
+        if (!bad && fr && !strcmp(k.method, "l4q")) {
+            long long n = 0;
+            double agree = code_agreement(&k, &f, fr->data, &n);
+            CHECK(agree == 1.0, "cuda_e2e: fixture %s: the host code reconstruction gives the CPU's %lld codes (%.6f)",
+                  base, n, agree);
+        }
+        free(k.proj);
+        free(k.bases);
+        fix_free(&f);
+    }
+}
+
 static int skip_or_fail(int require, const char *why) {
     if (require) { printf("FAIL: cuda_e2e: %s\n", why); return 1; }
     printf("SKIP: cuda_e2e: %s\n", why);
@@ -455,7 +483,7 @@ int main(int argc, char **argv) {
         else if (argv[i][0] == '-') { fprintf(stderr, "usage: %s [--require] [--quick] [--plugin PATH] [DIR]\n", argv[0]); return 2; }
         else dir = argv[i];
     }
-    char path[2048], why[1024];
+    char path[2048], why[1100];
     if (!plugin) { // beside the binary: build/tests/x → build/libl4q_cuda.so
         char self[1024];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -485,6 +513,21 @@ int main(int argc, char **argv) {
     err[0] = 0;
     CHECK(!ops->supports("lora", 7, err, sizeof err) && strstr(err, "precision"), "cuda_e2e: supports(precision 7) refuses (%s)", err);
     err[0] = 0;
+    DIR *dd = opendir(dir);
+    if (!dd) return skip_or_fail(require, "no fixtures (run make cuda-fixtures)") || g_fail;
+    char files[16][1024];
+    int nf = 0;
+    struct dirent *de;
+    while ((de = readdir(dd)) && nf < 16) {
+        size_t L = strlen(de->d_name);
+        if (L < 5 || strcmp(de->d_name + L - 4, ".bin")) continue;
+        if (quick && strcmp(de->d_name, "s260k_lora.bin") && strcmp(de->d_name, "s260k_l4q.bin")) continue;
+        snprintf(files[nf++], sizeof files[0], "%s/%s", dir, de->d_name);
+    }
+    closedir(dd);
+    if (!nf) return skip_or_fail(require, "no fixtures (run make cuda-fixtures)") || g_fail;
+    qsort(files, nf, sizeof files[0], (int (*)(const void *, const void *))strcmp);
+    if (!quick) fixtures_selfcheck(files, nf);
     if (ops->init(0, name, sizeof name, err, sizeof err)) {
         // model_new without a device fails with one line, not a crash.
         DevModelDesc none;
@@ -496,23 +539,10 @@ int main(int argc, char **argv) {
         // No device is not a failure of this build (issue 23: SKIP naming why), even with --require
         // the caller sees the line.
         printf("%s: cuda_e2e: no CUDA device (%s)\n", require ? "FAIL" : "SKIP", err);
-        return require ? 1 : 0;
+        return require || g_fail;
     }
     printf("cuda_e2e: device %s\n", name);
-    DIR *dd = opendir(dir);
-    if (!dd) { snprintf(why, sizeof why, "no fixtures in %s (run make cuda-fixtures)", dir); return skip_or_fail(require, why); }
-    char files[16][1024];
-    int nf = 0;
-    struct dirent *de;
-    while ((de = readdir(dd)) && nf < 16) {
-        size_t L = strlen(de->d_name);
-        if (L < 5 || strcmp(de->d_name + L - 4, ".bin")) continue;
-        if (quick && strcmp(de->d_name, "s260k_lora.bin") && strcmp(de->d_name, "s260k_l4q.bin")) continue;
-        snprintf(files[nf++], sizeof files[0], "%s/%s", dir, de->d_name);
-    }
-    closedir(dd);
-    if (!nf) { snprintf(why, sizeof why, "no fixtures in %s (run make cuda-fixtures)", dir); return skip_or_fail(require, why); }
-    qsort(files, nf, sizeof files[0], (int (*)(const void *, const void *))strcmp);
+    if (g_fail) return 1;
     for (int i = 0; i < nf; i++) check_case(ops, files[i], quick);
     printf("cuda_e2e: %d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
