@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "deploy.h"
+#include "elem.h" // DT_F32 / DT_F16 / DT_BF16
 
 #define DEVICE_OPS_VERSION 1
 

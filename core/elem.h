@@ -37,6 +37,9 @@
 #define EL_SQRT(a) sqrtf(a)
 #endif
 
+// Storage dtypes of tensors and AdamW moments (half.h, device.h).
+enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2 };
+
 // ---- bits -------------------------------------------------------------------------------
 L4Q_HD uint32_t el_f32_bits(float f) {
 #ifdef __CUDA_ARCH__

@@ -76,6 +76,7 @@ typedef struct {
 int cu_probe(int *count);
 // Opens device `device` and creates the stream, handle and workspace. With no device or
 // driver it fails with the CUDA error's name (the caller's "no CUDA device (...)" line).
+// On failure, cu_ctx_free() releases whatever was created.
 int cu_ctx_init(CuCtx *c, int device);
 void cu_ctx_free(CuCtx *c);            // frees everything still allocated too
 int cu_sync(CuCtx *c);                 // cudaStreamSynchronize, checked
@@ -83,6 +84,8 @@ int cu_sync(CuCtx *c);                 // cudaStreamSynchronize, checked
 // ---- memory ----------------------------------------------------------------------------
 int cu_malloc(CuCtx *c, void **p, size_t bytes); // bytes 0: *p = NULL, success
 void cu_free(CuCtx *c, void *p);                 // NULL ok
+// Benchmarks measuring one phase: the peak restarts from the current bytes.
+static inline void cu_mem_reset_peak(CuCtx *c) { c->tracked_peak = c->tracked_cur; }
 // Stream-ordered copies (a host→device copy from pageable memory returns once the source
 // is consumed; device→host waits for the data).
 int cu_upload(CuCtx *c, void *dst, const void *src, size_t bytes);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { H_DT_F32 = 0, H_DT_F16 = 1, H_DT_BF16 = 2 }; // half.h's DT_* (half.h and elem.h cannot share a unit)
 
 int devparam_refresh(CuCtx *c, DevParam *p) {
     if (!p->h) return 0;
@@ -43,19 +42,19 @@ int devw_make(CuCtx *c, const DevModelDesc *d, const DevTensor *t, long long n, 
     }
     CU_REQUIRE((long long)t->n == n, "%s: %zu elements, expected %lld", nm, t->n, n);
     int dt = t->dtype;
-    CU_REQUIRE(dt == H_DT_F32 || dt == H_DT_F16 || dt == H_DT_BF16, "%s: unknown dtype %d", nm, dt);
-    CU_REQUIRE(dt == H_DT_F32 ? t->f32 != NULL : t->half != NULL, "%s: dtype %d but no data for it", nm, dt);
-    if ((dt == H_DT_F32 && !bf16_mode) || (dt == H_DT_BF16 && bf16_mode))
-        return cu_malloc_upload(c, out, dt == H_DT_F32 ? (const void *)t->f32 : (const void *)t->half, (size_t)n * es);
+    CU_REQUIRE(dt == DT_F32 || dt == DT_F16 || dt == DT_BF16, "%s: unknown dtype %d", nm, dt);
+    CU_REQUIRE(dt == DT_F32 ? t->f32 != NULL : t->half != NULL, "%s: dtype %d but no data for it", nm, dt);
+    if ((dt == DT_F32 && !bf16_mode) || (dt == DT_BF16 && bf16_mode))
+        return cu_malloc_upload(c, out, dt == DT_F32 ? (const void *)t->f32 : (const void *)t->half, (size_t)n * es);
     // A conversion: upload as stored, then widen exactly or round to nearest even.
     void *tmp = NULL;
-    size_t sb = (size_t)n * (dt == H_DT_F32 ? 4 : 2);
-    if (cu_malloc_upload(c, &tmp, dt == H_DT_F32 ? (const void *)t->f32 : (const void *)t->half, sb)) return -1;
+    size_t sb = (size_t)n * (dt == DT_F32 ? 4 : 2);
+    if (cu_malloc_upload(c, &tmp, dt == DT_F32 ? (const void *)t->f32 : (const void *)t->half, sb)) return -1;
     int rc = cu_malloc(c, out, (size_t)n * es);
     if (!rc) {
-        if (bf16_mode) rc = dt == H_DT_F32 ? cast_f32_bf16(c, (uint16_t *)*out, (const float *)tmp, n)
+        if (bf16_mode) rc = dt == DT_F32 ? cast_f32_bf16(c, (uint16_t *)*out, (const float *)tmp, n)
                                            : cast_f16_bf16(c, (uint16_t *)*out, (const uint16_t *)tmp, n);
-        else rc = dt == H_DT_BF16 ? cast_bf16_f32(c, (float *)*out, (const uint16_t *)tmp, n)
+        else rc = dt == DT_BF16 ? cast_bf16_f32(c, (float *)*out, (const uint16_t *)tmp, n)
                                   : cast_f16_f32(c, (float *)*out, (const uint16_t *)tmp, n);
     }
     if (!rc) rc = cu_sync(c); // tmp is freed below: the cast must have read it

@@ -132,7 +132,7 @@ int gbase_deploy(GLin *L, GBase *g, const Deploy *dp, int index) {
     g->kind = dp->kind;
     if (dp->kind == DEP_FP32) {
         CU_REQUIRE(dp->w != NULL, "projection %d: fp32 deployed weight has no data", index);
-        DevTensor t = {"deployed fp32", 0, dp->w, NULL, n, dp->out, dp->in, 0};
+        DevTensor t = {"deployed fp32", DT_F32, dp->w, NULL, n, dp->out, dp->in, 0};
         DevModelDesc none;
         memset(&none, 0, sizeof none);
         CU_TRY(devw_make(c, &none, &t, (long long)n, dp->in, 0, L->bf16, &g->W));

@@ -12,7 +12,6 @@
 #include <string.h>
 
 enum { P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, NP7 }; // core/linear.h's order
-enum { H_DT_F32 = 0, H_DT_BF16 = 2 };
 
 #define LIN(l, p) m->lin[(l) * NP7 + (p)]
 #define HEAD_CHUNK_BYTES ((size_t)128 << 20) // model.c's rule for the logits buffer
@@ -198,7 +197,7 @@ int dm_adamw(DevModel *m, float lr) {
         if (!p->g) continue;
         CuAdamCoef k = cu_adam_coef(lr, m->d.beta1, m->d.beta2, m->d.eps, m->d.weight_decay, m->t,
                                     p->decay && m->d.weight_decay != 0.0f);
-        if (m->d.optim_state == H_DT_BF16)
+        if (m->d.optim_state == DT_BF16)
             CU_TRY(adamw_bf16(c, p->x, p->g, (uint16_t *)p->m, (uint16_t *)p->v, p->n, k,
                               cu_adam_key(m->d.optim_seed, m->t, i)));
         else
@@ -215,7 +214,7 @@ int dm_transfer(DevModel *m, int i, int which, void *host, size_t bytes, int upl
     void *dev = which == 0 ? (void *)p->x : which == 1 ? (void *)p->g : which == 2 ? p->m : p->v;
     CU_REQUIRE(dev != NULL, "trainable %d has no %s on a model built for inference", i,
                which == 1 ? "gradient" : "optimizer state");
-    size_t es = which >= 2 && m->d.optim_state == H_DT_BF16 ? 2 : 4;
+    size_t es = which >= 2 && m->d.optim_state == DT_BF16 ? 2 : 4;
     CU_REQUIRE(bytes == (size_t)p->n * es, "trainable %d: %zu bytes, expected %zu", i, bytes, (size_t)p->n * es);
     if (!upload) return cu_download(&m->c, host, dev, bytes);
     CU_TRY(cu_upload(&m->c, dev, host, bytes));
@@ -227,14 +226,14 @@ static int alloc_act(DevModel *m, void **p, size_t elems, size_t es) { return cu
 
 static int upload_param(DevModel *m, DevParam *p, const DevTensor *t, int index) {
     CuCtx *c = &m->c;
-    CU_REQUIRE(t->dtype == H_DT_F32 && t->f32 && t->n > 0, "projection %d: trainable %s must be fp32 host data", index,
+    CU_REQUIRE(t->dtype == DT_F32 && t->f32 && t->n > 0, "projection %d: trainable %s must be fp32 host data", index,
                t->name ? t->name : "?");
     CU_REQUIRE((size_t)t->rows * t->cols == t->n, "projection %d: trainable %s is %dx%d but holds %zu", index,
                t->name ? t->name : "?", t->rows, t->cols, t->n);
     p->n = (long long)t->n; p->rows = t->rows; p->cols = t->cols; p->decay = t->decay;
     CU_TRY(cu_malloc_upload(c, (void **)&p->x, t->f32, t->n * sizeof(float)));
     if (m->training) {
-        size_t es = m->d.optim_state == H_DT_BF16 ? 2 : 4;
+        size_t es = m->d.optim_state == DT_BF16 ? 2 : 4;
         CU_TRY(cu_malloc(c, (void **)&p->g, t->n * sizeof(float)));
         CU_TRY(cu_malloc(c, &p->m, t->n * es));
         CU_TRY(cu_malloc(c, &p->v, t->n * es));
@@ -253,7 +252,7 @@ static int upload_norm(DevModel *m, float **out, const DevTensor *t, long long n
         CU_REQUIRE(m->d.random_weights, "%s: no host data (and random_weights is 0)", t->name ? t->name : "norm");
         return fill_const<float>(c, *out, n, 1.0f);
     }
-    CU_REQUIRE(t->dtype == H_DT_F32 && t->f32 && (long long)t->n == n, "%s: norms must be %lld fp32 values",
+    CU_REQUIRE(t->dtype == DT_F32 && t->f32 && (long long)t->n == n, "%s: norms must be %lld fp32 values",
                t->name ? t->name : "norm", n);
     return cu_upload(c, *out, t->f32, (size_t)n * sizeof(float));
 }

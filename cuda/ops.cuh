@@ -6,9 +6,10 @@
 // -1 with one line in cu_last_error().
 //
 // Precision: templates over the activation/storage type T ∈ {float, bf16}, instantiated for
-// both (ops.cu, attention.cu, quant_ops.cu). Arithmetic is fp32 (accumulations fp32 or, where the
-// CPU uses double, double); gradients of trainables, AdamW and norms' weights are fp32 in
-// both modes. The files with bit-exact counterparts are compiled with -fmad=false (cuda.mk).
+// both (ops.cu, attention.cu, classifier.cu, quant_ops.cu). Arithmetic is fp32 (accumulations
+// fp32 or, where the CPU uses double, double); gradients of trainables, AdamW and norms'
+// weights are fp32 in both modes. Every kernel file is compiled with -fmad=false (cuda.mk),
+// so an expression rounds as the CPU's -std=c11 build rounds it; explicit fmaf() stays fma.
 #pragma once
 #include "common.cuh"
 #include "elem.h"   // the element math shared with the C build (core/elem.h)

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { DT_F32_ = 0, DT_BF16_ = 2 }; // half.h's DT_F32, DT_BF16 (half.h and elem.h cannot share a unit)
 
 static int g_fail, g_pass;
 #define CHECK(cond, ...) do { if (cond) { g_pass++; printf("PASS: "); } else { g_fail++; printf("FAIL: "); } \
@@ -97,7 +96,7 @@ typedef struct {
 static int tensor_rec(const Fix *f, const char *name, DevTensor *t, size_t n, int rows, int cols, int random) {
     const Rec *r = rec(f, name, EF_F32, -1);
     memset(t, 0, sizeof *t);
-    t->name = name; t->dtype = DT_F32_; t->n = n; t->rows = rows; t->cols = cols;
+    t->name = name; t->dtype = DT_F32; t->n = n; t->rows = rows; t->cols = cols;
     if (!r) return -1;
     if (r->count == 0) return random ? 0 : (n == 0 ? 0 : -1);
     if (r->count != n) return -1;
@@ -190,7 +189,7 @@ static const char *case_build(Case *k, const Fix *f, int precision) {
             if (!mr || !tr) { snprintf(why, sizeof why, "record %s", names[nn]); return why; }
             const int32_t *mm = mr->data;
             DevTensor *t = &p->params[j];
-            t->name = names[nn]; t->dtype = DT_F32_; t->f32 = tr->data; t->n = tr->count;
+            t->name = names[nn]; t->dtype = DT_F32; t->f32 = tr->data; t->n = tr->count;
             t->rows = mm[0]; t->cols = mm[1]; t->decay = mm[2];
             k->nfinal += tr->count;
             k->np++;
@@ -207,7 +206,7 @@ static const char *case_build(Case *k, const Fix *f, int precision) {
     d->maxB = c[EFC_B]; d->maxT = c[EFC_T];
     d->precision = precision; d->training = strcmp(k->method, "none") != 0;
     d->beta1 = k->hy[EFH_BETA1]; d->beta2 = k->hy[EFH_BETA2]; d->eps = k->hy[EFH_ADAM_EPS];
-    d->weight_decay = k->hy[EFH_WD]; d->optim_state = DT_F32_; d->optim_seed = k->seeds[1]; d->seed = 0;
+    d->weight_decay = k->hy[EFH_WD]; d->optim_state = DT_F32; d->optim_seed = k->seeds[1]; d->seed = 0;
     d->random_weights = random ? k->seeds[0] : 0;
     return NULL;
 }
