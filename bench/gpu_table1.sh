@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench/gpu_table1.sh — issue 24's GPU Table 1 on the GPU machine: bench/cuda_check.sh runs it
+# after its parity stages; by hand: OUT=DIR bash bench/gpu_table1.sh. About 4–6 minutes at
+# the LLaMA-7B shape on an H100 (start-up not included). Stages, each under its own timeout,
+# all logged to $OUT/table1.log as they go (a timeout keeps what came before it):
+#   1. build bench/gemm_peak (nvcc + cuBLAS) and bench/gpu_table1 (cc; against core/device.c,
+#      or its few-line local loader while that file is not in the tree); the plugin
+#      build/libl4q_cuda.so is cuda_check's (`make cuda`), built here only if missing;
+#   2. the bf16 GEMM peak (8192³), the denominator of MFU;
+#   3. ours: 7 methods × fp32/bf16 AdamW moments (rows that do not fit print the prediction);
+#   4. the peers, one process each: PEFT LoRA, the PyTorch L4Q reference (bench/peft_step.py);
+#   5. $OUT/table1.md and $OUT/table1.csv (bench/gpu_table1_md.py), printed at the end.
+# Three files come back under $OUT: table1.md, table1.csv, table1.log; the JSON lines stay in
+# build/gpu_table1/ and are copied into table1.md's "raw rows".
+# Knobs: GPU_TABLE1_ARGS (extra gpu_table1 options, e.g. "--methods lora,l4q --steps 5"),
+# GPU_TABLE1_OURS_S (300), GPU_TABLE1_TORCH_S (240 per case), PY, NVCC, CC.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-build/gpu_table1}"
+W=build/gpu_table1
+mkdir -p "$OUT" "$W"
+LOG="$OUT/table1.log"
+CC="${CC:-cc}"
+NVCC="${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}"
+PY="${PY:-$([ -x /opt/torch/.venv/bin/python3 ] && echo /opt/torch/.venv/bin/python3 || command -v python3)}"
+log() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
+# stage SECONDS CMD...: runs CMD under a timeout, output appended to the log; returns its status.
+stage() { local t=$1; shift; timeout --kill-after=10 "$t" "$@" 2>&1 | tee -a "$LOG"; return "${PIPESTATUS[0]}"; }
+
+log "gpu_table1: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi')"
+# 1. builds
+CFLAGS_T1="-std=c11 -O2 -Wall -Wextra -fopenmp-simd -Icore -I."
+if [ -f core/device.c ] && stage 60 "$CC" $CFLAGS_T1 -o "$W/gpu_table1" bench/gpu_table1.c core/device.c -ldl -lm; then
+    log "gpu_table1 built against core/device.c"
+else
+    stage 60 "$CC" $CFLAGS_T1 -DGT_LOCAL_OPEN -o "$W/gpu_table1" bench/gpu_table1.c -ldl -lm &&
+        log "gpu_table1 built with its local loader (core/device.c absent or not linkable alone)"
+fi
+stage 120 "$NVCC" -O2 -std=c++17 -gencode arch=compute_90,code=sm_90 -o "$W/gemm_peak" bench/gemm_peak.cu -lcublas ||
+    log "gemm_peak did not build: MFU will be missing"
+if [ ! -f build/libl4q_cuda.so ]; then
+    log "build/libl4q_cuda.so missing: make cuda"
+    stage 300 make -s -j"$(nproc)" cuda || log "make cuda failed"
+fi
+# 2. GEMM peak
+PEAK=0
+if [ -x "$W/gemm_peak" ]; then
+    stage 60 "$W/gemm_peak" 8192 > "$W/gemm.jsonl"
+    PEAK=$(grep -o '"tflops":[0-9.]*' "$W/gemm.jsonl" | head -1 | cut -d: -f2)
+    PEAK=${PEAK:-0}
+    log "bf16 GEMM peak: $PEAK TFLOP/s"
+fi
+# 3. ours
+: > "$W/ours.jsonl"
+if [ -x "$W/gpu_table1" ]; then
+    log "ours: gpu_table1 --peak-tflops $PEAK ${GPU_TABLE1_ARGS:-}"
+    # shellcheck disable=SC2086
+    stage "${GPU_TABLE1_OURS_S:-300}" "$W/gpu_table1" --peak-tflops "$PEAK" ${GPU_TABLE1_ARGS:-} > "$W/ours.jsonl"
+    log "ours: exit $? ($(grep -c '"status":"ok"' "$W/ours.jsonl") rows measured)"
+fi
+if ! grep -q '"kind":"device"' "$W/ours.jsonl" && [ -x "$W/gpu_table1" ]; then
+    log "ours did not start: the table gets the memory predictions instead"
+    "$W/gpu_table1" --predict ${GPU_TABLE1_ARGS:-} >> "$W/ours.jsonl" 2>> "$LOG"
+fi
+T=$(grep -o '"tokens":[0-9]*' "$W/ours.jsonl" | head -1 | cut -d: -f2)
+T=${T:-2048}
+# 4. the PyTorch peers, one process per case
+"$PY" -c 'import torch, transformers, peft; print("torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__)' 2>&1 | tail -1 | tee -a "$LOG"
+for case in lora l4q; do
+    log "torch: peft_step.py --case $case --tokens $T"
+    stage "${GPU_TABLE1_TORCH_S:-240}" "$PY" bench/peft_step.py --case "$case" --tokens "$T" > "$W/torch_$case.jsonl"
+    log "torch $case: exit $?"
+done
+# 5. the table
+log "render"
+"$PY" bench/gpu_table1_md.py "$OUT/table1.md" "$OUT/table1.csv" "$W/gemm.jsonl" "$W/ours.jsonl" "$W"/torch_*.jsonl \
+    > /dev/null 2>> "$LOG" || log "render failed"
+[ -f "$OUT/table1.md" ] && cat "$OUT/table1.md"
+log "gpu_table1 done"
