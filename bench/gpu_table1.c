@@ -267,7 +267,7 @@ static void row(const DeviceOps *o, const Bench *b, const char *m, int moments, 
     printf(",\"moments\":\"%s\",\"tokens\":%d,\"pred_gib\":%.3f,\"model_tflop\":%.4f,", moments == DT_BF16 ? "bf16" : "fp32",
            b->T, pred / GIB, flops / 1e12);
     if (!o) { printf("\"status\":\"predicted\"}\n"); fflush(stdout); return; }
-    if (o->supports(m, DEVPREC_BF16, err, sizeof err)) {
+    if (!o->supports(m, DEVPREC_BF16, err, sizeof err)) { // nonzero: implemented
         printf("\"status\":\"unsupported\",");
         json_str("reason", err);
         printf("}\n"); fflush(stdout); return;
