@@ -38,12 +38,12 @@ if p.returncode == 0:
               "gpu_table1 --predict: l4q within 6 % of lora, qat_lora > 1.5x l4q, lsq beyond an 80 GB card",
               f"{l4 / lo:.3f}, {qa / l4:.2f}")
 
-# The whole row path against tests/gpu_mock_plugin.c (a CPU stand-in that checks the model
+# The whole row path against tests/mock/gpu_plugin.c (a CPU stand-in that checks the model
 # description as the plugin reads it): lora and l4q measured, the rest refused with the reason
 # and the prediction; peak = tracked peak + (used − tracked current).
 MOCK = os.path.join(tmp, "mock.so")
 p = subprocess.run(["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fopenmp-simd", "-fPIC", "-shared", "-Icore", "-I.",
-                    "-o", MOCK, "tests/gpu_mock_plugin.c", "-lm"], cwd=ROOT, capture_output=True, text=True)
+                    "-o", MOCK, "tests/mock/gpu_plugin.c", "-lm"], cwd=ROOT, capture_output=True, text=True)
 if p.returncode == 0 and os.path.exists(BIN):
     q = run("--plugin", MOCK, "--peak-tflops", "800", "--dim", "256", "--hidden", "512", "--layers", "2", "--heads", "4",
             "--kv-heads", "2", "--vocab", "512", "--tokens", "64", "--steps", "4", "--warmup", "1")

@@ -1,4 +1,4 @@
-// gpu_mock_plugin.c — a CPU stand-in for build/libl4q_cuda.so, for tests/test_gpu_table1.py
+// mock/gpu_plugin.c — a CPU stand-in for build/libl4q_cuda.so, for tests/test_gpu_table1.py
 // only: it exports `l4q_cuda_ops` so bench/gpu_table1's whole row path (open, supports,
 // model_new, steps, phases, memory, free) runs without a GPU. model_new checks the
 // description the way the real plugin must read it (projection shapes, each method's
