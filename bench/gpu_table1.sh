@@ -29,8 +29,9 @@ stage() { local t=$1; shift; timeout --kill-after=10 "$t" "$@" 2>&1 | tee -a "$L
 
 log "gpu_table1: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi')"
 # 1. builds
-CFLAGS_T1="-std=c11 -O2 -Wall -Wextra -fopenmp-simd -Icore -I."
-if [ -f core/device.c ] && stage 60 "$CC" $CFLAGS_T1 -o "$W/gpu_table1" bench/gpu_table1.c core/device.c -ldl -lm; then
+CFLAGS_T1="-std=c11 -O2 -Wall -Wextra -fopenmp-simd -D_GNU_SOURCE -Icore -I."
+if [ -f core/device.c ] && stage 60 "$CC" $CFLAGS_T1 -ffunction-sections -o "$W/gpu_table1" bench/gpu_table1.c core/device.c \
+        -ldl -lm -Wl,--gc-sections; then
     log "gpu_table1 built against core/device.c"
 else
     stage 60 "$CC" $CFLAGS_T1 -DGT_LOCAL_OPEN -o "$W/gpu_table1" bench/gpu_table1.c -ldl -lm &&
