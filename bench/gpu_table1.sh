@@ -13,7 +13,7 @@
 # Three files come back under $OUT: table1.md, table1.csv, table1.log; the JSON lines stay in
 # build/gpu_table1/ and are copied into table1.md's "raw rows".
 # Knobs: GPU_TABLE1_ARGS (extra gpu_table1 options, e.g. "--methods lora,l4q --steps 5"),
-# GPU_TABLE1_OURS_S (300), GPU_TABLE1_TORCH_S (240 per case), PY, NVCC, CC.
+# GPU_TABLE1_OURS_S (240), GPU_TABLE1_TORCH_S (180 per case), PY, NVCC, CC.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-build/gpu_table1}"
@@ -56,7 +56,7 @@ fi
 if [ -x "$W/gpu_table1" ]; then
     log "ours: gpu_table1 --peak-tflops $PEAK ${GPU_TABLE1_ARGS:-}"
     # shellcheck disable=SC2086
-    stage "${GPU_TABLE1_OURS_S:-300}" "$W/gpu_table1" --peak-tflops "$PEAK" ${GPU_TABLE1_ARGS:-} > "$W/ours.jsonl"
+    stage "${GPU_TABLE1_OURS_S:-240}" "$W/gpu_table1" --peak-tflops "$PEAK" ${GPU_TABLE1_ARGS:-} > "$W/ours.jsonl"
     log "ours: exit $? ($(grep -c '"status":"ok"' "$W/ours.jsonl") rows measured)"
 fi
 if ! grep -q '"kind":"device"' "$W/ours.jsonl" && [ -x "$W/gpu_table1" ]; then
@@ -69,7 +69,7 @@ T=${T:-2048}
 "$PY" -c 'import torch, transformers, peft; print("torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__)' 2>&1 | tail -1 | tee -a "$LOG"
 for case in lora l4q; do
     log "torch: peft_step.py --case $case --tokens $T"
-    stage "${GPU_TABLE1_TORCH_S:-240}" "$PY" bench/peft_step.py --case "$case" --tokens "$T" > "$W/torch_$case.jsonl"
+    stage "${GPU_TABLE1_TORCH_S:-180}" "$PY" bench/peft_step.py --case "$case" --tokens "$T" > "$W/torch_$case.jsonl"
     log "torch $case: exit $?"
 done
 # 5. the table
