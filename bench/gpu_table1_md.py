@@ -175,7 +175,7 @@ def phases(rows):
     if not ok(r) or "phase_ms" not in r:
         return ["## Where one l4q step's time goes\n", "not measured\n"]
     p = r["phase_ms"]
-    tot = sum(p.values())
+    tot = sum(p.values()) or 1.0   # a stand-in plugin may report zeros
     out = ["## Where one l4q step's time goes (ours, fp32 moments; one step split at syncs)\n",
            "| phase | ms | share |", "|---|---|---|"]
     for k in ("forward", "backward", "clip", "adamw"):

@@ -61,6 +61,14 @@ if p.returncode == 0 and os.path.exists(BIN):
         check(abs(r["loss_first"] - __import__("math").log(512)) < 1e-4 and "mfu" in r and set(r["phase_ms"]) ==
               {"forward", "backward", "clip", "adamw"} and abs(r["peak_gib"] - (r["tracked_peak_gib"] + r["untracked_gib"])) < 2e-3,
               "gpu_table1 row: loss per token, MFU, phases, peak = tracked peak + untracked", json.dumps(r))
+    src = os.path.join(tmp, "mock.jsonl")
+    open(src, "w").write(q.stdout)
+    r2 = subprocess.run(["python3", os.path.join(ROOT, "bench", "gpu_table1_md.py"), os.path.join(tmp, "m.md"),
+                         os.path.join(tmp, "m.csv"), src], capture_output=True, text=True)
+    md = r2.stdout
+    check(r2.returncode == 0 and "Mock GPU 0" in md and md.count("| harness |") == 14 and "qlora has no CUDA implementation" in md
+          and "| forward |" in md, "gpu_table1_md renders the driver's own rows (14 rows, refusals, the l4q phase split)",
+          r2.stderr[-300:] + md[:300])
     un = got.get(("qlora", "fp32"), {})
     check(un.get("status") == "unsupported" and "qlora" in un.get("reason", "") and un.get("pred_gib", 0) > 0,
           "gpu_table1: a method the plugin lacks is a row with its reason and the prediction", json.dumps(un))
