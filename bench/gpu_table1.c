@@ -301,8 +301,9 @@ static void row(const DeviceOps *o, const Bench *b, const char *m, int moments, 
     double t_new = now_s() - t0;
     free_desc(&d, &sh);
     free(rope);
-    if (!dm) {
-        printf("\"status\":\"error\",");
+    if (!dm) { // an allocation failure is the measured answer to "does it fit"
+        int oom = strstr(err, "emory") != NULL; // cudaErrorMemoryAllocation, "out of memory"
+        printf("\"status\":\"%s\",", oom ? "no-fit" : "error");
         json_str("reason", err);
         printf("}\n"); fflush(stdout); free(tok); free(tg); return;
     }
