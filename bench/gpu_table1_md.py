@@ -194,14 +194,16 @@ def main(argv):
         return 2
     dev, peak, rows = load(argv[3:])
     md, csv_rows = render(dev, peak, rows)
-    md += "\n<details><summary>raw rows</summary>\n\n```\n" + "\n".join(
-        json.dumps(x) for x in ([dev] if dev else []) + ([peak] if peak else []) + rows) + "\n```\n</details>\n"
-    open(argv[1], "w").write(md)
     with open(argv[2], "w", newline="") as fh:
         if csv_rows:
             w = csv.DictWriter(fh, fieldnames=list(csv_rows[0].keys()))
             w.writeheader()
             w.writerows(csv_rows)
+    # The CSV and the raw rows ride in the Markdown too: a device call returns few files.
+    md += "\n<details><summary>CSV</summary>\n\n```\n" + open(argv[2]).read() + "```\n</details>\n"
+    md += "\n<details><summary>raw rows</summary>\n\n```\n" + "\n".join(
+        json.dumps(x) for x in ([dev] if dev else []) + ([peak] if peak else []) + rows) + "\n```\n</details>\n"
+    open(argv[1], "w").write(md)
     print(md)
     return 0
 
