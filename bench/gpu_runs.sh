@@ -45,7 +45,16 @@ mkdir -p "$OUT"
 LOG="$OUT/gpu_runs.log"
 MD="$OUT/gpu_runs.md"
 log() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
-stage() { local t=$1; shift; timeout --kill-after=10 "$t" "$@" 2>&1 | tee -a "$LOG" | grep -v '^step ' ; return "${PIPESTATUS[0]}"; }
+# stage SECONDS CMD...: CMD under a timeout cut to what is left of GPU_RUNS_BUDGET (300 s; 15 s kept
+# for the summary), everything logged, step lines kept out of stdout; returns its status.
+BUDGET="${GPU_RUNS_BUDGET:-300}"
+T0=$SECONDS
+stage() {
+    local t=$1 left=$((BUDGET - 15 - (SECONDS - T0))); shift
+    [ "$left" -lt 5 ] && { echo "not run (budget of ${BUDGET}s spent): $*" | tee -a "$LOG"; return 124; }
+    [ "$t" -gt "$left" ] && t=$left
+    timeout --kill-after=5 "$t" "$@" 2>&1 | tee -a "$LOG" | grep -v '^step '; return "${PIPESTATUS[0]}"
+}
 [ -n "$D" ] || { echo "SKIP: gpu_runs: no data (set L4Q_DATA, or run bash bench/gpu_runs.sh --stage-data and carry build/gpudata)" | tee -a "$LOG"; exit 0; }
 export L4Q_DATA="$D"
 # The CPU harness: built here if it is not there or cannot start (missing shared libraries).
