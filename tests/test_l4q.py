@@ -223,12 +223,13 @@ def test_l4qz_file():
           f"rc {p.returncode}, stderr {p.stderr.strip()!r}")
 
 
-if not os.path.exists(BIN):
-    check(False, "test_l4q_layer binary", f"{BIN} is missing (run make)")
+if __name__ == "__main__":   # tests/test_peft_step.py imports the case builder and the C driver
+    if not os.path.exists(BIN):
+        check(False, "test_l4q_layer binary", f"{BIN} is missing (run make)")
+        done()
+    torch.set_num_threads(1)
+    test_gradients()
+    test_inits()
+    test_bad_config()
+    test_l4qz_file()
     done()
-torch.set_num_threads(1)
-test_gradients()
-test_inits()
-test_bad_config()
-test_l4qz_file()
-done()
