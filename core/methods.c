@@ -26,7 +26,7 @@ void mem_add(MemAccount *a, const MemAccount *m) {
     if (m->transient_peak > a->transient_peak) a->transient_peak = m->transient_peak;
 }
 
-// ---- none: frozen weight (fp32, or 16-bit widened a tile at a time) ----------------
+// ---- none: frozen weight (fp32, or 16-bit widened a tile at a time; deployed as held) -
 typedef struct { Linear base; const Param *W; } FrozenLinear;
 
 static void frozen_forward(Linear *L, const float *X, float *Y, int N) {
@@ -38,6 +38,7 @@ static void frozen_backward(Linear *L, const float *X, const float *dY, float *d
 }
 static void frozen_deploy(Linear *L, Deploy *d) {
     FrozenLinear *f = (FrozenLinear *)L;
+    if (f->W->dtype != DT_F32) { deploy_half(d, L->out, L->in, f->W->dtype, f->W->half); return; } // borrowed
     memset(d, 0, sizeof *d);
     d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
     d->w = xmalloc((size_t)L->out * L->in * sizeof(float));
@@ -49,7 +50,7 @@ static const LinearOps FROZEN_OPS = {"none", frozen_forward, frozen_backward, fr
 static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
     FrozenLinear *f = linear_alloc(sizeof *f, &FROZEN_OPS, W->shape[0], W->shape[1], name);
-    f->base.form = "fp32";
+    f->base.form = W->dtype == DT_F32 ? "fp32" : dtype_name(W->dtype); // as deployed: "bf16", "f16"
     f->W = W;
     f->base.mem.weight_bytes = param_bytes(W);
     return &f->base;
