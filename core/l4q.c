@@ -229,4 +229,4 @@ static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
 // No LoRA dropout: the paper's code applies it to the whole fused layer input, which is
 // not what a LoRA dropout means, so it is left out.
 const MethodEntry L4Q_METHOD = {"l4q", l4q_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS | MK_TILE,
-                                NULL, NULL, NULL};
+                                NULL, NULL, NULL, 1};

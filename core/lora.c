@@ -175,4 +175,4 @@ static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *r
     return &l->base;
 }
 
-const MethodEntry LORA_METHOD = {"lora", lora_build, LORA_KEYS, NULL, NULL, NULL};
+const MethodEntry LORA_METHOD = {"lora", lora_build, LORA_KEYS, NULL, NULL, NULL, 1};

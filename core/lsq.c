@@ -78,4 +78,4 @@ static Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
     return &l->base;
 }
 
-const MethodEntry LSQ_METHOD = {"lsq", lsq_build, QUANT_KEYS | MK_TARGETS, NULL, NULL, NULL};
+const MethodEntry LSQ_METHOD = {"lsq", lsq_build, QUANT_KEYS | MK_TARGETS, NULL, NULL, NULL, 1};

@@ -93,4 +93,4 @@ static Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rn
 }
 
 const MethodEntry QAT_LORA_METHOD = {"qat_lora", qat_lora_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS,
-                                     NULL, NULL, NULL};
+                                     NULL, NULL, NULL, 1};
