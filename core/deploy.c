@@ -216,10 +216,28 @@ static void dep_free(Linear *L) { free(L); }
 // Re-exporting a deployed model hands out a copy of the form it was loaded with.
 static void dep_deploy(Linear *L, Deploy *out) { deploy_copy(out, ((DeployedLinear *)L)->d); }
 
-static const LinearOps DEP_FP32_OPS = {"deployed-fp32", dep_fp32_forward, dep_backward, dep_deploy, dep_free};
-static const LinearOps DEP_UNIFORM_OPS = {"deployed-uniform", dep_packed_forward, dep_backward, dep_deploy, dep_free};
-static const LinearOps DEP_NF4_OPS = {"deployed-nf4", dep_packed_forward, dep_backward, NULL, dep_free};
-static const LinearOps DEP_HALF_OPS = {"deployed-16bit", dep_packed_forward, dep_backward, dep_deploy, dep_free};
+static const LinearOps DEP_FP32_OPS = {
+    .name = "deployed-fp32",
+    .forward = dep_fp32_forward,
+    .backward = dep_backward,
+    .deploy = dep_deploy,
+    .free = dep_free,
+};
+static const LinearOps DEP_UNIFORM_OPS = {
+    .name = "deployed-uniform",
+    .forward = dep_packed_forward,
+    .backward = dep_backward,
+    .deploy = dep_deploy,
+    .free = dep_free,
+};
+static const LinearOps DEP_NF4_OPS = {.name = "deployed-nf4", .forward = dep_packed_forward, .backward = dep_backward, .free = dep_free};
+static const LinearOps DEP_HALF_OPS = {
+    .name = "deployed-16bit",
+    .forward = dep_packed_forward,
+    .backward = dep_backward,
+    .deploy = dep_deploy,
+    .free = dep_free,
+};
 
 // Checks the packed arrays, then the side branch; returns the layer's inference form label.
 static const char *check_packed(const Deploy *d, const char *name) {

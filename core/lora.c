@@ -164,7 +164,7 @@ static void lora_free(Linear *L) {
     lb_free(&l->lb);
     free(l);
 }
-static const LinearOps LORA_OPS = {"lora", lora_forward, lora_backward, lora_deploy, lora_free};
+static const LinearOps LORA_OPS = {.name = "lora", .forward = lora_forward, .backward = lora_backward, .deploy = lora_deploy, .free = lora_free};
 
 static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     LoraLinear *l = linear_alloc(sizeof *l, &LORA_OPS, W->shape[0], W->shape[1], name);
@@ -175,4 +175,4 @@ static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *r
     return &l->base;
 }
 
-const MethodEntry LORA_METHOD = {"lora", lora_build, LORA_KEYS, NULL, NULL, NULL, 1};
+const MethodEntry LORA_METHOD = {.name = "lora", .build = lora_build, .keys = LORA_KEYS, .takes_w0_16bit = 1};

@@ -24,7 +24,13 @@ static void frozen_deploy(Linear *L, Deploy *d) {
     param_rows(f->W, 0, L->out, d->w);
 }
 static void plain_free(Linear *L) { free(L); }
-static const LinearOps FROZEN_OPS = {"none", frozen_forward, frozen_backward, frozen_deploy, plain_free};
+static const LinearOps FROZEN_OPS = {
+    .name = "none",
+    .forward = frozen_forward,
+    .backward = frozen_backward,
+    .deploy = frozen_deploy,
+    .free = plain_free,
+};
 
 static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
@@ -48,7 +54,7 @@ static void full_backward(Linear *L, const float *X, const float *dY, float *dX,
 static void full_deploy(Linear *L, Deploy *d) {
     deploy_fp32_copy(d, L->out, L->in, ((FullLinear *)L)->W->data);
 }
-static const LinearOps FULL_OPS = {"full", full_forward, full_backward, full_deploy, plain_free};
+static const LinearOps FULL_OPS = {.name = "full", .forward = full_forward, .backward = full_backward, .deploy = full_deploy, .free = plain_free};
 
 static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
@@ -67,8 +73,8 @@ static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *r
 }
 
 // ---- registry -----------------------------------------------------------------------
-static const MethodEntry NONE_METHOD = {"none", frozen_build, 0, NULL, NULL, NULL, 1};
-static const MethodEntry FULL_METHOD = {"full", full_build, 0, NULL, NULL, NULL, 1};
+static const MethodEntry NONE_METHOD = {.name = "none", .build = frozen_build, .takes_w0_16bit = 1};
+static const MethodEntry FULL_METHOD = {.name = "full", .build = full_build, .takes_w0_16bit = 1};
 
 #define MAX_METHODS 64
 static const MethodEntry *g_methods[MAX_METHODS] = {&NONE_METHOD, &FULL_METHOD, &LORA_METHOD,
