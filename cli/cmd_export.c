@@ -8,6 +8,7 @@
 //         side branch as a llama.cpp LoRA adapter (--adapter, default OUT's stem + .lora.gguf),
 //         forms without an exact block only with --fallback.
 #include "baselines/baselines.h"
+#include "checkpoint.h"
 #include "cli.h"
 #include "gguf_write.h"
 #include "l4qz.h"

@@ -25,7 +25,7 @@
 // version, in one line.
 #pragma once
 #include <stddef.h>
-#include "model.h"
+#include "modelfile.h"
 
 #define L4QZ_VERSION 2 // the newest version read; kinds F16/BF16 need 2
 

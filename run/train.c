@@ -1,6 +1,7 @@
 // train.c — the training loop: data → forward → loss → backward → clip → AdamW, with
 // evaluation, HDF5 logging, checkpoints and exact resume. Every method trains here.
 #include "train.h"
+#include "checkpoint.h"
 #include "data.h"
 #include "dist.h"
 #include "evals/harness.h"

@@ -15,6 +15,7 @@
 // METHOD is none | full | lora. randB: set every lora_B to N(0, 0.1²) first (seed 7), so
 // the LoRA A gradients are not trivially zero.
 #include "baselines/baselines.h"
+#include "checkpoint.h"
 #include "model.h"
 #include "methods.h"
 #include "testlib.h"
