@@ -1,6 +1,6 @@
 // l4qz.c — writer and reader of the L4QZ export format (layout in l4qz.h).
 #include "l4qz.h"
-#include "checkpoint.h"
+#include "modelfile.h"
 #include "quant.h"
 #include "tokenizer.h"
 #include "util.h"

@@ -5,7 +5,7 @@
 // through baselines_register() (baselines/baselines.h), which the CLI and the tests call.
 // The core never names a method it does not define.
 #pragma once
-#include "model.h"
+#include "modelfile.h"
 #include "tokenizer.h"
 
 typedef struct {

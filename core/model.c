@@ -1,4 +1,5 @@
 // model.c — LLaMA forward/backward over B×T tokens, every projection through the seam.
+#include "model.h"
 #include "methods.h"
 #include "ops.h"
 #include "util.h"

@@ -52,6 +52,7 @@ typedef struct {
 } ModelFile;
 
 void model_file_free(ModelFile *mf);
+void model_file_release(void *mf); // model_file_free for hold() (util.h)
 // Replaces every 16-bit tensor with an fp32 copy (exact), for code that needs fp32 arrays
 // (GPTQ's in-place pass, fp32 export formats).
 void mf_widen(ModelFile *mf);
