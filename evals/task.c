@@ -2,7 +2,7 @@
 #include "evals/task.h"
 #include "evals/template.h"
 #include "util.h"
-#include "yaml.h"
+#include "ynode.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -241,7 +241,7 @@ static void cats_release(void *c) {
 // and the family's groups are held (util.h) until they are in r.
 static void parse_yaml_file(TaskRegistry *r, const char *file) {
     size_t mark = hold_mark();
-    YNode *root = hold(yaml_load_file(file), yaml_release);
+    YNode *root = hold(y_load_file(file), y_release);
     if (root->kind != Y_MAP) y_die(root, "task file: expected a mapping");
     YNode *g = y_get(root, "group");
     if (g) {

@@ -29,7 +29,7 @@
 static void map_del(YNode *map, const char *key) {
     for (int i = 0; i < map->n; i++) {
         if (strcmp(map->keys[i], key)) continue;
-        yaml_free(map->items[i]);
+        y_free(map->items[i]);
         free(map->keys[i]);
         for (int j = i + 1; j < map->n; j++) {
             map->items[j - 1] = map->items[j]; map->keys[j - 1] = map->keys[j];
@@ -58,7 +58,7 @@ static void set_path(YNode *tree, const char *path, const YNode *val) {
         char *dot = strchr(tok, '.');
         if (dot) *dot = 0;
         if (!*tok) y_die(val, "'%s': empty key component", path);
-        if (!dot) { y_map_put(cur, tok, yaml_clone(val)); break; }
+        if (!dot) { y_map_put(cur, tok, y_clone(val)); break; }
         YNode *next = peek(cur, tok);
         if (!next) {
             next = y_new_map();
@@ -172,10 +172,10 @@ static void axis_parse(Axis *a, const char *key, YNode *v) {
     else if (v->kind == Y_SEQ) {
         if (v->n == 0) y_die(v, "%s: empty list of values", key);
         a->vals = xmalloc((size_t)v->n * sizeof *a->vals);
-        for (int i = 0; i < v->n; i++) a->vals[a->n++] = yaml_clone(v->items[i]);
+        for (int i = 0; i < v->n; i++) a->vals[a->n++] = y_clone(v->items[i]);
     } else {
         a->vals = xmalloc(sizeof *a->vals);
-        a->vals[a->n++] = yaml_clone(v);
+        a->vals[a->n++] = y_clone(v);
     }
     if (!strncmp(key, "method.", 7) && !strcmp(key + 7, "name"))
         for (int i = 0; i < a->n; i++)
@@ -196,7 +196,7 @@ static void strip_prefix(YNode *map, const char *key, const char *root) {
 }
 
 static uint64_t config_hash(const YNode *resolved) {
-    YNode *t = yaml_clone(resolved);
+    YNode *t = y_clone(resolved);
     map_del(t, "out");
     char roots[2][PATH_MAX];
     snprintf(roots[0], sizeof roots[0], "%s", data_root());
@@ -207,10 +207,10 @@ static uint64_t config_hash(const YNode *resolved) {
         YNode *d = peek(t, "data");
         if (d) { strip_prefix(d, "train", roots[r]); strip_prefix(d, "val", roots[r]); }
     }
-    char *y = yaml_dump(t);
+    char *y = y_dump(t);
     uint64_t h = hash64(y, strlen(y), HASH64_INIT);
     free(y);
-    yaml_free(t);
+    y_free(t);
     return h;
 }
 
@@ -260,7 +260,7 @@ static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
     char id[13];
     snprintf(id, sizeof id, "%012llx", (unsigned long long)(config_hash(c->root) & 0xffffffffffffULL));
     for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->runs[i].id, id)) { hold_drop(settings); hold_drop(c); yaml_free(settings); run_config_free(c); return; }
+        if (!strcmp(s->runs[i].id, id)) { hold_drop(settings); hold_drop(c); y_free(settings); run_config_free(c); return; }
     s->runs = xrealloc(s->runs, (size_t)(s->n + 1) * sizeof *s->runs);
     SweepRun *r = &s->runs[s->n++];
     memset(r, 0, sizeof *r);
@@ -284,9 +284,9 @@ static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
         slug_append(slug, 100, v);
     }
     r->label = xstrdup(label);
-    r->config = yaml_clone(c->root);
+    r->config = y_clone(c->root);
     map_del(r->config, "out");
-    r->config_yaml = yaml_dump(r->config);
+    r->config_yaml = y_dump(r->config);
     if (snprintf(r->dir, sizeof r->dir, "%s/%s-%s", out, slug, id) >= (int)sizeof r->dir) die_input("%s: path too long", out);
     hold_drop(c);
     run_config_free(c);
@@ -317,17 +317,17 @@ static void expand(Expander *e, Sweep *s) {
             y_die(name_node, "method.name: unknown method '%s' (valid: %s)", name_node->kind == Y_SCALAR ? name_node->str : "?", list);
         }
         const char *method = name_node->str;
-        YNode *tree = hold(yaml_clone(e->base), yaml_release);
+        YNode *tree = hold(y_clone(e->base), y_release);
         strip_method_keys(tree, method);
         const YNode *pm = method_fragment(e->per_method, method);
         if (pm) apply_fragment(tree, pm, "", "skip_axes");
         const YNode *bf = method_fragment(e->budget_set, method);
         if (bf) apply_fragment(tree, bf, "", NULL);
-        YNode *settings = hold(y_new_map(), yaml_release);
+        YNode *settings = hold(y_new_map(), y_release);
         for (int a = 0; a < e->naxes; a++) {
             if (axis_skipped(e, method, &e->axes[a])) continue;
             set_path(tree, e->axes[a].key, e->axes[a].vals[idx[a]]);
-            y_map_put(settings, e->axes[a].key, yaml_clone(e->axes[a].vals[idx[a]]));
+            y_map_put(settings, e->axes[a].key, y_clone(e->axes[a].vals[idx[a]]));
         }
         hold_drop(tree); // run_config_from_tree takes it
         RunConfig *c = hold(run_config_from_tree(tree, e->dir, "sweep"), run_config_release);
@@ -365,7 +365,7 @@ static void sweep_release(void *s) { sweep_free(s); }
 static void expander_release(void *ep) {
     Expander *e = ep;
     for (int i = 0; i < e->naxes; i++) {
-        for (int j = 0; j < e->axes[i].n; j++) yaml_free(e->axes[i].vals[j]);
+        for (int j = 0; j < e->axes[i].n; j++) y_free(e->axes[i].vals[j]);
         free(e->axes[i].vals);
     }
     free(e->axes);
@@ -373,7 +373,7 @@ static void expander_release(void *ep) {
 
 Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_override) {
     size_t mark = hold_mark();
-    YNode *spec = hold(yaml_load_file(path), yaml_release);
+    YNode *spec = hold(y_load_file(path), y_release);
     if (spec->kind != Y_MAP) y_die(spec, "a sweep spec must be a mapping (base, axes, seeds, per_method, ...)");
     for (int i = 0; i < nsets; i++) y_set_path(spec, sets[i]);
     Sweep *s = hold(xcalloc(1, sizeof *s), sweep_release);
@@ -457,7 +457,7 @@ void sweep_free(Sweep *s) {
     if (!s) return;
     for (int i = 0; i < s->n; i++) {
         free(s->runs[i].label); free(s->runs[i].config_yaml);
-        yaml_free(s->runs[i].settings); yaml_free(s->runs[i].config);
+        y_free(s->runs[i].settings); y_free(s->runs[i].config);
     }
     free(s->runs);
     free(s);

@@ -18,15 +18,15 @@ typedef struct YNode {
     unsigned char *used;    // Y_MAP: key consumed by a reader
 } YNode;
 
-YNode *yaml_load_file(const char *path);                    // die_input on syntax/dup keys
-YNode *yaml_load_string(const char *text, const char *name);
-// libyaml.so exports an internal `yaml_free(void*)` that it calls itself; a global of the
-// same name here would interpose it and crash the parser. Callers still write yaml_free.
-#define yaml_free ynode_free
-void yaml_free(YNode *n);
-void yaml_release(void *n); // yaml_free for hold() (util.h)
-char *yaml_dump(const YNode *n);                            // malloc'd block-style YAML
-YNode *yaml_clone(const YNode *n);
+YNode *y_load_file(const char *path);                    // die_input on syntax/dup keys
+YNode *y_load_string(const char *text, const char *name);
+// libyaml.so exports an internal `y_free(void*)` that it calls itself; a global of the
+// same name here would interpose it and crash the parser. Callers still write y_free.
+#define y_free ynode_free
+void y_free(YNode *n);
+void y_release(void *n); // y_free for hold() (util.h)
+char *y_dump(const YNode *n);                            // malloc'd block-style YAML
+YNode *y_clone(const YNode *n);
 
 YNode *y_get(YNode *map, const char *key);                  // NULL if absent; marks used
 YNode *y_req(YNode *map, const char *key);                  // die "missing required key"

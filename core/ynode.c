@@ -1,7 +1,7 @@
 // yaml.c — see yaml.h. libyaml's event parser feeds our own YNode tree (libyaml keeps
 // neither "was this key consumed" nor a convenient way to build/replace nodes: --set,
 // resolved configs), and its marks are 0-based.
-#include "yaml.h"
+#include "ynode.h"
 #include "util.h"
 #include <errno.h>
 #include <math.h>
@@ -79,11 +79,11 @@ static void builder_release(void *bp) {
     Builder *b = bp;
     if (b->have_ev) yaml_event_delete(&b->ev);
     yaml_parser_delete(&b->p);
-    for (int i = 0; i < b->depth; i++) { yaml_free(b->stack[i].node); free(b->stack[i].anchor); free(b->stack[i].key); }
+    for (int i = 0; i < b->depth; i++) { y_free(b->stack[i].node); free(b->stack[i].anchor); free(b->stack[i].key); }
     for (int i = 0; i < b->nanchors; i++) free(b->anchors[i].name);
     free(b->anchors);
-    yaml_free(b->pending);
-    yaml_free(b->root);
+    y_free(b->pending);
+    y_free(b->root);
 }
 
 static long node_count(const YNode *n) {
@@ -149,7 +149,7 @@ static void attach(Builder *b, YNode *n, int line, int col) {
         if (b->nanchors && b->anchors[b->nanchors - 1].node == n)
             die_at(b->file, line, col, "an anchor on a mapping key is not supported ('&%s')", b->anchors[b->nanchors - 1].name);
         f->key = n->str; n->str = NULL; f->kl = line; f->kc = col;
-        yaml_free(n);
+        y_free(n);
     } else {
         map_append(f->node, f->key, f->kl, f->kc, n);
         f->key = NULL;
@@ -221,7 +221,7 @@ static YNode *load(const char *text, size_t len, const char *name) {
             while (k >= 0 && strcmp(b.anchors[k].name, a)) k--;
             if (k < 0) die_at(b.file, line, col, "undefined alias '*%s'", a);
             count_nodes(&b, b.anchors[k].size, line, col);
-            attach(&b, yaml_clone(b.anchors[k].node), line, col);
+            attach(&b, y_clone(b.anchors[k].node), line, col);
             break;
         }
         default: break;
@@ -237,8 +237,8 @@ static YNode *load(const char *text, size_t len, const char *name) {
     return root;
 }
 
-YNode *yaml_load_string(const char *text, const char *name) { return load(text, strlen(text), name ? name : "<string>"); }
-YNode *yaml_load_file(const char *path) {
+YNode *y_load_string(const char *text, const char *name) { return load(text, strlen(text), name ? name : "<string>"); }
+YNode *y_load_file(const char *path) {
     size_t len, mark = hold_mark();
     char *text = hold(read_file(path, &len), free);
     YNode *n = load(text, len, path);
@@ -246,17 +246,17 @@ YNode *yaml_load_file(const char *path) {
     return n;
 }
 
-void yaml_free(YNode *n) {
+void y_free(YNode *n) {
     if (!n) return;
     free(n->str);
-    for (int i = 0; i < n->n; i++) { yaml_free(n->items[i]); if (n->keys) free(n->keys[i]); }
+    for (int i = 0; i < n->n; i++) { y_free(n->items[i]); if (n->keys) free(n->keys[i]); }
     free(n->items); free(n->keys); free(n->key_line); free(n->key_col); free(n->used);
     free(n);
 }
 
-void yaml_release(void *n) { yaml_free(n); }
+void y_release(void *n) { y_free(n); }
 
-YNode *yaml_clone(const YNode *n) {
+YNode *y_clone(const YNode *n) {
     if (!n) return NULL;
     YNode *c = node_new(n->kind, n->file, n->line, n->col);
     c->quoted = n->quoted;
@@ -264,7 +264,7 @@ YNode *yaml_clone(const YNode *n) {
     c->n = n->n;
     if (n->n) {
         c->items = xmalloc((size_t)n->n * sizeof *c->items);
-        for (int i = 0; i < n->n; i++) c->items[i] = yaml_clone(n->items[i]);
+        for (int i = 0; i < n->n; i++) c->items[i] = y_clone(n->items[i]);
         if (n->kind == Y_MAP) {
             c->keys = xmalloc((size_t)n->n * sizeof *c->keys);
             c->key_line = xmalloc((size_t)n->n * sizeof *c->key_line);
@@ -324,7 +324,7 @@ static void emit_node(yaml_emitter_t *e, const YNode *n) {
     yaml_mapping_end_event_initialize(&ev);
     emit(e, &ev);
 }
-char *yaml_dump(const YNode *n) {
+char *y_dump(const YNode *n) {
     Buf b = {0};
     yaml_emitter_t e;
     yaml_event_t ev;
@@ -416,7 +416,7 @@ YNode *y_new_scalar(const char *s) {
 }
 void y_map_put(YNode *map, const char *key, YNode *val) {
     int i = map_find(map, key);
-    if (i >= 0) { yaml_free(map->items[i]); map->items[i] = val; map->used[i] = 0; return; }
+    if (i >= 0) { y_free(map->items[i]); map->items[i] = val; map->used[i] = 0; return; }
     i = map->n++;
     map->items = xrealloc(map->items, (size_t)map->n * sizeof *map->items);
     map->keys = xrealloc(map->keys, (size_t)map->n * sizeof *map->keys);
@@ -441,10 +441,10 @@ void y_set_path(YNode *root, const char *assignment) {
     // The value is YAML, so lists ("[q,k]") and quoting work; its errors name the --set.
     char name[600];
     snprintf(name, sizeof name, "--set %s", path);
-    YNode *val = yaml_load_string(eq + 1, name);
+    YNode *val = y_load_string(eq + 1, name);
     // An empty value loads as an empty mapping (empty document); mean the empty scalar.
-    if (!eq[1]) { yaml_free(val); val = node_new(Y_SCALAR, intern(name), 1, 1); val->str = xstrdup(""); }
-    hold(val, yaml_release); // until it is in the tree
+    if (!eq[1]) { y_free(val); val = node_new(Y_SCALAR, intern(name), 1, 1); val->str = xstrdup(""); }
+    hold(val, y_release); // until it is in the tree
     if (root->kind != Y_MAP) die_input("--set %s: the config is not a mapping", path);
     YNode *cur = root;
     char *parts = hold(xstrdup(path), free);
