@@ -1,4 +1,4 @@
-// yaml.c — see yaml.h. libyaml's event parser feeds our own YNode tree (libyaml keeps
+// ynode.c — see ynode.h. libyaml's event parser feeds our own YNode tree (libyaml keeps
 // neither "was this key consumed" nor a convenient way to build/replace nodes: --set,
 // resolved configs), and its marks are 0-based.
 #include "ynode.h"
@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-// libyaml's header is also called yaml.h and -Icore would find ours first; Debian
-// installs it at this fixed path (the Makefile already assumes Debian layouts).
-#include "/usr/include/yaml.h"
+#include <yaml.h> // libyaml
 
 // File names are interned for the life of the process: nodes share them, subtrees are
 // cloned and moved between trees (--set, sweeps), so no single node can own the string.
@@ -425,6 +423,30 @@ void y_map_put(YNode *map, const char *key, YNode *val) {
     map->used = xrealloc(map->used, (size_t)map->n);
     map->items[i] = val; map->keys[i] = xstrdup(key);
     map->key_line[i] = 0; map->key_col[i] = 0; map->used[i] = 0;
+}
+void y_map_del(YNode *map, const char *key) {
+    int i = map_find(map, key);
+    if (i < 0) return;
+    y_free(map->items[i]);
+    free(map->keys[i]);
+    for (int j = i + 1; j < map->n; j++) {
+        map->items[j - 1] = map->items[j]; map->keys[j - 1] = map->keys[j];
+        map->key_line[j - 1] = map->key_line[j]; map->key_col[j - 1] = map->key_col[j];
+        map->used[j - 1] = map->used[j];
+    }
+    map->n--;
+}
+YNode *y_peek(const YNode *map, const char *key) {
+    if (!map || map->kind != Y_MAP) return NULL;
+    int i = map_find(map, key);
+    return i < 0 ? NULL : map->items[i];
+}
+void y_use(YNode *map, int i) { map->used[i] = 1; }
+void y_set_pos(YNode *n, const YNode *pos) { n->file = pos->file; n->line = pos->line; n->col = pos->col; }
+void y_set_str(YNode *scalar, const char *s) {
+    char *t = xstrdup(s); // s may point into scalar->str
+    free(scalar->str);
+    scalar->str = t;
 }
 void y_seq_push(YNode *seq, YNode *val) {
     seq->items = xrealloc(seq->items, (size_t)(seq->n + 1) * sizeof *seq->items);

@@ -1,4 +1,4 @@
-// yaml.h — a YAML document as a tree with source positions (libyaml underneath), so every
+// ynode.h — a YAML document as a tree with source positions (libyaml underneath), so every
 // config error can say file:line:col. Strict: duplicate keys are errors; readers mark the
 // keys they consume and y_check_unused() rejects the rest.
 #pragma once
@@ -20,9 +20,6 @@ typedef struct YNode {
 
 YNode *y_load_file(const char *path);                    // die_input on syntax/dup keys
 YNode *y_load_string(const char *text, const char *name);
-// libyaml.so exports an internal `y_free(void*)` that it calls itself; a global of the
-// same name here would interpose it and crash the parser. Callers still write y_free.
-#define y_free ynode_free
 void y_free(YNode *n);
 void y_release(void *n); // y_free for hold() (util.h)
 char *y_dump(const YNode *n);                            // malloc'd block-style YAML
@@ -44,3 +41,10 @@ YNode *y_new_seq(void);
 YNode *y_new_scalar(const char *s);
 void y_map_put(YNode *map, const char *key, YNode *val);    // replaces existing
 void y_seq_push(YNode *seq, YNode *val);
+void y_map_del(YNode *map, const char *key);                // frees the value; no-op if absent
+// Lookup without marking the key used (a strictness check must still see keys only peeked
+// at); NULL when absent or map is not a mapping.
+YNode *y_peek(const YNode *map, const char *key);
+void y_use(YNode *map, int i);                              // marks map entry i consumed
+void y_set_pos(YNode *n, const YNode *pos);                 // n reports pos's file:line:col
+void y_set_str(YNode *scalar, const char *s);               // replaces a scalar's text

@@ -26,29 +26,6 @@
 
 // ---------------------------------------------------------------- tree helpers
 
-static void map_del(YNode *map, const char *key) {
-    for (int i = 0; i < map->n; i++) {
-        if (strcmp(map->keys[i], key)) continue;
-        y_free(map->items[i]);
-        free(map->keys[i]);
-        for (int j = i + 1; j < map->n; j++) {
-            map->items[j - 1] = map->items[j]; map->keys[j - 1] = map->keys[j];
-            map->key_line[j - 1] = map->key_line[j]; map->key_col[j - 1] = map->key_col[j];
-            map->used[j - 1] = map->used[j];
-        }
-        map->n--;
-        return;
-    }
-}
-
-// Lookup without marking the key used (y_get marks it; the spec's strictness check
-// must still see keys we only peeked at).
-static YNode *peek(const YNode *map, const char *key) {
-    if (!map || map->kind != Y_MAP) return NULL;
-    for (int i = 0; i < map->n; i++) if (!strcmp(map->keys[i], key)) return map->items[i];
-    return NULL;
-}
-
 // Set dotted `path` in tree to a clone of val. Intermediate maps are created with val's
 // position so a later "unknown key" error points into the spec.
 static void set_path(YNode *tree, const char *path, const YNode *val) {
@@ -59,10 +36,10 @@ static void set_path(YNode *tree, const char *path, const YNode *val) {
         if (dot) *dot = 0;
         if (!*tok) y_die(val, "'%s': empty key component", path);
         if (!dot) { y_map_put(cur, tok, y_clone(val)); break; }
-        YNode *next = peek(cur, tok);
+        YNode *next = y_peek(cur, tok);
         if (!next) {
             next = y_new_map();
-            next->file = val->file; next->line = val->line; next->col = val->col;
+            y_set_pos(next, val);
             y_map_put(cur, tok, next);
         } else if (next->kind != Y_MAP) {
             y_die(val, "'%s': '%s' is not a mapping in the base config", path, tok);
@@ -137,7 +114,7 @@ typedef struct {
 
 static YNode *scalar_at(const YNode *pos, const char *text) {
     YNode *s = y_new_scalar(text);
-    s->file = pos->file; s->line = pos->line; s->col = pos->col;
+    y_set_pos(s, pos);
     return s;
 }
 
@@ -186,25 +163,23 @@ static void axis_parse(Axis *a, const char *key, YNode *v) {
 // ---------------------------------------------------------------- ids
 
 static void strip_prefix(YNode *map, const char *key, const char *root) {
-    YNode *v = peek(map, key);
+    YNode *v = y_peek(map, key);
     size_t n = strlen(root);
     if (v && v->kind == Y_SCALAR && n && !strncmp(v->str, root, n) && v->str[n] == '/') {
-        char *s = xstrdup(v->str + n + 1);
-        free(v->str);
-        v->str = s;
+        y_set_str(v, v->str + n + 1);
     }
 }
 
 static uint64_t config_hash(const YNode *resolved) {
     YNode *t = y_clone(resolved);
-    map_del(t, "out");
+    y_map_del(t, "out");
     char roots[2][PATH_MAX];
     snprintf(roots[0], sizeof roots[0], "%s", data_root());
     if (!realpath(data_root(), roots[1])) roots[1][0] = 0;
     for (int r = 0; r < 2; r++) {
         strip_prefix(t, "model", roots[r]);
         strip_prefix(t, "tokenizer", roots[r]);
-        YNode *d = peek(t, "data");
+        YNode *d = y_peek(t, "data");
         if (d) { strip_prefix(d, "train", roots[r]); strip_prefix(d, "val", roots[r]); }
     }
     char *y = y_dump(t);
@@ -235,13 +210,13 @@ typedef struct {
 } Expander;
 
 static const YNode *method_fragment(const YNode *set, const char *name) {
-    return set ? peek(set, name) : NULL;
+    return set ? y_peek(set, name) : NULL;
 }
 
 static int axis_skipped(const Expander *e, const char *method, const Axis *a) {
     if (!strncmp(a->key, "method.", 7) && !method_takes(method, a->key + 7)) return 1;
     const YNode *pm = method_fragment(e->per_method, method);
-    const YNode *skip = pm ? peek(pm, "skip_axes") : NULL;
+    const YNode *skip = pm ? y_peek(pm, "skip_axes") : NULL;
     if (skip)
         for (int i = 0; i < skip->n; i++)
             if (!strcmp(skip->items[i]->str, a->key)) return 1;
@@ -250,10 +225,10 @@ static int axis_skipped(const Expander *e, const char *method, const Axis *a) {
 
 // Base method keys the method does not take are dropped (see sweep.h).
 static void strip_method_keys(YNode *tree, const char *method) {
-    YNode *m = peek(tree, "method");
+    YNode *m = y_peek(tree, "method");
     if (!m || m->kind != Y_MAP) return;
     for (int i = m->n - 1; i >= 0; i--)
-        if (!method_takes(method, m->keys[i])) map_del(m, m->keys[i]);
+        if (!method_takes(method, m->keys[i])) y_map_del(m, m->keys[i]);
 }
 
 static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
@@ -285,7 +260,7 @@ static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
     }
     r->label = xstrdup(label);
     r->config = y_clone(c->root);
-    map_del(r->config, "out");
+    y_map_del(r->config, "out");
     r->config_yaml = y_dump(r->config);
     if (snprintf(r->dir, sizeof r->dir, "%s/%s-%s", out, slug, id) >= (int)sizeof r->dir) die_input("%s: path too long", out);
     hold_drop(c);
@@ -304,8 +279,8 @@ static void expand(Expander *e, Sweep *s) {
         for (int a = e->naxes - 1; a >= 0; a--) { idx[a] = (int)(rem % e->axes[a].n); rem /= e->axes[a].n; }
         // The method decides which per-method layers and method keys apply.
         const YNode *name_node = NULL;
-        YNode *bm = peek(e->base, "method");
-        if (bm) name_node = peek(bm, "name");
+        YNode *bm = y_peek(e->base, "method");
+        if (bm) name_node = y_peek(bm, "name");
         for (int a = 0; a < e->naxes; a++)
             if (!strcmp(e->axes[a].key, "method.name")) name_node = e->axes[a].vals[idx[a]];
         if (!name_node) y_die(e->base, "base.method.name: missing (give it in base or as an axis method.name)");
@@ -340,7 +315,7 @@ static void expand(Expander *e, Sweep *s) {
 static void check_method_map(YNode *m, const char *what, int fragments_have_skip) {
     if (m->kind != Y_MAP) y_die(m, "%s: expected a mapping of method name → config fragment", what);
     for (int i = 0; i < m->n; i++) {
-        m->used[i] = 1;
+        y_use(m, i);
         YNode *v = m->items[i];
         if (!method_find(m->keys[i])) {
             if (m->key_line[i] > 0) {
@@ -351,7 +326,7 @@ static void check_method_map(YNode *m, const char *what, int fragments_have_skip
             y_die(v, "%s: unknown method '%s'", what, m->keys[i]);
         }
         if (v->kind != Y_MAP) y_die(v, "%s.%s: expected a mapping of config keys", what, m->keys[i]);
-        YNode *skip = peek(v, "skip_axes");
+        YNode *skip = y_peek(v, "skip_axes");
         if (skip && !fragments_have_skip) y_die(skip, "%s.%s.skip_axes: only allowed in per_method", what, m->keys[i]);
         if (skip) {
             if (skip->kind != Y_SEQ) y_die(skip, "skip_axes: expected a list of axis keys");
@@ -407,7 +382,7 @@ Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_over
     if (axes && axes->kind != Y_MAP) y_die(axes, "axes: expected a mapping of config key → values");
     e.axes = xcalloc((size_t)na + 1, sizeof *e.axes);
     for (int i = 0; axes && i < axes->n; i++) {
-        axes->used[i] = 1;
+        y_use(axes, i);
         axis_parse(&e.axes[e.naxes++], axes->keys[i], axes->items[i]);
     }
     if (seeds) {
@@ -419,7 +394,7 @@ Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_over
     if (e.per_method) {
         check_method_map(e.per_method, "per_method", 1);
         for (int i = 0; i < e.per_method->n; i++) {
-            YNode *skip = peek(e.per_method->items[i], "skip_axes");
+            YNode *skip = y_peek(e.per_method->items[i], "skip_axes");
             for (int j = 0; skip && j < skip->n; j++) {
                 int found = 0;
                 for (int a = 0; a < e.naxes; a++) found |= !strcmp(e.axes[a].key, skip->items[j]->str);
@@ -432,12 +407,12 @@ Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_over
     if (budgets) {
         if (budgets->kind != Y_MAP) y_die(budgets, "budgets: expected a mapping of budget name → per-method overrides");
         for (int i = 0; i < budgets->n; i++) {
-            budgets->used[i] = 1;
+            y_use(budgets, i);
             char what[300];
             snprintf(what, sizeof what, "budgets.%s", budgets->keys[i]);
             check_method_map(budgets->items[i], what, 0);
         }
-        e.budget_set = peek(budgets, e.budget_name);
+        e.budget_set = y_peek(budgets, e.budget_name);
     }
     if (!e.budget_set && strcmp(e.budget_name, "equal")) {
         char list[512] = "equal";
