@@ -14,7 +14,7 @@
 
 // ---------------------------------------------------------------- small helpers
 
-int utf8_len(const char *s) {
+int utf8_codepoints(const char *s) {
     int n = 0;
     for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
@@ -1090,7 +1090,7 @@ void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i
         out->choice_chars = xmalloc(sizeof(int));
         out->ctx[0] = cat2(lab.p, q);
         out->cont[0] = cat2(t->target_delimiter, a);
-        out->choice_chars[0] = utf8_len(a);
+        out->choice_chars[0] = utf8_codepoints(a);
         out->gold = -1;
         free(q); free(a);
     } else {
@@ -1106,7 +1106,7 @@ void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i
             for (int k = 0; k < n; k++) {
                 out->ctx[k] = cat2(lab.p, ch[k]);
                 out->cont[k] = cat2(t->target_delimiter, a);
-                out->choice_chars[k] = utf8_len(a);
+                out->choice_chars[k] = utf8_codepoints(a);
             }
             free(gi); free(a);
         } else {
@@ -1116,7 +1116,7 @@ void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i
             for (int k = 0; k < n; k++) {
                 out->ctx[k] = cat2(lab.p, q);
                 out->cont[k] = cat2(t->target_delimiter, ch[k]);
-                out->choice_chars[k] = utf8_len(ch[k]);
+                out->choice_chars[k] = utf8_codepoints(ch[k]);
             }
             free(q); free(ts);
         }
