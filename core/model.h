@@ -65,6 +65,8 @@ void model_backward(Model *M, const int *tokens, int B, int T);
 const float *model_proj_input(Model *M, int l, int p);
 // d loss / d (embedding output) after model_backward: R×dim.
 const float *model_input_grad(Model *M);
+// The most trainable tensors a model has (callers size their arrays by it).
+#define MODEL_MAX_PARAMS 4096
 int model_params(Model *M, Param **out, int max); // trainable ones
 void model_zero_grad(Model *M);
 void model_memory(Model *M, MemAccount *acc);     // sum over layers (+ embeddings etc.)
