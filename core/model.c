@@ -243,10 +243,10 @@ static void lin_bwd(Linear *L, const float *X, const float *dY, float *dX, int n
 }
 
 static size_t grad_bytes(Model *M) {
-    Param *ps[4096];
-    int n = model_params(M, ps, 4096);
+    Param *ps[MODEL_MAX_PARAMS];
+    int n = model_params(M, ps, MODEL_MAX_PARAMS);
     size_t b = 0;
-    for (int i = 0; i < n && i < 4096; i++) b += ps[i]->n * sizeof(float);
+    for (int i = 0; i < n && i < MODEL_MAX_PARAMS; i++) b += ps[i]->n * sizeof(float);
     return b;
 }
 
@@ -341,9 +341,9 @@ int model_params(Model *M, Param **out, int max) {
 // it is first written, to the optimizer step — not at the end of forward, where the
 // activations peak (model_backward releases activations to make room for it).
 void model_zero_grad(Model *M) {
-    Param *ps[4096];
-    int n = model_params(M, ps, 4096);
-    for (int i = 0; i < n && i < 4096; i++) mem_zero(ps[i]->grad, ps[i]->n * sizeof(float));
+    Param *ps[MODEL_MAX_PARAMS];
+    int n = model_params(M, ps, MODEL_MAX_PARAMS);
+    for (int i = 0; i < n && i < MODEL_MAX_PARAMS; i++) mem_zero(ps[i]->grad, ps[i]->n * sizeof(float));
 }
 void model_memory(Model *M, MemAccount *acc) {
     memset(acc, 0, sizeof *acc);

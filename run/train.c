@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PARAMS 4096
 
 typedef struct {
     RunConfig *cfg;
@@ -26,7 +25,7 @@ typedef struct {
     Tokenizer *tok;      // owned when loaded from --tokenizer
     Model *M;
     Dataset *train, *val;
-    Param *ps[MAX_PARAMS];
+    Param *ps[MODEL_MAX_PARAMS];
     int np;
     AdamW *opt;
     RunLog *log;
@@ -241,8 +240,8 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
                   "%.1f MB of weights held; the limit is %.1f MB (%s). Projections deploy as fp32 under method '%s'; a "
                   "quantizing method (e.g. l4q) deploys small", cfg->model, dep_bytes / 1e6, acc.weight_bytes / 1e6, limit / 1e6,
                   getenv("L4Q_MEM_LIMIT") ? "L4Q_MEM_LIMIT" : "physical memory", cfg->method.name);
-    t.np = model_params(t.M, t.ps, MAX_PARAMS);
-    if (t.np > MAX_PARAMS) die_internal("more than %d trainable tensors", MAX_PARAMS);
+    t.np = model_params(t.M, t.ps, MODEL_MAX_PARAMS);
+    if (t.np > MODEL_MAX_PARAMS) die_internal("more than %d trainable tensors", MODEL_MAX_PARAMS);
     t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay,
                       cfg->train.optim_state, cfg->train.seed ^ 0xada3bf16ULL);
     rng_seed(&t.data_rng, cfg->train.seed ^ 0x5eedda7aULL);
