@@ -203,6 +203,7 @@ static void dist_check_config(const RunConfig *cfg, const char *out_dir) {
 
 int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     Trainer t = {0};
+    int rc = 0;
     t.cfg = cfg;
     t.lead = dist_rank() == 0;
     snprintf(t.dir, sizeof t.dir, "%s", out_dir);
@@ -306,7 +307,8 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
             dist_barrier(); // the checkpoint is on disk before any rank reports the stop
             if (t.lead) runlog_close(t.log);
             printf("stopped after step %ld (resume with --resume %s)\n", s + 1, out_dir);
-            return 3;
+            rc = 3; // no final evaluation or export; the normal cleanup below
+            goto cleanup;
         }
     }
     if (is_tty(stdout) && steps > step0) printf("\n");
@@ -333,6 +335,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     }
     dist_barrier();
     printf("run complete: %s\n", out_dir);
+cleanup:
     free(in); free(tg);
     adamw_free(t.opt);
     model_free(t.M);
@@ -340,5 +343,5 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     tok_free(t.tok);
     method_release(t.mf, &cfg->method);
     model_file_free(t.mf);
-    return 0;
+    return rc;
 }
