@@ -31,7 +31,7 @@ struct Model {
     float *h1, *h3;          // (L, B, T, Hd) gate and up outputs
     float *hg;               // (L, B, T, Hd) SwiGLU silu(h1)·h3 (input of down)
     float *xf, *rf;          // (B, T, C) final rmsnorm output, (B, T) its 1/rms
-    float *scratch;          // dx buffers for backward
+    struct ModelScratch *scratch; // backward's dx buffers (core/model.c); NULL when nothing trains
     size_t act_bytes;
     Rng rng;                 // dropout etc.
 };
