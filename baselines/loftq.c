@@ -90,4 +90,4 @@ static Linear *loftq_build(const MethodCfg *m, Param *W, const char *name, Rng *
     return L;
 }
 
-const MethodEntry LOFTQ_METHOD = {"loftq", loftq_build, LORA_KEYS | UQ_KEYS | MK_BASE | MK_LOFTQ_ITERS, NULL, NULL, NULL};
+const MethodEntry LOFTQ_METHOD = {.name = "loftq", .build = loftq_build, .keys = LORA_KEYS | UQ_KEYS | MK_BASE | MK_LOFTQ_ITERS};

@@ -100,7 +100,7 @@ static void peqa_free(Linear *L) {
     free(l->codes); free(l->z); free(l->off);
     free(l);
 }
-static const LinearOps PEQA_OPS = {"peqa", peqa_forward, peqa_backward, peqa_deploy, peqa_free};
+static const LinearOps PEQA_OPS = {.name = "peqa", .forward = peqa_forward, .backward = peqa_backward, .deploy = peqa_deploy, .free = peqa_free};
 
 static Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)rng;
@@ -125,4 +125,4 @@ static Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *r
     return &l->base;
 }
 
-const MethodEntry PEQA_METHOD = {"peqa", peqa_build, UQ_KEYS | MK_TARGETS, NULL, NULL, NULL};
+const MethodEntry PEQA_METHOD = {.name = "peqa", .build = peqa_build, .keys = UQ_KEYS | MK_TARGETS};

@@ -47,8 +47,8 @@ static void ql_free(Linear *L) {
     if (l->has_lora) lb_free(&l->lb);
     free(l);
 }
-static const LinearOps QPTQ_OPS = {"ptq", ql_forward, ql_backward, ql_deploy, ql_free};
-static const LinearOps QLORA_OPS = {"qbase_lora", ql_forward, ql_backward, ql_deploy, ql_free};
+static const LinearOps QPTQ_OPS = {.name = "ptq", .forward = ql_forward, .backward = ql_backward, .deploy = ql_deploy, .free = ql_free};
+static const LinearOps QLORA_OPS = {.name = "qbase_lora", .forward = ql_forward, .backward = ql_backward, .deploy = ql_deploy, .free = ql_free};
 
 Linear *qlayer_new(Deploy *base, const MethodCfg *lora_m, const char *name, Rng *rng, LoraBranch **lb_out) {
     QLayer *l = linear_alloc(sizeof *l, lora_m ? &QLORA_OPS : &QPTQ_OPS, base->out, base->in, name);
@@ -101,11 +101,27 @@ static Linear *ptq_lora_build(const MethodCfg *m, Param *W, const char *name, Rn
 // The paper's QLoRA* is GPTQ + LoRA: qlora_uniform's base defaults to gptq.
 static void qlora_uniform_defaults(MethodCfg *m) { snprintf(m->base, sizeof m->base, "gptq"); }
 
-const MethodEntry RTN_METHOD = {"rtn", ptq_build, UQ_KEYS | MK_TARGETS, NULL, NULL, NULL};
-const MethodEntry GPTQ_METHOD = {"gptq", ptq_build, UQ_KEYS | MK_TARGETS | GPTQ_KEYS, NULL, gptq_prepare,
-                                 baselines_release};
-const MethodEntry RTN_LORA_METHOD = {"rtn_lora", ptq_lora_build, LORA_KEYS | UQ_KEYS, NULL, NULL, NULL};
-const MethodEntry GPTQ_LORA_METHOD = {"gptq_lora", ptq_lora_build, LORA_KEYS | UQ_KEYS | GPTQ_KEYS, NULL,
-                                      gptq_prepare, baselines_release};
-const MethodEntry QLORA_UNIFORM_METHOD = {"qlora_uniform", ptq_lora_build, LORA_KEYS | UQ_KEYS | MK_BASE | GPTQ_KEYS,
-                                          qlora_uniform_defaults, gptq_prepare, baselines_release};
+const MethodEntry RTN_METHOD = {.name = "rtn", .build = ptq_build, .keys = UQ_KEYS | MK_TARGETS};
+const MethodEntry GPTQ_METHOD = {
+    .name = "gptq",
+    .build = ptq_build,
+    .keys = UQ_KEYS | MK_TARGETS | GPTQ_KEYS,
+    .prepare = gptq_prepare,
+    .release = baselines_release,
+};
+const MethodEntry RTN_LORA_METHOD = {.name = "rtn_lora", .build = ptq_lora_build, .keys = LORA_KEYS | UQ_KEYS};
+const MethodEntry GPTQ_LORA_METHOD = {
+    .name = "gptq_lora",
+    .build = ptq_lora_build,
+    .keys = LORA_KEYS | UQ_KEYS | GPTQ_KEYS,
+    .prepare = gptq_prepare,
+    .release = baselines_release,
+};
+const MethodEntry QLORA_UNIFORM_METHOD = {
+    .name = "qlora_uniform",
+    .build = ptq_lora_build,
+    .keys = LORA_KEYS | UQ_KEYS | MK_BASE | GPTQ_KEYS,
+    .defaults = qlora_uniform_defaults,
+    .prepare = gptq_prepare,
+    .release = baselines_release,
+};

@@ -110,7 +110,7 @@ static void qa_free(Linear *L) {
     free(l->U);
     free(l);
 }
-static const LinearOps QA_OPS = {"qa_lora", qa_forward, qa_backward, qa_deploy, qa_free};
+static const LinearOps QA_OPS = {.name = "qa_lora", .forward = qa_forward, .backward = qa_backward, .deploy = qa_deploy, .free = qa_free};
 
 static Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     check_lora_cfg(m);
@@ -146,5 +146,11 @@ static void qa_lora_defaults(MethodCfg *m) {
     m->alpha = 16;
     snprintf(m->base, sizeof m->base, "gptq");
 }
-const MethodEntry QA_LORA_METHOD = {"qa_lora", qa_lora_build, MK_RANK | MK_ALPHA | MK_TARGETS | UQ_KEYS | MK_BASE | GPTQ_KEYS,
-                                    qa_lora_defaults, gptq_prepare, baselines_release};
+const MethodEntry QA_LORA_METHOD = {
+    .name = "qa_lora",
+    .build = qa_lora_build,
+    .keys = MK_RANK | MK_ALPHA | MK_TARGETS | UQ_KEYS | MK_BASE | GPTQ_KEYS,
+    .defaults = qa_lora_defaults,
+    .prepare = gptq_prepare,
+    .release = baselines_release,
+};

@@ -14,4 +14,4 @@ static Linear *qlora_build(const MethodCfg *m, Param *W, const char *name, Rng *
     return qlayer_new(&d, m, name, rng, NULL);
 }
 
-const MethodEntry QLORA_METHOD = {"qlora", qlora_build, LORA_KEYS | MK_BITS, NULL, NULL, NULL};
+const MethodEntry QLORA_METHOD = {.name = "qlora", .build = qlora_build, .keys = LORA_KEYS | MK_BITS};

@@ -81,3 +81,31 @@ for m in qat_lora lsq; do
         if [ -n "$out" ]; then echo "$out" | show; else echo "$p" | show " — did not run"; fi
     fi
 done
+# BIG_EXPORT=1: the 7B `lora` run to its export — `l4q train` (one step, rank 16, the
+# sequence length that fitted above) on the bf16 base, which deploys W0 as stored (bf16)
+# plus the branch (l4qz v2, core/deploy.h), evaluates the deployed model and writes
+# final.l4qz; then `l4q export --format gguf` (BF16 base + llama.cpp adapter). Predicted
+# for LLaMA-7B: final.l4qz ≈ 14.16 GB (projections 6.476e9 × 2 B = 12.95 GB, fp32
+# embeddings + untied head 1.05 GB, rank-16 branches 0.16 GB); the GGUF about the same
+# (BF16 projections, F32 embeddings) + a 0.16 GB adapter. An fp32 deployment would be
+# 26.95 GB, which train.c refused up front on any machine under ~40.4 GB (13.5 GB held + it).
+if [ "${BIG_EXPORT:-0}" = 1 ]; then
+    D=${L4Q_DATA:-$(cd .. && pwd)/shared/data}
+    RUN="$(dirname "$DIR")/big-lora-run"
+    rm -rf "$RUN"
+    cat > "$RUN.yaml" <<Y
+model: $DIR
+tokenizer: $D/tokenizers/llama2_tokenizer.model
+data: { format: text, train: $D/tinystories/tinystories_valid_excerpt.txt, val: $D/tinystories/tinystories_valid_excerpt.txt }
+method: { name: lora, rank: 16 }
+train: { steps: 1, micro_batch: 1, seq_len: $T, optim_state: $OPTIM, checkpoint_every: 0 }
+eval: { every: 0, val_batches: 1 }
+Y
+    t0=$SECONDS
+    build/l4q train "$RUN.yaml" --out "$RUN" > "$RUN.log" 2>&1 || { echo "lora export run failed: $(tail -1 "$RUN.log")"; exit 1; }
+    echo "lora run to its export: $((SECONDS - t0)) s, final.l4qz $(stat -c %s "$RUN/final.l4qz") bytes (form $(build/l4q info "$RUN/final.l4qz" | awk '$1 == "form" {print $2}'))"
+    t0=$SECONDS
+    build/l4q export "$RUN" --format gguf --out "$RUN.gguf" > /dev/null
+    echo "gguf export: $((SECONDS - t0)) s, $(stat -c %s "$RUN.gguf") bytes + adapter $(stat -c %s "$RUN.lora.gguf") bytes"
+    rm -rf "$RUN" "$RUN.yaml" "$RUN.log" "$RUN.gguf" "$RUN.lora.gguf"
+fi

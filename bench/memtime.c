@@ -145,8 +145,8 @@ int main(int argc, char **argv) {
     ModelFile *mf = model ? model_file_load(model) : random_model(c, wdt);
     tl = now_sec() - tl;
     Model *M = model_build(mf, &m, B, T, 0);
-    Param *ps[4096];
-    int np = model_params(M, ps, 4096);
+    Param *ps[MODEL_MAX_PARAMS];
+    int np = model_params(M, ps, MODEL_MAX_PARAMS);
     AdamW *opt = adamw_new(ps, np, 0.9f, 0.999f, 1e-8f, 0.0f, odt, 7);
     int *in = xmalloc((size_t)B * T * sizeof(int)), *tg = xmalloc((size_t)B * T * sizeof(int));
     Rng r;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# yaml.sh (part of `make bench`) — hostile YAML is rejected while libyaml parses (core/yaml.c
+# yaml.sh (part of `make bench`) — hostile YAML is rejected while libyaml parses (core/ynode.c
 # counts depth and alias expansion on its event stream), so the time does not grow with
 # what follows the first violation. Each case: wall time of `l4q train FILE` until its error.
 # The tests (tests/test_config.py) check the error lines; the times live here, not in a test.

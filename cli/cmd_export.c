@@ -8,6 +8,7 @@
 //         side branch as a llama.cpp LoRA adapter (--adapter, default OUT's stem + .lora.gguf),
 //         forms without an exact block only with --fallback.
 #include "baselines/baselines.h"
+#include "checkpoint.h"
 #include "cli.h"
 #include "gguf_write.h"
 #include "l4qz.h"
@@ -15,7 +16,7 @@
 #include "model.h"
 #include "tokenizer.h"
 #include "util.h"
-#include "yaml.h"
+#include "ynode.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,10 +26,10 @@ static Tokenizer *run_tokenizer(const char *dir, int vocab) {
     char p[4300];
     snprintf(p, sizeof p, "%s/config.yaml", dir);
     if (!file_exists(p)) return NULL;
-    YNode *root = yaml_load_file(p);
+    YNode *root = y_load_file(p);
     YNode *t = y_get(root, "tokenizer");
     Tokenizer *tok = t ? tok_load(y_str(t), vocab) : NULL;
-    yaml_free(root);
+    y_free(root);
     return tok;
 }
 

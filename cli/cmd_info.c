@@ -49,6 +49,11 @@ static DepStat deploy_stat(const Deploy *d) {
         snprintf(s.form, sizeof s.form, "int%d g%d%s", d->bits, d->group_size, d->offset ? "" : " sym");
         break;
     }
+    case DEP_F16:
+    case DEP_BF16:
+        s.weight_bytes = n * 2;
+        snprintf(s.form, sizeof s.form, "%s", d->kind == DEP_BF16 ? "bf16" : "f16");
+        break;
     case DEP_NF4: {
         size_t blocks = (n + 63) / 64, sblocks = (blocks + 255) / 256;
         s.weight_bytes = d->codes_bytes + (d->absmax_q ? blocks : 0) + (d->absmax_scale ? sblocks * 4 : 0) + 4;

@@ -1,4 +1,5 @@
 // common.c — see common.h.
+#include "checkpoint.h"
 #include "common.h"
 #include "util.h"
 

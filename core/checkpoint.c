@@ -23,8 +23,6 @@ static const struct {
     {NULL, llama2c_load},
 };
 
-void model_file_release(void *mf) { model_file_free(mf); }
-
 ModelFile *model_file_load(const char *path) {
     size_t mark = hold_mark();
     ModelFile *mf = NULL;

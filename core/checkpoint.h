@@ -4,6 +4,10 @@
 #pragma once
 #include "modelfile.h"
 
+// Auto-detects the format by content (a directory: a Hugging Face model). Bad input →
+// die_input naming the file.
+ModelFile *model_file_load(const char *path);
+
 // Each reader gets the whole file in buf (len bytes) and returns a complete ModelFile or
 // dies with die_input naming the file. Readers marked "keeps buf" take ownership of it.
 

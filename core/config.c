@@ -333,7 +333,7 @@ void run_config_release(void *c) { run_config_free(c); }
 
 RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *name_hint) {
     size_t mark = hold_mark();
-    hold(root, yaml_release);
+    hold(root, y_release);
     RunConfig *c = hold(xcalloc(1, sizeof *c), run_config_release);
     snprintf(c->dir, sizeof c->dir, "%s", base_dir && *base_dir ? base_dir : ".");
     if (root->kind != Y_MAP) y_die(root, "the config must be a mapping of sections (model, data, method, train, ...)");
@@ -428,7 +428,7 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
 }
 
 RunConfig *run_config_load(const char *path, char **sets, int nsets) {
-    YNode *root = hold(yaml_load_file(path), yaml_release);
+    YNode *root = hold(y_load_file(path), y_release);
     if (root->kind != Y_MAP) y_die(root, "the config must be a mapping of sections (model, data, method, train, ...)");
     for (int i = 0; i < nsets; i++) y_set_path(root, sets[i]);
     hold_drop(root); // run_config_from_tree takes it
@@ -446,11 +446,11 @@ RunConfig *run_config_load(const char *path, char **sets, int nsets) {
     return c;
 }
 
-char *run_config_dump(const RunConfig *c) { return yaml_dump(c->root); }
+char *run_config_dump(const RunConfig *c) { return y_dump(c->root); }
 
 void run_config_free(RunConfig *c) {
     if (!c) return;
-    yaml_free(c->root);
+    y_free(c->root);
     for (int i = 0; i < c->eval.ntasks; i++) free(c->eval.tasks[i]);
     free(c->eval.tasks);
     for (int i = 0; i < c->eval.nlimits; i++) free(c->eval.limit_names[i]);

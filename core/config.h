@@ -30,7 +30,7 @@
 #pragma once
 #include <stdint.h>
 #include "linear.h"
-#include "yaml.h"
+#include "ynode.h"
 
 enum { DATA_TEXT = 0, DATA_ALPACA = 1 };
 enum { SCHED_CONSTANT = 0, SCHED_COSINE = 1 };

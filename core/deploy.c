@@ -6,6 +6,7 @@
 //   DEP_UNIFORM, DEP_NF4 Y = X·Wqᵀ (+ α·(X·Aᵀ)·Bᵀ when a LoRA side branch is present, "n&fp"),
 //                        Wq dequantized a row tile at a time into a small buffer — the fp32
 //                        weight never exists whole, so the layer holds only the packed form.
+//   DEP_F16, DEP_BF16    the same with W0 widened a tile at a time (w0_tile_rows), "bf16&fp".
 //
 // An inference layer borrows its Deploy: it belongs to the ModelFile, which outlives the
 // Model built from it. backward is an internal error: these layers have nothing to train.
@@ -30,9 +31,15 @@ void deploy_fp32_copy(Deploy *d, int out, int in, const float *w) {
     deploy_fp32(d, out, in, memcpy(xmalloc(n), w, n));
 }
 
+void deploy_half(Deploy *d, int out, int in, int dtype, const uint16_t *h) {
+    memset(d, 0, sizeof *d);
+    d->kind = dtype == DT_BF16 ? DEP_BF16 : DEP_F16; d->out = out; d->in = in;
+    d->h = h;
+}
+
 void deploy_free(Deploy *d) {
     if (!d) return;
-    free(d->w); free(d->codes); free(d->scale); free(d->offset);
+    free(d->h_own); free(d->w); free(d->codes); free(d->scale); free(d->offset);
     free(d->absmax_q); free(d->absmax_scale); free(d->lora_A); free(d->lora_B);
     memset(d, 0, sizeof *d);
 }
@@ -43,6 +50,7 @@ void deploy_copy(Deploy *dst, const Deploy *s) {
     *dst = *s;
     size_t n = (size_t)s->out * s->in, F = sizeof(float);
     dst->w = dup_bytes(s->w, n * F);
+    dst->h = dst->h_own = deploy_is_half(s) ? dup_bytes(s->h, n * sizeof(uint16_t)) : NULL;
     dst->codes = dup_bytes(s->codes, s->codes_bytes);
     if (s->kind == DEP_UNIFORM) {
         dst->scale = dup_bytes(s->scale, deploy_nparams(s) * F);
@@ -59,6 +67,7 @@ void deploy_copy(Deploy *dst, const Deploy *s) {
 size_t deploy_bytes(const Deploy *d) {
     size_t n = (size_t)d->out * d->in;
     if (d->kind == DEP_FP32) return n * sizeof(float);
+    if (deploy_is_half(d)) return n * sizeof(uint16_t);
     if (d->kind == DEP_NF4) return d->codes_bytes + nf4_blocks(n) + nf4_scales(n) * sizeof(float) + sizeof(float);
     return d->codes_bytes + 2 * deploy_nparams(d) * sizeof(float);
 }
@@ -66,6 +75,8 @@ size_t deploy_bytes(const Deploy *d) {
 void deploy_rows(const Deploy *d, int r0, int t, float *Wt) {
     if (d->kind == DEP_FP32)
         memcpy(Wt, d->w + (size_t)r0 * d->in, (size_t)t * d->in * sizeof(float));
+    else if (deploy_is_half(d))
+        half_to_f32(deploy_half_dtype(d), d->h + (size_t)r0 * d->in, Wt, (size_t)t * d->in);
     else if (d->kind == DEP_UNIFORM)
         quant_dequant_rows(d->codes, d->scale, d->offset, d->bits, deploy_group(d), d->in, r0, t, Wt);
     else
@@ -94,7 +105,12 @@ void deploy_merge_lora(Deploy *d) {
     d->lora_scale = 0;
     if (d->kind == DEP_FP32) return;
     Deploy nd;
-    if (d->kind == DEP_NF4) nf4_quantize(W, out, in, &nd);
+    if (deploy_is_half(d)) { // the same 16-bit type, rounded to nearest even; owned from now on
+        uint16_t *h = xmalloc((size_t)out * in * sizeof(uint16_t));
+        f32_to_half(deploy_half_dtype(d), W, h, (size_t)out * in);
+        deploy_half(&nd, out, in, deploy_half_dtype(d), h);
+        nd.h_own = h;
+    } else if (d->kind == DEP_NF4) nf4_quantize(W, out, in, &nd);
     else quant_deploy_rtn(&nd, W, out, in, d->bits, d->group_size);
     free(W);
     deploy_free(d);
@@ -132,12 +148,17 @@ static void tiled_product(RowSource rows, const void *src, int out, int in, int 
 
 static void deploy_rows_src(const void *d, int r0, int t, float *Wt) { deploy_rows(d, r0, t, Wt); }
 
+// A 16-bit form is widened in w0_forward's tall tiles (below): a copy, not a dequantization.
+static int form_tile_rows(const Deploy *d) {
+    return deploy_is_half(d) ? w0_tile_rows(d->out, d->in) : deploy_tile_rows(d->out, d->in);
+}
+
 void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N) {
-    tiled_product(deploy_rows_src, d, d->out, d->in, deploy_tile_rows(d->out, d->in), L, X, Y, N, 0);
+    tiled_product(deploy_rows_src, d, d->out, d->in, form_tile_rows(d), L, X, Y, N, 0);
 }
 
 void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N) {
-    tiled_product(deploy_rows_src, d, d->out, d->in, deploy_tile_rows(d->out, d->in), L, dY, dX, N, 1);
+    tiled_product(deploy_rows_src, d, d->out, d->in, form_tile_rows(d), L, dY, dX, N, 1);
 }
 
 // A 16-bit frozen weight is widened in tiles of about 8 MiB of floats: a training batch
@@ -195,16 +216,37 @@ static void dep_free(Linear *L) { free(L); }
 // Re-exporting a deployed model hands out a copy of the form it was loaded with.
 static void dep_deploy(Linear *L, Deploy *out) { deploy_copy(out, ((DeployedLinear *)L)->d); }
 
-static const LinearOps DEP_FP32_OPS = {"deployed-fp32", dep_fp32_forward, dep_backward, dep_deploy, dep_free};
-static const LinearOps DEP_UNIFORM_OPS = {"deployed-uniform", dep_packed_forward, dep_backward, dep_deploy, dep_free};
-static const LinearOps DEP_NF4_OPS = {"deployed-nf4", dep_packed_forward, dep_backward, NULL, dep_free};
+static const LinearOps DEP_FP32_OPS = {
+    .name = "deployed-fp32",
+    .forward = dep_fp32_forward,
+    .backward = dep_backward,
+    .deploy = dep_deploy,
+    .free = dep_free,
+};
+static const LinearOps DEP_UNIFORM_OPS = {
+    .name = "deployed-uniform",
+    .forward = dep_packed_forward,
+    .backward = dep_backward,
+    .deploy = dep_deploy,
+    .free = dep_free,
+};
+static const LinearOps DEP_NF4_OPS = {.name = "deployed-nf4", .forward = dep_packed_forward, .backward = dep_backward, .free = dep_free};
+static const LinearOps DEP_HALF_OPS = {
+    .name = "deployed-16bit",
+    .forward = dep_packed_forward,
+    .backward = dep_backward,
+    .deploy = dep_deploy,
+    .free = dep_free,
+};
 
-// Checks the packed arrays and the side branch; returns the layer's inference form label.
 // Checks the packed arrays, then the side branch; returns the layer's inference form label.
 static const char *check_packed(const Deploy *d, const char *name) {
     int mixed = d->rank > 0;
     const char *form;
-    if (d->kind == DEP_NF4) {
+    if (deploy_is_half(d)) {
+        if (!d->h) die_input("%s: 16-bit deployed weight has no data", name);
+        form = d->kind == DEP_BF16 ? (mixed ? "bf16&fp" : "bf16") : (mixed ? "f16&fp" : "f16");
+    } else if (d->kind == DEP_NF4) {
         size_t n = (size_t)d->out * d->in;
         if (!d->codes || d->codes_bytes != nf4_codes_bytes(n) || !d->absmax_q || !d->absmax_scale)
             die_input("%s: NF4 deployed weight is incomplete (%zu code bytes, expected %zu)", name, d->codes_bytes,
@@ -227,12 +269,13 @@ static const char *check_packed(const Deploy *d, const char *name) {
 }
 
 Linear *linear_from_deploy(const Deploy *d, const char *name) {
-    if (d->kind != DEP_FP32 && d->kind != DEP_UNIFORM && d->kind != DEP_NF4)
+    if (d->kind != DEP_FP32 && d->kind != DEP_UNIFORM && d->kind != DEP_NF4 && !deploy_is_half(d))
         die_input("%s: unknown deployed weight kind %d", name, (int)d->kind);
     if (d->out <= 0 || d->in <= 0) die_input("%s: deployed weight has shape %d x %d", name, d->out, d->in);
     if (d->kind == DEP_FP32 && !d->w) die_input("%s: fp32 deployed weight has no data", name);
     const char *form = d->kind == DEP_FP32 ? "fp32" : check_packed(d, name);
-    const LinearOps *ops = d->kind == DEP_FP32 ? &DEP_FP32_OPS : d->kind == DEP_UNIFORM ? &DEP_UNIFORM_OPS : &DEP_NF4_OPS;
+    const LinearOps *ops = d->kind == DEP_FP32 ? &DEP_FP32_OPS : d->kind == DEP_UNIFORM ? &DEP_UNIFORM_OPS
+                           : d->kind == DEP_NF4 ? &DEP_NF4_OPS : &DEP_HALF_OPS;
     DeployedLinear *l = linear_alloc(sizeof *l, ops, d->out, d->in, name);
     l->d = d;
     l->base.form = form;

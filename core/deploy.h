@@ -14,16 +14,26 @@
 //                two codes per byte (element 2k in the high nibble of byte k), one 8-bit
 //                absmax per NF4_BLOCK weights, one fp32 scale per NF4_DQ_BLOCK absmax
 //                values and one fp32 mean (absmax = code8[q]·scale + mean).
+//   DEP_F16,     h: out×in 16-bit values (half.h), the frozen W0 of a LoRA-style run on a
+//   DEP_BF16     16-bit base exactly as it was stored (`lora`, `none`): deploying it as fp32
+//                would double it (a 7B bf16 base: 13 GB → 26 GB).
 //   Any kind may carry an fp32 LoRA side branch ("n&fp"): Y += lora_scale·(X·Aᵀ)·Bᵀ.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "half.h"
 
-typedef enum { DEP_FP32 = 0, DEP_UNIFORM = 1, DEP_NF4 = 2 } DeployKind;
+typedef enum { DEP_FP32 = 0, DEP_UNIFORM = 1, DEP_NF4 = 2, DEP_F16 = 3, DEP_BF16 = 4 } DeployKind;
 typedef struct {
     DeployKind kind;
     int out, in;
     float *w;                 // DEP_FP32: out×in
+    // DEP_F16, DEP_BF16: out×in. Borrowed (h_own NULL) when a trained model deploys its
+    // frozen 16-bit W0: the ModelFile the model was built from must outlive the form, so
+    // the deployed model costs no second copy of the base; owned (h_own == h) when read
+    // from a file or copied.
+    const uint16_t *h;
+    uint16_t *h_own;
     int bits, group_size;     // DEP_UNIFORM (group_size −1 or ≤ 0: the whole row)
     uint8_t *codes;           // DEP_UNIFORM, DEP_NF4: packed codes, codes_bytes of them
     size_t codes_bytes;
@@ -43,6 +53,8 @@ static inline size_t nf4_codes_bytes(size_t n) { return (n + 1) / 2; }
 static inline size_t nf4_blocks(size_t n) { return (n + NF4_BLOCK - 1) / NF4_BLOCK; }
 static inline size_t nf4_scales(size_t n) { return (nf4_blocks(n) + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK; }
 static inline size_t deploy_row_bytes(int bits, int in) { return ((size_t)in * bits + 7) / 8; }
+static inline int deploy_is_half(const Deploy *d) { return d->kind == DEP_F16 || d->kind == DEP_BF16; }
+static inline int deploy_half_dtype(const Deploy *d) { return d->kind == DEP_BF16 ? DT_BF16 : DT_F16; }
 static inline int deploy_group(const Deploy *d) { return d->group_size > 0 ? d->group_size : d->in; }
 // Entries of scale (and of offset) of a DEP_UNIFORM form: out × n_groups.
 static inline size_t deploy_nparams(const Deploy *d) {
@@ -54,9 +66,12 @@ static inline size_t deploy_nparams(const Deploy *d) {
 // A DEP_FP32 form of the out×in weight w (w is taken over; copy: a copy of it).
 void deploy_fp32(Deploy *d, int out, int in, float *w);
 void deploy_fp32_copy(Deploy *d, int out, int in, const float *w);
+// A DEP_F16 / DEP_BF16 form (dtype DT_F16 | DT_BF16) borrowing the out×in values h.
+void deploy_half(Deploy *d, int out, int in, int dtype, const uint16_t *h);
 void deploy_free(Deploy *d);
 void deploy_copy(Deploy *dst, const Deploy *src); // deep copy
-// Bytes the weight occupies as stored (codes + per-group or absmax storage; fp32: out·in·4),
+// Bytes the weight occupies as stored (codes + per-group or absmax storage; fp32: out·in·4,
+// 16-bit: out·in·2, borrowed or not),
 // without the LoRA side branch.
 size_t deploy_bytes(const Deploy *d);
 // Rows [r0, r0+t) of the weight (side branch not included) dequantized into Wt (t×in).
@@ -66,7 +81,8 @@ void deploy_rows(const Deploy *d, int r0, int t, float *Wt);
 float *deploy_dequant(const Deploy *d);
 // `export --merge`: fold the LoRA side branch (scale·B·A) into the base and re-quantize in
 // the same family — NF4 → NF4 (+DQ), uniform → per-group min-max RTN at the same bits and
-// group size — leaving rank 0. No-op without a side branch; DEP_FP32 adds B·A exactly. The
+// group size, 16-bit → the same 16-bit type (rounded to nearest even) — leaving rank 0.
+// No-op without a side branch; DEP_FP32 adds B·A exactly. The
 // merged result is a different (re-rounded) model: report it separately.
 void deploy_merge_lora(Deploy *d);
 

@@ -18,8 +18,10 @@ static void *own(Owned *o, void *p) {
     return o->p[o->n++] = p;
 }
 
-// Why a deployed projection has no exact llama.cpp block type (NULL: Q4_1/Q5_1 fit).
+// Why a deployed projection has no exact llama.cpp block type (NULL: Q4_1/Q5_1 fit, or a
+// 16-bit form, written as llama.cpp's F16/BF16).
 static const char *no_block(const Deploy *d, char *buf, size_t n) {
+    if (deploy_is_half(d)) return NULL;
     if (d->kind == DEP_NF4) return "NF4 codes have no llama.cpp block";
     int gs = d->group_size > 0 ? d->group_size : d->in;
     if (d->bits > 5) snprintf(buf, n, "%d-bit codes with offsets have no llama.cpp block", d->bits);
@@ -126,6 +128,11 @@ void gguf_export(const char *path, const ModelFile *mf, const Tokenizer *tok, co
             if (!d || d->kind == DEP_FP32) {
                 type = fpt;
                 p = fp_tensor(&o, d ? d->w : mf->w[i], out, in, type, &bytes);
+                rep->n_fp++;
+            } else if (deploy_is_half(d)) { // the frozen 16-bit base exactly as stored
+                type = d->kind == DEP_BF16 ? GQ_BF16 : GQ_F16;
+                p = d->h;
+                bytes = (size_t)out * in * sizeof(uint16_t);
                 rep->n_fp++;
             } else if (!no_block(d, why, sizeof why)) {
                 type = d->bits <= 4 ? GQ_Q4_1 : GQ_Q5_1;

@@ -26,8 +26,9 @@ size_t gguf_out_write(GgufOut *g, const char *path);
 // Model export (core/gguf_export.c). Projections in a uniform group quantizer with an
 // exact llama.cpp block (bits ≤ 4 → Q4_1, 5 → Q5_1; rows and groups whole multiples of 32)
 // are written as those blocks: w = s·(u − 2^(n−1)) + b is d·u + m with d = s,
-// m = b − 2^(n−1)·s, d and m rounded to fp16. Others need `fallback`; a fp LoRA side branch
-// goes to a llama.cpp LoRA adapter file.
+// m = b − 2^(n−1)·s, d and m rounded to fp16. A 16-bit form (a LoRA run's frozen W0 on a
+// 16-bit base) is written as stored, F16 or BF16. Others need `fallback`; a fp LoRA side
+// branch goes to a llama.cpp LoRA adapter file.
 typedef struct {
     const char *fallback;  // NULL (refuse) | "f32" | "f16" | "q8_0": tensors without an exact block
     int f16;               // --outtype f16: embeddings, head and fp32 projections as F16

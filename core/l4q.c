@@ -197,7 +197,7 @@ static void l4q_free(Linear *L) {
     for (int i = 0; i < 4; i++) { param_free(ps[i]); free(ps[i]); }
     free(l);
 }
-static const LinearOps L4Q_OPS = {"l4q", l4q_forward, l4q_backward, l4q_deploy, l4q_free};
+static const LinearOps L4Q_OPS = {.name = "l4q", .forward = l4q_forward, .backward = l4q_backward, .deploy = l4q_deploy, .free = l4q_free};
 
 static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     if (m->rank <= 0) die_input("method.rank: must be positive (got %d)", m->rank);
@@ -228,5 +228,9 @@ static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
 
 // No LoRA dropout: the paper's code applies it to the whole fused layer input, which is
 // not what a LoRA dropout means, so it is left out.
-const MethodEntry L4Q_METHOD = {"l4q", l4q_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS | MK_TILE,
-                                NULL, NULL, NULL};
+const MethodEntry L4Q_METHOD = {
+    .name = "l4q",
+    .build = l4q_build,
+    .keys = QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS | MK_TILE,
+    .takes_w0_16bit = 1,
+};

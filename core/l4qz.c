@@ -1,6 +1,6 @@
 // l4qz.c — writer and reader of the L4QZ export format (layout in l4qz.h).
 #include "l4qz.h"
-#include "checkpoint.h"
+#include "modelfile.h"
 #include "quant.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -71,6 +71,11 @@ static void wr_deploy(Wr *w, const Deploy *d, const char *name) {
         wr_f32(w, d->absmax_mean);
         break;
     }
+    case DEP_F16:
+    case DEP_BF16:
+        if (!d->h) die_internal("%s: 16-bit deploy without data", name);
+        wr(w, d->h, n * sizeof(uint16_t));
+        break;
     default:
         die_internal("%s: unknown deploy kind %d", name, (int)d->kind);
     }
@@ -95,8 +100,11 @@ void l4qz_write(const char *path, const ModelFile *mf, const Tokenizer *tok, con
     if (!w.f) die_input("%s: cannot create file: %s", tmp, strerror(errno));
     temp_track(tmp);
 
+    // Version 1 unless a 16-bit kind needs 2 (l4qz.h).
+    uint32_t version = 1;
+    for (int i = 0; mf->dep && i < L * N_LAYER_PROJ; i++) if (mf->dep[i] && deploy_is_half(mf->dep[i])) version = 2;
     wr(&w, "L4QZ", 4);
-    wr_u32(&w, L4QZ_VERSION);
+    wr_u32(&w, version);
     wr_u64(&w, 0); // file_bytes, patched below
     int32_t cfg[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size,
                       c->seq_len, mf->wcls ? 0 : 1};
@@ -194,7 +202,7 @@ static uint8_t *rd_part_bytes(Rd *r, size_t n, const char *name, const char *par
 }
 
 static void deploy_release(void *d) { deploy_free(d); free(d); }
-static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
+static Deploy *rd_deploy(Rd *r, uint32_t version, const Config *c, int p, const char *name) {
     Deploy *d = hold(xcalloc(1, sizeof *d), deploy_release);
     uint32_t kind = rd_u32(r, name);
     d->out = rd_i32(r, name);
@@ -244,8 +252,24 @@ static Deploy *rd_deploy(Rd *r, const Config *c, int p, const char *name) {
         if (!isfinite(d->absmax_mean)) die_input("%s: %s: non-finite NF4 absmax mean", r->path, name);
         break;
     }
+    case DEP_F16:
+    case DEP_BF16: {
+        if (version < 2) die_input("%s: %s: weight kind %u (16-bit) in a version-1 file", r->path, name, kind);
+        d->kind = (DeployKind)kind;
+        if (n > (r->len - r->off) / sizeof(uint16_t))
+            die_input("%s: truncated or corrupt: %s needs %zu 16-bit values at offset %zu, file has %zu bytes", r->path,
+                      name, n, r->off, r->len);
+        // Borrowed from the file buffer (kept as mf->hold by l4qz_load): a 7B base is 13 GB.
+        // Copied when misaligned (a preceding record of odd length), so h is a valid uint16_t *.
+        const void *src = rd(r, n * sizeof(uint16_t), name);
+        if ((uintptr_t)src % sizeof(uint16_t) == 0) d->h = src;
+        else d->h = d->h_own = memcpy(xmalloc(n * sizeof(uint16_t)), src, n * sizeof(uint16_t));
+        size_t bad = half_first_nonfinite(deploy_half_dtype(d), d->h, n);
+        if (bad < n) die_input("%s: %s weight holds a non-finite value at element %zu", r->path, name, bad);
+        break;
+    }
     default:
-        die_input("%s: %s: unknown weight kind %u (0 fp32, 1 uniform, 2 nf4)", r->path, name, kind);
+        die_input("%s: %s: unknown weight kind %u (0 fp32, 1 uniform, 2 nf4, 3 f16, 4 bf16)", r->path, name, kind);
     }
     d->rank = rd_i32(r, name);
     d->lora_scale = rd_f32(r, name);
@@ -269,7 +293,8 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
     uint64_t total, h;
     memcpy(&version, p + 4, 4);
     memcpy(&total, p + 8, 8);
-    if (version != L4QZ_VERSION) die_input("%s: L4QZ version %u is not supported (expected %d)", path, version, L4QZ_VERSION);
+    if (version < 1 || version > L4QZ_VERSION)
+        die_input("%s: L4QZ version %u is not supported (expected 1 to %d)", path, version, L4QZ_VERSION);
     if (total > len) die_input("%s: truncated: header says %llu bytes, file has %zu", path, (unsigned long long)total, len);
     if (total < len) die_input("%s: %zu unexpected extra bytes after the L4QZ data (%llu bytes)", path, len - (size_t)total, (unsigned long long)total);
     memcpy(&h, p + len - 8, 8);
@@ -301,7 +326,7 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
     }
 
     ModelFile *mf = hold(mf_alloc(path, &c), model_file_release);
-    snprintf(mf->format, sizeof mf->format, "l4qz v%d", L4QZ_VERSION);
+    snprintf(mf->format, sizeof mf->format, "l4qz v%u", version);
     snprintf(mf->method, sizeof mf->method, "%s", method);
     snprintf(mf->form, sizeof mf->form, "%s", form);
     int L = c.n_layers, D = c.dim, V = c.vocab_size;
@@ -320,7 +345,7 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
         for (int q = 0; q < N_LAYER_PROJ; q++) {
             char name[48];
             snprintf(name, sizeof name, "layers.%d.%s", l, PROJ_NAMES[q]);
-            mf->dep[l * N_LAYER_PROJ + q] = rd_deploy(&r, &c, q, name);
+            mf->dep[l * N_LAYER_PROJ + q] = rd_deploy(&r, version, &c, q, name);
         }
     if (flags & L4QZ_FLAG_TOKENIZER) {
         int n = rd_i32(&r, "tokenizer");
@@ -340,6 +365,8 @@ ModelFile *l4qz_load(const char *path, const void *buf, size_t len) {
         hold_unwind(scratch);
     }
     if (r.off != r.len) die_input("%s: %zu unparsed bytes before the L4QZ trailer", path, r.len - r.off);
+    for (int i = 0; i < L * N_LAYER_PROJ; i++) // 16-bit weights borrowed from buf: keep it (checkpoint.c)
+        if (deploy_is_half(mf->dep[i]) && !mf->dep[i]->h_own) mf->hold = (void *)buf, mf->hold_free = free;
     hold_end(mark);
     return mf;
 }

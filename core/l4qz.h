@@ -1,6 +1,6 @@
 // l4qz.h — the harness's own exported (quantized) model format.
 //
-// Layout (little-endian, as written by x86/ARM hosts; version 1):
+// Layout (little-endian, as written by x86/ARM hosts; version 1, or 2 when a 16-bit kind occurs):
 //   0   "L4QZ"  u32 version  u64 file_bytes (the whole file, trailer included)
 //   16  Config: i32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
 //       shared_classifier; f32 norm_eps, rope_theta
@@ -14,19 +14,25 @@
 //                f32 scale[out·ng], f32 offset[out·ng]
 //       NF4:     u64 codes_bytes, codes; u64 n_blocks, u8 absmax_q[n_blocks];
 //                u64 n_scales, f32 absmax_scale[n_scales]; f32 absmax_mean
+//       F16, BF16 (kinds 3, 4; version 2 only): u16 h[out·in]
 //       then i32 rank, f32 lora_scale, and if rank > 0: f32 A[rank·in], f32 B[out·rank]
 //   tokenizer (flag bit 0): i32 n, then per piece f32 score, i32 len, bytes
 //   trailer: u64 FNV-1a-64 of bytes [16, file_bytes − 8)
 // The exact size and the checksum are verified before anything is parsed, so a truncated
-// or damaged file is rejected (exit 2) rather than half-read.
+// or damaged file is rejected (exit 2) rather than half-read. The writer writes version 1
+// whenever the file has no 16-bit kind, so every other file stays readable by (and
+// byte-identical to) version-1 readers; a version-1 reader refuses a version-2 file by its
+// version, in one line.
 #pragma once
 #include <stddef.h>
-#include "model.h"
+#include "modelfile.h"
 
-#define L4QZ_VERSION 1
+#define L4QZ_VERSION 2 // the newest version read; kinds F16/BF16 need 2
 
-// buf/len: the whole file (starts with the "L4QZ" magic), owned by the caller. Returns a
-// ModelFile with dep[] filled (w[] entries NULL) and everything copied out of buf.
+// buf/len: the whole file (starts with the "L4QZ" magic), malloc'd by the caller. Returns a
+// ModelFile with dep[] filled (w[] entries NULL) and everything copied out of buf, except
+// 16-bit weights: they point into buf, which the ModelFile then keeps (mf->hold, freed with
+// it; checkpoint.c frees buf otherwise).
 ModelFile *l4qz_load(const char *path, const void *buf, size_t len);
 // Writes a model file in its deployed form (model_deployed(M) for a trained model, see
 // snapshot.h; projections without a Deploy are written as fp32). tok: embedded when

@@ -1,5 +1,6 @@
 // lora.c — the LoRA side branch (lora.h) and the `lora` method: a frozen base (fp32 or 16-bit) plus
-// the branch, Y = X·W0ᵀ + α·(drop(X)·Aᵀ)·Bᵀ. Mergeable: deploys as plain fp32.
+// the branch, Y = X·W0ᵀ + α·(drop(X)·Aᵀ)·Bᵀ. On an fp32 base it deploys merged, as plain
+// fp32; on a 16-bit base as W0 as stored plus the branch ("bf16&fp": merging would need fp32).
 #include "lora.h"
 #include "methods.h"
 #include "util.h"
@@ -153,22 +154,25 @@ static void lora_backward(Linear *L, const float *X, const float *dY, float *dX,
     lb_backward(&l->lb, L, X, dY, dX, N);
 }
 static void lora_deploy(Linear *L, Deploy *d) {
-    deploy_fp32(d, L->out, L->in, lora_merged((LoraLinear *)L));
+    LoraLinear *l = (LoraLinear *)L;
+    if (l->W0->dtype == DT_F32) { deploy_fp32(d, L->out, L->in, lora_merged(l)); return; }
+    deploy_half(d, L->out, L->in, l->W0->dtype, l->W0->half); // borrowed: the base is frozen
+    lb_deploy(&l->lb, d);
 }
 static void lora_free(Linear *L) {
     LoraLinear *l = (LoraLinear *)L;
     lb_free(&l->lb);
     free(l);
 }
-static const LinearOps LORA_OPS = {"lora", lora_forward, lora_backward, lora_deploy, lora_free};
+static const LinearOps LORA_OPS = {.name = "lora", .forward = lora_forward, .backward = lora_backward, .deploy = lora_deploy, .free = lora_free};
 
 static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     LoraLinear *l = linear_alloc(sizeof *l, &LORA_OPS, W->shape[0], W->shape[1], name);
-    l->base.form = "fp32";
+    l->base.form = W->dtype == DT_BF16 ? "bf16&fp" : W->dtype == DT_F16 ? "f16&fp" : "fp32";
     l->W0 = W;
     l->base.mem.weight_bytes = param_bytes(W);
     lb_init(&l->lb, &l->base, m, name, rng);
     return &l->base;
 }
 
-const MethodEntry LORA_METHOD = {"lora", lora_build, LORA_KEYS, NULL, NULL, NULL};
+const MethodEntry LORA_METHOD = {.name = "lora", .build = lora_build, .keys = LORA_KEYS, .takes_w0_16bit = 1};

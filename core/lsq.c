@@ -50,7 +50,7 @@ static void lsq_free(Linear *L) {
     free(l->Wq); free(l->dsf); free(l->mask);
     free(l); // W belongs to the model
 }
-static const LinearOps LSQ_OPS = {"lsq", lsq_forward, lsq_backward, lsq_deploy, lsq_free};
+static const LinearOps LSQ_OPS = {.name = "lsq", .forward = lsq_forward, .backward = lsq_backward, .deploy = lsq_deploy, .free = lsq_free};
 
 static Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)rng;
@@ -78,4 +78,4 @@ static Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
     return &l->base;
 }
 
-const MethodEntry LSQ_METHOD = {"lsq", lsq_build, QUANT_KEYS | MK_TARGETS, NULL, NULL, NULL};
+const MethodEntry LSQ_METHOD = {.name = "lsq", .build = lsq_build, .keys = QUANT_KEYS | MK_TARGETS, .takes_w0_16bit = 1};

@@ -1,32 +1,11 @@
-// methods.c — the method registry behind the seam, the shared sgemm helpers, and the
-// two plain methods: `none` (frozen fp32) and `full` (the weight itself trains).
+// methods.c — the method registry behind the seam and the two plain methods: `none`
+// (frozen fp32 or 16-bit) and `full` (the weight itself trains).
 #include "methods.h"
 #include "util.h"
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const PROJ_NAMES[N_PROJ] = {"q", "k", "v", "o", "gate", "up", "down", "head"};
-
-void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, X, in, W, in, beta, Y, out);
-}
-void mm_dyw(const float *dY, const float *W, float *dX, int N, int out, int in, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dY, out, W, in, beta, dX, in);
-}
-void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dY, out, X, in, beta, dW, in);
-}
-
-void mem_add(MemAccount *a, const MemAccount *m) {
-    a->weight_bytes += m->weight_bytes;
-    a->trainable_bytes += m->trainable_bytes;
-    a->grad_opt_bytes += m->grad_opt_bytes;
-    a->saved_bytes += m->saved_bytes;
-    if (m->transient_peak > a->transient_peak) a->transient_peak = m->transient_peak;
-}
-
-// ---- none: frozen weight (fp32, or 16-bit widened a tile at a time) ----------------
+// ---- none: frozen weight (fp32, or 16-bit widened a tile at a time; deployed as held) -
 typedef struct { Linear base; const Param *W; } FrozenLinear;
 
 static void frozen_forward(Linear *L, const float *X, float *Y, int N) {
@@ -38,18 +17,25 @@ static void frozen_backward(Linear *L, const float *X, const float *dY, float *d
 }
 static void frozen_deploy(Linear *L, Deploy *d) {
     FrozenLinear *f = (FrozenLinear *)L;
+    if (f->W->dtype != DT_F32) { deploy_half(d, L->out, L->in, f->W->dtype, f->W->half); return; } // borrowed
     memset(d, 0, sizeof *d);
     d->kind = DEP_FP32; d->out = L->out; d->in = L->in;
     d->w = xmalloc((size_t)L->out * L->in * sizeof(float));
     param_rows(f->W, 0, L->out, d->w);
 }
 static void plain_free(Linear *L) { free(L); }
-static const LinearOps FROZEN_OPS = {"none", frozen_forward, frozen_backward, frozen_deploy, plain_free};
+static const LinearOps FROZEN_OPS = {
+    .name = "none",
+    .forward = frozen_forward,
+    .backward = frozen_backward,
+    .deploy = frozen_deploy,
+    .free = plain_free,
+};
 
 static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
     FrozenLinear *f = linear_alloc(sizeof *f, &FROZEN_OPS, W->shape[0], W->shape[1], name);
-    f->base.form = "fp32";
+    f->base.form = W->dtype == DT_F32 ? "fp32" : dtype_name(W->dtype); // as deployed: "bf16", "f16"
     f->W = W;
     f->base.mem.weight_bytes = param_bytes(W);
     return &f->base;
@@ -68,7 +54,7 @@ static void full_backward(Linear *L, const float *X, const float *dY, float *dX,
 static void full_deploy(Linear *L, Deploy *d) {
     deploy_fp32_copy(d, L->out, L->in, ((FullLinear *)L)->W->data);
 }
-static const LinearOps FULL_OPS = {"full", full_forward, full_backward, full_deploy, plain_free};
+static const LinearOps FULL_OPS = {.name = "full", .forward = full_forward, .backward = full_backward, .deploy = full_deploy, .free = plain_free};
 
 static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     (void)m; (void)rng;
@@ -87,8 +73,8 @@ static Linear *full_build(const MethodCfg *m, Param *W, const char *name, Rng *r
 }
 
 // ---- registry -----------------------------------------------------------------------
-static const MethodEntry NONE_METHOD = {"none", frozen_build, 0, NULL, NULL, NULL};
-static const MethodEntry FULL_METHOD = {"full", full_build, 0, NULL, NULL, NULL};
+static const MethodEntry NONE_METHOD = {.name = "none", .build = frozen_build, .takes_w0_16bit = 1};
+static const MethodEntry FULL_METHOD = {.name = "full", .build = full_build, .takes_w0_16bit = 1};
 
 #define MAX_METHODS 64
 static const MethodEntry *g_methods[MAX_METHODS] = {&NONE_METHOD, &FULL_METHOD, &LORA_METHOD,
@@ -117,7 +103,7 @@ const MethodEntry *method_find(const char *name) {
     for (int i = 0; i < g_nmethods; i++) if (!strcmp(g_methods[i]->name, name)) return g_methods[i];
     return NULL;
 }
-static const MethodEntry *find_or_die(const char *name) {
+const MethodEntry *method_lookup(const char *name) {
     const MethodEntry *e = method_find(name);
     if (e) return e;
     char list[512] = ""; size_t o = 0;
@@ -126,7 +112,7 @@ static const MethodEntry *find_or_die(const char *name) {
 }
 
 void method_defaults(MethodCfg *m, const char *name) {
-    const MethodEntry *e = find_or_die(name);
+    const MethodEntry *e = method_lookup(name);
     memset(m, 0, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", name);
     m->rank = 4;
@@ -145,7 +131,7 @@ void method_defaults(MethodCfg *m, const char *name) {
 }
 
 const char *method_bad_key(const MethodCfg *m) {
-    unsigned bad = m->set & ~find_or_die(m->name)->keys;
+    unsigned bad = m->set & ~method_lookup(m->name)->keys;
     for (int i = 0; i < MK_COUNT; i++)
         if (bad & (1u << i)) return METHOD_KEY_NAMES[i];
     return NULL;
@@ -163,34 +149,11 @@ int method_takes(const char *name, const char *key) {
 }
 
 int method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
-    const MethodEntry *e = find_or_die(m->name);
+    const MethodEntry *e = method_lookup(m->name);
     return e->prepare ? e->prepare(mf, m, tok, seq_len) : 0;
 }
 void method_release(const ModelFile *mf, const MethodCfg *m) {
-    const MethodEntry *e = find_or_die(m->name);
+    const MethodEntry *e = method_lookup(m->name);
     if (e->release) e->release(mf);
 }
 
-// Methods that read a frozen W0 through w0_forward/param_rows (or train it, which widens it
-// in param_make_trainable) take a 16-bit weight as it is; the quantized-base baselines read
-// W->data whole while they build, so a 16-bit weight is widened to fp32 for them first.
-static int takes_16bit(const char *name) {
-    static const char *const ok[] = {"none", "full", "lora", "l4q", "qat_lora", "lsq"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) if (!strcmp(ok[i], name)) return 1;
-    return 0;
-}
-
-Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
-    const MethodEntry *e = find_or_die(m->name);
-    if (W->dtype != DT_F32 && !takes_16bit(e->name)) param_widen(W);
-    return e->build(m, W, name, rng);
-}
-void linear_free(Linear *L) { if (L) L->ops->free(L); }
-
-void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const char *name) {
-    Linear *L = xcalloc(1, size);
-    L->ops = ops;
-    L->out = out; L->in = in;
-    snprintf(L->name, sizeof L->name, "%s", name);
-    return L;
-}

@@ -5,7 +5,7 @@
 // through baselines_register() (baselines/baselines.h), which the CLI and the tests call.
 // The core never names a method it does not define.
 #pragma once
-#include "model.h"
+#include "modelfile.h"
 #include "tokenizer.h"
 
 typedef struct {
@@ -18,6 +18,10 @@ typedef struct {
     // returns 1 when it did something. release drops what prepare kept for mf.
     int (*prepare)(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
     void (*release)(const ModelFile *mf);
+    // 1: build takes a 16-bit W (Param.half) as it is — it reads a frozen W0 through
+    // w0_forward/param_rows, or trains it (param_make_trainable widens it). 0: linear_build
+    // widens a 16-bit W to fp32 first (methods that read W->data whole while they build).
+    int takes_w0_16bit;
 } MethodEntry;
 
 // Key sets several methods share.
@@ -31,6 +35,7 @@ extern const MethodEntry LORA_METHOD, L4Q_METHOD, QAT_LORA_METHOD, LSQ_METHOD;
 // a second entry with a known name is an internal error. Call before any lookup.
 void method_register(const MethodEntry *e);
 const MethodEntry *method_find(const char *name);   // NULL when unknown
+const MethodEntry *method_lookup(const char *name); // die_input on unknown, listing the valid names
 const char *const *method_names(void);              // registration order, NULL-terminated
 void method_defaults(MethodCfg *m, const char *name); // die_input on unknown name
 // The first key in m->set that method m->name does not take, or NULL.

@@ -1,4 +1,5 @@
 // model.c — LLaMA forward/backward over B×T tokens, every projection through the seam.
+#include "model.h"
 #include "methods.h"
 #include "ops.h"
 #include "util.h"
@@ -132,7 +133,7 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
         M->att = slab((size_t)L * maxB * c->n_heads * maxT, &g);
         M->act_bytes += g;
     }
-    M->scratch = (float *)S;
+    M->scratch = S;
     return M;
 }
 
@@ -148,7 +149,7 @@ void model_free(Model *M) {
     float *bufs[] = {M->x, M->xn1, M->r1, M->q, M->k, M->v, M->ao, M->xmid, M->xn2, M->r2,
                      M->h1, M->h3, M->hg, M->att, M->xf, M->rf, M->rope_cos, M->rope_sin};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
-    struct ModelScratch *S = (struct ModelScratch *)M->scratch;
+    struct ModelScratch *S = M->scratch;
     float **g = (float **)&S->g;
     for (size_t i = 0; i < sizeof S->g / sizeof(float *); i++) free(g[i]);
     free(S->logits); free(S);
@@ -200,13 +201,13 @@ void model_forward(Model *M, const int *tokens, int B, int T, int t0) {
     }
     rmsnorm_forward(M->xf + (size_t)r0 * D, M->rf + r0, M->x + c->n_layers * cap * D + (size_t)r0 * D,
                     M->rms_final.data, n, D, c->norm_eps);
-    struct ModelScratch *S = (struct ModelScratch *)M->scratch;
+    struct ModelScratch *S = M->scratch;
     if (S->g.dxf) memset(S->g.dxf, 0, (size_t)R * D * sizeof(float));
 }
 
 double model_head(Model *M, const int *targets, const float *w, int row0, int n,
                   float *logprob, int *greedy, int backward, float loss_scale) {
-    struct ModelScratch *S = (struct ModelScratch *)M->scratch;
+    struct ModelScratch *S = M->scratch;
     int D = M->c.dim, V = M->c.vocab_size;
     if (backward && !S->g.dxf) die_internal("model_head: backward on a model with nothing to train");
     double nll = 0;
@@ -242,10 +243,10 @@ static void lin_bwd(Linear *L, const float *X, const float *dY, float *dX, int n
 }
 
 static size_t grad_bytes(Model *M) {
-    Param *ps[4096];
-    int n = model_params(M, ps, 4096);
+    Param *ps[MODEL_MAX_PARAMS];
+    int n = model_params(M, ps, MODEL_MAX_PARAMS);
     size_t b = 0;
-    for (int i = 0; i < n && i < 4096; i++) b += ps[i]->n * sizeof(float);
+    for (int i = 0; i < n && i < MODEL_MAX_PARAMS; i++) b += ps[i]->n * sizeof(float);
     return b;
 }
 
@@ -271,7 +272,7 @@ static size_t release_layer(Model *M, int l, int R, size_t want) {
 
 void model_backward(Model *M, const int *tokens, int B, int T) {
     const Config *c = &M->c;
-    struct ModelScratch *S = (struct ModelScratch *)M->scratch;
+    struct ModelScratch *S = M->scratch;
     Grads *g = &S->g;
     int D = c->dim, hs = D / c->n_heads, kv = proj_dims_kv(c), Hd = c->hidden_dim, R = B * T, L = c->n_layers;
     size_t cap = (size_t)M->maxB * M->maxT;
@@ -320,7 +321,7 @@ const float *model_proj_input(Model *M, int l, int p) {
     }
 }
 
-const float *model_input_grad(Model *M) { return ((struct ModelScratch *)M->scratch)->g.dx; }
+const float *model_input_grad(Model *M) { return M->scratch->g.dx; }
 
 static int add_param(Param **out, int n, int max, Param *p) {
     for (int i = 0; i < n && i < max; i++) if (out[i] == p) return n; // tied head
@@ -340,9 +341,9 @@ int model_params(Model *M, Param **out, int max) {
 // it is first written, to the optimizer step — not at the end of forward, where the
 // activations peak (model_backward releases activations to make room for it).
 void model_zero_grad(Model *M) {
-    Param *ps[4096];
-    int n = model_params(M, ps, 4096);
-    for (int i = 0; i < n && i < 4096; i++) mem_zero(ps[i]->grad, ps[i]->n * sizeof(float));
+    Param *ps[MODEL_MAX_PARAMS];
+    int n = model_params(M, ps, MODEL_MAX_PARAMS);
+    for (int i = 0; i < n && i < MODEL_MAX_PARAMS; i++) mem_zero(ps[i]->grad, ps[i]->n * sizeof(float));
 }
 void model_memory(Model *M, MemAccount *acc) {
     memset(acc, 0, sizeof *acc);

@@ -1,60 +1,9 @@
-// model.h — the LLaMA model: config, weights as loaded, activations, forward/backward.
+// model.h — the LLaMA model: weights as trained, activations, forward/backward. Built from
+// a ModelFile (core/modelfile.h: the config and the weights as loaded).
 #pragma once
 #include "linear.h"
+#include "modelfile.h"
 #include "tensor.h"
-
-typedef struct {
-    int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
-    int shared_classifier; // head tied to the token embedding
-    float norm_eps, rope_theta;
-    // Llama-3.1 RoPE frequency scaling (HF rope_scaling type "llama3"); factor 0 = none.
-    float rope_factor, rope_low_freq_factor, rope_high_freq_factor, rope_original_max_pos;
-} Config;
-
-struct Tokenizer;
-
-// What a checkpoint loader returns. Projection weights are fp32 (w) or deployed
-// quantized forms (dep); index [layer*N_LAYER_PROJ + P_*]. Everything is owned by the ModelFile.
-typedef struct {
-    Config c;
-    char path[1024];
-    char format[48];        // "llama2c-v0", "llama2c-v1", "gguf-v3 f32", "l4qz", ...
-    size_t file_bytes;
-    void *blob;             // owned storage the pointers below may point into
-    float *tok_emb;         // V×dim
-    float *rms_att, *rms_ffn; // L×dim each
-    float *rms_final;       // dim
-    float **w;              // [L*N_LAYER_PROJ] fp32 out×in, or NULL where dep is set
-    Deploy **dep;           // [L*N_LAYER_PROJ] or NULL
-    float *wcls;            // V×dim, NULL when shared
-    // Tensors stored as f16/bf16 stay 16-bit (half.h): projection i then has w[i] NULL and
-    // w16[i] set with dtype w16_dt[i] (both arrays NULL when the file has none); tok_emb /
-    // wcls NULL with tok_emb16 / wcls16 set likewise. They point into `hold` (the file as
-    // read or mapped) or into blob16.
-    const uint16_t **w16;
-    uint8_t *w16_dt;
-    const uint16_t *tok_emb16, *wcls16;
-    int tok_emb_dt, wcls_dt;
-    void *hold;                  // released with hold_free(hold) when the ModelFile is freed
-    void (*hold_free)(void *);
-    uint16_t *blob16;            // owned 16-bit copies (e.g. rows a reader had to reorder)
-    void *wide_blob;             // mf_widen's fp32 copies, owned
-    struct Tokenizer *tok;  // embedded tokenizer (GGUF, l4qz), or NULL
-    char method[32];        // l4qz: the method that produced it; else ""
-    char form[32];          // inference form label
-    uint8_t *src_type;      // GGUF: each tensor's stored ggml type, mf_tensors order; else NULL
-} ModelFile;
-
-// Auto-detects the format by content. Bad input → die_input naming the file.
-ModelFile *model_file_load(const char *path);
-void model_file_free(ModelFile *mf);
-void model_file_release(void *mf); // model_file_free for hold() (util.h)
-// Replaces every 16-bit tensor with an fp32 copy (exact), for code that needs fp32 arrays
-// (GPTQ's in-place pass, fp32 export formats).
-void mf_widen(ModelFile *mf);
-// Sets 16-bit projection i (allocating w16/w16_dt on first use).
-void mf_set_w16(ModelFile *mf, int i, int dtype, const uint16_t *p);
-int proj_dims(const Config *c, int p, int *out, int *in); // shape of projection p
 
 typedef struct Model Model;
 struct Model {
@@ -82,7 +31,7 @@ struct Model {
     float *h1, *h3;          // (L, B, T, Hd) gate and up outputs
     float *hg;               // (L, B, T, Hd) SwiGLU silu(h1)·h3 (input of down)
     float *xf, *rf;          // (B, T, C) final rmsnorm output, (B, T) its 1/rms
-    float *scratch;          // dx buffers for backward
+    struct ModelScratch *scratch; // backward's dx buffers (core/model.c); NULL when nothing trains
     size_t act_bytes;
     Rng rng;                 // dropout etc.
 };
@@ -116,6 +65,8 @@ void model_backward(Model *M, const int *tokens, int B, int T);
 const float *model_proj_input(Model *M, int l, int p);
 // d loss / d (embedding output) after model_backward: R×dim.
 const float *model_input_grad(Model *M);
+// The most trainable tensors a model has (callers size their arrays by it).
+#define MODEL_MAX_PARAMS 4096
 int model_params(Model *M, Param **out, int max); // trainable ones
 void model_zero_grad(Model *M);
 void model_memory(Model *M, MemAccount *acc);     // sum over layers (+ embeddings etc.)

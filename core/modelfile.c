@@ -123,6 +123,7 @@ void model_file_free(ModelFile *mf) {
     free(mf->blob);
     free(mf);
 }
+void model_file_release(void *mf) { model_file_free(mf); }
 
 int mf_tensor_count(const Config *c) { return 4 + c->n_layers * N_LAYER_PROJ + (c->shared_classifier ? 0 : 1); }
 

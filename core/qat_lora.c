@@ -68,7 +68,7 @@ static void qat_free(Linear *L) {
     free(l->Wq); free(l->dsf); free(l->mask);
     free(l);
 }
-static const LinearOps QAT_LORA_OPS = {"qat_lora", qat_forward, qat_backward, qat_deploy, qat_free};
+static const LinearOps QAT_LORA_OPS = {.name = "qat_lora", .forward = qat_forward, .backward = qat_backward, .deploy = qat_deploy, .free = qat_free};
 
 static Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
     int out = W->shape[0], in = W->shape[1];
@@ -92,5 +92,9 @@ static Linear *qat_lora_build(const MethodCfg *m, Param *W, const char *name, Rn
     return &l->base;
 }
 
-const MethodEntry QAT_LORA_METHOD = {"qat_lora", qat_lora_build, QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS,
-                                     NULL, NULL, NULL};
+const MethodEntry QAT_LORA_METHOD = {
+    .name = "qat_lora",
+    .build = qat_lora_build,
+    .keys = QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS,
+    .takes_w0_16bit = 1,
+};

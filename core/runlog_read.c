@@ -4,7 +4,7 @@
 // the child's stderr, for the reason of a failure) and deserializes.
 #include "runlog_read.h"
 #include "util.h"
-#include "yaml.h"
+#include "ynode.h"
 #include <errno.h>
 #include <hdf5.h>
 #include <poll.h>
@@ -284,7 +284,7 @@ static void read_hdf5(const char *path, int what, RunFile *rf) {
     if (what == RUNFILE_ALL && !r.err[0]) {
         // A damaged config dies here (die_input: its message becomes the reason), not in the caller.
         const char *cfg = runfile_attr(rf, "config");
-        if (cfg) yaml_free(yaml_load_string(cfg, "config attribute"));
+        if (cfg) y_free(y_load_string(cfg, "config attribute"));
         read_series(&r, f, "train", 0);
         read_series(&r, f, "eval", 0);
         if (!r.err[0] && H5Lexists(f, "memory", H5P_DEFAULT) > 0) {

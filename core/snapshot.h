@@ -11,10 +11,12 @@
 // Each projection's Deploy (from its method's deploy op), embeddings and norms as they are
 // now (trained ones included), the head folded to fp32 when a method changed it (NULL
 // wcls when it is still the shared embedding). method/form: labels for the header.
-// The ModelFile owns copies of everything; tok is NULL (the caller passes its tokenizer).
+// The ModelFile owns copies of everything but a frozen 16-bit W0 (`lora`, `none` on a
+// 16-bit base: DEP_BF16/DEP_F16 forms borrowing M's weights, so M and its ModelFile must
+// outlive it); tok is NULL (the caller passes its tokenizer).
 ModelFile *model_deployed(Model *M);
 
 // A lower bound on what model_deployed(M) allocates: projections deployed as fp32 (out×in
-// floats each, whatever W0's dtype: there is no 16-bit deploy form yet), the fp32
-// embeddings, norms and folded head. Quantized forms count as nothing (they are small).
+// floats each), the fp32 embeddings, norms and folded head. Quantized forms count as
+// nothing (they are small), 16-bit forms as nothing (they borrow M's frozen W0).
 size_t model_deployed_bytes(const Model *M);

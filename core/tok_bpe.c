@@ -301,7 +301,7 @@ static void bpe_word(const struct TokBpe *b, const char *buf, const int *bound, 
     free(mem);
 }
 
-static int utf8_len(const char *s, size_t n) {
+static int utf8_seq_bytes(const char *s, size_t n) {
     unsigned char c = (unsigned char)s[0];
     int l = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
     if ((size_t)l > n) return 1;
@@ -326,7 +326,7 @@ static void spm_segment(const struct TokBpe *b, const char *text, size_t len, in
             bound[m++] = (int)n; memcpy(buf + n, "\xE2\x96\x81", 3); n += 3; i++;
             continue;
         }
-        int l = utf8_len(text + i, e - i);
+        int l = utf8_seq_bytes(text + i, e - i);
         bound[m++] = (int)n;
         memcpy(buf + n, text + i, (size_t)l);
         n += (size_t)l; i += (size_t)l;
@@ -376,7 +376,7 @@ static void byte_segment(const struct TokBpe *b, const char *text, size_t len, I
             die_input("tokenizer: pre-tokenizer regex failed at byte %zu: %s", off, (char *)msg);
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        if (ov[1] == ov[0]) { off = ov[0] + (size_t)utf8_len(text + ov[0], len - ov[0]); continue; } // empty match
+        if (ov[1] == ov[0]) { off = ov[0] + (size_t)utf8_seq_bytes(text + ov[0], len - ov[0]); continue; } // empty match
         byte_piece(b, text + gap, ov[0] - gap, &buf, &bound, &cap, out);
         byte_piece(b, text + ov[0], ov[1] - ov[0], &buf, &bound, &cap, out);
         off = gap = ov[1];

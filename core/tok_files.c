@@ -323,7 +323,7 @@ Tokenizer *tok_load_other(const char *path, int vocab_size) {
     char *buf = hold(read_file(path, &len), free);
     Tokenizer *t;
     if (gguf) {
-        t = gguf_load_tokenizer(path, buf, len);
+        t = tok_load_gguf(path, buf, len);
         if (!t) die_input("%s: GGUF file has no embedded tokenizer", path);
     } else if (json) t = load_json(path, buf, len);
     else t = load_spm(path, (const unsigned char *)buf, len);

@@ -67,8 +67,12 @@ extern const char TOK_PATTERN_GPT2[], TOK_PATTERN_LLAMA3[]; // pre-tokenizer reg
 Tokenizer *tok_load_other(const char *path, int vocab_size);
 // The tokenizer of a model directory (tokenizer.json, else tokenizer.model), or NULL.
 Tokenizer *tok_load_dir(const char *dir, int vocab_size);
-// GGUF: the embedded tokenizer of a GGUF file held in buf (core/gguf.c); NULL if none.
-Tokenizer *gguf_load_tokenizer(const char *path, const void *buf, size_t len);
+// GGUF: the embedded tokenizer of a GGUF file held in buf (core/tok_gguf.c); NULL if none.
+Tokenizer *tok_load_gguf(const char *path, const void *buf, size_t len);
+// The tokenizer of parsed GGUF metadata (core/gguf_file.h; the model reader's too): NULL when
+// it has none, or (strict 0, loading a model) one of a kind not implemented here, with a warning.
+struct GgufMeta;
+Tokenizer *tok_from_gguf(const struct GgufMeta *m, int strict);
 // Encoder/decoder of the other kinds (called through tok_encode/tok_decode/tok_free).
 int bpe_encode(const Tokenizer *t, const char *text, size_t len, int flags, int **out);
 const char *bpe_decode(const Tokenizer *t, int prev, int token, size_t *len);

@@ -2,7 +2,7 @@
 #include "evals/task.h"
 #include "evals/template.h"
 #include "util.h"
-#include "yaml.h"
+#include "ynode.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 
 // ---------------------------------------------------------------- small helpers
 
-int utf8_len(const char *s) {
+int utf8_codepoints(const char *s) {
     int n = 0;
     for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
@@ -241,7 +241,7 @@ static void cats_release(void *c) {
 // and the family's groups are held (util.h) until they are in r.
 static void parse_yaml_file(TaskRegistry *r, const char *file) {
     size_t mark = hold_mark();
-    YNode *root = hold(yaml_load_file(file), yaml_release);
+    YNode *root = hold(y_load_file(file), y_release);
     if (root->kind != Y_MAP) y_die(root, "task file: expected a mapping");
     YNode *g = y_get(root, "group");
     if (g) {
@@ -1090,7 +1090,7 @@ void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i
         out->choice_chars = xmalloc(sizeof(int));
         out->ctx[0] = cat2(lab.p, q);
         out->cont[0] = cat2(t->target_delimiter, a);
-        out->choice_chars[0] = utf8_len(a);
+        out->choice_chars[0] = utf8_codepoints(a);
         out->gold = -1;
         free(q); free(a);
     } else {
@@ -1106,7 +1106,7 @@ void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i
             for (int k = 0; k < n; k++) {
                 out->ctx[k] = cat2(lab.p, ch[k]);
                 out->cont[k] = cat2(t->target_delimiter, a);
-                out->choice_chars[k] = utf8_len(a);
+                out->choice_chars[k] = utf8_codepoints(a);
             }
             free(gi); free(a);
         } else {
@@ -1116,7 +1116,7 @@ void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i
             for (int k = 0; k < n; k++) {
                 out->ctx[k] = cat2(lab.p, q);
                 out->cont[k] = cat2(t->target_delimiter, ch[k]);
-                out->choice_chars[k] = utf8_len(ch[k]);
+                out->choice_chars[k] = utf8_codepoints(ch[k]);
             }
             free(q); free(ts);
         }

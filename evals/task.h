@@ -142,4 +142,4 @@ void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i
                  PyRandom *rng, Rendered *out);
 void rendered_free(Rendered *r);
 // Number of UTF-8 code points (Python len()).
-int utf8_len(const char *s);
+int utf8_codepoints(const char *s);

@@ -26,29 +26,6 @@
 
 // ---------------------------------------------------------------- tree helpers
 
-static void map_del(YNode *map, const char *key) {
-    for (int i = 0; i < map->n; i++) {
-        if (strcmp(map->keys[i], key)) continue;
-        yaml_free(map->items[i]);
-        free(map->keys[i]);
-        for (int j = i + 1; j < map->n; j++) {
-            map->items[j - 1] = map->items[j]; map->keys[j - 1] = map->keys[j];
-            map->key_line[j - 1] = map->key_line[j]; map->key_col[j - 1] = map->key_col[j];
-            map->used[j - 1] = map->used[j];
-        }
-        map->n--;
-        return;
-    }
-}
-
-// Lookup without marking the key used (y_get marks it; the spec's strictness check
-// must still see keys we only peeked at).
-static YNode *peek(const YNode *map, const char *key) {
-    if (!map || map->kind != Y_MAP) return NULL;
-    for (int i = 0; i < map->n; i++) if (!strcmp(map->keys[i], key)) return map->items[i];
-    return NULL;
-}
-
 // Set dotted `path` in tree to a clone of val. Intermediate maps are created with val's
 // position so a later "unknown key" error points into the spec.
 static void set_path(YNode *tree, const char *path, const YNode *val) {
@@ -58,11 +35,11 @@ static void set_path(YNode *tree, const char *path, const YNode *val) {
         char *dot = strchr(tok, '.');
         if (dot) *dot = 0;
         if (!*tok) y_die(val, "'%s': empty key component", path);
-        if (!dot) { y_map_put(cur, tok, yaml_clone(val)); break; }
-        YNode *next = peek(cur, tok);
+        if (!dot) { y_map_put(cur, tok, y_clone(val)); break; }
+        YNode *next = y_peek(cur, tok);
         if (!next) {
             next = y_new_map();
-            next->file = val->file; next->line = val->line; next->col = val->col;
+            y_set_pos(next, val);
             y_map_put(cur, tok, next);
         } else if (next->kind != Y_MAP) {
             y_die(val, "'%s': '%s' is not a mapping in the base config", path, tok);
@@ -137,7 +114,7 @@ typedef struct {
 
 static YNode *scalar_at(const YNode *pos, const char *text) {
     YNode *s = y_new_scalar(text);
-    s->file = pos->file; s->line = pos->line; s->col = pos->col;
+    y_set_pos(s, pos);
     return s;
 }
 
@@ -172,10 +149,10 @@ static void axis_parse(Axis *a, const char *key, YNode *v) {
     else if (v->kind == Y_SEQ) {
         if (v->n == 0) y_die(v, "%s: empty list of values", key);
         a->vals = xmalloc((size_t)v->n * sizeof *a->vals);
-        for (int i = 0; i < v->n; i++) a->vals[a->n++] = yaml_clone(v->items[i]);
+        for (int i = 0; i < v->n; i++) a->vals[a->n++] = y_clone(v->items[i]);
     } else {
         a->vals = xmalloc(sizeof *a->vals);
-        a->vals[a->n++] = yaml_clone(v);
+        a->vals[a->n++] = y_clone(v);
     }
     if (!strncmp(key, "method.", 7) && !strcmp(key + 7, "name"))
         for (int i = 0; i < a->n; i++)
@@ -186,31 +163,29 @@ static void axis_parse(Axis *a, const char *key, YNode *v) {
 // ---------------------------------------------------------------- ids
 
 static void strip_prefix(YNode *map, const char *key, const char *root) {
-    YNode *v = peek(map, key);
+    YNode *v = y_peek(map, key);
     size_t n = strlen(root);
     if (v && v->kind == Y_SCALAR && n && !strncmp(v->str, root, n) && v->str[n] == '/') {
-        char *s = xstrdup(v->str + n + 1);
-        free(v->str);
-        v->str = s;
+        y_set_str(v, v->str + n + 1);
     }
 }
 
 static uint64_t config_hash(const YNode *resolved) {
-    YNode *t = yaml_clone(resolved);
-    map_del(t, "out");
+    YNode *t = y_clone(resolved);
+    y_map_del(t, "out");
     char roots[2][PATH_MAX];
     snprintf(roots[0], sizeof roots[0], "%s", data_root());
     if (!realpath(data_root(), roots[1])) roots[1][0] = 0;
     for (int r = 0; r < 2; r++) {
         strip_prefix(t, "model", roots[r]);
         strip_prefix(t, "tokenizer", roots[r]);
-        YNode *d = peek(t, "data");
+        YNode *d = y_peek(t, "data");
         if (d) { strip_prefix(d, "train", roots[r]); strip_prefix(d, "val", roots[r]); }
     }
-    char *y = yaml_dump(t);
+    char *y = y_dump(t);
     uint64_t h = hash64(y, strlen(y), HASH64_INIT);
     free(y);
-    yaml_free(t);
+    y_free(t);
     return h;
 }
 
@@ -235,13 +210,13 @@ typedef struct {
 } Expander;
 
 static const YNode *method_fragment(const YNode *set, const char *name) {
-    return set ? peek(set, name) : NULL;
+    return set ? y_peek(set, name) : NULL;
 }
 
 static int axis_skipped(const Expander *e, const char *method, const Axis *a) {
     if (!strncmp(a->key, "method.", 7) && !method_takes(method, a->key + 7)) return 1;
     const YNode *pm = method_fragment(e->per_method, method);
-    const YNode *skip = pm ? peek(pm, "skip_axes") : NULL;
+    const YNode *skip = pm ? y_peek(pm, "skip_axes") : NULL;
     if (skip)
         for (int i = 0; i < skip->n; i++)
             if (!strcmp(skip->items[i]->str, a->key)) return 1;
@@ -250,17 +225,17 @@ static int axis_skipped(const Expander *e, const char *method, const Axis *a) {
 
 // Base method keys the method does not take are dropped (see sweep.h).
 static void strip_method_keys(YNode *tree, const char *method) {
-    YNode *m = peek(tree, "method");
+    YNode *m = y_peek(tree, "method");
     if (!m || m->kind != Y_MAP) return;
     for (int i = m->n - 1; i >= 0; i--)
-        if (!method_takes(method, m->keys[i])) map_del(m, m->keys[i]);
+        if (!method_takes(method, m->keys[i])) y_map_del(m, m->keys[i]);
 }
 
 static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
     char id[13];
     snprintf(id, sizeof id, "%012llx", (unsigned long long)(config_hash(c->root) & 0xffffffffffffULL));
     for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->runs[i].id, id)) { hold_drop(settings); hold_drop(c); yaml_free(settings); run_config_free(c); return; }
+        if (!strcmp(s->runs[i].id, id)) { hold_drop(settings); hold_drop(c); y_free(settings); run_config_free(c); return; }
     s->runs = xrealloc(s->runs, (size_t)(s->n + 1) * sizeof *s->runs);
     SweepRun *r = &s->runs[s->n++];
     memset(r, 0, sizeof *r);
@@ -284,9 +259,9 @@ static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
         slug_append(slug, 100, v);
     }
     r->label = xstrdup(label);
-    r->config = yaml_clone(c->root);
-    map_del(r->config, "out");
-    r->config_yaml = yaml_dump(r->config);
+    r->config = y_clone(c->root);
+    y_map_del(r->config, "out");
+    r->config_yaml = y_dump(r->config);
     if (snprintf(r->dir, sizeof r->dir, "%s/%s-%s", out, slug, id) >= (int)sizeof r->dir) die_input("%s: path too long", out);
     hold_drop(c);
     run_config_free(c);
@@ -304,8 +279,8 @@ static void expand(Expander *e, Sweep *s) {
         for (int a = e->naxes - 1; a >= 0; a--) { idx[a] = (int)(rem % e->axes[a].n); rem /= e->axes[a].n; }
         // The method decides which per-method layers and method keys apply.
         const YNode *name_node = NULL;
-        YNode *bm = peek(e->base, "method");
-        if (bm) name_node = peek(bm, "name");
+        YNode *bm = y_peek(e->base, "method");
+        if (bm) name_node = y_peek(bm, "name");
         for (int a = 0; a < e->naxes; a++)
             if (!strcmp(e->axes[a].key, "method.name")) name_node = e->axes[a].vals[idx[a]];
         if (!name_node) y_die(e->base, "base.method.name: missing (give it in base or as an axis method.name)");
@@ -317,17 +292,17 @@ static void expand(Expander *e, Sweep *s) {
             y_die(name_node, "method.name: unknown method '%s' (valid: %s)", name_node->kind == Y_SCALAR ? name_node->str : "?", list);
         }
         const char *method = name_node->str;
-        YNode *tree = hold(yaml_clone(e->base), yaml_release);
+        YNode *tree = hold(y_clone(e->base), y_release);
         strip_method_keys(tree, method);
         const YNode *pm = method_fragment(e->per_method, method);
         if (pm) apply_fragment(tree, pm, "", "skip_axes");
         const YNode *bf = method_fragment(e->budget_set, method);
         if (bf) apply_fragment(tree, bf, "", NULL);
-        YNode *settings = hold(y_new_map(), yaml_release);
+        YNode *settings = hold(y_new_map(), y_release);
         for (int a = 0; a < e->naxes; a++) {
             if (axis_skipped(e, method, &e->axes[a])) continue;
             set_path(tree, e->axes[a].key, e->axes[a].vals[idx[a]]);
-            y_map_put(settings, e->axes[a].key, yaml_clone(e->axes[a].vals[idx[a]]));
+            y_map_put(settings, e->axes[a].key, y_clone(e->axes[a].vals[idx[a]]));
         }
         hold_drop(tree); // run_config_from_tree takes it
         RunConfig *c = hold(run_config_from_tree(tree, e->dir, "sweep"), run_config_release);
@@ -340,7 +315,7 @@ static void expand(Expander *e, Sweep *s) {
 static void check_method_map(YNode *m, const char *what, int fragments_have_skip) {
     if (m->kind != Y_MAP) y_die(m, "%s: expected a mapping of method name → config fragment", what);
     for (int i = 0; i < m->n; i++) {
-        m->used[i] = 1;
+        y_use(m, i);
         YNode *v = m->items[i];
         if (!method_find(m->keys[i])) {
             if (m->key_line[i] > 0) {
@@ -351,7 +326,7 @@ static void check_method_map(YNode *m, const char *what, int fragments_have_skip
             y_die(v, "%s: unknown method '%s'", what, m->keys[i]);
         }
         if (v->kind != Y_MAP) y_die(v, "%s.%s: expected a mapping of config keys", what, m->keys[i]);
-        YNode *skip = peek(v, "skip_axes");
+        YNode *skip = y_peek(v, "skip_axes");
         if (skip && !fragments_have_skip) y_die(skip, "%s.%s.skip_axes: only allowed in per_method", what, m->keys[i]);
         if (skip) {
             if (skip->kind != Y_SEQ) y_die(skip, "skip_axes: expected a list of axis keys");
@@ -365,7 +340,7 @@ static void sweep_release(void *s) { sweep_free(s); }
 static void expander_release(void *ep) {
     Expander *e = ep;
     for (int i = 0; i < e->naxes; i++) {
-        for (int j = 0; j < e->axes[i].n; j++) yaml_free(e->axes[i].vals[j]);
+        for (int j = 0; j < e->axes[i].n; j++) y_free(e->axes[i].vals[j]);
         free(e->axes[i].vals);
     }
     free(e->axes);
@@ -373,7 +348,7 @@ static void expander_release(void *ep) {
 
 Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_override) {
     size_t mark = hold_mark();
-    YNode *spec = hold(yaml_load_file(path), yaml_release);
+    YNode *spec = hold(y_load_file(path), y_release);
     if (spec->kind != Y_MAP) y_die(spec, "a sweep spec must be a mapping (base, axes, seeds, per_method, ...)");
     for (int i = 0; i < nsets; i++) y_set_path(spec, sets[i]);
     Sweep *s = hold(xcalloc(1, sizeof *s), sweep_release);
@@ -407,7 +382,7 @@ Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_over
     if (axes && axes->kind != Y_MAP) y_die(axes, "axes: expected a mapping of config key → values");
     e.axes = xcalloc((size_t)na + 1, sizeof *e.axes);
     for (int i = 0; axes && i < axes->n; i++) {
-        axes->used[i] = 1;
+        y_use(axes, i);
         axis_parse(&e.axes[e.naxes++], axes->keys[i], axes->items[i]);
     }
     if (seeds) {
@@ -419,7 +394,7 @@ Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_over
     if (e.per_method) {
         check_method_map(e.per_method, "per_method", 1);
         for (int i = 0; i < e.per_method->n; i++) {
-            YNode *skip = peek(e.per_method->items[i], "skip_axes");
+            YNode *skip = y_peek(e.per_method->items[i], "skip_axes");
             for (int j = 0; skip && j < skip->n; j++) {
                 int found = 0;
                 for (int a = 0; a < e.naxes; a++) found |= !strcmp(e.axes[a].key, skip->items[j]->str);
@@ -432,12 +407,12 @@ Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_over
     if (budgets) {
         if (budgets->kind != Y_MAP) y_die(budgets, "budgets: expected a mapping of budget name → per-method overrides");
         for (int i = 0; i < budgets->n; i++) {
-            budgets->used[i] = 1;
+            y_use(budgets, i);
             char what[300];
             snprintf(what, sizeof what, "budgets.%s", budgets->keys[i]);
             check_method_map(budgets->items[i], what, 0);
         }
-        e.budget_set = peek(budgets, e.budget_name);
+        e.budget_set = y_peek(budgets, e.budget_name);
     }
     if (!e.budget_set && strcmp(e.budget_name, "equal")) {
         char list[512] = "equal";
@@ -457,7 +432,7 @@ void sweep_free(Sweep *s) {
     if (!s) return;
     for (int i = 0; i < s->n; i++) {
         free(s->runs[i].label); free(s->runs[i].config_yaml);
-        yaml_free(s->runs[i].settings); yaml_free(s->runs[i].config);
+        y_free(s->runs[i].settings); y_free(s->runs[i].config);
     }
     free(s->runs);
     free(s);

@@ -31,7 +31,7 @@
 // -<id> is reused whatever its prefix.
 #pragma once
 #include "config.h"
-#include "yaml.h"
+#include "ynode.h"
 #include <stdio.h>
 #include <sys/types.h>
 

@@ -67,6 +67,15 @@ Y
 build/l4q train "$W/c.yaml" --out "$W/none" >/dev/null
 build/l4q train "$W/c.yaml" --out "$W/l4q" --set method.name=l4q --set method.group_size=8 --set train.steps=1 >/dev/null
 cp "$W/none/final.l4qz" "$OUT/l4qz/tiny_fp32.l4qz"; cp "$W/l4q/final.l4qz" "$OUT/l4qz/tiny_l4q4.l4qz"
+# l4qz version 2: a LoRA run on a bf16 base deploys W0 as stored (DEP_BF16) + the branch.
+$PY - "$W/tiny_bf16" <<'PY'
+import sys
+sys.path.insert(0, "tests")
+import torch_hf as th
+th.write_dir(sys.argv[1], *th.random_model("llama", dim=8, hidden=16, layers=1, heads=2, kv_heads=1, vocab=512, seq=16), "BF16")
+PY
+build/l4q train "$W/c.yaml" --out "$W/lora_bf16" --set model="$W/tiny_bf16" --set method.name=lora --set method.rank=2 --set train.steps=1 >/dev/null
+cp "$W/lora_bf16/final.l4qz" "$OUT/l4qz/tiny_lora_bf16.l4qz"
 build/l4q export "$W/none" --format gguf --out "$OUT/gguf/tiny.gguf" >/dev/null
 
 # ckpt.bin and run.h5 of the LoRA run fuzz_ckpt expects (the tiny model, rank 2, 7 targets).

@@ -2,7 +2,7 @@
 #include "table.h"
 #include "stats.h"
 #include "util.h"
-#include "yaml.h"
+#include "ynode.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -71,7 +71,7 @@ static void read_run(RunRec *r, const char *path, const char *rel) {
     snprintf(r->form, sizeof r->form, "%s", form ? form : "");
     if (cfg && *cfg) {
         // The reader's child has parsed this text already, so a damaged one never gets here.
-        YNode *root = yaml_load_string(cfg, path);
+        YNode *root = y_load_string(cfg, path);
         flatten(r, root, "");
         YNode *ev = root->kind == Y_MAP ? y_get(root, "eval") : NULL;
         YNode *tasks = ev && ev->kind == Y_MAP ? y_get(ev, "tasks") : NULL;
@@ -80,7 +80,7 @@ static void read_run(RunRec *r, const char *path, const char *rel) {
             r->tasks = xrealloc(r->tasks, (size_t)(r->ntasks + 1) * sizeof *r->tasks);
             r->tasks[r->ntasks++] = xstrdup(tasks->items[i]->str);
         }
-        yaml_free(root);
+        y_free(root);
     }
     const char *b = table_cfg(r, "method.bits");
     if (b) r->bits = atoi(b);

@@ -1,6 +1,7 @@
 // train.c — the training loop: data → forward → loss → backward → clip → AdamW, with
 // evaluation, HDF5 logging, checkpoints and exact resume. Every method trains here.
 #include "train.h"
+#include "checkpoint.h"
 #include "data.h"
 #include "dist.h"
 #include "evals/harness.h"
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PARAMS 4096
 
 typedef struct {
     RunConfig *cfg;
@@ -26,7 +26,7 @@ typedef struct {
     Tokenizer *tok;      // owned when loaded from --tokenizer
     Model *M;
     Dataset *train, *val;
-    Param *ps[MAX_PARAMS];
+    Param *ps[MODEL_MAX_PARAMS];
     int np;
     AdamW *opt;
     TrainDev *dev;       // train.device: cuda (run/train_device.h); NULL on the CPU
@@ -228,6 +228,7 @@ static void dist_check_config(const RunConfig *cfg, const char *out_dir) {
 
 int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     Trainer t = {0};
+    int rc = 0;
     t.cfg = cfg;
     t.lead = dist_rank() == 0;
     snprintf(t.dir, sizeof t.dir, "%s", out_dir);
@@ -264,8 +265,8 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
                   "%.1f MB of weights held; the limit is %.1f MB (%s). Projections deploy as fp32 under method '%s'; a "
                   "quantizing method (e.g. l4q) deploys small", cfg->model, dep_bytes / 1e6, acc.weight_bytes / 1e6, limit / 1e6,
                   getenv("L4Q_MEM_LIMIT") ? "L4Q_MEM_LIMIT" : "physical memory", cfg->method.name);
-    t.np = model_params(t.M, t.ps, MAX_PARAMS);
-    if (t.np > MAX_PARAMS) die_internal("more than %d trainable tensors", MAX_PARAMS);
+    t.np = model_params(t.M, t.ps, MODEL_MAX_PARAMS);
+    if (t.np > MODEL_MAX_PARAMS) die_internal("more than %d trainable tensors", MODEL_MAX_PARAMS);
     t.opt = adamw_new(t.ps, t.np, cfg->train.beta1, cfg->train.beta2, cfg->train.eps, cfg->train.weight_decay,
                       cfg->train.optim_state, cfg->train.seed ^ 0xada3bf16ULL);
     rng_seed(&t.data_rng, cfg->train.seed ^ 0x5eedda7aULL);
@@ -334,7 +335,8 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
             dist_barrier(); // the checkpoint is on disk before any rank reports the stop
             if (t.lead) runlog_close(t.log);
             printf("stopped after step %ld (resume with --resume %s)\n", s + 1, out_dir);
-            return 3;
+            rc = 3; // no final evaluation or export; the normal cleanup below
+            goto cleanup;
         }
     }
     if (is_tty(stdout) && steps > step0) printf("\n");
@@ -362,6 +364,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     }
     dist_barrier();
     printf("run complete: %s\n", out_dir);
+cleanup:
     free(in); free(tg);
     adamw_free(t.opt);
     train_dev_free(t.dev);
@@ -370,5 +373,5 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     tok_free(t.tok);
     method_release(t.mf, &cfg->method);
     model_file_free(t.mf);
-    return 0;
+    return rc;
 }

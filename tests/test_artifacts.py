@@ -8,8 +8,10 @@
 #       (text data: validation batch k holds windows kB..kB+B−1 of the perplexity protocol);
 # plus provenance (sha256 of the inputs, command line) and, for the PTQ rows, that the
 # number is not the pre-trained fp32 model's (the regression this test exists for: RTN rows
-# reporting the fp32 perplexity).
-import hashlib, os, re, tempfile
+# reporting the fp32 perplexity). LoRA-style runs on a 16-bit base (stories260K stored as
+# bf16 and as f16 in a Hugging Face directory, tests/torch_hf.py) deploy W0 as stored plus
+# the branch (DEP_BF16/DEP_F16, l4qz version 2): the same three checks hold for them.
+import hashlib, os, re, sys, tempfile
 import h5py, numpy as np
 from testlib import check, run, run_json, data, done
 
@@ -32,11 +34,11 @@ covered = {"none", "full", "lora", "qlora"} | BITS
 check(len(registry) >= 14 and set(registry) <= covered, "artifacts: every registered method is covered",
       f"registry {registry}, not covered {set(registry) - covered}")
 
-def config(method, bits):  # one short run per method
+def config(method, bits, model=MODEL):  # one short run per method
     keys = [f"name: {method}"]
     if bits: keys += [f"bits: {bits}"] + ([] if method == "qlora" else ["group_size: 32"])
     if method in GPTQ: keys.append("calib_windows: 4")
-    return f"""model: {MODEL}
+    return f"""model: {model}
 tokenizer: {TOK}
 data: {{format: text, train: {TRAIN}, val: {VAL}}}
 method: {{{', '.join(keys)}}}
@@ -54,12 +56,22 @@ def evaluate(model, tasks, limit, out):
 fp32 = evaluate(MODEL, "tinystories", LIMIT, os.path.join(tmp, "fp32.h5"))["tinystories"]["loss"]
 sha_model = hashlib.sha256(open(MODEL, "rb").read()).hexdigest()
 
-points = [(m, b) for m in registry for b in ((4, 3) if m in BITS else (4,) if m == "qlora" else (None,))]
-for method, bits in points:
-    name = f"{method}{bits or ''}"
+# The 16-bit bases: stories260K rounded to bf16 / f16 (HF directories).
+sys.path.insert(0, os.path.dirname(__file__))
+import torch_hf, torch_llama
+HALF = {}
+for dt in ("bf16", "f16"):
+    HALF[dt] = os.path.join(tmp, f"stories260K_{dt}")
+    torch_hf.write_dir(HALF[dt], *torch_hf.from_llama2c(*torch_llama.load_v0(MODEL)), dt.upper())
+half_base = {dt: evaluate(HALF[dt], "tinystories", LIMIT, os.path.join(tmp, f"{dt}.h5"))["tinystories"]["loss"] for dt in HALF}
+
+points = [(m, b, None) for m in registry for b in ((4, 3) if m in BITS else (4,) if m == "qlora" else (None,))]
+points += [("lora", None, "bf16"), ("lora", None, "f16"), ("none", None, "bf16")]
+for method, bits, half in points:
+    name = f"{method}{bits or ''}{'_' + half if half else ''}"
     d = os.path.join(tmp, name)
     cfg = os.path.join(tmp, name + ".yaml")
-    open(cfg, "w").write(config(method, bits))
+    open(cfg, "w").write(config(method, bits, HALF[half] if half else MODEL))
     p = run(["train", cfg, "--out", d], check_rc=False)
     check(p.returncode == 0, f"artifacts {name}: run completes", p.stderr[-300:])
     if p.returncode:
@@ -95,13 +107,46 @@ for method, bits in points:
         vd = f["docs/val/nll"][:]
         check(abs(vd.sum() / f["docs/val/ntok"][:].sum() - vl) <= 1e-9 * abs(vl), f"artifacts {name}: docs/val sums to val_loss")
         # The model that computed it is the quantized/trained one, not the starting file.
+        base = half_base[half] if half else fp32
         if method == "none":
-            check(rel(rep, fp32) <= 1e-6, f"artifacts {name}: the untouched model reports the file's loss", f"{rep} vs {fp32}")
+            check(rel(rep, base) <= 1e-6, f"artifacts {name}: the untouched model reports the file's loss", f"{rep} vs {base}")
         else:
-            check(abs(rep - fp32) > 1e-5, f"artifacts {name}: reported loss is not the pre-trained fp32 model's",
-                  f"{rep} vs fp32 {fp32}")
+            check(abs(rep - base) > 1e-5, f"artifacts {name}: reported loss is not the pre-trained model's",
+                  f"{rep} vs {base}")
+        if half:  # deployed as stored: 2 bytes per projection weight, the branch beside it
+            info = run(["info", art]).stdout
+            form = half + ("&fp" if method == "lora" else "")
+            check(re.search(rf"^form +{re.escape(form)}$", info, re.M) and "l4qz v2" in info
+                  and f" {half} " in info and os.path.getsize(art) < os.path.getsize(os.path.join(tmp, method, "final.l4qz")),
+                  f"artifacts {name}: final.l4qz holds W0 as {half} (form {form}, l4qz v2), smaller than the fp32 run's",
+                  info[:600])
         a = f.attrs
         s = lambda k: a[k].decode() if isinstance(a[k], bytes) else str(a[k])
-        check(s("sha256_model") == sha_model and len(s("sha256_tokenizer")) == 64 and len(s("sha256_val_data")) == 64
+        check((s("sha256_model") == sha_model or half and len(s("sha256_model")) == 64) and len(s("sha256_tokenizer")) == 64 and len(s("sha256_val_data")) == 64
               and "train" in s("command_line") and cfg in s("command_line"), f"artifacts {name}: provenance recorded")
+
+# The version-2 reader validates what it reads: a final.l4qz with bf16 W0 + branch, damaged
+# and resealed (FNV-1a-64 over bytes [16, size − 8), l4qz.h), is refused in one line (exit 2).
+def reseal(b):
+    h = 1469598103934665603
+    for x in b[16:-8]:
+        h = ((h ^ x) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return b[:-8] + h.to_bytes(8, "little")
+
+good = open(os.path.join(tmp, "lora_bf16", "final.l4qz"), "rb").read()
+# Header 124 bytes (no RoPE scaling), then fp32 tok_emb 512×64, norms 2·5×64 + 64 (tied head),
+# then layers.0.q: u32 kind, i32 out, i32 in, bf16 values.
+q0 = 124 + 4 * (512 * 64 + 2 * 5 * 64 + 64)
+nan = good[:q0 + 12 + 6] + bytes([0xC0, 0x7F]) + good[q0 + 12 + 8:]
+for what, data_, needle in (
+        ("version 1 with a 16-bit kind", good[:4] + (1).to_bytes(4, "little") + good[8:], "layers.0.q: weight kind 4 (16-bit) in a version-1 file"),
+        ("version 3", good[:4] + (3).to_bytes(4, "little") + good[8:], "version 3 is not supported"),
+        ("NaN in a bf16 weight", reseal(nan), "layers.0.q weight holds a non-finite value at element 3"),
+        ("unknown kind 9", reseal(good[:q0] + (9).to_bytes(4, "little") + good[q0 + 4:]), "unknown weight kind 9"),
+        ("truncated", good[:q0 + 100], "truncated")):
+    fn = os.path.join(tmp, "bad.l4qz")
+    open(fn, "wb").write(data_)
+    p = run(["info", fn], check_rc=False)
+    msg = [x for x in p.stderr.splitlines() if "OpenBLAS" not in x]
+    check(p.returncode == 2 and len(msg) == 1 and needle in msg[0] and fn in msg[0], f"l4qz v2 {what} → exit 2, one line naming it", p.stderr[-300:])
 done()

@@ -13,6 +13,7 @@
 // narrowed to f16 and to bf16 (uint16 each).
 #include "checkpoint.h"
 #include "methods.h"
+#include "model.h"
 #include "testlib.h"
 #include "util.h"
 #include <stdlib.h>

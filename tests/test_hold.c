@@ -140,6 +140,27 @@ int main(void) {
     l4qz_write(l4qz, mf, tok512, NULL, NULL);
     model_file_free(mf);
     damaged("l4qz damaged and resealed: all released", rd_model, l4qz, p, 1);
+    // l4qz version 2: the same shape with every projection a bf16 W0 plus a rank-2 LoRA
+    // branch (what a `lora` run on a 16-bit base deploys).
+    mf = model_file_random(&c, 0.02f, 4);
+    mf->dep = xcalloc((size_t)c.n_layers * N_LAYER_PROJ, sizeof *mf->dep);
+    for (int i = 0; i < c.n_layers * N_LAYER_PROJ; i++) {
+        int out, in;
+        proj_dims(&c, i % N_LAYER_PROJ, &out, &in);
+        Deploy *d = mf->dep[i] = xcalloc(1, sizeof *d);
+        uint16_t *h = xmalloc((size_t)out * in * sizeof *h);
+        f32_to_half(DT_BF16, mf->w[i], h, (size_t)out * in);
+        deploy_half(d, out, in, DT_BF16, h);
+        d->h_own = h;
+        d->rank = 2;
+        d->lora_scale = 0.5f;
+        d->lora_A = xcalloc((size_t)2 * in, sizeof(float));
+        d->lora_B = xcalloc((size_t)2 * out, sizeof(float));
+        d->lora_A[1] = d->lora_B[0] = 0.25f;
+    }
+    l4qz_write(l4qz, mf, tok512, "lora", NULL);
+    model_file_free(mf);
+    damaged("l4qz v2 (bf16 W0 + LoRA) damaged and resealed: all released", rd_model, l4qz, p, 1);
 
     const char *root = install_root();
     snprintf(src, sizeof src, "%s/experiments/default.yaml", root);

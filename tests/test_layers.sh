@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_layers.sh — the layering rule of README "Layout": each folder includes headers only
 # from itself and the folders below it (core/ from nothing above it), the core's objects
-# reference no symbol defined above the core, and no weak symbol exists anywhere.
+# reference no symbol defined above the core, no weak symbol exists anywhere, no header is
+# included by absolute path, each core header's functions live in its own .c (or a listed
+# family), and the tokenizer cannot reach a model reader.
 cd "$(dirname "$0")/.."
 fail=0
 check() { # name, condition-output (empty = pass)
@@ -47,6 +49,62 @@ protos=$(awk 'FNR == 1 { acc = "" }
     acc != "" && /[;{]/ { sub(/[ \t]*\/\/.*$/, "", acc); if (acc ~ /\)[ \t]*;[ \t]*$/) print acc; acc = "" }' \
     core/*.c baselines/*.c evals/*.c experiments/*.c results/*.c run/*.c cli/*.c)
 check "no function prototypes in .c files" "$protos"
+
+# No source includes a header by absolute path (a system header is found through the
+# compiler's search path, the Makefile's CPPFLAGS for the Debian layouts).
+check "no #include by absolute path" \
+    "$(grep -rnE --include='*.c' --include='*.h' --include='*.cu' '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]/' core baselines evals experiments results run cli bench tests fuzz)"
+
+# Each core header's functions are defined in its own .c: every function core/X.h declares
+# that a core object defines is defined in build/obj/core/X.o — or in one of the files a
+# documented family lists for X (a header whose bodies are split by what they are about):
+#   tokenizer   the tokenizer kinds: tok_bpe.c (BPE encoder/decoder), tok_files.c (tokenizer
+#               files), tok_gguf.c (a GGUF's embedded vocabulary)
+#   checkpoint  one reader per format: llama2c.c, gguf.c, hf_model.c (l4qz has l4qz.h)
+#   linear      deploy.c: w0_forward/w0_backward_dx, the frozen 16-bit W0's row-tiled
+#               products, beside the deployed forms' (the same tile loop)
+#   deploy      quant.c, nf4.c: the quantizers fill the forms they define
+#   gguf_write  gguf_export.c: the model export built on the generic writer
+declare -A FAMILY=([tokenizer]="tok_bpe tok_files tok_gguf" [checkpoint]="llama2c gguf hf_model"
+                   [linear]="deploy" [deploy]="quant nf4" [gguf_write]="gguf_export")
+if [ -n "$core_objs" ]; then
+    defs=$(nm -A --defined-only -g $core_objs | awk '$2 == "T" { n = split($1, a, "[/:]"); sub(/\.o$/, "", a[n - 1]); print $3, a[n - 1] }')
+    bad=""
+    for h in core/*.h; do
+        x=$(basename "$h" .h)
+        # Declared functions: a top-level line (comments dropped) naming an identifier
+        # followed by "(", not static/inline/typedef/extern/macro.
+        for f in $(sed 's://.*$::' "$h" | grep -vE '^[[:space:]]|^(static|typedef|extern|#|struct [A-Za-z_]+;)' \
+                   | grep -oE '^[A-Za-z_][A-Za-z0-9_ *]*[ *]\**[a-z_][a-z0-9_]*\(' | grep -oE '[a-z_][a-z0-9_]*\($' | tr -d '(' | sort -u); do
+            o=$(awk -v f="$f" '$1 == f { print $2 }' <<<"$defs")
+            [ -z "$o" ] || [ "$o" = "$x" ] || [[ " ${FAMILY[$x]:-} " == *" $o "* ]] || bad+="$h: $f is defined in core/$o.c"$'\n'
+        done
+    done
+    check "each core header's functions are defined in its own .c (or its documented family)" "$bad"
+
+    # The tokenizer cannot reach a model reader: neither its objects' undefined symbols nor
+    # its files' include closure lead into the readers (GGUF's container parser, gguf_file,
+    # is shared and is not one).
+    tok_objs=$(for o in tokenizer tok_bpe tok_files tok_gguf; do [ -f "build/obj/core/$o.o" ] && echo "build/obj/core/$o.o"; done)
+    readers="checkpoint modelfile llama2c gguf hf_model l4qz safetensors model"
+    rdefs=$(for r in $readers; do [ -f "build/obj/core/$r.o" ] && nm --defined-only -g "build/obj/core/$r.o"; done | awk 'NF == 3 {print $3}' | sort -u)
+    used=$(nm -u $tok_objs | awk '{print $NF}' | sort -u)
+    check "the tokenizer's objects call no model reader" "$(comm -12 <(echo "$rdefs") <(echo "$used"))"
+fi
+closure() { # the core headers a file reaches through #include "…", transitively
+    local todo=("$@") seen=" " f inc
+    while [ ${#todo[@]} -gt 0 ]; do
+        f=${todo[0]}; todo=("${todo[@]:1}")
+        for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f"); do
+            inc=core/$(basename "$inc")
+            [ -f "$inc" ] && [[ "$seen" != *" $inc "* ]] && { seen+="$inc "; todo+=("$inc"); }
+        done
+    done
+    echo $seen
+}
+reach=$(closure core/tokenizer.h core/tokenizer.c core/tok_bpe.c core/tok_files.c core/tok_gguf.c)
+check "the tokenizer's files include no model reader's header" \
+    "$(for h in checkpoint.h modelfile.h model.h l4qz.h safetensors.h; do [[ " $reach " == *" core/$h "* ]] && echo "reaches core/$h"; done)"
 
 check "no __attribute__((weak)) anywhere" \
     "$(grep -rn --include='*.c' --include='*.h' -E '__attribute__ *\(\( *weak|#pragma +weak' core baselines evals experiments results run cli bench tests)"

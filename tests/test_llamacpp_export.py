@@ -19,6 +19,11 @@
 # (largest: 3-bit, the least accurate model). TOL = 3e-3; a single mutated tensor (nibbles
 # swapped, sign of m flipped) or a dropped adapter moves llama.cpp's NLL by ≥ 4e-2, far
 # beyond it (checked below), so the test fails on those.
+#
+# A LoRA run on a 16-bit base (stories260K as bf16 and as f16, tests/torch_hf.py) exports
+# W0 exactly as stored (BF16/F16 tensors, no fallback) plus the adapter; llama.cpp's NLL on
+# base + adapter must agree with the harness's deployed model within the same TOL (here
+# only llama.cpp's fp16 activations and summation order separate them).
 import os, shutil, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from testlib import check, done, data, run, STORIES
@@ -45,10 +50,10 @@ KINDS = [  # name, method block, train steps, lr, fallback, has adapter
 ]
 
 
-def train(name, method, steps, lr, extra=()):
+def train(name, method, steps, lr, extra=(), stories=STORIES):
     cfg = f"{tmp}/{name}.yaml"
     with open(cfg, "w") as f:
-        f.write(f"""{STORIES}method: {{ {method} }}
+        f.write(f"""{stories}method: {{ {method} }}
 train: {{ steps: {steps}, micro_batch: 4, accum: 1, seq_len: 64, lr: {lr}, warmup: 0.1 }}
 eval: {{ every: 0, val_batches: 1 }}
 """)
@@ -159,6 +164,46 @@ for name, method, steps, lr, fb, has_ad in KINDS:
         mo = f"{tmp}/merged.gguf"
         run(["export", f"{tmp}/{name}", "--format", "gguf", "--out", mo, "--fallback", "f32", "--merge"])
         check(not os.path.exists(f"{tmp}/merged.lora.gguf") and os.path.exists(mo), "--merge: one GGUF, no adapter")
+
+# LoRA on a 16-bit base: W0 exported as stored (F16/BF16) + the adapter.
+import torch_hf, torch_llama
+for dt, qt in (("bf16", QT.BF16), ("f16", QT.F16)):
+    base = f"{tmp}/stories260K_{dt}"
+    torch_hf.write_dir(base, *torch_hf.from_llama2c(*torch_llama.load_v0(data("models/stories260K/stories260K.bin"))), dt.upper())
+    name = f"lora_{dt}"
+    p = train(name, "name: lora", 4, "2.0e-2", stories=STORIES.replace(data("models/stories260K/stories260K.bin"), base))
+    if p.returncode != 0:
+        check(False, f"{name}: training run", p.stderr[-500:])
+        continue
+    out, ad = f"{tmp}/{name}.gguf", f"{tmp}/{name}.lora.gguf"
+    e = run(["export", f"{tmp}/{name}", "--format", "gguf", "--out", out], check_rc=False)  # no --fallback needed
+    check(e.returncode == 0 and os.path.exists(ad), f"{name}: exported without --fallback, adapter written", e.stderr[-300:])
+    if e.returncode:
+        continue
+    r, ty = types(out)
+    projs = [f"blk.{l}.{g}.weight" for l in range(5) for g in ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")]
+    # The export's base is the training file's W0 bit for bit (v and down: no q/k permutation).
+    st = open(f"{base}/model.safetensors", "rb").read()
+    hl = int.from_bytes(st[:8], "little")
+    hdr = __import__("json").loads(st[8:8 + hl])
+    def stored(n): o = hdr[n]["data_offsets"]; return st[8 + hl + o[0]:8 + hl + o[1]]
+    gt = {t.name: bytes(np.asarray(t.data).tobytes()) for t in r.tensors}
+    same = all(gt[f"blk.{l}.attn_v.weight"] == stored(f"model.layers.{l}.self_attn.v_proj.weight") and
+               gt[f"blk.{l}.ffn_down.weight"] == stored(f"model.layers.{l}.mlp.down_proj.weight") for l in range(5))
+    check(same, f"{name}: exported v and ffn_down tensors are the {dt} file's bytes unchanged")
+    check(all(ty[k] == qt for k in projs) and ty["token_embd.weight"] == QT.F32 and len(ty) == len(projs) + 12,
+          f"{name}: gguf-py reads the 35 projections as {qt.name} (W0 as stored)", str({k: ty[k] for k in projs[:3]}))
+    ra, tya = types(ad)
+    check(len(tya) == 70 and abs(float(field(ra, "adapter.lora.alpha")) - 8.0) < 1e-6,
+          f"{name}: LoRA adapter GGUF with the 35 branches (alpha 8)", str(len(tya)))
+    h = L.harness_ppl(f"{tmp}/{name}/final.l4qz", text, 256)
+    l = L.llama_nll(out, f"{tmp}/w.bin", ad)
+    l0 = L.llama_nll(out, f"{tmp}/w.bin")["mean"]
+    gap = l["mean"] - h["loss"]
+    rows.append((name, os.path.getsize(out), os.path.getsize(ad), 0.0, h["loss"], l["mean"], gap))
+    check(h["predicted"] == l["count"] and abs(gap) < TOL, f"{name}: llama.cpp NLL of the {dt} base + adapter within {TOL} of the harness's deployed model",
+          f"harness {h['loss']:.6f} llama.cpp {l['mean']:.6f}")
+    check(abs(l0 - h["loss"]) > 5 * TOL, f"mutation detected: {name} without its adapter → llama.cpp NLL off by {abs(l0 - h['loss']):.3g} > {5 * TOL}")
 
 # Bad input: an incomplete run is refused (exit 2), an existing output is left untouched.
 p = train("stopped", "name: l4q, bits: 4, group_size: 32", 8, "1.0e-3", ["--stop-at", "2"])

@@ -15,6 +15,7 @@
 // METHOD is none | full | lora. randB: set every lora_B to N(0, 0.1²) first (seed 7), so
 // the LoRA A gradients are not trivially zero.
 #include "baselines/baselines.h"
+#include "checkpoint.h"
 #include "model.h"
 #include "methods.h"
 #include "testlib.h"
@@ -209,8 +210,8 @@ static int dump(int argc, char **argv) {
     wr(f, hdr, 4, 4);
     wr(f, logits, 4, (size_t)R * V);
     wr(f, &loss, 8, 1);
-    Param *ps[4096];
-    int np = trains ? model_params(M, ps, 4096) : 0;
+    Param *ps[MODEL_MAX_PARAMS];
+    int np = trains ? model_params(M, ps, MODEL_MAX_PARAMS) : 0;
     wr(f, &np, 4, 1);
     for (int k = 0; k < np; k++) {
         int nl = (int)strlen(ps[k]->name);

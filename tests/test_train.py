@@ -1,7 +1,7 @@
 # test_train.py — the trainer end to end: bit-identical determinism, exact resume
 # (20 straight steps == 10 + --resume + 10), NaN loss → failed run with the last good
 # checkpoint intact, --dry-run config, run.h5 layout (read with h5py), export round trip.
-import os, shutil, struct, subprocess, tempfile, json
+import os, shutil, struct, subprocess, sys, tempfile, json
 import h5py, numpy as np
 from testlib import check, run, data, done, L4Q, STORIES
 
@@ -139,9 +139,9 @@ check(p3.returncode == 2 and "stories260K.bin: the model has no embedded tokeniz
       "config without tokenizer on a llama2.c model: one error line, exit 2", p3.stderr[-300:])
 # A final model that cannot fit is refused before training, not after it (L4Q_MEM_LIMIT
 # stands in for a machine too small for a 16-bit 7B base deployed as fp32).
-def limited(name, method, limit):
+def limited(name, method, limit, stories=STORIES):
     c = os.path.join(tmp, name + ".yaml")
-    open(c, "w").write(f"""{STORIES}method: {{ {method} }}
+    open(c, "w").write(f"""{stories}method: {{ {method} }}
 train: {{ steps: 2, micro_batch: 2, seq_len: 32, checkpoint_every: 0 }}
 eval: {{ every: 0, val_batches: 1 }}
 """)
@@ -153,5 +153,14 @@ check(p.returncode == 2 and "needs 1.0 MB beside the 1.0 MB of weights held; the
       "train: a deployed model beyond the memory limit is refused before training (exit 2, sizes named)", p.stderr[-400:])
 p = limited("l4q_small", "name: l4q, rank: 2, bits: 4, group_size: 32", 1_500_000)
 check(p.returncode == 0, "train: l4q's 4-bit deployed model fits the same limit", p.stderr[-300:])
+# On a 16-bit base, `lora` deploys W0 as stored (borrowed, no second copy) plus the branch:
+# only the fp32 embeddings count, so the run that fp32 deployment refused at 1.0 MB fits.
+sys.path.insert(0, os.path.dirname(__file__))
+import torch_hf, torch_llama
+b16 = os.path.join(tmp, "stories260K_bf16")
+torch_hf.write_dir(b16, *torch_hf.from_llama2c(*torch_llama.load_v0(data("models/stories260K/stories260K.bin"))), "BF16")
+p = limited("lora_bf16", "name: lora, rank: 2", 1_000_000, STORIES.replace(data("models/stories260K/stories260K.bin"), b16))
+check(p.returncode == 0 and os.path.exists(os.path.join(tmp, "lora_bf16", "final.l4qz")),
+      "train: `lora` on a bf16 base deploys it as bf16 (+ branch), within a limit fp32 deployment exceeds", p.stderr[-300:])
 shutil.rmtree(tmp)
 done()

@@ -1,7 +1,7 @@
-// yaml.c — see yaml.h. libyaml's event parser feeds our own YNode tree (libyaml keeps
+// ynode.c — see ynode.h. libyaml's event parser feeds our own YNode tree (libyaml keeps
 // neither "was this key consumed" nor a convenient way to build/replace nodes: --set,
 // resolved configs), and its marks are 0-based.
-#include "yaml.h"
+#include "ynode.h"
 #include "util.h"
 #include <errno.h>
 #include <math.h>
@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-// libyaml's header is also called yaml.h and -Icore would find ours first; Debian
-// installs it at this fixed path (the Makefile already assumes Debian layouts).
-#include "/usr/include/yaml.h"
+#include <yaml.h> // libyaml
 
 // File names are interned for the life of the process: nodes share them, subtrees are
 // cloned and moved between trees (--set, sweeps), so no single node can own the string.
@@ -79,11 +77,11 @@ static void builder_release(void *bp) {
     Builder *b = bp;
     if (b->have_ev) yaml_event_delete(&b->ev);
     yaml_parser_delete(&b->p);
-    for (int i = 0; i < b->depth; i++) { yaml_free(b->stack[i].node); free(b->stack[i].anchor); free(b->stack[i].key); }
+    for (int i = 0; i < b->depth; i++) { y_free(b->stack[i].node); free(b->stack[i].anchor); free(b->stack[i].key); }
     for (int i = 0; i < b->nanchors; i++) free(b->anchors[i].name);
     free(b->anchors);
-    yaml_free(b->pending);
-    yaml_free(b->root);
+    y_free(b->pending);
+    y_free(b->root);
 }
 
 static long node_count(const YNode *n) {
@@ -149,7 +147,7 @@ static void attach(Builder *b, YNode *n, int line, int col) {
         if (b->nanchors && b->anchors[b->nanchors - 1].node == n)
             die_at(b->file, line, col, "an anchor on a mapping key is not supported ('&%s')", b->anchors[b->nanchors - 1].name);
         f->key = n->str; n->str = NULL; f->kl = line; f->kc = col;
-        yaml_free(n);
+        y_free(n);
     } else {
         map_append(f->node, f->key, f->kl, f->kc, n);
         f->key = NULL;
@@ -221,7 +219,7 @@ static YNode *load(const char *text, size_t len, const char *name) {
             while (k >= 0 && strcmp(b.anchors[k].name, a)) k--;
             if (k < 0) die_at(b.file, line, col, "undefined alias '*%s'", a);
             count_nodes(&b, b.anchors[k].size, line, col);
-            attach(&b, yaml_clone(b.anchors[k].node), line, col);
+            attach(&b, y_clone(b.anchors[k].node), line, col);
             break;
         }
         default: break;
@@ -237,8 +235,8 @@ static YNode *load(const char *text, size_t len, const char *name) {
     return root;
 }
 
-YNode *yaml_load_string(const char *text, const char *name) { return load(text, strlen(text), name ? name : "<string>"); }
-YNode *yaml_load_file(const char *path) {
+YNode *y_load_string(const char *text, const char *name) { return load(text, strlen(text), name ? name : "<string>"); }
+YNode *y_load_file(const char *path) {
     size_t len, mark = hold_mark();
     char *text = hold(read_file(path, &len), free);
     YNode *n = load(text, len, path);
@@ -246,17 +244,17 @@ YNode *yaml_load_file(const char *path) {
     return n;
 }
 
-void yaml_free(YNode *n) {
+void y_free(YNode *n) {
     if (!n) return;
     free(n->str);
-    for (int i = 0; i < n->n; i++) { yaml_free(n->items[i]); if (n->keys) free(n->keys[i]); }
+    for (int i = 0; i < n->n; i++) { y_free(n->items[i]); if (n->keys) free(n->keys[i]); }
     free(n->items); free(n->keys); free(n->key_line); free(n->key_col); free(n->used);
     free(n);
 }
 
-void yaml_release(void *n) { yaml_free(n); }
+void y_release(void *n) { y_free(n); }
 
-YNode *yaml_clone(const YNode *n) {
+YNode *y_clone(const YNode *n) {
     if (!n) return NULL;
     YNode *c = node_new(n->kind, n->file, n->line, n->col);
     c->quoted = n->quoted;
@@ -264,7 +262,7 @@ YNode *yaml_clone(const YNode *n) {
     c->n = n->n;
     if (n->n) {
         c->items = xmalloc((size_t)n->n * sizeof *c->items);
-        for (int i = 0; i < n->n; i++) c->items[i] = yaml_clone(n->items[i]);
+        for (int i = 0; i < n->n; i++) c->items[i] = y_clone(n->items[i]);
         if (n->kind == Y_MAP) {
             c->keys = xmalloc((size_t)n->n * sizeof *c->keys);
             c->key_line = xmalloc((size_t)n->n * sizeof *c->key_line);
@@ -324,7 +322,7 @@ static void emit_node(yaml_emitter_t *e, const YNode *n) {
     yaml_mapping_end_event_initialize(&ev);
     emit(e, &ev);
 }
-char *yaml_dump(const YNode *n) {
+char *y_dump(const YNode *n) {
     Buf b = {0};
     yaml_emitter_t e;
     yaml_event_t ev;
@@ -416,7 +414,7 @@ YNode *y_new_scalar(const char *s) {
 }
 void y_map_put(YNode *map, const char *key, YNode *val) {
     int i = map_find(map, key);
-    if (i >= 0) { yaml_free(map->items[i]); map->items[i] = val; map->used[i] = 0; return; }
+    if (i >= 0) { y_free(map->items[i]); map->items[i] = val; map->used[i] = 0; return; }
     i = map->n++;
     map->items = xrealloc(map->items, (size_t)map->n * sizeof *map->items);
     map->keys = xrealloc(map->keys, (size_t)map->n * sizeof *map->keys);
@@ -425,6 +423,30 @@ void y_map_put(YNode *map, const char *key, YNode *val) {
     map->used = xrealloc(map->used, (size_t)map->n);
     map->items[i] = val; map->keys[i] = xstrdup(key);
     map->key_line[i] = 0; map->key_col[i] = 0; map->used[i] = 0;
+}
+void y_map_del(YNode *map, const char *key) {
+    int i = map_find(map, key);
+    if (i < 0) return;
+    y_free(map->items[i]);
+    free(map->keys[i]);
+    for (int j = i + 1; j < map->n; j++) {
+        map->items[j - 1] = map->items[j]; map->keys[j - 1] = map->keys[j];
+        map->key_line[j - 1] = map->key_line[j]; map->key_col[j - 1] = map->key_col[j];
+        map->used[j - 1] = map->used[j];
+    }
+    map->n--;
+}
+YNode *y_peek(const YNode *map, const char *key) {
+    if (!map || map->kind != Y_MAP) return NULL;
+    int i = map_find(map, key);
+    return i < 0 ? NULL : map->items[i];
+}
+void y_use(YNode *map, int i) { map->used[i] = 1; }
+void y_set_pos(YNode *n, const YNode *pos) { n->file = pos->file; n->line = pos->line; n->col = pos->col; }
+void y_set_str(YNode *scalar, const char *s) {
+    char *t = xstrdup(s); // s may point into scalar->str
+    free(scalar->str);
+    scalar->str = t;
 }
 void y_seq_push(YNode *seq, YNode *val) {
     seq->items = xrealloc(seq->items, (size_t)(seq->n + 1) * sizeof *seq->items);
@@ -441,10 +463,10 @@ void y_set_path(YNode *root, const char *assignment) {
     // The value is YAML, so lists ("[q,k]") and quoting work; its errors name the --set.
     char name[600];
     snprintf(name, sizeof name, "--set %s", path);
-    YNode *val = yaml_load_string(eq + 1, name);
+    YNode *val = y_load_string(eq + 1, name);
     // An empty value loads as an empty mapping (empty document); mean the empty scalar.
-    if (!eq[1]) { yaml_free(val); val = node_new(Y_SCALAR, intern(name), 1, 1); val->str = xstrdup(""); }
-    hold(val, yaml_release); // until it is in the tree
+    if (!eq[1]) { y_free(val); val = node_new(Y_SCALAR, intern(name), 1, 1); val->str = xstrdup(""); }
+    hold(val, y_release); // until it is in the tree
     if (root->kind != Y_MAP) die_input("--set %s: the config is not a mapping", path);
     YNode *cur = root;
     char *parts = hold(xstrdup(path), free);

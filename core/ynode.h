@@ -1,4 +1,4 @@
-// yaml.h — a YAML document as a tree with source positions (libyaml underneath), so every
+// ynode.h — a YAML document as a tree with source positions (libyaml underneath), so every
 // config error can say file:line:col. Strict: duplicate keys are errors; readers mark the
 // keys they consume and y_check_unused() rejects the rest.
 #pragma once
@@ -18,15 +18,12 @@ typedef struct YNode {
     unsigned char *used;    // Y_MAP: key consumed by a reader
 } YNode;
 
-YNode *yaml_load_file(const char *path);                    // die_input on syntax/dup keys
-YNode *yaml_load_string(const char *text, const char *name);
-// libyaml.so exports an internal `yaml_free(void*)` that it calls itself; a global of the
-// same name here would interpose it and crash the parser. Callers still write yaml_free.
-#define yaml_free ynode_free
-void yaml_free(YNode *n);
-void yaml_release(void *n); // yaml_free for hold() (util.h)
-char *yaml_dump(const YNode *n);                            // malloc'd block-style YAML
-YNode *yaml_clone(const YNode *n);
+YNode *y_load_file(const char *path);                    // die_input on syntax/dup keys
+YNode *y_load_string(const char *text, const char *name);
+void y_free(YNode *n);
+void y_release(void *n); // y_free for hold() (util.h)
+char *y_dump(const YNode *n);                            // malloc'd block-style YAML
+YNode *y_clone(const YNode *n);
 
 YNode *y_get(YNode *map, const char *key);                  // NULL if absent; marks used
 YNode *y_req(YNode *map, const char *key);                  // die "missing required key"
@@ -44,3 +41,10 @@ YNode *y_new_seq(void);
 YNode *y_new_scalar(const char *s);
 void y_map_put(YNode *map, const char *key, YNode *val);    // replaces existing
 void y_seq_push(YNode *seq, YNode *val);
+void y_map_del(YNode *map, const char *key);                // frees the value; no-op if absent
+// Lookup without marking the key used (a strictness check must still see keys only peeked
+// at); NULL when absent or map is not a mapping.
+YNode *y_peek(const YNode *map, const char *key);
+void y_use(YNode *map, int i);                              // marks map entry i consumed
+void y_set_pos(YNode *n, const YNode *pos);                 // n reports pos's file:line:col
+void y_set_str(YNode *scalar, const char *s);               // replaces a scalar's text
