@@ -21,7 +21,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include "half.h"
+#include "elem.h" // DT_F16, DT_BF16 (C and nvcc; half.h is C only)
 
 typedef enum { DEP_FP32 = 0, DEP_UNIFORM = 1, DEP_NF4 = 2, DEP_F16 = 3, DEP_BF16 = 4 } DeployKind;
 typedef struct {

@@ -14,6 +14,7 @@
 #include "baselines/baselines.h"
 #include "data.h"
 #include "methods.h"
+#include "checkpoint.h"
 #include "model.h"
 #include "optim.h"
 #include "tokenizer.h"
