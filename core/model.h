@@ -57,6 +57,14 @@ void mf_set_w16(ModelFile *mf, int i, int dtype, const uint16_t *p);
 int proj_dims(const Config *c, int p, int *out, int *in); // shape of projection p
 
 typedef struct Model Model;
+// Scores stand in for model_forward + model_head on all B·T rows in inference (ppl, eval):
+// set by a command that runs the arithmetic elsewhere (the CUDA plugin: run/score_device.c),
+// NULL for the CPU. Returns Σ NLL over targets ≥ 0; logprob, greedy (B·T, may be NULL) as
+// model_head writes them. The core calls it and knows nothing of what is behind it.
+typedef struct {
+    double (*score)(void *ctx, const int *tokens, const int *targets, int B, int T, float *logprob, int *greedy);
+    void *ctx;
+} Scorer;
 struct Model {
     Config c;
     ModelFile *mf;
@@ -85,6 +93,7 @@ struct Model {
     float *scratch;          // dx buffers for backward
     size_t act_bytes;
     Rng rng;                 // dropout etc.
+    Scorer scorer;           // inference elsewhere (see Scorer); zero: the CPU
 };
 
 // method NULL ⇒ inference with the file's own forms. maxB×maxT activation capacity.
