@@ -110,10 +110,10 @@ static int check_desc(const DevModelDesc *d, char *err, size_t errlen) {
         for (int j = 0; j < p->n_params; j++)
             if (!p->params[j].f32 || p->params[j].n != (size_t)p->params[j].rows * p->params[j].cols || !p->params[j].name)
                 return bad(err, errlen, "proj %d param %d", i, j);
-        logf_("proj %d %dx%d %s kind=%d bits=%d group=%d rank=%d params=%d%s%s", i, out, in, p->base ? "base" : "w0",
-              p->base ? (int)p->base->kind : -1, p->base ? p->base->bits : 0, p->base ? p->base->group_size : 0,
-              p->base && p->base->lora_A ? p->base->rank : 0, p->n_params, p->n_params ? " first=" : "",
-              p->n_params ? p->params[0].name : "");
+        logf_("proj %d %dx%d %s kind=%d bits=%d params=%d%s%s group=%d rank=%d", i, out, in, p->base ? "base" : "w0",
+              p->base ? (int)p->base->kind : -1, p->base ? p->base->bits : 0, p->n_params, p->n_params ? " first=" : "",
+              p->n_params ? p->params[0].name : "", p->base ? p->base->group_size : 0,
+              p->base && p->base->lora_A ? p->base->rank : 0);
     }
     return 0;
 }
