@@ -1,12 +1,15 @@
-# test_score_device.py — `l4q ppl --device cuda` (run/score_device.c) on a machine without a
+# test_score_device.py — `l4q ppl|eval --device cuda` (run/score_device.c) on a machine without a
 # GPU, through the stand-in plugin (tests/plugins/fake_cuda.c), which predicts uniformly for a
 # model described for inference: log p = −log(vocab). Asserted: the routing (the plugin gets
 # an inference description, training 0, method none, with maxB×maxT the CPU path's batch and
 # the file's deployed forms as they are: fp32 W0, uniform codes, NF4, LoRA side branches;
 # its steps cover exactly the CPU path's windows, forward only), the number (ppl = vocab
 # exactly, with the CPU path's token/window counts), and the refusals (one line naming
-# --device cuda, exit 2, before the model loads).
+# --device cuda, exit 2, before the model loads). For eval: every request is one row of the
+# device's passes (its ll = ntok·log p of the stand-in, its token counts and prompts the CPU
+# run's), the perplexity task's windows too.
 import json, math, os, re, tempfile
+import h5py, numpy as np
 from testlib import check, run, data, fake_cuda_plugin, done
 
 tmp = tempfile.mkdtemp(prefix="l4q_score_device_")
@@ -79,6 +82,49 @@ def routing(name, model, T, kinds):
     check(got == kinds and n == 5 * 7, f"score_device: {name}: the 35 projections described as {sorted(kinds)}", f"{n}: {got}")
 
 routing("fp32 file", MODEL, 64, {("w0", -1, 0, 0, 0)})
+
+# eval: the same requests as on the CPU, each scored as one row on the device.
+TASKS = "tinystories,arc_easy,blimp_anaphor_gender_agreement,mmlu_abstract_algebra"
+def evaluate(device, log=None, model=MODEL):
+    env = {"L4Q_CUDA_PLUGIN": plugin}
+    if log:
+        if os.path.exists(log): os.remove(log)
+        env["FAKE_CUDA_LOG"] = log
+    out = os.path.join(tmp, f"eval_{device}.h5")
+    return run(["eval", "--model", model, "--tokenizer", TOK, "--tasks", TASKS, "--limit", "6", "--shots", "0",
+                "--seq-len", "64", "--no-progress", "--json", "--device", device, "--out", out], check_rc=False, env=env), out
+
+refused("eval: no plugin", run(["eval", "--model", garbage, "--tokenizer", TOK, "--tasks", "arc_easy", "--device", "cuda"],
+                               check_rc=False, env={"L4Q_CUDA_PLUGIN": os.path.join(tmp, "missing.so")}),
+        f"--device cuda: {tmp}/missing.so not found: run make cuda")
+log = os.path.join(tmp, "eval.log")
+(pc, hc), (pd, hd) = evaluate("cpu"), evaluate("cuda", log)
+if pc.returncode or pd.returncode:
+    check(False, "score_device: eval runs", pc.stderr + pd.stderr)
+else:
+    c, d = json.loads(pc.stdout), json.loads(pd.stdout)
+    fc, fd = h5py.File(hc, "r"), h5py.File(hd, "r")
+    lv = np.float64(np.float32(-math.log(V)))  # the stand-in's float log p, summed in double
+    same, exact = [], []
+    for t in TASKS.split(","):
+        gc, gd = fc["tasks"][t], fd["tasks"][t]
+        keys = ["ntok", "prompt_hash"] + (["gold", "nchoices"] if "gold" in gc else [])
+        same.append(all(np.array_equal(gc[k][()], gd[k][()]) for k in keys))
+        ntok = gd["ntok"][()]
+        got = gd["nll"][()] if "nll" in gd else gd["ll"][()]
+        want = -lv * ntok if "nll" in gd else lv * ntok
+        exact.append(np.array_equal(got[ntok > 0], want[ntok > 0]) and ntok.sum() > 0)
+    check(all(same) and c["requests"] == d["requests"],
+          "score_device: eval: the CPU run's requests, token counts, prompts and golds", f"{same} {c['requests']} {d['requests']}")
+    check(all(exact) and abs(d["results"]["tinystories"]["ppl"] - V) <= 1e-9 * V,
+          "score_device: eval: every request's ll and window NLL = ntok·log p of the device (uniform stand-in)", str(exact))
+    L = open(log).read().splitlines()
+    m = re.match(r"model_new none precision=0 optim_state=\d+ maxB=(\d+) maxT=64 training=0$", [l for l in L if l.startswith("model_new")][0])
+    steps = [tuple(map(int, re.match(r"step (\d+) (\d+) backward=0$", l).groups())) for l in L if l.startswith("step")]
+    nwin = len(fd["tasks"]["tinystories"]["ntok"])
+    check(m and sum(b for b, _ in steps) == c["requests"] + nwin and all(b <= int(m.group(1)) and t <= 64 for b, t in steps),
+          f"score_device: eval: the device's passes hold the {c['requests']} requests, one row each, and the {nwin} windows",
+          f"{steps} {L[:3]}")
 
 # Deployed files: each method's final.l4qz (a short run), its forms handed over as they are.
 for method, keys, form in [("rtn", "bits: 4, group_size: 32", ("base", 1, 4, 32, 0)),
