@@ -52,9 +52,14 @@ void dev_scorer_attach(DevScorer *s, Model *M, int B, int T) {
     M->scorer.ctx = s;
 }
 
-void dev_scorer_logits_row(DevScorer *s, int row, float *out) {
+void dev_scorer_next_logits(DevScorer *s, const int *tokens, int T, float *out) {
+    int *none = xmalloc((size_t)T * sizeof *none); // no targets: the forward only
+    for (int t = 0; t < T; t++) none[t] = -1;
     char err[512] = "";
-    check(s, s->ops->logits_row(s->m, row, out, err, sizeof err), err, "logits");
+    double nll = 0;
+    check(s, s->ops->step(s->m, tokens, none, NULL, 1, T, NULL, NULL, 0, 1.0f, &nll, err, sizeof err), err, "forward");
+    free(none);
+    check(s, s->ops->logits_row(s->m, T - 1, out, err, sizeof err), err, "logits");
 }
 
 const char *dev_scorer_name(const DevScorer *s) { (void)s; return device_name(); }

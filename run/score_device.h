@@ -16,7 +16,8 @@ typedef struct DevScorer DevScorer;
 DevScorer *dev_scorer_open(const char *what);
 // Builds the device model from M (capacity B×T) and sets M->scorer; M must outlive it.
 void dev_scorer_attach(DevScorer *s, Model *M, int B, int T);
-// Full logits of row `row` of the last scored batch (vocab_size floats): generation.
-void dev_scorer_logits_row(DevScorer *s, int row, float *out);
+// Generation: the logits (vocab_size floats) after tokens[0..T) of one sequence. The device
+// keeps no K/V cache between calls, so each call runs the whole prefix again (B = 1, T).
+void dev_scorer_next_logits(DevScorer *s, const int *tokens, int T, float *out);
 const char *dev_scorer_name(const DevScorer *s);
 void dev_scorer_free(DevScorer *s); // and clears the Model's hook

@@ -1,4 +1,4 @@
-# test_score_device.py — `l4q ppl|eval --device cuda` (run/score_device.c) on a machine without a
+# test_score_device.py — `l4q ppl|eval|generate --device cuda` (run/score_device.c) on a machine without a
 # GPU, through the stand-in plugin (tests/plugins/fake_cuda.c), which predicts uniformly for a
 # model described for inference: log p = −log(vocab). Asserted: the routing (the plugin gets
 # an inference description, training 0, method none, with maxB×maxT the CPU path's batch and
@@ -7,7 +7,9 @@
 # exactly, with the CPU path's token/window counts), and the refusals (one line naming
 # --device cuda, exit 2, before the model loads). For eval: every request is one row of the
 # device's passes (its ll = ntok·log p of the stand-in, its token counts and prompts the CPU
-# run's), the perplexity task's windows too.
+# run's), the perplexity task's windows too. For generate: the stand-in's logits put the
+# argmax at the id after the last input, so greedy text is the prompt's ids counting up, and
+# every token is one forward of the whole prefix (B 1, T = its length) and its last row.
 import json, math, os, re, tempfile
 import h5py, numpy as np
 from testlib import check, run, data, fake_cuda_plugin, done
@@ -125,6 +127,25 @@ else:
     check(m and sum(b for b, _ in steps) == c["requests"] + nwin and all(b <= int(m.group(1)) and t <= 64 for b, t in steps),
           f"score_device: eval: the device's passes hold the {c['requests']} requests, one row each, and the {nwin} windows",
           f"{steps} {L[:3]}")
+
+# generate: greedy over the stand-in's logits.
+log = os.path.join(tmp, "gen.log")
+if os.path.exists(log): os.remove(log)
+STEPS = 12
+g = run(["generate", "--model", MODEL, "--tokenizer", TOK, "--prompt", "Once upon", "--steps", str(STEPS), "--temperature", "0",
+         "--device", "cuda"], check_rc=False, env={"L4Q_CUDA_PLUGIN": plugin, "FAKE_CUDA_LOG": log})
+ids = [int(x) for x in run(["tokenize", "--tokenizer", TOK, "--text", "Once upon", "--bos"]).stdout.split()]
+want_ids = ids + [(ids[-1] + k) % V for k in range(1, STEPS - len(ids) + 2)]
+want = run(["tokenize", "--tokenizer", TOK, "--ids", ",".join(map(str, want_ids)), "--decode"]).stdout
+check(g.returncode == 0 and g.stdout.rstrip("\n") == want.rstrip("\n") and f"{len(want_ids) - len(ids)} tokens in" in g.stderr,
+      "score_device: generate: greedy text = the device's logits' argmax chain", f"{g.stdout!r} vs {want!r}, {g.stderr}")
+L = [l for l in open(log).read().splitlines() if l.startswith(("step", "logits_row", "model_new"))] if os.path.exists(log) else []
+expect = [f"model_new none precision=0 optim_state=0 maxB=1 maxT={STEPS} training=0"]
+for T in range(len(ids), STEPS + 1): expect += [f"step 1 {T} backward=0", f"logits_row {T - 1}"]
+check(L == expect, "score_device: generate: one forward of the whole prefix and its last row's logits per token", f"{L[:5]}")
+refused("generate: no plugin", run(["generate", "--model", garbage, "--tokenizer", TOK, "--device", "cuda"], check_rc=False,
+                                   env={"L4Q_CUDA_PLUGIN": os.path.join(tmp, "missing.so")}),
+        f"--device cuda: {tmp}/missing.so not found: run make cuda")
 
 # Deployed files: each method's final.l4qz (a short run), its forms handed over as they are.
 for method, keys, form in [("rtn", "bits: 4, group_size: 32", ("base", 1, 4, 32, 0)),

@@ -14,8 +14,9 @@
 // CPU's formulas (AdamW through core/elem.h). The test replays the same quadratic with
 // torch.optim.AdamW. A model described for inference (training 0: ppl/eval/generate
 // --device cuda) predicts uniformly instead: log p(target) = −log(vocab_size) for every row,
-// all logits 0, so `ppl --device cuda` must report exactly ppl = vocab_size over the CPU
-// path's windows and token counts (tests/test_score_device.py). Every call is logged, one line each, to $FAKE_CUDA_LOG; with
+// so `ppl --device cuda` must report exactly ppl = vocab_size over the CPU path's windows and
+// token counts (tests/test_score_device.py); its logits_row (generation) is 1 at the id after
+// the row's input token (mod vocab_size), 0 elsewhere, so greedy decoding counts up by one. Every call is logged, one line each, to $FAKE_CUDA_LOG; with
 // $FAKE_CUDA_DUMP the trainables as uploaded by model_new are written there (index + data).
 #include "device.h"
 #include "elem.h"
@@ -56,6 +57,8 @@ struct DevModel {
     uint64_t seed;
     double total;
     int training, vocab;
+    int *tokens; // the last step's inputs (inference): logits_row reads them
+    int maxBT, rows;
 };
 
 static int init(int index, char *name, size_t namelen, char *err, size_t errlen) {
@@ -125,6 +128,8 @@ static DevModel *model_new(const DevModelDesc *d, char *err, size_t errlen) {
     DevModel *m = calloc(1, sizeof *m);
     m->training = d->training;
     m->vocab = d->vocab_size;
+    m->maxBT = d->maxB * d->maxT;
+    m->tokens = calloc((size_t)m->maxBT, sizeof *m->tokens);
     int np = d->n_layers * 7 + (d->head_is_proj ? 1 : 0);
     for (int i = 0; i < np; i++) m->n += d->proj[i].n_params;
     m->t = calloc((size_t)m->n + 1, sizeof *m->t);
@@ -166,15 +171,18 @@ static void model_free(DevModel *m) {
     logf_("model_free");
     for (int i = 0; i < m->n; i++) { free(m->t[i].p); free(m->t[i].g); free(m->t[i].m); free(m->t[i].v); }
     free(m->t);
+    free(m->tokens);
     free(m);
 }
 
 static int step(DevModel *m, const int *tokens, const int *targets, const float *w, int B, int T, float *logprob, int *greedy,
                 int backward, float loss_scale, double *nll, char *err, size_t errlen) {
-    (void)tokens;
     logf_("step %d %d backward=%d", B, T, backward);
     if (!m->training) { // uniform prediction: every target costs log V
         if (backward) return bad(err, errlen, "backward on a model built for inference");
+        if (B * T > m->maxBT) return bad(err, errlen, "%d×%d rows exceed the capacity %d", B, T, m->maxBT);
+        memcpy(m->tokens, tokens, (size_t)B * T * sizeof *tokens);
+        m->rows = B * T; // logits_row may read these rows of this step
         double lv = log((double)m->vocab), cnt = 0;
         for (int r = 0; r < B * T; r++) {
             if (targets[r] < 0) continue;
@@ -210,7 +218,9 @@ static int step(DevModel *m, const int *tokens, const int *targets, const float 
 static int logits_row(DevModel *m, int row, float *out, char *err, size_t errlen) {
     logf_("logits_row %d", row);
     if (m->training) return bad(err, errlen, "the fake plugin has no logits in training");
+    if (row < 0 || row >= m->rows) return bad(err, errlen, "row %d of a step of %d rows", row, m->rows);
     memset(out, 0, (size_t)m->vocab * sizeof *out);
+    out[(m->tokens[row] + 1) % m->vocab] = 1.0f;
     return 0;
 }
 
