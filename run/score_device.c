@@ -20,7 +20,7 @@ static void check(const DevScorer *s, int rc, const char *err, const char *call)
 DevScorer *dev_scorer_open(const char *what) {
     const DeviceOps *ops = device_open(what);
     char err[512] = "";
-    if (ops->supports("none", DEVPREC_FP32, err, sizeof err) != 0)
+    if (!ops->supports("none", DEVPREC_FP32, err, sizeof err)) // nonzero: implemented (device.h)
         die_input("%s: inference is not available on the device%s%s", what, *err ? ": " : "", err);
     DevScorer *s = xcalloc(1, sizeof *s);
     s->what = what;

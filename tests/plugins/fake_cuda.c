@@ -78,9 +78,9 @@ static int supports(const char *method, int precision, char *err, size_t errlen)
     logf_("supports %s %d", method, precision);
     static const char *const ok[] = {"lora", "l4q", "qlora", "rtn_lora", "gptq_lora", "qa_lora", "none"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (!strcmp(method, ok[i])) return 0;
+        if (!strcmp(method, ok[i])) return 1; // nonzero: implemented (device.h, as cuda/plugin.cu)
     snprintf(err, errlen, "the fake plugin has no %s", method);
-    return 1;
+    return 0;
 }
 
 static int bad(char *err, size_t errlen, const char *fmt, ...) {
