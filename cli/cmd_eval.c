@@ -29,6 +29,7 @@ int cmd_eval(int argc, char **argv) {
     Flag fl[] = {
         FLAGV("model"), FLAGV("tokenizer"), FLAGV("tasks"), FLAGV("shots"), FLAGV("limit"), FLAGV("task-dir"),
         FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"),
+        FLAGV("device"),
     };
     Args a;
     args_parse(&a, fl, sizeof fl / sizeof fl[0], argc, argv, "eval");
@@ -61,6 +62,7 @@ int cmd_eval(int argc, char **argv) {
         free(s);
         return 0;
     }
+    DevScorer *dev = device_flag(&a, "eval");
     ModelFile *mf;
     Tokenizer *tok;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tok);
@@ -71,8 +73,9 @@ int cmd_eval(int argc, char **argv) {
     int B = arg_int(&a, "batch", rows_for(c, W));
     if (B < 1) die_input("--batch: must be >= 1");
     Model *M = model_build(mf, NULL, B, W, 0);
+    if (dev) dev_scorer_attach(dev, M, B, W); // every pass on the device: no smaller CPU builds
     // Smaller windows with many more rows, so short requests are not one per row of W.
-    for (int Tk = W / 4; Tk >= 16 && opt.naux < 3; Tk /= 4) {
+    for (int Tk = W / 4; Tk >= 16 && opt.naux < 3 && !dev; Tk /= 4) {
         int Bk = rows_for(c, Tk);
         if (Bk <= B) continue;
         opt.aux[opt.naux++] = model_build(mf, NULL, Bk, Tk, 0);
@@ -91,6 +94,7 @@ int cmd_eval(int argc, char **argv) {
     }
     eval_result_free(r);
     for (int k = 0; k < opt.naux; k++) model_free(opt.aux[k]);
+    dev_scorer_free(dev);
     model_free(M);
     free_model_tok(mf, tok);
     return 0;

@@ -44,9 +44,11 @@ static void print_piece(const char *s, size_t n) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    Flag fl[] = {FLAGV("model"), FLAGV("tokenizer"), FLAGV("prompt"), FLAGV("steps"), FLAGV("temperature"), FLAGV("topp"), FLAGV("seed")};
+    Flag fl[] = {FLAGV("model"), FLAGV("tokenizer"), FLAGV("prompt"), FLAGV("steps"), FLAGV("temperature"), FLAGV("topp"), FLAGV("seed"),
+                 FLAGV("device")};
     Args a;
-    args_parse(&a, fl, 7, argc, argv, "generate");
+    args_parse(&a, fl, (int)(sizeof fl / sizeof *fl), argc, argv, "generate");
+    DevScorer *dev = device_flag(&a, "generate");
     ModelFile *mf; Tokenizer *tk;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tk);
     Tokenizer *tok = tk ? tk : mf->tok;
@@ -60,6 +62,7 @@ int cmd_generate(int argc, char **argv) {
     int *ids, np = tok_encode(tok, prompt, strlen(prompt), TOK_BOS, &ids);
     if (np > steps) die_input("--prompt: %d tokens exceed --steps %d", np, steps);
     Model *M = model_build(mf, NULL, 1, steps, 0);
+    if (dev) dev_scorer_attach(dev, M, 1, steps);
     int V = mf->c.vocab_size;
     float *lg = xmalloc(V * sizeof(float));
     ProbIdx *tmp = xmalloc(V * sizeof(ProbIdx));
@@ -67,13 +70,15 @@ int cmd_generate(int argc, char **argv) {
     memcpy(seq, ids, np * sizeof(int));
     double t0 = now_sec();
     int pos = 0, n = np, generated = 0;
-    // Prompt in one pass, then one token at a time reusing cached K/V.
-    model_forward(M, seq, 1, n, 0);
+    // Prompt in one pass, then one token at a time reusing cached K/V (on the device: the
+    // whole prefix each time, dev_scorer_next_logits).
+    if (!dev) model_forward(M, seq, 1, n, 0);
     for (int i = 1; i < np; i++) { size_t l; const char *p = tok_decode(tok, seq[i - 1], seq[i], &l); print_piece(p, l); }
     pos = n - 1;
     // Like llama2.c: `steps` forward passes (positions 0..steps-1), each yielding a token.
     while (n <= steps) {
-        model_logits_row(M, pos, lg);
+        if (dev) dev_scorer_next_logits(dev, seq, n, lg);
+        else model_logits_row(M, pos, lg);
         int next = sample(lg, V, temp, topp, &rng, tmp);
         // llama2.c stops at BOS (its sequence delimiter); the other tokenizers also at EOS.
         if (next == tok->bos_id || (tok->bpe && next == tok->eos_id)) break;
@@ -84,13 +89,14 @@ int cmd_generate(int argc, char **argv) {
         seq[n++] = next;
         generated++;
         if (n > steps) break;
-        model_forward(M, seq, 1, n, n - 1);
+        if (!dev) model_forward(M, seq, 1, n, n - 1);
         pos = n - 1;
     }
     printf("\n");
     double el = now_sec() - t0;
     fprintf(stderr, "l4q: %d tokens in %.3fs (%.1f tok/s)\n", generated, el, el > 0 ? generated / el : 0);
     free(lg); free(tmp); free(seq); free(ids);
+    dev_scorer_free(dev);
     model_free(M);
     free_model_tok(mf, tk);
     return 0;

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 
 int cmd_ppl(int argc, char **argv) {
-    Flag fl[] = {FLAGV("model"), FLAGV("tokenizer"), FLAGV("data"), FLAGV("seq-len"), FLAGV("batch"), FLAGB("json")};
+    Flag fl[] = {FLAGV("model"), FLAGV("tokenizer"), FLAGV("data"), FLAGV("seq-len"), FLAGV("batch"), FLAGB("json"),
+                 FLAGV("device")};
     Args a;
-    args_parse(&a, fl, 6, argc, argv, "ppl");
+    args_parse(&a, fl, (int)(sizeof fl / sizeof *fl), argc, argv, "ppl");
     const char *data = arg_str(&a, "data", NULL);
     if (!data) die_input("ppl: --data is required");
+    DevScorer *dev = device_flag(&a, "ppl");
     ModelFile *mf; Tokenizer *tk;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tk);
     Tokenizer *tok = tk ? tk : mf->tok;
@@ -20,7 +22,16 @@ int cmd_ppl(int argc, char **argv) {
     if (T < 1) die_input("--seq-len: must be positive");
     if (T > mf->c.seq_len) die_input("--seq-len %d exceeds the model's context %d (%s)", T, mf->c.seq_len, mf->path);
     int B = arg_int(&a, "batch", 0);
-    PplResult r = ppl_file_replicated(mf, B, tok, data, 0, T, 0, 1); // streamed: memory independent of the file
+    PplResult r;
+    if (dev) { // one model whose forward + head run on the device; the same windows and batches
+        B = ppl_file_batch(B, T, data);
+        Model *M = model_build(mf, NULL, B, T, 0);
+        dev_scorer_attach(dev, M, B, T);
+        r = ppl_file(&M, 1, tok, data, 0, T, 0, 1);
+        dev_scorer_free(dev);
+        model_free(M);
+    } else
+        r = ppl_file_replicated(mf, B, tok, data, 0, T, 0, 1); // streamed: memory independent of the file
     if (r.tokens < 2) die_input("%s: fewer than 2 tokens of text", data);
     double loss = r.nll / r.predicted;
     if (arg_flag(&a, "json")) {

@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 #include "common.h"
 #include "util.h"
+#include <string.h>
 
 void load_model_tok(const char *model_path, const char *tok_path, ModelFile **mf, Tokenizer **tok) {
     if (!model_path) die_input("--model is required");
@@ -13,4 +14,11 @@ void load_model_tok(const char *model_path, const char *tok_path, ModelFile **mf
 void free_model_tok(ModelFile *mf, Tokenizer *tok) {
     if (tok) tok_free(tok);
     model_file_free(mf);
+}
+
+DevScorer *device_flag(Args *a, const char *cmd) {
+    const char *d = arg_str(a, "device", "cpu");
+    if (!strcmp(d, "cpu")) return NULL;
+    if (!strcmp(d, "cuda")) return dev_scorer_open("--device cuda");
+    die_input("%s: --device: '%s' is not cpu or cuda", cmd, d);
 }

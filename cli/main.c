@@ -8,10 +8,10 @@
 
 static const struct { const char *name; int (*fn)(int, char **); const char *usage; } CMDS[] = {
     {"info", cmd_info, "info FILE | --system"},
-    {"generate", cmd_generate, "generate --model F --tokenizer F [--prompt S] [--steps N] [--temperature T] [--topp P] [--seed N]"},
-    {"ppl", cmd_ppl, "ppl --model F --tokenizer F --data TEXT [--seq-len N] [--batch B] [--json]"},
+    {"generate", cmd_generate, "generate --model F --tokenizer F [--prompt S] [--steps N] [--temperature T] [--topp P] [--seed N] [--device cpu|cuda]"},
+    {"ppl", cmd_ppl, "ppl --model F --tokenizer F --data TEXT [--seq-len N] [--batch B] [--json] [--device cpu|cuda]"},
     {"train", cmd_train, "train CONFIG.yaml [--set key=value]... [--out DIR] [--resume DIR] [--dry-run]"},
-    {"eval", cmd_eval, "eval --model F --tokenizer F --tasks LIST [--shots K] [--limit N] [--task-dir DIR] [--json] [--out F.h5]"},
+    {"eval", cmd_eval, "eval --model F --tokenizer F --tasks LIST [--shots K] [--limit N] [--task-dir DIR] [--json] [--out F.h5] [--device cpu|cuda]"},
     {"sweep", cmd_sweep, "sweep SPEC.yaml [--jobs N] [--out DIR] [--dry-run]"},
     {"report", cmd_report, "report DIR [--format md|tex|csv] [--plots] [--reference METHOD|LABEL]"},
     {"export", cmd_export, "export RUN_DIR --format l4qz|gguf --out F"},

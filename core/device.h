@@ -101,7 +101,8 @@ typedef struct {
     // Opens device `index`; `name` gets e.g. "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)".
     // Fails with the CUDA error's name when there is no device or driver.
     int (*init)(int index, char *name, size_t namelen, char *err, size_t errlen);
-    // Does the plugin implement `method` at `precision`? 0 and a reason if not.
+    // Does the plugin implement `method` at `precision`? Nonzero if so (the one function not
+    // returning 0 for success); 0 and a reason in err if not.
     int (*supports)(const char *method, int precision, char *err, size_t errlen);
     DevModel *(*model_new)(const DevModelDesc *d, char *err, size_t errlen);
     void (*model_free)(DevModel *m);

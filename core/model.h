@@ -6,6 +6,14 @@
 #include "tensor.h"
 
 typedef struct Model Model;
+// Scores stand in for model_forward + model_head on all B·T rows in inference (ppl, eval):
+// set by a command that runs the arithmetic elsewhere (the CUDA plugin: run/score_device.c),
+// NULL for the CPU. Returns Σ NLL over targets ≥ 0; logprob, greedy (B·T, may be NULL) as
+// model_head writes them. The core calls it and knows nothing of what is behind it.
+typedef struct {
+    double (*score)(void *ctx, const int *tokens, const int *targets, int B, int T, float *logprob, int *greedy);
+    void *ctx;
+} Scorer;
 struct Model {
     Config c;
     ModelFile *mf;
@@ -34,6 +42,7 @@ struct Model {
     struct ModelScratch *scratch; // backward's dx buffers (core/model.c); NULL when nothing trains
     size_t act_bytes;
     Rng rng;                 // dropout etc.
+    Scorer scorer;           // inference elsewhere (see Scorer); zero: the CPU
 };
 
 // method NULL ⇒ inference with the file's own forms. maxB×maxT activation capacity.

@@ -46,8 +46,12 @@ static double ppl_batch(Model *M, const int *toks, long n, int T, long w0, int b
             if (t < len) (*pred)++;
         }
     }
-    model_forward(M, in, b, Tb, 0);
-    double nll = model_head(M, tg, NULL, 0, b * Tb, lp, NULL, 0, 1.0f);
+    double nll;
+    if (M->scorer.score) nll = M->scorer.score(M->scorer.ctx, in, tg, b, Tb, lp, NULL);
+    else {
+        model_forward(M, in, b, Tb, 0);
+        nll = model_head(M, tg, NULL, 0, b * Tb, lp, NULL, 0, 1.0f);
+    }
     if (lp)
         for (int j = 0; j < b; j++) {
             long s = (w0 + j) * T, len = n - 1 - s < T ? n - 1 - s : T;
@@ -171,13 +175,18 @@ PplResult ppl_file(Model **Ms, int nrep, const Tokenizer *t, const char *path, l
     return r;
 }
 
-PplResult ppl_file_replicated(ModelFile *mf, int B, const Tokenizer *t, const char *path, long max_tokens, int T,
-                              int per_window, int progress) {
+int ppl_file_batch(int B, int T, const char *path) {
     if (B <= 0) B = 512 / T > 1 ? 512 / T : 1;
     // No more windows per batch than the file can hold (a paragraph of k bytes gives at
     // most k + 2 tokens), so a large --batch on a small file does not allocate for nothing.
     struct stat st;
     if (stat(path, &st) == 0 && (long long)B > (2LL * st.st_size + 2) / T + 1) B = (int)((2LL * st.st_size + 2) / T + 1);
+    return B;
+}
+
+PplResult ppl_file_replicated(ModelFile *mf, int B, const Tokenizer *t, const char *path, long max_tokens, int T,
+                              int per_window, int progress) {
+    B = ppl_file_batch(B, T, path);
     int nrep = omp_get_max_threads();
     Model **Ms = xmalloc((size_t)nrep * sizeof *Ms);
     for (int i = 0; i < nrep; i++) Ms[i] = model_build(mf, NULL, B, T, 0);

@@ -32,5 +32,8 @@ PplResult ppl_replicated(ModelFile *mf, int B, const int *toks, long n, int seq_
 // on the file up to the order of the floating-point additions (per-chunk sums).
 PplResult ppl_file(Model **Ms, int nrep, const Tokenizer *t, const char *path, long max_tokens, int seq_len,
                    int per_window, int progress);
+// The windows per forward ppl_file_replicated uses for `path`: B, or about 512 rows when
+// B <= 0, capped at what the file can hold.
+int ppl_file_batch(int B, int seq_len, const char *path);
 PplResult ppl_file_replicated(ModelFile *mf, int B, const Tokenizer *t, const char *path, long max_tokens, int seq_len,
                               int per_window, int progress);

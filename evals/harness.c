@@ -105,6 +105,8 @@ static void encode_request(const Tokenizer *tok, int add_bos, const char *ctx, c
 //  U_KV   a shared, untruncated context with longer continuations: the context is run
 //         once (B = 1) and each continuation extends it reusing the cached K/V.
 // U_ROW and U_ONE rows are sorted by length and packed B×T; U_KV runs one document at a time.
+// A model scored elsewhere (Model.scorer: --device cuda) gets U_ROW only: its scorer reads one
+// target per row of whole B×T passes, with no K/V cache to extend.
 enum { U_ROW, U_ONE, U_KV };
 typedef struct { int kind; int nq; long q0; int len; } Unit; // len: input positions of the row
 
@@ -113,9 +115,9 @@ static int same_prefix(const Req *a, const Req *b, int n) {
 }
 
 // Units for the requests Q[q0 .. q0+n) of one document (appended to *U).
-static int doc_units(const Req *Q, long q0, int n, int window, Unit *U) {
+static int doc_units(const Req *Q, long q0, int n, int window, int rows_only, Unit *U) {
     const Req *a = &Q[q0];
-    int one = n > 1, kv = n > 1;
+    int one = n > 1 && !rows_only, kv = n > 1 && !rows_only;
     for (int c = 0; c < n; c++) {
         const Req *q = &Q[q0 + c];
         one &= q->ncont == 1 && q->len == a->len && same_prefix(q, a, a->len - 1);
@@ -191,11 +193,12 @@ static void score_packed(Model **mods, int nmods, Req *Q, Unit *U, long nu, int 
             // Padding after the real tokens: causal attention keeps it out of them.
             for (int t = L; t < T; t++) in[(size_t)b * T + t] = 0;
         }
-        model_forward(m, in, B, T, 0);
+        if (!m->scorer.score) model_forward(m, in, B, T, 0);
         pg->toks += (long)B * T;
         long scored = 0;
         for (int b = 0; b < B; b++)
             if (U[p + b].kind == U_ROW) scored += Q[U[p + b].q0].ncont;
+        if (m->scorer.score) scored = (long)B * T; // one scorer call per pass (U_ROW only)
         if (scored * 2 >= (long)B * T) {
             // Mostly scored rows (minimal pairs, short requests): one head call over the
             // whole pass instead of one small call per request.
@@ -206,7 +209,8 @@ static void score_packed(Model **mods, int nmods, Req *Q, Unit *U, long nu, int 
                 int L = U[p + b].len;
                 memcpy(tg_all + (size_t)b * T + (L - q->ncont), q->tok + (L - q->ncont + 1), (size_t)q->ncont * sizeof(int));
             }
-            model_head(m, tg_all, NULL, 0, B * T, lp_all, gr_all, 0, 1.0f);
+            if (m->scorer.score) m->scorer.score(m->scorer.ctx, in, tg_all, B, T, lp_all, gr_all);
+            else model_head(m, tg_all, NULL, 0, B * T, lp_all, gr_all, 0, 1.0f);
         }
         for (int b = 0; b < B; b++) {
             const Unit *u = &U[p + b];
@@ -469,7 +473,7 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     int W = M->maxT;
     Model *mods[5] = {M};
     int nmods = 1;
-    for (int k = 0; k < opt->naux && k < 4; k++)
+    for (int k = 0; k < opt->naux && k < 4 && !M->scorer.score; k++) // a scored model runs every pass
         if (opt->aux[k] && opt->aux[k]->maxT <= W) mods[nmods++] = opt->aux[k];
 
     int nt = sel.ntasks;
@@ -508,7 +512,7 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
         }
         free(cache); free(key);
         // Units are written at the document's first request slot, compacted below.
-        jobs[k].nu = doc_units(Q, jobs[k].q0, R->nreq, W, &U[jobs[k].q0]);
+        jobs[k].nu = doc_units(Q, jobs[k].q0, R->nreq, W, M->scorer.score != NULL, &U[jobs[k].q0]);
         rendered_free(R);
     }
     long nu = 0;
@@ -532,7 +536,7 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
             long keep = lim > 0 ? (long)lim * W + 1 : 0;
             // Replicas per thread are the same model only when M is its file's weights;
             // anything else (a method's layers, quantized or trained) runs on M itself.
-            tr->ppl = model_is_file(M) ? ppl_file_replicated(M->mf, 0, tok, tr->t->data.path, keep, W, opt->keep_docs, opt->progress)
+            tr->ppl = model_is_file(M) && !M->scorer.score ? ppl_file_replicated(M->mf, 0, tok, tr->t->data.path, keep, W, opt->keep_docs, opt->progress)
                                        : ppl_file(&M, 1, tok, tr->t->data.path, keep, W, opt->keep_docs, opt->progress);
             res->tokens += tr->ppl.predicted;
             if (opt->keep_docs) {

@@ -26,7 +26,7 @@ TrainDev *train_dev_open(const RunConfig *cfg) {
     const DeviceOps *ops = device_open(WHAT);
     char err[512] = "";
     int prec = cfg->train.precision == PREC_BF16 ? DEVPREC_BF16 : DEVPREC_FP32;
-    if (ops->supports(cfg->method.name, prec, err, sizeof err) != 0)
+    if (!ops->supports(cfg->method.name, prec, err, sizeof err)) // nonzero: implemented (device.h)
         die_input(WHAT ": method %s%s is not available on the device%s%s", cfg->method.name,
                   prec == DEVPREC_BF16 ? " (train.precision: bf16)" : "", *err ? ": " : "", err);
     TrainDev *d = xcalloc(1, sizeof *d);

@@ -12,7 +12,11 @@
 //   so that tensors starting at zero, LoRA's B, move too),
 // so the gradient of loss_scale·Σ NLL is loss_scale·cnt·(p − c)/P; grad_clip and AdamW are the
 // CPU's formulas (AdamW through core/elem.h). The test replays the same quadratic with
-// torch.optim.AdamW. Every call is logged, one line each, to $FAKE_CUDA_LOG; with
+// torch.optim.AdamW. A model described for inference (training 0: ppl/eval/generate
+// --device cuda) predicts uniformly instead: log p(target) = −log(vocab_size) for every row,
+// so `ppl --device cuda` must report exactly ppl = vocab_size over the CPU path's windows and
+// token counts (tests/test_score_device.py); its logits_row (generation) is 1 at the id after
+// the row's input token (mod vocab_size), 0 elsewhere, so greedy decoding counts up by one. Every call is logged, one line each, to $FAKE_CUDA_LOG; with
 // $FAKE_CUDA_DUMP the trainables as uploaded by model_new are written there (index + data).
 #include "device.h"
 #include "elem.h"
@@ -52,6 +56,9 @@ struct DevModel {
     float beta1, beta2, eps, wd;
     uint64_t seed;
     double total;
+    int training, vocab;
+    int *tokens; // the last step's inputs (inference): logits_row reads them
+    int maxBT, rows;
 };
 
 static int init(int index, char *name, size_t namelen, char *err, size_t errlen) {
@@ -71,9 +78,9 @@ static int supports(const char *method, int precision, char *err, size_t errlen)
     logf_("supports %s %d", method, precision);
     static const char *const ok[] = {"lora", "l4q", "qlora", "rtn_lora", "gptq_lora", "qa_lora", "none"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (!strcmp(method, ok[i])) return 0;
+        if (!strcmp(method, ok[i])) return 1; // nonzero: implemented (device.h, as cuda/plugin.cu)
     snprintf(err, errlen, "the fake plugin has no %s", method);
-    return 1;
+    return 0;
 }
 
 static int bad(char *err, size_t errlen, const char *fmt, ...) {
@@ -106,16 +113,23 @@ static int check_desc(const DevModelDesc *d, char *err, size_t errlen) {
         for (int j = 0; j < p->n_params; j++)
             if (!p->params[j].f32 || p->params[j].n != (size_t)p->params[j].rows * p->params[j].cols || !p->params[j].name)
                 return bad(err, errlen, "proj %d param %d", i, j);
-        logf_("proj %d %dx%d %s kind=%d bits=%d params=%d%s%s", i, out, in, p->base ? "base" : "w0", p->base ? (int)p->base->kind : -1,
-              p->base ? p->base->bits : 0, p->n_params, p->n_params ? " first=" : "", p->n_params ? p->params[0].name : "");
+        logf_("proj %d %dx%d %s kind=%d bits=%d params=%d%s%s group=%d rank=%d", i, out, in, p->base ? "base" : "w0",
+              p->base ? (int)p->base->kind : -1, p->base ? p->base->bits : 0, p->n_params, p->n_params ? " first=" : "",
+              p->n_params ? p->params[0].name : "", p->base ? p->base->group_size : 0,
+              p->base && p->base->lora_A ? p->base->rank : 0);
     }
     return 0;
 }
 
 static DevModel *model_new(const DevModelDesc *d, char *err, size_t errlen) {
-    logf_("model_new %s precision=%d optim_state=%d maxB=%d maxT=%d", d->method.name, d->precision, d->optim_state, d->maxB, d->maxT);
+    logf_("model_new %s precision=%d optim_state=%d maxB=%d maxT=%d training=%d", d->method.name, d->precision, d->optim_state,
+          d->maxB, d->maxT, d->training);
     if (check_desc(d, err, errlen)) return NULL;
     DevModel *m = calloc(1, sizeof *m);
+    m->training = d->training;
+    m->vocab = d->vocab_size;
+    m->maxBT = d->maxB * d->maxT;
+    m->tokens = calloc((size_t)m->maxBT, sizeof *m->tokens);
     int np = d->n_layers * 7 + (d->head_is_proj ? 1 : 0);
     for (int i = 0; i < np; i++) m->n += d->proj[i].n_params;
     m->t = calloc((size_t)m->n + 1, sizeof *m->t);
@@ -157,13 +171,28 @@ static void model_free(DevModel *m) {
     logf_("model_free");
     for (int i = 0; i < m->n; i++) { free(m->t[i].p); free(m->t[i].g); free(m->t[i].m); free(m->t[i].v); }
     free(m->t);
+    free(m->tokens);
     free(m);
 }
 
 static int step(DevModel *m, const int *tokens, const int *targets, const float *w, int B, int T, float *logprob, int *greedy,
                 int backward, float loss_scale, double *nll, char *err, size_t errlen) {
-    (void)tokens; (void)err; (void)errlen;
     logf_("step %d %d backward=%d", B, T, backward);
+    if (!m->training) { // uniform prediction: every target costs log V
+        if (backward) return bad(err, errlen, "backward on a model built for inference");
+        if (B * T > m->maxBT) return bad(err, errlen, "%d×%d rows exceed the capacity %d", B, T, m->maxBT);
+        memcpy(m->tokens, tokens, (size_t)B * T * sizeof *tokens);
+        m->rows = B * T; // logits_row may read these rows of this step
+        double lv = log((double)m->vocab), cnt = 0;
+        for (int r = 0; r < B * T; r++) {
+            if (targets[r] < 0) continue;
+            cnt += w ? w[r] : 1.0;
+            if (logprob) logprob[r] = (float)-lv;
+            if (greedy) greedy[r] = targets[r] == 0; // all logits tie: the argmax is id 0
+        }
+        *nll = cnt * lv;
+        return 0;
+    }
     double q = 0, cnt = 0;
     for (int i = 0; i < m->n; i++)
         for (size_t j = 0; j < m->t[i].n; j++) {
@@ -187,9 +216,12 @@ static int step(DevModel *m, const int *tokens, const int *targets, const float 
 }
 
 static int logits_row(DevModel *m, int row, float *out, char *err, size_t errlen) {
-    (void)m; (void)row; (void)out;
-    snprintf(err, errlen, "the fake plugin has no logits");
-    return 1;
+    logf_("logits_row %d", row);
+    if (m->training) return bad(err, errlen, "the fake plugin has no logits in training");
+    if (row < 0 || row >= m->rows) return bad(err, errlen, "row %d of a step of %d rows", row, m->rows);
+    memset(out, 0, (size_t)m->vocab * sizeof *out);
+    out[(m->tokens[row] + 1) % m->vocab] = 1.0f;
+    return 0;
 }
 
 static void zero_grad(DevModel *m) {
