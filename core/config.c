@@ -195,7 +195,19 @@ static void read_method(RunConfig *c, YNode *root) {
     if (set & MK_ACT_ORDER) m->act_order = get_bool(&s, MKN(ACT_ORDER), m->act_order);
     if (set & MK_DAMP) m->damp = (float)get_num(&s, MKN(DAMP), m->damp, 0, 0, NAN, 0);
     if (set & MK_CALIB) m->calib_windows = (int)get_int(&s, MKN(CALIB), m->calib_windows, 1, INT_MAX);
+    if (set & MK_QUANT_LR) m->quant_lr = get_num(&s, MKN(QUANT_LR), 0, 0, 1, NAN, 0);
     m->set = set;
+    // method.init: gptq is a model-level pass (l4q only); its calibration keys mean nothing
+    // to the formula inits of a method that also takes them.
+    if (!strcmp(m->init, "gptq") && (set & MK_INIT) && strcmp(m->name, "l4q"))
+        y_die(y_get(s.map, MKN(INIT)), "method.init: gptq is only for method l4q (valid for %s: l4q, minmax, absmax, lsq+)", m->name);
+    if (!strcmp(m->init, "gptq") && !quant_init_pass_find("gptq"))
+        y_die(y_get(s.map, MKN(INIT)), "method.init: gptq needs the GPTQ pass, which this program does not register");
+    unsigned mkeys = method_find(m->name)->keys;
+    if ((mkeys & MK_INIT) && (mkeys & MK_DAMP) && strcmp(m->init, "gptq"))
+        for (int k = 0; k < MK_COUNT; k++)
+            if ((set & (1u << k) & (MK_ACT_ORDER | MK_DAMP | MK_CALIB)))
+                y_die(y_get(s.map, METHOD_KEY_NAMES[k]), "method.%s: only used with method.init: gptq", METHOD_KEY_NAMES[k]);
     // Keys a method does not use are errors (README "Training"): report the first at its position.
     const char *bad = method_bad_key(m);
     if (bad) {
@@ -262,6 +274,9 @@ static YNode *build_resolved(const RunConfig *c) {
     YNode *mm = y_new_map();
     put_str(mm, "name", m->name);
     unsigned keys = method_find(m->name)->keys;
+    // A quantizer init other than gptq has no calibration: its keys are left out (and the
+    // run ids of those configs stay what they were).
+    if ((keys & MK_INIT) && strcmp(m->init, "gptq")) keys &= ~(unsigned)(MK_ACT_ORDER | MK_DAMP | MK_CALIB);
     for (int k = 0; k < MK_COUNT; k++) {
         if (!(keys & (1u << k))) continue;
         const char *key = METHOD_KEY_NAMES[k];
@@ -285,6 +300,7 @@ static YNode *build_resolved(const RunConfig *c) {
         case MK_ACT_ORDER: put_bool(mm, key, m->act_order); break;
         case MK_DAMP: put_flt(mm, key, m->damp); break;
         case MK_CALIB: put_int(mm, key, m->calib_windows); break;
+        case MK_QUANT_LR: if (m->quant_lr > 0) put_num(mm, key, m->quant_lr); break; // given only: run ids stay
         }
     }
     y_map_put(r, "method", mm);

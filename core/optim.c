@@ -57,16 +57,26 @@ static inline float adam_elem(float x, float g, float *m, float *v, const Coef *
 }
 
 void adamw_step(AdamW *o, Param **ps, int n, float lr) {
+    const float lrs[PG_COUNT] = {lr, lr};
+    adamw_step_groups(o, ps, n, lrs);
+}
+
+void adamw_step_groups(AdamW *o, Param **ps, int n, const float lr[PG_COUNT]) {
     check_same(o, ps, n);
     o->t++;
     double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
     double bc2 = 1.0 - pow((double)o->beta2, (double)o->t);
-    Coef k = {.step_size = (float)(-((double)lr / bc1)), .bc2_sqrt = (float)sqrt(bc2),
-              .decay_mul = (float)(1.0 - (double)lr * (double)o->weight_decay), .w1 = (float)(1.0 - (double)o->beta1),
-              .b2 = o->beta2, .w2 = (float)(1.0 - (double)o->beta2), .eps = o->eps};
+    Coef kg[PG_COUNT]; // per group: only the lr-dependent scalars differ
+    for (int gi = 0; gi < PG_COUNT; gi++)
+        kg[gi] = (Coef){.step_size = (float)(-((double)lr[gi] / bc1)), .bc2_sqrt = (float)sqrt(bc2),
+                        .decay_mul = (float)(1.0 - (double)lr[gi] * (double)o->weight_decay),
+                        .w1 = (float)(1.0 - (double)o->beta1), .b2 = o->beta2, .w2 = (float)(1.0 - (double)o->beta2),
+                        .eps = o->eps};
     for (int i = 0; i < n; i++) {
         Param *p = ps[i];
         if (!p->grad) continue;
+        if (p->group < 0 || p->group >= PG_COUNT) die_internal("adamw: param %s in group %d", p->name, p->group);
+        Coef k = kg[p->group];
         float *x = p->data, *g = p->grad;
         k.decay = p->decay && o->weight_decay != 0.0f;
         const long long N = (long long)p->n;

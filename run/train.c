@@ -283,8 +283,12 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
             die_input("step %ld: %s is not finite (%g); the run is marked failed, the last checkpoint (%s) is kept", s + 1,
                       isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? gn : loss, ckpt);
         }
+        // The quantizer group (method.quant_lr) follows the same schedule from its own base.
         float lr = lr_at(cfg->train.schedule_name, s, steps, (double)warm, (float)cfg->train.lr);
-        adamw_step(t.opt, t.ps, t.np, lr);
+        float lrs[PG_COUNT] = {lr, lr};
+        if (cfg->method.quant_lr > 0)
+            lrs[PG_QUANT] = lr_at(cfg->train.schedule_name, s, steps, (double)warm, (float)cfg->method.quant_lr);
+        adamw_step_groups(t.opt, t.ps, t.np, lrs);
         double el = now_sec() - ts, tps = ntok / el;
         t.step_s += el;
         if (t.lead) runlog_train(t.log, s + 1, loss, lr, gn, tps, rss_bytes());
