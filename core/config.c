@@ -9,6 +9,7 @@
 #include "methods.h"
 #include "optim.h"
 #include "quant.h"
+#include "traindocs.h"
 #include "util.h"
 #include <errno.h>
 #include <limits.h>
@@ -138,6 +139,67 @@ static void get_path(const Sec *s, const char *key, const char *dir, char *out, 
     free(abs);
 }
 
+// data.train: one path (read as before), or a list of entries — a path, or {path, format,
+// text_key} — of text / jsonl / json files (core/traindocs.h); data.text_key is the default key.
+static void read_train_files(RunConfig *c, const Sec *d) {
+    YNode *tn = get(d, "train", 1);
+    YNode *kn = get(d, "text_key", 0);
+    const char *key = get_str(d, "text_key", "text", 0);
+    if (kn && (!key[0] || strlen(key) >= sizeof c->data.text_key)) y_die(kn, "data.text_key: expected a non-empty key (< 64 bytes)");
+    if (kn && c->data.format != DATA_TEXT) y_die(kn, "data.text_key: only used with data.format text (jsonl / json training files)");
+    snprintf(c->data.text_key, sizeof c->data.text_key, "%s", key);
+    if (tn->kind == Y_SCALAR) {
+        get_path(d, "train", c->dir, c->data.train, sizeof c->data.train, 1);
+        int fmt = doc_format_of_path(c->data.train);
+        if (c->data.format != DATA_TEXT || fmt == DOC_TEXT) return; // as it always was
+        c->data.ntrain = 1;
+        c->data.train_files = xcalloc(1, sizeof *c->data.train_files);
+        snprintf(c->data.train_files[0].path, sizeof c->data.train_files[0].path, "%s", c->data.train);
+        c->data.train_files[0].format = fmt;
+        snprintf(c->data.train_files[0].text_key, sizeof c->data.train_files[0].text_key, "%s", key);
+        return;
+    }
+    if (tn->kind != Y_SEQ) y_die(tn, "data.train: expected a file or a list of files, got a mapping");
+    if (c->data.format != DATA_TEXT) y_die(tn, "data.train: a list of files needs data.format text (alpaca data is one file)");
+    if (!tn->n) y_die(tn, "data.train: empty list");
+    c->data.ntrain = tn->n;
+    c->data.train_listed = 1;
+    c->data.train_files = xcalloc((size_t)tn->n, sizeof *c->data.train_files);
+    for (int i = 0; i < tn->n; i++) {
+        YNode *it = tn->items[i];
+        struct DataFile *f = &c->data.train_files[i];
+        char sec[48];
+        snprintf(sec, sizeof sec, "data.train[%d]", i);
+        YNode wrap = {0}; // a bare path is {path: it}
+        char *wk[1] = {"path"};
+        YNode *wi[1] = {it};
+        int wl[1] = {it->line}, wc[1] = {it->col};
+        unsigned char wu[1] = {0};
+        if (it->kind == Y_SCALAR) {
+            wrap = *it;
+            wrap.kind = Y_MAP; wrap.n = 1; wrap.keys = wk; wrap.items = wi; wrap.key_line = wl; wrap.key_col = wc;
+            wrap.used = wu;
+        } else if (it->kind != Y_MAP) {
+            y_die(it, "%s: expected a path or {path: ..., format: text|jsonl|json, text_key: ...}", sec);
+        }
+        Sec e = {it->kind == Y_SCALAR ? &wrap : it, sec};
+        get_path(&e, "path", c->dir, f->path, sizeof f->path, 1);
+        YNode *fn = get(&e, "format", 0);
+        if (fn && fn->kind == Y_SCALAR && !strcmp(fn->str, "alpaca"))
+            y_die(fn, "%s.format: alpaca data is one file under data.format: alpaca, not an entry of a list", sec);
+        const char *fmt = get_choice(&e, "format", DOC_FORMAT_NAMES[doc_format_of_path(f->path)], DOC_FORMAT_NAMES);
+        for (int k = 0; DOC_FORMAT_NAMES[k]; k++) if (!strcmp(fmt, DOC_FORMAT_NAMES[k])) f->format = k;
+        YNode *ek = get(&e, "text_key", 0);
+        const char *fk = get_str(&e, "text_key", key, 0);
+        if (ek && (!fk[0] || strlen(fk) >= sizeof f->text_key)) y_die(ek, "%s.text_key: expected a non-empty key (< 64 bytes)", sec);
+        if (ek && f->format == DOC_TEXT) y_die(ek, "%s.text_key: only used with format jsonl or json", sec);
+        snprintf(f->text_key, sizeof f->text_key, "%s", fk);
+        f->key_given = ek != NULL;
+        if (it->kind == Y_MAP) check_unused(&e);
+    }
+    snprintf(c->data.train, sizeof c->data.train, "%s", c->data.train_files[0].path);
+}
+
 // ---- method --------------------------------------------------------------------------
 static const char *const BASES[] = {"rtn", "gptq", "nf4", NULL};
 #define MKN(id) METHOD_KEY_NAMES[MKI_##id] // a method key's name (core/linear.h lists them)
@@ -259,7 +321,20 @@ static YNode *build_resolved(const RunConfig *c) {
     if (c->tokenizer[0]) put_str(r, "tokenizer", c->tokenizer); // absent: the model's own
     YNode *d = y_new_map();
     put_str(d, "format", FORMATS[c->data.format]);
-    put_str(d, "train", c->data.train);
+    if (!c->data.train_listed) put_str(d, "train", c->data.train); // one file: as it always was
+    else {
+        YNode *list = y_new_seq();
+        for (int i = 0; i < c->data.ntrain; i++) {
+            const struct DataFile *f = &c->data.train_files[i];
+            YNode *e = y_new_map();
+            put_str(e, "path", f->path);
+            put_str(e, "format", DOC_FORMAT_NAMES[f->format]);
+            if (f->key_given) put_str(e, "text_key", f->text_key);
+            y_seq_push(list, e);
+        }
+        y_map_put(d, "train", list);
+    }
+    if (strcmp(c->data.text_key, "text")) put_str(d, "text_key", c->data.text_key); // given only: run ids stay
     if (c->data.val[0]) put_str(d, "val", c->data.val);
     if (c->data.format == DATA_ALPACA) {
         put_bool(d, "mask_inputs", c->data.mask_inputs);
@@ -361,7 +436,7 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
 
     Sec d = section(root, "data", 1);
     c->data.format = !strcmp(get_choice(&d, "format", "text", FORMATS), "alpaca") ? DATA_ALPACA : DATA_TEXT;
-    get_path(&d, "train", c->dir, c->data.train, sizeof c->data.train, 1);
+    read_train_files(c, &d);
     get_path(&d, "val", c->dir, c->data.val, sizeof c->data.val, 0);
     if (c->data.format == DATA_ALPACA) {
         c->data.mask_inputs = get_bool(&d, "mask_inputs", 1);
@@ -469,6 +544,7 @@ void run_config_free(RunConfig *c) {
     yaml_free(c->root);
     for (int i = 0; i < c->eval.ntasks; i++) free(c->eval.tasks[i]);
     free(c->eval.tasks);
+    free(c->data.train_files);
     for (int i = 0; i < c->eval.nlimits; i++) free(c->eval.limit_names[i]);
     free(c->eval.limit_names); free(c->eval.limit_values);
     free(c);

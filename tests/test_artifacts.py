@@ -32,8 +32,8 @@ covered = {"none", "full", "lora", "qlora"} | BITS
 check(len(registry) >= 14 and set(registry) <= covered, "artifacts: every registered method is covered",
       f"registry {registry}, not covered {set(registry) - covered}")
 
-def config(method, bits):  # one short run per method
-    keys = [f"name: {method}"]
+def config(method, bits, extra=()):  # one short run per method (and variant)
+    keys = [f"name: {method}"] + list(extra)
     if bits: keys += [f"bits: {bits}"] + ([] if method == "qlora" else ["group_size: 32"])
     if method in GPTQ: keys.append("calib_windows: 4")
     return f"""model: {MODEL}
@@ -54,12 +54,16 @@ def evaluate(model, tasks, limit, out):
 fp32 = evaluate(MODEL, "tinystories", LIMIT, os.path.join(tmp, "fp32.h5"))["tinystories"]["loss"]
 sha_model = hashlib.sha256(open(MODEL, "rb").read()).hexdigest()
 
-points = [(m, b) for m in registry for b in ((4, 3) if m in BITS else (4,) if m == "qlora" else (None,))]
-for method, bits in points:
-    name = f"{method}{bits or ''}"
+points = [(m, b, (), "") for m in registry for b in ((4, 3) if m in BITS else (4,) if m == "qlora" else (None,))]
+# Variants that are not methods of their own: L4Q started from GPTQ's grid, and L4Q with
+# its quantizer parameters on their own learning rate.
+points += [("l4q", b, ("init: gptq", "calib_windows: 4"), "_init_gptq") for b in (4, 3)]
+points += [("l4q", 3, ("quant_lr: 1.0e-4",), "_quant_lr")]
+for method, bits, extra, tag in points:
+    name = f"{method}{bits or ''}{tag}"
     d = os.path.join(tmp, name)
     cfg = os.path.join(tmp, name + ".yaml")
-    open(cfg, "w").write(config(method, bits))
+    open(cfg, "w").write(config(method, bits, extra))
     p = run(["train", cfg, "--out", d], check_rc=False)
     check(p.returncode == 0, f"artifacts {name}: run completes", p.stderr[-300:])
     if p.returncode:
