@@ -185,6 +185,9 @@ typedef struct { HashSet val; TrainText *out; size_t cap; } Assembler;
 static void keep_doc(void *ctx, const char *doc, size_t len) {
     Assembler *a = ctx;
     TrainText *o = a->out;
+    size_t k = 0;
+    while (k < len && is_space(doc[k])) k++;
+    if (k == len) return; // an empty document (a JSON "" or blank text) is no document
     o->docs++;
     if (any_line(doc, len, has_line, &a->val)) { o->removed++; return; }
     size_t need = o->len + len + 3;
