@@ -133,7 +133,7 @@ static int variant_vs(const Report *rep, Analysis *an, int l4q, int other, doubl
 // first-column margin over the stronger of the two competitors.
 static void variants_write(const Report *rep, Analysis *an, FILE *md) {
     int header = 0;
-    for (int bits = 1; bits <= 16; bits++) {
+    for (int bits = 16; bits >= 1; bits--) { // the paper's order: 4 before 3
         int nl = 0;
         for (int r = 0; r < rep->nrows; r++) nl += !strcmp(rep->rows[r].method, "l4q") && rep->rows[r].bits == bits;
         if (nl < 2) continue;
