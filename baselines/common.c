@@ -66,4 +66,7 @@ void baselines_register(void) {
                                              &QLORA_UNIFORM_METHOD, &QLORA_METHOD, &QA_LORA_METHOD,
                                              &PEQA_METHOD, &LOFTQ_METHOD};
     for (size_t i = 0; i < sizeof ALL / sizeof ALL[0]; i++) method_register(ALL[i]);
+    // l4q's method.init: gptq — GPTQ's scales and offsets become L4Q's trainable s and b.
+    static const QuantInitPass GPTQ_INIT = {"gptq", gptq_prepare, baselines_release, prepared_lookup};
+    quant_init_pass_register(&GPTQ_INIT);
 }

@@ -140,6 +140,7 @@ int baselines_needs_prepare(const MethodCfg *m) {
     const char *n = m->name;
     if (!strcmp(n, "gptq") || !strcmp(n, "gptq_lora")) return 1;
     if (!strcmp(n, "qlora_uniform") || !strcmp(n, "qa_lora")) return !strcmp(m->base, "gptq");
+    if (!strcmp(n, "l4q")) return !strcmp(m->init, "gptq"); // L4Q started from GPTQ's grid
     return 0;
 }
 

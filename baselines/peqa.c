@@ -117,6 +117,7 @@ static Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *r
     quant_rtn(&l->q, W->data, l->s->data, l->off, l->codes);
     for (size_t k = 0; k < np; k++) l->z[k] = -l->off[k] / l->s->data[k]; // s ≥ QUANT_S_MIN > 0
     param_make_trainable(l->s);
+    l->s->group = PG_QUANT; // method.quant_lr
     l->base.params[l->base.n_params++] = l->s;
     l->base.mem.weight_bytes = quant_codes_bytes(&l->q) + np * sizeof(float); // codes + z
     l->base.mem.trainable_bytes = np * sizeof(float);
@@ -125,4 +126,4 @@ static Linear *peqa_build(const MethodCfg *m, Param *W, const char *name, Rng *r
     return &l->base;
 }
 
-const MethodEntry PEQA_METHOD = {.name = "peqa", .build = peqa_build, .keys = UQ_KEYS | MK_TARGETS};
+const MethodEntry PEQA_METHOD = {.name = "peqa", .build = peqa_build, .keys = UQ_KEYS | MK_TARGETS | MK_QUANT_LR};

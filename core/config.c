@@ -9,6 +9,7 @@
 #include "methods.h"
 #include "optim.h"
 #include "quant.h"
+#include "traindocs.h"
 #include "util.h"
 #include <errno.h>
 #include <limits.h>
@@ -138,6 +139,67 @@ static void get_path(const Sec *s, const char *key, const char *dir, char *out, 
     free(abs);
 }
 
+// data.train: one path (read as before), or a list of entries — a path, or {path, format,
+// text_key} — of text / jsonl / json files (core/traindocs.h); data.text_key is the default key.
+static void read_train_files(RunConfig *c, const Sec *d) {
+    YNode *tn = get(d, "train", 1);
+    YNode *kn = get(d, "text_key", 0);
+    const char *key = get_str(d, "text_key", "text", 0);
+    if (kn && (!key[0] || strlen(key) >= sizeof c->data.text_key)) y_die(kn, "data.text_key: expected a non-empty key (< 64 bytes)");
+    if (kn && c->data.format != DATA_TEXT) y_die(kn, "data.text_key: only used with data.format text (jsonl / json training files)");
+    snprintf(c->data.text_key, sizeof c->data.text_key, "%s", key);
+    if (tn->kind == Y_SCALAR) {
+        get_path(d, "train", c->dir, c->data.train, sizeof c->data.train, 1);
+        int fmt = doc_format_of_path(c->data.train);
+        if (c->data.format != DATA_TEXT || fmt == DOC_TEXT) return; // as it always was
+        c->data.ntrain = 1;
+        c->data.train_files = xcalloc(1, sizeof *c->data.train_files);
+        snprintf(c->data.train_files[0].path, sizeof c->data.train_files[0].path, "%s", c->data.train);
+        c->data.train_files[0].format = fmt;
+        snprintf(c->data.train_files[0].text_key, sizeof c->data.train_files[0].text_key, "%s", key);
+        return;
+    }
+    if (tn->kind != Y_SEQ) y_die(tn, "data.train: expected a file or a list of files, got a mapping");
+    if (c->data.format != DATA_TEXT) y_die(tn, "data.train: a list of files needs data.format text (alpaca data is one file)");
+    if (!tn->n) y_die(tn, "data.train: empty list");
+    c->data.ntrain = tn->n;
+    c->data.train_listed = 1;
+    c->data.train_files = xcalloc((size_t)tn->n, sizeof *c->data.train_files);
+    for (int i = 0; i < tn->n; i++) {
+        YNode *it = tn->items[i];
+        struct DataFile *f = &c->data.train_files[i];
+        char sec[48];
+        snprintf(sec, sizeof sec, "data.train[%d]", i);
+        YNode wrap = {0}; // a bare path is {path: it}
+        char *wk[1] = {"path"};
+        YNode *wi[1] = {it};
+        int wl[1] = {it->line}, wc[1] = {it->col};
+        unsigned char wu[1] = {0};
+        if (it->kind == Y_SCALAR) {
+            wrap = *it;
+            wrap.kind = Y_MAP; wrap.n = 1; wrap.keys = wk; wrap.items = wi; wrap.key_line = wl; wrap.key_col = wc;
+            wrap.used = wu;
+        } else if (it->kind != Y_MAP) {
+            y_die(it, "%s: expected a path or {path: ..., format: text|jsonl|json, text_key: ...}", sec);
+        }
+        Sec e = {it->kind == Y_SCALAR ? &wrap : it, sec};
+        get_path(&e, "path", c->dir, f->path, sizeof f->path, 1);
+        YNode *fn = get(&e, "format", 0);
+        if (fn && fn->kind == Y_SCALAR && !strcmp(fn->str, "alpaca"))
+            y_die(fn, "%s.format: alpaca data is one file under data.format: alpaca, not an entry of a list", sec);
+        const char *fmt = get_choice(&e, "format", DOC_FORMAT_NAMES[doc_format_of_path(f->path)], DOC_FORMAT_NAMES);
+        for (int k = 0; DOC_FORMAT_NAMES[k]; k++) if (!strcmp(fmt, DOC_FORMAT_NAMES[k])) f->format = k;
+        YNode *ek = get(&e, "text_key", 0);
+        const char *fk = get_str(&e, "text_key", key, 0);
+        if (ek && (!fk[0] || strlen(fk) >= sizeof f->text_key)) y_die(ek, "%s.text_key: expected a non-empty key (< 64 bytes)", sec);
+        if (ek && f->format == DOC_TEXT) y_die(ek, "%s.text_key: only used with format jsonl or json", sec);
+        snprintf(f->text_key, sizeof f->text_key, "%s", fk);
+        f->key_given = ek != NULL;
+        if (it->kind == Y_MAP) check_unused(&e);
+    }
+    snprintf(c->data.train, sizeof c->data.train, "%s", c->data.train_files[0].path);
+}
+
 // ---- method --------------------------------------------------------------------------
 static const char *const BASES[] = {"rtn", "gptq", "nf4", NULL};
 #define MKN(id) METHOD_KEY_NAMES[MKI_##id] // a method key's name (core/linear.h lists them)
@@ -195,7 +257,19 @@ static void read_method(RunConfig *c, YNode *root) {
     if (set & MK_ACT_ORDER) m->act_order = get_bool(&s, MKN(ACT_ORDER), m->act_order);
     if (set & MK_DAMP) m->damp = (float)get_num(&s, MKN(DAMP), m->damp, 0, 0, NAN, 0);
     if (set & MK_CALIB) m->calib_windows = (int)get_int(&s, MKN(CALIB), m->calib_windows, 1, INT_MAX);
+    if (set & MK_QUANT_LR) m->quant_lr = get_num(&s, MKN(QUANT_LR), 0, 0, 1, NAN, 0);
     m->set = set;
+    // method.init: gptq is a model-level pass (l4q only); its calibration keys mean nothing
+    // to the formula inits of a method that also takes them.
+    if (!strcmp(m->init, "gptq") && (set & MK_INIT) && strcmp(m->name, "l4q"))
+        y_die(y_get(s.map, MKN(INIT)), "method.init: gptq is only for method l4q (valid for %s: l4q, minmax, absmax, lsq+)", m->name);
+    if (!strcmp(m->init, "gptq") && !quant_init_pass_find("gptq"))
+        y_die(y_get(s.map, MKN(INIT)), "method.init: gptq needs the GPTQ pass, which this program does not register");
+    unsigned mkeys = method_find(m->name)->keys;
+    if ((mkeys & MK_INIT) && (mkeys & MK_DAMP) && strcmp(m->init, "gptq"))
+        for (int k = 0; k < MK_COUNT; k++)
+            if ((set & (1u << k) & (MK_ACT_ORDER | MK_DAMP | MK_CALIB)))
+                y_die(y_get(s.map, METHOD_KEY_NAMES[k]), "method.%s: only used with method.init: gptq", METHOD_KEY_NAMES[k]);
     // Keys a method does not use are errors (README "Training"): report the first at its position.
     const char *bad = method_bad_key(m);
     if (bad) {
@@ -247,7 +321,20 @@ static YNode *build_resolved(const RunConfig *c) {
     if (c->tokenizer[0]) put_str(r, "tokenizer", c->tokenizer); // absent: the model's own
     YNode *d = y_new_map();
     put_str(d, "format", FORMATS[c->data.format]);
-    put_str(d, "train", c->data.train);
+    if (!c->data.train_listed) put_str(d, "train", c->data.train); // one file: as it always was
+    else {
+        YNode *list = y_new_seq();
+        for (int i = 0; i < c->data.ntrain; i++) {
+            const struct DataFile *f = &c->data.train_files[i];
+            YNode *e = y_new_map();
+            put_str(e, "path", f->path);
+            put_str(e, "format", DOC_FORMAT_NAMES[f->format]);
+            if (f->key_given) put_str(e, "text_key", f->text_key);
+            y_seq_push(list, e);
+        }
+        y_map_put(d, "train", list);
+    }
+    if (strcmp(c->data.text_key, "text")) put_str(d, "text_key", c->data.text_key); // given only: run ids stay
     if (c->data.val[0]) put_str(d, "val", c->data.val);
     if (c->data.format == DATA_ALPACA) {
         put_bool(d, "mask_inputs", c->data.mask_inputs);
@@ -262,6 +349,9 @@ static YNode *build_resolved(const RunConfig *c) {
     YNode *mm = y_new_map();
     put_str(mm, "name", m->name);
     unsigned keys = method_find(m->name)->keys;
+    // A quantizer init other than gptq has no calibration: its keys are left out (and the
+    // run ids of those configs stay what they were).
+    if ((keys & MK_INIT) && strcmp(m->init, "gptq")) keys &= ~(unsigned)(MK_ACT_ORDER | MK_DAMP | MK_CALIB);
     for (int k = 0; k < MK_COUNT; k++) {
         if (!(keys & (1u << k))) continue;
         const char *key = METHOD_KEY_NAMES[k];
@@ -285,6 +375,7 @@ static YNode *build_resolved(const RunConfig *c) {
         case MK_ACT_ORDER: put_bool(mm, key, m->act_order); break;
         case MK_DAMP: put_flt(mm, key, m->damp); break;
         case MK_CALIB: put_int(mm, key, m->calib_windows); break;
+        case MK_QUANT_LR: if (m->quant_lr > 0) put_num(mm, key, m->quant_lr); break; // given only: run ids stay
         }
     }
     y_map_put(r, "method", mm);
@@ -345,7 +436,7 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
 
     Sec d = section(root, "data", 1);
     c->data.format = !strcmp(get_choice(&d, "format", "text", FORMATS), "alpaca") ? DATA_ALPACA : DATA_TEXT;
-    get_path(&d, "train", c->dir, c->data.train, sizeof c->data.train, 1);
+    read_train_files(c, &d);
     get_path(&d, "val", c->dir, c->data.val, sizeof c->data.val, 0);
     if (c->data.format == DATA_ALPACA) {
         c->data.mask_inputs = get_bool(&d, "mask_inputs", 1);
@@ -453,6 +544,7 @@ void run_config_free(RunConfig *c) {
     y_free(c->root);
     for (int i = 0; i < c->eval.ntasks; i++) free(c->eval.tasks[i]);
     free(c->eval.tasks);
+    free(c->data.train_files);
     for (int i = 0; i < c->eval.nlimits; i++) free(c->eval.limit_names[i]);
     free(c->eval.limit_names); free(c->eval.limit_values);
     free(c);

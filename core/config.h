@@ -8,6 +8,7 @@
 //
 // Defaults (everything but model, tokenizer, data.train and method.name is optional):
 //   data:   format text; val none (text) / held out (alpaca, see below); mask_inputs true;
+//           text_key "text" (jsonl / json training files);
 //           val_examples 100; max_examples 0 (= all)
 //   method: method_defaults(name) (core/methods.c), then the given keys
 //   train:  steps 200, micro_batch 8, accum 1, seq_len 0 (= the model's), lr 1e-4,
@@ -47,7 +48,13 @@ typedef struct {
     char tokenizer[4096];
     struct {
         int format;         // DATA_TEXT | DATA_ALPACA
-        char train[4096];
+        char train[4096];   // the one training file (a list: its first)
+        // data.train as a list of files (format text; core/traindocs.h): ntrain entries,
+        // each a path or {path, format: text|jsonl|json, text_key}; 0 = the one file above,
+        // read exactly as before. A single path ending in .jsonl / .json is a list of one.
+        int ntrain, train_listed;   // train_listed: given as a YAML list (dumped as one)
+        struct DataFile { char path[4096]; int format; char text_key[64]; int key_given; } *train_files;
+        char text_key[64];  // data.text_key: jsonl / json documents' key (default "text")
         char val[4096];     // "" = none (text) / hold-out (alpaca)
         int mask_inputs;    // alpaca: loss on response tokens only
         int val_examples;

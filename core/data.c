@@ -2,6 +2,8 @@
 #include "data.h"
 #include "ppl.h"
 #include "tokcache.h"
+#include "traindocs.h"
+#include <unistd.h>
 #include <cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,40 @@ Dataset *data_text(const Tokenizer *tok, const char *path) {
     d->stream = tokcache_map(tok, path, &d->ntok); // tokenized once, memory-mapped
     if (d->ntok < 2) die_input("%s: fewer than 2 tokens of text", path);
     hold_end(mark);
+    return d;
+}
+
+Dataset *data_train_text(const RunConfig *c, const Tokenizer *tok) {
+    int n = c->data.ntrain > 0 ? c->data.ntrain : 1;
+    TrainFile *files = xcalloc((size_t)n, sizeof *files);
+    for (int i = 0; i < n; i++)
+        files[i] = c->data.ntrain > 0 ? (TrainFile){c->data.train_files[i].path, c->data.train_files[i].format,
+                                                    c->data.train_files[i].text_key}
+                                      : (TrainFile){c->data.train, DOC_TEXT, NULL};
+    size_t mark = hold_mark();
+    hold(files, free);
+    TrainText tt;
+    traindocs_assemble(files, n, c->data.val[0] ? c->data.val : NULL, &tt);
+    hold(tt.text, free);
+    Dataset *d;
+    if (c->data.ntrain == 0 && tt.removed == 0) {
+        d = data_text(tok, c->data.train);
+    } else {
+        // The token cache reads a file: the joined text goes through a scratch file (its
+        // cache entry is keyed by content, so every run on the same files shares it).
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s/l4q_train_XXXXXX", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        int fd = mkstemp(tmp);
+        if (fd < 0) die_input("%s: cannot create a scratch file for the training text", tmp);
+        close(fd);
+        write_file_atomic(tmp, tt.text, tt.len);
+        d = data_text(tok, tmp);
+        sha256_path(tmp, d->sha256); // provenance: exactly the text that was tokenized
+        unlink(tmp);
+    }
+    d->docs = tt.docs;
+    d->docs_removed = c->data.val[0] ? tt.removed : -1;
+    hold_unwind(mark);
     return d;
 }
 
@@ -122,7 +158,7 @@ Dataset *data_load(const RunConfig *c, const Tokenizer *tok, int seq_len, int sp
     Dataset *d;
     if (c->data.format == DATA_TEXT) {
         if (split == SPLIT_VAL && !c->data.val[0]) return NULL;
-        d = data_text(tok, split == SPLIT_VAL ? c->data.val : c->data.train);
+        d = split == SPLIT_VAL ? data_text(tok, c->data.val) : data_train_text(c, tok);
     } else if (c->data.val[0]) {
         long cap = c->data.max_examples > 0 ? c->data.max_examples : -1;
         if (split == SPLIT_TRAIN) d = data_alpaca(tok, c->data.train, seq_len, c->data.mask_inputs, 0, cap);

@@ -36,12 +36,20 @@ typedef struct {
     int *ex_prompt;      // number of prompt tokens at the start of ex[i]
     int mask_inputs;
     long dropped;        // examples dropped because truncation removed the whole response
+    // text training data (core/traindocs.h): documents read, and removed because they also
+    // occur in the validation data (data.val); −1 when not checked (no data.val)
+    long docs, docs_removed;
+    char sha256[65];     // a list of files: sha256 of the text tokenized (after removal)
 } Dataset;
 
 // The split of the configured data for sequence length seq_len (the resolved one).
 // SPLIT_VAL returns NULL for text data without data.val. Alpaca hold-out rules: config.h.
 Dataset *data_load(const RunConfig *cfg, const Tokenizer *tok, int seq_len, int split);
 Dataset *data_text(const Tokenizer *tok, const char *path);
+// The training text of cfg's data.train (one file or a list, core/traindocs.h) with the
+// documents that also occur in data.val removed. One text file with nothing removed is
+// read as data_text(path): the same tokens and token cache as ever.
+Dataset *data_train_text(const RunConfig *cfg, const Tokenizer *tok);
 // Examples [first, first+count) of the file (count < 0: to the end).
 Dataset *data_alpaca(const Tokenizer *tok, const char *path, int seq_len, int mask_inputs, long first, long count);
 // Number of examples in an Alpaca JSON file (validated).

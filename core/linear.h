@@ -43,7 +43,8 @@ static inline void mem_transient(MemAccount *m, size_t bytes) {
 #define METHOD_KEY_LIST(X) X(RANK, "rank") X(ALPHA, "alpha") X(DROPOUT, "dropout") \
     X(TARGETS, "targets") X(BITS, "bits") X(GROUP, "group_size") X(INIT, "init") \
     X(LSQ_SCALE, "lsq_grad_scale") X(TILE, "tile_rows") X(BASE, "base") \
-    X(LOFTQ_ITERS, "loftq_iters") X(ACT_ORDER, "act_order") X(DAMP, "damp") X(CALIB, "calib_windows")
+    X(LOFTQ_ITERS, "loftq_iters") X(ACT_ORDER, "act_order") X(DAMP, "damp") X(CALIB, "calib_windows") \
+    X(QUANT_LR, "quant_lr")
 #define MK_INDEX_(id, s) MKI_##id,
 #define MK_BIT_(id, s) MK_##id = 1u << MKI_##id,
 enum { METHOD_KEY_LIST(MK_INDEX_) MK_COUNT };
@@ -68,6 +69,7 @@ typedef struct {
     int act_order;
     float damp;
     int calib_windows;
+    double quant_lr;   // the quantizer parameters' base learning rate (PG_QUANT); 0 = train.lr
     unsigned set;      // MK_* bits given explicitly
 } MethodCfg;
 

@@ -60,6 +60,7 @@ static Linear *lsq_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
     // As in `full`: a Param that already has a grad is shared (tied head) and counted once.
     int shared = W->grad != NULL;
     param_make_trainable(W); // a 16-bit weight becomes the fp32 one that trains
+    W->group = PG_QUANT;     // the quantized weight itself: method.quant_lr with s and b
     quant_params_build(m, name, W, out, in, &l->q, &l->s, &l->b);
     l->base.form = quant_form_name(l->q.bits, 0);
     l->W = W;

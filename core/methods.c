@@ -148,6 +148,19 @@ int method_takes(const char *name, const char *key) {
     return !e || i < 0 || (e->keys & (1u << i));
 }
 
+#define MAX_INIT_PASSES 8
+static const QuantInitPass *g_init_passes[MAX_INIT_PASSES];
+static int g_ninit_passes;
+void quant_init_pass_register(const QuantInitPass *p) {
+    if (quant_init_pass_find(p->init)) die_internal("quantizer init '%s' registered twice", p->init);
+    if (g_ninit_passes == MAX_INIT_PASSES) die_internal("more than %d quantizer init passes", MAX_INIT_PASSES);
+    g_init_passes[g_ninit_passes++] = p;
+}
+const QuantInitPass *quant_init_pass_find(const char *init) {
+    for (int i = 0; i < g_ninit_passes; i++) if (!strcmp(g_init_passes[i]->init, init)) return g_init_passes[i];
+    return NULL;
+}
+
 int method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
     const MethodEntry *e = method_lookup(m->name);
     return e->prepare ? e->prepare(mf, m, tok, seq_len) : 0;

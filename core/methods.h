@@ -26,7 +26,7 @@ typedef struct {
 
 // Key sets several methods share.
 #define LORA_KEYS (MK_RANK | MK_ALPHA | MK_DROPOUT | MK_TARGETS)
-#define QUANT_KEYS (MK_BITS | MK_GROUP | MK_INIT | MK_LSQ_SCALE)
+#define QUANT_KEYS (MK_BITS | MK_GROUP | MK_INIT | MK_LSQ_SCALE | MK_QUANT_LR)
 
 // The core's own entries (defined beside their methods).
 extern const MethodEntry LORA_METHOD, L4Q_METHOD, QAT_LORA_METHOD, LSQ_METHOD;
@@ -45,6 +45,20 @@ int method_key_index(const char *key);
 // Does method `name` take key `key`? Unknown keys and methods count as taken, so the
 // config loader, which knows the position, reports them.
 int method_takes(const char *name, const char *key);
+// Quantizer inits computed by a model-level pass defined above the core (method.init:
+// gptq, which baselines_register adds; the core names none): the pass runs as the l4q
+// method's prepare hook (before model_build, like GPTQ's own), after which lookup(w) gives
+// the grid it chose for the projection whose weight data is w — a DEP_UNIFORM deploy whose
+// scale and offset become the layer's trainable s and b (quant_params_build).
+typedef struct {
+    const char *init;  // the method.init value it serves
+    int (*prepare)(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
+    void (*release)(const ModelFile *mf);
+    const Deploy *(*lookup)(const float *w);
+} QuantInitPass;
+void quant_init_pass_register(const QuantInitPass *p); // not copied; one per init name
+const QuantInitPass *quant_init_pass_find(const char *init); // NULL when none is registered
+
 // Run m's model-level pass on mf (its prepare hook), if it has one; returns 1 if it ran.
 int method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
 // Drop what method_prepare kept for mf (before model_file_free, when the process goes on).

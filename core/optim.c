@@ -45,12 +45,20 @@ static void check_same(const AdamW *o, Param **ps, int n) {
 // (adam_elem, adam_elem_bf16) are in core/elem.h, shared with the CUDA plugin.
 
 void adamw_step(AdamW *o, Param **ps, int n, float lr) {
+    const float lrs[PG_COUNT] = {lr, lr};
+    adamw_step_groups(o, ps, n, lrs);
+}
+
+void adamw_step_groups(AdamW *o, Param **ps, int n, const float lr[PG_COUNT]) {
     check_same(o, ps, n);
     o->t++;
-    AdamCoef k = adam_coef(lr, o->t, o->beta1, o->beta2, o->eps, o->weight_decay);
+    AdamCoef kg[PG_COUNT]; // per group: only the lr-dependent scalars differ
+    for (int gi = 0; gi < PG_COUNT; gi++) kg[gi] = adam_coef(lr[gi], o->t, o->beta1, o->beta2, o->eps, o->weight_decay);
     for (int i = 0; i < n; i++) {
         Param *p = ps[i];
         if (!p->grad) continue;
+        if (p->group < 0 || p->group >= PG_COUNT) die_internal("adamw: param %s in group %d", p->name, p->group);
+        AdamCoef k = kg[p->group];
         float *x = p->data, *g = p->grad;
         k.decay = p->decay && o->weight_decay != 0.0f;
         const long long N = (long long)p->n;

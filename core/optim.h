@@ -35,6 +35,10 @@ AdamW *adamw_new(Param **ps, int n, float beta1, float beta2, float eps, float w
 //   m = lerp(m, g, 1−β1);  v = β2·v + (1−β2)·g²
 //   p −= (lr / (1−β1ᵗ)) · m / (sqrt(v) / sqrt(1−β2ᵗ) + eps)
 void adamw_step(AdamW *o, Param **ps, int n, float lr);
+// The same with torch's parameter groups: param p steps with lr[p->group] (PG_*), the one
+// difference between groups (betas, eps and weight decay are shared). adamw_step(lr) is
+// this with every group at lr.
+void adamw_step_groups(AdamW *o, Param **ps, int n, const float lr[PG_COUNT]);
 // The memory account's grad_opt_bytes (MemAccount) with state of this dtype: the fp32
 // gradients (as many bytes as the trainable parameters) plus m and v. Methods account
 // fp32 state (3× trainable); training replaces that figure with this one.

@@ -1,6 +1,7 @@
 // quant.c — the signed n-bit group quantizer, its initializations and code packing.
 // See quant.h for the grid, group layout and packing format.
 #include "quant.h"
+#include "methods.h"
 #include "util.h"
 #include <math.h>
 #include <stdlib.h>
@@ -23,11 +24,11 @@ void quant_spec(QuantSpec *q, int bits, int group_size, int out, int in) {
     q->in = in;
 }
 
-const char *const QUANT_INIT_NAMES[] = {"l4q", "minmax", "absmax", "lsq+", NULL};
+const char *const QUANT_INIT_NAMES[] = {"l4q", "minmax", "absmax", "lsq+", "gptq", NULL};
 
 QuantInit quant_init_parse(const char *name) {
     for (int i = 0; QUANT_INIT_NAMES[i]; i++) if (!strcmp(name, QUANT_INIT_NAMES[i])) return (QuantInit)i;
-    die_input("method.init: unknown quantizer init '%s' (valid: l4q, minmax, absmax, lsq+)", name);
+    die_input("method.init: unknown quantizer init '%s' (valid: l4q, minmax, absmax, lsq+, gptq)", name);
 }
 
 const char *quant_form_name(int bits, int mixed) {
@@ -71,6 +72,7 @@ void quant_init_params(const QuantSpec *q, const float *W, QuantInit init, float
                 sv = (float)(fmax(fabs(mu - 3 * sd), fabs(mu + 3 * sd)) / half);
                 break;
             }
+            case QINIT_GPTQ: die_internal("quant_init_params: the gptq init is a model-level pass, not a formula");
             default: // QINIT_L4Q: covers both extremes, so nothing clips at init
                 sv = fmaxf(fabsf(lo / (float)q->qn), fabsf(hi / (float)q->qp));
                 break;
@@ -270,8 +272,22 @@ void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, i
     *s = param_new(nm, out, q->ng, 0);
     snprintf(nm, sizeof nm, "%s.qoffset", name);
     *b = param_new(nm, out, q->ng, 0);
-    quant_init_params(q, W, init, (*s)->data, (*b)->data);
+    if (init == QINIT_GPTQ) { // the grid the pass recorded for this weight (core/methods.h)
+        const QuantInitPass *p = quant_init_pass_find(m->init);
+        const Deploy *d = p ? p->lookup(W0->data) : NULL;
+        if (!d)
+            die_internal("%s: method.init %s needs its model-level pass: call method_prepare before model_build", name,
+                         m->init);
+        if (d->kind != DEP_UNIFORM || d->bits != q->bits || d->group_size != q->gs || d->out != out || d->in != in)
+            die_internal("%s: the %s grid is for %d bits / group %d, the method asks %d / %d", name, m->init, d->bits,
+                         d->group_size, q->bits, q->gs);
+        memcpy((*s)->data, d->scale, quant_nparams(q) * sizeof(float));
+        memcpy((*b)->data, d->offset, quant_nparams(q) * sizeof(float));
+    } else {
+        quant_init_params(q, W, init, (*s)->data, (*b)->data);
+    }
     free(tmp);
     param_make_trainable(*s);
     param_make_trainable(*b);
+    (*s)->group = (*b)->group = PG_QUANT; // method.quant_lr
 }

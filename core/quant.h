@@ -38,8 +38,10 @@ static inline int quant_group_len(const QuantSpec *q, int g) {
 // Scale guard: quant_safe_scale / QUANT_S_MIN (core/elem.h).
 
 // Initialization of (s, b) per group (docs/design.md "L4Q").
-typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP } QuantInit;
-// "l4q" | "minmax" | "absmax" | "lsq+"; anything else → die_input("method.init: ...").
+typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP, QINIT_GPTQ } QuantInit;
+// "l4q" | "minmax" | "absmax" | "lsq+" | "gptq"; anything else → die_input("method.init: ...").
+// gptq (l4q only) is not a formula: its grid comes from a model-level pass
+// (QuantInitPass, core/methods.h) that quant_params_build looks up.
 QuantInit quant_init_parse(const char *name);
 extern const char *const QUANT_INIT_NAMES[]; // in QuantInit order, NULL-terminated
 //   l4q:    s = max(|min/Q_N|, |max/Q_P|), b = 0

@@ -11,12 +11,16 @@ typedef struct {
     size_t n;      // element count
     int shape[2];  // rows, cols (cols = 1 for vectors/scalars)
     int decay;     // 1: AdamW weight decay applies (not for norms, scales, offsets)
+    int group;     // AdamW parameter group (PG_*): its own learning rate (core/optim.h)
     int owned;     // 1: data was allocated for this tensor and is freed with it
     // A frozen tensor loaded as f16/bf16 stays 16-bit: dtype DT_F16/DT_BF16 (half.h), the
     // values in half (not owned) and data == NULL until something widens it.
     int dtype;
     const uint16_t *half;
 } Param;
+// Optimizer groups: everything trains at train.lr except a method's quantizer parameters
+// (s, b; lsq's weight; peqa's scales), which follow method.quant_lr when it is given.
+enum { PG_MAIN = 0, PG_QUANT = 1, PG_COUNT = 2 };
 
 void param_init(Param *p, const char *name, float *data, int rows, int cols, int decay);
 Param *param_new(const char *name, int rows, int cols, int decay); // zeroed, owned data

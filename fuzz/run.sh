@@ -17,14 +17,14 @@ export UBSAN_OPTIONS="print_stacktrace=1"
 [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm
 [ -d build/fuzz/corpus ] || bash fuzz/seeds.sh build/fuzz/corpus >/dev/null
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(llama2c gguf l4qz hf tokenizer encode config task taskdata traindata ckpt runlog)
+[ ${#targets[@]} -eq 0 ] && targets=(llama2c gguf l4qz hf tokenizer encode config task taskdata traindata traindocs ckpt runlog)
 # Largest input per target: the formats' seeds fit (fuzz/seeds.sh keeps them small); the
 # real stories260K files and tokenizer.bin are cut to it, which still exercises their headers.
 max_len() {
     case $1 in
     llama2c|gguf|l4qz) echo 32768 ;;
     tokenizer|taskdata|ckpt|hf) echo 8192 ;;
-    encode|traindata) echo 2048 ;;
+    encode|traindata|traindocs) echo 2048 ;;
     runlog) echo 131072 ;;
     *) echo 4096 ;;
     esac

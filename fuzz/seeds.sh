@@ -10,7 +10,7 @@ OUT=${1:-build/fuzz/corpus}
 D=${L4Q_DATA:-$(cd .. && pwd)/shared/data}
 PY=${PY:-/usr/bin/python3}
 export L4Q_THREADS=1
-rm -rf "$OUT"; mkdir -p "$OUT"/{llama2c,gguf,l4qz,hf,tokenizer,encode,config,task,taskdata,traindata,ckpt,runlog}
+rm -rf "$OUT"; mkdir -p "$OUT"/{llama2c,gguf,l4qz,hf,tokenizer,encode,config,task,taskdata,traindata,traindocs,ckpt,runlog}
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 
 # Tiny llama2.c v0 and v1 files (vocab 512 to match tok512.bin; random weights). The
@@ -152,4 +152,10 @@ seed 7 "$D/tinystories/tinystories_valid_excerpt.txt"
 $PY -c "import json,sys; json.dump(json.load(open(sys.argv[1]))[:3], open(sys.argv[2],'w'))" "$D/alpaca/alpaca_data_1k.json" "$W/alpaca3.json"
 for m in 0 1; do { printf "\\x0$m"; cat "$W/alpaca3.json"; } > "$OUT/traindata/alpaca3.$m"; done
 { printf '\x02'; head -c 2000 "$D/tinystories/tinystories_train_excerpt.txt"; } > "$OUT/traindata/text"
+# traindocs: first byte = format (0 text, 1 jsonl, 2 json) + 4 to be its own validation text.
+{ printf '\x00'; head -c 1500 "$D/tinystories/tinystoriesV2_gpt4_train_prefix.txt"; } > "$OUT/traindocs/text"
+{ printf '\x05'; head -n 2 "$D/tinystories/tinystories_gpt4clean_5k.jsonl" | head -c 1500; } > "$OUT/traindocs/jsonl"
+{ printf '\x01'; printf '{"text": "a\\nb"}\n\n{"id": 1, "text": "caf\\u00e9"}\n'; } > "$OUT/traindocs/jsonl_small"
+{ printf '\x02'; printf '["x", "y z", "\\u0041"]'; } > "$OUT/traindocs/json_list"
+{ printf '\x06'; printf '{"text": ["one story here", "two"], "n": 2}'; } > "$OUT/traindocs/json_object"
 for t in "$OUT"/*; do echo "$(basename "$t"): $(ls "$t" | wc -l) seeds"; done

@@ -93,6 +93,89 @@ static void accuracy_claim(const Report *rep, Analysis *an, const Claim *cl, int
     free(p); free(cols); free(raw); free(adj);
 }
 
+// ---- variants (several L4Q rows at a bit-width: an ablation of L4Q's settings) -------------
+// One L4Q row against one competitor row over the main columns not at chance: Holm-adjusted
+// significance as in accuracy_claim; *favour = the first compared column's effect oriented
+// so that positive favours L4Q; *worse = columns where the competitor is significantly
+// better; the first column's "Δ [CI] p" into ev.
+static int variant_vs(const Report *rep, Analysis *an, int l4q, int other, double *favour, int *worse, char *ev, size_t evn) {
+    int nc = rep->ncols, k = 0;
+    Paired *p = xcalloc((size_t)nc + 1, sizeof *p);
+    int *cols = xmalloc(((size_t)nc + 1) * sizeof *cols);
+    double *raw = xmalloc(((size_t)nc + 1) * sizeof *raw), *adj = xmalloc(((size_t)nc + 1) * sizeof *adj);
+    for (int c = 0; c < nc; c++) {
+        if (!strcmp(rep->cols[c].key, "avg") || rep->cols[c].at_chance) continue;
+        analysis_compare(an, l4q, other, c, &p[k]);
+        if (!p[k].ok) continue;
+        cols[k] = c;
+        raw[k] = p[k].p;
+        k++;
+    }
+    stats_holm(raw, k, adj);
+    *worse = 0;
+    for (int i = 0; i < k; i++) {
+        double f = rep->cols[cols[i]].higher_better ? p[i].est : -p[i].est;
+        if (i == 0) *favour = f;
+        *worse += adj[i] < 0.05 && f < 0;
+    }
+    if (k) {
+        char e[96], pv[32];
+        paired_format(&p[0], e, sizeof e, pv, sizeof pv);
+        snprintf(ev, evn, "%.60s %.96s %.31s", rep->cols[cols[0]].title, e, pv);
+    }
+    free(p); free(cols); free(raw); free(adj);
+    return k;
+}
+
+// Is there an L4Q setting at least as good as QA-LoRA and as QLoRA* (not significantly worse
+// on any main column against either) at this bit-width, and by how much? Written for every
+// bit-width with at least two L4Q rows; the best setting is the one with the largest
+// first-column margin over the stronger of the two competitors.
+static void variants_write(const Report *rep, Analysis *an, FILE *md) {
+    int header = 0;
+    for (int bits = 16; bits >= 1; bits--) { // the paper's order: 4 before 3
+        int nl = 0;
+        for (int r = 0; r < rep->nrows; r++) nl += !strcmp(rep->rows[r].method, "l4q") && rep->rows[r].bits == bits;
+        if (nl < 2) continue;
+        int best = -1, best_ok = 0, nok = 0;
+        double best_margin = -INFINITY;
+        char best_ev[2][256] = {"", ""};
+        for (int r = 0; r < rep->nrows; r++) {
+            if (strcmp(rep->rows[r].method, "l4q") || rep->rows[r].bits != bits) continue;
+            double margin = INFINITY;
+            int ok = 1, compared = 0;
+            char ev[2][256] = {"", ""};
+            for (int c = 0; c < 2; c++) {
+                int x = claim_row(rep, &ACCURACY[c], bits, rep->rows[r].settings);
+                double f = 0;
+                int worse = 0;
+                if (x < 0 || !variant_vs(rep, an, r, x, &f, &worse, ev[c], sizeof ev[c])) { ok = 0; continue; }
+                compared++;
+                ok &= worse == 0;
+                if (f < margin) margin = f;
+            }
+            if (compared < 2) continue;
+            nok += ok;
+            if (best < 0 || (ok && !best_ok) || (ok == best_ok && margin > best_margin)) {
+                best = r; best_ok = ok; best_margin = margin;
+                memcpy(best_ev, ev, sizeof ev);
+            }
+        }
+        if (best < 0) continue;
+        if (!header++)
+            fprintf(md, "### L4Q's variants: at least as good as QA-LoRA and QLoRA*?\n\n"
+                        "Per bit-width, over this study's L4Q settings: a setting is *at least as good* when neither "
+                        "QA-LoRA nor QLoRA* is significantly better than it on any main column (Holm-adjusted p < 0.05); "
+                        "the best setting has the largest margin (first column) over the stronger of the two. "
+                        "Δ = L4Q − other, 95 %% bootstrap interval.\n\n"
+                        "| Bits | Settings at least as good | Best L4Q setting | vs QA-LoRA | vs QLoRA* |\n|---|---|---|---|---|\n");
+        fprintf(md, "| %s | %d of %d | %s%s%s | %s | %s |\n", table_bits_label(bits), nok, nl,
+                rep->rows[best].settings[0] ? rep->rows[best].settings : "(defaults)", best_ok ? " — **yes**" : " — no",
+                "", best_ev[0], best_ev[1]);
+    }
+    if (header) fprintf(md, "\n");
+}
+
 // Accounted training memory of a row (MB): weights + trainable + grad/optimizer + saved
 // for backward + peak transient; min and max over its runs.
 static int accounted(const Report *rep, int row, double *mean, double *lo, double *hi) {
@@ -207,4 +290,5 @@ void findings_write(const Report *rep, Analysis *an, FILE *md) {
                                   table_display_name(FAR[k][0]));
     if (!has_method(rep, "lora")) o += (size_t)snprintf(notes + o, sizeof notes - o, "- Skipped: L4Q's training memory ≈ LoRA's — LoRA has no complete runs in this study.\n");
     fprintf(md, "\n%s\n", notes);
+    variants_write(rep, an, md);
 }

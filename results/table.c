@@ -272,11 +272,44 @@ static int varies_for(const Report *rep, const RunRec *r, const char *k) {
     return 0;
 }
 
+// Whether key k only follows another row key of r's (method, bits): it takes one value where
+// it is given, and whether it is given is decided by that key's value (l4q's GPTQ calibration
+// keys exist only with init=gptq). The label then names the other key only — "init=gptq",
+// not "init=gptq, act_order=false, damp=0.01" beside "init=l4q, act_order=-, damp=-".
+static int implied_by_other(const Report *rep, const RunRec *r, const char *k) {
+    const char *one = NULL;
+    for (int b = 0; b < rep->nruns; b++) {
+        const RunRec *rb = &rep->runs[b];
+        if (strcmp(r->method, rb->method) || r->bits != rb->bits) continue;
+        const char *v = table_cfg(rb, k);
+        if (v && one && strcmp(v, one)) return 0; // two values: it varies on its own
+        if (v) one = v;
+    }
+    for (int j = 0; j < rep->nrowkeys; j++) {
+        const char *kj = rep->rowkeys[j];
+        if (!strcmp(kj, k) || !varies_for(rep, r, kj)) continue;
+        int decides = 1;
+        for (int a = 0; a < rep->nruns && decides; a++) {
+            const RunRec *ra = &rep->runs[a];
+            if (strcmp(r->method, ra->method) || r->bits != ra->bits) continue;
+            for (int b = a + 1; b < rep->nruns && decides; b++) {
+                const RunRec *rb = &rep->runs[b];
+                if (strcmp(r->method, rb->method) || r->bits != rb->bits) continue;
+                const char *va = table_cfg(ra, kj), *vb = table_cfg(rb, kj);
+                int same_j = (!va && !vb) || (va && vb && !strcmp(va, vb));
+                if (same_j && !table_cfg(ra, k) != !table_cfg(rb, k)) decides = 0;
+            }
+        }
+        if (decides) return 1;
+    }
+    return 0;
+}
+
 static void settings_of(const Report *rep, const RunRec *r, char *buf, size_t n) {
     size_t o = 0;
     buf[0] = 0;
     for (int j = 0; j < rep->nrowkeys && o < n; j++) {
-        if (!varies_for(rep, r, rep->rowkeys[j])) continue;
+        if (!varies_for(rep, r, rep->rowkeys[j]) || implied_by_other(rep, r, rep->rowkeys[j])) continue;
         const char *v = table_cfg(r, rep->rowkeys[j]);
         const char *k = strrchr(rep->rowkeys[j], '.');
         o += snprintf(buf + o, n - o, "%s%s=%s", o ? ", " : "", k ? k + 1 : rep->rowkeys[j], v ? v : "-");

@@ -137,8 +137,14 @@ static void write_provenance(Trainer *t) {
     const char *paths[] = {c->model, c->tokenizer, c->data.train, c->data.val};
     for (int i = 0; i < 4; i++) {
         char hex[65] = "";
-        if (paths[i] && paths[i][0] && file_exists(paths[i])) sha256_path(paths[i], hex);
+        if (i == 2 && t->train->sha256[0]) snprintf(hex, sizeof hex, "%s", t->train->sha256); // a list: the joined text
+        else if (paths[i] && paths[i][0] && file_exists(paths[i])) sha256_path(paths[i], hex);
         runlog_attr(t->log, keys[i], hex);
+    }
+    // Training documents also in the validation data, removed (−1: not checked, no data.val).
+    if (c->data.format == DATA_TEXT) {
+        runlog_attr_int(t->log, "train_docs", t->train->docs);
+        runlog_attr_int(t->log, "train_docs_removed", t->train->docs_removed);
     }
     runlog_attr(t->log, "command_line", command_line());
     if (t->dev) { // CPU runs' run.h5 stay as they were: no attribute means the CPU
@@ -252,6 +258,11 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     if (t.T > t.mf->c.seq_len) die_input("train.seq_len: %d exceeds the model's context %d", t.T, t.mf->c.seq_len);
     t.B = cfg->train.micro_batch;
     t.train = data_load(cfg, tk, t.T, SPLIT_TRAIN);
+    if (cfg->data.format == DATA_TEXT && t.train->docs_removed > 0)
+        printf("data: %ld of %ld training documents removed: they also occur in the validation data (%s)\n",
+               t.train->docs_removed, t.train->docs, cfg->data.val);
+    else if (cfg->data.format == DATA_TEXT && t.train->docs_removed == 0)
+        printf("data: %ld training documents, none also in the validation data\n", t.train->docs);
     t.val = data_load(cfg, tk, t.T, SPLIT_VAL);
     method_prepare(t.mf, &cfg->method, tk, t.T); // model-level passes (GPTQ)
     t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
@@ -310,9 +321,13 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
             die_input("step %ld: %s is not finite (%g); the run is marked failed, the last checkpoint (%s) is kept", s + 1,
                       isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? gn : loss, ckpt);
         }
+        // The quantizer group (method.quant_lr) follows the same schedule from its own base.
         float lr = lr_at(cfg->train.schedule_name, s, steps, (double)warm, (float)cfg->train.lr);
-        if (t.dev) train_dev_adamw(t.dev, lr);
-        else adamw_step(t.opt, t.ps, t.np, lr);
+        float lrs[PG_COUNT] = {lr, lr};
+        if (cfg->method.quant_lr > 0)
+            lrs[PG_QUANT] = lr_at(cfg->train.schedule_name, s, steps, (double)warm, (float)cfg->method.quant_lr);
+        if (t.dev) train_dev_adamw(t.dev, lr); // one group on the device: quant_lr is refused there up front
+        else adamw_step_groups(t.opt, t.ps, t.np, lrs);
         double el = now_sec() - ts, tps = ntok / el;
         t.step_s += el;
         if (t.lead) runlog_train(t.log, s + 1, loss, lr, gn, tps, rss_bytes());

@@ -23,6 +23,11 @@ static void check(int rc, const char *err, const char *call) {
 TrainDev *train_dev_open(const RunConfig *cfg) {
     if (dist_size() > 1)
         die_input(WHAT ": data-parallel training (%d ranks) does not run on the device; start one process", dist_size());
+    // The device's AdamW has one learning rate (core/device.h); a second group would be
+    // silently ignored there.
+    if (cfg->method.quant_lr > 0 && cfg->method.quant_lr != cfg->train.lr)
+        die_input(WHAT ": method.quant_lr (%g, a second AdamW group) is not available on the device yet; "
+                  "leave it out or train on the CPU", cfg->method.quant_lr);
     const DeviceOps *ops = device_open(WHAT);
     char err[512] = "";
     int prec = cfg->train.precision == PREC_BF16 ? DEVPREC_BF16 : DEVPREC_FP32;

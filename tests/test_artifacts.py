@@ -34,8 +34,8 @@ covered = {"none", "full", "lora", "qlora"} | BITS
 check(len(registry) >= 14 and set(registry) <= covered, "artifacts: every registered method is covered",
       f"registry {registry}, not covered {set(registry) - covered}")
 
-def config(method, bits, model=MODEL):  # one short run per method
-    keys = [f"name: {method}"]
+def config(method, bits, model=MODEL, extra=()):  # one short run per method (and variant)
+    keys = [f"name: {method}"] + list(extra)
     if bits: keys += [f"bits: {bits}"] + ([] if method == "qlora" else ["group_size: 32"])
     if method in GPTQ: keys.append("calib_windows: 4")
     return f"""model: {model}
@@ -65,13 +65,18 @@ for dt in ("bf16", "f16"):
     torch_hf.write_dir(HALF[dt], *torch_hf.from_llama2c(*torch_llama.load_v0(MODEL)), dt.upper())
 half_base = {dt: evaluate(HALF[dt], "tinystories", LIMIT, os.path.join(tmp, f"{dt}.h5"))["tinystories"]["loss"] for dt in HALF}
 
-points = [(m, b, None) for m in registry for b in ((4, 3) if m in BITS else (4,) if m == "qlora" else (None,))]
-points += [("lora", None, "bf16"), ("lora", None, "f16"), ("none", None, "bf16")]
-for method, bits, half in points:
-    name = f"{method}{bits or ''}{'_' + half if half else ''}"
+# (method, bits, half base or None, extra method keys, name tag)
+points = [(m, b, None, (), "") for m in registry for b in ((4, 3) if m in BITS else (4,) if m == "qlora" else (None,))]
+points += [("lora", None, "bf16", (), "_bf16"), ("lora", None, "f16", (), "_f16"), ("none", None, "bf16", (), "_bf16")]
+# Variants that are not methods of their own: L4Q started from GPTQ's grid, and L4Q with
+# its quantizer parameters on their own learning rate.
+points += [("l4q", b, None, ("init: gptq", "calib_windows: 4"), "_init_gptq") for b in (4, 3)]
+points += [("l4q", 3, None, ("quant_lr: 1.0e-4",), "_quant_lr")]
+for method, bits, half, extra, tag in points:
+    name = f"{method}{bits or ''}{tag}"
     d = os.path.join(tmp, name)
     cfg = os.path.join(tmp, name + ".yaml")
-    open(cfg, "w").write(config(method, bits, HALF[half] if half else MODEL))
+    open(cfg, "w").write(config(method, bits, HALF[half] if half else MODEL, extra))
     p = run(["train", cfg, "--out", d], check_rc=False)
     check(p.returncode == 0, f"artifacts {name}: run completes", p.stderr[-300:])
     if p.returncode:

@@ -13,6 +13,7 @@
 //   gptq DIR ACT_ORDER   GPTQ on a random correlated case; dumps W, H, the result
 //   nf4 DIR              NF4 table, dynamic map, and a quantized random matrix
 #include "baselines/baselines.h"
+#include <float.h>
 #include "checkpoint.h"
 #include "l4qz.h"
 #include "snapshot.h"
@@ -463,6 +464,53 @@ static void check_gptq_model(void) {
     real_free(&R);
 }
 
+// ---- l4q with method.init: gptq -------------------------------------------------------------------
+// At step 0 (B = 0) L4Q started from GPTQ's grid is the `gptq` model: per projection the same
+// codes and s, b (copied, so equal; "within fp32 rounding" is the documented bound), the
+// same dequantized weights, and the training-time fake-quant forward gives gptq's perplexity.
+static void check_l4q_init_gptq(void) {
+    Real R = real_load();
+    for (int bits = 4; bits >= 3; bits--) {
+        MethodCfg g = cfg("gptq", bits, 32), l = cfg("l4q", bits, 32);
+        g.calib_windows = l.calib_windows = LIGHT ? 4 : 16;
+        snprintf(l.init, sizeof l.init, "gptq");
+        ModelFile *mg = model_file_load(data_file("models/stories260K/stories260K.bin"));
+        ModelFile *ml = model_file_load(data_file("models/stories260K/stories260K.bin"));
+        int dg = method_prepare(mg, &g, R.tok, 128), dl = method_prepare(ml, &l, R.tok, 128);
+        Model *Mg = model_build(mg, &g, 1, 8, 0), *Ml = model_build(ml, &l, 1, 8, 0);
+        int codes = 1, nproj = mg->c.n_layers * N_LAYER_PROJ;
+        float ds = 0, db = 0;
+        for (int i = 0; i < nproj; i++) {
+            Deploy a, b;
+            Mg->lin[i]->ops->deploy(Mg->lin[i], &a);
+            Ml->lin[i]->ops->deploy(Ml->lin[i], &b);
+            size_t np = (size_t)a.out * ((a.in + a.group_size - 1) / a.group_size);
+            codes &= b.kind == DEP_UNIFORM && a.codes_bytes == b.codes_bytes && !memcmp(a.codes, b.codes, a.codes_bytes);
+            for (size_t k = 0; k < np; k++) {
+                ds = fmaxf(ds, fabsf(a.scale[k] - b.scale[k]) / fabsf(a.scale[k]));
+                db = fmaxf(db, fabsf(a.offset[k] - b.offset[k]) / fmaxf(fabsf(a.scale[k]), 1e-30f));
+            }
+            deploy_free(&a); deploy_free(&b);
+        }
+        char nm[160];
+        snprintf(nm, sizeof nm, "l4q init gptq %d-bit at step 0: the gptq model's codes in every projection, s and b "
+                 "within fp32 rounding", bits);
+        CHECK(dg == 1 && dl == 1 && codes && ds <= FLT_EPSILON && db <= FLT_EPSILON, nm,
+              "prepared %d/%d codes %d max rel ds %g db/s %g", dg, dl, codes, ds, db);
+        model_free(Mg); model_free(Ml);
+        double pg = val_ppl(mg, &g, R.tok), pl = val_ppl(ml, &l, R.tok);
+        snprintf(nm, sizeof nm, "l4q init gptq %d-bit at step 0: perplexity (training-time forward) = gptq's", bits);
+        CHECK(fabs(pl - pg) <= 1e-6 * pg, nm, "%.8f vs %.8f", pl, pg);
+        MethodCfg own = cfg("l4q", bits, 32);
+        double po = val_ppl(mg, &own, R.tok); // L4Q's own init on W0 = GPTQ's weights: a different grid
+        snprintf(nm, sizeof nm, "l4q init gptq %d-bit: the grid matters (L4Q's own init on the same W0 differs)", bits);
+        CHECK(fabs(po - pg) > 1e-4 * pg, nm, "%.6f vs %.6f", po, pg);
+        method_release(mg, &g); method_release(ml, &l);
+        model_file_free(mg); model_file_free(ml);
+    }
+    real_free(&R);
+}
+
 // ---- LoftQ ----------------------------------------------------------------------------------------
 
 static void check_loftq(void) {
@@ -717,7 +765,8 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "nf4")) return mode_nf4(argv[2]);
     if (argc > 1) die_input("usage: test_baselines [grad METHOD DIR | gptq DIR ACT_ORDER | nf4 DIR]");
     void (*const checks[])(void) = {check_nf4_basics, check_uniform_roundtrip, check_bad_input, check_merge_and_memory,
-                                    check_loftq, check_gptq_real, check_gptq_model, check_export_roundtrip};
+                                    check_loftq, check_gptq_real, check_gptq_model, check_l4q_init_gptq,
+                                    check_export_roundtrip};
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
         double t0 = now_sec();
         checks[i]();

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x build/fuzz/fuzz_config ]; then echo "FAIL: fuzz: targets not built (make fuzz-build)"; exit 1; fi
 secs=${FUZZ_CI_SECONDS:-8}
 rm -rf build/fuzz/corpus build/fuzz/artifacts
-out=$(bash fuzz/run.sh "$secs" llama2c gguf l4qz hf tokenizer encode config task taskdata traindata ckpt runlog 2>&1)
+out=$(bash fuzz/run.sh "$secs" llama2c gguf l4qz hf tokenizer encode config task taskdata traindata traindocs ckpt runlog 2>&1)
 while read -r t execs _ _ _ _ rc _ f; do
     [ -z "$t" ] || [[ "$t" == \(* ]] && continue
     if [ "$rc" = 0 ] && [ "$f" = 0 ] && [ "${execs:-0}" -gt 0 ] 2>/dev/null; then echo "PASS: fuzz $t: $execs executions, no findings"

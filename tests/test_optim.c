@@ -6,6 +6,10 @@
 //   test_optim lr SCHED TOTAL WARMUP BASE       lr of every step
 //   test_optim clip MAXNORM IN                  pre-clip norm and clipped grads
 //   (adamw16 …: as adamw, with bf16 moments; OUT then also gets m and v after the steps)
+//   test_optim adamwg IN OUT LR B1 B2 EPS WD QLR SCHED WARMUP GROUPS
+//     as adamw with two parameter groups (method.quant_lr): param i is in group GROUPS[i]
+//     ('0' PG_MAIN, '1' PG_QUANT); step s uses lr_at(SCHED, s, steps, WARMUP, LR) for group 0
+//     and the same schedule from QLR for group 1, as run/train.c does
 #include "half.h"
 #include "optim.h"
 #include "testlib.h"
@@ -13,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int drive_adamw(char **a, int dt) {
+static int drive_adamw(char **a, int dt, int grouped) {
     FILE *in = fopen(a[0], "r"), *out = fopen(a[1], "w");
     if (!in || !out) { perror("test_optim"); return 1; }
     int np, steps;
@@ -25,6 +29,7 @@ static int drive_adamw(char **a, int dt) {
         if (fscanf(in, "%d %d %d", &n, &decay, &tr) != 3) return 1;
         char name[32]; snprintf(name, sizeof name, "p%d", i);
         ps[i] = param_new(name, n, 1, decay);
+        if (grouped) ps[i]->group = a[10][i] == '1' ? PG_QUANT : PG_MAIN;
         for (int j = 0; j < n; j++) if (fscanf(in, "%f", &ps[i]->data[j]) != 1) return 1;
         if (tr) {
             param_make_trainable(ps[i]);
@@ -36,7 +41,10 @@ static int drive_adamw(char **a, int dt) {
     for (int s = 0; s < steps; s++) {
         for (int i = 0; i < np; i++)
             if (grads[i]) memcpy(ps[i]->grad, grads[i] + (size_t)s * ps[i]->n, ps[i]->n * sizeof(float));
-        adamw_step(o, ps, np, strtof(a[2], NULL));
+        if (!grouped) { adamw_step(o, ps, np, strtof(a[2], NULL)); continue; }
+        const float lrs[PG_COUNT] = {lr_at(a[8], s, steps, atof(a[9]), strtof(a[2], NULL)),
+                                     lr_at(a[8], s, steps, atof(a[9]), strtof(a[7], NULL))};
+        adamw_step_groups(o, ps, np, lrs);
     }
     for (int i = 0; i < np; i++)
         for (size_t j = 0; j < ps[i]->n; j++) fprintf(out, "%.9g\n", ps[i]->data[j]);
@@ -199,8 +207,9 @@ static void bf16_state_checks(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 9 && !strcmp(argv[1], "adamw")) return drive_adamw(argv + 2, DT_F32);
-    if (argc == 9 && !strcmp(argv[1], "adamw16")) return drive_adamw(argv + 2, DT_BF16);
+    if (argc == 9 && !strcmp(argv[1], "adamw")) return drive_adamw(argv + 2, DT_F32, 0);
+    if (argc == 9 && !strcmp(argv[1], "adamw16")) return drive_adamw(argv + 2, DT_BF16, 0);
+    if (argc == 13 && !strcmp(argv[1], "adamwg")) return drive_adamw(argv + 2, DT_F32, 1);
     if (argc == 6 && !strcmp(argv[1], "lr")) return drive_lr(argv + 2);
     if (argc == 4 && !strcmp(argv[1], "clip")) return drive_clip(argv + 2);
     if (argc > 1) { fprintf(stderr, "usage: test_optim [adamw IN OUT LR B1 B2 EPS WD | lr SCHED TOTAL WARMUP BASE | clip MAXNORM IN]\n"); return 2; }

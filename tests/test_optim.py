@@ -55,6 +55,72 @@ for lr, b1, b2, eps, wd in [(1e-3, 0.9, 0.999, 1e-8, 0.01), (3e-2, 0.8, 0.95, 1e
     # The no-decay tensor (index 1) must match torch's wd=0 group, not the decayed one.
     check(abs(got[37] - want[37]) <= 1e-6, "no-decay mask honoured", f"{got[37]} vs {want[37]}")
 
+# Two parameter groups (method.quant_lr): the quantizer group steps with its own base rate on
+# the same schedule. torch: one param group per (group, decay), each step's lr set from the
+# documented schedule formula (lr_ref below) — torch.optim.AdamW's param groups step for step.
+def grouped_check(lr, qlr, sched, warmup, groups, steps):
+    global STEPS, grads
+    STEPS, saved = steps, grads
+    grads = [torch.randn(steps, n) * (0.1 + i) for i, (n, _, _) in enumerate(shapes)]
+    write_input()
+    b1, b2, eps, wd = 0.9, 0.999, 1e-8, 0.01
+    r = subprocess.run([DRIVER, "adamwg", inp, outp, str(lr), str(b1), str(b2), str(eps), str(wd), str(qlr), sched,
+                        str(warmup), groups], capture_output=True, text=True)
+    check(r.returncode == 0, f"driver runs (groups {groups})", r.stderr)
+    got = [float(x) for x in open(outp).read().split()] if r.returncode == 0 else []
+    ps = [torch.tensor([float(f"{x:.9g}") for x in v.tolist()], dtype=torch.float32, requires_grad=tr)
+          for (n, dec, tr), v in zip(shapes, vals)]
+    gs = [torch.tensor([float(f"{x:.9g}") for x in g.flatten().tolist()], dtype=torch.float32).view(steps, -1) for g in grads]
+    pg = []
+    for gi, base in ((0, lr), (1, qlr)):
+        for d in (True, False):
+            mine = [p for p, (n, dd, tr), c in zip(ps, shapes, groups) if tr and dd == d and int(c) == gi]
+            if mine:
+                pg.append({"params": mine, "weight_decay": wd if d else 0.0, "base": base})
+    opt = torch.optim.AdamW(pg, lr=lr, betas=(b1, b2), eps=eps, foreach=False)
+    for s in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_ref(sched, s, steps, warmup, g["base"])
+        for p, g, (n, d, tr) in zip(ps, gs, shapes):
+            if tr:
+                p.grad = g[s].clone()
+        opt.step()
+    want = torch.cat([p.detach() for p in ps]).tolist()
+    diff = max((abs(a - b) for a, b in zip(got, want)), default=1)
+    check(len(got) == len(want) and diff <= 1e-6,
+          f"AdamW two param groups (lr {lr}, quant lr {qlr}, {sched}, groups {groups}), {steps} steps == torch",
+          f"max diff {diff:.3g}")
+    # Not vacuous: had the quantizer group stepped at lr, its tensors would be far from these.
+    if qlr != lr:
+        ps1 = [torch.tensor([float(f"{x:.9g}") for x in v.tolist()], dtype=torch.float32, requires_grad=tr)
+               for (n, dec, tr), v in zip(shapes, vals)]
+        one = torch.optim.AdamW([{"params": [p], "weight_decay": wd if d else 0.0} for p, (n, d, tr) in zip(ps1, shapes) if tr],
+                                lr=lr, betas=(b1, b2), eps=eps, foreach=False)
+        for s in range(steps):
+            for g in one.param_groups:
+                g["lr"] = lr_ref(sched, s, steps, warmup, lr)
+            for p, g, (n, d, tr) in zip(ps1, gs, shapes):
+                if tr:
+                    p.grad = g[s].clone()
+            one.step()
+        alt = torch.cat([p.detach() for p in ps1]).tolist()
+        far = max((abs(a - b) for a, b in zip(got, alt)), default=0)
+        check(far > 1e-4, f"the quantizer group did not step at lr (groups {groups})", f"max diff to one group {far:.3g}")
+    STEPS, grads = 3, saved
+
+def lr_ref(sched, step, total, warmup, base):
+    W = 0 if warmup <= 0 else (round(warmup * total) if warmup < 1 else int(warmup))
+    W = min(W, total)
+    if step < W:
+        return base * (step + 1) / W
+    if sched == "constant" or total - 1 - W <= 0:
+        return base
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - W) / (total - 1 - W))))
+
+grouped_check(1e-3, 1e-4, "cosine", 0.25, "1010", 8)
+grouped_check(2e-3, 2e-2, "constant", 2, "0101", 5)
+grouped_check(1e-3, 1e-3, "cosine", 0.1, "1110", 6)
+
 # bf16 moments. The random bits: r = mix64(key + j), key = mix64(seed ^ mix64((t << 20) + i)),
 # i the tensor's index in the list, j the element, t the step (from 1); m takes r's low 16
 # bits, v the next 16; seed 42 in the driver.
@@ -105,15 +171,7 @@ same = float(np.mean(gm == wm)) if len(gm) == len(wm) else 0.0
 check(len(gm) == len(wm) and same >= 0.99 and np.abs(gm - wm).max() <= 1,
       "bf16 moments == stochastic rounding of torch's moments (bit for bit but a last-bit draw)", f"identical {same:.4f}")
 
-# Schedules: the documented formulas (optim.h), checked independently.
-def lr_ref(sched, step, total, warmup, base):
-    W = 0 if warmup <= 0 else (round(warmup * total) if warmup < 1 else int(warmup))
-    W = min(W, total)
-    if step < W:
-        return base * (step + 1) / W
-    if sched == "constant" or total - 1 - W <= 0:
-        return base
-    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - W) / (total - 1 - W))))
+# Schedules: the documented formulas (optim.h, lr_ref above), checked independently.
 
 for sched, total, warmup, base in [("cosine", 200, 0.1, 1e-4), ("cosine", 50, 0, 3e-3), ("cosine", 30, 5, 1e-3),
                                    ("constant", 40, 0.25, 2e-4), ("constant", 10, 0, 1e-3)]:

@@ -228,6 +228,30 @@ for rk in (4, 8):
     check(len(line) == 1 and f"PIQA {d:+.1f} [" in line[0], f"findings: L4Q (rank={rk}) against QA-LoRA (rank={rk}), Δ = numpy {d:+.1f}",
           str(line))
 
+# ---- L4Q variants (an ablation of L4Q's settings against QA-LoRA and QLoRA*): per bit-width,
+# how many settings are at least as good as both, and the best one's Δ against each (numpy).
+RV = os.path.join(tmp, "variants")
+for s_ in range(2):
+    pa, ca, nl = runs[("l4q", 4, s_)]
+    qp, qc, qn = runs[("qa_lora", 4, s_)]
+    write_run(f"{RV}/l4q_lo_{s_}", "l4q", "4", 4, s_, pa, ca, nl, extra="  quant_lr: 0.0001\n")
+    write_run(f"{RV}/l4q_hi_{s_}", "l4q", "4", 4, s_, qp, ca, qn * 1.05, extra="  quant_lr: 0.001\n")
+    write_run(f"{RV}/qa_{s_}", "qa_lora", "4", 4, s_, qp, qc, qn)
+    write_run(f"{RV}/gl_{s_}", "gptq_lora", "4&fp", 4, s_, qp, qc, qn * 1.01)
+run(["report", RV, "--format", "csv"])
+vmd = open(f"{RV}/report.md").read()
+vsec = vmd.split("### L4Q's variants")[1].split("\n## ")[0] if "### L4Q's variants" in vmd else ""
+vline = [l for l in vsec.splitlines() if l.startswith("| 4 |")]
+def ppl_delta(other, scale):
+    d = sum((runs[("l4q", 4, s_)][2] - runs[(other, 4, s_)][2] * scale).sum() for s_ in range(2)) / (2 * NTOK.sum())
+    return 100 * (np.exp(d) - 1)
+dq, dg = ppl_delta("qa_lora", 1.0), ppl_delta("qa_lora", 1.01)
+check(len(vline) == 1 and "| 1 of 2 |" in vline[0] and "quant_lr=0.0001 — **yes**" in vline[0]
+      and f"TinyStories PPL {dq:+.1f}% [" in vline[0] and f"TinyStories PPL {dg:+.1f}% [" in vline[0],
+      f"findings: variants — 1 of 2 L4Q settings at least as good as QA-LoRA and QLoRA*, the best's Δ = numpy ({dq:+.1f}%, {dg:+.1f}%)",
+      str(vline) + vsec[:300])
+check("### L4Q's variants" not in md, "findings: no variants table for a study with one L4Q row per bit-width", "")
+
 # ---- mutation set: truncations and byte flips of a good run.h5, normal and ASan binaries
 MU = os.path.join(tmp, "mutants")
 good = open(f"{R}/lora/run.h5", "rb").read()
