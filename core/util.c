@@ -2,6 +2,8 @@
 
 #include "util.h"
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -301,6 +303,11 @@ void mem_zero(void *p, size_t bytes) {
     }
     memset(p, 0, a - s);
     memset((void *)e, 0, s + bytes - e);
+}
+
+void mem_retain_freed(void) { // idempotent
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: bigger blocks still come from mmap
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);   // also keeps the OpenMP threads' arenas
 }
 
 static int n_threads = 1;

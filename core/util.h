@@ -77,6 +77,10 @@ size_t mem_limit_bytes(void);
 // instead of writing them (exactly the same contents afterwards).
 size_t mem_release(void *p, size_t bytes);
 void mem_zero(void *p, size_t bytes);
+// Freed heap memory stays with the process from now on (glibc: no trimming of the heaps'
+// tops, no mmap per allocation under 32 MB), so per-step temporaries are not returned
+// and re-faulted every step. Process-wide; model_plan_memory calls it when memory allows.
+void mem_retain_freed(void);
 
 // Process start (every executable's main calls it first): OPENBLAS_CORETYPE=SkylakeX
 // when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (README "Build and test"), and a short
