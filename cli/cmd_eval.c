@@ -71,6 +71,7 @@ int cmd_eval(int argc, char **argv) {
     int B = arg_int(&a, "batch", rows_for(c, W));
     if (B < 1) die_input("--batch: must be >= 1");
     Model *M = model_build(mf, NULL, B, W, 0);
+    blas_core_notice();
     // Smaller windows with many more rows, so short requests are not one per row of W.
     for (int Tk = W / 4; Tk >= 16 && opt.naux < 3; Tk /= 4) {
         int Bk = rows_for(c, Tk);

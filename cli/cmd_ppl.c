@@ -16,6 +16,7 @@ int cmd_ppl(int argc, char **argv) {
     ModelFile *mf; Tokenizer *tk;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tk);
     Tokenizer *tok = tk ? tk : mf->tok;
+    blas_core_notice();
     int T = arg_int(&a, "seq-len", mf->c.seq_len);
     if (T < 1) die_input("--seq-len: must be positive");
     if (T > mf->c.seq_len) die_input("--seq-len %d exceeds the model's context %d (%s)", T, mf->c.seq_len, mf->path);

@@ -218,6 +218,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", out_dir);
     snprintf(logp, sizeof logp, "%s/run.h5", out_dir);
     if (cfg->train.threads > 0) threads_init(cfg->train.threads);
+    blas_core_notice();
 
     t.mf = model_file_load(cfg->model);
     if (cfg->tokenizer[0]) t.tok = tok_load(cfg->tokenizer, t.mf->c.vocab_size);
