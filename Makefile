@@ -1,7 +1,7 @@
 # L4Q harness. `make` installs missing Debian packages (when root), then builds build/l4q.
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results run cli
-DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
+DEB_PKGS := libssl-dev libopenblas-openmp-dev libdnnl-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
 # MPI is optional (core/dist.h): build/l4q never links it; the plugin below is loaded only
 # when l4q runs under mpirun/srun. `make mpi` installs OpenMPI and builds the plugin.
 MPI_PKGS := libopenmpi-dev openmpi-bin
@@ -16,7 +16,8 @@ BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 CPPFLAGS := -Icore -I. -I$(BLAS_INC) -I$(HDF5_INC) -I/usr/include/cjson -D_GNU_SOURCE
 CFLAGS  ?= -O3 -march=native -g
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -MMD -MP
-LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -lyaml -lcjson -lpcre2-8 -lcrypto -lm -fopenmp
+# oneDNN (libdnnl-dev): the bf16 products of train.precision: bf16 (core/bf16mm.c).
+LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -ldnnl -lyaml -lcjson -lpcre2-8 -lcrypto -lm -fopenmp
 
 SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
 LIBSRCS := $(filter-out cli/main.c,$(SRCS))

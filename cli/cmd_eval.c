@@ -29,9 +29,11 @@ int cmd_eval(int argc, char **argv) {
     Flag fl[] = {
         FLAGV("model"), FLAGV("tokenizer"), FLAGV("tasks"), FLAGV("shots"), FLAGV("limit"), FLAGV("task-dir"),
         FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"),
+        FLAGV("precision"),
     };
     Args a;
     args_parse(&a, fl, sizeof fl / sizeof fl[0], argc, argv, "eval");
+    arg_precision(&a);
     if (a.npos) die_input("eval: unexpected argument '%s'", a.pos[0]);
     EvalOptions opt;
     eval_options_default(&opt);

@@ -8,9 +8,10 @@
 #include <stdlib.h>
 
 int cmd_ppl(int argc, char **argv) {
-    Flag fl[] = {FLAGV("model"), FLAGV("tokenizer"), FLAGV("data"), FLAGV("seq-len"), FLAGV("batch"), FLAGB("json")};
+    Flag fl[] = {FLAGV("model"), FLAGV("tokenizer"), FLAGV("data"), FLAGV("seq-len"), FLAGV("batch"), FLAGB("json"), FLAGV("precision")};
     Args a;
-    args_parse(&a, fl, 6, argc, argv, "ppl");
+    args_parse(&a, fl, 7, argc, argv, "ppl");
+    arg_precision(&a);
     const char *data = arg_str(&a, "data", NULL);
     if (!data) die_input("ppl: --data is required");
     ModelFile *mf; Tokenizer *tk;

@@ -1,6 +1,8 @@
 // common.c — see common.h.
 #include "common.h"
 #include "util.h"
+#include "bf16mm.h"
+#include <string.h>
 
 void load_model_tok(const char *model_path, const char *tok_path, ModelFile **mf, Tokenizer **tok) {
     if (!model_path) die_input("--model is required");
@@ -12,4 +14,10 @@ void load_model_tok(const char *model_path, const char *tok_path, ModelFile **mf
 void free_model_tok(ModelFile *mf, Tokenizer *tok) {
     if (tok) tok_free(tok);
     model_file_free(mf);
+}
+
+void arg_precision(Args *a) {
+    const char *p = arg_str(a, "precision", "fp32");
+    if (!strcmp(p, "bf16")) bf16mm_enable("--precision bf16");
+    else if (strcmp(p, "fp32")) die_input("--precision: expected fp32 or bf16, got '%s'", p);
 }

@@ -2,7 +2,11 @@
 #pragma once
 #include "model.h"
 #include "tokenizer.h"
+#include "cli.h"
 // Loads --model (any format) and --tokenizer (or the model's embedded one). A tokenizer
 // whose size does not match the model is an input error naming the file.
 void load_model_tok(const char *model_path, const char *tok_path, ModelFile **mf, Tokenizer **tok);
 void free_model_tok(ModelFile *mf, Tokenizer *tok);
+// --precision fp32 (default) | bf16: bf16 turns on the bf16 products with frozen weights
+// (bf16mm.h); anything else, or bf16 on a CPU without bf16 dot products, is an input error.
+void arg_precision(Args *a);

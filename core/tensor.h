@@ -16,6 +16,7 @@ typedef struct {
     // values in half (not owned) and data == NULL until something widens it.
     int dtype;
     const uint16_t *half;
+    uint16_t *bf16; // a frozen fp32/f16 weight rounded to bf16 for the bf16 products (bf16mm.h), made on first use
 } Param;
 
 void param_init(Param *p, const char *name, float *data, int rows, int cols, int decay);

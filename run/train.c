@@ -3,6 +3,7 @@
 #include "train.h"
 #include "data.h"
 #include "dist.h"
+#include "bf16mm.h"
 #include "evals/harness.h"
 #include "l4qz.h"
 #include "methods.h"
@@ -207,12 +208,10 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.lead = dist_rank() == 0;
     snprintf(t.dir, sizeof t.dir, "%s", out_dir);
     dist_check_config(cfg, out_dir);
-    // Refused before anything loads or is written (the CUDA backend and the CPU bf16 mode
-    // replace these lines when they land).
+    // Refused before anything loads or is written (the CUDA backend replaces this line when it lands).
     if (cfg->train.device == DEV_CUDA)
         die_input("train.device: cuda: this build has no CUDA backend (build/libl4q_cuda.so); use train.device: cpu");
-    if (cfg->train.precision == PREC_BF16)
-        die_input("train.precision: bf16 is not available on the CPU in this build; use train.precision: fp32");
+    if (cfg->train.precision == PREC_BF16) bf16mm_enable("train.precision: bf16"); // the CPU's bf16 products (bf16mm.h)
     if (t.lead) mkdir_p(out_dir);
     char path[4200], ckpt[4200], logp[4200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", out_dir);
