@@ -5,6 +5,7 @@
 //   build/bench/memtime METHOD [--model F | --dim D --hidden H --layers L --heads N
 //       --kv-heads K --vocab V [--tied 0|1] [--dtype bf16|f16]] [--tokens T] [--batch B] [--bits n]
 //       [--group g] [--rank r] [--steps S] [--tile ROWS] [--optim-state fp32|bf16] [--predict LAYERS]
+//       [--precision fp32|bf16]
 // Prints one JSON line: step time (median of S steps after one warm-up; S = 0: the one
 // first step, cold caches included), minor page faults per step (median, getrusage), whether the
 // model releases memory between steps (model_plan_memory: L4Q_MEM_LIMIT or physical RAM
@@ -14,6 +15,7 @@
 // 16-bit. --predict LAYERS: no step; the memory account of the random model with LAYERS
 // layers, extrapolated from a one-layer build (for shapes that do not fit in memory).
 #include "baselines/baselines.h"
+#include "bf16mm.h"
 #include "checkpoint.h"
 #include "model.h"
 #include "methods.h"
@@ -133,6 +135,10 @@ int main(int argc, char **argv) {
             else if (!strcmp(argv[i + 1], "f16")) wdt = DT_F16;
             else if (strcmp(argv[i + 1], "f32")) die_input("memtime: --dtype must be f32, bf16 or f16");
         }
+        else if (!strcmp(k, "--precision")) {
+            if (!strcmp(argv[i + 1], "bf16")) bf16mm_enable("memtime --precision bf16");
+            else if (strcmp(argv[i + 1], "fp32")) die_input("memtime: --precision must be fp32 or bf16");
+        }
         else if (!strcmp(k, "--optim-state")) {
             if (!strcmp(argv[i + 1], "bf16")) odt = DT_BF16;
             else if (strcmp(argv[i + 1], "fp32")) die_input("memtime: --optim-state must be fp32 or bf16");
@@ -191,12 +197,12 @@ int main(int argc, char **argv) {
     MemAccount a;
     model_memory(M, &a);
     a.grad_opt_bytes = adamw_grad_opt_bytes(odt, a.trainable_bytes);
-    printf("{\"method\":\"%s\",\"optim_state\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,\"bits\":%d,"
+    printf("{\"method\":\"%s\",\"optim_state\":\"%s\",\"precision\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,\"bits\":%d,"
            "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"step_min_s\":%.4f,\"forward_s\":%.4f,\"head_s\":%.4f,\"backward_s\":%.4f,\"tokens_per_s\":%.1f,\"minor_faults_per_step\":%.0f,\"release\":%d,\"peak_rss_bytes\":%zu,"
            "\"rss_after_forward\":%zu,\"rss_after_head\":%zu,\"rss_after_backward\":%zu,\"rss_after_optimizer\":%zu,"
            "\"weight_bytes\":%zu,\"trainable_bytes\":%zu,\"grad_optimizer_bytes\":%zu,\"saved_for_backward_bytes\":%zu,"
            "\"layer_saved_bytes\":%zu,\"peak_transient_bytes\":%zu,\"account_peak_bytes\":%zu,\"load_seconds\":%.1f}\n",
-           method, dtype_name(odt), M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[med], dt[k0], pf[med], ph[med], pb[med],
+           method, dtype_name(odt), bf16mm_on() ? "bf16" : "fp32", M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[med], dt[k0], pf[med], ph[med], pb[med],
            B * T / dt[med], fl[med], M->release, peak_rss_bytes(), rss[0], rss[1], rss[2], rss[3], a.weight_bytes, a.trainable_bytes, a.grad_opt_bytes,
            a.saved_bytes, a.saved_bytes - (np > 0 ? M->act_bytes : 0), a.transient_peak,
            mem_step_peak(&a, M->act_bytes), tl);

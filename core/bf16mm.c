@@ -6,6 +6,7 @@
 #include "half.h"
 #include "util.h"
 #include <dnnl.h>
+#include <immintrin.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -67,6 +68,21 @@ static void build(Prim *e) {
     dnnl_primitive_attr_destroy(attr);
 }
 
+// Each thread's buffers, grown and kept: the oneDNN scratchpad (tens of MB for the head: the
+// packed weights) and the rounded copy of the activation side (the head's input gradient
+// rounds 1024 × vocab floats per chunk), which a malloc per call would map and fault in
+// anew every time (glibc maps blocks over 32 MB).
+typedef struct { void *p; size_t cap; } Buf;
+static _Thread_local Buf scratch_buf, round_buf;
+static void *buf_get(Buf *b, size_t n) {
+    if (n > b->cap) {
+        free(b->p);
+        b->p = xmalloc_aligned(n);
+        b->cap = n;
+    }
+    return n ? b->p : NULL;
+}
+
 static void run(int M, int K, int N, int wt, int acc, const uint16_t *A, const uint16_t *B, float *C) {
     if (!enabled) die_internal("bf16mm: product requested with the bf16 mode off");
     Prim one = {M, K, N, wt, acc, NULL, {0}, {0}, {0}, {0}}, *e = NULL;
@@ -77,8 +93,7 @@ static void run(int M, int K, int N, int wt, int acc, const uint16_t *A, const u
     pthread_mutex_unlock(&lock);
     int own = !e;
     if (own) { e = &one; build(e); } // past the cache: built for this call only
-    size_t sb = dnnl_memory_desc_get_size(&e->scratch);
-    void *scratch = sb ? xmalloc_aligned(sb) : NULL;
+    void *scratch = buf_get(&scratch_buf, dnnl_memory_desc_get_size(&e->scratch));
     dnnl_memory_t ma, mb, mc, ms;
     ok(dnnl_memory_create(&ma, &e->a, eng, (void *)A), "src memory");
     ok(dnnl_memory_create(&mb, &e->b, eng, (void *)B), "weights memory");
@@ -91,13 +106,21 @@ static void run(int M, int K, int N, int wt, int acc, const uint16_t *A, const u
     ok(dnnl_stream_wait(s), "stream wait");
     dnnl_stream_destroy(s);
     dnnl_memory_destroy(ma); dnnl_memory_destroy(mb); dnnl_memory_destroy(mc); dnnl_memory_destroy(ms);
-    free(scratch);
     if (own) dnnl_primitive_destroy(e->p);
 }
 
+// X rounded to bf16 (nearest even) by the CPU's conversion instruction, 16 at a time, in
+// parallel: it runs on every product's activation side, the head's 1024 × vocab gradient
+// included. Subnormal inputs become zero (the instruction's rule); f32_to_half would keep
+// them, and the weights' copies are made by it.
+__attribute__((target("avx512f,avx512bf16")))
 static uint16_t *rounded(const float *X, size_t n, size_t *tmp_bytes) {
-    uint16_t *b = xmalloc(n * sizeof(uint16_t));
-    f32_to_half(DT_BF16, X, b, n);
+    uint16_t *b = buf_get(&round_buf, n * sizeof(uint16_t));
+    size_t n16 = n / 16 * 16;
+    #pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n16; i += 16)
+        _mm256_storeu_si256((__m256i *)(b + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(X + i)));
+    f32_to_half(DT_BF16, X + n16, b + n16, n - n16);
     if (tmp_bytes) *tmp_bytes = n * sizeof(uint16_t);
     return b;
 }
@@ -105,13 +128,11 @@ static uint16_t *rounded(const float *X, size_t n, size_t *tmp_bytes) {
 void bf16mm_xwt(const float *X, const uint16_t *W, float *Y, int N, int in, int out, size_t *tmp_bytes) {
     uint16_t *Xb = rounded(X, (size_t)N * in, tmp_bytes);
     run(N, in, out, 1, 0, Xb, W, Y);
-    free(Xb);
 }
 
 void bf16mm_dyw(const float *dY, const uint16_t *W, float *dX, int N, int out, int in, size_t *tmp_bytes) {
     uint16_t *Db = rounded(dY, (size_t)N * out, tmp_bytes);
     run(N, out, in, 0, 1, Db, W, dX);
-    free(Db);
 }
 
 const uint16_t *param_bf16(const Param *W) {
