@@ -15,6 +15,8 @@
 # budget (model_plan_memory): on a 24 GB machine a 7B LoRA step would fit resident, so
 # the runs here plan for BIG_MEM_LIMIT bytes (L4Q_MEM_LIMIT; default 16 GiB, under both
 # methods' resident steps), the setting the paper's memory table is about.
+# BIG_PRECISION=bf16: the products with the frozen weights in bf16 (train.precision: bf16,
+# memtime --precision; the bf16 weights are used as held, with no widening tiles).
 # The step timed is the first one (BIG_STEPS=N: the median of N after it; each 7B step
 # takes minutes on two cores). The first step's peak is the steady state's: m and v are
 # resident from the start and the gradients are released before every forward. BIG_DIR=PATH puts the model elsewhere (default build/big-7b-bf16); BIG_SHAPE="--dim D ..."
@@ -35,7 +37,7 @@ fi
 memtotal=$(( $(awk '/^MemTotal/ {print $2}' /proc/meminfo) * 1024 ))
 trap 'rm -rf "$DIR"' EXIT
 OPTIM="${BIG_OPTIM:-bf16}"
-echo "== LLaMA-7B shape (random weights, bf16 HF directory), 4-bit g128, rank 16, AdamW moments $OPTIM, one step"
+echo "== LLaMA-7B shape (random weights, bf16 HF directory), 4-bit g128, rank 16, AdamW moments $OPTIM, products ${BIG_PRECISION:-fp32}, one step"
 build/l4q info --system 2>/dev/null | grep -E '^sgemm' || true
 t0=$SECONDS
 build/bench/mkhf "$DIR" "${SHAPE[@]}" --dtype bf16
@@ -59,7 +61,7 @@ else:
           % ("", g("rss_after_forward"), g("rss_after_head"), g("rss_after_backward"), g("rss_after_optimizer")))' "${1:-}"
 }
 run() { # method tokens → JSON line on stdout, or nothing if the process failed (e.g. killed for memory)
-    L4Q_MEM_LIMIT="${BIG_MEM_LIMIT:-$((16 << 30))}" build/bench/memtime "$1" --model "$DIR" --tokens "$2" --batch 1 --rank 16 --group 128 --bits 4 --optim-state "$OPTIM" --steps "${BIG_STEPS:-0}" 2>/dev/null || true
+    L4Q_MEM_LIMIT="${BIG_MEM_LIMIT:-$((16 << 30))}" build/bench/memtime "$1" --model "$DIR" --tokens "$2" --batch 1 --rank 16 --group 128 --bits 4 --optim-state "$OPTIM" --precision "${BIG_PRECISION:-fp32}" --steps "${BIG_STEPS:-0}" 2>/dev/null || true
 }
 out="" T=""
 for T in 512 384 256 128; do
