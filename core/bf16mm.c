@@ -110,17 +110,23 @@ static void run(int M, int K, int N, int wt, int acc, const uint16_t *A, const u
 }
 
 // X rounded to bf16 (nearest even) by the CPU's conversion instruction, 16 at a time, in
-// parallel: it runs on every product's activation side, the head's 1024 × vocab gradient
-// included. Subnormal inputs become zero (the instruction's rule); f32_to_half would keep
-// them, and the weights' copies are made by it.
+// parallel chunks: it runs on every product's activation side, the head's 1024 × vocab
+// gradient included. Subnormal inputs become zero (the instruction's rule); f32_to_half
+// would keep them, and the weights' copies are made by it. The chunk is its own function
+// because an OpenMP region's body does not inherit a target attribute (clang).
 __attribute__((target("avx512f,avx512bf16")))
+static void round_chunk(const float *X, uint16_t *b, size_t i0, size_t i1) {
+    size_t i = i0;
+    for (; i + 16 <= i1; i += 16)
+        _mm256_storeu_si256((__m256i *)(b + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(X + i)));
+    f32_to_half(DT_BF16, X + i, b + i, i1 - i);
+}
+
 static uint16_t *rounded(const float *X, size_t n, size_t *tmp_bytes) {
     uint16_t *b = buf_get(&round_buf, n * sizeof(uint16_t));
-    size_t n16 = n / 16 * 16;
-    #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n16; i += 16)
-        _mm256_storeu_si256((__m256i *)(b + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(X + i)));
-    f32_to_half(DT_BF16, X + n16, b + n16, n - n16);
+    const size_t C = 1 << 16;
+    #pragma omp parallel for if (n > C)
+    for (size_t i = 0; i < n; i += C) round_chunk(X, b, i, i + C < n ? i + C : n);
     if (tmp_bytes) *tmp_bytes = n * sizeof(uint16_t);
     return b;
 }
