@@ -217,7 +217,6 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", out_dir);
     snprintf(logp, sizeof logp, "%s/run.h5", out_dir);
     if (cfg->train.threads > 0) threads_init(cfg->train.threads);
-    blas_core_notice();
 
     t.mf = model_file_load(cfg->model);
     if (cfg->tokenizer[0]) t.tok = tok_load(cfg->tokenizer, t.mf->c.vocab_size);
@@ -230,6 +229,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.val = data_load(cfg, tk, t.T, SPLIT_VAL);
     method_prepare(t.mf, &cfg->method, tk, t.T); // model-level passes (GPTQ)
     t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
+    blas_core_notice(); // the inputs have loaded: the run is about to compute
     // The final evaluation and final.l4qz need the deployed model beside this one: refuse now
     // what could only fail after the whole training (a 16-bit 7B base deploys as 26 GB fp32).
     MemAccount acc;
