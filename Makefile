@@ -1,10 +1,12 @@
 # L4Q harness. `make` installs missing Debian packages (when root), then builds build/l4q.
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results run cli
-DEB_PKGS := libssl-dev libopenblas-openmp-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
+DEB_PKGS := libssl-dev libopenblas-openmp-dev libdnnl-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
 # MPI is optional (core/dist.h): build/l4q never links it; the plugin below is loaded only
 # when l4q runs under mpirun/srun. `make mpi` installs OpenMPI and builds the plugin.
 MPI_PKGS := libopenmpi-dev openmpi-bin
+# bench/cpu_speed.sh's PyTorch peer runs with jemalloc (never needed to build l4q).
+BENCH_PKGS := libjemalloc2
 TEST_PKGS := python3-torch python3-numpy python3-h5py python3-yaml python3-scipy python3-sentencepiece clang libclang-rt-14-dev libomp-dev $(MPI_PKGS)
 
 HDF5_INC := /usr/include/hdf5/serial
@@ -16,7 +18,8 @@ BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 CPPFLAGS := -Icore -I. -I$(BLAS_INC) -I$(HDF5_INC) -I/usr/include/cjson -D_GNU_SOURCE
 CFLAGS  ?= -O3 -march=native -g
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -MMD -MP
-LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -lyaml -lcjson -lpcre2-8 -lcrypto -lm -fopenmp
+# oneDNN (libdnnl-dev): the bf16 products of train.precision: bf16 (core/bf16mm.c).
+LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -ldnnl -lyaml -lcjson -lpcre2-8 -lcrypto -lm -fopenmp
 
 SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
 LIBSRCS := $(filter-out cli/main.c,$(SRCS))
@@ -29,7 +32,7 @@ ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # CUDA: cuda/cuda.mk (make cuda, make cuda-only, make cuda-fixtures).
-.PHONY: all deps test-deps llamacpp-deps mpi mpi-deps test asan fuzz fuzz-build bench reproduce clean
+.PHONY: all deps test-deps bench-deps llamacpp-deps mpi mpi-deps test asan fuzz fuzz-build bench reproduce clean
 all: deps build/l4q $(TESTBIN) $(if $(shell command -v mpicc),build/libl4q_mpi.so) cuda-all
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
@@ -46,6 +49,8 @@ test-deps: llamacpp-deps
 	$(call apt_install,$(TEST_PKGS))
 mpi-deps:
 	$(call apt_install,$(MPI_PKGS))
+bench-deps:
+	$(call apt_install,$(BENCH_PKGS))
 
 mpi: mpi-deps build/libl4q_mpi.so
 build/libl4q_mpi.so: mpi/l4q_mpi.c core/dist.h core/tensor.h
@@ -135,9 +140,10 @@ test: test-deps all asan fuzz-build build/llamacpp/llama_client
 	@$(MAKE) --no-print-directory build/libl4q_mpi.so
 	@bash tests/run.sh
 
-bench: all build/bench/memtime build/bench/mkhf
+bench: all bench-deps build/bench/memtime build/bench/mkhf
 	@bash bench/run.sh
 	@bash bench/train.sh
+	@bash bench/cpu_speed.sh
 	@bash bench/big.sh
 	@bash bench/stream.sh
 	@bash bench/yaml.sh

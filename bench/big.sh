@@ -10,7 +10,13 @@
 # Both methods train with AdamW moments in bf16 (train.optim_state: bf16, --optim-state;
 # BIG_OPTIM=fp32 for torch's fp32 moments). Gradients are released at zero_grad and
 # written in backward into activation pages backward has released (core/model.c), so the
-# peak is at the end of forward; memtime prints the RSS after each phase to show it.
+# peak is at the end of forward; memtime prints the RSS after each phase to show it. The
+# model releases only when its memory account says the all-resident step exceeds the
+# budget (model_plan_memory): on a 24 GB machine a 7B LoRA step would fit resident, so
+# the runs here plan for BIG_MEM_LIMIT bytes (L4Q_MEM_LIMIT; default 16 GiB, under both
+# methods' resident steps), the setting the paper's memory table is about.
+# BIG_PRECISION=bf16: the products with the frozen weights in bf16 (train.precision: bf16,
+# memtime --precision; the bf16 weights are used as held, with no widening tiles).
 # The step timed is the first one (BIG_STEPS=N: the median of N after it; each 7B step
 # takes minutes on two cores). The first step's peak is the steady state's: m and v are
 # resident from the start and the gradients are released before every forward. BIG_DIR=PATH puts the model elsewhere (default build/big-7b-bf16); BIG_SHAPE="--dim D ..."
@@ -31,7 +37,7 @@ fi
 memtotal=$(( $(awk '/^MemTotal/ {print $2}' /proc/meminfo) * 1024 ))
 trap 'rm -rf "$DIR"' EXIT
 OPTIM="${BIG_OPTIM:-bf16}"
-echo "== LLaMA-7B shape (random weights, bf16 HF directory), 4-bit g128, rank 16, AdamW moments $OPTIM, one step"
+echo "== LLaMA-7B shape (random weights, bf16 HF directory), 4-bit g128, rank 16, AdamW moments $OPTIM, products ${BIG_PRECISION:-fp32}, one step"
 build/l4q info --system 2>/dev/null | grep -E '^sgemm' || true
 t0=$SECONDS
 build/bench/mkhf "$DIR" "${SHAPE[@]}" --dtype bf16
@@ -47,15 +53,15 @@ if d.get("predicted"):
           % (d["method"], g("total_bytes"), g("weight_bytes"), g("trainable_bytes"), g("grad_optimizer_bytes"),
              g("saved_for_backward_bytes"), g("peak_transient_bytes"), d["optim_state"], sys.argv[1]))
 else:
-    print("%-9s 1x%d tokens  %7.1f s/step  peak RSS %6.2f GiB  account: weights %.2f GiB, trainable %.3f GiB, grad+opt %.3f GiB, saved %.2f GiB, transient %.3f GiB, predicted peak %.2f GiB  (load %.0f s; moments %s)"
-          % (d["method"], d["tokens"], d["step_seconds"], g("peak_rss_bytes"), g("weight_bytes"), g("trainable_bytes"),
+    print("%-9s 1x%d tokens  %7.1f s/step  %s  peak RSS %6.2f GiB  account: weights %.2f GiB, trainable %.3f GiB, grad+opt %.3f GiB, saved %.2f GiB, transient %.3f GiB, predicted peak %.2f GiB  (load %.0f s; moments %s)"
+          % (d["method"], d["tokens"], d["step_seconds"], "releasing" if d["release"] else "resident", g("peak_rss_bytes"), g("weight_bytes"), g("trainable_bytes"),
              g("grad_optimizer_bytes"), g("saved_for_backward_bytes"), g("peak_transient_bytes"), g("account_peak_bytes"),
              d["load_seconds"], d["optim_state"]))
     print("%-9s RSS after forward %.2f, head %.2f, backward %.2f, optimizer %.2f GiB"
           % ("", g("rss_after_forward"), g("rss_after_head"), g("rss_after_backward"), g("rss_after_optimizer")))' "${1:-}"
 }
 run() { # method tokens → JSON line on stdout, or nothing if the process failed (e.g. killed for memory)
-    build/bench/memtime "$1" --model "$DIR" --tokens "$2" --batch 1 --rank 16 --group 128 --bits 4 --optim-state "$OPTIM" --steps "${BIG_STEPS:-0}" 2>/dev/null || true
+    L4Q_MEM_LIMIT="${BIG_MEM_LIMIT:-$((16 << 30))}" build/bench/memtime "$1" --model "$DIR" --tokens "$2" --batch 1 --rank 16 --group 128 --bits 4 --optim-state "$OPTIM" --precision "${BIG_PRECISION:-fp32}" --steps "${BIG_STEPS:-0}" 2>/dev/null || true
 }
 out="" T=""
 for T in 512 384 256 128; do

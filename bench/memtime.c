@@ -5,13 +5,17 @@
 //   build/bench/memtime METHOD [--model F | --dim D --hidden H --layers L --heads N
 //       --kv-heads K --vocab V [--tied 0|1] [--dtype bf16|f16]] [--tokens T] [--batch B] [--bits n]
 //       [--group g] [--rank r] [--steps S] [--tile ROWS] [--optim-state fp32|bf16] [--predict LAYERS]
+//       [--precision fp32|bf16]
 // Prints one JSON line: step time (median of S steps after one warm-up; S = 0: the one
-// first step, cold caches included), peak RSS, the RSS at the end of each phase of the
+// first step, cold caches included), minor page faults per step (median, getrusage), whether the
+// model releases memory between steps (model_plan_memory: L4Q_MEM_LIMIT or physical RAM
+// against the memory account), peak RSS, the RSS at the end of each phase of the
 // last step (after forward, head, backward, optimizer), and the seam's memory account
 // with the peak it predicts (mem_step_peak). --optim-state: AdamW's m, v (optim.h). --dtype: the random weights (projections, embeddings) are held
 // 16-bit. --predict LAYERS: no step; the memory account of the random model with LAYERS
 // layers, extrapolated from a one-layer build (for shapes that do not fit in memory).
 #include "baselines/baselines.h"
+#include "bf16mm.h"
 #include "checkpoint.h"
 #include "model.h"
 #include "methods.h"
@@ -20,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+
+static long minor_faults(void) { struct rusage u; getrusage(RUSAGE_SELF, &u); return u.ru_minflt; }
 
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
 
@@ -128,6 +135,10 @@ int main(int argc, char **argv) {
             else if (!strcmp(argv[i + 1], "f16")) wdt = DT_F16;
             else if (strcmp(argv[i + 1], "f32")) die_input("memtime: --dtype must be f32, bf16 or f16");
         }
+        else if (!strcmp(k, "--precision")) {
+            if (!strcmp(argv[i + 1], "bf16")) bf16mm_enable("memtime --precision bf16");
+            else if (strcmp(argv[i + 1], "fp32")) die_input("memtime: --precision must be fp32 or bf16");
+        }
         else if (!strcmp(k, "--optim-state")) {
             if (!strcmp(argv[i + 1], "bf16")) odt = DT_BF16;
             else if (strcmp(argv[i + 1], "fp32")) die_input("memtime: --optim-state must be fp32 or bf16");
@@ -154,10 +165,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < B * T; i++) { in[i] = (int)(rng_u64(&r) % M->c.vocab_size); tg[i] = (int)(rng_u64(&r) % M->c.vocab_size); }
     // Per-phase times too (forward, head with loss and dlogits, backward + optimizer), so
     // a change can be attributed; each is the median over steps like the total.
-    double *dt = xmalloc((size_t)(steps + 1) * 4 * sizeof(double));
-    double *pf = dt + steps + 1, *ph = pf + steps + 1, *pb = ph + steps + 1;
+    double *dt = xmalloc((size_t)(steps + 1) * 5 * sizeof(double));
+    double *pf = dt + steps + 1, *ph = pf + steps + 1, *pb = ph + steps + 1, *fl = pb + steps + 1; // fl: minor page faults
     size_t rss[4] = {0}; // after forward, head, backward, optimizer (the last step's)
     for (int s = 0; s <= steps; s++) {
+        long f0 = minor_faults();
         double t0 = now_sec();
         model_zero_grad(M);
         model_forward(M, in, B, T, 0);
@@ -173,6 +185,7 @@ int main(int argc, char **argv) {
             rss[3] = rss_bytes();
         }
         dt[s] = now_sec() - t0;
+        fl[s] = (double)(minor_faults() - f0);
         pf[s] = t1 - t0; ph[s] = t2 - t1; pb[s] = dt[s] - (t2 - t0);
     }
     int k0 = steps > 0, med = k0 + steps / 2; // steps 0: the warm-up step is the measurement
@@ -180,16 +193,17 @@ int main(int argc, char **argv) {
     qsort(pf + k0, steps, sizeof(double), cmp_d);
     qsort(ph + k0, steps, sizeof(double), cmp_d);
     qsort(pb + k0, steps, sizeof(double), cmp_d);
+    qsort(fl + k0, steps, sizeof(double), cmp_d);
     MemAccount a;
     model_memory(M, &a);
     a.grad_opt_bytes = adamw_grad_opt_bytes(odt, a.trainable_bytes);
-    printf("{\"method\":\"%s\",\"optim_state\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,\"bits\":%d,"
-           "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"step_min_s\":%.4f,\"forward_s\":%.4f,\"head_s\":%.4f,\"backward_s\":%.4f,\"tokens_per_s\":%.1f,\"peak_rss_bytes\":%zu,"
+    printf("{\"method\":\"%s\",\"optim_state\":\"%s\",\"precision\":\"%s\",\"dim\":%d,\"hidden\":%d,\"layers\":%d,\"tokens\":%d,\"batch\":%d,\"bits\":%d,"
+           "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"step_min_s\":%.4f,\"forward_s\":%.4f,\"head_s\":%.4f,\"backward_s\":%.4f,\"tokens_per_s\":%.1f,\"minor_faults_per_step\":%.0f,\"release\":%d,\"peak_rss_bytes\":%zu,"
            "\"rss_after_forward\":%zu,\"rss_after_head\":%zu,\"rss_after_backward\":%zu,\"rss_after_optimizer\":%zu,"
            "\"weight_bytes\":%zu,\"trainable_bytes\":%zu,\"grad_optimizer_bytes\":%zu,\"saved_for_backward_bytes\":%zu,"
            "\"layer_saved_bytes\":%zu,\"peak_transient_bytes\":%zu,\"account_peak_bytes\":%zu,\"load_seconds\":%.1f}\n",
-           method, dtype_name(odt), M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[med], dt[k0], pf[med], ph[med], pb[med],
-           B * T / dt[med], peak_rss_bytes(), rss[0], rss[1], rss[2], rss[3], a.weight_bytes, a.trainable_bytes, a.grad_opt_bytes,
+           method, dtype_name(odt), bf16mm_on() ? "bf16" : "fp32", M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[med], dt[k0], pf[med], ph[med], pb[med],
+           B * T / dt[med], fl[med], M->release, peak_rss_bytes(), rss[0], rss[1], rss[2], rss[3], a.weight_bytes, a.trainable_bytes, a.grad_opt_bytes,
            a.saved_bytes, a.saved_bytes - (np > 0 ? M->act_bytes : 0), a.transient_peak,
            mem_step_peak(&a, M->act_bytes), tl);
     return 0;

@@ -21,8 +21,8 @@ import json, sys
 runs = sorted((json.loads(l) for l in sys.stdin if l.strip()), key=lambda d: d["step_seconds"])
 d = runs[(len(runs) - 1) // 2]
 mib = lambda k: d[k] / 2**20
-print("%-9s %8.3f s/step %10.0f tok/s  peak RSS %8.1f MiB  trainable %7.2f MiB  grad+opt %7.2f MiB  layer-saved %7.2f MiB  transient %6.2f MiB"
-      % (d["method"], d["step_seconds"], d["tokens_per_s"], mib("peak_rss_bytes"), mib("trainable_bytes"),
+print("%-9s %8.3f s/step %10.0f tok/s  %6.0f faults/step  peak RSS %8.1f MiB  trainable %7.2f MiB  grad+opt %7.2f MiB  layer-saved %7.2f MiB  transient %6.2f MiB"
+      % (d["method"], d["step_seconds"], d["tokens_per_s"], d["minor_faults_per_step"], mib("peak_rss_bytes"), mib("trainable_bytes"),
          mib("grad_optimizer_bytes"), mib("layer_saved_bytes"), mib("peak_transient_bytes")))'
 }
 rate() { build/l4q info --system 2>/dev/null | grep -E '^sgemm' || true; }

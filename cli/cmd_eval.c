@@ -29,10 +29,11 @@ int cmd_eval(int argc, char **argv) {
     Flag fl[] = {
         FLAGV("model"), FLAGV("tokenizer"), FLAGV("tasks"), FLAGV("shots"), FLAGV("limit"), FLAGV("task-dir"),
         FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"),
-        FLAGV("device"),
+        FLAGV("device"), FLAGV("precision"),
     };
     Args a;
     args_parse(&a, fl, sizeof fl / sizeof fl[0], argc, argv, "eval");
+    arg_precision(&a);
     if (a.npos) die_input("eval: unexpected argument '%s'", a.pos[0]);
     EvalOptions opt;
     eval_options_default(&opt);
@@ -73,6 +74,7 @@ int cmd_eval(int argc, char **argv) {
     int B = arg_int(&a, "batch", rows_for(c, W));
     if (B < 1) die_input("--batch: must be >= 1");
     Model *M = model_build(mf, NULL, B, W, 0);
+    blas_core_notice();
     if (dev) dev_scorer_attach(dev, M, B, W); // every pass on the device: no smaller CPU builds
     // Smaller windows with many more rows, so short requests are not one per row of W.
     for (int Tk = W / 4; Tk >= 16 && opt.naux < 3 && !dev; Tk /= 4) {

@@ -52,6 +52,7 @@ int cmd_generate(int argc, char **argv) {
     ModelFile *mf; Tokenizer *tk;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tk);
     Tokenizer *tok = tk ? tk : mf->tok;
+    blas_core_notice();
     int steps = arg_int(&a, "steps", 256);
     float temp = (float)arg_float(&a, "temperature", 1.0), topp = (float)arg_float(&a, "topp", 0.9);
     if (temp < 0) die_input("--temperature: must be ≥ 0");

@@ -9,15 +9,17 @@
 
 int cmd_ppl(int argc, char **argv) {
     Flag fl[] = {FLAGV("model"), FLAGV("tokenizer"), FLAGV("data"), FLAGV("seq-len"), FLAGV("batch"), FLAGB("json"),
-                 FLAGV("device")};
+                 FLAGV("device"), FLAGV("precision")};
     Args a;
     args_parse(&a, fl, (int)(sizeof fl / sizeof *fl), argc, argv, "ppl");
+    arg_precision(&a);
     const char *data = arg_str(&a, "data", NULL);
     if (!data) die_input("ppl: --data is required");
     DevScorer *dev = device_flag(&a, "ppl");
     ModelFile *mf; Tokenizer *tk;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tk);
     Tokenizer *tok = tk ? tk : mf->tok;
+    blas_core_notice();
     int T = arg_int(&a, "seq-len", mf->c.seq_len);
     if (T < 1) die_input("--seq-len: must be positive");
     if (T > mf->c.seq_len) die_input("--seq-len %d exceeds the model's context %d (%s)", T, mf->c.seq_len, mf->path);

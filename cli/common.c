@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 #include "common.h"
 #include "util.h"
+#include "bf16mm.h"
 #include <string.h>
 
 void load_model_tok(const char *model_path, const char *tok_path, ModelFile **mf, Tokenizer **tok) {
@@ -21,4 +22,10 @@ DevScorer *device_flag(Args *a, const char *cmd) {
     if (!strcmp(d, "cpu")) return NULL;
     if (!strcmp(d, "cuda")) return dev_scorer_open("--device cuda");
     die_input("%s: --device: '%s' is not cpu or cuda", cmd, d);
+}
+
+void arg_precision(Args *a) {
+    const char *p = arg_str(a, "precision", "fp32");
+    if (!strcmp(p, "bf16")) bf16mm_enable("--precision bf16");
+    else if (strcmp(p, "fp32")) die_input("--precision: expected fp32 or bf16, got '%s'", p);
 }

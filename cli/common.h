@@ -11,3 +11,6 @@ void free_model_tok(ModelFile *mf, Tokenizer *tok);
 // --device cpu|cuda (default cpu): NULL for the CPU; for cuda the plugin, opened and
 // checked now, before the model loads (a missing plugin or device: one line, exit 2).
 DevScorer *device_flag(Args *a, const char *cmd);
+// --precision fp32 (default) | bf16: bf16 turns on the bf16 products with frozen weights
+// (bf16mm.h); anything else, or bf16 on a CPU without bf16 dot products, is an input error.
+void arg_precision(Args *a);

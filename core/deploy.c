@@ -10,7 +10,9 @@
 //
 // An inference layer borrows its Deploy: it belongs to the ModelFile, which outlives the
 // Model built from it. backward is an internal error: these layers have nothing to train.
+#include "bf16mm.h"
 #include "linear.h"
+#include "half.h"
 #include "nf4.h"
 #include "quant.h"
 #include "util.h"
@@ -172,12 +174,18 @@ int w0_tile_rows(int out, int in) {
 }
 static void param_rows_src(const void *W, int r0, int t, float *Wt) { param_rows(W, r0, t, Wt); }
 
+// The bf16 mode (bf16mm.h): the whole W0 as bf16 (a 16-bit W0's own storage, else a copy
+// rounded once), X rounded per call; fp32 accumulation.
+static void bf16_transient(Linear *L, size_t b) { mem_transient(&L->mem, b); }
+
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N) {
+    if (bf16mm_on()) { size_t b; bf16mm_xwt(X, param_bf16(W), Y, N, L->in, L->out, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_xwt(X, W->data, Y, N, L->in, L->out, 0.0f); return; }
     tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, X, Y, N, 0);
 }
 
 void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N) {
+    if (bf16mm_on()) { size_t b; bf16mm_dyw(dY, param_bf16(W), dX, N, L->out, L->in, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f); return; }
     tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, dY, dX, N, 1);
 }
@@ -197,10 +205,19 @@ void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y,
 typedef struct {
     Linear base;
     const Deploy *d;
+    uint16_t *wb; // the bf16 mode's copy of an fp32 deployed weight, made on first use
 } DeployedLinear;
 
 static void dep_fp32_forward(Linear *L, const float *X, float *Y, int N) {
-    mm_xwt(X, ((DeployedLinear *)L)->d->w, Y, N, L->in, L->out, 0.0f);
+    DeployedLinear *l = (DeployedLinear *)L;
+    if (bf16mm_on()) {
+        size_t n = (size_t)L->out * L->in, b;
+        if (!l->wb) f32_to_half(DT_BF16, l->d->w, l->wb = xmalloc(n * sizeof(uint16_t)), n);
+        bf16mm_xwt(X, l->wb, Y, N, L->in, L->out, &b);
+        bf16_transient(L, b);
+        return;
+    }
+    mm_xwt(X, l->d->w, Y, N, L->in, L->out, 0.0f);
 }
 // Uniform and NF4: the tiled product plus the side branch.
 static void dep_packed_forward(Linear *L, const float *X, float *Y, int N) {
@@ -212,7 +229,7 @@ static void dep_backward(Linear *L, const float *X, const float *dY, float *dX, 
     (void)X; (void)dY; (void)dX; (void)N;
     die_internal("%s: deployed (inference-only) layer has no backward", L->name);
 }
-static void dep_free(Linear *L) { free(L); }
+static void dep_free(Linear *L) { free(((DeployedLinear *)L)->wb); free(L); }
 // Re-exporting a deployed model hands out a copy of the form it was loaded with.
 static void dep_deploy(Linear *L, Deploy *out) { deploy_copy(out, ((DeployedLinear *)L)->d); }
 

@@ -134,7 +134,17 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
         M->act_bytes += g;
     }
     M->scratch = S;
+    model_plan_memory(M, mem_limit_bytes());
     return M;
+}
+
+int model_plan_memory(Model *M, size_t limit) {
+    MemAccount a;
+    model_memory(M, &a);
+    size_t resident = a.weight_bytes + a.grad_opt_bytes + a.saved_bytes + a.transient_peak;
+    M->release = resident > limit;
+    if (!M->release) mem_retain_freed();
+    return M->release;
 }
 
 void model_free(Model *M) {
@@ -276,7 +286,7 @@ void model_backward(Model *M, const int *tokens, int B, int T) {
     Grads *g = &S->g;
     int D = c->dim, hs = D / c->n_heads, kv = proj_dims_kv(c), Hd = c->hidden_dim, R = B * T, L = c->n_layers;
     size_t cap = (size_t)M->maxB * M->maxT;
-    size_t owed = grad_bytes(M); // activation bytes to release for the gradients (release_layer)
+    size_t owed = M->release ? grad_bytes(M) : 0; // activation bytes to release for the gradients (release_layer)
     memset(g->dx, 0, (size_t)R * D * sizeof(float));
     rmsnorm_backward(g->dx, M->rms_final.grad, g->dxf, M->x + L * cap * D, M->rms_final.data, M->rf, R, D);
     for (int l = L - 1; l >= 0; l--) {
@@ -337,13 +347,16 @@ int model_params(Model *M, Param **out, int max) {
     for (int j = 0; j < M->head->n_params; j++) n = add_param(out, n, max, M->head->params[j]);
     return n;
 }
-// Released rather than written: a gradient then costs memory only from backward, where
-// it is first written, to the optimizer step — not at the end of forward, where the
-// activations peak (model_backward releases activations to make room for it).
+// With M->release, released rather than written: a gradient then costs memory only from
+// backward, where it is first written, to the optimizer step — not at the end of forward,
+// where the activations peak (model_backward releases activations to make room for it).
 void model_zero_grad(Model *M) {
     Param *ps[MODEL_MAX_PARAMS];
     int n = model_params(M, ps, MODEL_MAX_PARAMS);
-    for (int i = 0; i < n && i < MODEL_MAX_PARAMS; i++) mem_zero(ps[i]->grad, ps[i]->n * sizeof(float));
+    for (int i = 0; i < n && i < MODEL_MAX_PARAMS; i++) {
+        if (M->release) mem_zero(ps[i]->grad, ps[i]->n * sizeof(float));
+        else memset(ps[i]->grad, 0, ps[i]->n * sizeof(float));
+    }
 }
 void model_memory(Model *M, MemAccount *acc) {
     memset(acc, 0, sizeof *acc);

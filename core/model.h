@@ -41,6 +41,10 @@ struct Model {
     float *xf, *rf;          // (B, T, C) final rmsnorm output, (B, T) its 1/rms
     struct ModelScratch *scratch; // backward's dx buffers (core/model.c); NULL when nothing trains
     size_t act_bytes;
+    // 1: gradients are released at zero_grad and backward releases as many activation bytes
+    // as they take, so a step peaks lower but re-faults those pages every step (~8 µs each
+    // on this VM). Chosen by model_build from the memory account (model_plan_memory).
+    int release;
     Rng rng;                 // dropout etc.
     Scorer scorer;           // inference elsewhere (see Scorer); zero: the CPU
 };
@@ -64,7 +68,7 @@ double model_head(Model *M, const int *targets, const float *w, int row0, int n,
                   float *logprob, int *greedy, int backward, float loss_scale);
 // Full logits of one row (generation).
 void model_logits_row(Model *M, int row, float *out);
-// Backward through the stack after model_head(backward=1) on all rows. As it goes it
+// Backward through the stack after model_head(backward=1) on all rows. With M->release it
 // releases as many bytes of the finished layers' activations as the gradients take
 // (core/model.c release_layer): they read as zeros until the next forward rewrites them.
 void model_backward(Model *M, const int *tokens, int B, int T);
@@ -77,7 +81,13 @@ const float *model_input_grad(Model *M);
 // The most trainable tensors a model has (callers size their arrays by it).
 #define MODEL_MAX_PARAMS 4096
 int model_params(Model *M, Param **out, int max); // trainable ones
-void model_zero_grad(Model *M);
+void model_zero_grad(Model *M); // M->release: gives the gradients' pages back instead of writing zeros
+// Decides M->release: only when the step would not fit in `limit` bytes with everything
+// resident (weights + gradients and optimizer state as the account has them + saved +
+// transient); otherwise every buffer stays resident and a steady-state step takes
+// no page faults, and freed heap memory is kept (mem_retain_freed). model_build calls it
+// with mem_limit_bytes(); returns M->release.
+int model_plan_memory(Model *M, size_t limit);
 void model_memory(Model *M, MemAccount *acc);     // sum over layers (+ embeddings etc.)
 // The peak RSS of a training step that account `a` predicts: everything it holds, except
 // that the gradients (trainable_bytes of fp32; the rest of grad_opt_bytes is optimizer

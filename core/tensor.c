@@ -57,5 +57,7 @@ void param_free(Param *p) {
     if (!p) return;
     if (p->owned) free(p->data);
     free(p->grad);
+    free(p->bf16);
     p->data = p->grad = NULL;
+    p->bf16 = NULL;
 }

@@ -2,6 +2,8 @@
 
 #include "util.h"
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -303,6 +305,11 @@ void mem_zero(void *p, size_t bytes) {
     memset((void *)e, 0, s + bytes - e);
 }
 
+void mem_retain_freed(void) { // idempotent
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: bigger blocks still come from mmap
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);   // also keeps the OpenMP threads' arenas
+}
+
 static int n_threads = 1;
 void threads_init(int requested) {
     int n = requested;
@@ -390,6 +397,36 @@ void env_setup(char **argv) {
         }
     }
     if (again) execv("/proc/self/exe", argv);
+}
+
+// Rank of an OpenBLAS x86-64 core name by the vector ISA its kernels use: 3 AVX-512,
+// 2 AVX2, 1 AVX, 0 older or unknown (the names OPENBLAS_CORETYPE accepts, any case).
+static int core_rank(const char *name) {
+    static const char *const r3[] = {"skylakex", "cooperlake", "sapphirerapids"}, *const r2[] = {"haswell", "zen"},
+                             *const r1[] = {"sandybridge", "bulldozer", "piledriver", "steamroller", "excavator"};
+    for (size_t i = 0; i < sizeof r3 / sizeof *r3; i++) if (!strcasecmp(name, r3[i])) return 3;
+    for (size_t i = 0; i < sizeof r2 / sizeof *r2; i++) if (!strcasecmp(name, r2[i])) return 2;
+    for (size_t i = 0; i < sizeof r1 / sizeof *r1; i++) if (!strcasecmp(name, r1[i])) return 1;
+    return 0;
+}
+const char *blas_best_core(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
+    if (__builtin_cpu_supports("avx2")) return "Haswell";
+    if (__builtin_cpu_supports("avx")) return "Sandybridge";
+    return NULL;
+}
+int blas_core_pinned_older(const char **pinned) {
+    const char *env = getenv("OPENBLAS_CORETYPE"), *best = blas_best_core();
+    if (pinned) *pinned = env;
+    return env && *env && best && core_rank(env) < core_rank(best);
+}
+void blas_core_notice(void) {
+    static int said;
+    const char *env;
+    if (said++ || !blas_core_pinned_older(&env)) return;
+    fprintf(stderr, "l4q: note: OPENBLAS_CORETYPE=%s pins OpenBLAS to older kernels than this CPU runs (%s; about twice the "
+            "sgemm rate on AVX-512); kept as set (`l4q info --system` measures both)\n", env, blas_best_core());
 }
 
 // ---- provenance ------------------------------------------------------------------------

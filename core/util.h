@@ -78,12 +78,24 @@ size_t mem_limit_bytes(void);
 // instead of writing them (exactly the same contents afterwards).
 size_t mem_release(void *p, size_t bytes);
 void mem_zero(void *p, size_t bytes);
+// Freed heap memory stays with the process from now on (glibc: no trimming of the heaps'
+// tops, no mmap per allocation under 32 MB), so per-step temporaries are not returned
+// and re-faulted every step. Process-wide; model_plan_memory calls it when memory allows.
+void mem_retain_freed(void);
 
 // Process start (every executable's main calls it first): OPENBLAS_CORETYPE=SkylakeX
 // when Debian's OpenBLAS misdetects an AVX-512 CPU as Prescott (README "Build and test"), and a short
 // OpenMP spin (GOMP_SPINCOUNT=20000); both must be set before the libraries initialise, so this
 // re-executes the program once when it changes anything. User settings are respected.
 void env_setup(char **argv);
+// OpenBLAS's x86-64 kernels for this CPU: the newest core it supports ("SkylakeX" with
+// AVX-512, "Haswell" with AVX2, "Sandybridge" with AVX, else NULL), and whether the
+// environment's OPENBLAS_CORETYPE pins an older one (then *pinned is its value).
+const char *blas_best_core(void);
+int blas_core_pinned_older(const char **pinned);
+// One stderr line, once per process, when blas_core_pinned_older: the setting is kept
+// (the commands that compute call it after their inputs are checked).
+void blas_core_notice(void);
 
 // Threads: all cores by default; --threads N / L4Q_THREADS override. Sets OpenMP and
 // OpenBLAS together so they never oversubscribe.

@@ -4,6 +4,7 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "dist.h"
+#include "bf16mm.h"
 #include "evals/harness.h"
 #include "l4qz.h"
 #include "methods.h"
@@ -240,10 +241,9 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     snprintf(t.dir, sizeof t.dir, "%s", out_dir);
     dist_check_config(cfg, out_dir);
     // Refused before anything loads or is written: no plugin, no device, a method or
-    // precision the device does not run (the CPU bf16 mode replaces the second line when it lands).
+    // precision the device does not run; bf16 on a CPU without bf16 dot products.
     if (cfg->train.device == DEV_CUDA) t.dev = train_dev_open(cfg);
-    else if (cfg->train.precision == PREC_BF16)
-        die_input("train.precision: bf16 is not available on the CPU in this build; use train.precision: fp32");
+    else if (cfg->train.precision == PREC_BF16) bf16mm_enable("train.precision: bf16"); // the CPU's bf16 products (bf16mm.h)
     if (t.lead) mkdir_p(out_dir);
     char path[4200], ckpt[4200], logp[4200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", out_dir);
@@ -266,6 +266,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     t.val = data_load(cfg, tk, t.T, SPLIT_VAL);
     method_prepare(t.mf, &cfg->method, tk, t.T); // model-level passes (GPTQ)
     t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
+    blas_core_notice(); // the inputs have loaded: the run is about to compute
     // The final evaluation and final.l4qz need the deployed model beside this one: refuse now
     // what could only fail after the whole training (a 16-bit 7B base deploys as 26 GB fp32).
     MemAccount acc;

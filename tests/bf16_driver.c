@@ -1,0 +1,50 @@
+// bf16_driver.c — for tests/test_bf16.py: one frozen projection (method `none`) through the
+// seam in the bf16 mode, forward and input gradient.
+//   bf16_driver IN OUT  (IN: int32 N, in, out, wdtype (0 f32, 2 bf16), then fp32 X[N·in],
+//   W[out·in], dY[N·out], dX0[N·in]; W is held as bf16 when wdtype is 2)
+// OUT: fp32 Y[N·out] = X·Wᵀ, then dX[N·in] = dX0 + dY·W.
+#include "bf16mm.h"
+#include "half.h"
+#include "methods.h"
+#include "util.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+static void rd(FILE *f, void *p, size_t n) { if (fread(p, 1, n, f) != n) die_input("bf16_driver: short input"); }
+
+int main(int argc, char **argv) {
+    if (argc != 3) { fprintf(stderr, "usage: bf16_driver IN OUT\n"); return 2; }
+    threads_init(0);
+    bf16mm_enable("bf16_driver");
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) die_input("%s: cannot open", argv[1]);
+    int h[4];
+    rd(f, h, sizeof h);
+    int N = h[0], in = h[1], out = h[2], dt = h[3];
+    float *X = xmalloc((size_t)N * in * 4), *W = xmalloc((size_t)out * in * 4), *dY = xmalloc((size_t)N * out * 4);
+    float *dX = xmalloc((size_t)N * in * 4), *Y = xmalloc((size_t)N * out * 4);
+    rd(f, X, (size_t)N * in * 4); rd(f, W, (size_t)out * in * 4); rd(f, dY, (size_t)N * out * 4); rd(f, dX, (size_t)N * in * 4);
+    fclose(f);
+    Param P;
+    uint16_t *Wh = NULL;
+    if (dt == DT_BF16) {
+        Wh = xmalloc((size_t)out * in * 2);
+        f32_to_half(DT_BF16, W, Wh, (size_t)out * in);
+        param_init16(&P, "w", DT_BF16, Wh, out, in, 1);
+    } else param_init(&P, "w", W, out, in, 1);
+    MethodCfg m;
+    method_defaults(&m, "none");
+    Rng r;
+    rng_seed(&r, 1);
+    Linear *L = linear_build(&m, &P, "w", &r);
+    L->ops->forward(L, X, Y, N);
+    L->ops->backward(L, X, dY, dX, N);
+    f = fopen(argv[2], "wb");
+    if (!f || fwrite(Y, 4, (size_t)N * out, f) != (size_t)N * out || fwrite(dX, 4, (size_t)N * in, f) != (size_t)N * in)
+        die_input("%s: cannot write", argv[2]);
+    fclose(f);
+    linear_free(L);
+    param_free(&P);
+    free(X); free(W); free(dY); free(dX); free(Y); free(Wh);
+    return 0;
+}
