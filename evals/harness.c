@@ -379,13 +379,13 @@ static void group_metrics(EvalResult *r, const GroupDef *g) {
 
 // ---------------------------------------------------------------- the run
 
-static TaskRegistry *open_registry(const EvalOptions *opt) {
+static TaskRegistry *open_registry(const EvalOptions *opt, const char *task_list) {
     const char *dirs[2];
     int nd = 0;
     if (opt->task_dir) dirs[nd++] = opt->task_dir;
     dirs[nd++] = tasks_default_dir();
     if (nd == 2 && !strcmp(dirs[0], dirs[1])) nd = 1;
-    return tasks_registry(dirs, nd);
+    return tasks_registry_open(task_list, dirs, nd);
 }
 
 static int group_contains(const TaskRegistry *reg, const char *group, const char *task, int depth) {
@@ -409,12 +409,14 @@ static void check_limits(const TaskRegistry *reg, const EvalOptions *opt) {
     }
 }
 
-// The document limit of task t: its own or its group's override, else opt->limit.
+// The document limit of task t: its own or its group's override, else opt->limit — which
+// is a per-document cap for scored tasks and never shrinks a perplexity task silently: only
+// an entry naming it (or its group) caps its windows.
 static int task_limit(const TaskRegistry *reg, const TaskDef *t, const EvalOptions *opt) {
     for (int k = 0; k < opt->nlimits; k++)
         if (!strcmp(opt->limit_names[k], t->name) || group_contains(reg, opt->limit_names[k], t->name, 0))
             return (int)opt->limit_values[k];
-    return opt->limit;
+    return t->type == OT_PERPLEXITY ? 0 : opt->limit;
 }
 
 // Loads and renders every document of a task (the few-shot stream consumed in order).
@@ -462,7 +464,7 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     EvalOptions defo;
     if (!opt) { eval_options_default(&defo); opt = &defo; }
     double t0 = now_sec();
-    TaskRegistry *reg = open_registry(opt);
+    TaskRegistry *reg = open_registry(opt, task_list);
     TaskSelection sel = tasks_select(reg, task_list);
     check_limits(reg, opt);
     EvalResult *res = xcalloc(1, sizeof *res);
@@ -525,8 +527,8 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     for (int i = 0; i < nt; i++) {
         TaskRun *tr = &runs[i];
         if (tr->t->type == OT_PERPLEXITY) {
-            // The perplexity protocol (README) over the task's text, windows of the model window; --limit N keeps
-            // the first N windows.
+            // The perplexity protocol (docs/evaluation.md) over the task's text, windows of the model window;
+            // a limits entry naming the task keeps its first N windows.
             // Streamed from the file (ppl_file): memory does not grow with the text.
             int lim = task_limit(reg, tr->t, opt);
             long keep = lim > 0 ? (long)lim * W + 1 : 0;
@@ -544,8 +546,15 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
                 tr->ppl.win_nll = NULL; tr->ppl.win_ntok = NULL; tr->ppl.win_hash = NULL;
             }
             double loss = tr->ppl.predicted ? tr->ppl.nll / tr->ppl.predicted : NAN;
-            if (tr->t->metrics & M_LOSS) add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
-            if (tr->t->metrics & M_PPL) add_metric(res, tr->t->name, "ppl", exp(loss), NAN, tr->ppl.predicted, 0, 0);
+            // Every perplexity says what it stands on: windows of W, predicted tokens (n).
+            if (tr->t->metrics & M_LOSS) {
+                add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
+                res->m[res->n - 1].windows = tr->ppl.windows; res->m[res->n - 1].window_len = W;
+            }
+            if (tr->t->metrics & M_PPL) {
+                add_metric(res, tr->t->name, "ppl", exp(loss), NAN, tr->ppl.predicted, 0, 0);
+                res->m[res->n - 1].windows = tr->ppl.windows; res->m[res->n - 1].window_len = W;
+            }
             continue;
         }
         EvalDocs *keep = opt->keep_docs ? &res->docs[res->ndocs++] : NULL;
@@ -579,18 +588,39 @@ const EvalMetric *eval_result_get(const EvalResult *r, int i) { return i >= 0 &&
 
 // ---------------------------------------------------------------- output
 
-void eval_result_print(const EvalResult *r, FILE *f) {
-    fprintf(f, "| %-44s | %6s | %5s | %-10s | %9s | %8s |\n", "task", "n", "shots", "metric", "value", "stderr");
-    fprintf(f, "|%s|%s|%s|%s|%s|%s|\n", "----------------------------------------------", "--------", "-------", "------------", "-----------", "----------");
+void eval_result_print(const EvalResult *r, FILE *f) { eval_result_print_only(r, f, NULL, 0); }
+
+static int named(const char *task, const char *const *only, int nonly) {
+    if (!only) return 1;
+    for (int k = 0; k < nonly; k++) if (!strcmp(only[k], task)) return 1;
+    return 0;
+}
+
+void eval_result_print_only(const EvalResult *r, FILE *f, const char *const *only, int nonly) {
+    int w = 4; // the task column fits the longest name shown
+    for (int i = 0; i < r->n; i++)
+        if (named(r->m[i].task, only, nonly)) {
+            int l = (int)strlen(r->m[i].task) + (r->m[i].is_group ? 8 : 0);
+            if (l > w) w = l;
+        }
+    char dash[200];
+    memset(dash, '-', sizeof dash - 1); dash[sizeof dash - 1] = 0;
+    fprintf(f, "| %-*s | %9s | %5s | %-10s | %9s | %8s |\n", w, "task", "n", "shots", "metric", "value", "stderr");
+    fprintf(f, "|%.*s|%.11s|%.7s|%.12s|%.11s|%.10s|\n", w + 2, dash, dash, dash, dash, dash, dash);
     for (int i = 0; i < r->n; i++) {
         const EvalMetric *m = &r->m[i];
+        if (!named(m->task, only, nonly)) continue;
         char shots[16], name[160];
         if (m->shots >= 0) snprintf(shots, sizeof shots, "%d", m->shots); else snprintf(shots, sizeof shots, "-");
         snprintf(name, sizeof name, "%s%s", m->is_group ? "[group] " : "", m->task);
         char se[32];
         if (isnan(m->stderr_)) snprintf(se, sizeof se, "-"); else snprintf(se, sizeof se, "%.4f", m->stderr_);
-        fprintf(f, "| %-44s | %6ld | %5s | %-10s | %9.4f | %8s |\n", name, m->n, shots, m->metric, m->value, se);
+        fprintf(f, "| %-*s | %9ld | %5s | %-10s | %9.4f | %8s |\n", w, name, m->n, shots, m->metric, m->value, se);
     }
+    for (int i = 0; i < r->n; i++)
+        if (r->m[i].windows > 0 && !strcmp(r->m[i].metric, "ppl") && named(r->m[i].task, only, nonly))
+            fprintf(f, "%s ppl: %ld windows of %d tokens, %ld predicted tokens (n)\n", r->m[i].task, r->m[i].windows,
+                    r->m[i].window_len, r->m[i].n);
     fprintf(f, "%ld requests, %ld forward tokens, %.1f s\n", r->requests, r->tokens, r->seconds);
 }
 
@@ -609,6 +639,7 @@ char *eval_result_json(const EvalResult *r, const char *model_path, int shots, i
         if (!t) {
             t = cJSON_AddObjectToObject(res, m->task);
             cJSON_AddNumberToObject(t, "n", (double)m->n);
+            if (m->windows > 0) { cJSON_AddNumberToObject(t, "windows", (double)m->windows); cJSON_AddNumberToObject(t, "window_len", m->window_len); }
             if (m->shots >= 0) cJSON_AddNumberToObject(t, "shots", m->shots);
             if (m->is_group) cJSON_AddItemToArray(groups, cJSON_CreateString(m->task));
         }
@@ -690,7 +721,7 @@ void eval_result_write_h5(const EvalResult *r, const char *path, const char *mod
 // ---------------------------------------------------------------- render (testing)
 
 char *eval_render_json(const char *task_list, const EvalOptions *opt, int n) {
-    TaskRegistry *reg = open_registry(opt);
+    TaskRegistry *reg = open_registry(opt, task_list);
     TaskSelection sel = tasks_select(reg, task_list);
     cJSON *root = cJSON_CreateObject();
     cJSON *tasks = cJSON_AddObjectToObject(root, "tasks");

@@ -48,8 +48,18 @@ static char *opt_template(YNode *m, const char *key, const char *def) {
     return xstrdup(y_str(n));
 }
 
+// The keys a task file, a group file and a data mapping take (docs/tasks.md): an unknown
+// one is reported with the nearest of them before any missing-key error could hide it.
+static const char *const TASK_KEYS[] = {"task", "subtasks", "aggregate", "output_type", "data", "fewshot_data",
+                                        "doc_to_text", "doc_to_choice", "doc_to_target", "multiple_input", "description",
+                                        "target_delimiter", "fewshot_delimiter", "num_fewshot", "fewshot", "metrics",
+                                        "add_bos", NULL};
+static const char *const GROUP_KEYS[] = {"group", "task", "aggregate", NULL};
+static const char *const DATA_KEYS[] = {"path", "format", "preprocess", "labels", "columns", "header", NULL};
+
 static void parse_data(YNode *n, const char *yaml_dir, const cJSON *vars, DataSpec *d) {
     if (n->kind != Y_MAP) y_die(n, "data: expected a mapping with path/format");
+    y_check_keys(n, DATA_KEYS, "data");
     memset(d, 0, sizeof *d);
     size_t mark = hold_mark();
     YNode *p = y_req(n, "path");
@@ -244,6 +254,7 @@ static void parse_yaml_file(TaskRegistry *r, const char *file) {
     YNode *root = hold(yaml_load_file(file), yaml_release);
     if (root->kind != Y_MAP) y_die(root, "task file: expected a mapping");
     YNode *g = y_get(root, "group");
+    y_check_keys(root, g ? GROUP_KEYS : TASK_KEYS, g ? "group file" : "task file");
     if (g) {
         const char *name = y_str(g);
         if (!valid_name(name)) y_die(g, "group: invalid name '%s'", name);
@@ -339,9 +350,27 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 void tasks_registry_release(void *r) { tasks_registry_free(r); }
 
-TaskRegistry *tasks_registry(const char *const *dirs, int ndirs) {
+int task_item_is_path(const char *item) {
+    size_t l = strlen(item);
+    return strchr(item, '/') || (l > 5 && !strcmp(item + l - 5, ".yaml"));
+}
+
+TaskRegistry *tasks_registry(const char *const *dirs, int ndirs) { return tasks_registry_open(NULL, dirs, ndirs); }
+
+TaskRegistry *tasks_registry_open(const char *list, const char *const *dirs, int ndirs) {
     size_t mark = hold_mark();
     TaskRegistry *r = hold(xcalloc(1, sizeof *r), tasks_registry_release);
+    // Task files named by path come first, so they win over a directory's task of that name.
+    if (list) {
+        size_t m2 = hold_mark();
+        char *s = hold(xstrdup(list), free), *save = NULL;
+        for (char *tok = strtok_r(s, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+            if (!task_item_is_path(tok)) continue;
+            if (!file_exists(tok)) die_input("--tasks: %s: no such task file", tok);
+            parse_yaml_file(r, tok);
+        }
+        hold_unwind(m2); // s
+    }
     for (int d = 0; d < ndirs; d++) {
         DIR *dp = opendir(dirs[d]);
         if (!dp) die_input("%s: cannot open task directory: %s", dirs[d], strerror(errno));
@@ -458,15 +487,30 @@ static void il_push_unique(IntList *l, int x) {
     l->v[l->n++] = x;
 }
 
+// What a task file named by path defines: the last group read from it (a family's top
+// group or a group file), else its task.
+static const char *name_of_file(const TaskRegistry *r, const char *path) {
+    for (int i = r->ngroups - 1; i >= 0; i--) if (!strcmp(r->groups[i].file, path)) return r->groups[i].name;
+    for (int i = 0; i < r->ntasks; i++) if (!strcmp(r->tasks[i].file, path)) return r->tasks[i].name;
+    return NULL;
+}
+
 static void expand(const TaskRegistry *r, const char *name, IntList *tasks, IntList *groups, int depth) {
     if (depth > 16) die_input("task groups nest too deeply (cycle at '%s'?)", name);
+    if (depth == 0 && task_item_is_path(name)) {
+        const char *n = name_of_file(r, name);
+        // Its name was taken by an earlier file of the same list: that one is used.
+        if (!n) die_input("--tasks: %s: defines a task or group already defined by another file of --tasks", name);
+        name = n;
+    }
     int t = find_task(r, name);
     if (t >= 0) { il_push_unique(tasks, t); return; }
     int g = find_group(r, name);
     if (g < 0) {
         char avail[8192];
         available_list(r, avail, sizeof avail);
-        die_input("unknown task '%s'; available: %s", name, avail);
+        die_input("unknown task '%s'; available: %s. A task of your own: --tasks path/to/task.yaml, or --task-dir DIR "
+                  "holding it (docs/tasks.md)", name, avail);
     }
     for (int i = 0; i < r->groups[g].n; i++) expand(r, r->groups[g].members[i], tasks, groups, depth + 1);
     il_push_unique(groups, g); // after its members: children first

@@ -94,6 +94,10 @@ typedef struct {
 // Reads every *.yaml in the given directories (earlier directories win on name clashes,
 // so --task-dir can override a built-in task). Malformed files → die_input(file:line).
 TaskRegistry *tasks_registry(const char *const *dirs, int ndirs);
+// The same, after first reading the task files that items of list (as --tasks takes it)
+// name by path (task_item_is_path); tasks_select maps such an item to what its file defines.
+TaskRegistry *tasks_registry_open(const char *list, const char *const *dirs, int ndirs);
+int task_item_is_path(const char *item); // contains '/' or ends in .yaml
 void tasks_registry_free(TaskRegistry *r);
 void tasks_registry_release(void *r); // tasks_registry_free for hold() (core/util.h)
 // The built-in task directory: evals/tasks of the repository the binary belongs to

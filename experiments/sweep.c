@@ -591,12 +591,6 @@ static const char *worker_program(void) {
     return w && *w ? w : "/proc/self/exe";
 }
 
-static void remove_file(const char *dir, const char *name) {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    if (unlink(p) != 0 && errno != ENOENT) die_input("%s: cannot remove (%s)", p, strerror(errno));
-}
-
 // Fork/exec one run. The per-run lock fd (if any) is inherited by the worker (not
 // CLOEXEC), so it stays held exactly as long as the worker lives, even if this sweep is killed.
 pid_t sweep_launch(const SweepRun *r, int state, int threads) {
@@ -610,9 +604,9 @@ pid_t sweep_launch(const SweepRun *r, int state, int threads) {
     FILE *f = fopen(cfg, "w");
     if (!f || fputs(r->config_yaml, f) < 0 || fclose(f) != 0) die_input("%s: cannot write", cfg);
     // A run killed mid-way resumes from its checkpoint (train --resume is exact); a
-    // failed or unreadable one starts over, since resuming it would fail the same way.
+    // failed, unreadable or stale one starts over (train --force removes its files first,
+    // run/rundir.h), since resuming it would fail the same way.
     int resume = state == RUN_INCOMPLETE && file_exists(ckpt) && file_exists(rcfg);
-    if (!resume) { remove_file(r->dir, "run.h5"); remove_file(r->dir, "ckpt.bin"); }
     pid_t parent = getpid();
     fflush(NULL);
     pid_t pid = fork();
@@ -629,7 +623,7 @@ pid_t sweep_launch(const SweepRun *r, int state, int threads) {
         setenv("L4Q_MPI", "0", 1); // a worker of an MPI rank is a process of its own
         const char *prog = worker_program();
         if (resume) execl(prog, prog, "train", "--resume", r->dir, "--threads", thr, (char *)NULL);
-        else execl(prog, prog, "train", cfg, "--out", r->dir, "--threads", thr, (char *)NULL);
+        else execl(prog, prog, "train", cfg, "--out", r->dir, "--force", "--threads", thr, (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
         _exit(127);
     }
@@ -777,12 +771,21 @@ static void sched_fill(Sched *q) {
     }
 }
 
-// Elapsed time and the ETA from the mean duration of the runs finished so far.
+// Elapsed time and the ETA from the mean duration of the runs finished so far. A run
+// already past that mean has an unknown rest: counted as one second, so the ETA never says
+// 0 s while a run is still going, and marked "+" (at least).
 static void sched_times(const Sched *q, double t, double avg, char *el, char *eta) {
     fmt_dur(el, 32, t - q->t_start);
     double rest = 0;
-    for (int k = 0; k < q->nw; k++) rest += fmax(avg - (t - q->w[k].t0), 0);
-    fmt_dur(eta, 32, (avg * (q->nq - q->qhead) + rest) / q->slots);
+    int overdue = 0;
+    for (int k = 0; k < q->nw; k++) {
+        double r = avg - (t - q->w[k].t0);
+        if (r < 1) { r = 1; overdue = 1; }
+        rest += r;
+    }
+    double v = (avg * (q->nq - q->qhead) + rest) / q->slots;
+    fmt_dur(eta, 31, q->nw > 0 && v < 1 ? 1 : v);
+    if (overdue && strcmp(eta, "?")) strcat(eta, "+");
 }
 
 // Nothing finished: on a terminal, refresh the progress line once a second.

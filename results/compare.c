@@ -368,10 +368,11 @@ void analysis_run(Analysis *an, Report *rep, const char *reference) {
             else snprintf(p->why, sizeof p->why, "no reference row");
         }
     }
-    // Bold: the best mean per bit-width and column, when it beats the runner-up at p < 0.05.
+    // Bold: the best mean per bit-width and column, when it beats the runner-up at p < 0.05 —
+    // never in a column at chance, where "best" is noise around the chance level.
     for (int c = 0; c < rep->ncols; c++) {
         const Column *col = &rep->cols[c];
-        if (!strcmp(col->key, "avg")) continue;
+        if (!strcmp(col->key, "avg") || col->at_chance) continue;
         for (int r = 0; r < rep->nrows; r++) {
             int best = -1, second = -1;
             double mb = NAN, ms = NAN;
