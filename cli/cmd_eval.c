@@ -28,7 +28,7 @@ static int rows_for(const Config *c, int T) {
 int cmd_eval(int argc, char **argv) {
     Flag fl[] = {
         FLAGV("model"), FLAGV("tokenizer"), FLAGV("tasks"), FLAGV("shots"), FLAGV("limit"), FLAGV("task-dir"),
-        FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"),
+        FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"), FLAGV("log-samples"),
     };
     Args a;
     args_parse(&a, fl, sizeof fl / sizeof fl[0], argc, argv, "eval");
@@ -51,7 +51,7 @@ int cmd_eval(int argc, char **argv) {
         return 0;
     }
     const char *tasks = arg_str(&a, "tasks", NULL);
-    if (!tasks) die_input("eval: --tasks is required (e.g. --tasks csqa,mmlu; --list shows them)");
+    if (!tasks) die_input("eval: --tasks is required (e.g. --tasks csqa,mmlu or --tasks my/task.yaml; --list shows them)");
     if (arg_flag(&a, "render")) {
         // Testing aid: the rendered requests of the first N documents, no model needed.
         int n = arg_int(&a, "render", 1);
@@ -80,6 +80,7 @@ int cmd_eval(int argc, char **argv) {
     opt.progress = !arg_flag(&a, "no-progress");
     const char *out = arg_str(&a, "out", NULL);
     opt.keep_docs = out != NULL;
+    opt.log_samples = arg_str(&a, "log-samples", NULL);
     EvalResult *r = eval_tasks(M, T, tasks, &opt);
     if (out) eval_result_write_h5(r, out, mf->path);
     if (arg_flag(&a, "json")) {

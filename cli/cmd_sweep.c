@@ -19,8 +19,10 @@ static void sweep_report(const char *out) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        ReportOptions ro = {"md", 0, "l4q"};
-        _exit(report_write(out, &ro));
+        ReportOptions ro = {"md", 0, "l4q", 0};
+        int rc = report_write(out, &ro);
+        fflush(NULL); // _exit does not flush stdio
+        _exit(rc);
     }
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))

@@ -4,11 +4,11 @@
 #include "util.h"
 #include <cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 
 void eval_options_default(EvalOptions *o) {
@@ -280,7 +280,38 @@ static double binom_stderr(double p, long n) {
     return n > 1 ? sqrt(p * (1 - p) / (double)(n - 1)) : NAN;
 }
 
-static void task_metrics(EvalResult *r, TaskRun *tr, const Req *Q, EvalDocs *keep) {
+// One JSON line per document for --log-samples (lm-eval's --log_samples in spirit): the
+// rendered requests exactly as scored, their summed log-likelihoods, greedy flags, gold
+// and the document's outcome.
+static void log_sample(FILE *f, const TaskRun *tr, int d, const Req *q, int n, char **ctx, char **cont, int ok, int okn) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", tr->t->name);
+    cJSON_AddNumberToObject(o, "doc_id", d);
+    cJSON_AddNumberToObject(o, "shots", tr->shots);
+    cJSON_AddNumberToObject(o, "target", tr->gold[d]);
+    cJSON *args = cJSON_AddArrayToObject(o, "arguments"), *ll = cJSON_AddArrayToObject(o, "loglikelihoods"),
+          *gr = cJSON_AddArrayToObject(o, "is_greedy"), *nt = cJSON_AddArrayToObject(o, "continuation_tokens");
+    for (int k = 0; k < n; k++) {
+        cJSON *pair = cJSON_CreateArray();
+        cJSON_AddItemToArray(pair, cJSON_CreateString(ctx[k] ? ctx[k] : ""));
+        cJSON_AddItemToArray(pair, cJSON_CreateString(cont[k] ? cont[k] : ""));
+        cJSON_AddItemToArray(args, pair);
+        cJSON_AddItemToArray(ll, cJSON_CreateNumber(q[k].ll));
+        cJSON_AddItemToArray(gr, cJSON_CreateBool(q[k].greedy));
+        cJSON_AddItemToArray(nt, cJSON_CreateNumber(q[k].ncont));
+    }
+    cJSON_AddNumberToObject(o, "acc", ok);
+    if (tr->t->type == OT_MULTIPLE_CHOICE) cJSON_AddNumberToObject(o, "acc_norm", okn);
+    char h[17];
+    snprintf(h, sizeof h, "%016llx", (unsigned long long)tr->hash[d]);
+    cJSON_AddStringToObject(o, "prompt_hash", h);
+    char *js = cJSON_PrintUnformatted(o);
+    fprintf(f, "%s\n", js);
+    free(js);
+    cJSON_Delete(o);
+}
+
+static void task_metrics(EvalResult *r, TaskRun *tr, const Req *Q, EvalDocs *keep, FILE *samples, char **sctx, char **scont) {
     const TaskDef *t = tr->t;
     int nd = tr->ndocs, mc = tr->maxc;
     long acc = 0, accn = 0;
@@ -319,6 +350,10 @@ static void task_metrics(EvalResult *r, TaskRun *tr, const Req *Q, EvalDocs *kee
             ok = best == g; okn = bestn == g;
         }
         acc += ok; accn += okn;
+        if (samples) {
+            long k0 = q - Q;
+            log_sample(samples, tr, d, q, n, sctx + k0, scont + k0, ok, okn);
+        }
         if (keep) {
             keep->gold[d] = g; keep->nchoices[d] = n; keep->hash[d] = tr->hash[d];
             keep->acc[d] = (unsigned char)ok; keep->acc_norm[d] = (unsigned char)okn;
@@ -487,6 +522,16 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
 
     // Tokenize (documents in parallel; a document's requests share the context encoding).
     Req *Q = xcalloc((size_t)(nq > 0 ? nq : 1), sizeof(Req));
+    char **sctx = NULL, **scont = NULL;
+    FILE *samples = NULL;
+    char samples_tmp[4200];
+    if (opt->log_samples) {
+        sctx = xcalloc((size_t)(nq > 0 ? nq : 1), sizeof(char *));
+        scont = xcalloc((size_t)(nq > 0 ? nq : 1), sizeof(char *));
+        snprintf(samples_tmp, sizeof samples_tmp, "%s.tmp", opt->log_samples);
+        samples = fopen(samples_tmp, "w");
+        if (!samples) die_input("%s: cannot write (%s)", samples_tmp, strerror(errno));
+    }
     typedef struct { int run, doc; long q0; int nu; } Job;
     long njobs = 0;
     for (int i = 0; i < nt; i++) njobs += runs[i].t->type == OT_PERPLEXITY ? 0 : runs[i].ndocs;
@@ -511,6 +556,11 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
         free(cache); free(key);
         // Units are written at the document's first request slot, compacted below.
         jobs[k].nu = doc_units(Q, jobs[k].q0, R->nreq, W, &U[jobs[k].q0]);
+        if (sctx) // --log-samples keeps the rendered strings until the scores are known
+            for (int c = 0; c < R->nreq; c++) {
+                sctx[jobs[k].q0 + c] = R->ctx[c]; scont[jobs[k].q0 + c] = R->cont[c];
+                R->ctx[c] = R->cont[c] = NULL;
+            }
         rendered_free(R);
     }
     long nu = 0;
@@ -558,7 +608,13 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
             continue;
         }
         EvalDocs *keep = opt->keep_docs ? &res->docs[res->ndocs++] : NULL;
-        task_metrics(res, tr, Q, keep);
+        task_metrics(res, tr, Q, keep, samples, sctx, scont);
+    }
+    if (samples) {
+        if (fclose(samples) != 0) die_input("%s: write failed (%s)", samples_tmp, strerror(errno));
+        if (rename(samples_tmp, opt->log_samples) != 0) die_input("%s: cannot rename (%s)", opt->log_samples, strerror(errno));
+        for (long k = 0; k < nq; k++) { free(sctx[k]); free(scont[k]); }
+        free(sctx); free(scont);
     }
     for (int g = 0; g < sel.ngroups; g++) group_metrics(res, &reg->groups[sel.group_idx[g]]);
 

@@ -424,7 +424,7 @@ int report_write(const char *dir, const ReportOptions *o) {
     if (rep.nrows) write_memory_md(&rep, f);
     fprintf(f, "\nMemory is the harness's own account (run.h5 `memory` group), in MB (10^6 bytes); "
                "wall time covers quantization, fine-tuning and evaluation.\n");
-    if (o->plots && rep.nrows) report_plots(&rep, f);
+    if (o->plots && rep.nrows) report_plots(&rep, &an, o->raw_curves, f);
     if (rep.nbad) {
         fprintf(f, "\n## Incomplete runs (not averaged)\n\n| Run | Status | Method | Steps logged | Why |\n|---|---|---|---|---|\n");
         for (int i = 0; i < rep.nbad; i++) {
