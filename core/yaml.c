@@ -406,6 +406,22 @@ void y_check_unused(const YNode *map, const char *section) {
     }
 }
 
+void y_del(YNode *map, const char *key) {
+    if (!map || map->kind != Y_MAP) return;
+    for (int i = 0; i < map->n; i++) {
+        if (strcmp(map->keys[i], key)) continue;
+        yaml_free(map->items[i]);
+        free(map->keys[i]);
+        for (int j = i + 1; j < map->n; j++) {
+            map->items[j - 1] = map->items[j]; map->keys[j - 1] = map->keys[j];
+            map->key_line[j - 1] = map->key_line[j]; map->key_col[j - 1] = map->key_col[j];
+            map->used[j - 1] = map->used[j];
+        }
+        map->n--;
+        return;
+    }
+}
+
 // Levenshtein distance, capped at 99 (keys are short).
 static int edit_distance(const char *a, const char *b) {
     size_t na = strlen(a), nb = strlen(b);

@@ -36,6 +36,7 @@ long y_int(const YNode *n);                                 // die unless intege
 double y_float(const YNode *n);                             // die unless number
 int y_bool(const YNode *n);                                 // true/false/yes/no
 void y_check_unused(const YNode *map, const char *section); // die "unknown key"
+void y_del(YNode *map, const char *key); // removes key (and frees its value) if present
 // Every key of map must be one of known (NULL-terminated); otherwise die "unknown key 'K'
 // in 'section'" with the nearest known key (edit distance ≤ 2 or a third of its length)
 // as "did you mean". For readers whose missing-key errors would otherwise hide a typo.

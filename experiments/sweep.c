@@ -26,20 +26,6 @@
 
 // ---------------------------------------------------------------- tree helpers
 
-static void map_del(YNode *map, const char *key) {
-    for (int i = 0; i < map->n; i++) {
-        if (strcmp(map->keys[i], key)) continue;
-        yaml_free(map->items[i]);
-        free(map->keys[i]);
-        for (int j = i + 1; j < map->n; j++) {
-            map->items[j - 1] = map->items[j]; map->keys[j - 1] = map->keys[j];
-            map->key_line[j - 1] = map->key_line[j]; map->key_col[j - 1] = map->key_col[j];
-            map->used[j - 1] = map->used[j];
-        }
-        map->n--;
-        return;
-    }
-}
 
 // Lookup without marking the key used (y_get marks it; the spec's strictness check
 // must still see keys we only peeked at).
@@ -197,7 +183,7 @@ static void strip_prefix(YNode *map, const char *key, const char *root) {
 
 static uint64_t config_hash(const YNode *resolved) {
     YNode *t = yaml_clone(resolved);
-    map_del(t, "out");
+    y_del(t, "out");
     char roots[2][PATH_MAX];
     snprintf(roots[0], sizeof roots[0], "%s", data_root());
     if (!realpath(data_root(), roots[1])) roots[1][0] = 0;
@@ -248,13 +234,6 @@ static int axis_skipped(const Expander *e, const char *method, const Axis *a) {
     return 0;
 }
 
-// Base method keys the method does not take are dropped (see sweep.h).
-static void strip_method_keys(YNode *tree, const char *method) {
-    YNode *m = peek(tree, "method");
-    if (!m || m->kind != Y_MAP) return;
-    for (int i = m->n - 1; i >= 0; i--)
-        if (!method_takes(method, m->keys[i])) map_del(m, m->keys[i]);
-}
 
 static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
     char id[13];
@@ -285,7 +264,7 @@ static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
     }
     r->label = xstrdup(label);
     r->config = yaml_clone(c->root);
-    map_del(r->config, "out");
+    y_del(r->config, "out");
     r->config_yaml = yaml_dump(r->config);
     if (snprintf(r->dir, sizeof r->dir, "%s/%s-%s", out, slug, id) >= (int)sizeof r->dir) die_input("%s: path too long", out);
     hold_drop(c);
@@ -318,7 +297,7 @@ static void expand(Expander *e, Sweep *s) {
         }
         const char *method = name_node->str;
         YNode *tree = hold(yaml_clone(e->base), yaml_release);
-        strip_method_keys(tree, method);
+        method_keys_strip(tree, method, NULL, 0, NULL, 0); // base keys the method does not take (sweep.h)
         const YNode *pm = method_fragment(e->per_method, method);
         if (pm) apply_fragment(tree, pm, "", "skip_axes");
         const YNode *bf = method_fragment(e->budget_set, method);
