@@ -8,6 +8,7 @@
 // length and packed into rows, so padding stays small and short requests (BLiMP) fill
 // many rows per pass. A document's choices share their context tokens (encoded once).
 #pragma once
+#include "evals/render.h"
 #include "evals/task.h"
 #include "model.h"
 #include "tokenizer.h"
