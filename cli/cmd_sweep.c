@@ -4,7 +4,7 @@
 // A sweep that ran to its end writes OUT/report.md (as `l4q report OUT`).
 #include "cli.h"
 #include "dist.h"
-#include "experiments/sweep.h"
+#include "experiments/sweep_dist.h"
 #include "results/report.h"
 #include "util.h"
 #include <stdio.h>
