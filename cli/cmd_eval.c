@@ -28,7 +28,7 @@ static int rows_for(const Config *c, int T) {
 int cmd_eval(int argc, char **argv) {
     Flag fl[] = {
         FLAGV("model"), FLAGV("tokenizer"), FLAGV("tasks"), FLAGV("shots"), FLAGV("limit"), FLAGV("task-dir"),
-        FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"), FLAGV("log-samples"),
+        FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"), FLAGV("log-samples"), FLAGV("windows"),
     };
     Args a;
     args_parse(&a, fl, sizeof fl / sizeof fl[0], argc, argv, "eval");
@@ -39,6 +39,8 @@ int cmd_eval(int argc, char **argv) {
     opt.limit = arg_int(&a, "limit", 0);
     if (arg_flag(&a, "shots") && opt.shots < 0) die_input("--shots: must be >= 0");
     if (opt.limit < 0) die_input("--limit: must be >= 0");
+    opt.windows = arg_int(&a, "windows", 0);
+    if (opt.windows < 0) die_input("--windows: must be >= 0");
     opt.task_dir = arg_str(&a, "task-dir", NULL);
     if (arg_flag(&a, "list")) {
         const char *dirs[2];

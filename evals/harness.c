@@ -446,12 +446,12 @@ static void check_limits(const TaskRegistry *reg, const EvalOptions *opt) {
 
 // The document limit of task t: its own or its group's override, else opt->limit — which
 // is a per-document cap for scored tasks and never shrinks a perplexity task silently: only
-// an entry naming it (or its group) caps its windows.
+// an entry naming it (or its group), or opt->windows (eval --windows), caps its windows.
 static int task_limit(const TaskRegistry *reg, const TaskDef *t, const EvalOptions *opt) {
     for (int k = 0; k < opt->nlimits; k++)
         if (!strcmp(opt->limit_names[k], t->name) || group_contains(reg, opt->limit_names[k], t->name, 0))
             return (int)opt->limit_values[k];
-    return t->type == OT_PERPLEXITY ? 0 : opt->limit;
+    return t->type == OT_PERPLEXITY ? opt->windows : opt->limit;
 }
 
 // Loads and renders every document of a task (the few-shot stream consumed in order).

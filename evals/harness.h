@@ -26,6 +26,7 @@ typedef struct {
     int progress;           // progress line with ETA on stderr when it is a terminal
     int keep_docs;          // keep per-document scores (needed for eval_result_write_h5)
     const char *log_samples; // path: one JSON line per scored document (requests, scores); NULL: none
+    int windows;            // perplexity tasks without a limits entry: the first N windows; 0 ⇒ all
     // Optional extra builds of the same weights with other B×T capacities (smaller maxT,
     // larger maxB): short requests then go many rows per pass. The window (left
     // truncation) is always the main model's maxT.

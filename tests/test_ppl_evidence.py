@@ -49,5 +49,15 @@ e = json.loads(run(["eval", "--model", os.path.join(d, "final.l4qz"), "--tokeniz
                     "--tasks", "tinystories", "--limit", "2", "--seq-len", str(T), "--json", "--no-progress"]).stdout)
 t = e["results"]["tinystories"] if "results" in e else e
 check(json.dumps(t).count('"windows": %d' % win) >= 1, "eval --limit 2: tinystories whole, windows in --json", json.dumps(t)[:400])
+# eval --windows caps a perplexity task explicitly: the first 4 windows of 64 are the run's
+# validation set here (val_batches 2 × micro_batch 2; same text), so its loss = run.h5 val_loss.
+e = json.loads(run(["eval", "--model", os.path.join(d, "final.l4qz"), "--tokenizer", data("models/stories260K/tok512.bin"),
+                    "--tasks", "tinystories", "--windows", "4", "--seq-len", str(T), "--json", "--no-progress"]).stdout)
+t = e["results"]["tinystories"]
+with h5py.File(os.path.join(d, "run.h5"), "r") as f:
+    vl = float(f["eval/val_loss"][-1])
+lv = t["loss"]["value"] if isinstance(t["loss"], dict) else t["loss"]
+check(json.dumps(t).count('"windows": 4') >= 1 and abs(lv - vl) <= 1e-6 * abs(vl),
+      "eval --windows 4: 4 windows, their loss = the run's val_loss on the same windows", f"{json.dumps(t)[:300]} vs {vl}")
 shutil.rmtree(tmp)
 done()
