@@ -1,4 +1,5 @@
-# L4Q harness. `make` installs missing Debian packages (when root), then builds build/l4q.
+# L4Q harness. `make` installs missing Debian packages (when root), then builds build/l4q
+# (quietly; V=1 shows the commands). `make test` also builds and runs the test suite.
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results run cli
 DEB_PKGS := libssl-dev libopenblas-openmp-dev libdnnl-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
@@ -31,9 +32,23 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 ASAN_LIBOBJS := $(LIBSRCS:%.c=build/asan/obj/%.o)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-# CUDA: cuda/cuda.mk (make cuda, make cuda-only, make cuda-fixtures).
-.PHONY: all deps test-deps bench-deps llamacpp-deps mpi mpi-deps test asan fuzz fuzz-build bench reproduce clean
-all: deps build/l4q $(TESTBIN) $(if $(shell command -v mpicc),build/libl4q_mpi.so) cuda-all
+# Quiet by default: one line per linked program, compiler output only on warnings and
+# errors. `make V=1` prints every command.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+define say
+	@$(if $(Q),printf '  %-4s %s\n' $(1) $(2))
+endef
+
+.PHONY: all deps test-deps bench-deps llamacpp-deps mpi mpi-deps tests test asan fuzz fuzz-build bench reproduce clean
+# `make` = the program (and the MPI plugin where mpicc exists, the CUDA plugin where nvcc
+# does: cuda/cuda.mk — make cuda, make cuda-only, make cuda-fixtures); the test binaries are
+# built by `make tests` and `make test`.
+all: deps build/l4q $(if $(shell command -v mpicc),build/libl4q_mpi.so) cuda-all
+tests: $(TESTBIN)
 
 # Idempotent: only installs what dpkg says is missing, and only as root.
 define apt_install
@@ -55,7 +70,8 @@ bench-deps:
 mpi: mpi-deps build/libl4q_mpi.so
 build/libl4q_mpi.so: mpi/l4q_mpi.c core/dist.h core/tensor.h
 	@mkdir -p $(dir $@)
-	mpicc -std=c11 -Wall -Wextra -O2 -g -fPIC -shared -D_GNU_SOURCE -Icore -o $@ $<
+	$(call say,LD,$@)
+	$(Q)mpicc -std=c11 -Wall -Wextra -O2 -g -fPIC -shared -D_GNU_SOURCE -Icore -o $@ $<
 
 # llama.cpp itself, for the tests only (tests/test_llamacpp*.py, vocab tests): the npm
 # package node-llama-cpp ships prebuilt libllama/libggml for this platform and a git bundle
@@ -82,15 +98,16 @@ build/llamacpp/llama_client: tests/llamacpp/llama_client.c build/llama.cpp/inclu
 	  -Wl,-rpath,$(abspath $(LLAMA_BINS)) -lm
 
 build/l4q: $(OBJS)
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
 build/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/tests/%: tests/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS)
 
 # Benchmark drivers that use the library (bench/run.sh builds its standalone references).
 build/bench/memtime: bench/memtime.c $(LIBOBJS)
@@ -107,13 +124,14 @@ build/bench/tokbench: bench/tokbench.c $(LIBOBJS)
 # Sanitizer build of the binary and the C tests (run by the suite).
 asan: build/asan/l4q $(TESTSRC:tests/%.c=build/asan/tests/%)
 build/asan/l4q: $(ASAN_OBJS)
-	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
 build/asan/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp -MMD -MP $(ASAN_FLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp -MMD -MP $(ASAN_FLAGS) -c -o $@ $<
 build/asan/tests/%: tests/%.c $(ASAN_LIBOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp $(ASAN_FLAGS) -o $@ $< $(ASAN_LIBOBJS) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -fopenmp $(ASAN_FLAGS) -o $@ $< $(ASAN_LIBOBJS) $(LDLIBS)
 
 # libFuzzer targets (Debian clang; test-deps installs it), one per parser: fuzz/*.c.
 # fuzz_model.c is built three times, once per model-format seed corpus.
@@ -125,22 +143,22 @@ FUZZ_BINS  := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%) build/fuzz/fuzz_llama2c build/f
 FUZZ_SECONDS ?= 60
 build/fuzz/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp -w $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp -w $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 build/fuzz/fuzz_llama2c build/fuzz/fuzz_gguf build/fuzz/fuzz_l4qz: fuzz/fuzz_model.c fuzz/fuzz.h fuzz/fuzz_load.h $(FUZZ_OBJS)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 build/fuzz/%: fuzz/%.c fuzz/fuzz.h fuzz/fuzz_load.h $(FUZZ_OBJS)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 fuzz-build: $(FUZZ_BINS)
 # `make fuzz FUZZ_SECONDS=N`: every target for N seconds from the seed corpora (fuzz/run.sh).
 fuzz: build/l4q fuzz-build
 	@bash fuzz/run.sh $(FUZZ_SECONDS)
 
 # The MPI plugin after test-deps, which installs OpenMPI.
-test: test-deps all asan fuzz-build build/llamacpp/llama_client
+test: test-deps all tests asan fuzz-build build/llamacpp/llama_client
 	@$(MAKE) --no-print-directory build/libl4q_mpi.so
 	@bash tests/run.sh
 
-bench: all bench-deps build/bench/memtime build/bench/mkhf
+bench: all tests bench-deps build/bench/memtime build/bench/mkhf
 	@bash bench/run.sh
 	@bash bench/train.sh
 	@bash bench/cpu_speed.sh
@@ -149,7 +167,7 @@ bench: all bench-deps build/bench/memtime build/bench/mkhf
 	@bash bench/yaml.sh
 
 reproduce: all
-	build/l4q sweep experiments/default.yaml --out results/default
+	build/l4q sweep experiments/default.yaml --out results/default --no-report
 	build/l4q report results/default --plots
 
 clean:

@@ -1,5 +1,6 @@
 // args.c — see cli.h.
 #include "cli.h"
+#include "usage.h"
 #include "util.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +15,12 @@ void args_parse(Args *a, Flag *flags, int nflags, int argc, char **argv, const c
     a->flags = flags; a->n = nflags; a->npos = 0;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
+        // Help wherever a flag may stand (not as another flag's value): the usage generated
+        // from the help table, checked against this parse table.
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+            usage_command(stdout, cmd, flags, nflags);
+            exit(0);
+        }
         if (strncmp(s, "--", 2) != 0 || !s[2]) {
             if (a->npos >= 8) die_input("%s: too many arguments", cmd);
             a->pos[a->npos++] = s; continue;
@@ -26,7 +33,7 @@ void args_parse(Args *a, Flag *flags, int nflags, int argc, char **argv, const c
         if (!f) {
             char list[1024] = ""; size_t o = 0;
             for (int j = 0; j < nflags && o < sizeof list - 40; j++) o += snprintf(list + o, sizeof list - o, " --%s", flags[j].name);
-            die_input("%s: unknown flag %s (valid:%s)", cmd, s, list);
+            die_input("%s: unknown flag %s (valid:%s; l4q %s --help says what each does)", cmd, s, list, cmd);
         }
         f->given = 1;
         if (f->takes_value) {

@@ -11,7 +11,8 @@ int cmd_export(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 // Flags: "--name value" or "--name=value"; booleans take no value. Positional args are
-// collected in order. Unknown flag → die_input listing the valid ones.
+// collected in order. Unknown flag → die_input listing the valid ones. -h / --help prints
+// the command's usage (cli/usage.c, checked against flags) and exits 0.
 typedef struct { const char *name; int takes_value; const char *value; int given; int multi_n; const char *multi[64]; } Flag;
 // Declare flags with these (designated initializers keep -Wextra quiet).
 #define FLAGV(n) {.name = (n), .takes_value = 1}

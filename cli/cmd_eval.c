@@ -28,7 +28,7 @@ static int rows_for(const Config *c, int T) {
 int cmd_eval(int argc, char **argv) {
     Flag fl[] = {
         FLAGV("model"), FLAGV("tokenizer"), FLAGV("tasks"), FLAGV("shots"), FLAGV("limit"), FLAGV("task-dir"),
-        FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"),
+        FLAGB("json"), FLAGV("out"), FLAGV("batch"), FLAGV("seq-len"), FLAGV("render"), FLAGB("list"), FLAGB("no-progress"), FLAGV("log-samples"), FLAGV("windows"),
         FLAGV("device"), FLAGV("precision"),
     };
     Args a;
@@ -41,6 +41,8 @@ int cmd_eval(int argc, char **argv) {
     opt.limit = arg_int(&a, "limit", 0);
     if (arg_flag(&a, "shots") && opt.shots < 0) die_input("--shots: must be >= 0");
     if (opt.limit < 0) die_input("--limit: must be >= 0");
+    opt.windows = arg_int(&a, "windows", 0);
+    if (opt.windows < 0) die_input("--windows: must be >= 0");
     opt.task_dir = arg_str(&a, "task-dir", NULL);
     if (arg_flag(&a, "list")) {
         const char *dirs[2];
@@ -53,7 +55,7 @@ int cmd_eval(int argc, char **argv) {
         return 0;
     }
     const char *tasks = arg_str(&a, "tasks", NULL);
-    if (!tasks) die_input("eval: --tasks is required (e.g. --tasks csqa,mmlu; --list shows them)");
+    if (!tasks) die_input("eval: --tasks is required (e.g. --tasks csqa,mmlu or --tasks my/task.yaml; --list shows them)");
     if (arg_flag(&a, "render")) {
         // Testing aid: the rendered requests of the first N documents, no model needed.
         int n = arg_int(&a, "render", 1);
@@ -85,6 +87,7 @@ int cmd_eval(int argc, char **argv) {
     opt.progress = !arg_flag(&a, "no-progress");
     const char *out = arg_str(&a, "out", NULL);
     opt.keep_docs = out != NULL;
+    opt.log_samples = arg_str(&a, "log-samples", NULL);
     EvalResult *r = eval_tasks(M, T, tasks, &opt);
     if (out) eval_result_write_h5(r, out, mf->path);
     if (arg_flag(&a, "json")) {

@@ -518,10 +518,51 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
     return c;
 }
 
+int method_keys_strip(YNode *root, const char *method, const char *const *keep, int nkeep, char *dropped, size_t n) {
+    YNode *m = root && root->kind == Y_MAP ? y_get(root, "method") : NULL;
+    if (dropped && n) dropped[0] = 0;
+    if (!m || m->kind != Y_MAP) return 0;
+    int k = 0;
+    for (int i = m->n - 1; i >= 0; i--) {
+        const char *key = m->keys[i];
+        int kept = !strcmp(key, "name") || method_takes(method, key);
+        for (int j = 0; j < nkeep && !kept; j++) kept = !strcmp(keep[j], key);
+        if (kept) continue;
+        if (dropped && n) {
+            size_t l = strlen(dropped);
+            snprintf(dropped + l, n - l, "%smethod.%s", l ? ", " : "", key);
+        }
+        y_map_del(m, key);
+        k++;
+    }
+    // y_get above marked "method" used; the loader checks the tree afresh.
+    for (int i = 0; i < root->n; i++) if (!strcmp(root->keys[i], "method")) root->used[i] = 0;
+    return k;
+}
+
 RunConfig *run_config_load(const char *path, char **sets, int nsets) {
     YNode *root = hold(y_load_file(path), y_release);
     if (root->kind != Y_MAP) y_die(root, "the config must be a mapping of sections (model, data, method, train, ...)");
     for (int i = 0; i < nsets; i++) y_set_path(root, sets[i]);
+    // --set method.name=X on a config written for another method: drop what X does not take.
+    const char *newname = NULL, *keep[64];
+    int nkeep = 0;
+    for (int i = 0; i < nsets; i++) {
+        if (!strncmp(sets[i], "method.name=", 12)) newname = sets[i] + 12;
+        else if (!strncmp(sets[i], "method.", 7) && nkeep < 64) {
+            static char keys[64][64];
+            const char *eq = strchr(sets[i], '=');
+            size_t l = eq ? (size_t)(eq - sets[i] - 7) : strlen(sets[i] + 7);
+            snprintf(keys[nkeep], sizeof keys[nkeep], "%.*s", (int)(l < 63 ? l : 63), sets[i] + 7);
+            keep[nkeep] = keys[nkeep];
+            nkeep++;
+        }
+    }
+    if (newname) {
+        char dropped[1024];
+        if (method_keys_strip(root, newname, keep, nkeep, dropped, sizeof dropped))
+            warnf("--set method.name=%s: dropped %s from %s (not taken by '%s')", newname, dropped, path, newname);
+    }
     hold_drop(root); // run_config_from_tree takes it
     // Base dir = the config's directory; default out dir = its name without extension.
     char dir[4096], stem[256];

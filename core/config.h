@@ -91,7 +91,14 @@ typedef struct {
 } RunConfig;
 
 // Load path, apply "a.b=value" overrides in order, check, resolve. die_input on errors.
+// A --set of method.name drops the file's method keys the new method does not take, with
+// one notice line on stderr (as a sweep over method.name does, method_keys_strip); a
+// method key given by --set itself is never dropped (so a contradiction is still an error).
 RunConfig *run_config_load(const char *path, char **sets, int nsets);
+// Removes from root's method mapping every key method does not take (method_takes),
+// except "name" and the keys listed in keep (without the "method." prefix). dropped
+// (optional): the removed keys, comma-separated. Returns how many were removed.
+int method_keys_strip(YNode *root, const char *method, const char *const *keep, int nkeep, char *dropped, size_t n);
 // Same from an already-built tree (e.g. one expanded sweep point). Takes ownership of
 // root; base_dir resolves relative data paths; name_hint names the default out dir.
 RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *name_hint);

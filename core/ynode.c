@@ -404,6 +404,40 @@ void y_check_unused(const YNode *map, const char *section) {
     }
 }
 
+// Levenshtein distance, capped at 99 (keys are short).
+static int edit_distance(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 64 || nb > 64) return 99;
+    int d[65][65];
+    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]), del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[na][nb];
+}
+
+void y_check_keys(const YNode *map, const char *const *known, const char *section) {
+    if (!map || map->kind != Y_MAP) return;
+    for (int i = 0; i < map->n; i++) {
+        int ok = 0, best = 99;
+        const char *near = NULL;
+        for (int k = 0; known[k] && !ok; k++) {
+            ok = !strcmp(map->keys[i], known[k]);
+            int e = edit_distance(map->keys[i], known[k]);
+            if (e < best) { best = e; near = known[k]; }
+        }
+        if (ok) continue;
+        char hint[128] = "";
+        int len = (int)strlen(map->keys[i]);
+        if (near && (best <= 2 || best <= len / 3)) snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+        if (map->key_line[i] <= 0) y_die(map->items[i], "unknown key '%s' in '%s'%s", map->keys[i], section, hint);
+        die_at(map->file, map->key_line[i], map->key_col[i], "unknown key '%s' in '%s'%s", map->keys[i], section, hint);
+    }
+}
+
 // ---- building ------------------------------------------------------------------------
 YNode *y_new_map(void) { return node_new(Y_MAP, NULL, 0, 0); }
 YNode *y_new_seq(void) { return node_new(Y_SEQ, NULL, 0, 0); }
@@ -425,6 +459,7 @@ void y_map_put(YNode *map, const char *key, YNode *val) {
     map->key_line[i] = 0; map->key_col[i] = 0; map->used[i] = 0;
 }
 void y_map_del(YNode *map, const char *key) {
+    if (!map || map->kind != Y_MAP) return;
     int i = map_find(map, key);
     if (i < 0) return;
     y_free(map->items[i]);

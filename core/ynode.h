@@ -33,6 +33,10 @@ long y_int(const YNode *n);                                 // die unless intege
 double y_float(const YNode *n);                             // die unless number
 int y_bool(const YNode *n);                                 // true/false/yes/no
 void y_check_unused(const YNode *map, const char *section); // die "unknown key"
+// Every key of map must be one of known (NULL-terminated); otherwise die "unknown key 'K'
+// in 'section'" with the nearest known key (edit distance ≤ 2 or a third of its length)
+// as "did you mean". For readers whose missing-key errors would otherwise hide a typo.
+void y_check_keys(const YNode *map, const char *const *known, const char *section);
 // --set a.b.c=value: creates or replaces a scalar (value parsed as YAML, so lists work).
 void y_set_path(YNode *root, const char *assignment);
 // Map/seq building (for resolved configs and sweeps).

@@ -4,11 +4,11 @@
 #include "util.h"
 #include <cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 
 void eval_options_default(EvalOptions *o) {
@@ -284,7 +284,38 @@ static double binom_stderr(double p, long n) {
     return n > 1 ? sqrt(p * (1 - p) / (double)(n - 1)) : NAN;
 }
 
-static void task_metrics(EvalResult *r, TaskRun *tr, const Req *Q, EvalDocs *keep) {
+// One JSON line per document for --log-samples (lm-eval's --log_samples in spirit): the
+// rendered requests exactly as scored, their summed log-likelihoods, greedy flags, gold
+// and the document's outcome.
+static void log_sample(FILE *f, const TaskRun *tr, int d, const Req *q, int n, char **ctx, char **cont, int ok, int okn) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", tr->t->name);
+    cJSON_AddNumberToObject(o, "doc_id", d);
+    cJSON_AddNumberToObject(o, "shots", tr->shots);
+    cJSON_AddNumberToObject(o, "target", tr->gold[d]);
+    cJSON *args = cJSON_AddArrayToObject(o, "arguments"), *ll = cJSON_AddArrayToObject(o, "loglikelihoods"),
+          *gr = cJSON_AddArrayToObject(o, "is_greedy"), *nt = cJSON_AddArrayToObject(o, "continuation_tokens");
+    for (int k = 0; k < n; k++) {
+        cJSON *pair = cJSON_CreateArray();
+        cJSON_AddItemToArray(pair, cJSON_CreateString(ctx[k] ? ctx[k] : ""));
+        cJSON_AddItemToArray(pair, cJSON_CreateString(cont[k] ? cont[k] : ""));
+        cJSON_AddItemToArray(args, pair);
+        cJSON_AddItemToArray(ll, cJSON_CreateNumber(q[k].ll));
+        cJSON_AddItemToArray(gr, cJSON_CreateBool(q[k].greedy));
+        cJSON_AddItemToArray(nt, cJSON_CreateNumber(q[k].ncont));
+    }
+    cJSON_AddNumberToObject(o, "acc", ok);
+    if (tr->t->type == OT_MULTIPLE_CHOICE) cJSON_AddNumberToObject(o, "acc_norm", okn);
+    char h[17];
+    snprintf(h, sizeof h, "%016llx", (unsigned long long)tr->hash[d]);
+    cJSON_AddStringToObject(o, "prompt_hash", h);
+    char *js = cJSON_PrintUnformatted(o);
+    fprintf(f, "%s\n", js);
+    free(js);
+    cJSON_Delete(o);
+}
+
+static void task_metrics(EvalResult *r, TaskRun *tr, const Req *Q, EvalDocs *keep, FILE *samples, char **sctx, char **scont) {
     const TaskDef *t = tr->t;
     int nd = tr->ndocs, mc = tr->maxc;
     long acc = 0, accn = 0;
@@ -323,6 +354,10 @@ static void task_metrics(EvalResult *r, TaskRun *tr, const Req *Q, EvalDocs *kee
             ok = best == g; okn = bestn == g;
         }
         acc += ok; accn += okn;
+        if (samples) {
+            long k0 = q - Q;
+            log_sample(samples, tr, d, q, n, sctx + k0, scont + k0, ok, okn);
+        }
         if (keep) {
             keep->gold[d] = g; keep->nchoices[d] = n; keep->hash[d] = tr->hash[d];
             keep->acc[d] = (unsigned char)ok; keep->acc_norm[d] = (unsigned char)okn;
@@ -383,13 +418,13 @@ static void group_metrics(EvalResult *r, const GroupDef *g) {
 
 // ---------------------------------------------------------------- the run
 
-static TaskRegistry *open_registry(const EvalOptions *opt) {
+static TaskRegistry *open_registry(const EvalOptions *opt, const char *task_list) {
     const char *dirs[2];
     int nd = 0;
     if (opt->task_dir) dirs[nd++] = opt->task_dir;
     dirs[nd++] = tasks_default_dir();
     if (nd == 2 && !strcmp(dirs[0], dirs[1])) nd = 1;
-    return tasks_registry(dirs, nd);
+    return tasks_registry_open(task_list, dirs, nd);
 }
 
 static int group_contains(const TaskRegistry *reg, const char *group, const char *task, int depth) {
@@ -413,12 +448,14 @@ static void check_limits(const TaskRegistry *reg, const EvalOptions *opt) {
     }
 }
 
-// The document limit of task t: its own or its group's override, else opt->limit.
+// The document limit of task t: its own or its group's override, else opt->limit — which
+// is a per-document cap for scored tasks and never shrinks a perplexity task silently: only
+// an entry naming it (or its group), or opt->windows (eval --windows), caps its windows.
 static int task_limit(const TaskRegistry *reg, const TaskDef *t, const EvalOptions *opt) {
     for (int k = 0; k < opt->nlimits; k++)
         if (!strcmp(opt->limit_names[k], t->name) || group_contains(reg, opt->limit_names[k], t->name, 0))
             return (int)opt->limit_values[k];
-    return opt->limit;
+    return t->type == OT_PERPLEXITY ? opt->windows : opt->limit;
 }
 
 // Loads and renders every document of a task (the few-shot stream consumed in order).
@@ -466,7 +503,7 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     EvalOptions defo;
     if (!opt) { eval_options_default(&defo); opt = &defo; }
     double t0 = now_sec();
-    TaskRegistry *reg = open_registry(opt);
+    TaskRegistry *reg = open_registry(opt, task_list);
     TaskSelection sel = tasks_select(reg, task_list);
     check_limits(reg, opt);
     EvalResult *res = xcalloc(1, sizeof *res);
@@ -489,6 +526,16 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
 
     // Tokenize (documents in parallel; a document's requests share the context encoding).
     Req *Q = xcalloc((size_t)(nq > 0 ? nq : 1), sizeof(Req));
+    char **sctx = NULL, **scont = NULL;
+    FILE *samples = NULL;
+    char samples_tmp[4200];
+    if (opt->log_samples) {
+        sctx = xcalloc((size_t)(nq > 0 ? nq : 1), sizeof(char *));
+        scont = xcalloc((size_t)(nq > 0 ? nq : 1), sizeof(char *));
+        snprintf(samples_tmp, sizeof samples_tmp, "%s.tmp", opt->log_samples);
+        samples = fopen(samples_tmp, "w");
+        if (!samples) die_input("%s: cannot write (%s)", samples_tmp, strerror(errno));
+    }
     typedef struct { int run, doc; long q0; int nu; } Job;
     long njobs = 0;
     for (int i = 0; i < nt; i++) njobs += runs[i].t->type == OT_PERPLEXITY ? 0 : runs[i].ndocs;
@@ -513,6 +560,11 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
         free(cache); free(key);
         // Units are written at the document's first request slot, compacted below.
         jobs[k].nu = doc_units(Q, jobs[k].q0, R->nreq, W, M->scorer.score != NULL, &U[jobs[k].q0]);
+        if (sctx) // --log-samples keeps the rendered strings until the scores are known
+            for (int c = 0; c < R->nreq; c++) {
+                sctx[jobs[k].q0 + c] = R->ctx[c]; scont[jobs[k].q0 + c] = R->cont[c];
+                R->ctx[c] = R->cont[c] = NULL;
+            }
         rendered_free(R);
     }
     long nu = 0;
@@ -529,8 +581,8 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
     for (int i = 0; i < nt; i++) {
         TaskRun *tr = &runs[i];
         if (tr->t->type == OT_PERPLEXITY) {
-            // The perplexity protocol (README) over the task's text, windows of the model window; --limit N keeps
-            // the first N windows.
+            // The perplexity protocol (docs/evaluation.md) over the task's text, windows of the model window;
+            // a limits entry naming the task keeps its first N windows.
             // Streamed from the file (ppl_file): memory does not grow with the text.
             int lim = task_limit(reg, tr->t, opt);
             long keep = lim > 0 ? (long)lim * W + 1 : 0;
@@ -548,12 +600,25 @@ EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, co
                 tr->ppl.win_nll = NULL; tr->ppl.win_ntok = NULL; tr->ppl.win_hash = NULL;
             }
             double loss = tr->ppl.predicted ? tr->ppl.nll / tr->ppl.predicted : NAN;
-            if (tr->t->metrics & M_LOSS) add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
-            if (tr->t->metrics & M_PPL) add_metric(res, tr->t->name, "ppl", exp(loss), NAN, tr->ppl.predicted, 0, 0);
+            // Every perplexity says what it stands on: windows of W, predicted tokens (n).
+            if (tr->t->metrics & M_LOSS) {
+                add_metric(res, tr->t->name, "loss", loss, NAN, tr->ppl.predicted, 0, 0);
+                res->m[res->n - 1].windows = tr->ppl.windows; res->m[res->n - 1].window_len = W;
+            }
+            if (tr->t->metrics & M_PPL) {
+                add_metric(res, tr->t->name, "ppl", exp(loss), NAN, tr->ppl.predicted, 0, 0);
+                res->m[res->n - 1].windows = tr->ppl.windows; res->m[res->n - 1].window_len = W;
+            }
             continue;
         }
         EvalDocs *keep = opt->keep_docs ? &res->docs[res->ndocs++] : NULL;
-        task_metrics(res, tr, Q, keep);
+        task_metrics(res, tr, Q, keep, samples, sctx, scont);
+    }
+    if (samples) {
+        if (fclose(samples) != 0) die_input("%s: write failed (%s)", samples_tmp, strerror(errno));
+        if (rename(samples_tmp, opt->log_samples) != 0) die_input("%s: cannot rename (%s)", opt->log_samples, strerror(errno));
+        for (long k = 0; k < nq; k++) { free(sctx[k]); free(scont[k]); }
+        free(sctx); free(scont);
     }
     for (int g = 0; g < sel.ngroups; g++) group_metrics(res, &reg->groups[sel.group_idx[g]]);
 
@@ -583,18 +648,39 @@ const EvalMetric *eval_result_get(const EvalResult *r, int i) { return i >= 0 &&
 
 // ---------------------------------------------------------------- output
 
-void eval_result_print(const EvalResult *r, FILE *f) {
-    fprintf(f, "| %-44s | %6s | %5s | %-10s | %9s | %8s |\n", "task", "n", "shots", "metric", "value", "stderr");
-    fprintf(f, "|%s|%s|%s|%s|%s|%s|\n", "----------------------------------------------", "--------", "-------", "------------", "-----------", "----------");
+void eval_result_print(const EvalResult *r, FILE *f) { eval_result_print_only(r, f, NULL, 0); }
+
+static int named(const char *task, const char *const *only, int nonly) {
+    if (!only) return 1;
+    for (int k = 0; k < nonly; k++) if (!strcmp(only[k], task)) return 1;
+    return 0;
+}
+
+void eval_result_print_only(const EvalResult *r, FILE *f, const char *const *only, int nonly) {
+    int w = 4; // the task column fits the longest name shown
+    for (int i = 0; i < r->n; i++)
+        if (named(r->m[i].task, only, nonly)) {
+            int l = (int)strlen(r->m[i].task) + (r->m[i].is_group ? 8 : 0);
+            if (l > w) w = l;
+        }
+    char dash[200];
+    memset(dash, '-', sizeof dash - 1); dash[sizeof dash - 1] = 0;
+    fprintf(f, "| %-*s | %9s | %5s | %-10s | %9s | %8s |\n", w, "task", "n", "shots", "metric", "value", "stderr");
+    fprintf(f, "|%.*s|%.11s|%.7s|%.12s|%.11s|%.10s|\n", w + 2, dash, dash, dash, dash, dash, dash);
     for (int i = 0; i < r->n; i++) {
         const EvalMetric *m = &r->m[i];
+        if (!named(m->task, only, nonly)) continue;
         char shots[16], name[160];
         if (m->shots >= 0) snprintf(shots, sizeof shots, "%d", m->shots); else snprintf(shots, sizeof shots, "-");
         snprintf(name, sizeof name, "%s%s", m->is_group ? "[group] " : "", m->task);
         char se[32];
         if (isnan(m->stderr_)) snprintf(se, sizeof se, "-"); else snprintf(se, sizeof se, "%.4f", m->stderr_);
-        fprintf(f, "| %-44s | %6ld | %5s | %-10s | %9.4f | %8s |\n", name, m->n, shots, m->metric, m->value, se);
+        fprintf(f, "| %-*s | %9ld | %5s | %-10s | %9.4f | %8s |\n", w, name, m->n, shots, m->metric, m->value, se);
     }
+    for (int i = 0; i < r->n; i++)
+        if (r->m[i].windows > 0 && !strcmp(r->m[i].metric, "ppl") && named(r->m[i].task, only, nonly))
+            fprintf(f, "%s ppl: %ld windows of %d tokens, %ld predicted tokens (n)\n", r->m[i].task, r->m[i].windows,
+                    r->m[i].window_len, r->m[i].n);
     fprintf(f, "%ld requests, %ld forward tokens, %.1f s\n", r->requests, r->tokens, r->seconds);
 }
 
@@ -613,6 +699,7 @@ char *eval_result_json(const EvalResult *r, const char *model_path, int shots, i
         if (!t) {
             t = cJSON_AddObjectToObject(res, m->task);
             cJSON_AddNumberToObject(t, "n", (double)m->n);
+            if (m->windows > 0) { cJSON_AddNumberToObject(t, "windows", (double)m->windows); cJSON_AddNumberToObject(t, "window_len", m->window_len); }
             if (m->shots >= 0) cJSON_AddNumberToObject(t, "shots", m->shots);
             if (m->is_group) cJSON_AddItemToArray(groups, cJSON_CreateString(m->task));
         }
@@ -694,7 +781,7 @@ void eval_result_write_h5(const EvalResult *r, const char *path, const char *mod
 // ---------------------------------------------------------------- render (testing)
 
 char *eval_render_json(const char *task_list, const EvalOptions *opt, int n) {
-    TaskRegistry *reg = open_registry(opt);
+    TaskRegistry *reg = open_registry(opt, task_list);
     TaskSelection sel = tasks_select(reg, task_list);
     cJSON *root = cJSON_CreateObject();
     cJSON *tasks = cJSON_AddObjectToObject(root, "tasks");

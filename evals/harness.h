@@ -8,6 +8,7 @@
 // length and packed into rows, so padding stays small and short requests (BLiMP) fill
 // many rows per pass. A document's choices share their context tokens (encoded once).
 #pragma once
+#include "evals/render.h"
 #include "evals/task.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -16,13 +17,16 @@
 
 typedef struct {
     int shots;              // few-shot examples; < 0 ⇒ each task's num_fewshot
-    int limit;              // first N documents per task; 0 ⇒ all
+    int limit;              // first N documents per task; 0 ⇒ all. Not perplexity tasks: their
+                            // windows are capped only by a limits entry naming them (below)
     // Per-task overrides of limit: a task takes the value of the first entry naming it or a
     // group it belongs to (e.g. {"tinystories", 0} = every window, {"blimp", 150}).
     const char *const *limit_names; const long *limit_values; int nlimits;
     const char *task_dir;   // searched before the built-in evals/tasks (NULL: none)
     int progress;           // progress line with ETA on stderr when it is a terminal
     int keep_docs;          // keep per-document scores (needed for eval_result_write_h5)
+    const char *log_samples; // path: one JSON line per scored document (requests, scores); NULL: none
+    int windows;            // perplexity tasks without a limits entry: the first N windows; 0 ⇒ all
     // Optional extra builds of the same weights with other B×T capacities (smaller maxT,
     // larger maxB): short requests then go many rows per pass. The window (left
     // truncation) is always the main model's maxT.
@@ -35,7 +39,9 @@ typedef struct {
     char task[128];         // task or group name (groups: e.g. csqa, mmlu, mmlu_stem)
     char metric[16];        // acc acc_norm perplexity loss ppl
     double value, stderr_;  // stderr_ NaN when undefined (n < 2, perplexity-task loss/ppl)
-    long n;                 // documents (tokens for perplexity tasks)
+    long n;                 // documents (predicted tokens for perplexity tasks)
+    long windows;           // perplexity tasks: windows scored (0 otherwise)
+    int window_len;         // perplexity tasks: tokens per window (the model window)
     int shots;              // −1 for groups
     int is_group;
 } EvalMetric;
@@ -73,6 +79,8 @@ void eval_result_free(EvalResult *r);
 int eval_result_count(const EvalResult *r);
 const EvalMetric *eval_result_get(const EvalResult *r, int i);
 void eval_result_print(const EvalResult *r, FILE *f);     // lm-eval-style table
+// The same table restricted to the named tasks and groups (e.g. a run's eval.tasks).
+void eval_result_print_only(const EvalResult *r, FILE *f, const char *const *only, int nonly);
 char *eval_result_json(const EvalResult *r, const char *model_path, int shots, int limit); // malloc'd
 // Per-document HDF5 (+ every metric as attributes). Written to path.tmp, then renamed.
 void eval_result_write_h5(const EvalResult *r, const char *path, const char *model_path);

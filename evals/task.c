@@ -14,12 +14,6 @@
 
 // ---------------------------------------------------------------- small helpers
 
-int utf8_codepoints(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 static char *dirname_of(const char *path) {
     char *d = xstrdup(path);
     char *sl = strrchr(d, '/');
@@ -48,8 +42,18 @@ static char *opt_template(YNode *m, const char *key, const char *def) {
     return xstrdup(y_str(n));
 }
 
+// The keys a task file, a group file and a data mapping take (docs/tasks.md): an unknown
+// one is reported with the nearest of them before any missing-key error could hide it.
+static const char *const TASK_KEYS[] = {"task", "subtasks", "aggregate", "output_type", "data", "fewshot_data",
+                                        "doc_to_text", "doc_to_choice", "doc_to_target", "multiple_input", "description",
+                                        "target_delimiter", "fewshot_delimiter", "num_fewshot", "fewshot", "metrics",
+                                        "add_bos", NULL};
+static const char *const GROUP_KEYS[] = {"group", "task", "aggregate", NULL};
+static const char *const DATA_KEYS[] = {"path", "format", "preprocess", "labels", "columns", "header", NULL};
+
 static void parse_data(YNode *n, const char *yaml_dir, const cJSON *vars, DataSpec *d) {
     if (n->kind != Y_MAP) y_die(n, "data: expected a mapping with path/format");
+    y_check_keys(n, DATA_KEYS, "data");
     memset(d, 0, sizeof *d);
     size_t mark = hold_mark();
     YNode *p = y_req(n, "path");
@@ -244,6 +248,7 @@ static void parse_yaml_file(TaskRegistry *r, const char *file) {
     YNode *root = hold(y_load_file(file), y_release);
     if (root->kind != Y_MAP) y_die(root, "task file: expected a mapping");
     YNode *g = y_get(root, "group");
+    y_check_keys(root, g ? GROUP_KEYS : TASK_KEYS, g ? "group file" : "task file");
     if (g) {
         const char *name = y_str(g);
         if (!valid_name(name)) y_die(g, "group: invalid name '%s'", name);
@@ -339,9 +344,27 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 void tasks_registry_release(void *r) { tasks_registry_free(r); }
 
-TaskRegistry *tasks_registry(const char *const *dirs, int ndirs) {
+int task_item_is_path(const char *item) {
+    size_t l = strlen(item);
+    return strchr(item, '/') || (l > 5 && !strcmp(item + l - 5, ".yaml"));
+}
+
+TaskRegistry *tasks_registry(const char *const *dirs, int ndirs) { return tasks_registry_open(NULL, dirs, ndirs); }
+
+TaskRegistry *tasks_registry_open(const char *list, const char *const *dirs, int ndirs) {
     size_t mark = hold_mark();
     TaskRegistry *r = hold(xcalloc(1, sizeof *r), tasks_registry_release);
+    // Task files named by path come first, so they win over a directory's task of that name.
+    if (list) {
+        size_t m2 = hold_mark();
+        char *s = hold(xstrdup(list), free), *save = NULL;
+        for (char *tok = strtok_r(s, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+            if (!task_item_is_path(tok)) continue;
+            if (!file_exists(tok)) die_input("--tasks: %s: no such task file", tok);
+            parse_yaml_file(r, tok);
+        }
+        hold_unwind(m2); // s
+    }
     for (int d = 0; d < ndirs; d++) {
         DIR *dp = opendir(dirs[d]);
         if (!dp) die_input("%s: cannot open task directory: %s", dirs[d], strerror(errno));
@@ -458,15 +481,30 @@ static void il_push_unique(IntList *l, int x) {
     l->v[l->n++] = x;
 }
 
+// What a task file named by path defines: the last group read from it (a family's top
+// group or a group file), else its task.
+static const char *name_of_file(const TaskRegistry *r, const char *path) {
+    for (int i = r->ngroups - 1; i >= 0; i--) if (!strcmp(r->groups[i].file, path)) return r->groups[i].name;
+    for (int i = 0; i < r->ntasks; i++) if (!strcmp(r->tasks[i].file, path)) return r->tasks[i].name;
+    return NULL;
+}
+
 static void expand(const TaskRegistry *r, const char *name, IntList *tasks, IntList *groups, int depth) {
     if (depth > 16) die_input("task groups nest too deeply (cycle at '%s'?)", name);
+    if (depth == 0 && task_item_is_path(name)) {
+        const char *n = name_of_file(r, name);
+        // Its name was taken by an earlier file of the same list: that one is used.
+        if (!n) die_input("--tasks: %s: defines a task or group already defined by another file of --tasks", name);
+        name = n;
+    }
     int t = find_task(r, name);
     if (t >= 0) { il_push_unique(tasks, t); return; }
     int g = find_group(r, name);
     if (g < 0) {
         char avail[8192];
         available_list(r, avail, sizeof avail);
-        die_input("unknown task '%s'; available: %s", name, avail);
+        die_input("unknown task '%s'; available: %s. A task of your own: --tasks path/to/task.yaml, or --task-dir DIR "
+                  "holding it (docs/tasks.md)", name, avail);
     }
     for (int i = 0; i < r->groups[g].n; i++) expand(r, r->groups[g].members[i], tasks, groups, depth + 1);
     il_push_unique(groups, g); // after its members: children first
@@ -482,658 +520,3 @@ TaskSelection tasks_select(const TaskRegistry *r, const char *list) {
     return sel;
 }
 void tasks_selection_free(TaskSelection *s) { free(s->task_idx); free(s->group_idx); s->task_idx = s->group_idx = NULL; }
-
-// ---------------------------------------------------------------- data loading
-
-static void ds_push(DocSet *d, cJSON *doc, int line) {
-    if ((d->n & (d->n - 1)) == 0) {
-        int cap = d->n ? d->n * 2 : 1;
-        d->docs = xrealloc(d->docs, cap * sizeof(cJSON *));
-        d->lines = xrealloc(d->lines, cap * sizeof(int));
-    }
-    d->docs[d->n] = doc;
-    d->lines[d->n++] = line;
-}
-
-static void load_jsonl(DocSet *d, char *text) {
-    int line = 0;
-    for (char *p = text; *p; ) {
-        line++;
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = 0;
-        char *q = p;
-        while (*q == ' ' || *q == '\t' || *q == '\r') q++;
-        if (*q) {
-            cJSON *o = cJSON_Parse(q);
-            if (!o) die_input("%s:%d: invalid JSON", d->path, line);
-            ds_push(d, o, line); // d's now, checked or not
-            if (!cJSON_IsObject(o)) die_input("%s:%d: expected a JSON object", d->path, line);
-        }
-        if (!nl) break;
-        p = nl + 1;
-    }
-}
-
-static int count_lines(const char *a, const char *b) {
-    int n = 0;
-    for (; a < b; a++) n += *a == '\n';
-    return n;
-}
-
-// A JSON list parsed element by element so each document knows its line.
-static void load_json_list(DocSet *d, const char *text) {
-    const char *p = text;
-    int line = 1;
-    const char *last = text;
-    while (*p && isspace((unsigned char)*p)) p++;
-    if (*p != '[') die_input("%s:%d: expected a JSON list of objects", d->path, 1 + count_lines(text, p));
-    p++;
-    for (;;) {
-        while (*p && isspace((unsigned char)*p)) p++;
-        if (*p == ']') break;
-        line += count_lines(last, p);
-        last = p;
-        const char *end = NULL;
-        cJSON *o = cJSON_ParseWithOpts(p, &end, 0);
-        if (!o) {
-            const char *ep = cJSON_GetErrorPtr();
-            die_input("%s:%d: invalid JSON", d->path, line + (ep && ep > p ? count_lines(p, ep) : 0));
-        }
-        ds_push(d, o, line); // d's now, checked or not
-        if (!cJSON_IsObject(o)) die_input("%s:%d: expected a JSON object", d->path, line);
-        p = end;
-        while (*p && isspace((unsigned char)*p)) p++;
-        if (*p == ',') { p++; continue; }
-        if (*p == ']') break;
-        die_input("%s:%d: expected ',' or ']' in the JSON list", d->path, line + count_lines(last, p));
-    }
-}
-
-// RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines.
-typedef struct { char **fields; int nf; char *fb; char **own_hdr; int nhdr; } CsvBufs;
-static void csv_release(void *c) {
-    CsvBufs *b = c;
-    for (int i = 0; i < b->nf; i++) free(b->fields[i]);
-    for (int i = 0; b->own_hdr && i < b->nhdr; i++) free(b->own_hdr[i]);
-    free(b->fields); free(b->fb); free(b->own_hdr);
-}
-static void load_csv(DocSet *d, char *text, const DataSpec *spec) {
-    char **hdr = NULL; int nhdr = 0;
-    if (spec->columns) { hdr = spec->columns; nhdr = spec->ncolumns; }
-    char *p = text;
-    int line = 1, row = 0;
-    int capf = 0;
-    size_t fbn = 0, fbcap = 0;
-    CsvBufs cb = {0}; // held (util.h) while rows are read
-    hold(&cb, csv_release);
-    while (*p) {
-        int row_line = line;
-        cb.nf = 0;
-        for (;;) { // one field
-            fbn = 0;
-            if (*p == '"') {
-                p++;
-                for (;;) {
-                    if (!*p) die_input("%s:%d: unterminated quoted field", d->path, row_line);
-                    if (*p == '"' && p[1] == '"') { p += 2; if (fbn + 2 > fbcap) cb.fb = xrealloc(cb.fb, fbcap = fbcap * 2 + 64); cb.fb[fbn++] = '"'; continue; }
-                    if (*p == '"') { p++; break; }
-                    if (*p == '\n') line++;
-                    if (fbn + 2 > fbcap) cb.fb = xrealloc(cb.fb, fbcap = fbcap * 2 + 64);
-                    cb.fb[fbn++] = *p++;
-                }
-                if (*p && *p != ',' && *p != '\n' && *p != '\r') die_input("%s:%d: text after a closing quote", d->path, line);
-            } else {
-                while (*p && *p != ',' && *p != '\n' && *p != '\r') {
-                    if (fbn + 2 > fbcap) cb.fb = xrealloc(cb.fb, fbcap = fbcap * 2 + 64);
-                    cb.fb[fbn++] = *p++;
-                }
-            }
-            if (cb.nf == capf) cb.fields = xrealloc(cb.fields, (capf = capf * 2 + 8) * sizeof(char *));
-            if (!cb.fb) cb.fb = xrealloc(cb.fb, fbcap = 64);
-            cb.fb[fbn] = 0;
-            cb.fields[cb.nf++] = xstrdup(cb.fb);
-            if (*p == ',') { p++; continue; }
-            if (*p == '\r') p++;
-            if (*p == '\n') { p++; line++; }
-            break;
-        }
-        if (cb.nf == 1 && !cb.fields[0][0]) { free(cb.fields[0]); cb.nf = 0; continue; } // blank line
-        if (row == 0 && spec->header) {
-            if (!hdr) { hdr = cb.own_hdr = cb.fields; nhdr = cb.nhdr = cb.nf; cb.fields = NULL; capf = 0; cb.nf = 0; }
-            else { for (int i = 0; i < cb.nf; i++) free(cb.fields[i]); cb.nf = 0; }
-            row++;
-            continue;
-        }
-        row++;
-        if (!hdr) die_input("%s: csv without a header row needs data.columns", d->path);
-        if (cb.nf != nhdr) die_input("%s:%d: expected %d fields, found %d", d->path, row_line, nhdr, cb.nf);
-        cJSON *o = cJSON_CreateObject();
-        for (int i = 0; i < cb.nf; i++) { cJSON_AddStringToObject(o, hdr[i], cb.fields[i]); free(cb.fields[i]); }
-        cb.nf = 0;
-        ds_push(d, o, row_line);
-    }
-    hold_drop(&cb);
-    csv_release(&cb);
-}
-
-// llama.cpp's HellaSwag text layout: 6 lines per item (context, gold, 4 endings).
-static void load_hellaswag6(DocSet *d, char *text) {
-    char *lines[6];
-    int line = 0;
-    char *p = text;
-    while (*p) {
-        int first = line + 1;
-        for (int k = 0; k < 6; k++) {
-            if (!*p) die_input("%s:%d: truncated item (6 lines per item: context, label, 4 endings)", d->path, first);
-            char *nl = strchr(p, '\n');
-            if (nl) *nl = 0;
-            size_t l = strlen(p);
-            if (l && p[l - 1] == '\r') p[l - 1] = 0;
-            lines[k] = p;
-            line++;
-            p = nl ? nl + 1 : p + l;
-        }
-        char *end;
-        long gold = strtol(lines[1], &end, 10);
-        if (end == lines[1] || *end || gold < 0 || gold > 3) die_input("%s:%d: label must be 0-3, got '%s'", d->path, first + 1, lines[1]);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "ctx", lines[0]);
-        cJSON_AddNumberToObject(o, "label", (double)gold);
-        cJSON *e = cJSON_AddArrayToObject(o, "endings");
-        for (int k = 2; k < 6; k++) cJSON_AddItemToArray(e, cJSON_CreateString(lines[k]));
-        ds_push(d, o, first);
-    }
-}
-
-static void join_labels(DocSet *d, const char *path) {
-    size_t n, mark = hold_mark();
-    char *text = hold(read_file(path, &n), free);
-    int line = 0, k = 0;
-    for (char *p = text; *p; ) {
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = 0;
-        line++;
-        char *s = p;
-        while (*s == ' ' || *s == '\t') s++;
-        size_t l = strlen(s);
-        while (l && (s[l - 1] == '\r' || s[l - 1] == ' ')) s[--l] = 0;
-        if (*s) {
-            if (k >= d->n) die_input("%s:%d: more labels than the %d documents of %s", path, line, d->n, d->path);
-            char *end;
-            long v = strtol(s, &end, 10);
-            cJSON_DeleteItemFromObjectCaseSensitive(d->docs[k], "label");
-            if (*end) cJSON_AddStringToObject(d->docs[k], "label", s);
-            else cJSON_AddNumberToObject(d->docs[k], "label", (double)v);
-            k++;
-        }
-        if (!nl) break;
-        p = nl + 1;
-    }
-    hold_unwind(mark);
-    if (k != d->n) die_input("%s: %d labels for %d documents of %s", path, k, d->n, d->path);
-}
-
-// ---- named preprocessing steps
-
-static const char *req_string(const DocSet *d, int i, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(d->docs[i], key);
-    if (!cJSON_IsString(v)) die_input("%s:%d: field '%s' missing or not a string", d->path, d->lines[i], key);
-    return v->valuestring;
-}
-
-static void set_str(cJSON *o, const char *key, const char *s, size_t n) {
-    char *c = xmalloc(n + 1);
-    memcpy(c, s, n); c[n] = 0;
-    cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-    cJSON_AddStringToObject(o, key, c);
-    free(c);
-}
-static void set_num(cJSON *o, const char *key, double v) {
-    cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-    cJSON_AddNumberToObject(o, key, v);
-}
-
-// LLM-Adapters' ARC/OBQA records hold "...question: Q\n\nAnswer1: a Answer2: b ...\n\n
-// Answer format: answer1/answer2/..." and answer "answerK"; recover Q, the choices in
-// their original order, and the gold index.
-static void pre_arc_llm_adapters(DocSet *d) {
-    static const char PRE[] = "Please choose the correct answer to the question: ";
-    for (int i = 0; i < d->n; i++) {
-        const char *ins = req_string(d, i, "instruction");
-        const char *ans = req_string(d, i, "answer");
-        if (strncmp(ins, PRE, sizeof PRE - 1)) die_input("%s:%d: instruction does not start with \"%s\"", d->path, d->lines[i], PRE);
-        const char *q = ins + sizeof PRE - 1;
-        const char *a1 = strstr(q, "\n\nAnswer1: ");
-        const char *fmt = a1 ? strstr(a1, "\n\nAnswer format: ") : NULL;
-        if (!a1 || !fmt) die_input("%s:%d: instruction lacks \"\\n\\nAnswer1: \" or \"\\n\\nAnswer format: \"", d->path, d->lines[i]);
-        int k = 0; // number of choices = entries in "answer1/answer2/..."
-        for (const char *s = fmt; (s = strstr(s, "answer")); s += 6) k++;
-        if (k < 2) die_input("%s:%d: fewer than two choices", d->path, d->lines[i]);
-        cJSON *doc = d->docs[i];
-        set_str(doc, "query", q, a1 - q);
-        set_str(doc, "question", q, a1 - q);
-        cJSON *ch = cJSON_CreateArray();
-        cJSON_DeleteItemFromObjectCaseSensitive(doc, "choices");
-        cJSON_AddItemToObject(doc, "choices", ch); // doc's now, filled below
-        const char *s = a1 + 2;
-        for (int c = 1; c <= k; c++) {
-            char mark[32];
-            snprintf(mark, sizeof mark, "Answer%d: ", c);
-            if (strncmp(s, mark, strlen(mark))) die_input("%s:%d: expected \"%s\"", d->path, d->lines[i], mark);
-            s += strlen(mark);
-            const char *e;
-            if (c < k) {
-                snprintf(mark, sizeof mark, " Answer%d: ", c + 1);
-                e = strstr(s, mark);
-                if (!e || e > fmt) die_input("%s:%d: missing \"Answer%d\"", d->path, d->lines[i], c + 1);
-            } else e = fmt;
-            char *txt = xmalloc(e - s + 1);
-            memcpy(txt, s, e - s); txt[e - s] = 0;
-            cJSON_AddItemToArray(ch, cJSON_CreateString(txt));
-            free(txt);
-            s = e + 1;
-        }
-        char *end;
-        long g = strncmp(ans, "answer", 6) ? 0 : strtol(ans + 6, &end, 10);
-        if (g < 1 || g > k || *end) die_input("%s:%d: answer '%s' is not one of answer1..answer%d", d->path, d->lines[i], ans, k);
-        set_num(doc, "gold", (double)(g - 1));
-    }
-}
-
-// lm-eval hellaswag preprocess: strip; " [title]" → ". "; drop "[...]"; "  " → " ".
-static char *hs_pre(const char *in) {
-    size_t n = strlen(in);
-    char *a = xmalloc(2 * n + 1), *b = xmalloc(2 * n + 1);
-    const char *s = in, *e = in + n;
-    while (s < e && isspace((unsigned char)*s)) s++;
-    while (e > s && isspace((unsigned char)e[-1])) e--;
-    size_t k = 0;
-    for (const char *p = s; p < e; ) {
-        if (!strncmp(p, " [title]", 8) && p + 8 <= e) { a[k++] = '.'; a[k++] = ' '; p += 8; }
-        else a[k++] = *p++;
-    }
-    a[k] = 0;
-    size_t m = 0;
-    for (size_t i = 0; i < k; ) { // non-greedy \[.*?\] (no newlines in our lines)
-        if (a[i] == '[') {
-            const char *c = memchr(a + i, ']', k - i);
-            if (c && !memchr(a + i, '\n', c - (a + i))) { i = (size_t)(c - a) + 1; continue; }
-        }
-        b[m++] = a[i++];
-    }
-    b[m] = 0;
-    k = 0;
-    for (size_t i = 0; i < m; ) { // str.replace("  ", " "): one left-to-right pass
-        if (b[i] == ' ' && b[i + 1] == ' ') { a[k++] = ' '; i += 2; }
-        else a[k++] = b[i++];
-    }
-    a[k] = 0;
-    free(b);
-    return a;
-}
-
-// The 6-line file joins ctx_a and ctx_b without lm-eval's ctx_b.capitalize(). ctx_b is
-// the trailing lower-case fragment of ActivityNet items (WikiHow items have none), i.e.
-// the text after the last ". ": 3243 of 10042 validation items, exactly the ActivityNet
-// share. Apply Python's capitalize() to that fragment.
-static void hs_capitalize_ctx_b(char *ctx) {
-    char *colon = strstr(ctx, ": ");
-    char *seg = NULL;
-    for (char *p = colon ? colon + 2 : ctx; (p = strstr(p, ". ")); p += 2) seg = p + 2;
-    if (!seg || !islower((unsigned char)*seg)) return;
-    for (char *p = seg; *p; p++) *p = (char)(p == seg ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
-}
-
-static void pre_hellaswag(DocSet *d) {
-    for (int i = 0; i < d->n; i++) {
-        cJSON *doc = d->docs[i];
-        char *ctx = xstrdup(req_string(d, i, "ctx"));
-        hs_capitalize_ctx_b(ctx);
-        char *q = hs_pre(ctx);
-        set_str(doc, "query", q, strlen(q));
-        free(ctx); free(q);
-        const cJSON *en = cJSON_GetObjectItemCaseSensitive(doc, "endings");
-        if (!cJSON_IsArray(en)) die_input("%s:%d: no endings", d->path, d->lines[i]);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, en)
-            if (!cJSON_IsString(e)) die_input("%s:%d: ending is not a string", d->path, d->lines[i]);
-        cJSON *ch = cJSON_CreateArray();
-        cJSON_ArrayForEach(e, en) {
-            char *s = hs_pre(e->valuestring);
-            cJSON_AddItemToArray(ch, cJSON_CreateString(s));
-            free(s);
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(doc, "choices");
-        cJSON_AddItemToObject(doc, "choices", ch);
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "label");
-        set_num(doc, "gold", cJSON_IsNumber(l) ? l->valuedouble : 0);
-    }
-}
-
-// MosaicML BoolQ: query "Passage: P\nQuestion: Q?" back into lm-eval's passage/question.
-static void pre_boolq_mosaic(DocSet *d) {
-    for (int i = 0; i < d->n; i++) {
-        const char *q = req_string(d, i, "query");
-        if (strncmp(q, "Passage: ", 9)) die_input("%s:%d: query does not start with \"Passage: \"", d->path, d->lines[i]);
-        const char *m = NULL;
-        for (const char *p = q; (p = strstr(p, "\nQuestion: ")); p++) m = p; // the last one
-        if (!m) die_input("%s:%d: query lacks \"\\nQuestion: \"", d->path, d->lines[i]);
-        cJSON *doc = d->docs[i];
-        const char *qs = m + 11;
-        size_t ql = strlen(qs);
-        if (ql && qs[ql - 1] == '?') ql--;
-        char *pass = xmalloc(m - q);
-        memcpy(pass, q + 9, m - q - 9); pass[m - q - 9] = 0;
-        char *ques = xmalloc(ql + 1);
-        memcpy(ques, qs, ql); ques[ql] = 0;
-        set_str(doc, "passage", pass, strlen(pass));
-        set_str(doc, "question", ques, ql);
-        free(pass); free(ques);
-        const cJSON *g = cJSON_GetObjectItemCaseSensitive(doc, "gold");
-        if (!cJSON_IsNumber(g)) die_input("%s:%d: field 'gold' missing or not a number", d->path, d->lines[i]);
-        set_num(doc, "label", g->valuedouble);
-    }
-}
-
-static void docset_release(void *d) { docset_free(d); }
-
-DocSet *docset_load(const TaskDef *t, const DataSpec *spec) {
-    if (!file_exists(spec->path)) die_input("%s:%d: data file '%s' not found (relative paths: task dir, then $L4Q_DATA=%s)", t->file, spec->path_line, spec->path, data_root());
-    size_t mark = hold_mark();
-    DocSet *d = hold(xcalloc(1, sizeof *d), docset_release);
-    snprintf(d->path, sizeof d->path, "%s", spec->path);
-    size_t n;
-    d->text = read_file(spec->path, &n); // the documents' source until parsed
-    if (!strcmp(spec->format, "text")) { d->text_len = n; hold_end(mark); return d; }
-    char *text = d->text;
-    if (!strcmp(spec->format, "jsonl")) load_jsonl(d, text);
-    else if (!strcmp(spec->format, "json")) load_json_list(d, text);
-    else if (!strcmp(spec->format, "csv")) load_csv(d, text, spec);
-    else load_hellaswag6(d, text);
-    free(text);
-    d->text = NULL;
-    if (spec->labels) join_labels(d, spec->labels);
-    if (spec->preprocess) {
-        if (!strcmp(spec->preprocess, "arc_llm_adapters")) pre_arc_llm_adapters(d);
-        else if (!strcmp(spec->preprocess, "hellaswag")) pre_hellaswag(d);
-        else pre_boolq_mosaic(d);
-    }
-    if (d->n == 0) die_input("%s: no documents", d->path);
-    hold_end(mark);
-    return d;
-}
-
-void docset_free(DocSet *d) {
-    if (!d) return;
-    for (int i = 0; i < d->n; i++) cJSON_Delete(d->docs[i]);
-    free(d->docs); free(d->lines); free(d->text); free(d);
-}
-
-// ---------------------------------------------------------------- Python's random
-
-// MT19937 with CPython's seeding (init_by_array over the 32-bit words of |seed|) and
-// CPython's randbelow/sample algorithms, so shot draws equal lm-eval's.
-static void mt_init(PyRandom *r, uint32_t s) {
-    r->mt[0] = s;
-    for (int i = 1; i < 624; i++) r->mt[i] = 1812433253u * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + (uint32_t)i;
-    r->idx = 624;
-}
-void pyrandom_seed(PyRandom *r, uint64_t seed) {
-    uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-    int klen = key[1] ? 2 : 1;
-    mt_init(r, 19650218u);
-    int i = 1, j = 0;
-    for (int k = 624 > klen ? 624 : klen; k; k--) {
-        r->mt[i] = (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1664525u)) + key[j] + (uint32_t)j;
-        i++; j++;
-        if (i >= 624) { r->mt[0] = r->mt[623]; i = 1; }
-        if (j >= klen) j = 0;
-    }
-    for (int k = 623; k; k--) {
-        r->mt[i] = (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1566083941u)) - (uint32_t)i;
-        i++;
-        if (i >= 624) { r->mt[0] = r->mt[623]; i = 1; }
-    }
-    r->mt[0] = 0x80000000u;
-    r->idx = 624;
-}
-uint32_t pyrandom_u32(PyRandom *r) {
-    if (r->idx >= 624) {
-        for (int k = 0; k < 624; k++) {
-            uint32_t y = (r->mt[k] & 0x80000000u) | (r->mt[(k + 1) % 624] & 0x7fffffffu);
-            r->mt[k] = r->mt[(k + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
-        }
-        r->idx = 0;
-    }
-    uint32_t y = r->mt[r->idx++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    return y;
-}
-static int bit_length(uint32_t n) { int k = 0; while (n) { k++; n >>= 1; } return k; }
-static uint32_t randbelow(PyRandom *r, uint32_t n) {
-    int k = bit_length(n); // CPython: getrandbits(n.bit_length()) until < n
-    if (k == 0) return 0;
-    uint32_t v;
-    do v = pyrandom_u32(r) >> (32 - k); while (v >= n);
-    return v;
-}
-void pyrandom_sample(PyRandom *r, int n, int k, int *out) {
-    if (k < 0 || k > n) die_internal("sample: k=%d out of range for a population of %d", k, n);
-    int setsize = 21;
-    if (k > 5) { // 4 ** ceil(log(3k, 4))
-        double l = log((double)k * 3) / log(4.0);
-        int c = (int)ceil(l);
-        long p = 1;
-        for (int i = 0; i < c; i++) p *= 4;
-        setsize += (int)p;
-    }
-    if (n <= setsize) {
-        int *pool = xmalloc(n * sizeof(int));
-        for (int i = 0; i < n; i++) pool[i] = i;
-        for (int i = 0; i < k; i++) {
-            int j = (int)randbelow(r, (uint32_t)(n - i));
-            out[i] = pool[j];
-            pool[j] = pool[n - i - 1];
-        }
-        free(pool);
-    } else {
-        for (int i = 0; i < k; i++) {
-            int j, dup;
-            do {
-                j = (int)randbelow(r, (uint32_t)n);
-                dup = 0;
-                for (int q = 0; q < i; q++) dup |= out[q] == j;
-            } while (dup);
-            out[i] = j;
-        }
-    }
-}
-
-// ---------------------------------------------------------------- rendering
-
-static _Noreturn void doc_die(const DocSet *d, int i, const TaskDef *t, const char *what, const char *err) {
-    die_input("%s:%d: task %s: %s: %s", d->path, d->lines[i], t->name, what, err);
-}
-
-static char *render_doc(const TaskDef *t, const DocSet *d, int i, const char *tmpl, const char *what) {
-    char err[512];
-    char *s = tmpl_render(tmpl, d->docs[i], t->vars, err, sizeof err);
-    if (!s) doc_die(d, i, t, what, err);
-    return s;
-}
-
-// The choices of a document (malloc'd strings).
-static char **doc_choices(const TaskDef *t, const DocSet *d, int i, int *n) {
-    char **out;
-    if (t->doc_to_choice) {
-        const cJSON *arr = tmpl_array(t->doc_to_choice, d->docs[i], t->vars);
-        if (!arr) doc_die(d, i, t, "doc_to_choice", "must be a {{field}} naming a list");
-        *n = cJSON_GetArraySize(arr);
-        if (*n < 1) doc_die(d, i, t, "doc_to_choice", "empty list");
-        out = xcalloc(*n, sizeof(char *));
-        int k = 0;
-        const cJSON *e;
-        char err[256];
-        cJSON_ArrayForEach(e, arr) {
-            cJSON *wrap = cJSON_CreateObject();
-            cJSON_AddItemReferenceToObject(wrap, "v", (cJSON *)e);
-            out[k] = tmpl_render("{{v}}", wrap, NULL, err, sizeof err);
-            cJSON_Delete(wrap);
-            if (!out[k]) doc_die(d, i, t, "doc_to_choice", err);
-            k++;
-        }
-    } else {
-        *n = t->nchoice_list;
-        out = xcalloc(*n, sizeof(char *));
-        for (int k = 0; k < *n; k++) out[k] = render_doc(t, d, i, t->choice_list[k], "doc_to_choice");
-    }
-    return out;
-}
-
-// lm-eval: a target that renders to digits is an index; else it must equal a choice.
-static int parse_gold(const TaskDef *t, const DocSet *d, int i, const char *s, char **choices, int n, const char *what) {
-    const char *p = s;
-    while (*p == ' ') p++;
-    char *end;
-    long v = strtol(p, &end, 10);
-    while (*end == ' ') end++;
-    if (end != p && !*end) {
-        if (v < 0 || v >= n) {
-            char e[128];
-            snprintf(e, sizeof e, "index %ld out of range for %d choices", v, n);
-            doc_die(d, i, t, what, e);
-        }
-        return (int)v;
-    }
-    for (int k = 0; k < n; k++) if (!strcmp(choices[k], s)) return k;
-    char e[256];
-    snprintf(e, sizeof e, "'%.120s' is neither an index nor one of the choices", s);
-    doc_die(d, i, t, what, e);
-}
-
-static void free_strs(char **v, int n) { for (int k = 0; k < n; k++) free(v[k]); free(v); }
-
-typedef struct { char *p; size_t n, cap; } SB;
-static void sb_add(SB *b, const char *s) {
-    size_t l = strlen(s);
-    if (b->n + l + 1 > b->cap) { b->cap = (b->n + l + 1) * 2; b->p = xrealloc(b->p, b->cap); }
-    memcpy(b->p + b->n, s, l + 1);
-    b->n += l;
-}
-
-// The text a document contributes as a few-shot example (question + delimiter + answer).
-static void add_shot(const TaskDef *t, const DocSet *d, int i, SB *b) {
-    if (t->type == OT_LOGLIKELIHOOD) {
-        char *q = render_doc(t, d, i, t->doc_to_text, "doc_to_text");
-        char *a = render_doc(t, d, i, t->doc_to_target, "doc_to_target");
-        sb_add(b, q); sb_add(b, t->target_delimiter); sb_add(b, a); sb_add(b, t->fewshot_delimiter);
-        free(q); free(a);
-        return;
-    }
-    int n;
-    char **ch = doc_choices(t, d, i, &n);
-    if (t->multiple_input) {
-        char *gi = render_doc(t, d, i, t->doc_to_text, "doc_to_text");
-        int g = parse_gold(t, d, i, gi, ch, n, "doc_to_text");
-        char *a = render_doc(t, d, i, t->doc_to_target, "doc_to_target");
-        sb_add(b, ch[g]); sb_add(b, t->target_delimiter); sb_add(b, a); sb_add(b, t->fewshot_delimiter);
-        free(gi); free(a);
-    } else {
-        char *q = render_doc(t, d, i, t->doc_to_text, "doc_to_text");
-        char *ts = render_doc(t, d, i, t->doc_to_target, "doc_to_target");
-        int g = parse_gold(t, d, i, ts, ch, n, "doc_to_target");
-        sb_add(b, q); sb_add(b, t->target_delimiter); sb_add(b, ch[g]); sb_add(b, t->fewshot_delimiter);
-        free(q); free(ts);
-    }
-    free_strs(ch, n);
-}
-
-static char *cat2(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = xmalloc(la + lb + 1);
-    memcpy(s, a, la); memcpy(s + la, b, lb + 1);
-    return s;
-}
-
-void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i, int shots,
-                 PyRandom *rng, Rendered *out) {
-    memset(out, 0, sizeof *out);
-    int same = pool == NULL || pool == eval;
-    const DocSet *P = same ? eval : pool;
-    SB lab = {0};
-    sb_add(&lab, "");
-    char *desc = render_doc(t, eval, i, t->description, "description");
-    sb_add(&lab, desc);
-    free(desc);
-    if (shots > 0) {
-        int avail = P->n - (same ? 1 : 0);
-        if (shots > avail) die_input("task %s: %d shots requested but the few-shot pool %s has only %d documents", t->name, shots, P->path, avail);
-        int k = same ? shots + 1 : shots;
-        int *idx = xmalloc(k * sizeof(int));
-        if (t->sampler_first_n) for (int j = 0; j < k; j++) idx[j] = j;
-        else pyrandom_sample(rng, P->n, k, idx);
-        out->shots = xmalloc(shots * sizeof(int));
-        // lm-eval drops the evaluated document from an n+1 draw and keeps the first n.
-        for (int j = 0; j < k && out->nshots < shots; j++)
-            if (!(same && idx[j] == i)) out->shots[out->nshots++] = idx[j];
-        free(idx);
-        for (int j = 0; j < out->nshots; j++) add_shot(t, P, out->shots[j], &lab);
-    }
-    if (t->type == OT_LOGLIKELIHOOD) {
-        char *q = render_doc(t, eval, i, t->doc_to_text, "doc_to_text");
-        char *a = render_doc(t, eval, i, t->doc_to_target, "doc_to_target");
-        out->nreq = 1;
-        out->ctx = xmalloc(sizeof(char *)); out->cont = xmalloc(sizeof(char *));
-        out->choice_chars = xmalloc(sizeof(int));
-        out->ctx[0] = cat2(lab.p, q);
-        out->cont[0] = cat2(t->target_delimiter, a);
-        out->choice_chars[0] = utf8_codepoints(a);
-        out->gold = -1;
-        free(q); free(a);
-    } else {
-        int n;
-        char **ch = doc_choices(t, eval, i, &n);
-        out->nreq = n;
-        out->ctx = xcalloc(n, sizeof(char *)); out->cont = xcalloc(n, sizeof(char *));
-        out->choice_chars = xcalloc(n, sizeof(int));
-        if (t->multiple_input) {
-            char *gi = render_doc(t, eval, i, t->doc_to_text, "doc_to_text");
-            out->gold = parse_gold(t, eval, i, gi, ch, n, "doc_to_text");
-            char *a = render_doc(t, eval, i, t->doc_to_target, "doc_to_target");
-            for (int k = 0; k < n; k++) {
-                out->ctx[k] = cat2(lab.p, ch[k]);
-                out->cont[k] = cat2(t->target_delimiter, a);
-                out->choice_chars[k] = utf8_codepoints(a);
-            }
-            free(gi); free(a);
-        } else {
-            char *q = render_doc(t, eval, i, t->doc_to_text, "doc_to_text");
-            char *ts = render_doc(t, eval, i, t->doc_to_target, "doc_to_target");
-            out->gold = parse_gold(t, eval, i, ts, ch, n, "doc_to_target");
-            for (int k = 0; k < n; k++) {
-                out->ctx[k] = cat2(lab.p, q);
-                out->cont[k] = cat2(t->target_delimiter, ch[k]);
-                out->choice_chars[k] = utf8_codepoints(ch[k]);
-            }
-            free(q); free(ts);
-        }
-        free_strs(ch, n);
-        if (t->type == OT_MINIMAL_PAIR && n != 2) doc_die(eval, i, t, "doc_to_choice", "a minimal pair needs exactly two sentences");
-    }
-    free(lab.p);
-    uint64_t h = HASH64_INIT;
-    for (int k = 0; k < out->nreq; k++) {
-        h = hash64(out->ctx[k], strlen(out->ctx[k]) + 1, h);
-        h = hash64(out->cont[k], strlen(out->cont[k]) + 1, h);
-    }
-    out->hash = h;
-}
-
-void rendered_free(Rendered *r) {
-    for (int k = 0; k < r->nreq; k++) { free(r->ctx[k]); free(r->cont[k]); }
-    free(r->ctx); free(r->cont); free(r->choice_chars); free(r->shots);
-    memset(r, 0, sizeof *r);
-}

@@ -94,6 +94,10 @@ typedef struct {
 // Reads every *.yaml in the given directories (earlier directories win on name clashes,
 // so --task-dir can override a built-in task). Malformed files → die_input(file:line).
 TaskRegistry *tasks_registry(const char *const *dirs, int ndirs);
+// The same, after first reading the task files that items of list (as --tasks takes it)
+// name by path (task_item_is_path); tasks_select maps such an item to what its file defines.
+TaskRegistry *tasks_registry_open(const char *list, const char *const *dirs, int ndirs);
+int task_item_is_path(const char *item); // contains '/' or ends in .yaml
 void tasks_registry_free(TaskRegistry *r);
 void tasks_registry_release(void *r); // tasks_registry_free for hold() (core/util.h)
 // The built-in task directory: evals/tasks of the repository the binary belongs to
@@ -110,36 +114,5 @@ typedef struct {
 TaskSelection tasks_select(const TaskRegistry *r, const char *list);
 void tasks_selection_free(TaskSelection *s);
 
-// Documents of one split, each with the data line it came from (errors name it).
-typedef struct {
-    cJSON **docs; int *lines; int n;
-    char path[1024];
-    char *text; size_t text_len;   // format text: the raw file (perplexity tasks)
-} DocSet;
-DocSet *docset_load(const TaskDef *t, const DataSpec *d);
-void docset_free(DocSet *d);
-
-// One rendered document: its requests and what the metrics need.
-typedef struct {
-    int nreq;
-    char **ctx, **cont;     // request i = (ctx[i], cont[i]); ctx "" ⇒ condition on BOS only
-    int *choice_chars;      // acc_norm length (code points of the bare choice), per request
-    int gold;               // index of the right request (−1: loglikelihood tasks)
-    int *shots; int nshots; // few-shot pool indices used
-    uint64_t hash;          // hash64 over every request's context and continuation
-} Rendered;
-
-// Python-compatible Mersenne Twister, so the few-shot draws are exactly lm-eval's
-// `random.Random(1234).sample(pool, n)` stream for the same pool and document order.
-typedef struct { uint32_t mt[624]; int idx; } PyRandom;
-void pyrandom_seed(PyRandom *r, uint64_t seed);
-uint32_t pyrandom_u32(PyRandom *r);
-void pyrandom_sample(PyRandom *r, int n, int k, int *out); // random.sample(range(n), k)
-
-// Render document `i` of `eval` with `shots` few-shot examples drawn from `pool` (NULL ⇒
-// the eval split itself). `rng` is the task's stream, consumed document by document.
-void task_render(const TaskDef *t, const DocSet *eval, const DocSet *pool, int i, int shots,
-                 PyRandom *rng, Rendered *out);
-void rendered_free(Rendered *r);
-// Number of UTF-8 code points (Python len()).
-int utf8_codepoints(const char *s);
+// The documents of a task: evals/taskdata.h; their named preprocessing steps:
+// evals/preprocess.h; few-shot sampling: evals/pyrandom.h; rendering: evals/render.h.

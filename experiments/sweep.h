@@ -1,5 +1,5 @@
 // sweep.h — YAML sweep specs: expansion into run configs with stable ids, and the
-// parallel, resumable runner behind `l4q sweep` (README "Commands").
+// run directories' states behind `l4q sweep` (docs/sweeps.md); running them: sweep_run.h.
 //
 // Spec schema (every key but `base` is optional; unknown keys are errors, all reported as
 // file:line:col before any run starts):
@@ -68,29 +68,4 @@ const char *sweep_state_name(int state);
 void sweep_print_plan(const Sweep *s, FILE *f);   // --dry-run table
 char *sweep_plan_json(const Sweep *s);            // --dry-run --json (malloc'd)
 
-// Runs handed to other MPI ranks (experiments/sweep_dist.c): remote slots 1..n.
-typedef struct {
-    int n;
-    void (*start)(int rank, const SweepRun *r, int state);
-    // A run that finished on some rank: 1 with its rank, verdict and reason; 0 if none yet.
-    int (*poll)(int *rank, int *ok, char *why, size_t whylen);
-} SweepRemote;
-
-typedef struct {
-    int jobs;              // parallel workers (>= 1) of this process
-    int cores;             // thread budget split across them
-    const SweepRemote *remote; // NULL: this process alone
-} SweepOptions;
-// Runs every run not complete. Returns 0 when all are complete, 1 if some failed.
-// A second sweep on the same OUT → die_input (exit 2).
-int sweep_execute(Sweep *s, const SweepOptions *o);
-
-// One run as a forked `l4q train` worker (output in DIR/train.log); its verdict from the
-// wait status and run.h5 (1 = complete; else 0 and the reason in why).
-// Under MPI (experiments/sweep_dist.c), on every rank: rank 0 (the only one with `s`)
-// runs the loop above with the other ranks as slots, the others run what it sends.
-// Returns rank 0's result on rank 0, 0 elsewhere.
-int sweep_execute_dist(Sweep *s, const SweepOptions *o);
-
-pid_t sweep_launch(const SweepRun *r, int state, int threads);
-int sweep_worker_result(const SweepRun *r, int wait_status, char *why, size_t n);
+// Running the runs: sweep_run.h (one process, the scheduler) and sweep_dist.h (MPI).

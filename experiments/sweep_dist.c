@@ -4,7 +4,7 @@
 // forked `l4q train` worker ends. Nothing relies on file locks, which network filesystems
 // may not honour; resume works as in one process, from what the run directories hold.
 #include "dist.h"
-#include "sweep.h"
+#include "sweep_dist.h"
 #include "util.h"
 #include <errno.h>
 #include <signal.h>

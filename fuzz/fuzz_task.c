@@ -1,6 +1,7 @@
 // fuzz_task.c — evaluation task YAML: the input is a task file in a private directory;
 // the registry reads it, and every task it defines loads its data and renders its
 // documents (the real data files under L4Q_DATA when the YAML points there).
+#include "evals/render.h"
 #include "evals/task.h"
 #include "fuzz.h"
 #include <sys/stat.h>

@@ -1,6 +1,7 @@
 // fuzz_taskdata.c — the task data formats: the input is the data file of a fixed task
 // per format and preprocessing step (jsonl, json, csv, hellaswag6, text; the named
 // preprocess steps), chosen by the first byte; every document is loaded.
+#include "evals/render.h"
 #include "evals/task.h"
 #include "fuzz.h"
 #include <sys/stat.h>

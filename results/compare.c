@@ -223,8 +223,11 @@ static void row_ci(Analysis *an, int row, int col) {
     if (pool(an, col, g->runs, NULL, g->n, &s, &a, &b, why, sizeof why) == 0) {
         double lo, hi, sc = rep->cols[col].scale;
         stats_bootstrap_ci(&s, BOOT_B, seed_of(rep, row, -1, col), 0.95, &lo, &hi);
-        an->ci_lo[at] = lo * sc;
-        an->ci_hi[at] = hi * sc;
+        // A PPL column's statistic is the token-weighted mean NLL: its interval in PPL is exp of it.
+        const char *k = strrchr(rep->cols[col].key, '/');
+        int ppl = !strcmp(rep->cols[col].key, "val_ppl") || (k && !strcmp(k, "/ppl"));
+        an->ci_lo[at] = ppl ? exp(lo) : lo * sc;
+        an->ci_hi[at] = ppl ? exp(hi) : hi * sc;
         const ColData *t = coldata(an, g->runs[0], col);
         if (isfinite(t->chance)) an->chance[col] = t->chance * sc;
     }
@@ -368,10 +371,11 @@ void analysis_run(Analysis *an, Report *rep, const char *reference) {
             else snprintf(p->why, sizeof p->why, "no reference row");
         }
     }
-    // Bold: the best mean per bit-width and column, when it beats the runner-up at p < 0.05.
+    // Bold: the best mean per bit-width and column, when it beats the runner-up at p < 0.05 —
+    // never in a column at chance, where "best" is noise around the chance level.
     for (int c = 0; c < rep->ncols; c++) {
         const Column *col = &rep->cols[c];
-        if (!strcmp(col->key, "avg")) continue;
+        if (!strcmp(col->key, "avg") || col->at_chance) continue;
         for (int r = 0; r < rep->nrows; r++) {
             int best = -1, second = -1;
             double mb = NAN, ms = NAN;

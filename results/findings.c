@@ -249,6 +249,12 @@ void findings_write(const Report *rep, Analysis *an, FILE *md) {
     int nl4q = 0;
     for (int r = 0; r < rep->nrows; r++) nl4q += !strcmp(rep->rows[r].method, "l4q") && rep->rows[r].bits > 0;
     if (!nl4q) { fprintf(md, "No complete L4Q runs: no claim of the paper can be tested here.\n\n"); return; }
+    int others = 0;
+    for (int r = 0; r < rep->nrows; r++) others += strcmp(rep->rows[r].method, "l4q") != 0;
+    if (!others) {
+        fprintf(md, "Only L4Q runs here: the paper's claims compare L4Q with other methods, so none can be tested.\n\n");
+        return;
+    }
     scale_caveat(rep, an, md);
     fprintf(md, "Accuracy claims: paired differences L4Q − other over every main column not at chance (95%% bootstrap "
                 "interval; accuracy in points, PPL as relative change, so negative favours L4Q there), sign-flip p with "

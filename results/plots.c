@@ -3,6 +3,7 @@
 // ablation curves over numeric row settings (rank, group size, ...). Data files and the
 // script stay in DIR/plots so a plot can be restyled by hand.
 #include "plots.h"
+#include "runlog_read.h"
 #include "util.h"
 #include <fcntl.h>
 #include <math.h>
@@ -51,13 +52,15 @@ static void gp_quote(FILE *f, const char *s) {
     fputc('\'', f);
 }
 
-typedef struct { char png[256]; char caption[256]; } Plot;
+typedef struct { char png[256]; char caption[512]; } Plot;
 typedef struct {
     FILE *gp;
     const char *dir;
     const char *term;
     Plot *plots;
     int n;
+    int raw;                // --raw-curves: each run's unsmoothed training loss too
+    const Analysis *an;     // the rows' 95 % score intervals (error bars)
 } Ctx;
 
 static FILE *new_plot(Ctx *c, const char *png, const char *title, const char *xl, const char *yl) {
@@ -74,8 +77,18 @@ static FILE *new_plot(Ctx *c, const char *png, const char *title, const char *xl
     gp_quote(g, xl);
     fprintf(g, "\nset ylabel ");
     gp_quote(g, yl);
-    fprintf(g, "\nset key outside right top\nset grid\n");
+    fprintf(g, "\nset key below\nset grid\n");
     return g;
+}
+
+// The title with a second line saying how the plotted values were made (a double-quoted
+// gnuplot string, where \n is a line break).
+static void subtitle(FILE *g, const char *title, const char *text) {
+    fprintf(g, "set title \"");
+    for (const char *p = title; *p; p++) { if (*p == '"' || *p == '\\') fputc('\\', g); fputc(*p, g); }
+    fprintf(g, "\\n");
+    for (const char *p = text; *p; p++) { if (*p == '"' || *p == '\\') fputc('\\', g); fputc(*p, g); }
+    fprintf(g, "\"\n");
 }
 
 static FILE *open_dat(const Ctx *c, const char *name) {
@@ -86,7 +99,23 @@ static FILE *open_dat(const Ctx *c, const char *name) {
     return f;
 }
 
-// Training loss of each row (mean over its seeds with the same logged steps).
+// Centered moving average of v[0..n) over w points (w odd; shorter at the ends).
+static void smooth(const double *v, size_t n, int w, double *out) {
+    int h = w / 2;
+    for (size_t i = 0; i < n; i++) {
+        size_t a = i >= (size_t)h ? i - h : 0, b = i + h < n ? i + h : n - 1;
+        double s = 0;
+        for (size_t k = a; k <= b; k++) s += v[k];
+        out[i] = s / (double)(b - a + 1);
+    }
+}
+
+// Training loss per row as a paper prints it: each seed's curve smoothed by a centered
+// moving average (the window is stated in the title), the mean over seeds as a line and
+// ±1 sample std over seeds as a band; the validation loss where it was measured
+// (eval/val_loss, mean over seeds) as dashed points; each run's raw curve only with
+// --raw-curves. The y range leaves out the first 5% of steps, where the loss falls from
+// its initial value, so the curves' differences stay readable.
 static void loss_plots(const Report *rep, Ctx *c) {
     int done_bits[64], nb = 0;
     for (int i = 0; i < rep->nrows; i++) {
@@ -94,49 +123,126 @@ static void loss_plots(const Report *rep, Ctx *c) {
         for (int k = 0; k < nb; k++) seen |= done_bits[k] == b;
         if (seen || nb == 64) continue;
         done_bits[nb++] = b;
-        int any = 0;
-        for (int j = 0; j < rep->nrows; j++)
-            if (rep->rows[j].bits == b && rep->runs[rep->rows[j].runs[0]].ntrain > 1) any = 1;
-        if (!any) continue;
-        char png[64], title[128];
-        if (b > 0) {
-            snprintf(png, sizeof png, "loss_%dbit.png", b);
-            snprintf(title, sizeof title, "Training loss, %d-bit", b);
-        } else {
-            snprintf(png, sizeof png, "loss_fp.png");
-            snprintf(title, sizeof title, "Training loss, unquantized");
+        size_t maxn = 0;
+        int maxseeds = 0;
+        for (int j = 0; j < rep->nrows; j++) {
+            if (rep->rows[j].bits != b) continue;
+            size_t n = rep->runs[rep->rows[j].runs[0]].ntrain;
+            if (n > maxn) maxn = n;
+            if (rep->rows[j].n > maxseeds) maxseeds = rep->rows[j].n;
         }
-        FILE *g = new_plot(c, png, title, "step", "train loss");
-        int first = 1;
+        if (maxn <= 1) continue;
+        int w = 2 * (int)(maxn / 20) + 1; // about 10% of the logged steps
+        if (w < 5 && maxn >= 10) w = 5;
+        char png[64], title[64], sub[200], bl[32];
+        if (b > 0) snprintf(bl, sizeof bl, "%d-bit", b); else snprintf(bl, sizeof bl, "unquantized");
+        if (b > 0) snprintf(png, sizeof png, "loss_%dbit.png", b); else snprintf(png, sizeof png, "loss_fp.png");
+        snprintf(title, sizeof title, "Training loss, %s", bl);
+        snprintf(sub, sizeof sub, "moving average over %d logged steps; %s; dashed: validation%s", w,
+                 maxseeds > 1 ? "mean over seeds ± 1 sd" : "one seed", c->raw ? "; thin: raw" : "");
+        FILE *g = new_plot(c, png, title, "step", "loss (nats/token)");
+        subtitle(g, title, sub);
+        // The caption in report.md says the same.
+        snprintf(c->plots[c->n - 1].caption, sizeof c->plots[c->n - 1].caption, "%s: %s", title, sub);
+        double ylo = INFINITY, yhi = -INFINITY;
+        char *sbuf = NULL;
+        size_t slen = 0;
+        FILE *ser = open_memstream(&sbuf, &slen);
+        if (!ser) die_internal("open_memstream failed");
+        int nser = 0, color = 0;
         for (int j = 0; j < rep->nrows; j++) {
             const RowGroup *row = &rep->rows[j];
             const RunRec *r0 = &rep->runs[row->runs[0]];
             if (row->bits != b || r0->ntrain <= 1) continue;
-            char dat[96];
+            color++;
+            size_t n = r0->ntrain;
+            double *sm = xcalloc(n, sizeof *sm), *s1 = xcalloc(n, sizeof *s1), *s2 = xcalloc(n, sizeof *s2);
+            int k = 0;
+            char raw[96], dat[96], vdat[96];
+            snprintf(raw, sizeof raw, "loss_raw_row%d.dat", j);
             snprintf(dat, sizeof dat, "loss_row%d.dat", j);
+            snprintf(vdat, sizeof vdat, "val_row%d.dat", j);
+            FILE *rd = c->raw ? open_dat(c, raw) : NULL;
+            for (int q = 0; q < row->n; q++) {
+                const RunRec *r = &rep->runs[row->runs[q]];
+                if (r->ntrain != n) continue;
+                smooth(r->tloss, n, w, sm);
+                for (size_t t = 0; t < n; t++) { s1[t] += sm[t]; s2[t] += sm[t] * sm[t]; }
+                if (rd) { for (size_t t = 0; t < n; t++) fprintf(rd, "%g %.8g\n", r->tstep[t], r->tloss[t]); fprintf(rd, "\n\n"); }
+                k++;
+            }
+            if (rd) fclose(rd);
             FILE *d = open_dat(c, dat);
-            for (size_t s = 0; s < r0->ntrain; s++) {
-                double sum = 0;
-                int k = 0;
-                for (int q = 0; q < row->n; q++) {
-                    const RunRec *r = &rep->runs[row->runs[q]];
-                    if (r->ntrain == r0->ntrain) { sum += r->tloss[s]; k++; }
-                }
-                fprintf(d, "%g %.8g\n", r0->tstep[s], sum / k);
+            for (size_t t = 0; t < n; t++) {
+                double m = s1[t] / k, var = k > 1 ? (s2[t] - k * m * m) / (k - 1) : 0, sd = var > 0 ? sqrt(var) : 0;
+                fprintf(d, "%g %.8g %.8g %.8g\n", r0->tstep[t], m, m - sd, m + sd);
+                if (t >= n / 20) { if (m - sd < ylo) ylo = m - sd; if (m + sd > yhi) yhi = m + sd; }
             }
             fclose(d);
-            fprintf(g, "%s", first ? "plot " : ", \\\n     ");
-            gp_quote(g, dat);
-            fprintf(g, " using 1:2 with lines lw 2 title ");
-            gp_quote(g, row->label);
-            first = 0;
+            free(sm); free(s1); free(s2);
+            if (c->raw) fprintf(ser, "%s'%s' using 1:2 with lines lw 0.5 lc %d notitle", nser++ ? ", \\\n     " : "plot ", raw, color);
+            if (k > 1)
+                fprintf(ser, "%s'%s' using 1:3:4 with filledcurves fs transparent solid 0.2 noborder lc %d notitle",
+                        nser++ ? ", \\\n     " : "plot ", dat, color);
+            char lab[600];
+            snprintf(lab, sizeof lab, "%s (n=%d)", row->label, k);
+            fprintf(ser, "%s'%s' using 1:2 with lines lw 2 lc %d title ", nser++ ? ", \\\n     " : "plot ", dat, color);
+            gp_quote(ser, lab);
+            // Validation loss at its eval steps, mean over the runs that logged the same steps.
+            const RunSeries *es0 = runfile_series(&r0->file, "eval/step"), *ev0 = runfile_series(&r0->file, "eval/val_loss");
+            if (!es0 || !ev0 || ev0->n < 2) continue;
+            FILE *vd = open_dat(c, vdat);
+            for (size_t t = 0; t < ev0->n && t < es0->n; t++) {
+                double sum = 0;
+                int kv = 0;
+                for (int q = 0; q < row->n; q++) {
+                    const RunSeries *ev = runfile_series(&rep->runs[row->runs[q]].file, "eval/val_loss");
+                    if (ev && ev->n == ev0->n && isfinite(ev->v[t])) { sum += ev->v[t]; kv++; }
+                }
+                if (!kv) continue;
+                fprintf(vd, "%g %.8g\n", es0->v[t], sum / kv);
+                if (t > 0) { if (sum / kv < ylo) ylo = sum / kv; if (sum / kv > yhi) yhi = sum / kv; }
+            }
+            fclose(vd);
+            snprintf(lab, sizeof lab, "%s, validation", row->label);
+            fprintf(ser, ", \\\n     '%s' using 1:2 with linespoints dt 2 pt 7 ps 0.8 lw 1.5 lc %d title ", vdat, color);
+            gp_quote(ser, lab);
         }
-        fprintf(g, "\n");
+        fclose(ser);
+        if (isfinite(ylo) && isfinite(yhi) && yhi > ylo) {
+            double pad = 0.08 * (yhi - ylo);
+            fprintf(g, "set yrange [%.6g:%.6g]\n", ylo - pad, yhi + pad);
+        }
+        fprintf(g, "%s\n", nser ? sbuf : "plot NaN notitle");
+        free(sbuf);
     }
 }
 
-// Each main column against bit-width: one line per method (and settings), unquantized
-// rows as dashed horizontal references.
+// The error bar of row i in column ci: its 95 % score interval (bootstrap over documents,
+// seeds pooled; compare.h) when the runs hold per-document evidence, else ±1 sample std
+// over seeds. *ci says which was used.
+static void error_bar(const Ctx *c, const Report *rep, int i, int ci, double m, double sd, double *lo, double *hi, int *used_ci) {
+    size_t at = (size_t)i * rep->ncols + ci;
+    if (c->an && isfinite(c->an->ci_lo[at]) && isfinite(c->an->ci_hi[at])) {
+        *lo = c->an->ci_lo[at]; *hi = c->an->ci_hi[at]; *used_ci = 1;
+    } else {
+        double e = isfinite(sd) ? sd : 0;
+        *lo = m - e; *hi = m + e; *used_ci = 0;
+    }
+}
+
+static void error_bar_title(Ctx *c, FILE *g, int nci, int nsd) {
+    char t[300];
+    snprintf(t, sizeof t, "mean over seeds; error bars: %s", nci && !nsd ? "95% bootstrap interval over documents, seeds pooled"
+                                                     : nsd && !nci ? "±1 sd over seeds" : "95% interval where evidence exists, else ±1 sd");
+    Plot *p = &c->plots[c->n - 1];
+    subtitle(g, p->caption, t);
+    size_t l = strlen(p->caption);
+    snprintf(p->caption + l, sizeof p->caption - l, " (%s)", t);
+}
+
+// Each main column against bit-width: one line per method (and settings) with error bars
+// (error_bar), unquantized rows as dashed horizontal references.
 static void bits_plots(const Report *rep, Ctx *c) {
     int bits[32], nb = 0;
     for (int i = 0; i < rep->nrows; i++) {
@@ -157,7 +263,11 @@ static void bits_plots(const Report *rep, Ctx *c) {
         for (int k = 1; k < nb; k++) { if (bits[k] < lo) lo = bits[k]; if (bits[k] > hi) hi = bits[k]; }
         // A fixed x range so the dashed unquantized references span the whole plot.
         fprintf(g, "set xtics 1\nset xrange [%g:%g]\n", lo - 0.5, hi + 0.5);
-        int first = 1;
+        char *sbuf = NULL;
+        size_t slen = 0;
+        FILE *ser = open_memstream(&sbuf, &slen);
+        if (!ser) die_internal("open_memstream failed");
+        int first = 1, nci = 0, nsd = 0;
         // Series: distinct (method, settings) among quantized rows.
         for (int i = 0; i < rep->nrows; i++) {
             const RowGroup *ri = &rep->rows[i];
@@ -170,10 +280,10 @@ static void bits_plots(const Report *rep, Ctx *c) {
             if (ri->bits <= 0) {
                 table_cell(rep, ri, col, &m, &sd, &n);
                 if (!n) continue;
-                fprintf(g, "%s%.8g dt 2 lw 2 title ", first ? "plot " : ", \\\n     ", m);
+                fprintf(ser, "%s%.8g dt 2 lw 2 title ", first ? "plot " : ", \\\n     ", m);
                 char t[600];
                 snprintf(t, sizeof t, "%s (%s)", ri->label, ri->form[0] ? ri->form : "fp");
-                gp_quote(g, t);
+                gp_quote(ser, t);
                 first = 0;
                 continue;
             }
@@ -186,19 +296,25 @@ static void bits_plots(const Report *rep, Ctx *c) {
                 if (rj->bits <= 0 || strcmp(rj->method, ri->method) || strcmp(rj->settings, ri->settings)) continue;
                 table_cell(rep, rj, col, &m, &sd, &n);
                 if (!n) continue;
-                fprintf(d, "%d %.8g %.8g\n", rj->bits, m, isfinite(sd) ? sd : 0.0);
+                double elo, ehi;
+                int used;
+                error_bar(c, rep, j, ci, m, sd, &elo, &ehi, &used);
+                nci += used; nsd += !used;
+                fprintf(d, "%d %.8g %.8g %.8g\n", rj->bits, m, elo, ehi);
                 pts++;
             }
             fclose(d);
             if (!pts) continue;
-            fprintf(g, "%s", first ? "plot " : ", \\\n     ");
-            gp_quote(g, dat);
-            fprintf(g, " using 1:2:3 with yerrorlines lw 2 title ");
-            gp_quote(g, ri->label);
+            fprintf(ser, "%s", first ? "plot " : ", \\\n     ");
+            gp_quote(ser, dat);
+            fprintf(ser, " using 1:2:3:4 with yerrorlines lw 2 title ");
+            gp_quote(ser, ri->label);
             first = 0;
         }
-        if (first) fprintf(g, "plot NaN notitle");
-        fprintf(g, "\n");
+        fclose(ser);
+        if (nci + nsd) error_bar_title(c, g, nci, nsd);
+        fprintf(g, "%s\n", first ? "plot NaN notitle" : sbuf);
+        free(sbuf);
     }
 }
 
@@ -263,7 +379,11 @@ static void ablation_plots(const Report *rep, Ctx *c) {
             FILE *g = new_plot(c, png, title, shortk, col->title);
             if (logx) fprintf(g, "set logscale x 2\n");
             fprintf(g, "set offsets graph 0.05, graph 0.05, 0, 0\n");
-            int first = 1;
+            int first = 1, nci = 0, nsd = 0;
+            char *sbuf = NULL;
+            size_t slen = 0;
+            FILE *ser = open_memstream(&sbuf, &slen);
+            if (!ser) die_internal("open_memstream failed");
             for (int i = 0; i < rep->nrows; i++) {
                 const RowGroup *ri = &rep->rows[i];
                 if (!row_setting(rep, ri, key)) continue;
@@ -293,7 +413,11 @@ static void ablation_plots(const Report *rep, Ctx *c) {
                         if (strcmp(oi, oj)) continue;
                         table_cell(rep, rj, col, &m, &sd, &n);
                         if (!n) continue;
-                        fprintf(d, "%.10g %.8g %.8g\n", v, m, isfinite(sd) ? sd : 0.0);
+                        double elo, ehi;
+                        int used;
+                        error_bar(c, rep, j, ci, m, sd, &elo, &ehi, &used);
+                        nci += used; nsd += !used;
+                        fprintf(d, "%.10g %.8g %.8g %.8g\n", v, m, elo, ehi);
                         pts++;
                     }
                 fclose(d);
@@ -301,19 +425,21 @@ static void ablation_plots(const Report *rep, Ctx *c) {
                 char t[800];
                 snprintf(t, sizeof t, "%s %s%s%s%s", table_display_name(ri->method), table_bits_label(ri->bits), ri->bits > 0 ? "-bit" : "",
                          *oi ? ", " : "", oi);
-                fprintf(g, "%s", first ? "plot " : ", \\\n     ");
-                gp_quote(g, dat);
-                fprintf(g, " using 1:2:3 with yerrorlines lw 2 title ");
-                gp_quote(g, t);
+                fprintf(ser, "%s", first ? "plot " : ", \\\n     ");
+                gp_quote(ser, dat);
+                fprintf(ser, " using 1:2:3:4 with yerrorlines lw 2 title ");
+                gp_quote(ser, t);
                 first = 0;
             }
-            if (first) fprintf(g, "plot NaN notitle");
-            fprintf(g, "\n");
+            fclose(ser);
+            if (nci + nsd) error_bar_title(c, g, nci, nsd);
+            fprintf(g, "%s\n", first ? "plot NaN notitle" : sbuf);
+            free(sbuf);
         }
     }
 }
 
-void report_plots(const Report *rep, FILE *md) {
+void report_plots(const Report *rep, const Analysis *an, int raw_curves, FILE *md) {
     fprintf(md, "\n## Plots\n\n");
     const char *term = pick_terminal();
     if (!term) {
@@ -329,6 +455,8 @@ void report_plots(const Report *rep, FILE *md) {
     Ctx c = {0};
     c.dir = dir;
     c.term = term;
+    c.raw = raw_curves;
+    c.an = an;
     c.gp = fopen(gpp, "w");
     if (!c.gp) die_input("%s: cannot write", gpp);
     fprintf(c.gp, "# Generated by l4q report; run `gnuplot plots.gp` in this directory to redraw.\n");

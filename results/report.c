@@ -4,6 +4,7 @@
 #include "compare.h"
 #include "findings.h"
 #include "plots.h"
+#include "runlog_read.h"
 #include "table.h"
 #include "util.h"
 #include <math.h>
@@ -61,23 +62,65 @@ static void write_main_md(const Report *rep, const Analysis *an, FILE *f) {
 }
 
 // The sentences under a main table: what bold means, which columns are at chance.
+// What a perplexity column stands on, per run: windows and predicted tokens (run.h5
+// eval/<task>/windows and /tokens, or the per-window evidence of older runs), as a range
+// when the runs differ. val_ppl: the validation set's tokens (eval/val_tokens or docs/val).
+static int ppl_evidence(const Report *rep, const Column *c, FILE *f) {
+    char task[200];
+    snprintf(task, sizeof task, "%s", c->key);
+    char *sl = strchr(task, '/');
+    int val = !strcmp(c->key, "val_ppl");
+    if (!val && (!sl || strcmp(sl, "/ppl"))) return 0;
+    if (sl) *sl = 0;
+    double wlo = INFINITY, whi = -INFINITY, tlo = INFINITY, thi = -INFINITY;
+    for (int i = 0; i < rep->nruns; i++) {
+        const RunRec *r = &rep->runs[i];
+        const RunDocs *d = runfile_docs(&r->file, val ? "val" : task);
+        double w = NAN, t = NAN;
+        if (d && d->ntok) {
+            w = (double)d->n; t = 0;
+            for (size_t k = 0; k < d->n; k++) t += d->ntok[k];
+        }
+        if (isfinite(w)) { wlo = fmin(wlo, w); whi = fmax(whi, w); }
+        if (isfinite(t)) { tlo = fmin(tlo, t); thi = fmax(thi, t); }
+    }
+    if (!isfinite(tlo)) return 0;
+    char ws[64], ts[64];
+    if (wlo == whi) snprintf(ws, sizeof ws, "%.0f", wlo); else snprintf(ws, sizeof ws, "%.0f–%.0f", wlo, whi);
+    if (tlo == thi) snprintf(ts, sizeof ts, "%.0f", tlo); else snprintf(ts, sizeof ts, "%.0f–%.0f", tlo, thi);
+    if (val)
+        fprintf(f, "%s: the validation set (`data.val`) in the training windows, %s batches, %s predicted tokens per run "
+                   "(the `val_ppl` that `train` prints).\n", c->title, ws, ts);
+    else
+        fprintf(f, "%s: the `%s` task, exp(mean NLL) over %s windows, %s predicted tokens per run (not the `val_ppl` "
+                   "that `train` prints, which is the validation set).\n", c->title, task, ws, ts);
+    return 1;
+}
+
+static int has_avg(const Report *rep) {
+    for (int c = 0; c < rep->ncols; c++) if (!strcmp(rep->cols[c].key, "avg")) return 1;
+    return 0;
+}
+
 static void write_table_notes(const Report *rep, const Analysis *an, FILE *f) {
     int nchance = 0;
     for (int c = 0; c < rep->ncols; c++) nchance += rep->cols[c].at_chance;
+    fprintf(f, "\n");
+    for (int c = 0; c < rep->ncols; c++) ppl_evidence(rep, &rep->cols[c], f);
     if (!an->nevidence) {
         fprintf(f, "\nNo run holds per-document evidence (run.h5 `/docs`), so there are no intervals, no paired tests and no bold.\n");
         return;
     }
     fprintf(f, "\n**Bold**: the best mean of its bit-width and column, and significantly better than the runner-up "
-               "(paired test over documents, p < 0.05); Avg is never bold.");
+               "(paired test over documents, p < 0.05)%s.", has_avg(rep) ? "; Avg is never bold" : "");
     if (nchance) {
         fprintf(f, " At chance:");
         for (int c = 0, k = 0; c < rep->ncols; c++) {
             if (!rep->cols[c].at_chance) continue;
             fprintf(f, "%s %s (chance %.1f)", k++ ? "," : "", rep->cols[c].title, an->chance[c]);
         }
-        fprintf(f, " — no row's 95%% interval lies above the chance level, so %s left out of the Avg column.",
-                nchance > 1 ? "these tasks are" : "this task is");
+        fprintf(f, " — no row's 95%% interval lies above the chance level, so %s no bold%s.",
+                nchance > 1 ? "these columns carry" : "this column carries", has_avg(rep) ? " and stays out of the Avg column" : "");
     }
     fprintf(f, "\n");
 }
@@ -121,7 +164,15 @@ static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
     for (int q = 0; q < rep->nrows && an->ref_by_label; q++)
         if (!strcasecmp(rep->rows[q].label, an->reference)) { refname = rep->rows[q].label; break; }
     fprintf(f, "\n## Paired differences against %s at the same bit-width\n\n", refname);
-    if (!any) { fprintf(f, "No row has a %s row at its bit-width to compare against.\n", an->reference); return; }
+    if (!any) {
+        int others = 0;
+        for (int r = 0; r < rep->nrows; r++)
+            others |= strcasecmp(rep->rows[r].method, an->reference) && strcasecmp(rep->rows[r].label, an->reference);
+        if (!others) fprintf(f, "Every row here is %s itself, so there is nothing to compare with it.\n", refname);
+        else fprintf(f, "No other row shares a bit-width with a %s row, so nothing is paired (`--reference METHOD` picks another "
+                        "reference).\n", refname);
+        return;
+    }
     // A method with several rows at a bit-width (an ablation): say which one is the reference.
     for (int r = 0; r < rep->nrows; r++) {
         int n, q = reference_row(an, rep->rows[r].bits, &n), first = 1;
@@ -373,7 +424,7 @@ int report_write(const char *dir, const ReportOptions *o) {
     if (rep.nrows) write_memory_md(&rep, f);
     fprintf(f, "\nMemory is the harness's own account (run.h5 `memory` group), in MB (10^6 bytes); "
                "wall time covers quantization, fine-tuning and evaluation.\n");
-    if (o->plots && rep.nrows) report_plots(&rep, f);
+    if (o->plots && rep.nrows) report_plots(&rep, &an, o->raw_curves, f);
     if (rep.nbad) {
         fprintf(f, "\n## Incomplete runs (not averaged)\n\n| Run | Status | Method | Steps logged | Why |\n|---|---|---|---|---|\n");
         for (int i = 0; i < rep.nbad; i++) {

@@ -8,6 +8,7 @@ typedef struct {
     const char *format;     // "md" (default), "tex" or "csv": extra file besides report.md
     int plots;
     const char *reference;  // method of the reference row for paired differences (NULL: l4q)
+    int raw_curves;         // with plots: each run's unsmoothed training loss too
 } ReportOptions;
 
 // Writes DIR/report.md (+ .tex/.csv, plots/*.png) and prints the main table on stdout.

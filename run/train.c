@@ -16,6 +16,7 @@
 #include "train_device.h"
 #include "trainstate.h"
 #include "util.h"
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,8 @@ static void set_training(Model *M, int on) {
 
 // Mean validation NLL of M over the fixed validation batches (all, or eval.val_batches).
 // docs non-NULL: each batch's summed NLL, target count and token hash (the evidence).
-static double val_loss(Trainer *t, Model *M, EvalDocs *docs) {
+static double val_loss(Trainer *t, Model *M, EvalDocs *docs, long *ntok, long *nbatches) {
+    *ntok = *nbatches = 0;
     if (!t->val) return NAN;
     long nb = data_val_batches(t->val, t->B, t->T);
     if (t->cfg->eval.val_batches > 0 && t->cfg->eval.val_batches < nb) nb = t->cfg->eval.val_batches;
@@ -78,6 +80,7 @@ static double val_loss(Trainer *t, Model *M, EvalDocs *docs) {
         }
     }
     free(in); free(tg);
+    *ntok = cnt; *nbatches = nb;
     return cnt ? nll / cnt : NAN;
 }
 
@@ -87,11 +90,16 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
     if (!t->lead) { dist_barrier(); return; } // the other ranks wait, asleep, for rank 0
     set_training(M, 0);
     EvalDocs vdocs;
-    double vl = val_loss(t, M, final ? &vdocs : NULL);
+    long vtok, vb;
+    double vl = val_loss(t, M, final ? &vdocs : NULL, &vtok, &vb);
     if (!isnan(vl)) {
         runlog_eval(t->log, step, NULL, "val_loss", vl);
         runlog_eval(t->log, step, NULL, "val_ppl", exp(vl));
-        printf("eval step %ld: val_loss %.4f  val_ppl %.3f\n", step, vl, exp(vl));
+        runlog_eval(t->log, step, NULL, "val_tokens", (double)vtok);
+        // Named apart from a perplexity task's figure (the report's "TinyStories PPL"): this is
+        // data.val in the training windows, on the tokens it says.
+        printf("eval step %ld: validation set (data.val, %ld batches, %ld tokens): val_loss %.4f  val_ppl %.3f\n", step, vb,
+               vtok, vl, exp(vl));
     }
     long long docs = -1;
     if (final) {
@@ -115,6 +123,10 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
         for (int i = 0; i < eval_result_count(r); i++) {
             const EvalMetric *m = eval_result_get(r, i);
             runlog_eval(t->log, step, m->task, m->metric, m->value);
+            if (m->windows > 0 && !strcmp(m->metric, "ppl")) { // what a perplexity stands on
+                runlog_eval(t->log, step, m->task, "windows", (double)m->windows);
+                runlog_eval(t->log, step, m->task, "tokens", (double)m->n);
+            }
             if (!isnan(m->stderr_)) {
                 char nm[48];
                 snprintf(nm, sizeof nm, "%s_stderr", m->metric);
@@ -122,7 +134,16 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
             }
         }
         for (int i = 0; i < r->ndocs; i++) eval_docs_write_h5(docs, &r->docs[i], t->dir);
-        eval_result_print(r, stdout);
+        // The console gets the tasks the config names (67 BLiMP paradigms would bury them);
+        // every row is in final_eval.md and run.h5.
+        char fe[4200];
+        snprintf(fe, sizeof fe, "%s/final_eval.md", t->dir);
+        FILE *ff = fopen(fe, "w");
+        if (!ff) die_input("%s: cannot write (%s)", fe, strerror(errno));
+        eval_result_print(r, ff);
+        if (fclose(ff) != 0) die_input("%s: write failed (%s)", fe, strerror(errno));
+        eval_result_print_only(r, stdout, (const char *const *)t->cfg->eval.tasks, t->cfg->eval.ntasks);
+        printf("every task and group: %s\n", fe);
         eval_result_free(r);
     }
     if (docs >= 0) runlog_group_close(docs);

@@ -49,9 +49,9 @@ eval: {{every: 0, val_batches: {VB}, tasks: [{TASKS}], limit: {LIMIT}}}
 def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-30)
 
-def evaluate(model, tasks, limit, out):
+def evaluate(model, tasks, limit, out, windows=0):
     return run_json(["eval", "--model", model, "--tokenizer", TOK, "--tasks", tasks, "--limit", str(limit),
-                     "--seq-len", str(T), "--shots", "0", "--no-progress", "--out", out])["results"]
+                     "--windows", str(windows), "--seq-len", str(T), "--shots", "0", "--no-progress", "--out", out])["results"]
 
 fp32 = evaluate(MODEL, "tinystories", LIMIT, os.path.join(tmp, "fp32.h5"))["tinystories"]["loss"]
 sha_model = hashlib.sha256(open(MODEL, "rb").read()).hexdigest()
@@ -106,7 +106,7 @@ for method, bits, half, extra, tag in points:
                   f"artifacts {name}: {task} per-document log-likelihoods = exported model's")
         # (c) the last validation loss on the exported model (same windows).
         vl = float(f["eval/val_loss"][-1])
-        vind = evaluate(art, "tinystories", VB * B, os.path.join(d, "val.h5"))["tinystories"]["loss"]
+        vind = evaluate(art, "tinystories", 0, os.path.join(d, "val.h5"), windows=VB * B)["tinystories"]["loss"]
         check(rel(vl, vind) <= 1e-6, f"artifacts {name}: last val_loss = exported model's on the same windows",
               f"{vl!r} vs {vind!r}")
         vd = f["docs/val/nll"][:]

@@ -62,4 +62,4 @@ ok() {
 }
 ok "ppl" ppl --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --data "$W/small.txt" --json
 ok "train 2 steps + export" train "$W/ok.yaml" --out "$W/ok"
-ok "eval" eval --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --tasks tinystories,piqa --limit 3
+ok "eval" eval --model "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --tasks tinystories,piqa --limit 3 --windows 3

@@ -11,6 +11,7 @@
 #include "checkpoint.h"
 #include "config.h"
 #include "data.h"
+#include "evals/render.h"
 #include "evals/task.h"
 #include "experiments/sweep.h"
 #include "l4qz.h"

@@ -9,7 +9,7 @@ env = {k: v for k, v in os.environ.items() if k != "L4Q_DATA"}
 cwd = tempfile.mkdtemp(prefix="l4q_cwd_")
 if os.path.realpath(data()) == shared:
     m, t = data("models/stories260K/stories260K.bin"), data("models/stories260K/tok512.bin")
-    p = subprocess.run([L4Q, "eval", "--model", m, "--tokenizer", t, "--tasks", "tinystories,piqa", "--limit", "3", "--json"],
+    p = subprocess.run([L4Q, "eval", "--model", m, "--tokenizer", t, "--tasks", "tinystories,piqa", "--limit", "3", "--windows", "3", "--json"],
                        cwd=cwd, env=env, capture_output=True, text=True)
     check(p.returncode == 0 and '"piqa"' in p.stdout, "eval from another cwd, L4Q_DATA unset: built-in tasks and data found", p.stderr[-300:])
     cfg = os.path.join(cwd, "c.yaml")

@@ -131,7 +131,7 @@ check("99.0" not in md.split("## Incomplete runs")[0], "incomplete runs are not 
 pngs = sorted(x for x in os.listdir(f"{R}/plots") if x.endswith(".png"))
 check({"loss_4bit.png", "loss_3bit.png", "tinystories_ppl_vs_bits.png", "blimp_acc_vs_bits.png"} <= set(pngs)
       and all(open(f"{R}/plots/{x}", "rb").read(8) == b"\x89PNG\r\n\x1a\n" for x in pngs), "PNG plots", str(pngs))
-check("![Training loss, 4-bit](plots/loss_4bit.png)" in md, "report.md links the plots", "")
+check("![Training loss, 4-bit: moving average over " in md and "](plots/loss_4bit.png)" in md, "report.md links the plots, the caption saying how the curve is smoothed", "")
 check("| L4Q | 4 | 4 | 3 |" in p.stdout, "the main table is printed", p.stdout[:300])
 
 run(["report", R, "--format", "tex"])

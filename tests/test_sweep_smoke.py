@@ -1,6 +1,6 @@
 # test_sweep_smoke.py — experiments/smoke.yaml end to end with the real trainer (CI,
 # ≤ 3 minutes): sweep → every run.h5 complete with the eval tasks logged → report with
-# the paper-shaped table and plots; then kill -9 a real sweep mid-way and re-run it:
+# the paper-shaped table and plots (the sweep writes report.md itself); then kill -9 a real sweep mid-way and re-run it:
 # complete, no run directory lost or duplicated.
 import json, os, signal, subprocess, tempfile, time
 from testlib import L4Q, ROOT, check, done, run
@@ -14,6 +14,8 @@ t_sweep = time.time() - t0
 plan = json.loads(run(["sweep", SMOKE, "--out", out, "--dry-run", "--json"]).stdout)
 check(r.returncode == 0 and all(x["status"] == "complete" for x in plan["runs"]), "smoke sweep: every run complete",
       r.stderr[-800:])
+check(os.path.exists(os.path.join(out, "report.md")) and f"report written to {out}/report.md" in r.stderr,
+      "the sweep ends by writing its report.md", r.stderr[-300:])
 rep = run(["report", out, "--plots", "--format", "csv"], check_rc=False)
 t_all = time.time() - t0
 md = open(os.path.join(out, "report.md")).read() if os.path.exists(os.path.join(out, "report.md")) else ""
