@@ -1,5 +1,6 @@
 // device.c — see device.h: finding, loading and checking the CUDA plugin. build/l4q links
 // no CUDA library; everything CUDA comes in through dlopen of build/libl4q_cuda.so.
+#include "plugin_path.h"
 #include "device.h"
 #include "util.h"
 #include <dlfcn.h>
@@ -11,22 +12,11 @@
 static const DeviceOps *g_ops;
 static char g_name[256];
 
-// The plugin sits beside the executable (build/) unless L4Q_CUDA_PLUGIN names it.
-static void plugin_path(char *out, size_t n) {
-    const char *p = getenv("L4Q_CUDA_PLUGIN");
-    if (p && *p) { snprintf(out, n, "%s", p); return; }
-    char exe[PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[k > 0 ? k : 0] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    snprintf(out, n, "%s/libl4q_cuda.so", slash ? exe : ".");
-}
 
 const DeviceOps *device_try_open(const char *path_in, char *err, size_t errlen) {
     char path[PATH_MAX + 32];
     if (path_in && *path_in) snprintf(path, sizeof path, "%s", path_in);
-    else plugin_path(path, sizeof path);
+    else plugin_path("L4Q_CUDA_PLUGIN", "libl4q_cuda.so", path, sizeof path);
     if (access(path, R_OK) != 0) {
         snprintf(err, errlen, "%s not found: run make cuda (needs nvcc)", path);
         return NULL;

@@ -138,5 +138,5 @@ typedef struct {
 // device (the CUDA error). `what` names the config key or flag for the message.
 const DeviceOps *device_open(const char *what);
 // The same checks without dying: NULL and one line in err.
-const DeviceOps *device_try_open(const char *plugin_path, char *err, size_t errlen);
+const DeviceOps *device_try_open(const char *path, char *err, size_t errlen);
 const char *device_name(void); // after device_open

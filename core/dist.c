@@ -1,5 +1,6 @@
 // dist.c — see dist.h. The MPI plugin is loaded only when the launcher says we are one of
 // several ranks; without it every function is the one-process identity.
+#include "plugin_path.h"
 #include "dist.h"
 #include "util.h"
 #include <dlfcn.h>
@@ -42,17 +43,6 @@ int dist_launched(void) { return launched_size(NULL) > 1; }
 int dist_rank(void) { return g_rank; }
 int dist_size(void) { return g_size; }
 
-// The plugin sits beside the executable unless L4Q_MPI_PLUGIN names it.
-static void plugin_path(char *out, size_t n) {
-    const char *p = getenv("L4Q_MPI_PLUGIN");
-    if (p && *p) { snprintf(out, n, "%s", p); return; }
-    char exe[PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[k > 0 ? k : 0] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    snprintf(out, n, "%s/libl4q_mpi.so", slash ? exe : ".");
-}
 
 static uint64_t exe_hash(void) {
     size_t n;
@@ -81,7 +71,7 @@ void dist_init(const char *cmd, int supports_ranks) {
         die_input("%s: does not run across MPI ranks (%s=%ld); only train and sweep do — start it without mpirun/srun", cmd,
                   who, n);
     char path[PATH_MAX + 32];
-    plugin_path(path, sizeof path);
+    plugin_path("L4Q_MPI_PLUGIN", "libl4q_mpi.so", path, sizeof path);
     if (access(path, R_OK) != 0)
         die_input("launched as one of %ld MPI ranks (%s) but %s is missing: build it with `make mpi` (needs libopenmpi-dev)", n,
                   who, path);

@@ -163,6 +163,38 @@ L4Q_HD float nf4_absmax_elem(float code8, float scale, float mean) { return EL_A
 // One dequantized element: NF4 value of code k times the block's absmax.
 L4Q_HD float nf4_dequant_elem(int k, float absmax) { return EL_MUL(nf4_value(k), absmax); }
 
+// bitsandbytes' signed 8-bit "dynamic" map (create_dynamic_map(signed=True)): NF4's
+// double-quantized absmax values are indices into it. Regenerated in float32 as bitsandbytes
+// builds it with torch: for i = 0..6, the 2^i midpoints of linspace(0.1, 1, 2^i + 1) times
+// 10^(i−6), both signs, plus 0 and 1, sorted (256 values). Host only (pow in double); the
+// CPU (core/nf4.c) and the CUDA plugin (cuda/lin_frozen.cu, which uploads it) build it here.
+static inline void nf4_dq_table(float out[256]) {
+    float v[300];
+    int n = 0;
+    for (int i = 0; i < 7; i++) {
+        int steps = (1 << i) + 1, half = steps / 2;
+        float start = 0.1f, end = 1.0f, step = (end - start) / (float)(steps - 1);
+        float lin[65];
+        for (int k = 0; k < steps; k++) // torch's linspace: from the start up to half, from the end after
+            lin[k] = k < half ? start + step * (float)k : end - step * (float)(steps - k - 1);
+        float mag = (float)pow(10.0, i - 6);
+        for (int k = 0; k + 1 < steps; k++) {
+            float mean = (lin[k] + lin[k + 1]) / 2.0f;
+            v[n++] = mag * mean;
+            v[n++] = -(mag * mean);
+        }
+    }
+    v[n++] = 0.0f;
+    v[n++] = 1.0f;
+    for (int i = 1; i < n; i++) { // insertion sort, 256 values
+        float x = v[i];
+        int k = i;
+        while (k > 0 && v[k - 1] > x) { v[k] = v[k - 1]; k--; }
+        v[k] = x;
+    }
+    memcpy(out, v, 256 * sizeof(float));
+}
+
 // ---- AdamW (core/optim.h) -----------------------------------------------------------------
 // The per-step scalars, as torch computes them: in double on the Python side, then used as
 // float32 scalars by the tensor kernels. decay: this tensor takes weight decay.

@@ -34,30 +34,7 @@ static float g_dq_code[256], g_dq_mid[255];
 static int g_dq_ready;
 
 static void dq_build(void) {
-    float v[300];
-    int n = 0;
-    for (int i = 0; i < 7; i++) {
-        int steps = (1 << i) + 1, half = steps / 2;
-        float start = 0.1f, end = 1.0f, step = (end - start) / (float)(steps - 1);
-        float lin[65];
-        for (int k = 0; k < steps; k++) // torch's linspace: from the start up to half, from the end after
-            lin[k] = k < half ? start + step * (float)k : end - step * (float)(steps - k - 1);
-        float mag = (float)pow(10.0, i - 6);
-        for (int k = 0; k + 1 < steps; k++) {
-            float mean = (lin[k] + lin[k + 1]) / 2.0f;
-            v[n++] = mag * mean;
-            v[n++] = -(mag * mean);
-        }
-    }
-    v[n++] = 0.0f;
-    v[n++] = 1.0f;
-    for (int i = 1; i < n; i++) { // insertion sort, 256 values
-        float x = v[i];
-        int k = i;
-        while (k > 0 && v[k - 1] > x) { v[k] = v[k - 1]; k--; }
-        v[k] = x;
-    }
-    memcpy(g_dq_code, v, sizeof g_dq_code);
+    nf4_dq_table(g_dq_code);
     for (int i = 0; i < 255; i++) g_dq_mid[i] = (g_dq_code[i] + g_dq_code[i + 1]) * 0.5f;
     g_dq_ready = 1;
 }

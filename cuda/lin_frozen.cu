@@ -23,35 +23,6 @@ typedef struct {
     int has_side;
 } GFrozen;
 
-// bitsandbytes' signed 8-bit dynamic map, built exactly as core/nf4.c's dq_build (float32
-// linspace halves, both signs, 0 and 1, sorted): NF4 absmax values are indices into it.
-static void nf4_dq_table(float out[256]) {
-    float v[300];
-    int n = 0;
-    for (int i = 0; i < 7; i++) {
-        int steps = (1 << i) + 1, half = steps / 2;
-        float start = 0.1f, end = 1.0f, step = (end - start) / (float)(steps - 1);
-        float lin[65];
-        for (int k = 0; k < steps; k++)
-            lin[k] = k < half ? start + step * (float)k : end - step * (float)(steps - k - 1);
-        float mag = (float)pow(10.0, i - 6);
-        for (int k = 0; k + 1 < steps; k++) {
-            float mean = (lin[k] + lin[k + 1]) / 2.0f;
-            v[n++] = mag * mean;
-            v[n++] = -(mag * mean);
-        }
-    }
-    v[n++] = 0.0f;
-    v[n++] = 1.0f;
-    for (int i = 1; i < n; i++) {
-        float x = v[i];
-        int k = i;
-        while (k > 0 && v[k - 1] > x) { v[k] = v[k - 1]; k--; }
-        v[k] = x;
-    }
-    memcpy(out, v, 256 * sizeof(float));
-}
-
 // Rows [r0, r0+t) of the packed base into Wt (the model's type).
 static int dequant_rows(GLin *L, GBase *g, void *Wt, int r0, int t) {
     CuCtx *c = L->c;
