@@ -229,7 +229,7 @@ static void case_adamw(int state_dtype) {
         for (int i = 0; i < 2; i++) {
             float *g = randn(n[i], s == 2 ? 1e-3f : 1.0f); // small grads: v shrinks (bf16 SR matters)
             memcpy(ps[i]->grad, g, n[i] * sizeof(float));
-            char nm[16];
+            char nm[32];
             snprintf(nm, sizeof nm, "g%d_%d", s, i);
             PUTF(nm, g, n[i]);
             if (i == 1) adamw_step(o, ps, 2, fpar[0]);
