@@ -138,8 +138,15 @@ static void loss_plots(const Report *rep, Ctx *c) {
         if (b > 0) snprintf(bl, sizeof bl, "%d-bit", b); else snprintf(bl, sizeof bl, "unquantized");
         if (b > 0) snprintf(png, sizeof png, "loss_%dbit.png", b); else snprintf(png, sizeof png, "loss_fp.png");
         snprintf(title, sizeof title, "Training loss, %s", bl);
-        snprintf(sub, sizeof sub, "moving average over %d logged steps; %s; dashed: validation%s", w,
-                 maxseeds > 1 ? "mean over seeds ± 1 sd" : "one seed", c->raw ? "; thin: raw" : "");
+        int has_val = 0; // validation during training (eval.every > 0): the dashed points below
+        for (int j = 0; j < rep->nrows && !has_val; j++) {
+            if (rep->rows[j].bits != b) continue;
+            const RunSeries *ev = runfile_series(&rep->runs[rep->rows[j].runs[0]].file, "eval/val_loss");
+            has_val = ev && ev->n >= 2;
+        }
+        snprintf(sub, sizeof sub, "moving average over %d logged steps; %s%s%s", w,
+                 maxseeds > 1 ? "mean over seeds ± 1 sd" : "one seed", has_val ? "; dashed: validation" : "",
+                 c->raw ? "; thin: raw" : "");
         FILE *g = new_plot(c, png, title, "step", "loss (nats/token)");
         subtitle(g, title, sub);
         // The caption in report.md says the same.
