@@ -17,7 +17,7 @@
 static double task_loss(Model *M, const Tokenizer *tok) {
     EvalOptions o;
     eval_options_default(&o);
-    o.limit = 6; o.shots = 0;
+    o.windows = 6; o.shots = 0; // a perplexity task: --windows, not --limit, caps it
     EvalResult *r = eval_tasks(M, tok, "tinystories", &o);
     double v = NAN;
     for (int i = 0; i < eval_result_count(r); i++)
