@@ -122,10 +122,10 @@ with h5py.File(os.path.join(out, "run.h5"), "r") as f:
     attrs = dict(f.attrs)
     check(attrs.get("device") == b"Fake CUDA device (test plugin)" and attrs.get("precision") == b"fp32",
           "train device: run.h5 names the device and precision", f"{attrs.get('device')} {attrs.get('precision')}")
-ind = run_json(["eval", "--model", os.path.join(out, "final.l4qz"), "--tokenizer", TOK, "--tasks", "tinystories", "--limit",
+ind = run_json(["eval", "--model", os.path.join(out, "final.l4qz"), "--tokenizer", TOK, "--tasks", "tinystories", "--windows",
                 str(VB * B), "--seq-len", str(T), "--shots", "0", "--no-progress", "--out", os.path.join(tmp, "ind.h5")])
 vind = ind["results"]["tinystories"]["loss"]
-base = run_json(["eval", "--model", MODEL, "--tokenizer", TOK, "--tasks", "tinystories", "--limit", str(VB * B), "--seq-len",
+base = run_json(["eval", "--model", MODEL, "--tokenizer", TOK, "--tasks", "tinystories", "--windows", str(VB * B), "--seq-len",
                  str(T), "--shots", "0", "--no-progress", "--out", os.path.join(tmp, "base.h5")])["results"]["tinystories"]["loss"]
 check(abs(final - vind) <= 1e-6 * abs(vind) and abs(vind - base) > 1e-4 * base,
       "train device: the final val_loss is the CPU's on final.l4qz, which holds the trained values",
