@@ -37,7 +37,7 @@ static void put(const char *name, int dtype, const void *data, size_t count) {
     if (g_n == (int)(sizeof g_arr / sizeof *g_arr)) die_internal("cuda_fixtures: too many arrays");
     FixArr *a = &g_arr[g_n++];
     memset(a->name, 0, sizeof a->name);
-    snprintf(a->name, sizeof a->name, "%s", name);
+    snprintf(a->name, sizeof a->name, "%.*s", (int)sizeof a->name - 1, name); // the format's fixed-size field
     a->dtype = dtype;
     a->data = data;
     a->count = count;
