@@ -33,7 +33,7 @@ int cmd_eval(int argc, char **argv) {
     };
     Args a;
     args_parse(&a, fl, sizeof fl / sizeof fl[0], argc, argv, "eval");
-    arg_precision(&a);
+    int prec = arg_precision(&a);
     if (a.npos) die_input("eval: unexpected argument '%s'", a.pos[0]);
     EvalOptions opt;
     eval_options_default(&opt);
@@ -65,7 +65,7 @@ int cmd_eval(int argc, char **argv) {
         free(s);
         return 0;
     }
-    DevScorer *dev = device_flag(&a, "eval");
+    DevScorer *dev = device_flag(&a, "eval", prec);
     ModelFile *mf;
     Tokenizer *tok;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tok);

@@ -48,7 +48,7 @@ int cmd_generate(int argc, char **argv) {
                  FLAGV("device")};
     Args a;
     args_parse(&a, fl, (int)(sizeof fl / sizeof *fl), argc, argv, "generate");
-    DevScorer *dev = device_flag(&a, "generate");
+    DevScorer *dev = device_flag(&a, "generate", PREC_FP32);
     ModelFile *mf; Tokenizer *tk;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tk);
     Tokenizer *tok = tk ? tk : mf->tok;

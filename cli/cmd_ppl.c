@@ -12,10 +12,10 @@ int cmd_ppl(int argc, char **argv) {
                  FLAGV("device"), FLAGV("precision")};
     Args a;
     args_parse(&a, fl, (int)(sizeof fl / sizeof *fl), argc, argv, "ppl");
-    arg_precision(&a);
+    int prec = arg_precision(&a);
     const char *data = arg_str(&a, "data", NULL);
     if (!data) die_input("ppl: --data is required");
-    DevScorer *dev = device_flag(&a, "ppl");
+    DevScorer *dev = device_flag(&a, "ppl", prec);
     ModelFile *mf; Tokenizer *tk;
     load_model_tok(arg_str(&a, "model", NULL), arg_str(&a, "tokenizer", NULL), &mf, &tk);
     Tokenizer *tok = tk ? tk : mf->tok;

@@ -17,15 +17,16 @@ void free_model_tok(ModelFile *mf, Tokenizer *tok) {
     model_file_free(mf);
 }
 
-DevScorer *device_flag(Args *a, const char *cmd) {
+DevScorer *device_flag(Args *a, const char *cmd, int precision) {
     const char *d = arg_str(a, "device", "cpu");
     if (!strcmp(d, "cpu")) return NULL;
-    if (!strcmp(d, "cuda")) return dev_scorer_open("--device cuda");
+    if (!strcmp(d, "cuda")) return dev_scorer_open("--device cuda", precision);
     die_input("%s: --device: '%s' is not cpu or cuda", cmd, d);
 }
 
-void arg_precision(Args *a) {
+int arg_precision(Args *a) {
     const char *p = arg_str(a, "precision", "fp32");
-    if (!strcmp(p, "bf16")) bf16mm_enable("--precision bf16");
-    else if (strcmp(p, "fp32")) die_input("--precision: expected fp32 or bf16, got '%s'", p);
+    if (!strcmp(p, "bf16")) { bf16mm_enable("--precision bf16"); return PREC_BF16; }
+    if (strcmp(p, "fp32")) die_input("--precision: expected fp32 or bf16, got '%s'", p);
+    return PREC_FP32;
 }

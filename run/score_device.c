@@ -11,20 +11,24 @@ struct DevScorer {
     DevModel *m;
     DevModelDesc desc;
     Model *M;
+    int precision; // PREC_* (config.h), as --precision gave it
 };
 
 static void check(const DevScorer *s, int rc, const char *err, const char *call) {
     if (rc) die_input("%s: %s: %s", s->what, call, err && *err ? err : "failed without a message");
 }
 
-DevScorer *dev_scorer_open(const char *what) {
+DevScorer *dev_scorer_open(const char *what, int precision) {
     const DeviceOps *ops = device_open(what);
     char err[512] = "";
-    if (!ops->supports("none", DEVPREC_FP32, err, sizeof err)) // nonzero: implemented (device.h)
-        die_input("%s: inference is not available on the device%s%s", what, *err ? ": " : "", err);
+    int dp = precision == PREC_BF16 ? DEVPREC_BF16 : DEVPREC_FP32;
+    if (!ops->supports("none", dp, err, sizeof err)) // nonzero: implemented (device.h)
+        die_input("%s: inference%s is not available on the device%s%s", what, dp == DEVPREC_BF16 ? " in bf16" : "",
+                  *err ? ": " : "", err);
     DevScorer *s = xcalloc(1, sizeof *s);
     s->what = what;
     s->ops = ops;
+    s->precision = precision;
     return s;
 }
 
@@ -38,10 +42,10 @@ static double score(void *ctx, const int *tokens, const int *targets, int B, int
 }
 
 void dev_scorer_attach(DevScorer *s, Model *M, int B, int T) {
-    // Inference reads no optimizer or training field: a zeroed config is fp32 with no AdamW.
+    // Inference reads no optimizer or training field: a zeroed config has no AdamW.
     RunConfig cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.train.precision = PREC_FP32;
+    cfg.train.precision = s->precision;
     dev_desc_fill(&s->desc, M, &cfg, B, T);
     s->desc.training = 0;
     char err[512] = "";

@@ -11,9 +11,10 @@
 
 typedef struct DevScorer DevScorer;
 
-// Opens the plugin and refuses a plugin that cannot run inference ("none" at fp32), before
-// the model loads: one line naming `what` (the flag, e.g. "--device cuda") and exit 2.
-DevScorer *dev_scorer_open(const char *what);
+// Opens the plugin and refuses a plugin that cannot run inference ("none" at `precision`,
+// PREC_FP32 | PREC_BF16), before the model loads: one line naming `what` (the flag, e.g.
+// "--device cuda") and exit 2. The device model is then built at that precision.
+DevScorer *dev_scorer_open(const char *what, int precision);
 // Builds the device model from M (capacity B×T) and sets M->scorer; M must outlive it.
 void dev_scorer_attach(DevScorer *s, Model *M, int B, int T);
 // Generation: the logits (vocab_size floats) after tokens[0..T) of one sequence. The device
