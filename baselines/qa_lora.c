@@ -69,9 +69,9 @@ static void qa_backward(Linear *L, const float *X, const float *dY, float *dX, i
     float *Xp = xmalloc((size_t)N * ng * sizeof(float)), *dU = xmalloc((size_t)N * r * sizeof(float));
     mem_transient(&L->mem, tb);
     qa_pool(l, X, Xp, N);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, l->scale, dY, out, l->U, r, 1.0f, l->B->grad, r);
+    mm_dytx(dY, l->U, l->B->grad, N, out, r, l->scale, 1.0f);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, l->scale, dY, out, l->B->data, r, 0.0f, dU, r);
-    mm_dytx(dU, Xp, l->A->grad, N, r, ng, 1.0f);
+    mm_dytx(dU, Xp, l->A->grad, N, r, ng, 1.0f, 1.0f);
     if (dX) {
         deploy_backward_dx(&l->q, L, dY, dX, N);
         mm_dyw(dU, l->A->data, Xp, N, r, ng, 0.0f); // Xp reused as dP = dU·A

@@ -104,7 +104,7 @@ model: $DIR
 tokenizer: $D/tokenizers/llama2_tokenizer.model
 data: { format: text, train: $D/tinystories/tinystories_valid_excerpt.txt, val: $D/tinystories/tinystories_valid_excerpt.txt }
 method: { name: lora, rank: 16 }
-train: { steps: 1, micro_batch: 1, seq_len: $T, optim_state: $OPTIM, checkpoint_every: 0 }
+train: { steps: 1, micro_batch: 1, seq_len: $T, optim_state: $OPTIM, precision: ${BIG_PRECISION:-fp32}, checkpoint_every: 0 }
 eval: { every: 0, val_batches: 1 }
 Y
     t0=$SECONDS

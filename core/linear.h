@@ -116,5 +116,5 @@ void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N
 void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta);
 // dX[N×in] (+)= dY[N×out] · W[out×in]
 void mm_dyw(const float *dY, const float *W, float *dX, int N, int out, int in, float beta);
-// dW[out×in] (+)= dY[N×out]ᵀ · X[N×in]
-void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in, float beta);
+// dW[out×in] = beta·dW + alpha·dY[N×out]ᵀ · X[N×in] (a small dW: summed in fixed row chunks)
+void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in, float alpha, float beta);

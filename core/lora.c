@@ -69,9 +69,9 @@ void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, flo
     float *U = xmalloc((size_t)2 * N * r * sizeof(float)), *dU = U + (size_t)N * r;
     mem_transient(&L->mem, ((size_t)2 * N * r + (Xd ? (size_t)2 * N * in : 0)) * sizeof(float));
     mm_xwt(Xd ? Xd : X, lb->A->data, U, N, in, r, 0.0f);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, N, lb->scale, dY, out, U, r, 1.0f, lb->B->grad, r);
+    mm_dytx(dY, U, lb->B->grad, N, out, r, lb->scale, 1.0f);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, lb->scale, dY, out, lb->B->data, r, 0.0f, dU, r);
-    mm_dytx(dU, Xd ? Xd : X, lb->A->grad, N, r, in, 1.0f);
+    mm_dytx(dU, Xd ? Xd : X, lb->A->grad, N, r, in, 1.0f, 1.0f);
     if (dX) {
         if (Xd) {
             float *t = xmalloc((size_t)N * in * sizeof(float));

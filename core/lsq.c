@@ -33,7 +33,7 @@ static void lsq_backward(Linear *L, const float *X, const float *dY, float *dX, 
     size_t gb = (size_t)L->out * L->in * sizeof(float);
     float *G = xmalloc(gb);
     mem_transient(&L->mem, gb);
-    mm_dytx(dY, X, G, N, L->out, L->in, 0.0f);
+    mm_dytx(dY, X, G, N, L->out, L->in, 1.0f, 0.0f);
     quant_backward_saved(&l->q, G, l->dsf, l->mask, l->lsq_scale, l->s->grad, l->b->grad, l->W->grad);
     free(G);
     if (dX) mm_dyw(dY, l->Wq, dX, N, L->out, L->in, 1.0f);

@@ -48,7 +48,7 @@ static void full_forward(Linear *L, const float *X, float *Y, int N) {
 }
 static void full_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     Param *W = ((FullLinear *)L)->W;
-    mm_dytx(dY, X, W->grad, N, L->out, L->in, 1.0f);
+    mm_dytx(dY, X, W->grad, N, L->out, L->in, 1.0f, 1.0f);
     if (dX) mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f);
 }
 static void full_deploy(Linear *L, Deploy *d) {

@@ -44,7 +44,7 @@ static void qat_backward(Linear *L, const float *X, const float *dY, float *dX, 
     size_t gb = (size_t)out * in * sizeof(float);
     float *G = xmalloc(gb);
     mem_transient(&L->mem, gb);
-    mm_dytx(dY, X, G, N, out, in, 0.0f);
+    mm_dytx(dY, X, G, N, out, in, 1.0f, 0.0f);
     quant_backward_saved(&l->q, G, l->dsf, l->mask, l->lsq_scale, l->s->grad, l->b->grad, NULL);
     free(G);
     if (dX) mm_dyw(dY, l->Wq, dX, N, out, in, 1.0f);

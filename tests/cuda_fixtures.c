@@ -89,7 +89,7 @@ static void case_gemm(void) {
     float *Y = copyf(Y0, (size_t)N * out), *dX = copyf(dX0, (size_t)N * in), *dW = copyf(dW0, (size_t)out * in);
     mm_xwt(X, W, Y, N, in, out, fpar[0]);
     mm_dyw(dY, W, dX, N, out, in, 1.0f);
-    mm_dytx(dY, X, dW, N, out, in, 1.0f);
+    mm_dytx(dY, X, dW, N, out, in, 1.0f, 1.0f);
     PUTI("dims", dims, 3); PUTF("fpar", fpar, 1);
     PUTF("X", X, (size_t)N * in); PUTF("W", W, (size_t)out * in); PUTF("Y0", Y0, (size_t)N * out); PUTF("Y", Y, (size_t)N * out);
     PUTF("dY", dY, (size_t)N * out); PUTF("dX0", dX0, (size_t)N * in); PUTF("dX", dX, (size_t)N * in);

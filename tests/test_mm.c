@@ -1,0 +1,76 @@
+// test_mm.c — the weight-gradient product mm_dytx (core/linear.c), which sums a small dW
+// over many tokens in fixed row chunks: against a float64 reference, bit-identical for any
+// thread count, alpha and beta honoured, and the unsplit path equal to one cblas_sgemm.
+#include "linear.h"
+#include "testlib.h"
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *rnd(size_t n, unsigned *s) {
+    float *p = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) { *s = *s * 1664525u + 1013904223u; p[i] = (float)((*s >> 8) / 16777216.0 - 0.5); }
+    return p;
+}
+
+// dW = beta·dW0 + alpha·dYᵀX in float64; returns the largest |error| / Σ|terms| bound.
+static double ref_err(const float *dY, const float *X, const float *dW0, const float *got, int N, int out, int in,
+                      float alpha, float beta) {
+    double worst = 0;
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++) {
+            double s = 0, a = 0;
+            for (int n = 0; n < N; n++) {
+                double t = (double)dY[(size_t)n * out + o] * X[(size_t)n * in + i];
+                s += t; a += fabs(t);
+            }
+            double want = (double)beta * dW0[(size_t)o * in + i] + alpha * s;
+            double e = fabs(got[(size_t)o * in + i] - want) / (fabs(alpha) * a + fabs(beta * dW0[(size_t)o * in + i]) + 1e-30);
+            if (e > worst) worst = e;
+        }
+    return worst;
+}
+
+static void one(const char *tag, int N, int out, int in, float alpha, float beta, int same_bits) {
+    unsigned s = (unsigned)(N * 31 + out * 7 + in);
+    float *dY = rnd((size_t)N * out, &s), *X = rnd((size_t)N * in, &s), *dW0 = rnd((size_t)out * in, &s);
+    size_t n = (size_t)out * in;
+    float *w1 = malloc(n * sizeof(float)), *w2 = malloc(n * sizeof(float)), *w3 = malloc(n * sizeof(float));
+    memcpy(w1, dW0, n * sizeof(float)); memcpy(w2, dW0, n * sizeof(float)); memcpy(w3, dW0, n * sizeof(float));
+    int th = omp_get_max_threads();
+    omp_set_num_threads(1); mm_dytx(dY, X, w1, N, out, in, alpha, beta);
+    omp_set_num_threads(2); mm_dytx(dY, X, w2, N, out, in, alpha, beta);
+    omp_set_num_threads(3); mm_dytx(dY, X, w3, N, out, in, alpha, beta);
+    omp_set_num_threads(th);
+    char nm[160];
+    double e = ref_err(dY, X, dW0, w2, N, out, in, alpha, beta);
+    // fp32 accumulation over N terms: a relative error (to Σ|terms|) of N·2⁻²⁴ at worst.
+    snprintf(nm, sizeof nm, "mm_dytx %s N=%d %dx%d alpha %g beta %g: within fp32 summation of the float64 product", tag, N, out, in,
+             alpha, beta);
+    CHECK(e < N * 6e-8, nm, "relative error %.3g", e);
+    snprintf(nm, sizeof nm, "mm_dytx %s N=%d %dx%d: the same bits with 1, 2 and 3 threads", tag, N, out, in);
+    if (same_bits) CHECK(!memcmp(w1, w2, n * sizeof(float)) && !memcmp(w1, w3, n * sizeof(float)), nm, "results differ between thread counts");
+    free(dY); free(X); free(dW0); free(w1); free(w2); free(w3);
+}
+
+int main(void) {
+    // The LoRA factors' shapes at the stories15M batch (8192 tokens): split into chunks.
+    one("split (LoRA dA)", 8192, 8, 288, 1.0f, 1.0f, 1);
+    one("split (LoRA dB, scaled)", 8192, 768, 8, 2.0f, 1.0f, 1);
+    one("split, N not a multiple of the chunk, beta 0", 3001, 16, 40, 1.0f, 0.0f, 1);
+    one("split, beta 0.5", 1500, 4, 64, -0.5f, 0.5f, 1);
+    one("one chunk", 300, 8, 64, 1.0f, 1.0f, 1);
+    one("unsplit (a large dW)", 1100, 300, 256, 1.0f, 0.0f, 0); // OpenBLAS's own split: not thread-invariant
+    // The unsplit path is one cblas_sgemm call, bit for bit (full fine-tuning's dW, LSQ's G).
+    unsigned s = 7;
+    int N = 1100, out = 300, in = 256;
+    float *dY = rnd((size_t)N * out, &s), *X = rnd((size_t)N * in, &s), *a = rnd((size_t)out * in, &s);
+    float *b = malloc((size_t)out * in * sizeof(float));
+    memcpy(b, a, (size_t)out * in * sizeof(float));
+    mm_dytx(dY, X, a, N, out, in, 1.0f, 1.0f);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dY, out, X, in, 1.0f, b, in);
+    CHECK(!memcmp(a, b, (size_t)out * in * sizeof(float)), "mm_dytx unsplit: equal to one cblas_sgemm", "differs");
+    free(dY); free(X); free(a); free(b);
+    T_EXIT();
+}
