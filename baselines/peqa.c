@@ -56,7 +56,7 @@ static void peqa_backward(Linear *L, const float *X, const float *dY, float *dX,
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
         // G_tile = dY[:, r0:r0+t]ᵀ·X over all N tokens
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, in, N, 1.0f, dY + r0, out, X, in, 0.0f, Gt, in);
+        mm_dytx_ld(dY + r0, out, X, Gt, N, t, in, 1.0f, 0.0f);
         quant_unpack(l->codes + (size_t)r0 * rb, t, in, l->q.bits, u);
         #pragma omp parallel for schedule(static)
         for (int i = 0; i < t; i++) {

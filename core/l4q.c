@@ -165,7 +165,7 @@ static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, T, in, 1.0f, dX, in);
         }
         // G_tile = dY[:, r0:r0+t]ᵀ·X, summed over all N tokens, into the same buffer
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, in, N, 1.0f, dY + r0, out, X, in, 0.0f, T, in);
+        mm_dytx_ld(dY + r0, out, X, T, N, t, in, 1.0f, 0.0f);
         l4q_quant_rows(l, r0, t, T, NULL, scratch); // ds, db; T → M⊙G
         // dB[r0:r0+t] += α·(M⊙G)_tile·Aᵀ
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, r, in, l->alpha, T, in, l->A->data, in,

@@ -17,25 +17,25 @@ void mm_dyw(const float *dY, const float *W, float *dX, int N, int out, int in, 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dY, out, W, in, beta, dX, in);
 }
 // OpenBLAS divides a product among threads by its output, so a small dW summed over many
-// tokens (a LoRA factor's gradient: r×in or out×r over N = 8192 rows) runs on one thread
-// at a few GFLOP/s. Such a product is cut here into fixed MM_SPLIT_ROWS-row chunks, each
+// tokens (a LoRA factor's gradient, r×in or out×r over N = 8192 rows; L4Q's 288×288 G
+// tile) runs at a few GFLOP/s. Such a product is cut here into fixed MM_SPLIT_ROWS-row chunks, each
 // chunk's partial product computed single-threaded inside the parallel loop (OpenBLAS
 // runs serially inside an OpenMP region) and the partials added in chunk order: the same
-// bits for any thread count. Measured 5-7x faster on the LoRA factors' shapes.
+// bits for any thread count. Measured 5-7x faster on the LoRA factors' shapes (bench: make bench).
 #define MM_SPLIT_ROWS 512
-#define MM_SPLIT_MAX_OUT (1 << 16) // dW elements: beyond this OpenBLAS already splits well
-void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in, float alpha, float beta) {
+#define MM_SPLIT_MAX_OUT (1 << 17) // dW elements (288×288 splits: 3-4x): beyond, OpenBLAS splits well
+void mm_dytx_ld(const float *dY, int ldy, const float *X, float *dW, int N, int out, int in, float alpha, float beta) {
     size_t n = (size_t)out * in;
     int nc = (N + MM_SPLIT_ROWS - 1) / MM_SPLIT_ROWS;
     if (nc < 2 || n > MM_SPLIT_MAX_OUT) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, alpha, dY, out, X, in, beta, dW, in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, alpha, dY, ldy, X, in, beta, dW, in);
         return;
     }
     float *part = xmalloc((size_t)nc * n * sizeof(float)); // [nc][out×in]
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < nc; c++) {
         int r0 = c * MM_SPLIT_ROWS, rows = N - r0 < MM_SPLIT_ROWS ? N - r0 : MM_SPLIT_ROWS;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, alpha, dY + (size_t)r0 * out, out,
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, alpha, dY + (size_t)r0 * ldy, ldy,
                     X + (size_t)r0 * in, in, 0.0f, part + (size_t)c * n, in);
     }
     for (int c = 1; c < nc; c++)
@@ -43,6 +43,9 @@ void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in,
     if (beta == 0.0f) memcpy(dW, part, n * sizeof(float));
     else for (size_t i = 0; i < n; i++) dW[i] = beta * dW[i] + part[i];
     free(part);
+}
+void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in, float alpha, float beta) {
+    mm_dytx_ld(dY, out, X, dW, N, out, in, alpha, beta);
 }
 
 void mem_add(MemAccount *a, const MemAccount *m) {

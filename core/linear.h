@@ -118,3 +118,5 @@ void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, fl
 void mm_dyw(const float *dY, const float *W, float *dX, int N, int out, int in, float beta);
 // dW[out×in] = beta·dW + alpha·dY[N×out]ᵀ · X[N×in] (a small dW: summed in fixed row chunks)
 void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in, float alpha, float beta);
+// The same with dY's row stride ldy (a tile of dY's columns: L4Q's and PEQA's G tiles).
+void mm_dytx_ld(const float *dY, int ldy, const float *X, float *dW, int N, int out, int in, float alpha, float beta);

@@ -61,10 +61,23 @@ int main(void) {
     one("split, N not a multiple of the chunk, beta 0", 3001, 16, 40, 1.0f, 0.0f, 1);
     one("split, beta 0.5", 1500, 4, 64, -0.5f, 0.5f, 1);
     one("one chunk", 300, 8, 64, 1.0f, 1.0f, 1);
-    one("unsplit (a large dW)", 1100, 300, 256, 1.0f, 0.0f, 0); // OpenBLAS's own split: not thread-invariant
+    // L4Q's G tile (t×in of dY's columns, row stride out) through mm_dytx_ld.
+    {
+        unsigned s = 11;
+        int N = 2100, out = 96, t = 40, in = 72;
+        float *dY = rnd((size_t)N * out, &s), *X = rnd((size_t)N * in, &s), *dYt = malloc((size_t)N * t * sizeof(float));
+        for (int n = 0; n < N; n++) memcpy(dYt + (size_t)n * t, dY + (size_t)n * out + 16, t * sizeof(float));
+        float *a = calloc((size_t)t * in, sizeof(float)), *b = calloc((size_t)t * in, sizeof(float));
+        mm_dytx_ld(dY + 16, out, X, a, N, t, in, 1.0f, 0.0f);
+        mm_dytx(dYt, X, b, N, t, in, 1.0f, 0.0f);
+        CHECK(!memcmp(a, b, (size_t)t * in * sizeof(float)), "mm_dytx_ld: a column tile of dY (row stride out) gives the packed tile's bits",
+              "differs");
+        free(dY); free(X); free(dYt); free(a); free(b);
+    }
+    one("unsplit (a large dW)", 1100, 300, 512, 1.0f, 0.0f, 0); // OpenBLAS's own split: not thread-invariant
     // The unsplit path is one cblas_sgemm call, bit for bit (full fine-tuning's dW, LSQ's G).
     unsigned s = 7;
-    int N = 1100, out = 300, in = 256;
+    int N = 1100, out = 300, in = 512;
     float *dY = rnd((size_t)N * out, &s), *X = rnd((size_t)N * in, &s), *a = rnd((size_t)out * in, &s);
     float *b = malloc((size_t)out * in * sizeof(float));
     memcpy(b, a, (size_t)out * in * sizeof(float));
