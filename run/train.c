@@ -108,9 +108,6 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
     }
     // Benchmark tasks are costly: at the end, and at intermediate evals only if asked.
     if (t->cfg->eval.ntasks > 0 && final) {
-        char list[2048] = "";
-        for (int i = 0; i < t->cfg->eval.ntasks; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "", t->cfg->eval.tasks[i]);
         EvalOptions o;
         eval_options_default(&o);
         o.limit = (int)t->cfg->eval.limit;
@@ -119,7 +116,8 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
         o.nlimits = t->cfg->eval.nlimits;
         o.shots = 0;
         o.keep_docs = 1;
-        EvalResult *r = eval_tasks(M, t->tok ? t->tok : t->mf->tok, list, &o);
+        EvalResult *r = eval_tasks(M, t->tok ? t->tok : t->mf->tok, (const char *const *)t->cfg->eval.tasks,
+                                   t->cfg->eval.ntasks, &o);
         for (int i = 0; i < eval_result_count(r); i++) {
             const EvalMetric *m = eval_result_get(r, i);
             runlog_eval(t->log, step, m->task, m->metric, m->value);
