@@ -13,6 +13,7 @@
 #pragma once
 #include <stdint.h>
 #include "linear.h"
+#include "methods.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -32,17 +33,16 @@ int baselines_needs_prepare(const MethodCfg *m);
 // (≤ 0 or larger than the model's: the model's seq_len), fewer when the text is short,
 // spread evenly over the perplexity protocol's token stream (README) (deterministic, no RNG). Afterwards every
 // targeted projection weight in mf holds its quantized-dequantized value (so anything that
-// reads mf sees the PTQ model) and the exact codes/scales/offsets are recorded, keyed by
-// the weight pointer, for the per-layer constructors and deploy(). The head (if targeted)
-// is recorded but never overwritten, because a tied head shares the embedding table.
-// Other methods: returns 0 and does nothing. Errors (bad bits, short text...) → die_input.
-int baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok,
-                      const char *calib_text_path, int seq_len);
+// reads mf sees the PTQ model), and the exact codes/scales/offsets are returned as the
+// run's records (core/methods.h MethodPrep, by layer name) for the per-layer constructors:
+// the caller passes them to model_build in MethodCfg.prep and frees them (method_prep_free)
+// once the model is built. The head (if targeted) is recorded but never overwritten,
+// because a tied head shares the embedding table.
+// Other methods: returns NULL and does nothing. Errors (bad bits, short text...) → die_input.
+MethodPrep *baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok,
+                              const char *calib_text_path, int seq_len);
 // The pass itself on already-tokenized windows: calib_tokens holds n_windows × T ids.
-void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib_tokens, int n_windows, int T);
-// Drop the records baselines_prepare made for mf's weights (call before model_file_free
-// if the process goes on to load another model; harmless otherwise).
-void baselines_release(const ModelFile *mf);
+MethodPrep *gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib_tokens, int n_windows, int T);
 
 // GPTQ on one matrix. W (out×in, row-major) is replaced by its quantized values; H (in×in,
 // row-major, symmetric, = (2/N)·Σ x xᵀ) is not modified. s, b (out×ng) and the packed codes

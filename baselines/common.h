@@ -2,7 +2,6 @@
 //   * the frozen-quantized-base layer (ptq.c): a base held in its deployed form (uniform
 //     codes or NF4, core/deploy.h), applied a row tile at a time so no out×in fp32 buffer
 //     ever exists at train or inference time, with an optional LoRA side branch (core/lora.h);
-//   * the records of the model-level GPTQ pass, keyed by the weight pointer;
 //   * the registry entries baselines_register adds.
 #pragma once
 #include "baselines.h"
@@ -11,10 +10,6 @@
 #include "lora.h"
 #include "quant.h"
 #include "util.h"
-
-// GPTQ records (baselines_prepare): the deploy of weight `w`, or NULL.
-const Deploy *prepared_lookup(const float *w);
-void prepared_put(const float *w, const Deploy *d); // takes ownership of d's arrays
 
 // Validation shared by the builders: die_input with the method's name on bad values.
 void check_lora_cfg(const MethodCfg *m);
@@ -34,4 +29,7 @@ extern const MethodEntry RTN_METHOD, GPTQ_METHOD, RTN_LORA_METHOD, GPTQ_LORA_MET
     QLORA_METHOD, QA_LORA_METHOD, PEQA_METHOD, LOFTQ_METHOD;
 // The prepare hook of the methods with a GPTQ base: baselines_prepare on the default
 // calibration text.
-int gptq_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
+MethodPrep *gptq_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
+// The GPTQ base of projection `name` (in inputs) for method m, from the pass's records
+// (m->prep; copied into d); an internal error when the pass did not run or its grid differs.
+void gptq_base(const MethodCfg *m, const char *name, int in, Deploy *d);

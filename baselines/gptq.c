@@ -144,14 +144,15 @@ int baselines_needs_prepare(const MethodCfg *m) {
     return 0;
 }
 
-// Quantize weight W (out×in) with Hessian H and record the exact result under key.
-static void quantize_record(const MethodCfg *m, const float *key, float *W, int out, int in, const double *H) {
+// Quantize weight W (out×in) with Hessian H and record the exact result under the layer's name.
+static void quantize_record(MethodPrep *rec, const MethodCfg *m, const char *name, float *W, int out, int in,
+                            const double *H) {
     QuantSpec q;
     quant_spec(&q, m->bits, m->group_size, out, in);
     Deploy d;
     quant_deploy_alloc(&q, &d);
     gptq_quantize_matrix(m->bits, m->group_size, W, out, in, H, m->damp, m->act_order, d.scale, d.offset, d.codes);
-    prepared_put(key, &d);
+    method_prep_put(rec, name, &d);
 }
 
 // H = (2/N)·Σ xxᵀ of input `p` of layer l (l < 0: the head) over all calibration windows.
@@ -173,7 +174,7 @@ static void accumulate_h(Model *M, int l, int p, const int *calib, int nw, int T
     free(S);
 }
 
-void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, int nw, int T) {
+MethodPrep *gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, int nw, int T) {
     const Config *c = &mf->c;
     int L = c->n_layers;
     if (nw <= 0 || T <= 0) die_input("GPTQ: no calibration windows");
@@ -189,6 +190,7 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
     if (B > nw) B = nw;
     if (B < 1) B = 1;
     Model *M = model_build(mf, NULL, B, T, 0);
+    MethodPrep *rec = method_prep_new();
     static const int STAGES[4][3] = {{P_Q, P_K, P_V}, {P_O, -1, -1}, {P_GATE, P_UP, -1}, {P_DOWN, -1, -1}};
     double *H = NULL;
     for (int l = 0; l < L; l++)
@@ -205,8 +207,9 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
                 int p = STAGES[st][k];
                 if (p < 0 || !(m->targets & (1u << p))) continue;
                 proj_dims(c, p, &out, &in);
-                float *W = mf->w[l * N_LAYER_PROJ + p];
-                quantize_record(m, W, W, out, in, H); // in place: later stages see it
+                char name[48]; // as model_build names the layer
+                snprintf(name, sizeof name, "layers.%d.%s", l, PROJ_NAMES[p]);
+                quantize_record(rec, m, name, mf->w[l * N_LAYER_PROJ + p], out, in, H); // in place: later stages see it
             }
         }
     if (m->targets & (1u << P_HEAD)) {
@@ -216,19 +219,32 @@ void gptq_quantize_model(ModelFile *mf, const MethodCfg *m, const int *calib, in
         accumulate_h(M, -1, P_HEAD, calib, nw, T, B, in, H);
         float *W = xmalloc((size_t)out * in * sizeof(float));
         memcpy(W, hw, (size_t)out * in * sizeof(float));
-        quantize_record(m, hw, W, out, in, H);
+        quantize_record(rec, m, "head", W, out, in, H);
         free(W);
     }
     free(H);
     model_free(M);
+    return rec;
 }
 
-int gptq_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
+void gptq_base(const MethodCfg *m, const char *name, int in, Deploy *d) {
+    const Deploy *p = method_prep_find(m->prep, name);
+    if (!p)
+        die_internal("%s: method %s needs the model-level GPTQ pass: call baselines_prepare (or method_prepare) and pass "
+                     "its records to model_build in MethodCfg.prep", name, m->name);
+    if (p->bits != m->bits || p->group_size != (m->group_size == -1 ? in : m->group_size))
+        die_internal("%s: GPTQ records are for %d bits / group %d, the method asks %d / %d", name, p->bits,
+                     p->group_size, m->bits, m->group_size);
+    deploy_copy(d, p);
+}
+
+MethodPrep *gptq_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
     return baselines_prepare(mf, m, tok, NULL, seq_len);
 }
 
-int baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, const char *calib_text_path, int seq_len) {
-    if (!baselines_needs_prepare(m)) return 0;
+MethodPrep *baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, const char *calib_text_path,
+                              int seq_len) {
+    if (!baselines_needs_prepare(m)) return NULL;
     QuantSpec probe; // bits / group size errors before the slow part (every projection has in >= dim)
     quant_spec(&probe, m->bits, m->group_size, 1, mf->c.dim);
     if (m->calib_windows <= 0) die_input("method.calib_windows: must be positive (got %d)", m->calib_windows);
@@ -252,7 +268,7 @@ int baselines_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, c
     hold_unwind(mark); // stream
     if (nw < m->calib_windows)
         warnf("GPTQ calibration: %s gives %d windows of %d tokens (asked %d)", path, nw, T, m->calib_windows);
-    gptq_quantize_model(mf, m, calib, nw, T);
+    MethodPrep *rec = gptq_quantize_model(mf, m, calib, nw, T);
     free(calib);
-    return 1;
+    return rec;
 }

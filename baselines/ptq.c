@@ -10,7 +10,7 @@
 // in forward and backward (deploy_forward / deploy_backward_dx), so weight_bytes is the packed
 // size and transient memory is one tile. RTN codes are computed here from W0 (per-group
 // asymmetric min-max, quant_rtn); GPTQ codes come from the model-level pass
-// (baselines_prepare), looked up by the weight pointer.
+// (baselines_prepare), whose records model_build hands over in MethodCfg.prep.
 #include "common.h"
 #include <stdlib.h>
 #include <string.h>
@@ -69,18 +69,8 @@ Linear *qlayer_new(Deploy *base, const MethodCfg *lora_m, const char *name, Rng 
 // The uniform base of projection W for method m: GPTQ's recorded result or RTN.
 static void uniform_base(const MethodCfg *m, Param *W, const char *name, Deploy *d) {
     int out = W->shape[0], in = W->shape[1];
-    if (base_is_gptq(m)) {
-        const Deploy *p = prepared_lookup(W->data);
-        if (!p)
-            die_internal("%s: method %s needs the model-level GPTQ pass: call baselines_prepare(mf, method, ...) "
-                         "before model_build", name, m->name);
-        if (p->bits != m->bits || p->group_size != (m->group_size == -1 ? in : m->group_size))
-            die_internal("%s: GPTQ records are for %d bits / group %d, the method asks %d / %d", name, p->bits,
-                         p->group_size, m->bits, m->group_size);
-        deploy_copy(d, p);
-    } else {
-        quant_deploy_rtn(d, W->data, out, in, m->bits, m->group_size);
-    }
+    if (base_is_gptq(m)) gptq_base(m, name, in, d);
+    else quant_deploy_rtn(d, W->data, out, in, m->bits, m->group_size);
 }
 
 // rtn, gptq: post-training quantization only.
@@ -107,7 +97,6 @@ const MethodEntry GPTQ_METHOD = {
     .build = ptq_build,
     .keys = UQ_KEYS | MK_TARGETS | GPTQ_KEYS,
     .prepare = gptq_prepare,
-    .release = baselines_release,
 };
 const MethodEntry RTN_LORA_METHOD = {.name = "rtn_lora", .build = ptq_lora_build, .keys = LORA_KEYS | UQ_KEYS};
 const MethodEntry GPTQ_LORA_METHOD = {
@@ -115,7 +104,6 @@ const MethodEntry GPTQ_LORA_METHOD = {
     .build = ptq_lora_build,
     .keys = LORA_KEYS | UQ_KEYS | GPTQ_KEYS,
     .prepare = gptq_prepare,
-    .release = baselines_release,
 };
 const MethodEntry QLORA_UNIFORM_METHOD = {
     .name = "qlora_uniform",
@@ -123,5 +111,4 @@ const MethodEntry QLORA_UNIFORM_METHOD = {
     .keys = LORA_KEYS | UQ_KEYS | MK_BASE | GPTQ_KEYS,
     .defaults = qlora_uniform_defaults,
     .prepare = gptq_prepare,
-    .release = baselines_release,
 };

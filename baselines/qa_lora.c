@@ -117,13 +117,8 @@ static Linear *qa_lora_build(const MethodCfg *m, Param *W, const char *name, Rng
     int out = W->shape[0], in = W->shape[1];
     QaLoraLinear *l = linear_alloc(sizeof *l, &QA_OPS, out, in, name);
     l->base.frozen_base = &l->q;
-    if (base_is_gptq(m)) {
-        const Deploy *p = prepared_lookup(W->data);
-        if (!p) die_internal("%s: qa_lora with base gptq needs baselines_prepare(mf, method, ...) before model_build", name);
-        deploy_copy(&l->q, p);
-    } else {
-        quant_deploy_rtn(&l->q, W->data, out, in, m->bits, m->group_size);
-    }
+    if (base_is_gptq(m)) gptq_base(m, name, in, &l->q);
+    else quant_deploy_rtn(&l->q, W->data, out, in, m->bits, m->group_size);
     l->gs = l->q.group_size;
     l->ng = (in + l->gs - 1) / l->gs;
     l->scale = m->alpha / m->rank;
@@ -152,5 +147,4 @@ const MethodEntry QA_LORA_METHOD = {
     .keys = MK_RANK | MK_ALPHA | MK_TARGETS | UQ_KEYS | MK_BASE | GPTQ_KEYS,
     .defaults = qa_lora_defaults,
     .prepare = gptq_prepare,
-    .release = baselines_release,
 };

@@ -56,13 +56,16 @@ int cmd_eval(int argc, char **argv) {
     }
     const char *tasks = arg_str(&a, "tasks", NULL);
     if (!tasks) die_input("eval: --tasks is required (e.g. --tasks csqa,mmlu or --tasks my/task.yaml; --list shows them)");
+    int ntask;
+    char **task = strv_split(tasks, ", ", &ntask); // the names, split once (commas or spaces)
     if (arg_flag(&a, "render")) {
         // Testing aid: the rendered requests of the first N documents, no model needed.
         int n = arg_int(&a, "render", 1);
         if (n < 1) die_input("--render: must be >= 1");
-        char *s = eval_render_json(tasks, &opt, n);
+        char *s = eval_render_json((const char *const *)task, ntask, &opt, n);
         puts(s);
         free(s);
+        strv_free(task);
         return 0;
     }
     DevScorer *dev = device_flag(&a, "eval", prec);
@@ -88,7 +91,7 @@ int cmd_eval(int argc, char **argv) {
     const char *out = arg_str(&a, "out", NULL);
     opt.keep_docs = out != NULL;
     opt.log_samples = arg_str(&a, "log-samples", NULL);
-    EvalResult *r = eval_tasks(M, T, tasks, &opt);
+    EvalResult *r = eval_tasks(M, T, (const char *const *)task, ntask, &opt);
     if (out) eval_result_write_h5(r, out, mf->path);
     if (arg_flag(&a, "json")) {
         char *s = eval_result_json(r, mf->path, opt.shots, opt.limit);
@@ -102,5 +105,6 @@ int cmd_eval(int argc, char **argv) {
     dev_scorer_free(dev);
     model_free(M);
     free_model_tok(mf, tok);
+    strv_free(task);
     return 0;
 }

@@ -230,21 +230,16 @@ static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
 // not what a LoRA dropout means, so it is left out.
 // method.init: gptq — the grid comes from a model-level pass registered from above the
 // core (QuantInitPass); the calibration keys act_order, damp, calib_windows are its.
-static int l4q_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
-    if (quant_init_parse(m->init) != QINIT_GPTQ) return 0;
+static MethodPrep *l4q_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
+    if (quant_init_parse(m->init) != QINIT_GPTQ) return NULL;
     const QuantInitPass *p = quant_init_pass_find(m->init);
     if (!p) die_input("method.init: '%s' needs its model-level pass, which this program does not register", m->init);
     return p->prepare(mf, m, tok, seq_len);
-}
-static void l4q_release(const ModelFile *mf) {
-    const QuantInitPass *p = quant_init_pass_find("gptq");
-    if (p && p->release) p->release(mf);
 }
 const MethodEntry L4Q_METHOD = {
     .name = "l4q",
     .build = l4q_build,
     .keys = QUANT_KEYS | MK_RANK | MK_ALPHA | MK_TARGETS | MK_TILE | MK_ACT_ORDER | MK_DAMP | MK_CALIB,
     .prepare = l4q_prepare,
-    .release = l4q_release,
     .takes_w0_16bit = 1,
 };

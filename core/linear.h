@@ -52,6 +52,7 @@ enum { METHOD_KEY_LIST(MK_BIT_) };
 #undef MK_INDEX_
 #undef MK_BIT_
 extern const char *const METHOD_KEY_NAMES[MK_COUNT];
+typedef struct MethodPrep MethodPrep; // core/methods.h
 typedef struct {
     char name[32];
     int rank;          // LoRA rank r (default 4)
@@ -71,6 +72,10 @@ typedef struct {
     int calib_windows;
     double quant_lr;   // the quantizer parameters' base learning rate (PG_QUANT); 0 = train.lr
     unsigned set;      // MK_* bits given explicitly
+    // Not configuration: a model-level pass's records (core/methods.h) for the constructors,
+    // set by method_prepare's caller for model_build, which clears it in the Model's copy
+    // (the records are the caller's); NULL when no pass ran.
+    const MethodPrep *prep;
 } MethodCfg;
 
 typedef struct Linear Linear;

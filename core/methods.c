@@ -161,12 +161,43 @@ const QuantInitPass *quant_init_pass_find(const char *init) {
     return NULL;
 }
 
-int method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
+MethodPrep *method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {
     const MethodEntry *e = method_lookup(m->name);
-    return e->prepare ? e->prepare(mf, m, tok, seq_len) : 0;
+    return e->prepare ? e->prepare(mf, m, tok, seq_len) : NULL;
 }
-void method_release(const ModelFile *mf, const MethodCfg *m) {
-    const MethodEntry *e = method_lookup(m->name);
-    if (e->release) e->release(mf);
+
+// ---- a model-level pass's records (core/methods.h) ----------------------------------
+// A small array: one entry per projection of the prepared model (≤ a few hundred), looked
+// up once per layer at build time.
+struct MethodPrep {
+    struct { char name[48]; Deploy d; } *rec; // name: sized as Linear.name
+    int n, cap;
+};
+MethodPrep *method_prep_new(void) { return xcalloc(1, sizeof(MethodPrep)); }
+
+void method_prep_put(MethodPrep *p, const char *name, Deploy *d) {
+    int i = 0;
+    while (i < p->n && strcmp(p->rec[i].name, name)) i++;
+    if (i < p->n) {
+        deploy_free(&p->rec[i].d);
+    } else {
+        if (p->n == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 64;
+            p->rec = xrealloc(p->rec, (size_t)p->cap * sizeof *p->rec);
+        }
+        snprintf(p->rec[p->n++].name, sizeof p->rec[0].name, "%s", name);
+    }
+    p->rec[i].d = *d;
+    memset(d, 0, sizeof *d);
+}
+const Deploy *method_prep_find(const MethodPrep *p, const char *name) {
+    for (int i = 0; p && i < p->n; i++) if (!strcmp(p->rec[i].name, name)) return &p->rec[i].d;
+    return NULL;
+}
+void method_prep_free(MethodPrep *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) deploy_free(&p->rec[i].d);
+    free(p->rec);
+    free(p);
 }
 

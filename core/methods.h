@@ -15,9 +15,8 @@ typedef struct {
     unsigned keys;                  // MK_* bits of the method keys it takes (others are errors)
     void (*defaults)(MethodCfg *m); // NULL: the shared defaults only; else applied after them
     // Optional model-level pass, run once after loading mf and before model_build (GPTQ):
-    // returns 1 when it did something. release drops what prepare kept for mf.
-    int (*prepare)(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
-    void (*release)(const ModelFile *mf);
+    // returns what it hands to the layer constructors (MethodPrep, below), or NULL.
+    MethodPrep *(*prepare)(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
     // 1: build takes a 16-bit W (Param.half) as it is — it reads a frozen W0 through
     // w0_forward/param_rows, or trains it (param_make_trainable widens it). 0: linear_build
     // widens a 16-bit W to fp32 first (methods that read W->data whole while they build).
@@ -45,21 +44,30 @@ int method_key_index(const char *key);
 // Does method `name` take key `key`? Unknown keys and methods count as taken, so the
 // config loader, which knows the position, reports them.
 int method_takes(const char *name, const char *key);
+// What a model-level pass hands to the per-layer constructors of one run: the deployed form
+// it chose for each projection it covered (GPTQ: DEP_UNIFORM codes, scales, offsets), under
+// the layer's name as linear_build gets it ("layers.3.q", "head"). method_prepare returns
+// it; its caller owns it, passes it to model_build in MethodCfg.prep (model_build →
+// linear_build → MethodEntry.build), and frees it with method_prep_free once the model is
+// built: the layers copy what they keep. Nothing else holds it, so two models prepared side
+// by side never see each other's records.
+MethodPrep *method_prep_new(void);
+void method_prep_put(MethodPrep *p, const char *name, Deploy *d); // takes d's arrays (zeroes *d)
+const Deploy *method_prep_find(const MethodPrep *p, const char *name); // NULL: p NULL or no record
+void method_prep_free(MethodPrep *p); // NULL: nothing
+
 // Quantizer inits computed by a model-level pass defined above the core (method.init:
 // gptq, which baselines_register adds; the core names none): the pass runs as the l4q
-// method's prepare hook (before model_build, like GPTQ's own), after which lookup(w) gives
-// the grid it chose for the projection whose weight data is w — a DEP_UNIFORM deploy whose
-// scale and offset become the layer's trainable s and b (quant_params_build).
+// method's prepare hook (before model_build, like GPTQ's own); its MethodPrep gives the
+// grid it chose for each projection — a DEP_UNIFORM deploy whose scale and offset become
+// the layer's trainable s and b (quant_params_build).
 typedef struct {
     const char *init;  // the method.init value it serves
-    int (*prepare)(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
-    void (*release)(const ModelFile *mf);
-    const Deploy *(*lookup)(const float *w);
+    MethodPrep *(*prepare)(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
 } QuantInitPass;
 void quant_init_pass_register(const QuantInitPass *p); // not copied; one per init name
 const QuantInitPass *quant_init_pass_find(const char *init); // NULL when none is registered
 
-// Run m's model-level pass on mf (its prepare hook), if it has one; returns 1 if it ran.
-int method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
-// Drop what method_prepare kept for mf (before model_file_free, when the process goes on).
-void method_release(const ModelFile *mf, const MethodCfg *m);
+// Run m's model-level pass on mf (its prepare hook), if it has one: its records for
+// model_build (MethodCfg.prep), owned by the caller; NULL when there is none.
+MethodPrep *method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);

@@ -95,6 +95,7 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
     int head_train = method && (full || (method->targets & (1u << P_HEAD)));
     M->head = linear_build(head_train ? method : &frozen, hw, "head", &M->rng);
     M->head->training = head_train;
+    M->method.prep = NULL; // the pass's records are the caller's: the layers copied what they keep
 
     // Activations.
     size_t R = (size_t)maxB * maxT, kv = proj_dims_kv(c), H = c->hidden_dim, acc = 0;

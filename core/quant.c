@@ -272,12 +272,11 @@ void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, i
     *s = param_new(nm, out, q->ng, 0);
     snprintf(nm, sizeof nm, "%s.qoffset", name);
     *b = param_new(nm, out, q->ng, 0);
-    if (init == QINIT_GPTQ) { // the grid the pass recorded for this weight (core/methods.h)
-        const QuantInitPass *p = quant_init_pass_find(m->init);
-        const Deploy *d = p ? p->lookup(W0->data) : NULL;
+    if (init == QINIT_GPTQ) { // the grid the pass recorded for this projection (core/methods.h)
+        const Deploy *d = method_prep_find(m->prep, name);
         if (!d)
-            die_internal("%s: method.init %s needs its model-level pass: call method_prepare before model_build", name,
-                         m->init);
+            die_internal("%s: method.init %s needs its model-level pass: call method_prepare and pass its records to "
+                         "model_build in MethodCfg.prep", name, m->init);
         if (d->kind != DEP_UNIFORM || d->bits != q->bits || d->group_size != q->gs || d->out != out || d->in != in)
             die_internal("%s: the %s grid is for %d bits / group %d, the method asks %d / %d", name, m->init, d->bits,
                          d->group_size, q->bits, q->gs);

@@ -41,7 +41,7 @@ static inline int quant_group_len(const QuantSpec *q, int g) {
 typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP, QINIT_GPTQ } QuantInit;
 // "l4q" | "minmax" | "absmax" | "lsq+" | "gptq"; anything else → die_input("method.init: ...").
 // gptq (l4q only) is not a formula: its grid comes from a model-level pass
-// (QuantInitPass, core/methods.h) that quant_params_build looks up.
+// (QuantInitPass, core/methods.h) whose records (MethodCfg.prep) quant_params_build reads.
 QuantInit quant_init_parse(const char *name);
 extern const char *const QUANT_INIT_NAMES[]; // in QuantInit order, NULL-terminated
 //   l4q:    s = max(|min/Q_N|, |max/Q_P|), b = 0

@@ -110,6 +110,21 @@ void strv_free(void *v) {
     for (char **s = v; *s; s++) free(*s);
     free(v);
 }
+char **strv_split(const char *s, const char *seps, int *n) {
+    char **v = xcalloc(1, sizeof *v);
+    int k = 0;
+    for (const char *p = s + strspn(s, seps); *p; p += strspn(p, seps)) {
+        size_t len = strcspn(p, seps);
+        v = xrealloc(v, (size_t)(k + 2) * sizeof *v);
+        v[k] = xmalloc(len + 1);
+        memcpy(v[k], p, len);
+        v[k][len] = 0;
+        v[++k] = NULL;
+        p += len;
+    }
+    if (n) *n = k;
+    return v;
+}
 
 static jmp_buf *die_jb;
 static int die_quiet;

@@ -43,6 +43,9 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+// The items of s between any of the characters in seps (empty items skipped), as a
+// NULL-terminated array (free with strv_free); *n (if non-NULL) gets their count.
+char **strv_split(const char *s, const char *seps, int *n);
 void *xmalloc_aligned(size_t n); // 64-byte aligned, zeroed; free with free()
 // The same, zeroed with mem_zero (below): its whole pages count in RSS only once written —
 // for buffers first written long after they are allocated (gradients).

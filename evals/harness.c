@@ -418,13 +418,13 @@ static void group_metrics(EvalResult *r, const GroupDef *g) {
 
 // ---------------------------------------------------------------- the run
 
-static TaskRegistry *open_registry(const EvalOptions *opt, const char *task_list) {
+static TaskRegistry *open_registry(const EvalOptions *opt, const char *const *names, int n) {
     const char *dirs[2];
     int nd = 0;
     if (opt->task_dir) dirs[nd++] = opt->task_dir;
     dirs[nd++] = tasks_default_dir();
     if (nd == 2 && !strcmp(dirs[0], dirs[1])) nd = 1;
-    return tasks_registry_open(task_list, dirs, nd);
+    return tasks_registry_open(names, n, dirs, nd);
 }
 
 static int group_contains(const TaskRegistry *reg, const char *group, const char *task, int depth) {
@@ -499,12 +499,12 @@ static void free_run(TaskRun *tr) {
     free(tr->R); free(tr->gold); free(tr->nch); free(tr->chars); free(tr->hash);
 }
 
-EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, const EvalOptions *opt) {
+EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *const *names, int n, const EvalOptions *opt) {
     EvalOptions defo;
     if (!opt) { eval_options_default(&defo); opt = &defo; }
     double t0 = now_sec();
-    TaskRegistry *reg = open_registry(opt, task_list);
-    TaskSelection sel = tasks_select(reg, task_list);
+    TaskRegistry *reg = open_registry(opt, names, n);
+    TaskSelection sel = tasks_select(reg, names, n);
     check_limits(reg, opt);
     EvalResult *res = xcalloc(1, sizeof *res);
     int W = M->maxT;
@@ -780,9 +780,9 @@ void eval_result_write_h5(const EvalResult *r, const char *path, const char *mod
 
 // ---------------------------------------------------------------- render (testing)
 
-char *eval_render_json(const char *task_list, const EvalOptions *opt, int n) {
-    TaskRegistry *reg = open_registry(opt, task_list);
-    TaskSelection sel = tasks_select(reg, task_list);
+char *eval_render_json(const char *const *names, int nnames, const EvalOptions *opt, int n) {
+    TaskRegistry *reg = open_registry(opt, names, nnames);
+    TaskSelection sel = tasks_select(reg, names, nnames);
     cJSON *root = cJSON_CreateObject();
     cJSON *tasks = cJSON_AddObjectToObject(root, "tasks");
     for (int i = 0; i < sel.ntasks; i++) {

@@ -71,9 +71,9 @@ typedef struct EvalResult {
     long requests, tokens;      // scored requests and forward tokens (incl. padding)
 } EvalResult;
 
-// Runs the tasks named in task_list (comma-separated tasks or groups). M must be built
-// with maxT ≤ its seq_len; its maxT is the window. Bad task names/files → die_input.
-EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *task_list, const EvalOptions *opt);
+// Runs the n tasks named (tasks, groups, or task files by path; evals/task.h). M must be
+// built with maxT ≤ its seq_len; its maxT is the window. Bad task names/files → die_input.
+EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *const *names, int n, const EvalOptions *opt);
 void eval_result_free(EvalResult *r);
 // Iterate (task, metric, value, stderr): i in [0, eval_result_count(r)).
 int eval_result_count(const EvalResult *r);
@@ -88,4 +88,4 @@ void eval_result_write_h5(const EvalResult *r, const char *path, const char *mod
 // `eval --render N`: the first N documents' requests of each task as one JSON object
 // {"tasks": {name: [{"doc", "gold", "shots", "hash", "requests": [[ctx, cont], ...]}]}}.
 // Needs no model.
-char *eval_render_json(const char *task_list, const EvalOptions *opt, int n);
+char *eval_render_json(const char *const *names, int nnames, const EvalOptions *opt, int n);

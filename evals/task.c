@@ -349,21 +349,16 @@ int task_item_is_path(const char *item) {
     return strchr(item, '/') || (l > 5 && !strcmp(item + l - 5, ".yaml"));
 }
 
-TaskRegistry *tasks_registry(const char *const *dirs, int ndirs) { return tasks_registry_open(NULL, dirs, ndirs); }
+TaskRegistry *tasks_registry(const char *const *dirs, int ndirs) { return tasks_registry_open(NULL, 0, dirs, ndirs); }
 
-TaskRegistry *tasks_registry_open(const char *list, const char *const *dirs, int ndirs) {
+TaskRegistry *tasks_registry_open(const char *const *names, int nnames, const char *const *dirs, int ndirs) {
     size_t mark = hold_mark();
     TaskRegistry *r = hold(xcalloc(1, sizeof *r), tasks_registry_release);
     // Task files named by path come first, so they win over a directory's task of that name.
-    if (list) {
-        size_t m2 = hold_mark();
-        char *s = hold(xstrdup(list), free), *save = NULL;
-        for (char *tok = strtok_r(s, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-            if (!task_item_is_path(tok)) continue;
-            if (!file_exists(tok)) die_input("--tasks: %s: no such task file", tok);
-            parse_yaml_file(r, tok);
-        }
-        hold_unwind(m2); // s
+    for (int i = 0; i < nnames; i++) {
+        if (!task_item_is_path(names[i])) continue;
+        if (!file_exists(names[i])) die_input("--tasks: %s: no such task file", names[i]);
+        parse_yaml_file(r, names[i]);
     }
     for (int d = 0; d < ndirs; d++) {
         DIR *dp = opendir(dirs[d]);
@@ -510,11 +505,9 @@ static void expand(const TaskRegistry *r, const char *name, IntList *tasks, IntL
     il_push_unique(groups, g); // after its members: children first
 }
 
-TaskSelection tasks_select(const TaskRegistry *r, const char *list) {
+TaskSelection tasks_select(const TaskRegistry *r, const char *const *names, int n) {
     IntList tasks = {0}, groups = {0};
-    char *s = xstrdup(list), *save = NULL;
-    for (char *tok = strtok_r(s, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) expand(r, tok, &tasks, &groups, 0);
-    free(s);
+    for (int i = 0; i < n; i++) expand(r, names[i], &tasks, &groups, 0);
     if (!tasks.n) die_input("--tasks: no task named");
     TaskSelection sel = {tasks.v, tasks.n, groups.v, groups.n};
     return sel;

@@ -94,9 +94,9 @@ typedef struct {
 // Reads every *.yaml in the given directories (earlier directories win on name clashes,
 // so --task-dir can override a built-in task). Malformed files → die_input(file:line).
 TaskRegistry *tasks_registry(const char *const *dirs, int ndirs);
-// The same, after first reading the task files that items of list (as --tasks takes it)
+// The same, after first reading the task files that the n names (as --tasks gives them)
 // name by path (task_item_is_path); tasks_select maps such an item to what its file defines.
-TaskRegistry *tasks_registry_open(const char *list, const char *const *dirs, int ndirs);
+TaskRegistry *tasks_registry_open(const char *const *names, int n, const char *const *dirs, int ndirs);
 int task_item_is_path(const char *item); // contains '/' or ends in .yaml
 void tasks_registry_free(TaskRegistry *r);
 void tasks_registry_release(void *r); // tasks_registry_free for hold() (core/util.h)
@@ -111,7 +111,7 @@ typedef struct {
     int *task_idx; int ntasks;     // into r->tasks, no duplicates, in request order
     int *group_idx; int ngroups;   // into r->groups, children first
 } TaskSelection;
-TaskSelection tasks_select(const TaskRegistry *r, const char *list);
+TaskSelection tasks_select(const TaskRegistry *r, const char *const *names, int n); // n = 0 → die_input
 void tasks_selection_free(TaskSelection *s);
 
 // The documents of a task: evals/taskdata.h; their named preprocessing steps:

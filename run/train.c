@@ -108,9 +108,6 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
     }
     // Benchmark tasks are costly: at the end, and at intermediate evals only if asked.
     if (t->cfg->eval.ntasks > 0 && final) {
-        char list[2048] = "";
-        for (int i = 0; i < t->cfg->eval.ntasks; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "", t->cfg->eval.tasks[i]);
         EvalOptions o;
         eval_options_default(&o);
         o.limit = (int)t->cfg->eval.limit;
@@ -119,7 +116,8 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
         o.nlimits = t->cfg->eval.nlimits;
         o.shots = 0;
         o.keep_docs = 1;
-        EvalResult *r = eval_tasks(M, t->tok ? t->tok : t->mf->tok, list, &o);
+        EvalResult *r = eval_tasks(M, t->tok ? t->tok : t->mf->tok, (const char *const *)t->cfg->eval.tasks,
+                                   t->cfg->eval.ntasks, &o);
         for (int i = 0; i < eval_result_count(r); i++) {
             const EvalMetric *m = eval_result_get(r, i);
             runlog_eval(t->log, step, m->task, m->metric, m->value);
@@ -285,8 +283,11 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     else if (cfg->data.format == DATA_TEXT && t.train->docs_removed == 0)
         printf("data: %ld training documents, none also in the validation data\n", t.train->docs);
     t.val = data_load(cfg, tk, t.T, SPLIT_VAL);
-    method_prepare(t.mf, &cfg->method, tk, t.T); // model-level passes (GPTQ)
-    t.M = model_build(t.mf, &cfg->method, t.B, t.T, cfg->train.seed);
+    MethodCfg method = cfg->method; // + the model-level pass's records (GPTQ), for the build only
+    MethodPrep *prep = method_prepare(t.mf, &method, tk, t.T);
+    method.prep = prep;
+    t.M = model_build(t.mf, &method, t.B, t.T, cfg->train.seed);
+    method_prep_free(prep);
     blas_core_notice(); // the inputs have loaded: the run is about to compute
     // The final evaluation and final.l4qz need the deployed model beside this one: refuse now
     // what could only fail after the whole training (a 16-bit 7B base deploys as 26 GB fp32).
@@ -408,7 +409,6 @@ cleanup:
     model_free(t.M);
     data_free(t.train); data_free(t.val);
     tok_free(t.tok);
-    method_release(t.mf, &cfg->method);
     model_file_free(t.mf);
     return rc;
 }

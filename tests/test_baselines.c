@@ -330,7 +330,7 @@ static Real real_load(void) {
     free(text);
     return r;
 }
-static void real_free(Real *r) { baselines_release(r->mf); model_file_free(r->mf); tok_free(r->tok); free(r->stream); }
+static void real_free(Real *r) { model_file_free(r->mf); tok_free(r->tok); free(r->stream); }
 
 // ‖X·Δᵀ‖²_F = Σ_rows Δ_r·H·Δ_rᵀ with H = Σ x xᵀ (any positive multiple compares the same).
 static double recon_err(const float *W, const float *Wq, int out, int in, const double *H) {
@@ -435,8 +435,9 @@ static void check_gptq_model(void) {
     double ppl_rtn = val_ppl(R.mf, &rtn, R.tok);
     MethodCfg g = cfg("gptq", 3, 32);
     g.calib_windows = LIGHT ? 4 : 16;
-    int did = baselines_prepare(R.mf, &g, R.tok, NULL, 128);
-    CHECK(did == 1 && baselines_needs_prepare(&g), "baselines_prepare runs the GPTQ pass for gptq", "did %d", did);
+    MethodPrep *rec = baselines_prepare(R.mf, &g, R.tok, NULL, 128);
+    CHECK(rec && baselines_needs_prepare(&g), "baselines_prepare runs the GPTQ pass for gptq", "records %p", (void *)rec);
+    g.prep = rec;
     // Records == the weights written back in place, and the gptq layers wrap them.
     Model *M = model_build(R.mf, &g, 1, 8, 0);
     int exact = 1;
@@ -459,8 +460,10 @@ static void check_gptq_model(void) {
     MethodCfg ql = cfg("qlora_uniform", 3, 32);
     CHECK(!strcmp(ql.base, "gptq") && baselines_needs_prepare(&ql), "qlora_uniform defaults to a GPTQ base", "%s", ql.base);
     MethodCfg gl = cfg("gptq_lora", 3, 32);
+    gl.prep = rec;
     double ppl_gl = val_ppl(R.mf, &gl, R.tok);
     CHECK(fabs(ppl_gl - ppl_g) < 1e-4 * ppl_g, "gptq_lora with B = 0 computes the gptq model", "%.6f vs %.6f", ppl_gl, ppl_g);
+    method_prep_free(rec);
     real_free(&R);
 }
 
@@ -476,7 +479,9 @@ static void check_l4q_init_gptq(void) {
         snprintf(l.init, sizeof l.init, "gptq");
         ModelFile *mg = model_file_load(data_file("models/stories260K/stories260K.bin"));
         ModelFile *ml = model_file_load(data_file("models/stories260K/stories260K.bin"));
-        int dg = method_prepare(mg, &g, R.tok, 128), dl = method_prepare(ml, &l, R.tok, 128);
+        MethodPrep *rg = method_prepare(mg, &g, R.tok, 128), *rl = method_prepare(ml, &l, R.tok, 128);
+        int dg = rg != NULL, dl = rl != NULL;
+        g.prep = rg; l.prep = rl;
         Model *Mg = model_build(mg, &g, 1, 8, 0), *Ml = model_build(ml, &l, 1, 8, 0);
         int codes = 1, nproj = mg->c.n_layers * N_LAYER_PROJ;
         float ds = 0, db = 0;
@@ -505,7 +510,7 @@ static void check_l4q_init_gptq(void) {
         double po = val_ppl(mg, &own, R.tok); // L4Q's own init on W0 = GPTQ's weights: a different grid
         snprintf(nm, sizeof nm, "l4q init gptq %d-bit: the grid matters (L4Q's own init on the same W0 differs)", bits);
         CHECK(fabs(po - pg) > 1e-4 * pg, nm, "%.6f vs %.6f", po, pg);
-        method_release(mg, &g); method_release(ml, &l);
+        method_prep_free(rg); method_prep_free(rl);
         model_file_free(mg); model_file_free(ml);
     }
     real_free(&R);
@@ -571,7 +576,8 @@ static void check_export_roundtrip(void) {
         MethodCfg m = cfg(cases[ci].name, cases[ci].bits, 32);
         if (*cases[ci].base) snprintf(m.base, sizeof m.base, "%s", cases[ci].base);
         m.calib_windows = 4;
-        baselines_prepare(mf, &m, R.tok, NULL, 128);
+        MethodPrep *rec = baselines_prepare(mf, &m, R.tok, NULL, 128);
+        m.prep = rec;
         Model *M = model_build(mf, &m, B, T, 5);
         // Train-like perturbation so the side branch / scales are not at their init.
         Param *ps[512];
@@ -608,7 +614,7 @@ static void check_export_roundtrip(void) {
         model_free(M2);
         model_file_free(mf2);
         free(L1); free(L2);
-        baselines_release(mf);
+        method_prep_free(rec);
         model_file_free(mf);
     }
     real_free(&R);

@@ -18,7 +18,8 @@ static double task_loss(Model *M, const Tokenizer *tok) {
     EvalOptions o;
     eval_options_default(&o);
     o.windows = 6; o.shots = 0; // a perplexity task: --windows, not --limit, caps it
-    EvalResult *r = eval_tasks(M, tok, "tinystories", &o);
+    static const char *const TASKS[] = {"tinystories"};
+    EvalResult *r = eval_tasks(M, tok, TASKS, 1, &o);
     double v = NAN;
     for (int i = 0; i < eval_result_count(r); i++)
         if (!strcmp(eval_result_get(r, i)->metric, "loss")) v = eval_result_get(r, i)->value;
