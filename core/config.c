@@ -488,6 +488,7 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
         for (int i = 0; i < tasks->n; i++) {
             YNode *it = tasks->items[i];
             if (it->kind != Y_SCALAR || !it->str[0]) y_die(it, "eval.tasks: expected a task name");
+            if (strchr(it->str, ',')) y_die(it, "eval.tasks: '%s' holds a comma: list each task as its own item, e.g. [a, b]", it->str);
             for (int j = 0; j < i; j++)
                 if (!strcmp(c->eval.tasks[j], it->str)) y_die(it, "eval.tasks: '%s' listed twice", it->str);
             c->eval.tasks[c->eval.ntasks++] = xstrdup(it->str);

@@ -65,6 +65,8 @@ for rn in runners():
              "FILE:6:31: method.bits: not used by method 'lora'")
     err_case(rn, "unknown projection", "proj.yaml", BASE.replace("[q, v]", "[q, x]"),
              "FILE:6:44: method.targets: unknown projection 'x' (valid: q, k, v, o, gate, up, down, head)")
+    err_case(rn, "eval.tasks item holding a comma", "tcomma.yaml", BASE + 'eval:\n  tasks: ["tinystories,arc_easy"]\n',
+             "FILE:11:11: eval.tasks: 'tinystories,arc_easy' holds a comma: list each task as its own item, e.g. [a, b]")
     err_case(rn, "bad --set value", "set1.yaml", BASE,
              "--set train.lr:1:1: train.lr: expected a number, got 'abc'", sets=["train.lr=abc"])
     err_case(rn, "--set unknown key", "set2.yaml", BASE,
