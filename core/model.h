@@ -72,6 +72,10 @@ void model_logits_row(Model *M, int row, float *out);
 // releases as many bytes of the finished layers' activations as the gradients take
 // (core/model.c release_layer): they read as zeros until the next forward rewrites them.
 void model_backward(Model *M, const int *tokens, int B, int T);
+// Gives the pages of every layer's activations back (they read as zeros until a forward
+// rewrites them): after the last step, so that the final evaluation's model, built beside
+// this one, does not hold a second set (4.4 GB each for a 7B model at 1×512 tokens).
+void model_release_activations(Model *M);
 // The input X (rows × in) that projection p of layer l saw in the last forward (until a
 // model_backward, which may release it)
 // (q,k,v: normed x; o: attention output; gate,up: normed x; down: SwiGLU output).

@@ -388,6 +388,7 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     // final.l4qz: a reported number is the exported artifact's number by construction.
     // Rank 0 alone builds it; the others wait in evaluate.
     if (t.dev) train_dev_download(t.dev, t.ps, t.np, t.opt); // the export and the final evaluation are the CPU's
+    model_release_activations(t.M); // the trained model is read from here on, not run
     ModelFile *dep = t.lead ? model_deployed(t.M) : NULL;
     Model *D = dep ? model_build(dep, NULL, t.B, t.T, 0) : NULL;
     evaluate(&t, D, steps, 1);

@@ -9,7 +9,9 @@
 // gradient reads as zero, not as the last step's values), and both modes give the same
 // bits, for `full` (gradients outweigh the activations: all of them released) and `lora`
 // (a few pages); the resident set really shrinks and stays flat in backward when
-// releasing (not checked in the ASan build, whose allocator keeps freed blocks resident).
+// releasing (not checked in the ASan build, whose allocator keeps freed blocks resident);
+// model_release_activations (after the last step) gives the activations back, and a step
+// after it still computes the same bits.
 #include "methods.h"
 #include "model.h"
 #include "modelfile.h"
@@ -101,6 +103,19 @@ static void check_method(const char *name, int release) {
         CHECK(rss2[1] < rss2[0] + gb / 4, what, "RSS %zu → %zu in backward, gradients %zu", rss2[0], rss2[1], gb);
     }
 #endif
+    if (!release) { // after the last step (train.c, before the final evaluation's model is built)
+        size_t r0 = rss_bytes();
+        model_release_activations(M);
+        size_t r1 = rss_bytes();
+#ifndef __SANITIZE_ADDRESS__
+        snprintf(what, sizeof what, "%s: model_release_activations gives the activations' pages back", name);
+        CHECK(r0 > r1 + M->act_bytes / 2, what, "RSS %zu → %zu, activations %zu", r0, r1, M->act_bytes);
+#endif
+        (void)r0; (void)r1;
+        double l3 = step(M, tok, ps, np, g1, rss1);
+        snprintf(what, sizeof what, "%s: a step after model_release_activations repeats the first bit for bit", name);
+        CHECK(l3 == l2 && !memcmp(g1, g2, n * sizeof(float)), what, "loss %.9g vs %.9g", l3, l2);
+    }
     free(g1); free(g2);
     model_free(M); model_file_free(mf);
 }
