@@ -1,19 +1,15 @@
 // deploy.h — the deployed (inference) form of one projection: what export writes, what
-// the loaders read and what quantized layers run on. Its storage layouts and their sizes
-// are defined here, once; the code that fills them lives with the quantizers (uniform:
-// core/quant.c, NF4: core/nf4.c), everything else about the form in core/deploy.c.
+// the loaders read and what quantized layers run on (core/linear.h: linear_from_deploy,
+// deploy_forward). The form's life cycle, its dequantization, the LoRA merge and the
+// constructors of its quantized kinds are core/deploy.c; the element-level quantizers they
+// call, and the storage layouts with their sizes, are core/quant.h and core/nf4.h.
 //
 //   DEP_FP32     w: out×in floats.
-//   DEP_UNIFORM  n-bit codes, bits ∈ {2,3,4,8}: each code stored unsigned, u = w̃ − Q_N ∈
-//                [0, 2^n − 1], in n bits, LSB-first: code j of a row occupies bits
-//                [j·n, j·n + n) of the row, bit k of the row being bit k%8 of byte k/8.
-//                Every row starts on a byte boundary (padded with 0 bits), so row r starts
-//                at byte r·deploy_row_bytes(n, in); 3-bit codes may straddle two bytes.
-//                scale, offset: out × n_groups floats, w = scale·(u + Q_N) + offset.
-//   DEP_NF4      bitsandbytes NF4 with double quantization over the flattened weight:
-//                two codes per byte (element 2k in the high nibble of byte k), one 8-bit
-//                absmax per NF4_BLOCK weights, one fp32 scale per NF4_DQ_BLOCK absmax
-//                values and one fp32 mean (absmax = code8[q]·scale + mean).
+//   DEP_UNIFORM  n-bit codes, bits ∈ {2,3,4,8}, packed as core/quant.h describes (row r at
+//                byte r·deploy_row_bytes(n, in)); scale, offset: out × n_groups floats,
+//                w = scale·(u + Q_N) + offset.
+//   DEP_NF4      bitsandbytes NF4 with double quantization over the flattened weight, laid
+//                out as core/nf4.h describes (codes, absmax_q, absmax_scale, absmax_mean).
 //   DEP_F16,     h: out×in 16-bit values (half.h), the frozen W0 of a LoRA-style run on a
 //   DEP_BF16     16-bit base exactly as it was stored (`lora`, `none`): deploying it as fp32
 //                would double it (a 7B bf16 base: 13 GB → 26 GB).
@@ -21,7 +17,9 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include "elem.h" // DT_F16, DT_BF16 (C and nvcc; half.h is C only)
+#include "elem.h"  // DT_F16, DT_BF16 (C and nvcc; half.h is C only)
+#include "nf4.h"   // the NF4 layout (NF4_BLOCK, nf4_blocks, ...)
+#include "quant.h" // the uniform layout (deploy_row_bytes), QuantSpec
 
 typedef enum { DEP_FP32 = 0, DEP_UNIFORM = 1, DEP_NF4 = 2, DEP_F16 = 3, DEP_BF16 = 4 } DeployKind;
 typedef struct {
@@ -46,13 +44,7 @@ typedef struct {
     float lora_scale;
 } Deploy;
 
-// ---- storage sizes -----------------------------------------------------------------------
-#define NF4_BLOCK 64     // weights per absmax
-#define NF4_DQ_BLOCK 256 // absmax values per second-level fp32 scale
-static inline size_t nf4_codes_bytes(size_t n) { return (n + 1) / 2; }
-static inline size_t nf4_blocks(size_t n) { return (n + NF4_BLOCK - 1) / NF4_BLOCK; }
-static inline size_t nf4_scales(size_t n) { return (nf4_blocks(n) + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK; }
-static inline size_t deploy_row_bytes(int bits, int in) { return ((size_t)in * bits + 7) / 8; }
+// ---- kinds and sizes (the layouts' own sizes: nf4.h, quant.h) -----------------------------
 static inline int deploy_is_half(const Deploy *d) { return d->kind == DEP_F16 || d->kind == DEP_BF16; }
 static inline int deploy_half_dtype(const Deploy *d) { return d->kind == DEP_BF16 ? DT_BF16 : DT_F16; }
 static inline int deploy_group(const Deploy *d) { return d->group_size > 0 ? d->group_size : d->in; }
@@ -86,16 +78,16 @@ float *deploy_dequant(const Deploy *d);
 // merged result is a different (re-rounded) model: report it separately.
 void deploy_merge_lora(Deploy *d);
 
-// ---- products on the form ------------------------------------------------------------------
-// Shared by the inference layers below and the quantized-base baselines: Y = X·Wᵀ
-// (overwrites) and dX += dY·W one ~64 KiB row tile at a time, so the fp32 W never exists
-// whole; the tile is accounted as L's transient memory.
-struct Linear;
-int deploy_tile_rows(int out, int in);
-void deploy_forward(const Deploy *d, struct Linear *L, const float *X, float *Y, int N);
-void deploy_backward_dx(const Deploy *d, struct Linear *L, const float *dY, float *dX, int N);
-// Y += the side branch's output, if d has one (inference only).
-void deploy_branch_forward(const Deploy *d, struct Linear *L, const float *X, float *Y, int N);
-// The inference-only layer running d (borrowed: it must outlive the layer). Validates d
-// (bad shapes or sizes → die_input naming `name`).
-struct Linear *linear_from_deploy(const Deploy *d, const char *name);
+// ---- the quantized kinds, filled by the element-level quantizers --------------------------
+// A DEP_UNIFORM deploy for q with codes/scale/offset allocated (contents unset).
+void quant_deploy_alloc(const QuantSpec *q, Deploy *d);
+// Per-group min-max RTN of W (out×in) into a fresh DEP_UNIFORM deploy.
+void quant_deploy_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size);
+// The deployed form of W quantized with trained s, b (scales made safe, as in training).
+void quant_deploy(const QuantSpec *q, const float *W, const float *s, const float *b, Deploy *d);
+// Quantize W (out×in, flattened row-major) into d (kind DEP_NF4, no LoRA branch): nf4_encode.
+void nf4_quantize(const float *W, int out, int in, Deploy *d);
+// Dequantized rows [r0, r0+nrows) of an NF4 deploy into out (nrows×in).
+void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out);
+// Stored bits per weight (codes + 8-bit absmax + fp32 second-level scales + the mean).
+double nf4_bits_per_weight(const Deploy *d);

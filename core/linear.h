@@ -103,19 +103,31 @@ struct Linear {
     const Deploy *frozen_base;
 };
 
-// Build projection `name` (out×in, frozen weight in W) with method m. W->data is not
-// copied; methods that train the weight itself (full, lsq) make W trainable in place.
-Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
 void linear_free(Linear *L);
 // For constructors: a zeroed layer struct of `size` bytes (its first member a Linear)
 // with ops, shape and name set.
 void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const char *name);
+// (Building a layer by method name: linear_build, core/methods.h, the registry.)
+
+// ---- row-tiled products ----------------------------------------------------------------------
 // The frozen base W0 of a method (none, lora): Y = X·W0ᵀ (overwrites) and dX += dY·W0.
 // fp32 goes straight to sgemm; a 16-bit W0 (Param.half) is widened w0_tile_rows rows at a
-// time (core/deploy.c; tracked in L->mem.transient_peak).
+// time (tracked in L->mem.transient_peak).
 int w0_tile_rows(int out, int in);
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N);
 void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N);
+// The same products on a deployed form (core/deploy.h), shared by the inference layers below
+// and the quantized-base baselines: Y = X·Wᵀ (overwrites) and dX += dY·W one ~64 KiB row tile
+// at a time (deploy_rows), so the fp32 W never exists whole; the tile is accounted as L's
+// transient memory.
+int deploy_tile_rows(int out, int in);
+void deploy_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
+void deploy_backward_dx(const Deploy *d, Linear *L, const float *dY, float *dX, int N);
+// Y += the side branch's output, if d has one (inference only).
+void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y, int N);
+// The inference-only layer running d (borrowed: it must outlive the layer). Validates d
+// (bad shapes or sizes → die_input naming `name`).
+Linear *linear_from_deploy(const Deploy *d, const char *name);
 // Row-major helpers over cblas_sgemm used by every method.
 // Y[N×out] (+)= X[N×in] · W[out×in]ᵀ
 void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta);

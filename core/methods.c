@@ -1,5 +1,6 @@
-// methods.c — the method registry behind the seam and the two plain methods: `none`
-// (frozen fp32 or 16-bit) and `full` (the weight itself trains).
+// methods.c — the method registry behind the seam (building a layer by method name, the
+// quantizer inits it resolves) and the two plain methods: `none` (frozen fp32 or 16-bit)
+// and `full` (the weight itself trains).
 #include "methods.h"
 #include "util.h"
 #include <stdlib.h>
@@ -111,6 +112,14 @@ const MethodEntry *method_lookup(const char *name) {
     die_input("unknown method '%s' (valid: %s)", name, list);
 }
 
+// A method that does not declare takes_w0_16bit reads W->data whole while it builds (the
+// quantized-base baselines), so a 16-bit weight is widened to fp32 for it first.
+Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {
+    const MethodEntry *e = method_lookup(m->name);
+    if (W->dtype != DT_F32 && !e->takes_w0_16bit) param_widen(W);
+    return e->build(m, W, name, rng);
+}
+
 void method_defaults(MethodCfg *m, const char *name) {
     const MethodEntry *e = method_lookup(name);
     memset(m, 0, sizeof *m);
@@ -159,6 +168,36 @@ void quant_init_pass_register(const QuantInitPass *p) {
 const QuantInitPass *quant_init_pass_find(const char *init) {
     for (int i = 0; i < g_ninit_passes; i++) if (!strcmp(g_init_passes[i]->init, init)) return g_init_passes[i];
     return NULL;
+}
+
+void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
+                        QuantSpec *q, Param **s, Param **b) {
+    float *tmp; // a 16-bit W0 is widened whole for the init only (build time, one layer)
+    const float *W = param_f32(W0, &tmp);
+    quant_spec(q, m->bits, m->group_size, out, in);
+    QuantInit init = quant_init_parse(m->init);
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s.qscale", name);
+    *s = param_new(nm, out, q->ng, 0);
+    snprintf(nm, sizeof nm, "%s.qoffset", name);
+    *b = param_new(nm, out, q->ng, 0);
+    if (init == QINIT_GPTQ) { // the grid the pass recorded for this projection (MethodCfg.prep)
+        const Deploy *d = method_prep_find(m->prep, name);
+        if (!d)
+            die_internal("%s: method.init %s needs its model-level pass: call method_prepare and pass its records to "
+                         "model_build in MethodCfg.prep", name, m->init);
+        if (d->kind != DEP_UNIFORM || d->bits != q->bits || d->group_size != q->gs || d->out != out || d->in != in)
+            die_internal("%s: the %s grid is for %d bits / group %d, the method asks %d / %d", name, m->init, d->bits,
+                         d->group_size, q->bits, q->gs);
+        memcpy((*s)->data, d->scale, quant_nparams(q) * sizeof(float));
+        memcpy((*b)->data, d->offset, quant_nparams(q) * sizeof(float));
+    } else {
+        quant_init_params(q, W, init, (*s)->data, (*b)->data);
+    }
+    free(tmp);
+    param_make_trainable(*s);
+    param_make_trainable(*b);
+    (*s)->group = (*b)->group = PG_QUANT; // method.quant_lr
 }
 
 MethodPrep *method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len) {

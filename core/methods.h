@@ -6,6 +6,7 @@
 // The core never names a method it does not define.
 #pragma once
 #include "modelfile.h"
+#include "quant.h"
 #include "tokenizer.h"
 
 typedef struct {
@@ -29,6 +30,11 @@ typedef struct {
 
 // The core's own entries (defined beside their methods).
 extern const MethodEntry LORA_METHOD, L4Q_METHOD, QAT_LORA_METHOD, LSQ_METHOD;
+
+// Build projection `name` (out×in, frozen weight in W) with method m->name, looked up here.
+// W->data is not copied; methods that train the weight itself (full, lsq) make W trainable
+// in place.
+Linear *linear_build(const MethodCfg *m, Param *W, const char *name, Rng *rng);
 
 // Adds e (not copied: it must outlive the process) after the methods already known;
 // a second entry with a known name is an internal error. Call before any lookup.
@@ -71,3 +77,10 @@ const QuantInitPass *quant_init_pass_find(const char *init); // NULL when none i
 // Run m's model-level pass on mf (its prepare hook), if it has one: its records for
 // model_build (MethodCfg.prep), owned by the caller; NULL when there is none.
 MethodPrep *method_prepare(ModelFile *mf, const MethodCfg *m, const Tokenizer *tok, int seq_len);
+
+// Trainable quantizer parameters s, b (out × n_groups each, no weight decay) for the
+// out×in weight W0 (fp32 or 16-bit) of projection `name`, initialised by method.init (a
+// formula of core/quant.h, or the grid a registered QuantInitPass recorded); q receives the
+// geometry (method.bits, method.group_size). Shared by l4q, qat_lora and lsq.
+void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
+                        QuantSpec *q, Param **s, Param **b);

@@ -1,5 +1,5 @@
 // nf4.c — the NF4 storage format (bitsandbytes NF4 with double quantization; layout in
-// core/deploy.h): quantize and dequantize.
+// core/nf4.h): quantize and dequantize its flat arrays (the DEP_NF4 form: core/deploy.c).
 //
 // Quantize (the weight flattened row-major, blocks of 64 consecutive values, a tail block
 // keeps its own absmax): absmax = max|x| of the block, scaled = clamp(x/absmax, −1, 1),
@@ -54,19 +54,13 @@ static uint8_t dq_index(float x) {
     return (uint8_t)lo;
 }
 
-static inline float nf4_absmax(const Deploy *d, size_t blk) {
-    return nf4_absmax_elem(g_dq_code[d->absmax_q[blk]], d->absmax_scale[blk / NF4_DQ_BLOCK], d->absmax_mean);
+static inline float nf4_absmax(const uint8_t *absmax_q, const float *absmax_scale, float mean, size_t blk) {
+    return nf4_absmax_elem(g_dq_code[absmax_q[blk]], absmax_scale[blk / NF4_DQ_BLOCK], mean);
 }
 
-void nf4_quantize(const float *W, int out, int in, Deploy *d) {
+float nf4_encode(const float *W, size_t n, uint8_t *codes, uint8_t *absmax_q, float *absmax_scale) {
     nf4_dq_code();
-    size_t n = (size_t)out * in, blocks = nf4_blocks(n), nsc = nf4_scales(n);
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_NF4; d->out = out; d->in = in; d->bits = 4;
-    d->codes_bytes = nf4_codes_bytes(n);
-    d->codes = xcalloc(d->codes_bytes, 1);
-    d->absmax_q = xmalloc(blocks);
-    d->absmax_scale = xmalloc(nsc * sizeof(float));
+    size_t blocks = nf4_blocks(n), nsc = nf4_scales(n);
     float *absmax = xmalloc(blocks * sizeof(float));
     #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < blocks; k++) {
@@ -79,42 +73,38 @@ void nf4_quantize(const float *W, int out, int in, Deploy *d) {
             float x = a > 0 ? W[e] / a : 0.0f;
             x = x < -1.0f ? -1.0f : x > 1.0f ? 1.0f : x;
             int c = nf4_index(x);
-            d->codes[e / 2] |= (uint8_t)(e % 2 ? c : c << 4);
+            codes[e / 2] |= (uint8_t)(e % 2 ? c : c << 4);
         }
     }
     double sum = 0;
     for (size_t k = 0; k < blocks; k++) sum += absmax[k];
-    d->absmax_mean = (float)(sum / (double)blocks);
+    float mean = (float)(sum / (double)blocks);
     for (size_t j = 0; j < nsc; j++) {
         size_t k0 = j * NF4_DQ_BLOCK, k1 = k0 + NF4_DQ_BLOCK < blocks ? k0 + NF4_DQ_BLOCK : blocks;
         float a2 = 0;
-        for (size_t k = k0; k < k1; k++) a2 = fmaxf(a2, fabsf(absmax[k] - d->absmax_mean));
-        d->absmax_scale[j] = a2;
+        for (size_t k = k0; k < k1; k++) a2 = fmaxf(a2, fabsf(absmax[k] - mean));
+        absmax_scale[j] = a2;
         for (size_t k = k0; k < k1; k++) {
-            float x = a2 > 0 ? (absmax[k] - d->absmax_mean) / a2 : 0.0f;
-            d->absmax_q[k] = dq_index(x < -1.0f ? -1.0f : x > 1.0f ? 1.0f : x);
+            float x = a2 > 0 ? (absmax[k] - mean) / a2 : 0.0f;
+            absmax_q[k] = dq_index(x < -1.0f ? -1.0f : x > 1.0f ? 1.0f : x);
         }
     }
     free(absmax);
+    return mean;
 }
 
-void nf4_dequant_rows(const Deploy *d, int r0, int nrows, float *out) {
+void nf4_decode(const uint8_t *codes, const uint8_t *absmax_q, const float *absmax_scale, float absmax_mean,
+                size_t e0, size_t cnt, float *out) {
     nf4_dq_code();
-    size_t e0 = (size_t)r0 * d->in, cnt = (size_t)nrows * d->in;
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < cnt; i += NF4_BLOCK) { // chunks aligned to this tile, one absmax lookup each
         size_t iend = i + NF4_BLOCK < cnt ? i + NF4_BLOCK : cnt;
         size_t blk = (e0 + i) / NF4_BLOCK;
-        float a = nf4_absmax(d, blk);
+        float a = nf4_absmax(absmax_q, absmax_scale, absmax_mean, blk);
         for (size_t k = i; k < iend; k++) {
             size_t e = e0 + k;
-            if (e / NF4_BLOCK != blk) { blk = e / NF4_BLOCK; a = nf4_absmax(d, blk); }
-            out[k] = nf4_dequant_elem(nf4_code_at(d->codes, e), a);
+            if (e / NF4_BLOCK != blk) { blk = e / NF4_BLOCK; a = nf4_absmax(absmax_q, absmax_scale, absmax_mean, blk); }
+            out[k] = nf4_dequant_elem(nf4_code_at(codes, e), a);
         }
     }
-}
-
-double nf4_bits_per_weight(const Deploy *d) {
-    size_t n = (size_t)d->out * d->in;
-    return (double)(8 * d->codes_bytes + 8 * nf4_blocks(n) + 32 * nf4_scales(n) + 32) / (double)n;
 }

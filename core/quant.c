@@ -1,10 +1,8 @@
 // quant.c — the signed n-bit group quantizer, its initializations and code packing.
 // See quant.h for the grid, group layout and packing format.
 #include "quant.h"
-#include "methods.h"
 #include "util.h"
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 void quant_spec(QuantSpec *q, int bits, int group_size, int out, int in) {
@@ -234,59 +232,4 @@ void quant_backward_saved(const QuantSpec *q, const float *G, const float *dsf, 
             db[k] += gsc * (float)acc_b;
         }
     }
-}
-
-void quant_deploy_alloc(const QuantSpec *q, Deploy *d) {
-    memset(d, 0, sizeof *d);
-    d->kind = DEP_UNIFORM; d->out = q->out; d->in = q->in;
-    d->bits = q->bits; d->group_size = q->gs;
-    d->codes_bytes = quant_codes_bytes(q);
-    d->codes = xmalloc(d->codes_bytes);
-    d->scale = xmalloc(quant_nparams(q) * sizeof(float));
-    d->offset = xmalloc(quant_nparams(q) * sizeof(float));
-}
-
-void quant_deploy(const QuantSpec *q, const float *W, const float *s, const float *b, Deploy *d) {
-    quant_deploy_alloc(q, d);
-    size_t np = quant_nparams(q);
-    for (size_t k = 0; k < np; k++) d->scale[k] = quant_safe_scale(s[k]);
-    memcpy(d->offset, b, np * sizeof(float));
-    quant_encode(q, W, d->scale, d->offset, d->codes);
-}
-
-void quant_deploy_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size) {
-    QuantSpec q;
-    quant_spec(&q, bits, group_size, out, in);
-    quant_deploy_alloc(&q, d);
-    quant_rtn(&q, W, d->scale, d->offset, d->codes);
-}
-
-void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
-                        QuantSpec *q, Param **s, Param **b) {
-    float *tmp; // a 16-bit W0 is widened whole for the init only (build time, one layer)
-    const float *W = param_f32(W0, &tmp);
-    quant_spec(q, m->bits, m->group_size, out, in);
-    QuantInit init = quant_init_parse(m->init);
-    char nm[96];
-    snprintf(nm, sizeof nm, "%s.qscale", name);
-    *s = param_new(nm, out, q->ng, 0);
-    snprintf(nm, sizeof nm, "%s.qoffset", name);
-    *b = param_new(nm, out, q->ng, 0);
-    if (init == QINIT_GPTQ) { // the grid the pass recorded for this projection (core/methods.h)
-        const Deploy *d = method_prep_find(m->prep, name);
-        if (!d)
-            die_internal("%s: method.init %s needs its model-level pass: call method_prepare and pass its records to "
-                         "model_build in MethodCfg.prep", name, m->init);
-        if (d->kind != DEP_UNIFORM || d->bits != q->bits || d->group_size != q->gs || d->out != out || d->in != in)
-            die_internal("%s: the %s grid is for %d bits / group %d, the method asks %d / %d", name, m->init, d->bits,
-                         d->group_size, q->bits, q->gs);
-        memcpy((*s)->data, d->scale, quant_nparams(q) * sizeof(float));
-        memcpy((*b)->data, d->offset, quant_nparams(q) * sizeof(float));
-    } else {
-        quant_init_params(q, W, init, (*s)->data, (*b)->data);
-    }
-    free(tmp);
-    param_make_trainable(*s);
-    param_make_trainable(*b);
-    (*s)->group = (*b)->group = PG_QUANT; // method.quant_lr
 }

@@ -9,13 +9,20 @@
 // Clamp first, then round half-to-even (rintf in the default rounding mode), which is what
 // torch.round does — roundf would break ties away from zero and disagree with the paper.
 //
-// Codes are stored in the deployed form's packing (DEP_UNIFORM, core/deploy.h).
+// Packed codes (the DEP_UNIFORM deployed form's storage, core/deploy.h): each code stored
+// unsigned, u = w̃ − Q_N ∈ [0, 2^n − 1], in n bits, LSB-first: code j of a row occupies bits
+// [j·n, j·n + n) of the row, bit k of the row being bit k%8 of byte k/8. Every row starts
+// on a byte boundary (padded with 0 bits), so row r starts at byte r·deploy_row_bytes(n, in);
+// 3-bit codes may straddle two bytes. Element-level: nothing here knows a layer or a form
+// (the forms it fills, quant_deploy*: core/deploy.h). C and nvcc.
 #pragma once
 #include <stddef.h>
-#include "linear.h"
 #include "elem.h" // the element formulas (quant_ste_elem, quant_code_of, ...), shared with CUDA
 #include <math.h>
 #include <stdint.h>
+
+// Bytes of one packed row of `in` n-bit codes (the DEP_UNIFORM row).
+static inline size_t deploy_row_bytes(int bits, int in) { return ((size_t)in * bits + 7) / 8; }
 
 // Resolved quantizer geometry for an out×in matrix.
 typedef struct {
@@ -41,7 +48,7 @@ static inline int quant_group_len(const QuantSpec *q, int g) {
 typedef enum { QINIT_L4Q = 0, QINIT_MINMAX, QINIT_ABSMAX, QINIT_LSQP, QINIT_GPTQ } QuantInit;
 // "l4q" | "minmax" | "absmax" | "lsq+" | "gptq"; anything else → die_input("method.init: ...").
 // gptq (l4q only) is not a formula: its grid comes from a model-level pass
-// (QuantInitPass, core/methods.h) whose records (MethodCfg.prep) quant_params_build reads.
+// (QuantInitPass, core/methods.h) whose records (MethodCfg.prep) quant_params_build (core/methods.h) reads.
 QuantInit quant_init_parse(const char *name);
 extern const char *const QUANT_INIT_NAMES[]; // in QuantInit order, NULL-terminated
 //   l4q:    s = max(|min/Q_N|, |max/Q_P|), b = 0
@@ -73,17 +80,6 @@ void quant_fake_row(const QuantSpec *q, const float *w, const float *s, const fl
 const char *quant_form_name(int bits, int mixed);
 // Quantize the whole W into packed codes (quant_codes_bytes(q) bytes).
 void quant_encode(const QuantSpec *q, const float *W, const float *s, const float *b, uint8_t *codes);
-// A DEP_UNIFORM deploy for q with codes/scale/offset allocated (contents unset).
-void quant_deploy_alloc(const QuantSpec *q, Deploy *d);
-// Per-group min-max RTN of W (out×in) into a fresh DEP_UNIFORM deploy.
-void quant_deploy_rtn(Deploy *d, const float *W, int out, int in, int bits, int group_size);
-// The deployed form of W quantized with trained s, b (scales made safe, as in training).
-void quant_deploy(const QuantSpec *q, const float *W, const float *s, const float *b, Deploy *d);
-// Trainable quantizer parameters s, b (out × n_groups each, no weight decay) for the
-// out×in weight W0 (fp32 or 16-bit) of projection `name`, initialised by method.init; q receives the
-// geometry (method.bits, method.group_size). Shared by l4q, qat_lora and lsq.
-void quant_params_build(const MethodCfg *m, const char *name, const Param *W0, int out, int in,
-                        QuantSpec *q, Param **s, Param **b);
 
 // ---- packing ------------------------------------------------------------------------
 static inline size_t quant_codes_bytes(const QuantSpec *q) { return (size_t)q->out * deploy_row_bytes(q->bits, q->in); }

@@ -10,7 +10,7 @@
 ifneq ($(NVCC),)
 cuda cuda-only cuda-all: build/tests/test_cuda_e2e
 endif
-build/tests/test_cuda_e2e: cuda/test_e2e.c cuda/e2efix.h cuda/randw.h core/device.h core/deploy.h core/elem.h
+build/tests/test_cuda_e2e: cuda/test_e2e.c cuda/e2efix.h cuda/randw.h core/device.h core/deploy.h core/nf4.h core/quant.h core/elem.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Icore -Icuda -o $@ $< -ldl -lm
 

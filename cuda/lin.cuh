@@ -92,7 +92,7 @@ int glin_tile_bwd(GLin *L, const void *dY, const void *Wt, void *dX, int N, int 
 
 // A frozen base on the device (lin_frozen.cu): W0 as stored in the model's type, or a
 // deployed form kept packed (uniform n-bit, NF4) and dequantized a row tile at a time into
-// the scratch for each product (core/deploy.c deploy_forward / deploy_backward_dx).
+// the scratch for each product (core/linear.c deploy_forward / deploy_backward_dx).
 typedef struct {
     void *W;                      // out×in in the model's type (W0, DEP_FP32), or NULL when packed
     int kind;                     // DEP_* of a packed base

@@ -1,12 +1,12 @@
 // lin_frozen.cu — frozen projections: W0 as stored (method none, and every projection a
-// method leaves untouched; core/deploy.c w0_forward / w0_backward_dx), and the deployed
+// method leaves untouched; core/linear.c w0_forward / w0_backward_dx), and the deployed
 // forms a `.l4qz` file holds for inference (linear_from_deploy): fp32, uniform n-bit and NF4,
 // each optionally with its fp32 LoRA side branch ("n&fp").
 //
 //   Y = X·Wᵀ (+ scale·(X·Aᵀ)·Bᵀ)        dX += dY·W (the side branch has no backward: inference)
 //
 // A packed base stays packed on the device and is dequantized a row tile at a time into the
-// model's scratch (core/deploy.c's tiled_product), so the fp32/bf16 weight never exists whole.
+// model's scratch (core/linear.c's tiled_product), so the fp32/bf16 weight never exists whole.
 #include "elem.h"
 #include "lin.cuh"
 #include "randw.h"

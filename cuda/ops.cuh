@@ -13,7 +13,8 @@
 #pragma once
 #include "common.cuh"
 #include "elem.h"   // the element math shared with the C build (core/elem.h)
-#include "deploy.h" // the quantized layouts (NF4_BLOCK, deploy_row_bytes)
+#include "nf4.h"    // the NF4 layout (NF4_BLOCK, nf4_blocks, ...)
+#include "quant.h"  // the uniform layout (deploy_row_bytes)
 
 // ---- model ops (core/ops.c) --------------------------------------------------------------
 // out[r][:] = emb[tok[r]][:]                     out R×dim, emb V×dim
@@ -117,7 +118,7 @@ int cast_f16_bf16(CuCtx *c, uint16_t *dst, const uint16_t *src, long long n); //
 template <typename T> int fill_uniform(CuCtx *c, T *p, long long n, uint64_t seed, float lo, float hi);
 template <typename T> int fill_const(CuCtx *c, T *p, long long n, float value);
 
-// ---- quantized bases (core/nf4.c, core/quant.c; layouts in core/deploy.h) ----------------
+// ---- quantized bases (core/nf4.c, core/quant.c; layouts in core/nf4.h, core/quant.h) -----
 // NF4 rows [r0, r0+t) of an out×in weight into out_t (t×in):
 //   W[e] = NF4[code(e)]·(dq_code[absmax_q[e/64]]·absmax_scale[e/64/256] + mean)
 // code(e): high nibble of codes[e/2] for even e. dq_code: the 256-entry map (nf4_dq_code()).

@@ -12,7 +12,7 @@ CU_HD float w0_f32(float x) { return x; }
 CU_HD float w0_f32(bf16 x) { return __bfloat162float(x); }
 CU_HD float w0_f32(__half x) { return __half2float(x); }
 
-// NF4 element e (flat row-major index) of a DEP_NF4 weight (core/nf4.c nf4_dequant_rows).
+// NF4 element e (flat row-major index) of a DEP_NF4 weight (core/nf4.c nf4_decode).
 CU_HD float nf4_at(const uint8_t *codes, const uint8_t *absmax_q, const float *absmax_scale, float mean,
                    const float *dq_code, size_t e) {
     size_t blk = e / NF4_BLOCK;

@@ -1,5 +1,5 @@
 // quant_ops.cu — quantized weights on the device: NF4 and uniform dequant tiles (core/nf4.c,
-// core/quant.c; layouts in core/deploy.h) and L4Q's merge+quantize tile and STE backward
+// core/quant.c; layouts in core/nf4.h, core/quant.h) and L4Q's merge+quantize tile and STE backward
 // (core/l4q.c). The per-element arithmetic is elem.h's (shared with the CPU) and the merge
 // sums in l4q_merge_chunk's order, so tiles and codes equal the CPU's bit for bit. The merge
 // is deliberately not a cuBLAS product: another summation order flips codes at rounding ties.

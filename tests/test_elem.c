@@ -13,6 +13,8 @@
 // Inputs: ≥ 10^6 per function, drawn from a mix of ordinary values, exact rounding ties
 // (v = k + 0.5), values beyond the clamp bounds, scales at and below the guard (0, ±1e-8,
 // subnormals), random bit patterns (NaN, ±Inf, subnormals).
+#include "deploy.h"
+#include "half.h"
 #include "nf4.h"
 #include "optim.h"
 #include "quant.h"

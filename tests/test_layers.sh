@@ -3,7 +3,8 @@
 # from itself and the folders below it (core/ from nothing above it), the core's objects
 # reference no symbol defined above the core, no weak symbol exists anywhere, no header is
 # included by absolute path, each core header's functions live in its own .c (or a listed
-# family), and the tokenizer cannot reach a model reader.
+# family), core's modules include each other without a cycle, and the tokenizer cannot reach
+# a model reader.
 cd "$(dirname "$0")/.."
 fail=0
 check() { # name, condition-output (empty = pass)
@@ -61,12 +62,9 @@ check "no #include by absolute path" \
 #   tokenizer   the tokenizer kinds: tok_bpe.c (BPE encoder/decoder), tok_files.c (tokenizer
 #               files), tok_gguf.c (a GGUF's embedded vocabulary)
 #   checkpoint  one reader per format: llama2c.c, gguf.c, hf_model.c (l4qz has l4qz.h)
-#   linear      deploy.c: w0_forward/w0_backward_dx, the frozen 16-bit W0's row-tiled
-#               products, beside the deployed forms' (the same tile loop)
-#   deploy      quant.c, nf4.c: the quantizers fill the forms they define
 #   gguf_write  gguf_export.c: the model export built on the generic writer
 declare -A FAMILY=([tokenizer]="tok_bpe tok_files tok_gguf" [checkpoint]="llama2c gguf hf_model"
-                   [linear]="deploy" [deploy]="quant nf4" [gguf_write]="gguf_export")
+                   [gguf_write]="gguf_export")
 if [ -n "$core_objs" ]; then
     defs=$(nm -A --defined-only -g $core_objs | awk '$2 == "T" { n = split($1, a, "[/:]"); sub(/\.o$/, "", a[n - 1]); print $3, a[n - 1] }')
     bad=""
@@ -91,6 +89,36 @@ if [ -n "$core_objs" ]; then
     used=$(nm -u $tok_objs | awk '{print $NF}' | sort -u)
     check "the tokenizer's objects call no model reader" "$(comm -12 <(echo "$rdefs") <(echo "$used"))"
 fi
+# Core's modules include each other without a cycle, so the core reads bottom-up (the order
+# in docs/architecture.md "Layers"): a module is a header and its .c (X.h + X.c; a family
+# member without a header, tok_bpe.c, is one of its own), with an edge A → B when core/A.h
+# or core/A.c includes "B.h". A cycle is printed as A -> B -> ... -> A.
+module_cycle() { # dir: the first include cycle among its modules, or nothing
+    python3 - "$1" <<'PY'
+import glob, os, re, sys
+d = sys.argv[1]
+inc = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.M)
+edges = {}
+for f in sorted(glob.glob(d + "/*.[ch]")):
+    a = os.path.splitext(os.path.basename(f))[0]
+    for i in inc.findall(open(f, encoding="utf-8").read()):
+        b = os.path.splitext(os.path.basename(i))[0]
+        if b != a and os.path.isfile(f"{d}/{b}.h"):
+            edges.setdefault(a, set()).add(b)
+state, path = {}, []  # state: 1 on the DFS path, 2 done
+def visit(a):
+    state[a] = 1; path.append(a)
+    for b in sorted(edges.get(a, ())):
+        if state.get(b) == 1: return path[path.index(b):] + [b]
+        if b not in state and (c := visit(b)): return c
+    state[a] = 2; path.pop()
+for a in sorted(edges):
+    if a not in state and (c := visit(a)):
+        print(" -> ".join(c)); break
+PY
+}
+check "core's module include graph has no cycle" "$(module_cycle core)"
+
 closure() { # the core headers a file reaches through #include "…", transitively
     local todo=("$@") seen=" " f inc
     while [ ${#todo[@]} -gt 0 ]; do
