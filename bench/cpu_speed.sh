@@ -3,16 +3,19 @@
 # (bench/torch_step.py), side by side in one invocation so both see the same machine load:
 # stories260K and stories15M shapes (random weights), lora and l4q (4-bit g32, rank 8),
 # 32×256 tokens per step, our fp32 and bf16 (train.precision) modes and PyTorch fp32 and
-# bf16 autocast. Both sides run the same OpenBLAS kernels (OPENBLAS_CORETYPE, default
-# SkylakeX), the same OpenMP spin (GOMP_SPINCOUNT=20000) and all cores; PyTorch runs with
+# bf16 autocast. Both sides run the same OpenBLAS kernels (OPENBLAS_CORETYPE: the best core
+# `l4q info --system` finds, or OPENBLAS_CORETYPE_BENCH), the same OpenMP spin (GOMP_SPINCOUNT=20000) and all cores; PyTorch runs with
 # jemalloc keeping its memory (Debian's libjemalloc2, `make bench` installs it; without it
 # the peer runs on glibc and says so). "before" rows: our fp32 step with the memory released
 # between steps as before (L4Q_MEM_LIMIT=1 makes the memory account choose it) — the
 # page-fault churn this harness no longer has. CPU_SPEED_STEPS (default 3) timed steps per row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make -s build/bench/memtime
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE_BENCH:-SkylakeX}" GOMP_SPINCOUNT=20000
+make -s build/bench/memtime build/l4q
+# This CPU's best OpenBLAS core as `l4q info --system` finds it (SkylakeX on an AVX-512 CPU).
+best=$(build/l4q info --system --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("openblas_best_core") or "")' || true)
+[ -n "${OPENBLAS_CORETYPE_BENCH:-$best}" ] && export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE_BENCH:-$best}"
+export GOMP_SPINCOUNT=20000
 JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 PRE=() ALLOC="glibc malloc (libjemalloc2 not installed)"
 if [ -f "$JE" ]; then PRE=(env LD_PRELOAD="$JE" MALLOC_CONF="retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1"); ALLOC="jemalloc, memory retained"; fi
