@@ -499,6 +499,14 @@ static void free_run(TaskRun *tr) {
     free(tr->R); free(tr->gold); free(tr->nch); free(tr->chars); free(tr->hash);
 }
 
+void eval_tasks_check(const char *const *names, int n, const EvalOptions *opt) {
+    TaskRegistry *reg = open_registry(opt, names, n);
+    TaskSelection sel = tasks_select(reg, names, n);
+    check_limits(reg, opt);
+    tasks_selection_free(&sel);
+    tasks_registry_free(reg);
+}
+
 EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *const *names, int n, const EvalOptions *opt) {
     EvalOptions defo;
     if (!opt) { eval_options_default(&defo); opt = &defo; }

@@ -74,6 +74,9 @@ typedef struct EvalResult {
 // Runs the n tasks named (tasks, groups, or task files by path; evals/task.h). M must be
 // built with maxT ≤ its seq_len; its maxT is the window. Bad task names/files → die_input.
 EvalResult *eval_tasks(Model *M, const Tokenizer *tok, const char *const *names, int n, const EvalOptions *opt);
+// What eval_tasks checks before it scores anything — the names (and opt's per-task
+// limits) resolve to tasks — without a model: a run checks its eval.tasks before training.
+void eval_tasks_check(const char *const *names, int n, const EvalOptions *opt);
 void eval_result_free(EvalResult *r);
 // Iterate (task, metric, value, stderr): i in [0, eval_result_count(r)).
 int eval_result_count(const EvalResult *r);

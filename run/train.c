@@ -84,6 +84,17 @@ static double val_loss(Trainer *t, Model *M, EvalDocs *docs, long *ntok, long *n
     return cnt ? nll / cnt : NAN;
 }
 
+// The final evaluation's options: eval.limit / eval.limits, zero-shot, documents kept.
+static void final_eval_options(const RunConfig *cfg, EvalOptions *o) {
+    eval_options_default(o);
+    o->limit = (int)cfg->eval.limit;
+    o->limit_names = (const char *const *)cfg->eval.limit_names;
+    o->limit_values = cfg->eval.limit_values;
+    o->nlimits = cfg->eval.nlimits;
+    o->shots = 0;
+    o->keep_docs = 1;
+}
+
 // Scores M: validation loss, and at the end the benchmark tasks with their per-document
 // evidence (run.h5 group docs/). The final call gets the deployed model (see train_run).
 static void evaluate(Trainer *t, Model *M, long step, int final) {
@@ -109,13 +120,7 @@ static void evaluate(Trainer *t, Model *M, long step, int final) {
     // Benchmark tasks are costly: at the end, and at intermediate evals only if asked.
     if (t->cfg->eval.ntasks > 0 && final) {
         EvalOptions o;
-        eval_options_default(&o);
-        o.limit = (int)t->cfg->eval.limit;
-        o.limit_names = (const char *const *)t->cfg->eval.limit_names;
-        o.limit_values = t->cfg->eval.limit_values;
-        o.nlimits = t->cfg->eval.nlimits;
-        o.shots = 0;
-        o.keep_docs = 1;
+        final_eval_options(t->cfg, &o);
         EvalResult *r = eval_tasks(M, t->tok ? t->tok : t->mf->tok, (const char *const *)t->cfg->eval.tasks,
                                    t->cfg->eval.ntasks, &o);
         for (int i = 0; i < eval_result_count(r); i++) {
@@ -283,6 +288,11 @@ int train_run(RunConfig *cfg, const char *out_dir, int resume, long stop_at) {
     else if (cfg->data.format == DATA_TEXT && t.train->docs_removed == 0)
         printf("data: %ld training documents, none also in the validation data\n", t.train->docs);
     t.val = data_load(cfg, tk, t.T, SPLIT_VAL);
+    if (cfg->eval.ntasks > 0) { // a misspelt task must not surface only after the training
+        EvalOptions o;
+        final_eval_options(cfg, &o);
+        eval_tasks_check((const char *const *)cfg->eval.tasks, cfg->eval.ntasks, &o);
+    }
     MethodCfg method = cfg->method; // + the model-level pass's records (GPTQ), for the build only
     MethodPrep *prep = method_prepare(t.mf, &method, tk, t.T);
     method.prep = prep;

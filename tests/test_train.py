@@ -104,6 +104,18 @@ p = run(["train", "--resume", c], check_rc=False)
 check(p.returncode == 2 and "holds bf16 moments but train.optim_state is fp32" in p.stderr,
       "bf16 state: an fp32 run refuses a bf16 checkpoint with one line", p.stderr[-300:])
 
+# A misspelt eval.tasks entry (or eval.limits key) stops the run before it trains, not at
+# its final evaluation: one line, exit 2, no step taken, nothing written in the run dir.
+bad = os.path.join(tmp, "badtask")
+p = run(["train", cfg, "--out", bad, "--set", "eval.tasks=[tinystories, arc_easyy]"], check_rc=False)
+errl = [l for l in p.stderr.splitlines() if l.startswith("l4q: error:")]
+check(p.returncode == 2 and len(errl) == 1 and "unknown task 'arc_easyy'" in errl[0] and "step 1/" not in p.stdout
+      and not (os.path.isdir(bad) and os.listdir(bad)), "eval.tasks: an unknown task is refused before training",
+      f"rc={p.returncode} {p.stderr[-300:]} {os.listdir(bad) if os.path.isdir(bad) else ''}")
+p = run(["train", cfg, "--out", bad, "--set", "eval.tasks=[tinystories]", "--set", "eval.limits={tinystoriez: 3}"], check_rc=False)
+check(p.returncode == 2 and "eval.limits: 'tinystoriez' is not a task or group" in p.stderr and "step 1/" not in p.stdout,
+      "eval.limits: an unknown task is refused before training", f"rc={p.returncode} {p.stderr[-300:]}")
+
 # Dry run prints the resolved config; a --set lands in it.
 p = run(["train", cfg, "--dry-run", "--set", "method.rank=16"])
 check("rank: 16" in p.stdout and "micro_batch: 4" in p.stdout, "dry-run: resolved config with overrides", p.stdout[:300])
