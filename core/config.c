@@ -579,6 +579,13 @@ RunConfig *run_config_load(const char *path, char **sets, int nsets) {
     return c;
 }
 
+const char *run_config_omitted_default(const char *key) {
+    static const char *const K[][2] = {{"train.optim_state", "fp32"}, {"train.device", "cpu"}, {"train.precision", "fp32"}};
+    for (size_t i = 0; i < sizeof K / sizeof *K; i++)
+        if (!strcmp(key, K[i][0])) return K[i][1];
+    return NULL;
+}
+
 char *run_config_dump(const RunConfig *c) { return y_dump(c->root); }
 
 void run_config_free(RunConfig *c) {

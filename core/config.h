@@ -103,6 +103,10 @@ int method_keys_strip(YNode *root, const char *method, const char *const *keep, 
 // root; base_dir resolves relative data paths; name_hint names the default out dir.
 RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *name_hint);
 char *run_config_dump(const RunConfig *c); // malloc'd resolved YAML (reloads to the same config)
+// The value of a key run_config_dump leaves out at its default (so that older runs' ids
+// stay): "train.optim_state" → "fp32", "train.device" → "cpu", "train.precision" →
+// "fp32"; NULL for any other key.
+const char *run_config_omitted_default(const char *key);
 void run_config_free(RunConfig *c);
 void run_config_release(void *c); // run_config_free for hold() (util.h)
 // Number of warmup steps for the schedule (warmup ratio or absolute steps).

@@ -346,7 +346,7 @@ static void other_settings(const Report *rep, const RowGroup *g, const char *ski
         if (!strcmp(rep->rowkeys[k], skip)) continue;
         const char *v = row_setting(rep, g, rep->rowkeys[k]);
         const char *sh = strrchr(rep->rowkeys[k], '.');
-        o += snprintf(buf + o, n - o, "%s%s=%s", o ? ", " : "", sh ? sh + 1 : rep->rowkeys[k], v ? v : "-");
+        o += snprintf(buf + o, n - o, "%s%s=%s", o ? ", " : "", sh ? sh + 1 : rep->rowkeys[k], setting_shown(rep->rowkeys[k], v));
     }
 }
 

@@ -1,6 +1,7 @@
 // table.c — see table.h.
 #include "table.h"
 #include "stats.h"
+#include "config.h"
 #include "util.h"
 #include "ynode.h"
 #include <dirent.h>
@@ -40,6 +41,12 @@ static void flatten(RunRec *r, const YNode *n, const char *prefix) {
     r->vals = xrealloc(r->vals, (size_t)(r->nkv + 1) * sizeof *r->vals);
     r->keys[r->nkv] = xstrdup(prefix);
     r->vals[r->nkv++] = xstrdup(v);
+}
+
+const char *setting_shown(const char *key, const char *v) {
+    if (v) return v;
+    const char *d = run_config_omitted_default(key);
+    return d ? d : "-";
 }
 
 const char *table_cfg(const RunRec *r, const char *key) {
@@ -312,7 +319,7 @@ static void settings_of(const Report *rep, const RunRec *r, char *buf, size_t n)
         if (!varies_for(rep, r, rep->rowkeys[j]) || implied_by_other(rep, r, rep->rowkeys[j])) continue;
         const char *v = table_cfg(r, rep->rowkeys[j]);
         const char *k = strrchr(rep->rowkeys[j], '.');
-        o += snprintf(buf + o, n - o, "%s%s=%s", o ? ", " : "", k ? k + 1 : rep->rowkeys[j], v ? v : "-");
+        o += snprintf(buf + o, n - o, "%s%s=%s", o ? ", " : "", k ? k + 1 : rep->rowkeys[j], setting_shown(rep->rowkeys[j], v));
     }
 }
 

@@ -74,6 +74,9 @@ void table_cell(const Report *rep, const RowGroup *g, const Column *c, double *m
 void table_add_col(Report *rep, const char *title, const char *key, int higher, int is_acc, int dec, double scale);
 int table_any_metric(const Report *rep, const char *key);
 const char *table_cfg(const RunRec *r, const char *key);
+// A row setting as the report shows it: v, or for a key the run config leaves out at its
+// default (train.precision, train.optim_state, train.device) that default, else "-".
+const char *setting_shown(const char *key, const char *v);
 const char *table_display_name(const char *method);
 const char *table_task_title(const char *task);
 const char *table_bits_label(int bits);

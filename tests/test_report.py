@@ -11,18 +11,18 @@ from testlib import check, done, run
 
 tmp = tempfile.mkdtemp(prefix="l4q_report_")
 
-def config(method, bits=None, seed=0, rank=4, steps=100, tasks=("tinystories", "blimp", "csqa")):
+def config(method, bits=None, seed=0, rank=4, steps=100, tasks=("tinystories", "blimp", "csqa"), train_extra=""):
     m = f"  name: {method}\n"
     if method not in ("none", "lora"):
         m += f"  bits: {bits}\n  group_size: 32\n"
     if method != "none":
         m += f"  rank: {rank}\n"
     return (f"model: /d/stories260K.bin\ntokenizer: /d/tok512.bin\ndata:\n  format: text\n  train: /d/train.txt\n"
-            f"method:\n{m}train:\n  steps: {steps}\n  lr: 0.001\n  seed: {seed}\n"
+            f"method:\n{m}train:\n  steps: {steps}\n  lr: 0.001\n  seed: {seed}\n{train_extra}"
             f"eval:\n  every: 0\n  tasks: [{', '.join(tasks)}]\nout: runs/x\n")
 
 def write_run(d, method, form, bits=None, seed=0, status="complete", ppl=5.0, blimp=0.6, csqa=0.3, members=None,
-              rank=4, vlen=False, loss0=3.0, steps=100, mem=(1000000, 150000, 450000, 4000000, 90000, 25000000)):
+              rank=4, vlen=False, loss0=3.0, steps=100, mem=(1000000, 150000, 450000, 4000000, 90000, 25000000), train_extra=""):
     os.makedirs(d, exist_ok=True)
     with h5py.File(os.path.join(d, "run.h5"), "w") as f:
         def attr(k, v):
@@ -30,7 +30,7 @@ def write_run(d, method, form, bits=None, seed=0, status="complete", ppl=5.0, bl
                 f.attrs[k] = v  # h5py default: variable-length UTF-8
             else:
                 f.attrs.create(k, np.bytes_(v.encode()))
-        attr("config", config(method, bits, seed, rank, steps))
+        attr("config", config(method, bits, seed, rank, steps, train_extra=train_extra))
         attr("method", method)
         attr("form", form)
         attr("status", status)
@@ -152,6 +152,17 @@ check(labs == ["L4Q (rank=1)", "L4Q (rank=2)", "L4Q (rank=4)", "L4Q (rank=8)"], 
 v = [float(r["mean"]) for r in arows if r["table"] == "main" and r["column"] == "BLiMP"]
 check(all(abs(a - b) < 1e-9 for a, b in zip(v, [100 * (0.5 + r / 100 + 0.0005) for r in (1, 2, 4, 8)])), "ablation values", str(v))
 check("`method.rank`" in amd and os.path.exists(f"{A}/plots/ablation_method_rank_blimp_acc.png"), "ablation curve plot", str(os.listdir(f"{A}/plots")))
+
+# A key the run config leaves out at its default (train.precision: fp32) shows that default
+# in the row label, not "-".
+P = os.path.join(tmp, "prec")
+for s in (0, 1):
+    write_run(f"{P}/fp32_s{s}", "l4q", "4", bits=4, seed=s)
+    write_run(f"{P}/bf16_s{s}", "l4q", "4", bits=4, seed=s, train_extra="  precision: bf16\n")
+run(["report", P, "--format", "csv"])
+plabs = sorted({r["label"] for r in csv.DictReader(open(f"{P}/report.csv")) if r["table"] == "main"})
+check(plabs == ["L4Q (precision=bf16)", "L4Q (precision=fp32)"], "a default the config omits is shown by name in the row label",
+      str(plabs))
 
 # Errors.
 e = run(["report", os.path.join(tmp, "nothing")], check_rc=False)
