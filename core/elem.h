@@ -2,7 +2,7 @@
 // from this one source, so a bit-exact comparison of the two sides compares one formula
 // evaluated twice: the quantizer's clamp/round/STE and codes, the uniform and NF4 dequant of
 // one element, the AdamW element update (fp32 and bf16 stochastic-rounded moments), mix64,
-// and f32 <-> bf16.
+// exp (the softmaxes' and SwiGLU's), and f32 <-> bf16.
 //
 // Exactness: every operation is one IEEE-754 single-precision operation rounded to nearest.
 // The C build is -std=c11, which turns FP contraction off in gcc, so a*b + c is a product
@@ -58,6 +58,43 @@ L4Q_HD float el_bits_f32(uint32_t b) {
     memcpy(&f, &b, 4);
     return f;
 #endif
+}
+
+// A fused multiply-add where the target has one (the device always; the CPU when built for
+// FMA, as the Makefile's -march=native does here), else a product then a sum.
+#if defined(__CUDA_ARCH__) || defined(__FMA__)
+#define EL_FMA(a, b, c) fmaf((a), (b), (c))
+#else
+#define EL_FMA(a, b, c) EL_ADD(EL_MUL((a), (b)), (c))
+#endif
+
+// exp as straight-line float code the CPU compiler can vectorize (libm's expf is a call per
+// element; its vector variant needs -ffast-math, which we do not use) and the device
+// computes operation for operation, so the softmaxes and SwiGLU round the same on both.
+// Range reduction x = k·ln2 + r with |r| ≤ ln2/2 (ln2 split in two so k·ln2 is exact), a
+// degree-6 polynomial for e^r (Cephes' expf coefficients, Horner to the end: max error
+// 1.2 ulp against double exp over [−87, 88]), and 2^k built in the exponent bits. Inputs
+// below −87 (including −∞, used to mask padding) give 0: e^−87 ≈ 1.6e-38 is negligible
+// next to a row maximum's 1. NaN stays NaN.
+L4Q_HD float el_exp(float x0) {
+    // NaN fails both comparisons and becomes −87 here, so the int conversion below is
+    // always defined (converting NaN to int32 is undefined); the last line returns it.
+    float x = x0 > -87.0f ? (x0 < 88.0f ? x0 : 88.0f) : -87.0f; // 2^127 at most
+    float kf = EL_MUL(x, 1.44269504088896341f);
+    kf = EL_SUB(EL_ADD(kf, 12582912.0f), 12582912.0f); // round to nearest (1.5·2^23 trick, |kf| < 2^22)
+    float r = EL_FMA(kf, -0.693359375f, x);
+    r = EL_FMA(kf, 2.12194440e-4f, r);
+    float p = 1.9875691500e-4f;
+    p = EL_FMA(p, r, 1.3981999507e-3f);
+    p = EL_FMA(p, r, 8.3334519073e-3f);
+    p = EL_FMA(p, r, 4.1665795894e-2f);
+    p = EL_FMA(p, r, 1.6666665459e-1f);
+    p = EL_FMA(p, r, 5.0000001201e-1f);
+    p = EL_FMA(p, r, 1.0f);
+    p = EL_FMA(p, r, 1.0f);
+    float scale = el_bits_f32((uint32_t)((int32_t)kf + 127) << 23);
+    float y = x0 < -87.0f ? 0.0f : EL_MUL(p, scale);
+    return x0 != x0 ? x0 : y;
 }
 
 // splitmix64's output function: a well-mixed value from a counter, for random streams

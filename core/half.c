@@ -9,23 +9,20 @@
 const char *dtype_name(int dt) { return dt == DT_F16 ? "f16" : dt == DT_BF16 ? "bf16" : "f32"; }
 size_t dtype_bytes(int dt) { return dt == DT_F16 || dt == DT_BF16 ? 2 : 4; }
 
-static inline float bits_f32(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
-static inline uint32_t f32_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
-
 static float f16_scalar(uint16_t h) {
     uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023;
-    if (e == 31) return bits_f32(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0)); // Inf/NaN (quiet)
-    if (e) return bits_f32(sign | ((e + 112) << 23) | (m << 13));                    // rebias 15 → 127
+    if (e == 31) return el_bits_f32(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0)); // Inf/NaN (quiet)
+    if (e) return el_bits_f32(sign | ((e + 112) << 23) | (m << 13));                    // rebias 15 → 127
     float f = (float)m * 0x1p-24f;                                                    // ±0, subnormal: exact
     return sign ? -f : f;
 }
 
 static uint16_t f16_from_scalar(float f) {
-    uint32_t x = f32_bits(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    uint32_t x = el_f32_bits(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
     if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); // NaN
     if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);                         // rounds past 65504: Inf
     if (ax < 0x38800000u) {                                                           // below 2^-14: subnormal
-        float a = bits_f32(ax) * 0x1p24f;  // exact scaling; nearbyintf rounds half to even
+        float a = el_bits_f32(ax) * 0x1p24f;  // exact scaling; nearbyintf rounds half to even
         return (uint16_t)(sign | (uint32_t)nearbyintf(a));
     }
     uint32_t r = ax + 0xfffu + ((ax >> 13) & 1);                                      // round half to even

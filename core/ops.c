@@ -1,6 +1,7 @@
 // ops.c — forward/backward pairs of the LLaMA blocks. Dense products live in the linear
 // layers (sgemm); these are the element-wise and attention loops, parallel with OpenMP.
 #include "ops.h"
+#include "elem.h" // el_exp (shared with the CUDA plugin)
 #include "util.h"
 #include <math.h>
 #include <stdint.h>
@@ -111,36 +112,6 @@ void rope_backward(float *dx, int r0, int r1, int T, int cols, int hs, const flo
 #else
 #define FMA(a, b, c) ((a) * (b) + (c))
 #endif
-
-// exp as straight-line float code the compiler can vectorize (libm's expf is
-// a call per element; its vector variant needs -ffast-math, which we do not use). Range
-// reduction x = k·ln2 + r with |r| ≤ ln2/2 (ln2 split in two so k·ln2 is exact), a degree-6
-// polynomial for e^r (Cephes' expf coefficients, Horner to the end: max error 1.2 ulp
-// against double exp over [−87, 88]), and 2^k built in the exponent
-// bits. Inputs below −87 (including −∞, used to mask padding) give 0: e^−87 ≈ 1.6e-38 is
-// negligible next to a row maximum's 1.
-static inline float exp_vec(float x0) {
-    // NaN fails both comparisons and becomes −87 here, so the int conversion below is
-    // always defined (converting NaN to int32 is undefined); the last line returns it.
-    float x = x0 > -87.0f ? (x0 < 88.0f ? x0 : 88.0f) : -87.0f; // 2^127 at most
-    float kf = x * 1.44269504088896341f;
-    kf = (kf + 12582912.0f) - 12582912.0f; // round to nearest (1.5·2^23 trick, |kf| < 2^22)
-    float r = FMA(kf, -0.693359375f, x);
-    r = FMA(kf, 2.12194440e-4f, r);
-    float p = 1.9875691500e-4f;
-    p = FMA(p, r, 1.3981999507e-3f);
-    p = FMA(p, r, 8.3334519073e-3f);
-    p = FMA(p, r, 4.1665795894e-2f);
-    p = FMA(p, r, 1.6666665459e-1f);
-    p = FMA(p, r, 5.0000001201e-1f);
-    p = FMA(p, r, 1.0f);
-    p = FMA(p, r, 1.0f);
-    int32_t bits = ((int32_t)kf + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float y = x0 < -87.0f ? 0.0f : p * scale;
-    return x0 != x0 ? x0 : y;
-}
 
 // Attention of a trained model is peaked: many probabilities are tiny, and their products
 // with values and gradients land in the subnormal range, where every x86 multiply-add
@@ -259,7 +230,7 @@ static void attention_decode(float *out, float *lse, const float *q, const float
                     mx = p[s] > mx ? p[s] : mx;
                 }
                 #pragma omp simd reduction(+ : sum)
-                for (int s = 0; s <= t; s++) { p[s] = exp_vec(p[s] - mx); sum += p[s]; }
+                for (int s = 0; s <= t; s++) { p[s] = el_exp(p[s] - mx); sum += p[s]; }
                 float inv = 1.0f / sum, *o = out + ((size_t)b * T + t) * dim + h * hs;
                 for (int i = 0; i < hs; i++) o[i] = 0;
                 for (int s = 0; s <= t; s++) {
@@ -306,7 +277,7 @@ static inline void att_block(float *out, float *lse, float *restrict S, const fl
     for (int s = 0; s < nk; s++) {
         float *Ss = S + (size_t)s * QB;
         #pragma omp simd
-        for (int j = 0; j < QB; j++) { float e = exp_vec(Ss[j] - mx[j]); Ss[j] = e; sum[j] += e; }
+        for (int j = 0; j < QB; j++) { float e = el_exp(Ss[j] - mx[j]); Ss[j] = e; sum[j] += e; }
     }
     float inv[QB];
     for (int j = 0; j < QB; j++) inv[j] = 1.0f / sum[j];
@@ -331,12 +302,12 @@ static inline void att_block(float *out, float *lse, float *restrict S, const fl
 
 #if defined(__AVX512F__) && defined(__FMA__)
 #include <immintrin.h>
-// exp_vec on 16 lanes in as few instructions as possible (attention forward evaluates one
+// el_exp on 16 lanes in as few instructions as possible (attention forward evaluates one
 // per query-key pair, as many as its multiply-adds): rounding k·log2e to nearest-even and
 // multiplying by the power of two 2^k are exact steps, so roundscale and scalef give
-// exactly exp_vec's results for −87 ≤ x ≤ 0. Callers pass x ≤ 0 (a score minus its row
+// exactly el_exp's results for −87 ≤ x ≤ 0. Callers pass x ≤ 0 (a score minus its row
 // maximum) and run with flush-to-zero: below −87 the clamp at −104 makes 2^k·p flush to 0
-// (−∞ for masked keys included), where exp_vec returns 0 by a test.
+// (−∞ for masked keys included), where el_exp returns 0 by a test.
 static inline __m512 exp_v16(__m512 x0) {
     __m512 x = _mm512_max_ps(x0, _mm512_set1_ps(-104.0f));
     __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -598,7 +569,7 @@ static void bwd_row_probs(float *restrict p, float *restrict ds, const float *qs
     scores(ds, g, Vt, n16, hs, ld); // dP[s] = g·v_s
     #pragma omp simd
     for (int s = 0; s < n16; s++) {
-        float e = exp_vec(p[s] - l);
+        float e = el_exp(p[s] - l);
         p[s] = e;
         ds[s] = e * (ds[s] - D);
     }
@@ -709,12 +680,12 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
 
 void swiglu_forward(float *g, const float *h1, const float *h3, long n) {
     #pragma omp parallel for simd if (n > PAR_MIN)
-    for (long i = 0; i < n; i++) g[i] = h1[i] / (1.0f + exp_vec(-h1[i])) * h3[i];
+    for (long i = 0; i < n; i++) g[i] = h1[i] / (1.0f + el_exp(-h1[i])) * h3[i];
 }
 void swiglu_backward(float *dh1, float *dh3, const float *dg, const float *h1, const float *h3, long n) {
     #pragma omp parallel for simd if (n > PAR_MIN)
     for (long i = 0; i < n; i++) {
-        float sg = 1.0f / (1.0f + exp_vec(-h1[i])), silu = h1[i] * sg;
+        float sg = 1.0f / (1.0f + el_exp(-h1[i])), silu = h1[i] * sg;
         dh3[i] += dg[i] * silu;
         dh1[i] += dg[i] * h3[i] * sg * (1.0f + h1[i] * (1.0f - sg));
     }
@@ -740,10 +711,10 @@ float logsoftmax_row(const float *lg, int V, int target, int *is_greedy, float *
     float sum = 0;
     if (dl) {
         #pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < V; i++) { float e = exp_vec(lg[i] - mx); dl[i] = e; sum += e; }
+        for (int i = 0; i < V; i++) { float e = el_exp(lg[i] - mx); dl[i] = e; sum += e; }
     } else {
         #pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < V; i++) sum += exp_vec(lg[i] - mx);
+        for (int i = 0; i < V; i++) sum += el_exp(lg[i] - mx);
     }
     float lse = mx + logf(sum), lp = target >= 0 ? lt - lse : 0.0f;
     if (dl) {

@@ -38,11 +38,11 @@ __global__ void k_softmax_fwd(float *S, T *P16, float *lse, int Tn, long long t2
     for (int s = threadIdx.x; s <= t; s += blockDim.x) mx = fmaxf(mx, row[s]);
     mx = block_max(mx);
     float sum = 0;
-    for (int s = threadIdx.x; s <= t; s += blockDim.x) sum += exp_cpu(row[s] - mx);
+    for (int s = threadIdx.x; s <= t; s += blockDim.x) sum += el_exp(row[s] - mx);
     sum = block_sum(sum);
     float inv = 1.0f / sum;
     for (int s = threadIdx.x; s < Tn; s += blockDim.x) {
-        float p = s <= t ? exp_cpu(row[s] - mx) * inv : 0.0f;
+        float p = s <= t ? el_exp(row[s] - mx) * inv : 0.0f;
         if (P16) P16[ro + s] = cu_from_f32<T>(p);
         else row[s] = p;
     }
@@ -99,7 +99,7 @@ __global__ void k_softmax_bwd(float *S, float *dP, T *P16, T *dS16, const float 
     D = block_sum(D);
     float l = lse[((size_t)b * H + h) * ldT + t];
     for (int s = threadIdx.x; s < Tn; s += blockDim.x) {
-        float p = s <= t ? exp_cpu(S[ro + s] - l) : 0.0f;
+        float p = s <= t ? el_exp(S[ro + s] - l) : 0.0f;
         float ds = s <= t ? p * (dP[ro + s] - D) : 0.0f;
         if (P16) {
             P16[ro + s] = cu_from_f32<T>(p);

@@ -25,14 +25,14 @@ __global__ void k_classifier(const float *logits, T *dlogits, const int *targets
     if (am == 0x7fffffff) am = V - 1; // no element equals mx (NaN row): the CPU's scan stops at V−1
     float lt = t >= 0 ? lg[t] : 0.0f; // read before any write (dlogits may alias logits)
     float sum = 0;
-    for (int s = threadIdx.x; s < V; s += blockDim.x) sum += exp_cpu(lg[s] - mx);
+    for (int s = threadIdx.x; s < V; s += blockDim.x) sum += el_exp(lg[s] - mx);
     sum = block_sum(sum); // ends with a barrier: every read of lg above is done
     float lse = mx + logf(sum), lp = t >= 0 ? lt - lse : 0.0f;
     if (dlogits) {
         float scale = loss_scale * wi, kk = scale / sum; // softmax = e / sum
         T *dl = dlogits + (size_t)i * V;
         for (int s = threadIdx.x; s < V; s += blockDim.x) {
-            float d = exp_cpu(lg[s] - mx) * kk;
+            float d = el_exp(lg[s] - mx) * kk;
             if (s == t) d -= scale;
             dl[s] = cu_from_f32<T>(d);
         }

@@ -8,7 +8,7 @@
 # results must equal the CPU's bit for bit or to rounding (every kernel file: elementwise,
 # quantizer, AdamW, casts, dequant) are built with -fmad=false: nvcc would otherwise contract
 # a·b + c into fma, which the CPU's -std=c11 build never does. Explicit fmaf() calls (the
-# L4Q merge, exp_vec) are kept as written. cuBLAS does its own arithmetic either way.
+# L4Q merge, el_exp) are kept as written. cuBLAS does its own arithmetic either way.
 # cudart is linked statically (the plugin needs only libcublas/libcublasLt.so.13 and the
 # driver at run time); cuBLAS is found through an rpath to the toolkit's lib64.
 #

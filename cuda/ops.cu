@@ -133,7 +133,7 @@ int rope_bwd(CuCtx *c, T *dx, int r0, int r1, int Tn, int cols, int hs, const fl
 template <typename T> __global__ void k_swiglu_fwd(T *g, const T *h1, const T *h3, long long n) {
     CU_FOR(i, n) {
         float a = cu_f32(h1[i]);
-        g[i] = cu_from_f32<T>(a / (1.0f + exp_cpu(-a)) * cu_f32(h3[i]));
+        g[i] = cu_from_f32<T>(a / (1.0f + el_exp(-a)) * cu_f32(h3[i]));
     }
 }
 template <typename T> int swiglu_fwd(CuCtx *c, T *g, const T *h1, const T *h3, long long n) {
@@ -146,7 +146,7 @@ template <typename T>
 __global__ void k_swiglu_bwd(T *dh1, T *dh3, const T *dg, const T *h1, const T *h3, long long n) {
     CU_FOR(i, n) {
         float a = cu_f32(h1[i]), b = cu_f32(h3[i]), d = cu_f32(dg[i]);
-        float sg = 1.0f / (1.0f + exp_cpu(-a)), silu = a * sg;
+        float sg = 1.0f / (1.0f + el_exp(-a)), silu = a * sg;
         dh3[i] = cu_from_f32<T>(cu_f32(dh3[i]) + d * silu);
         dh1[i] = cu_from_f32<T>(cu_f32(dh1[i]) + d * b * sg * (1.0f + a * (1.0f - sg)));
     }

@@ -51,7 +51,7 @@ int attention_bwd(CuCtx *c, T *dq, T *dk, T *dv, const T *dout, const T *out, co
                   const T *k, const T *v, int B, int T_, int H, int KVH, int hs, int ldT, void *scratch,
                   size_t scratch_bytes);
 
-// g = silu(h1)·h3 (n elements); bwd accumulates dh1, dh3. exp as core/ops.c's exp_vec.
+// g = silu(h1)·h3 (n elements); bwd accumulates dh1, dh3. exp is el_exp (core/elem.h), as on the CPU.
 template <typename T> int swiglu_fwd(CuCtx *c, T *g, const T *h1, const T *h3, long long n);
 template <typename T>
 int swiglu_bwd(CuCtx *c, T *dh1, T *dh3, const T *dg, const T *h1, const T *h3, long long n);

@@ -1,8 +1,9 @@
 // reduce.cuh — device helpers shared by the kernel files: block reductions with a fixed
 // combination order (so a launch's result never depends on scheduling: two runs are bitwise
-// identical) and the CPU's exp.
+// identical). The CPU's exp is el_exp (core/elem.h).
 #pragma once
 #include "common.cuh"
+#include "elem.h" // el_exp: the CPU's exp, operation for operation
 
 // Sum / max over the block (blockDim.x a multiple of 32, ≤ 1024); every thread gets the result.
 // The tree is fixed: warp shuffles xor 16..1, then warp 0 over the warps' partials in order.
@@ -36,29 +37,6 @@ __device__ __forceinline__ float block_max(float x) {
 }
 __device__ __forceinline__ int block_min_int(int x) {
     return block_reduce<int>(x, [](int a) { return warp_min_int(a); }, 0x7fffffff);
-}
-
-// core/ops.c's exp_vec, operation for operation (its FMA() is fmaf on the build machines,
-// which have FMA; the other operations are single IEEE operations under -fmad=false): range
-// reduction x = k·ln2 + r, Cephes' degree-6 polynomial, 2^k in the exponent bits; below −87
-// gives 0, NaN stays NaN. Kept beside the CPU's so swiglu and the softmaxes round the same.
-__device__ __forceinline__ float exp_cpu(float x0) {
-    float x = x0 > -87.0f ? (x0 < 88.0f ? x0 : 88.0f) : -87.0f;
-    float kf = x * 1.44269504088896341f;
-    kf = (kf + 12582912.0f) - 12582912.0f;
-    float r = fmaf(kf, -0.693359375f, x);
-    r = fmaf(kf, 2.12194440e-4f, r);
-    float p = 1.9875691500e-4f;
-    p = fmaf(p, r, 1.3981999507e-3f);
-    p = fmaf(p, r, 8.3334519073e-3f);
-    p = fmaf(p, r, 4.1665795894e-2f);
-    p = fmaf(p, r, 1.6666665459e-1f);
-    p = fmaf(p, r, 5.0000001201e-1f);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
-    float scale = __int_as_float(((int)kf + 127) << 23);
-    float y = x0 < -87.0f ? 0.0f : p * scale;
-    return x0 != x0 ? x0 : y;
 }
 
 // Grid-stride loop over [0, n).
