@@ -4,6 +4,7 @@
 #include "ops.h"
 #include "util.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,12 +283,9 @@ static size_t release_layer(Model *M, int l, int R, size_t want) {
 }
 
 void model_release_activations(Model *M) {
-    const Config *c = &M->c;
-    size_t L = c->n_layers, R = (size_t)M->maxB * M->maxT, D = c->dim, kv = proj_dims_kv(c), H = c->hidden_dim;
-    struct { float *p; size_t n; } s[] = {{M->x, (L + 1) * R * D}, {M->xn1, L * R * D}, {M->q, L * R * D}, {M->k, L * R * kv},
-                                          {M->v, L * R * kv}, {M->ao, L * R * D}, {M->xmid, L * R * D}, {M->xn2, L * R * D},
-                                          {M->h1, L * R * H}, {M->h3, L * R * H}, {M->hg, L * R * H}};
-    for (size_t i = 0; i < sizeof s / sizeof *s; i++) mem_release(s[i].p, s[i].n * sizeof(float));
+    size_t cap = (size_t)M->maxB * M->maxT, D = M->c.dim;
+    for (int l = 0; l < M->c.n_layers; l++) release_layer(M, l, (int)cap, SIZE_MAX);
+    mem_release(M->x + (size_t)M->c.n_layers * cap * D, cap * D * sizeof(float)); // the last layer's output
 }
 
 void model_backward(Model *M, const int *tokens, int B, int T) {
