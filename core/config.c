@@ -473,10 +473,10 @@ RunConfig *run_config_from_tree(YNode *root, const char *base_dir, const char *n
     c->train.beta1 = get_num(&t, "beta1", 0.9, 0, 0, 1, 1);
     c->train.beta2 = get_num(&t, "beta2", 0.999, 0, 0, 1, 1);
     c->train.eps = get_num(&t, "eps", 1e-8, 0, 1, NAN, 0);
-    c->train.optim_state = !strcmp(get_choice(&t, "optim_state", "fp32", OPTIM_STATES), "bf16") ? DT_BF16 : DT_F32;
+    c->train.optim_state = !strcmp(get_choice(&t, "optim_state", run_config_omitted_default("train.optim_state"), OPTIM_STATES), "bf16") ? DT_BF16 : DT_F32;
     c->train.checkpoint_every = get_int(&t, "checkpoint_every", 0, 0, LONG_MAX);
-    c->train.device = !strcmp(get_choice(&t, "device", "cpu", DEVICES), "cuda") ? DEV_CUDA : DEV_CPU;
-    c->train.precision = !strcmp(get_choice(&t, "precision", "fp32", PRECISIONS), "bf16") ? PREC_BF16 : PREC_FP32;
+    c->train.device = !strcmp(get_choice(&t, "device", run_config_omitted_default("train.device"), DEVICES), "cuda") ? DEV_CUDA : DEV_CPU;
+    c->train.precision = !strcmp(get_choice(&t, "precision", run_config_omitted_default("train.precision"), PRECISIONS), "bf16") ? PREC_BF16 : PREC_FP32;
     check_unused(&t);
 
     Sec e = section(root, "eval", 0);
@@ -579,6 +579,7 @@ RunConfig *run_config_load(const char *path, char **sets, int nsets) {
     return c;
 }
 
+// Also the parser's defaults for these keys (run_config_load), so the two cannot disagree.
 const char *run_config_omitted_default(const char *key) {
     static const char *const K[][2] = {{"train.optim_state", "fp32"}, {"train.device", "cpu"}, {"train.precision", "fp32"}};
     for (size_t i = 0; i < sizeof K / sizeof *K; i++)
