@@ -24,10 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s build/l4q build/bench/memtime build/bench/mkhf
-# The kernels this CPU runs best, as bench/cpu_speed.sh does (an environment pinning OpenBLAS
-# to an older core would halve the fp32 products — L4Q's layers — but not oneDNN's bf16 ones).
-best=$(build/l4q info --system --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("openblas_best_core") or "")' || true)
-[ -n "${OPENBLAS_CORETYPE_BENCH:-$best}" ] && export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE_BENCH:-$best}"
+. bench/best_core.sh # OpenBLAS on this CPU's best core
 DIR="${BIG_DIR:-build/big-7b-bf16}"
 read -ra SHAPE <<< "${BIG_SHAPE:---dim 4096 --hidden 11008 --layers 32 --heads 32 --kv-heads 32 --vocab 32000}"
 LAYERS=$(echo "${SHAPE[@]}" | sed -E 's/.*--layers ([0-9]+).*/\1/')

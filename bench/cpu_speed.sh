@@ -12,9 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s build/bench/memtime build/l4q
-# This CPU's best OpenBLAS core as `l4q info --system` finds it (SkylakeX on an AVX-512 CPU).
-best=$(build/l4q info --system --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("openblas_best_core") or "")' || true)
-[ -n "${OPENBLAS_CORETYPE_BENCH:-$best}" ] && export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE_BENCH:-$best}"
+. bench/best_core.sh # OpenBLAS on this CPU's best core
 export GOMP_SPINCOUNT=20000
 JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 PRE=() ALLOC="glibc malloc (libjemalloc2 not installed)"
