@@ -204,8 +204,9 @@ static void slug_append(char *slug, size_t sz, const char *text) {
 typedef struct {
     YNode *spec, *base, *per_method, *budget_set;
     const char *budget_name;
+    YNode *extra;            // `extra` points or NULL
     Axis *axes;
-    int naxes;
+    int naxes, has_seeds;    // has_seeds: the last axis is `seeds`
     char dir[4096];
 } Expander;
 
@@ -213,13 +214,13 @@ static const YNode *method_fragment(const YNode *set, const char *name) {
     return set ? y_peek(set, name) : NULL;
 }
 
-static int axis_skipped(const Expander *e, const char *method, const Axis *a) {
-    if (!strncmp(a->key, "method.", 7) && !method_takes(method, a->key + 7)) return 1;
+static int axis_skipped(const Expander *e, const char *method, const char *key) {
+    if (!strncmp(key, "method.", 7) && !method_takes(method, key + 7)) return 1;
     const YNode *pm = method_fragment(e->per_method, method);
     const YNode *skip = pm ? y_peek(pm, "skip_axes") : NULL;
     if (skip)
         for (int i = 0; i < skip->n; i++)
-            if (!strcmp(skip->items[i]->str, a->key)) return 1;
+            if (!strcmp(skip->items[i]->str, key)) return 1;
     return 0;
 }
 
@@ -260,49 +261,97 @@ static void add_run(Sweep *s, RunConfig *c, YNode *settings, const char *out) {
     run_config_free(c);
 }
 
+// One point of the sweep: the settings keys[i] = vals[i] over base → per_method →
+// budgets. `strict` (an `extra` point): a key the method does not take is an error
+// rather than left out, since the point names it for this method alone.
+static void expand_point(Expander *e, Sweep *s, const char *const *keys, YNode *const *vals, int n, int strict) {
+    // The method decides which per-method layers and method keys apply.
+    const YNode *name_node = NULL;
+    YNode *bm = y_peek(e->base, "method");
+    if (bm) name_node = y_peek(bm, "name");
+    for (int a = 0; a < n; a++)
+        if (!strcmp(keys[a], "method.name")) name_node = vals[a];
+    if (!name_node) y_die(e->base, "base.method.name: missing (give it in base or as an axis method.name)");
+    if (name_node->kind != Y_SCALAR || !method_find(name_node->str)) {
+        const char *const *names = method_names();
+        char list[512] = "";
+        size_t o = 0;
+        for (int i = 0; names[i]; i++) o += snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
+        y_die(name_node, "method.name: unknown method '%s' (valid: %s)", name_node->kind == Y_SCALAR ? name_node->str : "?", list);
+    }
+    const char *method = name_node->str;
+    YNode *tree = hold(y_clone(e->base), y_release);
+    method_keys_strip(tree, method, NULL, 0, NULL, 0); // base keys the method does not take (sweep.h)
+    const YNode *pm = method_fragment(e->per_method, method);
+    if (pm) apply_fragment(tree, pm, "", "skip_axes");
+    const YNode *bf = method_fragment(e->budget_set, method);
+    if (bf) apply_fragment(tree, bf, "", NULL);
+    YNode *settings = hold(y_new_map(), y_release);
+    for (int a = 0; a < n; a++) {
+        if (axis_skipped(e, method, keys[a])) {
+            if (strict && strcmp(keys[a], "train.seed"))
+                y_die(vals[a], "extra: method '%s' does not take '%s'", method, keys[a]);
+            continue;
+        }
+        set_path(tree, keys[a], vals[a]);
+        y_map_put(settings, keys[a], y_clone(vals[a]));
+    }
+    hold_drop(tree); // run_config_from_tree takes it
+    RunConfig *c = hold(run_config_from_tree(tree, e->dir, "sweep"), run_config_release);
+    add_run(s, c, settings, s->out); // takes c and settings
+}
+
 static void expand(Expander *e, Sweep *s) {
     long total = 1;
     for (int a = 0; a < e->naxes; a++) {
         total *= e->axes[a].n;
         if (total > MAX_POINTS) y_die(e->axes[a].key_node, "the sweep has more than %d points", MAX_POINTS);
     }
-    int *idx = hold(xcalloc((size_t)e->naxes + 1, sizeof *idx), free);
+    int na = e->naxes;
+    int *idx = hold(xcalloc((size_t)na + 1, sizeof *idx), free);
+    const char **keys = hold(xcalloc((size_t)na + 1, sizeof *keys), free);
+    YNode **vals = hold(xcalloc((size_t)na + 1, sizeof *vals), free);
     for (long p = 0; p < total; p++) {
         long rem = p;
-        for (int a = e->naxes - 1; a >= 0; a--) { idx[a] = (int)(rem % e->axes[a].n); rem /= e->axes[a].n; }
-        // The method decides which per-method layers and method keys apply.
-        const YNode *name_node = NULL;
-        YNode *bm = y_peek(e->base, "method");
-        if (bm) name_node = y_peek(bm, "name");
-        for (int a = 0; a < e->naxes; a++)
-            if (!strcmp(e->axes[a].key, "method.name")) name_node = e->axes[a].vals[idx[a]];
-        if (!name_node) y_die(e->base, "base.method.name: missing (give it in base or as an axis method.name)");
-        if (name_node->kind != Y_SCALAR || !method_find(name_node->str)) {
-            const char *const *names = method_names();
-            char list[512] = "";
-            size_t o = 0;
-            for (int i = 0; names[i]; i++) o += snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
-            y_die(name_node, "method.name: unknown method '%s' (valid: %s)", name_node->kind == Y_SCALAR ? name_node->str : "?", list);
-        }
-        const char *method = name_node->str;
-        YNode *tree = hold(y_clone(e->base), y_release);
-        method_keys_strip(tree, method, NULL, 0, NULL, 0); // base keys the method does not take (sweep.h)
-        const YNode *pm = method_fragment(e->per_method, method);
-        if (pm) apply_fragment(tree, pm, "", "skip_axes");
-        const YNode *bf = method_fragment(e->budget_set, method);
-        if (bf) apply_fragment(tree, bf, "", NULL);
-        YNode *settings = hold(y_new_map(), y_release);
-        for (int a = 0; a < e->naxes; a++) {
-            if (axis_skipped(e, method, &e->axes[a])) continue;
-            set_path(tree, e->axes[a].key, e->axes[a].vals[idx[a]]);
-            y_map_put(settings, e->axes[a].key, y_clone(e->axes[a].vals[idx[a]]));
-        }
-        hold_drop(tree); // run_config_from_tree takes it
-        RunConfig *c = hold(run_config_from_tree(tree, e->dir, "sweep"), run_config_release);
-        add_run(s, c, settings, s->out); // takes c and settings
+        for (int a = na - 1; a >= 0; a--) { idx[a] = (int)(rem % e->axes[a].n); rem /= e->axes[a].n; }
+        for (int a = 0; a < na; a++) { keys[a] = e->axes[a].key; vals[a] = e->axes[a].vals[idx[a]]; }
+        expand_point(e, s, keys, vals, na, 0);
     }
+    // `extra` points, each crossed with `seeds` (the last axis when given).
+    const Axis *seeds = e->has_seeds ? &e->axes[na - 1] : NULL;
+    for (int x = 0; e->extra && x < e->extra->n; x++) {
+        const YNode *pt = e->extra->items[x];
+        const char **pk = hold(xcalloc((size_t)pt->n + 1, sizeof *pk), free);
+        YNode **pv = hold(xcalloc((size_t)pt->n + 1, sizeof *pv), free);
+        for (int i = 0; i < pt->n; i++) { pk[i] = pt->keys[i]; pv[i] = pt->items[i]; }
+        for (int j = 0; j < (seeds ? seeds->n : 1); j++) {
+            int m = pt->n;
+            if (seeds) { pk[m] = seeds->key; pv[m] = seeds->vals[j]; m++; }
+            expand_point(e, s, pk, pv, m, 1);
+        }
+        hold_drop(pv); free(pv);
+        hold_drop(pk); free(pk);
+    }
+    hold_drop(vals); free(vals);
+    hold_drop(keys); free(keys);
     hold_drop(idx);
     free(idx);
+}
+
+// `extra`: a list of points, each a mapping of dotted config keys → one value.
+static void check_extra(YNode *x, int has_seeds) {
+    if (x->kind != Y_SEQ) y_die(x, "extra: expected a list of points (mappings of config key → value)");
+    for (int i = 0; i < x->n; i++) {
+        YNode *pt = x->items[i];
+        if (pt->kind != Y_MAP || pt->n == 0) y_die(pt, "extra[%d]: expected a mapping of config key → value", i);
+        for (int k = 0; k < pt->n; k++) {
+            y_use(pt, k);
+            if (pt->items[k]->kind == Y_MAP)
+                y_die(pt->items[k], "extra[%d].%s: expected one value (write nested keys dotted)", i, pt->keys[k]);
+            if (has_seeds && !strcmp(pt->keys[k], "train.seed"))
+                y_die(pt->items[k], "extra[%d]: train.seed is given by `seeds`", i);
+        }
+    }
 }
 
 static void check_method_map(YNode *m, const char *what, int fragments_have_skip) {
@@ -382,7 +431,10 @@ Sweep *sweep_load(const char *path, char **sets, int nsets, const char *out_over
         for (int i = 0; i < e.naxes; i++)
             if (!strcmp(e.axes[i].key, "train.seed")) y_die(seeds, "seeds: train.seed is already an axis");
         axis_parse(&e.axes[e.naxes++], "train.seed", seeds);
+        e.has_seeds = 1;
     }
+    e.extra = y_get(spec, "extra");
+    if (e.extra) check_extra(e.extra, e.has_seeds);
     e.per_method = y_get(spec, "per_method");
     if (e.per_method) {
         check_method_map(e.per_method, "per_method", 1);

@@ -13,6 +13,8 @@
 //     method.bits: [4, 3]        #   {from: 1, to: 64, mul: 2}  (geometric, inclusive)
 //     train.lr: {from: 1e-4, to: 5e-4, step: 2e-4}   # (arithmetic, inclusive)
 //   seeds: [0, 1, 2]             # shorthand for a last axis train.seed (list or range)
+//   extra:                       # points beyond the grid, each crossed with `seeds` only:
+//     - {method.name: l4q, method.bits: 4, train.precision: bf16}   # dotted key → one value
 //   per_method:                  # overrides applied to runs of one method (e.g. Table 9 lr)
 //     l4q: { train.lr: 5.0e-4 }  # a config fragment: dotted keys and/or nested sections
 //     none: { train.steps: 0, skip_axes: [train.seed] }   # skip_axes: axes not crossed
@@ -20,7 +22,8 @@
 //   budgets:                     # named per-method override sets, e.g. the paper's
 //     paper: { qlora: { train.steps: 400 } }             # unequal budgets
 //
-// Layering for each point: base → per_method[m] → budgets[budget][m] → axis values.
+// Layering for each point: base → per_method[m] → budgets[budget][m] → axis values (an
+// extra point's values). An extra point's key that its method does not take is an error.
 // method.* keys from `base` and `axes` apply only to methods that take them (so the fp
 // rows of a table swept over bits appear once); per_method/budgets fragments are strict.
 // Points that resolve to the same config are one run.

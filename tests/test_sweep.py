@@ -92,6 +92,38 @@ axes:
 """)
 check(plan(sp_dup)["n"] == 2, "points resolving to one config are one run", str(plan(sp_dup)["n"]))
 
+# `extra`: points beyond the grid, each crossed with `seeds` only, over base → per_method.
+sp_x = spec("extra.yaml", BASE + """
+axes:
+  method.name: [lora, l4q]
+  method.bits: [4, 3]
+seeds: [0, 1]
+per_method:
+  l4q: {train.lr: 5.0e-3}
+extra:
+  - {method.name: l4q, method.bits: 4, train.precision: bf16}
+  - {method.name: lora, method.rank: 8}
+""")
+jx = plan(sp_x)
+grid = plan(spec("extra_grid.yaml", BASE + """
+axes:
+  method.name: [lora, l4q]
+  method.bits: [4, 3]
+seeds: [0, 1]
+per_method:
+  l4q: {train.lr: 5.0e-3}
+"""))
+xr = [r for r in jx["runs"] if r["id"] not in {g["id"] for g in grid["runs"]}]
+check(jx["n"] == grid["n"] + 4 and [r["id"] for r in jx["runs"][:grid["n"]]] == [g["id"] for g in grid["runs"]],
+      "extra points add runs after the grid and leave its ids alone", f"{jx['n']} vs {grid['n']}")
+bf = [r for r in xr if r["method"] == "l4q"]
+check(len(bf) == 2 and sorted(r["config"]["train"]["seed"] for r in bf) == [0, 1]
+      and all(r["config"]["train"]["precision"] == "bf16" and r["config"]["method"]["bits"] == 4
+              and r["config"]["train"]["lr"] == 5e-3 for r in bf)
+      and bf[0]["label"] == "l4q bits=4 precision=bf16 seed=0",
+      "an extra point: its keys over per_method, crossed with seeds", str([r["label"] for r in xr]))
+check(sorted(r["config"]["method"]["rank"] for r in xr if r["method"] == "lora") == [8, 8], "a second extra point", "")
+
 # ---- malformed specs: file:line:col, exit 2, nothing started -----------------------------
 def bad(name, body, want, label):
     p = spec(name, body)
@@ -108,6 +140,10 @@ bad("b6.yaml", BASE + "per_method:\n  l4q: {skip_axes: [train.seed]}\n", "b6.yam
 bad("b7.yaml", BASE + "budget: paper\n", "b7.yaml:9:9: budget: no budgets entry 'paper'", "unknown budget")
 bad("b8.yaml", BASE + "axes: {method.bits: [4, 3\n", "b8.yaml:", "YAML syntax error")
 bad("b9.yaml", BASE + "per_method:\n  qlora_x: {train.lr: 1}\n", "b9.yaml:10:3: per_method: unknown method 'qlora_x'", "unknown method in per_method")
+bad("b11.yaml", BASE + "seeds: [0]\nextra:\n  - {method.name: none, method.bits: 4}\n", "b11.yaml:11:38: extra: method 'none' does not take 'method.bits'", "an extra key its method does not take")
+bad("b12.yaml", BASE + "extra:\n  - {train: {lr: 1}}\n", "b12.yaml:10:13: extra[0].train: expected one value", "an extra point with a nested section")
+bad("b13.yaml", BASE + "seeds: [0]\nextra:\n  - {train.seed: 3}\n", "b13.yaml:11:18: extra[0]: train.seed is given by `seeds`", "an extra point that sets the seed")
+bad("b14.yaml", BASE + "extra: {method.bits: 4}\n", "b14.yaml:9:8: extra: expected a list of points", "extra not a list")
 bad("b10.yaml", BASE.replace("lr: 1.0e-3", "lr: 1.0e-3, bogus: 1"), "b10.yaml:7:62: unknown key 'bogus'", "unknown key in base")
 
 # ---- runner with a fake worker ------------------------------------------------------------
