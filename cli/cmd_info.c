@@ -1,5 +1,6 @@
 // cmd_info.c — `l4q info FILE` (what a checkpoint holds) and `l4q info --system` (what the
 // machine and the BLAS build deliver; README "Build and test" explains why the OpenBLAS core matters).
+#include "bf16mm.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "ggml_quants.h"
@@ -253,7 +254,7 @@ static int info_system(int json) {
     const char *corename = openblas_get_corename(), *config = openblas_get_config();
     const char *env = getenv("OPENBLAS_CORETYPE");
     __builtin_cpu_init();
-    int avx512 = __builtin_cpu_supports("avx512f");
+    int avx512 = __builtin_cpu_supports("avx512f"), bf16 = bf16mm_cpu_supported();
     double gf = sgemm_gflops(1024);
     const char *best = blas_best_core();
     int older = blas_core_pinned_older(NULL);
@@ -264,6 +265,7 @@ static int info_system(int json) {
         cJSON_AddNumberToObject(o, "cores", (double)cores);
         cJSON_AddNumberToObject(o, "threads", threads_count());
         cJSON_AddBoolToObject(o, "avx512f", avx512);
+        cJSON_AddBoolToObject(o, "bf16_dot", bf16);
         cJSON_AddStringToObject(o, "openblas_core", corename ? corename : "");
         cJSON_AddStringToObject(o, "openblas_config", config ? config : "");
         if (env) cJSON_AddStringToObject(o, "openblas_coretype_env", env);
@@ -279,6 +281,7 @@ static int info_system(int json) {
         printf("cores              %ld\n", cores);
         printf("threads in use     %d\n", threads_count());
         printf("avx512f            %s\n", avx512 ? "yes" : "no");
+        printf("bf16 dot products  %s\n", bf16 ? "yes (train.precision: bf16 available)" : "no (AVX512-BF16 missing: train.precision: bf16 refused)");
         printf("OpenBLAS core      %s\n", corename ? corename : "?");
         printf("OpenBLAS config    %s\n", config ? config : "?");
         printf("OPENBLAS_CORETYPE  %s\n", env ? env : "(unset)");

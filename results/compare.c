@@ -362,7 +362,11 @@ void analysis_run(Analysis *an, Report *rep, const char *reference) {
         rep->cols[c].at_chance = with > 0 && all_in;
     }
     // Reference rows and the paired differences against them.
-    for (int q = 0; q < rep->nrows; q++) an->ref_by_label |= !strcasecmp(rep->rows[q].label, an->reference);
+    // A method name wins over a label: the default "l4q" must not match only the row
+    // labelled "L4Q" (the one without settings) when L4Q has rows with settings too.
+    int is_method = 0;
+    for (int q = 0; q < rep->nrows; q++) is_method |= !strcmp(rep->rows[q].method, an->reference);
+    for (int q = 0; q < rep->nrows && !is_method; q++) an->ref_by_label |= !strcasecmp(rep->rows[q].label, an->reference);
     for (int r = 0; r < rep->nrows; r++) {
         an->ref_row[r] = reference_for(an, r);
         for (int c = 0; c < rep->ncols; c++) {

@@ -32,6 +32,15 @@ j = json.loads(p.stdout)
 check(j["cores"] >= 1 and j["threads"] >= 1 and j["openblas_core"] and j["sgemm_gflops"] > 0,
       "info --system --json", p.stdout)
 
+# bf16 dot products: what the kernel says the CPU has (/proc/cpuinfo's avx512_bf16 flag);
+# L4Q_CPU_NO_BF16=1 (the tests' stand-in for an older CPU) says no.
+flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+k = json.loads(run(["info", "--system", "--json"], env={"L4Q_CPU_NO_BF16": "1"}).stdout)
+check(j["bf16_dot"] == ("avx512_bf16" in flags) and k["bf16_dot"] is False,
+      "info --system: bf16 dot products as /proc/cpuinfo says, none under L4Q_CPU_NO_BF16=1", f"{j['bf16_dot']} {k['bf16_dot']}")
+p = run(["info", "--system"])
+check(("bf16 dot products  yes" if j["bf16_dot"] else "bf16 dot products  no") in p.stdout, "info --system text: the bf16 line", p.stdout)
+
 # An OPENBLAS_CORETYPE older than the CPU's best core is kept, measured beside the best
 # core's rate, and named in one notice line by the commands that compute.
 best = j["openblas_best_core"]

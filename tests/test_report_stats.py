@@ -205,6 +205,19 @@ check("## Paired differences against L4Q (rank=8)" in amd and len(qa) == 1 and q
       and abs(float(qa[0]["mean"]) - want) < 1e-9 and any(x["label"] == "L4Q (rank=4)" for x in ar),
       "--reference LABEL: every row paired against that row (Δ = numpy)", f"{qa} {want}")
 
+# The default reference is the method: a 3-bit L4Q row (labelled plain "L4Q") beside the
+# 4-bit L4Q rows with settings must not make "L4Q" a label reference that leaves the 4-bit
+# rows unpaired (make reproduce's bf16 row exposed this).
+RC = os.path.join(tmp, "ablation_bits")
+shutil.copytree(RA, RC, ignore=shutil.ignore_patterns("report.*"))
+for s_ in range(2):
+    pa, ca, nl = runs[("l4q", 4, s_)]
+    write_run(f"{RC}/b3_{s_}", "l4q", "3", 3, s_, pa, ca, nl)
+run(["report", RC, "--format", "csv"])
+cr = [x for x in csv.DictReader(open(f"{RC}/report.csv")) if x["table"] == "paired" and x["column"] == "PIQA"]
+check(any(x["label"] == "QA-LoRA" and x["reference"] == "L4Q (rank=4)" for x in cr),
+      "default reference: the method l4q, not the row labelled 'L4Q' at another bit-width", str([(x["label"], x["reference"]) for x in cr]))
+
 # ---- findings compare like with like: in a sweep over a setting (here rank), L4Q (rank=r)
 # is set against QA-LoRA (rank=r), one verdict line per setting.
 RB = os.path.join(tmp, "matched")
