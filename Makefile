@@ -2,7 +2,7 @@
 # (quietly; V=1 shows the commands). `make test` also builds and runs the test suite.
 CC      ?= gcc
 SRCDIRS := core baselines evals experiments results run cli
-DEB_PKGS := libssl-dev libopenblas-openmp-dev libdnnl-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev pkg-config gnuplot-nox hdf5-tools
+DEB_PKGS := libssl-dev libopenblas-openmp-dev libdnnl-dev liblapacke-dev libyaml-dev libhdf5-dev libcjson-dev libpcre2-dev libgsl-dev pkg-config gnuplot-nox hdf5-tools
 # MPI is optional (core/dist.h): build/l4q never links it; the plugin below is loaded only
 # when l4q runs under mpirun/srun. `make mpi` installs OpenMPI and builds the plugin.
 MPI_PKGS := libopenmpi-dev openmpi-bin
@@ -20,7 +20,7 @@ CPPFLAGS := -Icore -I. -I$(BLAS_INC) -I$(HDF5_INC) -I/usr/include/cjson -D_GNU_S
 CFLAGS  ?= -O3 -march=native -g
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -MMD -MP
 # oneDNN (libdnnl-dev): the bf16 products of train.precision: bf16 (core/bf16mm.c).
-LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -ldnnl -lyaml -lcjson -lpcre2-8 -lcrypto -lm -fopenmp
+LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -ldnnl -lyaml -lcjson -lpcre2-8 -lgsl -lcrypto -lm -fopenmp
 
 SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
 LIBSRCS := $(filter-out cli/main.c,$(SRCS))

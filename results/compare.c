@@ -201,6 +201,13 @@ void analysis_compare(Analysis *an, int row, int other, int col, Paired *out) {
         out->ok = 1;
     }
     free(a); free(b); free(xs); free(ys);
+    // Between seeds: the two rows' per-run values (PPL as log PPL, the NLL scale of est).
+    const Column *c = &rep->cols[col];
+    double *vx = xmalloc((size_t)(X->n + 1) * sizeof *vx), *vy = xmalloc((size_t)(Y->n + 1) * sizeof *vy);
+    for (int i = 0; i < X->n; i++) { double v = table_value(rep, &rep->runs[X->runs[i]], c); vx[i] = out->is_ppl ? log(v) : v; }
+    for (int j = 0; j < Y->n; j++) { double v = table_value(rep, &rep->runs[Y->runs[j]], c); vy[j] = out->is_ppl ? log(v) : v; }
+    out->seeds_p = stats_welch_p(vx, X->n, vy, Y->n);
+    free(vx); free(vy);
 }
 
 void paired_format(const Paired *p, char *effect, size_t ne, char *pval, size_t np) {

@@ -13,7 +13,9 @@
 // token-weighted mean NLL (Σ nll / Σ ntok over windows; nats per token), shown as the
 // relative change of PPL, exp(Δ) − 1.
 // Intervals: 95 % percentile bootstrap (2000 replicates). p: sign-flip permutation test
-// (exact binomial/McNemar when it applies, else 10 000 Monte Carlo draws).
+// (exact binomial/McNemar when it applies, else 10 000 Monte Carlo draws). Pooling seeds
+// leaves the variation between seeds out of p, so beside it seeds_p tests the rows' per-run
+// values against each other (each seed one unit, stats_welch_p).
 #pragma once
 #include "evals/task.h"
 #include "table.h"
@@ -26,6 +28,7 @@ typedef struct {
     long units;              // documents or windows
     int npairs;              // run pairs pooled
     int is_ppl;
+    double seeds_p;          // Welch over the two rows' per-run values (PPL: log PPL); NaN without 2+ runs each
 } Paired;
 
 typedef struct ColData ColData;

@@ -187,7 +187,10 @@ static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
     }
     fprintf(f, "Row minus reference, 95%% bootstrap interval over documents (seeds pooled, paired by seed and prompt hash), "
                "sign-flip permutation p. Accuracy in points; perplexity as the relative change of PPL (the paired unit is the "
-               "window, the statistic its token-weighted mean NLL).\n\n| Method | Bits | Form |");
+               "window, the statistic its token-weighted mean NLL). Pooling the seeds leaves the variation between them out of "
+               "that p; *seeds p*, where both rows have two or more runs, is Welch's t-test on the runs' own scores (log PPL), "
+               "each seed one unit: a difference smaller than the seeds' spread has a large seeds p even when p is small.\n\n"
+               "| Method | Bits | Form |");
     char t[200];
     for (int c = 0; c < rep->ncols; c++) if (strcmp(rep->cols[c].key, "avg")) fprintf(f, " %s |", col_title(&rep->cols[c], t, sizeof t));
     fprintf(f, "\n|---|---|---|");
@@ -202,7 +205,9 @@ static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
             const Paired *p = &an->vs_ref[(size_t)r * rep->ncols + c];
             char e[96], pv[32];
             paired_format(p, e, sizeof e, pv, sizeof pv);
-            if (p->ok) fprintf(f, " %s %s |", e, pv);
+            if (p->ok && isfinite(p->seeds_p))
+                fprintf(f, " %s %s; seeds p%s%.2g |", e, pv, p->seeds_p < 1e-4 ? "<" : "=", fmax(p->seeds_p, 1e-4));
+            else if (p->ok) fprintf(f, " %s %s |", e, pv);
             else fprintf(f, " – |");
         }
         fprintf(f, "\n");
@@ -311,15 +316,16 @@ static void csv_num(FILE *f, double v) { if (isfinite(v)) fprintf(f, "%.15g", v)
 
 // Long format: one line per (table, row, column), full precision. main: mean ± std over
 // seeds, ci_lo/ci_hi the pooled score interval; paired: mean = row − reference (unit:
-// points, or nats/token of mean NLL for perplexity), ci_lo/ci_hi, p, n = documents.
+// points, or nats/token of mean NLL for perplexity), ci_lo/ci_hi, p, n = documents,
+// seeds_p (compare.h).
 static void write_csv(const Report *rep, const Analysis *an, const char *path) {
     FILE *f = fopen(path, "w");
     if (!f) die_input("%s: cannot write", path);
-    fprintf(f, "table,label,method,bits,form,settings,column,mean,std,n,ci_lo,ci_hi,p,reference,unit\n");
+    fprintf(f, "table,label,method,bits,form,settings,column,mean,std,n,ci_lo,ci_hi,p,reference,unit,seeds_p\n");
     for (int i = 0; i < rep->nrows; i++) {
         const RowGroup *g = &rep->rows[i];
         for (int c = 0; c < 2 * rep->ncols + 9; c++) {
-            double m = NAN, sd = NAN, lo = NAN, hi = NAN, p = NAN;
+            double m = NAN, sd = NAN, lo = NAN, hi = NAN, p = NAN, sp = NAN;
             int n = 0;
             const char *title, *table, *ref = "", *unit = "";
             if (c < rep->ncols) {
@@ -330,7 +336,7 @@ static void write_csv(const Report *rep, const Analysis *an, const char *path) {
                 int k = c - rep->ncols;
                 const Paired *pp = &an->vs_ref[(size_t)i * rep->ncols + k];
                 if (!pp->ok) continue;
-                m = pp->est; lo = pp->lo; hi = pp->hi; p = pp->p; n = (int)pp->units;
+                m = pp->est; lo = pp->lo; hi = pp->hi; p = pp->p; sp = pp->seeds_p; n = (int)pp->units;
                 title = rep->cols[k].title; table = "paired"; ref = rep->rows[an->ref_row[i]].label;
                 unit = pp->is_ppl ? "nats/token" : "points";
             } else {
@@ -354,7 +360,9 @@ static void write_csv(const Report *rep, const Analysis *an, const char *path) {
             fprintf(f, ",%d,", n);
             csv_num(f, lo); fputc(',', f); csv_num(f, hi); fputc(',', f); csv_num(f, p); fputc(',', f);
             csv_field(f, ref);
-            fprintf(f, ",%s\n", unit);
+            fprintf(f, ",%s,", unit);
+            csv_num(f, sp);
+            fputc('\n', f);
         }
     }
     fclose(f);

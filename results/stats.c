@@ -1,6 +1,7 @@
 // stats.c — see stats.h. All randomness from util.h's Rng (xoshiro256**), seeded per call.
 #include "stats.h"
 #include "util.h"
+#include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,20 @@ void stats_mean_sd(const double *x, int n, double *mean, double *sd, int *used) 
     for (int i = 0; i < n; i++) if (isfinite(x[i])) s2 += (x[i] - *mean) * (x[i] - *mean);
     *sd = k > 1 ? sqrt(s2 / (k - 1)) : NAN;
     if (used) *used = k;
+}
+
+double stats_welch_p(const double *x, int nx, const double *y, int ny) {
+    double mx, sx, my, sy;
+    int kx, ky;
+    stats_mean_sd(x, nx, &mx, &sx, &kx);
+    stats_mean_sd(y, ny, &my, &sy, &ky);
+    if (kx < 2 || ky < 2) return NAN;
+    double vx = sx * sx / kx, vy = sy * sy / ky, se2 = vx + vy;
+    if (!(se2 > 0)) return NAN;
+    // Welch–Satterthwaite degrees of freedom (not an integer in general; GSL takes any ν > 0).
+    double df = se2 * se2 / (vx * vx / (kx - 1) + vy * vy / (ky - 1));
+    double t = fabs(mx - my) / sqrt(se2);
+    return fmin(1.0, 2 * gsl_cdf_tdist_Q(t, df));
 }
 
 void stats_holm(const double *p, int n, double *adj) {

@@ -48,5 +48,11 @@ void stats_mean_sd(const double *x, int n, double *mean, double *sd, int *used);
 // numpy.quantile(x, q) with the default linear interpolation; sorts x in place.
 double stats_quantile(double *x, size_t n, double q);
 
+// Welch's two-sample t-test, two-sided, on the finite values of x and y (each run one
+// unit: it counts the variation between seeds that the pooled tests above do not):
+// scipy.stats.ttest_ind(x, y, equal_var=False).pvalue. NaN when a side has fewer than 2
+// values or both have no spread.
+double stats_welch_p(const double *x, int nx, const double *y, int ny);
+
 // Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1).
 void stats_holm(const double *p, int n, double *adj);

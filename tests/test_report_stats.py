@@ -112,6 +112,19 @@ r = paired("QA-LoRA", "TinyStories PPL")
 check(r is not None and abs(float(r["mean"]) - dn.sum() / (S * NTOK.sum())) < 1e-12 and r["unit"] == "nats/token"
       and float(r["ci_lo"]) > 0 and float(r["p"]) < 0.001, "perplexity: Δ mean NLL per token over windows, CI above 0", str(r))
 
+# seeds p: Welch's t-test on the rows' per-run scores (PPL as log PPL, accuracy in %), each
+# seed one unit = scipy.stats.ttest_ind(equal_var=False); a one-run row has none.
+for col, f in [("PIQA", lambda m, s_: 100 * runs[(m, 4, s_)][0].mean()),
+               ("TinyStories PPL", lambda m, s_: runs[(m, 4, s_)][2].sum() / NTOK.sum())]:
+    want = sps.ttest_ind([f("qa_lora", s_) for s_ in range(S)], [f("l4q", s_) for s_ in range(S)], equal_var=False).pvalue
+    r = paired("QA-LoRA", col)
+    check(r is not None and abs(float(r["seeds_p"]) - want) < 1e-9 * max(1, want), f"seeds p on {col} = scipy Welch t-test",
+          f"{r and r['seeds_p']} vs {want}")
+r = paired("LoRA", "PIQA")
+check(r is None or r["seeds_p"] == "", "seeds p: none for a one-run row", str(r))
+md_paired = md.split("## Paired")[1].split("\n## ")[0]
+check("; seeds p" in md_paired and "Welch" in md_paired, "the paired table shows seeds p and says what it is", md_paired[:400])
+
 # ---- a single seed pair with binary differences: p = scipy binomtest (McNemar), exactly
 R1 = os.path.join(tmp, "one_seed")
 for m in ("l4q", "qa_lora"):
