@@ -26,6 +26,7 @@
 // ones. The head, if targeted, last (its input is the final-normed state); its result is
 // recorded but not written back (a tied head is the embedding table).
 #include "common.h"
+#include "gemm.h"
 #include "ppl.h"
 #include <cblas.h>
 #include <lapacke.h>
@@ -124,7 +125,7 @@ double gptq_quantize_matrix(int bits, int group_size, float *W, int out, int in,
         }
         // Columns after the block, lazily: Wt[i2:] −= U[i1:i2, i2:]ᵀ·Err
         if (i2 < in)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in - i2, out, cnt, -1.0f, U + (size_t)i1 * in + i2, in,
+            gemm_f32('T', 'N', in - i2, out, cnt, -1.0f, U + (size_t)i1 * in + i2, in,
                         Err, out, 1.0f, Wt + (size_t)i2 * out, out);
     }
     for (int r = 0; r < out; r++)
@@ -166,7 +167,7 @@ static void accumulate_h(Model *M, int l, int p, const int *calib, int nw, int T
         model_forward(M, calib + (size_t)w0 * T, bb, T, 0);
         const float *X = l < 0 ? model_proj_input(M, 0, P_HEAD) : model_proj_input(M, l, p);
         // Per batch in float (a few thousand rows), summed across batches in double.
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, in, rows, 1.0f, X, in, X, in, 0.0f, S, in);
+        gemm_f32('T', 'N', in, in, rows, 1.0f, X, in, X, in, 0.0f, S, in);
         for (size_t k = 0; k < nn; k++) H[k] += S[k];
         ntok += rows;
     }

@@ -12,8 +12,8 @@
 // NF4 + double-quant of qlora; bits must be 4 and group_size does not apply).
 // T = 0 degenerates to LoRA on quant(W) with the usual init (A kaiming-uniform, B = 0).
 #include "common.h"
+#include "gemm.h"
 #include "nf4.h"
-#include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -38,7 +38,7 @@ void loftq_init(const float *W, int out, int in, const char *base, int bits, int
     for (int t = 0; t < iters; t++) {
         memcpy(T, W, n * sizeof(float));
         if (t > 0) // T = W − scale·B·A
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, rank, -scale, B, rank, A, in, 1.0f, T, in);
+            gemm_f32('N', 'N', out, in, rank, -scale, B, rank, A, in, 1.0f, T, in);
         deploy_free(base_out);
         loftq_quant(T, out, in, base, bits, group_size, base_out);
         deploy_rows(base_out, 0, out, Q); // init-time only: the training layer keeps just the codes
@@ -52,7 +52,7 @@ void loftq_init(const float *W, int out, int in, const char *base, int bits, int
         }
         if (err) { // ‖W − Q − scale·B·A‖_F = the singular values past rank r, recomputed directly
             for (size_t e = 0; e < n; e++) T[e] = W[e] - Q[e];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, rank, -scale, B, rank, A, in, 1.0f, T, in);
+            gemm_f32('N', 'N', out, in, rank, -scale, B, rank, A, in, 1.0f, T, in);
             double acc = 0;
             for (size_t e = 0; e < n; e++) acc += (double)T[e] * T[e];
             err[t] = sqrt(acc);

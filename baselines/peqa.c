@@ -13,7 +13,7 @@
 // No straight-through estimator is involved: the codes are constants. deploy: DEP_UNIFORM
 // with scale s and offset −s·z. Saved for backward: nothing beyond X.
 #include "common.h"
-#include <cblas.h>
+#include "gemm.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +40,7 @@ static void peqa_forward(Linear *L, const float *X, float *Y, int N) {
     for (int r0 = 0; r0 < out; r0 += tile) {
         int t = out - r0 < tile ? out - r0 : tile;
         quant_dequant_rows(l->codes, l->s->data, l->off, l->q.bits, l->q.gs, in, r0, t, Wt);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
+        gemm_f32('N', 'T', N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
     }
     free(Wt);
 }
@@ -72,7 +72,7 @@ static void peqa_backward(Linear *L, const float *X, const float *dY, float *dX,
         }
         if (dX) {
             quant_dequant_rows(l->codes, l->s->data, l->off, l->q.bits, gs, in, r0, t, Wt);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, Wt, in, 1.0f, dX, in);
+            gemm_f32('N', 'N', N, in, t, 1.0f, dY + r0, out, Wt, in, 1.0f, dX, in);
         }
     }
     free(Wt); free(Gt); free(u);

@@ -16,7 +16,7 @@
 //           dX += dY·Wq + spread(dU·A), spread(Z)[n, j] = Z[n, g(j)]/|g|.
 // Saved for backward: U = P(X)·Aᵀ (N×r); P(X) is recomputed from X (N×ng, transient).
 #include "common.h"
-#include <cblas.h>
+#include "gemm.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +58,7 @@ static void qa_forward(Linear *L, const float *X, float *Y, int N) {
     mem_transient(&L->mem, (size_t)N * ng * sizeof(float));
     qa_pool(l, X, Xp, N);
     mm_xwt(Xp, l->A->data, l->U, N, ng, r, 0.0f);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, L->out, r, l->scale, l->U, r, l->B->data, r, 1.0f, Y, L->out);
+    gemm_f32('N', 'T', N, L->out, r, l->scale, l->U, r, l->B->data, r, 1.0f, Y, L->out);
     free(Xp);
 }
 
@@ -70,7 +70,7 @@ static void qa_backward(Linear *L, const float *X, const float *dY, float *dX, i
     mem_transient(&L->mem, tb);
     qa_pool(l, X, Xp, N);
     mm_dytx(dY, l->U, l->B->grad, N, out, r, l->scale, 1.0f);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, l->scale, dY, out, l->B->data, r, 0.0f, dU, r);
+    gemm_f32('N', 'N', N, r, out, l->scale, dY, out, l->B->data, r, 0.0f, dU, r);
     mm_dytx(dU, Xp, l->A->grad, N, r, ng, 1.0f, 1.0f);
     if (dX) {
         deploy_backward_dx(&l->q, L, dY, dX, N);

@@ -3,9 +3,9 @@
 // and the constructors of the quantized kinds around the element-level quantizers
 // (core/quant.c, core/nf4.c). Nothing here knows a layer.
 #include "deploy.h"
+#include "gemm.h"
 #include "half.h"
 #include "util.h"
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,7 +78,7 @@ float *deploy_dequant(const Deploy *d) {
     float *W = xmalloc(n * sizeof(float));
     deploy_rows(d, 0, d->out, W);
     if (d->rank > 0) // fold the side branch: W += scale·B·A
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->out, d->in, d->rank, d->lora_scale, d->lora_B,
+        gemm_f32('N', 'N', d->out, d->in, d->rank, d->lora_scale, d->lora_B,
                     d->rank, d->lora_A, d->in, 1.0f, W, d->in);
     return W;
 }
@@ -88,7 +88,7 @@ void deploy_merge_lora(Deploy *d) {
     int out = d->out, in = d->in, r = d->rank;
     float *W = d->kind == DEP_FP32 ? d->w : xmalloc((size_t)out * in * sizeof(float)); // export-time only
     if (d->kind != DEP_FP32) deploy_rows(d, 0, out, W);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, d->lora_scale, d->lora_B, r, d->lora_A, in, 1.0f, W, in);
+    gemm_f32('N', 'N', out, in, r, d->lora_scale, d->lora_B, r, d->lora_A, in, 1.0f, W, in);
     free(d->lora_A); free(d->lora_B);
     d->lora_A = d->lora_B = NULL;
     d->rank = 0;

@@ -23,11 +23,11 @@
 //   dA = α·Bᵀ·(M⊙G)   dB = α·(M⊙G)·Aᵀ   ds, db: quant.h   dX = dY·Wq (incl. b)
 // None of the released code's bugs: b is in dX, db is grouped along the input dim like ds,
 // the mask is always applied, and G sums over every token.
+#include "gemm.h"
 #include "methods.h"
 #include "lora.h"
 #include "quant.h"
 #include "util.h"
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -147,7 +147,7 @@ static void l4q_forward(Linear *L, const float *X, float *Y, int N) {
         int t = out - r0 < tile ? out - r0 : tile;
         l4q_quant_rows(l, r0, t, NULL, Wt, NULL);
         // Y[:, r0:r0+t] = X·Wq_tileᵀ (ldc = out writes the tile's columns in place)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
+        gemm_f32('N', 'T', N, t, in, 1.0f, X, in, Wt, in, 0.0f, Y + r0, out);
     }
     free(Wt);
 }
@@ -162,16 +162,16 @@ static void l4q_backward(Linear *L, const float *X, const float *dY, float *dX, 
         int t = out - r0 < tile ? out - r0 : tile;
         if (dX) { // dX += dY[:, r0:r0+t]·Wq_tile
             l4q_quant_rows(l, r0, t, NULL, T, NULL);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, dY + r0, out, T, in, 1.0f, dX, in);
+            gemm_f32('N', 'N', N, in, t, 1.0f, dY + r0, out, T, in, 1.0f, dX, in);
         }
         // G_tile = dY[:, r0:r0+t]ᵀ·X, summed over all N tokens, into the same buffer
         mm_dytx_ld(dY + r0, out, X, T, N, t, in, 1.0f, 0.0f);
         l4q_quant_rows(l, r0, t, T, NULL, scratch); // ds, db; T → M⊙G
         // dB[r0:r0+t] += α·(M⊙G)_tile·Aᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, r, in, l->alpha, T, in, l->A->data, in,
+        gemm_f32('N', 'T', t, r, in, l->alpha, T, in, l->A->data, in,
                     1.0f, l->B->grad + (size_t)r0 * r, r);
         // dA += α·B_tileᵀ·(M⊙G)_tile
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, t, l->alpha, l->B->data + (size_t)r0 * r, r,
+        gemm_f32('T', 'N', r, in, t, l->alpha, l->B->data + (size_t)r0 * r, r,
                     T, in, 1.0f, l->A->grad, in);
     }
     free(T);

@@ -14,10 +14,10 @@
 // Building a layer by method name is the registry's (core/methods.c: linear_build).
 #include "linear.h"
 #include "bf16mm.h"
+#include "gemm.h"
 #include "half.h"
 #include "nf4.h"
 #include "quant.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,31 +25,32 @@
 const char *const PROJ_NAMES[N_PROJ] = {"q", "k", "v", "o", "gate", "up", "down", "head"};
 
 void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, X, in, W, in, beta, Y, out);
+    gemm_f32('N', 'T', N, out, in, 1.0f, X, in, W, in, beta, Y, out);
 }
 void mm_dyw(const float *dY, const float *W, float *dX, int N, int out, int in, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dY, out, W, in, beta, dX, in);
+    gemm_f32('N', 'N', N, in, out, 1.0f, dY, out, W, in, beta, dX, in);
 }
-// OpenBLAS divides a product among threads by its output, so a small dW summed over many
-// tokens (a LoRA factor's gradient, r×in or out×r over N = 8192 rows; L4Q's 288×288 G
-// tile) runs at a few GFLOP/s. Such a product is cut here into fixed MM_SPLIT_ROWS-row chunks, each
-// chunk's partial product computed single-threaded inside the parallel loop (OpenBLAS
-// runs serially inside an OpenMP region) and the partials added in chunk order: the same
-// bits for any thread count. Measured 5-7x faster on the LoRA factors' shapes (bench: make bench).
+// A small dW summed over many tokens (a LoRA factor's gradient, r×in or out×r over N = 8192
+// rows; L4Q's 288×288 G tile) has too little output to divide among threads, and splitting
+// its reduction instead would make its bits depend on the thread count (OpenBLAS ran these
+// at a few GFLOP/s). Such a product is cut here into fixed MM_SPLIT_ROWS-row chunks, each
+// chunk's partial product computed single-threaded inside the parallel loop (both gemm_f32
+// libraries run serially inside an OpenMP region) and the partials added in chunk order:
+// the same bits for any thread count. Measured 5-7x faster on the LoRA factors' shapes.
 #define MM_SPLIT_ROWS 512
-#define MM_SPLIT_MAX_OUT (1 << 17) // dW elements (288×288 splits: 3-4x): beyond, OpenBLAS splits well
+#define MM_SPLIT_MAX_OUT (1 << 17) // dW elements (288×288 splits: 3-4x): beyond, the output divides well
 void mm_dytx_ld(const float *dY, int ldy, const float *X, float *dW, int N, int out, int in, float alpha, float beta) {
     size_t n = (size_t)out * in;
     int nc = (N + MM_SPLIT_ROWS - 1) / MM_SPLIT_ROWS;
     if (nc < 2 || n > MM_SPLIT_MAX_OUT) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, alpha, dY, ldy, X, in, beta, dW, in);
+        gemm_f32('T', 'N', out, in, N, alpha, dY, ldy, X, in, beta, dW, in);
         return;
     }
     float *part = xmalloc((size_t)nc * n * sizeof(float)); // [nc][out×in]
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < nc; c++) {
         int r0 = c * MM_SPLIT_ROWS, rows = N - r0 < MM_SPLIT_ROWS ? N - r0 : MM_SPLIT_ROWS;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, alpha, dY + (size_t)r0 * ldy, ldy,
+        gemm_f32('T', 'N', out, in, rows, alpha, dY + (size_t)r0 * ldy, ldy,
                     X + (size_t)r0 * in, in, 0.0f, part + (size_t)c * n, in);
     }
     for (int c = 1; c < nc; c++)
@@ -102,9 +103,9 @@ static void tiled_product(RowSource rows, const void *src, int out, int in, int 
         int t = out - r0 < tile ? out - r0 : tile;
         rows(src, r0, t, Wt);
         if (!backward) // Y[:, r0:r0+t] = X·Wtᵀ (ldc = out writes the tile's columns in place)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, t, in, 1.0f, A, in, Wt, in, 0.0f, C + r0, out);
+            gemm_f32('N', 'T', N, t, in, 1.0f, A, in, Wt, in, 0.0f, C + r0, out);
         else // dX += dY[:, r0:r0+t]·Wt
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, t, 1.0f, A + r0, out, Wt, in, 1.0f, C, in);
+            gemm_f32('N', 'N', N, in, t, 1.0f, A + r0, out, Wt, in, 1.0f, C, in);
     }
     free(Wt);
 }
@@ -157,7 +158,7 @@ void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y,
     float *U = xmalloc((size_t)N * r * sizeof(float));
     mem_transient(&L->mem, (size_t)N * r * sizeof(float));
     mm_xwt(X, d->lora_A, U, N, in, r, 0.0f);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, d->lora_scale, U, r, d->lora_B, r, 1.0f, Y, out);
+    gemm_f32('N', 'T', N, out, r, d->lora_scale, U, r, d->lora_B, r, 1.0f, Y, out);
     free(U);
 }
 

@@ -128,7 +128,7 @@ void deploy_branch_forward(const Deploy *d, Linear *L, const float *X, float *Y,
 // The inference-only layer running d (borrowed: it must outlive the layer). Validates d
 // (bad shapes or sizes → die_input naming `name`).
 Linear *linear_from_deploy(const Deploy *d, const char *name);
-// Row-major helpers over cblas_sgemm used by every method.
+// Row-major helpers over gemm_f32 (gemm.h) used by every method.
 // Y[N×out] (+)= X[N×in] · W[out×in]ᵀ
 void mm_xwt(const float *X, const float *W, float *Y, int N, int in, int out, float beta);
 // dX[N×in] (+)= dY[N×out] · W[out×in]

@@ -2,9 +2,9 @@
 // the branch, Y = X·W0ᵀ + α·(drop(X)·Aᵀ)·Bᵀ. On an fp32 base it deploys merged, as plain
 // fp32; on a 16-bit base as W0 as stored plus the branch ("bf16&fp": merging would need fp32).
 #include "lora.h"
+#include "gemm.h"
 #include "methods.h"
 #include "util.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +57,7 @@ void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
     mem_transient(&L->mem, ((size_t)N * r + (Xd ? (size_t)N * in : 0)) * sizeof(float));
     mm_xwt(Xd ? Xd : X, lb->A->data, U, N, in, r, 0.0f);
     free(Xd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, r, lb->scale, U, r, lb->B->data, r, 1.0f, Y, out);
+    gemm_f32('N', 'T', N, out, r, lb->scale, U, r, lb->B->data, r, 1.0f, Y, out);
     free(U);
 }
 
@@ -70,7 +70,7 @@ void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, flo
     mem_transient(&L->mem, ((size_t)2 * N * r + (Xd ? (size_t)2 * N * in : 0)) * sizeof(float));
     mm_xwt(Xd ? Xd : X, lb->A->data, U, N, in, r, 0.0f);
     mm_dytx(dY, U, lb->B->grad, N, out, r, lb->scale, 1.0f);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, lb->scale, dY, out, lb->B->data, r, 0.0f, dU, r);
+    gemm_f32('N', 'N', N, r, out, lb->scale, dY, out, lb->B->data, r, 0.0f, dU, r);
     mm_dytx(dU, Xd ? Xd : X, lb->A->grad, N, r, in, 1.0f, 1.0f);
     if (dX) {
         if (Xd) {
@@ -103,7 +103,7 @@ void lb_deploy(const LoraBranch *lb, Deploy *d) {
 
 void lb_merge(const LoraBranch *lb, float *W, int out, int in) {
     int r = lb->A->shape[0];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, lb->scale, lb->B->data, r, lb->A->data, in, 1.0f, W, in);
+    gemm_f32('N', 'N', out, in, r, lb->scale, lb->B->data, r, lb->A->data, in, 1.0f, W, in);
 }
 
 // ---- the `lora` method ------------------------------------------------------------------

@@ -440,8 +440,9 @@ void blas_core_notice(void) {
     static int said;
     const char *env;
     if (said++ || !blas_core_pinned_older(&env)) return;
-    fprintf(stderr, "l4q: note: OPENBLAS_CORETYPE=%s pins OpenBLAS to older kernels than this CPU runs (%s; about twice the "
-            "sgemm rate on AVX-512); kept as set (`l4q info --system` measures both)\n", env, blas_best_core());
+    fprintf(stderr, "l4q: note: OPENBLAS_CORETYPE=%s pins OpenBLAS, which runs the products with N and K >= 1024, to older "
+            "kernels than this CPU runs (%s; about twice the sgemm rate on AVX-512); kept as set (`l4q info --system` "
+            "measures both)\n", env, blas_best_core());
 }
 
 // ---- provenance ------------------------------------------------------------------------

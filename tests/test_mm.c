@@ -1,9 +1,13 @@
-// test_mm.c — the weight-gradient product mm_dytx (core/linear.c), which sums a small dW
-// over many tokens in fixed row chunks: against a float64 reference, bit-identical for any
-// thread count, alpha and beta honoured, and the unsplit path equal to one cblas_sgemm.
+// test_mm.c — the products under every method: gemm_f32 (core/gemm.c, oneDNN) on the
+// training shapes (forward X·Wᵀ, input gradient dY·W, weight gradient dYᵀ·X) against a
+// float64 reference and bit-identical for 1, 2 and 3 threads (a run resumed with another
+// --threads continues the same numbers); and the weight-gradient product mm_dytx
+// (core/linear.c), which sums a small dW over many tokens in fixed row chunks: against a
+// float64 reference, bit-identical for any thread count, alpha and beta honoured, and the
+// unsplit path equal to one gemm_f32.
+#include "gemm.h"
 #include "linear.h"
 #include "testlib.h"
-#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,16 +78,52 @@ int main(void) {
               "differs");
         free(dY); free(X); free(dYt); free(a); free(b);
     }
-    one("unsplit (a large dW)", 1100, 300, 512, 1.0f, 0.0f, 0); // OpenBLAS's own split: not thread-invariant
-    // The unsplit path is one cblas_sgemm call, bit for bit (full fine-tuning's dW, LSQ's G).
+    one("unsplit (a large dW)", 1100, 300, 512, 1.0f, 0.0f, 1);
+    // The unsplit path is one gemm_f32 call, bit for bit (full fine-tuning's dW, LSQ's G).
     unsigned s = 7;
     int N = 1100, out = 300, in = 512;
     float *dY = rnd((size_t)N * out, &s), *X = rnd((size_t)N * in, &s), *a = rnd((size_t)out * in, &s);
     float *b = malloc((size_t)out * in * sizeof(float));
     memcpy(b, a, (size_t)out * in * sizeof(float));
     mm_dytx(dY, X, a, N, out, in, 1.0f, 1.0f);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dY, out, X, in, 1.0f, b, in);
-    CHECK(!memcmp(a, b, (size_t)out * in * sizeof(float)), "mm_dytx unsplit: equal to one cblas_sgemm", "differs");
+    gemm_f32('T', 'N', out, in, N, 1.0f, dY, out, X, in, 1.0f, b, in);
+    CHECK(!memcmp(a, b, (size_t)out * in * sizeof(float)), "mm_dytx unsplit: equal to one gemm_f32", "differs");
     free(dY); free(X); free(a); free(b);
+    // gemm_f32 on the shapes of a stories15M/260K step and a decoding row: C = op(A)·op(B) + C0/2.
+    static const struct { int M, N, K; char ta, tb; } G[] = {
+        {2048, 288, 288, 'N', 'T'}, {2048, 768, 288, 'N', 'T'}, {2048, 288, 768, 'N', 'N'}, {256, 4000, 288, 'N', 'T'},
+        {256, 288, 4000, 'N', 'N'}, {288, 288, 2048, 'T', 'N'}, {8192, 64, 64, 'N', 'T'}, {1, 4000, 288, 'N', 'T'},
+        {7, 172, 64, 'N', 'N'}}; // oneDNN's shapes (gemm.h); OpenBLAS's (N, K ≥ 1024) need not keep bits across thread counts
+    for (size_t g = 0; g < sizeof G / sizeof *G; g++) {
+        int M = G[g].M, Nn = G[g].N, K = G[g].K, lda = G[g].ta == 'N' ? K : M, ldb = G[g].tb == 'N' ? Nn : K;
+        float *A = rnd((size_t)M * K, &s), *B = rnd((size_t)K * Nn, &s), *C0 = rnd((size_t)M * Nn, &s);
+        float *c[3];
+        for (int t = 0; t < 3; t++) {
+            c[t] = malloc((size_t)M * Nn * sizeof(float));
+            memcpy(c[t], C0, (size_t)M * Nn * sizeof(float));
+            int th = omp_get_max_threads();
+            omp_set_num_threads(t + 1);
+            gemm_f32(G[g].ta, G[g].tb, M, Nn, K, 1.0f, A, lda, B, ldb, 0.5f, c[t], Nn);
+            omp_set_num_threads(th);
+        }
+        double worst = 0;
+        for (int i = 0; i < M; i += 1 + M / 64)
+            for (int j = 0; j < Nn; j += 1 + Nn / 64) {
+                double sum = 0, mag = 0;
+                for (int k = 0; k < K; k++) {
+                    double a = G[g].ta == 'N' ? A[(size_t)i * lda + k] : A[(size_t)k * lda + i];
+                    double b = G[g].tb == 'N' ? B[(size_t)k * ldb + j] : B[(size_t)j * ldb + k];
+                    sum += a * b; mag += fabs(a * b);
+                }
+                double want = sum + 0.5 * C0[(size_t)i * Nn + j], e = fabs(c[0][(size_t)i * Nn + j] - want) / (mag + 0.5 * fabs(C0[(size_t)i * Nn + j]));
+                if (e > worst) worst = e;
+            }
+        char nm[160];
+        snprintf(nm, sizeof nm, "gemm_f32 %c%c %dx%dx%d: float64 reference (%.1e of the summed magnitudes, bound 2e-6), same bits for 1/2/3 threads",
+                 G[g].ta, G[g].tb, M, Nn, K, worst);
+        CHECK(worst < 2e-6 && !memcmp(c[0], c[1], (size_t)M * Nn * sizeof(float)) && !memcmp(c[0], c[2], (size_t)M * Nn * sizeof(float)),
+              nm, "error or thread-count difference");
+        free(A); free(B); free(C0); free(c[0]); free(c[1]); free(c[2]);
+    }
     T_EXIT();
 }
