@@ -19,7 +19,8 @@ BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 CPPFLAGS := -Icore -I. -I$(BLAS_INC) -I$(HDF5_INC) -I/usr/include/cjson -D_GNU_SOURCE
 CFLAGS  ?= -O3 -march=native -g
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -MMD -MP
-# oneDNN (libdnnl-dev): the bf16 products of train.precision: bf16 (core/bf16mm.c).
+# oneDNN (libdnnl-dev): the bf16 products of train.precision: bf16 (core/bf16mm.c) and the narrow
+# fp32 products (core/gemm.c). GSL (libgsl-dev): the t distribution of the report's seeds p.
 LDLIBS  := -L$(HDF5_LIB) -lhdf5_hl -lhdf5 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -llapacke -ldnnl -lyaml -lcjson -lpcre2-8 -lgsl -lcrypto -lm -fopenmp
 
 SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
