@@ -140,6 +140,10 @@ static void param_rows_src(const void *W, int r0, int t, float *Wt) { param_rows
 // rounded once), X rounded per call; fp32 accumulation.
 static void bf16_transient(Linear *L, size_t b) { mem_transient(&L->mem, b); }
 
+size_t w0_bytes(const Param *W) {
+    return param_bytes(W) + (bf16mm_on() && W->dtype != DT_BF16 ? W->n * sizeof(uint16_t) : 0);
+}
+
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N) {
     if (bf16mm_on()) { size_t b; bf16mm_xwt(X, param_bf16(W), Y, N, L->in, L->out, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_xwt(X, W->data, Y, N, L->in, L->out, 0.0f); return; }
@@ -259,6 +263,7 @@ Linear *linear_from_deploy(const Deploy *d, const char *name) {
     l->d = d;
     l->base.form = form;
     l->base.mem.weight_bytes = deploy_bytes(d)
-        + (d->kind != DEP_FP32 && d->rank > 0 ? (size_t)d->rank * (d->in + d->out) * sizeof(float) : 0);
+        + (d->kind != DEP_FP32 && d->rank > 0 ? (size_t)d->rank * (d->in + d->out) * sizeof(float) : 0)
+        + (d->kind == DEP_FP32 && bf16mm_on() ? (size_t)d->out * d->in * sizeof(uint16_t) : 0); // dep_fp32_forward's copy
     return &l->base;
 }

@@ -115,6 +115,9 @@ void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const cha
 // time (tracked in L->mem.transient_peak).
 int w0_tile_rows(int out, int in);
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N);
+// A frozen W0's bytes for the memory account: its own storage, plus in the bf16 mode
+// (bf16mm_on at build time) the bf16 copy w0_forward keeps of an fp32 or f16 W0.
+size_t w0_bytes(const Param *W);
 void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N);
 // The same products on a deployed form (core/deploy.h), shared by the inference layers below
 // and the quantized-base baselines: Y = X·Wᵀ (overwrites) and dX += dY·W one ~64 KiB row tile

@@ -170,7 +170,7 @@ static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *r
     LoraLinear *l = linear_alloc(sizeof *l, &LORA_OPS, W->shape[0], W->shape[1], name);
     l->base.form = W->dtype == DT_BF16 ? "bf16&fp" : W->dtype == DT_F16 ? "f16&fp" : "fp32";
     l->W0 = W;
-    l->base.mem.weight_bytes = param_bytes(W);
+    l->base.mem.weight_bytes = w0_bytes(W);
     lb_init(&l->lb, &l->base, m, name, rng);
     return &l->base;
 }

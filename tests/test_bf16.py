@@ -141,10 +141,15 @@ for prec in ("fp32", "bf16"):
     d = os.path.join(TMP, prec)
     run(["train", cfgp, "--out", d, "--set", f"train.precision={prec}"])
     with h5py.File(os.path.join(d, "run.h5"), "r") as f:
-        res[prec] = (float(f["train/loss"][0]), float(f["eval/val_loss"][-1]))
+        res[prec] = (float(f["train/loss"][0]), float(f["eval/val_loss"][-1]), int(f["memory"].attrs["weight_bytes"]))
 # Same initial model: the first step's loss differs by bf16 rounding only, and after 30 steps
 # the two runs' validation losses stay within 0.02 (measured: 2e-4 apart).
-(l0f, vf), (l0b, vb) = res["fp32"], res["bf16"]
+(l0f, vf, wf), (l0b, vb, wb) = res["fp32"], res["bf16"]
 check(abs(l0f - l0b) <= 2e-3 * l0f and abs(vf - vb) <= 0.02 and vb < l0b,
       f"lora 30 steps: bf16 trains like fp32 (first loss {l0b:.4f} vs {l0f:.4f}, final val {vb:.4f} vs {vf:.4f})", str(res))
+# The memory account holds the bf16 copies of the frozen fp32 weights the bf16 products
+# read: every projection's W0 and the head (here the shared embedding), 2 bytes a value.
+tens = json.loads(run(["info", "--json", data("models/stories260K/stories260K.bin")]).stdout)["tensors"]
+frozen = sum(np.prod(t["shape"]) for t in tens if t["name"].startswith("layers.")) + np.prod(tens[0]["shape"])
+check(wb - wf == 2 * frozen, f"memory account: bf16 adds the 2-byte copies of the frozen weights ({wb - wf} = 2 × {frozen})", f"{wf} {wb}")
 done()
