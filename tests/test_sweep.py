@@ -93,26 +93,19 @@ axes:
 check(plan(sp_dup)["n"] == 2, "points resolving to one config are one run", str(plan(sp_dup)["n"]))
 
 # `extra`: points beyond the grid, each crossed with `seeds` only, over base → per_method.
-sp_x = spec("extra.yaml", BASE + """
+GRID = BASE + """
 axes:
   method.name: [lora, l4q]
   method.bits: [4, 3]
 seeds: [0, 1]
 per_method:
   l4q: {train.lr: 5.0e-3}
-extra:
+"""
+jx = plan(spec("extra.yaml", GRID + """extra:
   - {method.name: l4q, method.bits: 4, train.precision: bf16}
   - {method.name: lora, method.rank: 8}
-""")
-jx = plan(sp_x)
-grid = plan(spec("extra_grid.yaml", BASE + """
-axes:
-  method.name: [lora, l4q]
-  method.bits: [4, 3]
-seeds: [0, 1]
-per_method:
-  l4q: {train.lr: 5.0e-3}
 """))
+grid = plan(spec("extra_grid.yaml", GRID))
 xr = [r for r in jx["runs"] if r["id"] not in {g["id"] for g in grid["runs"]}]
 check(jx["n"] == grid["n"] + 4 and [r["id"] for r in jx["runs"][:grid["n"]]] == [g["id"] for g in grid["runs"]],
       "extra points add runs after the grid and leave its ids alone", f"{jx['n']} vs {grid['n']}")
