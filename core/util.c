@@ -503,6 +503,17 @@ void sha256_path(const char *path, char hex[65]) {
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
+char *sha256_paths_joined(const char *const *paths, int n) {
+    char *out = xmalloc((size_t)(n > 0 ? n : 1) * 65);
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        char hex[65];
+        sha256_path(paths[i], hex);
+        snprintf(out + (size_t)i * 65 - (i > 0), 66, "%s%s", i ? "," : "", hex);
+    }
+    return out;
+}
+
 static char *g_cmdline;
 void command_line_set(int argc, char **argv) {
     size_t n = 1;

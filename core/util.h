@@ -120,6 +120,9 @@ int is_tty(FILE *f);
 // (a Hugging Face model folder) hashes its regular files in name order, each as its name,
 // a NUL and its own digest. Missing/unreadable → die_input naming the path.
 void sha256_path(const char *path, char hex[65]);
+// The sha256 of each of n paths in order, joined by commas (malloc'd): the provenance of a
+// list of input files (run.h5 sha256_train_data), compared by `l4q sweep` for staleness.
+char *sha256_paths_joined(const char *const *paths, int n);
 // The command line as the user typed it (main saves it; "" before), for provenance.
 void command_line_set(int argc, char **argv);
 const char *command_line(void);

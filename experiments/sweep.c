@@ -512,7 +512,22 @@ static const char *input_sha256(const char *path) {
     return memo[n++].hex;
 }
 
-// 1 when a recorded input hash differs from the file now at that config path. Runs
+// A list data.train as run.h5 records it: its files' hashes joined (sha256_paths_joined);
+// NULL when an entry is missing (the run's own check reports that).
+static char *list_sha256(const YNode *list) {
+    int n = list->n;
+    const char **ps = xcalloc((size_t)n + 1, sizeof *ps);
+    for (int i = 0; i < n; i++) {
+        const YNode *it = list->items[i], *p = it->kind == Y_MAP ? y_peek(it, "path") : it;
+        ps[i] = p && p->kind == Y_SCALAR ? p->str : NULL;
+        if (!ps[i] || !file_exists(ps[i])) { free(ps); return NULL; }
+    }
+    char *all = sha256_paths_joined(ps, n);
+    free(ps);
+    return all;
+}
+
+// 1 when a recorded input hash differs from the file(s) now at that config path. Runs
 // logged before provenance was recorded (no attribute) are taken as they are.
 static int inputs_changed(const SweepRun *r, const RunFile *rf) {
     static const char *const KEYS[][2] = {{"model", "sha256_model"}, {"tokenizer", "sha256_tokenizer"},
@@ -522,9 +537,14 @@ static int inputs_changed(const SweepRun *r, const RunFile *rf) {
         const char *dot = strchr(KEYS[k][0], '.');
         YNode *v = dot ? y_get(y_get(r->config, "data"), dot + 1) : y_get(r->config, KEYS[k][0]);
         const char *rec = runfile_attr(rf, KEYS[k][1]);
-        if (v && v->kind == Y_SCALAR && v->str[0] && rec && rec[0] && file_exists(v->str)) {
+        if (!v || !rec || !rec[0]) continue;
+        if (v->kind == Y_SCALAR && v->str[0] && file_exists(v->str)) {
             const char *now = input_sha256(v->str);
             changed = now && strcmp(now, rec) != 0;
+        } else if (v->kind == Y_SEQ && v->n > 0) {
+            char *now = list_sha256(v);
+            changed = now && strcmp(now, rec) != 0;
+            free(now);
         }
     }
     return changed;

@@ -160,12 +160,25 @@ static void write_provenance(Trainer *t) {
     const RunConfig *c = t->cfg;
     const char *keys[] = {"sha256_model", "sha256_tokenizer", "sha256_train_data", "sha256_val_data"};
     const char *paths[] = {c->model, c->tokenizer, c->data.train, c->data.val};
+    // The inputs as given (what a sweep checks for staleness): a list of training files is
+    // its files' hashes in list order, joined by commas (sha256_paths_joined).
     for (int i = 0; i < 4; i++) {
         char hex[65] = "";
-        if (i == 2 && t->train->sha256[0]) snprintf(hex, sizeof hex, "%s", t->train->sha256); // a list: the joined text
-        else if (paths[i] && paths[i][0] && file_exists(paths[i])) sha256_path(paths[i], hex);
+        if (i == 2 && c->data.ntrain > 0) {
+            const char **ps = xmalloc((size_t)c->data.ntrain * sizeof *ps);
+            for (int f = 0; f < c->data.ntrain; f++) ps[f] = c->data.train_files[f].path;
+            char *all = sha256_paths_joined(ps, c->data.ntrain);
+            runlog_attr(t->log, keys[i], all);
+            free(all);
+            free(ps);
+            continue;
+        }
+        if (paths[i] && paths[i][0] && file_exists(paths[i])) sha256_path(paths[i], hex);
         runlog_attr(t->log, keys[i], hex);
     }
+    // The text actually tokenized, when it is not one file as is (a list joined, or
+    // documents shared with the validation data removed).
+    if (t->train->sha256[0]) runlog_attr(t->log, "sha256_train_text", t->train->sha256);
     // Training documents also in the validation data, removed (−1: not checked, no data.val).
     if (c->data.format == DATA_TEXT) {
         runlog_attr_int(t->log, "train_docs", t->train->docs);

@@ -1,7 +1,11 @@
 # test_sweep_stale.py — a sweep never serves a result computed from other inputs: the run id
 # hashes the config's paths, so after the validation file at the same path changes, the
 # complete run is reported `stale` and re-run (its recorded sha256 then matches the new file),
-# while an unchanged input keeps the run skipped.
+# while an unchanged input keeps the run skipped. The same for a list of training files (one
+# listed file changed), and a training file that shares documents with the validation data
+# (removed before training) stays complete: run.h5 records the inputs as given
+# (sha256_train_data; a list: its files' hashes joined by commas) and the text tokenized
+# apart (sha256_train_text).
 import hashlib, json, os, shutil, tempfile
 import h5py
 from testlib import check, data, done, run
@@ -42,4 +46,39 @@ check(state() == "stale", "stale: a changed validation file at the same path mak
 p = run(["sweep", sp, "--out", out])
 check(state() == "complete" and recorded() == sha(val), "stale: re-running records the new file's hash",
       p.stderr[-300:])
+
+# A list of training files, one of which shares documents with the validation file.
+a, b = os.path.join(tmp, "a.txt"), os.path.join(tmp, "b.txt")
+with open(data("tinystories/tinystories_train_excerpt.txt")) as f:
+    text = f.read()
+open(a, "w").write(text[:20000])
+open(b, "w").write(text[20000:40000] + "\n\n" + open(val).read()[:3000])
+sp2 = os.path.join(tmp, "s2.yaml")
+open(sp2, "w").write(open(sp).read().replace(f"train: {data('tinystories/tinystories_train_excerpt.txt')}", f"train: [{a}, {b}]"))
+out2 = os.path.join(tmp, "out2")
+state2 = lambda: json.loads(run(["sweep", sp2, "--out", out2, "--dry-run", "--json"]).stdout)["runs"][0]["status"]
+def attrs2():
+    (d,) = [e for e in os.listdir(out2) if e.startswith("none")]
+    with h5py.File(os.path.join(out2, d, "run.h5"), "r") as f:
+        g = lambda k: (lambda v: v.decode() if isinstance(v, bytes) else str(v))(f.attrs[k])
+        return g("sha256_train_data"), g("sha256_train_text"), int(f.attrs["train_docs_removed"])
+run(["sweep", sp2, "--out", out2])
+rec, txt, removed = attrs2()
+check(state2() == "complete" and rec == sha(a) + "," + sha(b) and len(txt) == 64 and txt not in (sha(a), sha(b)) and removed > 0,
+      f"stale: a list of training files (documents shared with val removed: {removed}) records its files' hashes and stays complete",
+      f"{state2()} {rec[:20]} {removed}")
+with open(a, "a") as f:
+    f.write("\n\nOne more story about a dog.\n")
+check(state2() == "stale", "stale: a changed file in a list data.train makes the run stale", state2())
+run(["sweep", sp2, "--out", out2])
+check(state2() == "complete" and attrs2()[0] == sha(a) + "," + sha(b), "stale: re-running the list records the new hashes", "")
+
+# One training file sharing documents with the validation data: complete, not stale (its
+# recorded hash is the file's, the removed-and-tokenized text's is sha256_train_text).
+sp3 = os.path.join(tmp, "s3.yaml")
+open(sp3, "w").write(open(sp).read().replace(f"train: {data('tinystories/tinystories_train_excerpt.txt')}", f"train: {b}"))
+out3 = os.path.join(tmp, "out3")
+run(["sweep", sp3, "--out", out3])
+st3 = json.loads(run(["sweep", sp3, "--out", out3, "--dry-run", "--json"]).stdout)["runs"][0]["status"]
+check(st3 == "complete", "stale: a training file with documents removed (shared with val) stays complete after its run", st3)
 done()
