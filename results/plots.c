@@ -78,6 +78,10 @@ static FILE *new_plot(Ctx *c, const char *png, const char *title, const char *xl
     fprintf(g, "\nset ylabel ");
     gp_quote(g, yl);
     fprintf(g, "\nset key below\nset grid\n");
+    // gnuplot cycles 8 colours; a main study has 10 series (two dashed references and eight
+    // method lines), so four more keep L4Q's lines apart from the references' colours.
+    fprintf(g, "set linetype 9 lc rgb \"#8c510a\"\nset linetype 10 lc rgb \"#c51b7d\"\nset linetype 11 lc rgb \"#01665e\"\n"
+               "set linetype 12 lc rgb \"#666666\"\nset linetype cycle 12\n");
     return g;
 }
 
@@ -250,6 +254,16 @@ static void error_bar_title(Ctx *c, FILE *g, int nci, int nsd) {
 
 // Each main column against bit-width: one line per method (and settings) with error bars
 // (error_bar), unquantized rows as dashed horizontal references.
+static void other_settings(const Report *rep, const RowGroup *g, const char *skip, char *buf, size_t n);
+// One line of a metric-vs-bits plot: the same method and the same value of every row setting.
+static int same_series(const Report *rep, const RowGroup *a, const RowGroup *b) {
+    char sa[400], sb[400];
+    if (strcmp(a->method, b->method)) return 0;
+    other_settings(rep, a, "", sa, sizeof sa);
+    other_settings(rep, b, "", sb, sizeof sb);
+    return !strcmp(sa, sb);
+}
+
 static void bits_plots(const Report *rep, Ctx *c) {
     int bits[32], nb = 0;
     for (int i = 0; i < rep->nrows; i++) {
@@ -275,12 +289,13 @@ static void bits_plots(const Report *rep, Ctx *c) {
         FILE *ser = open_memstream(&sbuf, &slen);
         if (!ser) die_internal("open_memstream failed");
         int first = 1, nci = 0, nsd = 0;
-        // Series: distinct (method, settings) among quantized rows.
+        // Series: distinct (method, every row setting) among quantized rows. A row's own
+        // settings name only what varies at its bit-width, so L4Q 3-bit ("L4Q") and 4-bit
+        // ("L4Q (precision=fp32)") are one line when a bf16 row exists at 4 bits only.
         for (int i = 0; i < rep->nrows; i++) {
             const RowGroup *ri = &rep->rows[i];
             int dup = 0;
-            for (int j = 0; j < i; j++)
-                dup |= rep->rows[j].bits > 0 && !strcmp(rep->rows[j].method, ri->method) && !strcmp(rep->rows[j].settings, ri->settings);
+            for (int j = 0; j < i; j++) dup |= rep->rows[j].bits > 0 && same_series(rep, &rep->rows[j], ri);
             if (dup) continue;
             double m, sd;
             int n;
@@ -300,7 +315,7 @@ static void bits_plots(const Report *rep, Ctx *c) {
             int pts = 0;
             for (int j = 0; j < rep->nrows; j++) {
                 const RowGroup *rj = &rep->rows[j];
-                if (rj->bits <= 0 || strcmp(rj->method, ri->method) || strcmp(rj->settings, ri->settings)) continue;
+                if (rj->bits <= 0 || !same_series(rep, rj, ri)) continue;
                 table_cell(rep, rj, col, &m, &sd, &n);
                 if (!n) continue;
                 double elo, ehi;

@@ -163,6 +163,14 @@ run(["report", P, "--format", "csv"])
 plabs = sorted({r["label"] for r in csv.DictReader(open(f"{P}/report.csv")) if r["table"] == "main"})
 check(plabs == ["L4Q (precision=bf16)", "L4Q (precision=fp32)"], "a default the config omits is shown by name in the row label",
       str(plabs))
+# With a plain 3-bit L4Q row beside them (make reproduce's shape), the fp32 rows at 3 and 4
+# bits are one line of the metric-vs-bits plot and bf16 its own: two L4Q series.
+for s in (0, 1):
+    write_run(f"{P}/fp32_b3_s{s}", "l4q", "3", bits=3, seed=s, ppl=6.5)
+run(["report", P, "--plots"])
+dats = sorted(x for x in os.listdir(f"{P}/plots") if x.startswith("bits_tinystories_ppl_row"))
+pts = sorted(len(open(f"{P}/plots/{x}").read().split("\n")) - 1 for x in dats)
+check(pts == [1, 2], "metric vs bits: L4Q fp32 joins 3 and 4 bits in one line, bf16 a point of its own", f"{dats} {pts}")
 
 # Errors.
 e = run(["report", os.path.join(tmp, "nothing")], check_rc=False)
