@@ -503,13 +503,15 @@ void sha256_path(const char *path, char hex[65]) {
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
-char *sha256_paths_joined(const char *const *paths, int n) {
-    char *out = xmalloc((size_t)(n > 0 ? n : 1) * 65);
+char *sha256_paths_joined(const char *const *paths, int n, const char *(*memo)(const char *path)) {
+    size_t cap = (size_t)(n > 0 ? n : 1) * 65, o = 0; // 64 hex digits and a comma or NUL each
+    char *out = xmalloc(cap);
     out[0] = 0;
     for (int i = 0; i < n; i++) {
         char hex[65];
-        sha256_path(paths[i], hex);
-        snprintf(out + (size_t)i * 65 - (i > 0), 66, "%s%s", i ? "," : "", hex);
+        const char *h = memo ? memo(paths[i]) : NULL;
+        if (!h) { sha256_path(paths[i], hex); h = hex; }
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? "," : "", h);
     }
     return out;
 }

@@ -122,7 +122,9 @@ int is_tty(FILE *f);
 void sha256_path(const char *path, char hex[65]);
 // The sha256 of each of n paths in order, joined by commas (malloc'd): the provenance of a
 // list of input files (run.h5 sha256_train_data), compared by `l4q sweep` for staleness.
-char *sha256_paths_joined(const char *const *paths, int n);
+// memo (may be NULL): a caller's cache of sha256_path, so a sweep hashes each file once;
+// where it returns NULL the path is hashed here.
+char *sha256_paths_joined(const char *const *paths, int n, const char *(*memo)(const char *path));
 // The command line as the user typed it (main saves it; "" before), for provenance.
 void command_line_set(int argc, char **argv);
 const char *command_line(void);

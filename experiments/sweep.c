@@ -522,7 +522,7 @@ static char *list_sha256(const YNode *list) {
         ps[i] = p && p->kind == Y_SCALAR ? p->str : NULL;
         if (!ps[i] || !file_exists(ps[i])) { free(ps); return NULL; }
     }
-    char *all = sha256_paths_joined(ps, n);
+    char *all = sha256_paths_joined(ps, n, input_sha256);
     free(ps);
     return all;
 }

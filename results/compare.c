@@ -214,8 +214,12 @@ void paired_format(const Paired *p, char *effect, size_t ne, char *pval, size_t 
     if (!p->ok) { snprintf(effect, ne, "–"); snprintf(pval, np, "–"); return; }
     if (p->is_ppl) snprintf(effect, ne, "%+.1f%% [%+.1f, %+.1f]", 100 * expm1(p->est), 100 * expm1(p->lo), 100 * expm1(p->hi));
     else snprintf(effect, ne, "%+.1f [%+.1f, %+.1f]", p->est, p->lo, p->hi);
-    if (p->p < 1e-4) snprintf(pval, np, "p<0.0001");
-    else snprintf(pval, np, "p=%.2g", p->p);
+    pvalue_format("p", p->p, pval, np);
+}
+
+void pvalue_format(const char *name, double p, char *buf, size_t n) {
+    if (p < 1e-4) snprintf(buf, n, "%s<0.0001", name);
+    else snprintf(buf, n, "%s=%.2g", name, p);
 }
 
 // The row's own score, pooled over its runs, with its interval (display units).

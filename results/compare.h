@@ -62,3 +62,5 @@ size_t analysis_units(Analysis *an, int col);
 void analysis_compare(Analysis *an, int row, int other, int col, Paired *out);
 // "+1.2 [−0.3, +2.6]" (points) or "+3.1% [+1.0, +5.2]" (PPL change), and "p=0.012".
 void paired_format(const Paired *p, char *effect, size_t n_effect, char *pval, size_t n_pval);
+// "NAME<0.0001" or "NAME=0.012" (2 significant digits): NAME "p", or "seeds p".
+void pvalue_format(const char *name, double p, char *buf, size_t n);

@@ -203,11 +203,10 @@ static void write_paired_md(const Report *rep, const Analysis *an, FILE *f) {
         for (int c = 0; c < rep->ncols; c++) {
             if (!strcmp(rep->cols[c].key, "avg")) continue;
             const Paired *p = &an->vs_ref[(size_t)r * rep->ncols + c];
-            char e[96], pv[32];
+            char e[96], pv[32], sp[32] = "";
             paired_format(p, e, sizeof e, pv, sizeof pv);
-            if (p->ok && isfinite(p->seeds_p))
-                fprintf(f, " %s %s; seeds p%s%.2g |", e, pv, p->seeds_p < 1e-4 ? "<" : "=", fmax(p->seeds_p, 1e-4));
-            else if (p->ok) fprintf(f, " %s %s |", e, pv);
+            if (isfinite(p->seeds_p)) pvalue_format("; seeds p", p->seeds_p, sp, sizeof sp);
+            if (p->ok) fprintf(f, " %s %s%s |", e, pv, sp);
             else fprintf(f, " – |");
         }
         fprintf(f, "\n");

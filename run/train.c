@@ -167,7 +167,7 @@ static void write_provenance(Trainer *t) {
         if (i == 2 && c->data.ntrain > 0) {
             const char **ps = xmalloc((size_t)c->data.ntrain * sizeof *ps);
             for (int f = 0; f < c->data.ntrain; f++) ps[f] = c->data.train_files[f].path;
-            char *all = sha256_paths_joined(ps, c->data.ntrain);
+            char *all = sha256_paths_joined(ps, c->data.ntrain, NULL);
             runlog_attr(t->log, keys[i], all);
             free(all);
             free(ps);
