@@ -201,10 +201,10 @@ int main(int argc, char **argv) {
            "\"group\":%d,\"rank\":%d,\"step_seconds\":%.4f,\"step_min_s\":%.4f,\"forward_s\":%.4f,\"head_s\":%.4f,\"backward_s\":%.4f,\"tokens_per_s\":%.1f,\"minor_faults_per_step\":%.0f,\"release\":%d,\"peak_rss_bytes\":%zu,"
            "\"rss_after_forward\":%zu,\"rss_after_head\":%zu,\"rss_after_backward\":%zu,\"rss_after_optimizer\":%zu,"
            "\"weight_bytes\":%zu,\"trainable_bytes\":%zu,\"grad_optimizer_bytes\":%zu,\"saved_for_backward_bytes\":%zu,"
-           "\"layer_saved_bytes\":%zu,\"peak_transient_bytes\":%zu,\"account_peak_bytes\":%zu,\"load_seconds\":%.1f}\n",
+           "\"layer_saved_bytes\":%zu,\"peak_transient_bytes\":%zu,\"bf16_packed_bytes\":%zu,\"account_peak_bytes\":%zu,\"load_seconds\":%.1f}\n",
            method, dtype_name(odt), bf16mm_on() ? "bf16" : "fp32", M->c.dim, M->c.hidden_dim, M->c.n_layers, T, B, bits, group, rank, dt[med], dt[k0], pf[med], ph[med], pb[med],
            B * T / dt[med], fl[med], M->release, peak_rss_bytes(), rss[0], rss[1], rss[2], rss[3], a.weight_bytes, a.trainable_bytes, a.grad_opt_bytes,
-           a.saved_bytes, a.saved_bytes - (np > 0 ? M->act_bytes : 0), a.transient_peak,
+           a.saved_bytes, a.saved_bytes - (np > 0 ? M->act_bytes : 0), a.transient_peak, a.pack_bytes,
            mem_step_peak(&a, M->act_bytes), tl);
     return 0;
 }

@@ -15,11 +15,20 @@ static dnnl_engine_t eng;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; // the primitive cache (ppl replicas run in threads)
 
 // One product shape: C (M×N, fp32, row-major) {=, +=} A (M×K, bf16, row-major) · B (K×N, bf16),
-// B given as W (N×K row-major) when wt, else as K×N row-major.
-typedef struct { int M, K, N, wt, acc; dnnl_primitive_t p; dnnl_memory_desc_t a, b, c, scratch; } Prim;
+// B given as W (N×K row-major) when wt, else as K×N row-major; packed: B in the layout
+// oneDNN chose for that shape (a Bf16Packed copy), else as given.
+typedef struct { int M, K, N, wt, acc, packed; dnnl_primitive_t p; dnnl_memory_desc_t a, b, c, scratch; } Prim;
 enum { MAX_PRIMS = 256 }; // distinct shapes of a run: a handful per projection kind and the head
 static Prim prims[MAX_PRIMS];
 static int nprims;
+
+// A frozen weight reordered once, per orientation (0: B = W for dY·W, 1: B = Wᵀ for X·Wᵀ),
+// into the layout the chosen kernel reads (Wᵀ as K×N rows, or VNNI-blocked tiles). Without
+// it the kernel copies each block of W into that layout on every call: measured 20–28 %
+// slower on the stories15M products (docs/cpu-speed.md §6). The kernel and its summation
+// order are the same either way, so the bits are too (tests/test_bf16.py).
+struct Bf16Packed { void *buf[2]; dnnl_memory_desc_t md[2]; int state[2]; }; // state: 0 untried, 1 packed, -1 plain
+static int packing;
 
 static void ok(dnnl_status_t s, const char *what) {
     if (s != dnnl_success) die_internal("oneDNN: %s failed (status %d)", what, (int)s);
@@ -39,15 +48,24 @@ void bf16mm_enable(const char *what) {
     enabled = 1;
 }
 int bf16mm_on(void) { return enabled; }
+void bf16mm_set_packing(int on) { packing = on; }
+int bf16mm_packing(void) { return enabled && packing; }
+size_t bf16mm_pack_bytes(int out, int in) { return (size_t)2 * out * in * sizeof(uint16_t); }
 
-static void build(Prim *e) {
-    dnnl_dims_t ad = {e->M, e->K}, as = {e->K, 1}, bd = {e->K, e->N}, bs = {e->wt ? 1 : e->N, e->wt ? e->K : 1},
-                cd = {e->M, e->N}, cs = {e->N, 1};
+static void plain_b(dnnl_memory_desc_t *b, int K, int N, int wt) {
+    dnnl_dims_t bd = {K, N}, bs = {wt ? 1 : N, wt ? K : 1};
+    ok(dnnl_memory_desc_init_by_strides(b, 2, bd, dnnl_bf16, bs), "weights desc");
+}
+
+// The primitive for e's shape with weights described by b (plain, a packed layout, or
+// dnnl_format_tag_any to let the library choose). Returns its descriptor (the caller
+// destroys it), or NULL when no kernel takes that weight layout.
+static dnnl_primitive_desc_t describe(Prim *e, const dnnl_memory_desc_t *b) {
+    dnnl_dims_t ad = {e->M, e->K}, as = {e->K, 1}, cd = {e->M, e->N}, cs = {e->N, 1};
     ok(dnnl_memory_desc_init_by_strides(&e->a, 2, ad, dnnl_bf16, as), "src desc");
-    ok(dnnl_memory_desc_init_by_strides(&e->b, 2, bd, dnnl_bf16, bs), "weights desc");
     ok(dnnl_memory_desc_init_by_strides(&e->c, 2, cd, dnnl_f32, cs), "dst desc");
     dnnl_matmul_desc_t md;
-    ok(dnnl_matmul_desc_init(&md, &e->a, &e->b, NULL, &e->c), "matmul desc");
+    ok(dnnl_matmul_desc_init(&md, &e->a, b, NULL, &e->c), "matmul desc");
     dnnl_primitive_attr_t attr;
     ok(dnnl_primitive_attr_create(&attr), "attr");
     // The caller's scratchpad: the library's own is shared by every primitive, so two
@@ -60,12 +78,68 @@ static void build(Prim *e) {
         ok(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
         dnnl_post_ops_destroy(po);
     }
-    dnnl_primitive_desc_t pd;
-    ok(dnnl_primitive_desc_create(&pd, &md, attr, eng, NULL), "matmul primitive desc");
+    dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_primitive_desc_create(&pd, &md, attr, eng, NULL) != dnnl_success) pd = NULL;
+    dnnl_primitive_attr_destroy(attr);
+    return pd;
+}
+
+static int build(Prim *e, const dnnl_memory_desc_t *b) {
+    dnnl_primitive_desc_t pd = describe(e, b);
+    if (!pd) {
+        if (e->packed) return 0;
+        die_internal("oneDNN: no bf16 matmul for %dx%dx%d", e->M, e->N, e->K);
+    }
+    e->b = *b;
     ok(dnnl_primitive_create(&e->p, pd), "matmul primitive");
     e->scratch = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
+    return 1;
+}
+
+// pk's orientation wt in the layout oneDNN picks for this shape, made on first use
+// (under the lock); 0 when the chosen layout is the plain one or packing is off.
+static int pack(Bf16Packed *pk, const uint16_t *W, int M, int K, int N, int wt) {
+    if (!pk || !packing) return 0;
+    if (pk->state[wt]) return pk->state[wt] > 0;
+    pk->state[wt] = -1;
+    Prim probe = {M, K, N, wt, 0, 1, NULL, {0}, {0}, {0}, {0}};
+    dnnl_memory_desc_t any, plain;
+    dnnl_dims_t bd = {K, N};
+    ok(dnnl_memory_desc_init_by_tag(&any, 2, bd, dnnl_bf16, dnnl_format_tag_any), "weights desc");
+    plain_b(&plain, K, N, wt);
+    dnnl_primitive_desc_t pd = describe(&probe, &any);
+    if (!pd) return 0;
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (!dnnl_memory_desc_equal(md, &plain)) {
+        pk->md[wt] = *md;
+        pk->buf[wt] = xmalloc_aligned(dnnl_memory_desc_get_size(md));
+        dnnl_primitive_desc_t rpd;
+        dnnl_primitive_t r;
+        dnnl_memory_t from, to;
+        ok(dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, md, eng, NULL), "weights reorder desc");
+        ok(dnnl_primitive_create(&r, rpd), "weights reorder");
+        ok(dnnl_memory_create(&from, &plain, eng, (void *)W), "weights memory");
+        ok(dnnl_memory_create(&to, md, eng, pk->buf[wt]), "packed weights memory");
+        dnnl_stream_t s;
+        ok(dnnl_stream_create(&s, eng, dnnl_stream_default_flags), "stream");
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        ok(dnnl_primitive_execute(r, s, 2, args), "weights reorder");
+        ok(dnnl_stream_wait(s), "stream wait");
+        dnnl_stream_destroy(s);
+        dnnl_memory_destroy(from); dnnl_memory_destroy(to);
+        dnnl_primitive_destroy(r);
+        dnnl_primitive_desc_destroy(rpd);
+        pk->state[wt] = 1;
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return pk->state[wt] > 0;
+}
+
+void bf16mm_packed_free(Bf16Packed *pk) {
+    if (!pk) return;
+    free(pk->buf[0]); free(pk->buf[1]);
+    free(pk);
 }
 
 // Each thread's buffers, grown and kept: the oneDNN scratchpad (tens of MB for the head: the
@@ -83,20 +157,43 @@ static void *buf_get(Buf *b, size_t n) {
     return n ? b->p : NULL;
 }
 
-static void run(int M, int K, int N, int wt, int acc, const uint16_t *A, const uint16_t *B, float *C) {
+// The cached primitive for a shape and weight layout (b), built on first use; NULL when
+// no kernel takes a packed layout at this M (the caller then runs the plain weights).
+static Prim *prim_for(Prim *key, const dnnl_memory_desc_t *b, Prim *own) {
+    Prim *e = NULL;
+    for (int i = 0; i < nprims && !e; i++) {
+        Prim *q = &prims[i];
+        if (q->M == key->M && q->K == key->K && q->N == key->N && q->wt == key->wt && q->acc == key->acc &&
+            q->packed == key->packed && dnnl_memory_desc_equal(&q->b, b)) e = q;
+    }
+    if (e) return e;
+    e = nprims < MAX_PRIMS ? &prims[nprims] : own; // past the cache: built for this call only
+    *e = *key;
+    if (!build(e, b)) return NULL;
+    if (e != own) nprims++;
+    return e;
+}
+
+static void run(int M, int K, int N, int wt, int acc, const uint16_t *A, const uint16_t *B, Bf16Packed *pk, float *C) {
     if (!enabled) die_internal("bf16mm: product requested with the bf16 mode off");
-    Prim one = {M, K, N, wt, acc, NULL, {0}, {0}, {0}, {0}}, *e = NULL;
+    Prim key = {M, K, N, wt, acc, 0, NULL, {0}, {0}, {0}, {0}}, own, *e = NULL;
+    const void *weights = B;
     pthread_mutex_lock(&lock);
-    for (int i = 0; i < nprims && !e; i++)
-        if (prims[i].M == M && prims[i].K == K && prims[i].N == N && prims[i].wt == wt && prims[i].acc == acc) e = &prims[i];
-    if (!e && nprims < MAX_PRIMS) { e = &prims[nprims]; *e = one; build(e); nprims++; }
+    if (pack(pk, B, M, K, N, wt)) {
+        key.packed = 1;
+        if ((e = prim_for(&key, &pk->md[wt], &own))) weights = pk->buf[wt];
+        key.packed = 0;
+    }
+    if (!e) {
+        dnnl_memory_desc_t plain;
+        plain_b(&plain, K, N, wt);
+        e = prim_for(&key, &plain, &own);
+    }
     pthread_mutex_unlock(&lock);
-    int own = !e;
-    if (own) { e = &one; build(e); } // past the cache: built for this call only
     void *scratch = buf_get(&scratch_buf, dnnl_memory_desc_get_size(&e->scratch));
     dnnl_memory_t ma, mb, mc, ms;
     ok(dnnl_memory_create(&ma, &e->a, eng, (void *)A), "src memory");
-    ok(dnnl_memory_create(&mb, &e->b, eng, (void *)B), "weights memory");
+    ok(dnnl_memory_create(&mb, &e->b, eng, (void *)weights), "weights memory");
     ok(dnnl_memory_create(&mc, &e->c, eng, C), "dst memory");
     ok(dnnl_memory_create(&ms, &e->scratch, eng, scratch), "scratchpad memory");
     dnnl_stream_t s;
@@ -106,7 +203,7 @@ static void run(int M, int K, int N, int wt, int acc, const uint16_t *A, const u
     ok(dnnl_stream_wait(s), "stream wait");
     dnnl_stream_destroy(s);
     dnnl_memory_destroy(ma); dnnl_memory_destroy(mb); dnnl_memory_destroy(mc); dnnl_memory_destroy(ms);
-    if (own) dnnl_primitive_destroy(e->p);
+    if (e == &own) dnnl_primitive_destroy(e->p);
 }
 
 // X rounded to bf16 (nearest even) by the CPU's conversion instruction, 16 at a time, in
@@ -131,14 +228,22 @@ static uint16_t *rounded(const float *X, size_t n, size_t *tmp_bytes) {
     return b;
 }
 
-void bf16mm_xwt(const float *X, const uint16_t *W, float *Y, int N, int in, int out, size_t *tmp_bytes) {
-    uint16_t *Xb = rounded(X, (size_t)N * in, tmp_bytes);
-    run(N, in, out, 1, 0, Xb, W, Y);
+static Bf16Packed *packs_of(Bf16Packed **pk) {
+    if (!pk || !packing) return NULL;
+    pthread_mutex_lock(&lock);
+    if (!*pk) *pk = xcalloc(1, sizeof **pk);
+    pthread_mutex_unlock(&lock);
+    return *pk;
 }
 
-void bf16mm_dyw(const float *dY, const uint16_t *W, float *dX, int N, int out, int in, size_t *tmp_bytes) {
+void bf16mm_xwt(const float *X, const uint16_t *W, Bf16Packed **pk, float *Y, int N, int in, int out, size_t *tmp_bytes) {
+    uint16_t *Xb = rounded(X, (size_t)N * in, tmp_bytes);
+    run(N, in, out, 1, 0, Xb, W, packs_of(pk), Y);
+}
+
+void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in, size_t *tmp_bytes) {
     uint16_t *Db = rounded(dY, (size_t)N * out, tmp_bytes);
-    run(N, out, in, 0, 1, Db, W, dX);
+    run(N, out, in, 0, 1, Db, W, packs_of(pk), dX);
 }
 
 const uint16_t *param_bf16(const Param *W) {

@@ -12,11 +12,21 @@ int bf16mm_cpu_supported(void); // the CPU has AVX512-BF16 (L4Q_CPU_NO_BF16=1: a
 // Turns the mode on; on a CPU without bf16 dot products: die_input naming `what` (the key or flag).
 void bf16mm_enable(const char *what);
 int bf16mm_on(void);
-// Y (N×out) = bf16(X) (N×in) · Wᵀ, W (out×in) bf16; overwrites Y. tmp_bytes (if given)
-// receives the bytes of the bf16 copy of X this call holds.
-void bf16mm_xwt(const float *X, const uint16_t *W, float *Y, int N, int in, int out, size_t *tmp_bytes);
+// A frozen weight's copies in the layouts oneDNN's kernels read (one per orientation), made
+// on first use through the pointer the caller keeps with the weight (*pk, NULL at first),
+// while packing is on. Same bits as the products with W as given, about 20 % faster.
+typedef struct Bf16Packed Bf16Packed;
+void bf16mm_packed_free(Bf16Packed *pk);
+// Process-wide: packed copies are made while on (model_plan_memory turns it on when the
+// all-resident step with them fits the memory limit); copies already made stay in use.
+void bf16mm_set_packing(int on);
+int bf16mm_packing(void); // the mode is on and packing is
+size_t bf16mm_pack_bytes(int out, int in); // both copies of an out×in weight (the memory account)
+// Y (N×out) = bf16(X) (N×in) · Wᵀ, W (out×in) bf16; overwrites Y. pk: W's packed copies
+// (NULL: none). tmp_bytes (if given) receives the bytes of the bf16 copy of X this call holds.
+void bf16mm_xwt(const float *X, const uint16_t *W, Bf16Packed **pk, float *Y, int N, int in, int out, size_t *tmp_bytes);
 // dX (N×in) += bf16(dY) (N×out) · W, W (out×in) bf16.
-void bf16mm_dyw(const float *dY, const uint16_t *W, float *dX, int N, int out, int in, size_t *tmp_bytes);
+void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in, size_t *tmp_bytes);
 // W's values as bf16: a bf16 Param's own storage, else a copy rounded once and kept with
 // W (Param.bf16, freed by param_free). W must be frozen (its values never change).
 const uint16_t *param_bf16(const Param *W);

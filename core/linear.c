@@ -68,6 +68,7 @@ void mem_add(MemAccount *a, const MemAccount *m) {
     a->trainable_bytes += m->trainable_bytes;
     a->grad_opt_bytes += m->grad_opt_bytes;
     a->saved_bytes += m->saved_bytes;
+    a->pack_bytes += m->pack_bytes;
     if (m->transient_peak > a->transient_peak) a->transient_peak = m->transient_peak;
 }
 
@@ -140,18 +141,19 @@ static void param_rows_src(const void *W, int r0, int t, float *Wt) { param_rows
 // rounded once), X rounded per call; fp32 accumulation.
 static void bf16_transient(Linear *L, size_t b) { mem_transient(&L->mem, b); }
 
-size_t w0_bytes(const Param *W) {
-    return param_bytes(W) + (bf16mm_on() && W->dtype != DT_BF16 ? W->n * sizeof(uint16_t) : 0);
+void w0_account(MemAccount *m, const Param *W) {
+    m->weight_bytes = param_bytes(W) + (bf16mm_on() && W->dtype != DT_BF16 ? W->n * sizeof(uint16_t) : 0);
+    m->pack_bytes = bf16mm_on() ? bf16mm_pack_bytes(W->shape[0], W->shape[1]) : 0;
 }
 
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N) {
-    if (bf16mm_on()) { size_t b; bf16mm_xwt(X, param_bf16(W), Y, N, L->in, L->out, &b); bf16_transient(L, b); return; }
+    if (bf16mm_on()) { size_t b; bf16mm_xwt(X, param_bf16(W), &((Param *)W)->bf16_packed, Y, N, L->in, L->out, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_xwt(X, W->data, Y, N, L->in, L->out, 0.0f); return; }
     tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, X, Y, N, 0);
 }
 
 void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N) {
-    if (bf16mm_on()) { size_t b; bf16mm_dyw(dY, param_bf16(W), dX, N, L->out, L->in, &b); bf16_transient(L, b); return; }
+    if (bf16mm_on()) { size_t b; bf16mm_dyw(dY, param_bf16(W), &((Param *)W)->bf16_packed, dX, N, L->out, L->in, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f); return; }
     tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, dY, dX, N, 1);
 }
@@ -172,6 +174,7 @@ typedef struct {
     Linear base;
     const Deploy *d;
     uint16_t *wb; // the bf16 mode's copy of an fp32 deployed weight, made on first use
+    Bf16Packed *wbp; // its packed copies (bf16mm.h)
 } DeployedLinear;
 
 static void dep_fp32_forward(Linear *L, const float *X, float *Y, int N) {
@@ -179,7 +182,7 @@ static void dep_fp32_forward(Linear *L, const float *X, float *Y, int N) {
     if (bf16mm_on()) {
         size_t n = (size_t)L->out * L->in, b;
         if (!l->wb) f32_to_half(DT_BF16, l->d->w, l->wb = xmalloc(n * sizeof(uint16_t)), n);
-        bf16mm_xwt(X, l->wb, Y, N, L->in, L->out, &b);
+        bf16mm_xwt(X, l->wb, &l->wbp, Y, N, L->in, L->out, &b);
         bf16_transient(L, b);
         return;
     }
@@ -195,7 +198,7 @@ static void dep_backward(Linear *L, const float *X, const float *dY, float *dX, 
     (void)X; (void)dY; (void)dX; (void)N;
     die_internal("%s: deployed (inference-only) layer has no backward", L->name);
 }
-static void dep_free(Linear *L) { free(((DeployedLinear *)L)->wb); free(L); }
+static void dep_free(Linear *L) { free(((DeployedLinear *)L)->wb); bf16mm_packed_free(((DeployedLinear *)L)->wbp); free(L); }
 // Re-exporting a deployed model hands out a copy of the form it was loaded with.
 static void dep_deploy(Linear *L, Deploy *out) { deploy_copy(out, ((DeployedLinear *)L)->d); }
 
@@ -265,5 +268,6 @@ Linear *linear_from_deploy(const Deploy *d, const char *name) {
     l->base.mem.weight_bytes = deploy_bytes(d)
         + (d->kind != DEP_FP32 && d->rank > 0 ? (size_t)d->rank * (d->in + d->out) * sizeof(float) : 0)
         + (d->kind == DEP_FP32 && bf16mm_on() ? (size_t)d->out * d->in * sizeof(uint16_t) : 0); // dep_fp32_forward's copy
+    l->base.mem.pack_bytes = d->kind == DEP_FP32 && bf16mm_on() ? bf16mm_pack_bytes(d->out, d->in) : 0;
     return &l->base;
 }

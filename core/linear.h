@@ -30,6 +30,8 @@ typedef struct {
     size_t grad_opt_bytes;   // their gradients + AdamW m, v (3× trainable for Adam + grad)
     size_t saved_bytes;      // kept between forward and backward beyond the shared input X
     size_t transient_peak;   // largest temporary buffer inside forward/backward
+    size_t pack_bytes;       // the bf16 mode's packed copies of frozen weights (bf16mm.h); a
+                             // model's account adds them to weight_bytes when it packs
 } MemAccount;
 void mem_add(MemAccount *acc, const MemAccount *m); // sums; transient_peak takes the max
 static inline void mem_transient(MemAccount *m, size_t bytes) {
@@ -117,7 +119,10 @@ int w0_tile_rows(int out, int in);
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N);
 // A frozen W0's bytes for the memory account: its own storage, plus in the bf16 mode
 // (bf16mm_on at build time) the bf16 copy w0_forward keeps of an fp32 or f16 W0.
-size_t w0_bytes(const Param *W);
+// A frozen W0's account: weight_bytes as held (plus the bf16 mode's rounded copy of an
+// fp32/f16 W0) and pack_bytes (the bf16 mode's packed copies, counted by model_memory
+// only when the model packs).
+void w0_account(MemAccount *m, const Param *W);
 void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N);
 // The same products on a deployed form (core/deploy.h), shared by the inference layers below
 // and the quantized-base baselines: Y = X·Wᵀ (overwrites) and dX += dY·W one ~64 KiB row tile

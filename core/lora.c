@@ -2,6 +2,7 @@
 // the branch, Y = X·W0ᵀ + α·(drop(X)·Aᵀ)·Bᵀ. On an fp32 base it deploys merged, as plain
 // fp32; on a 16-bit base as W0 as stored plus the branch ("bf16&fp": merging would need fp32).
 #include "lora.h"
+#include "bf16mm.h"
 #include "gemm.h"
 #include "methods.h"
 #include "util.h"
@@ -122,9 +123,11 @@ static float *lora_merged(LoraLinear *l) {
 // product with the merged weight is cheaper than the base product plus the rank-r update
 // of Y (forward) and dX (backward): each update reads and writes an N×out or N×in matrix
 // with only r multiply-adds per element, while merging costs out·in·r once. Not with
-// dropout in training, where the branch sees a different input than the base.
+// dropout in training, where the branch sees a different input than the base. Nor in the
+// bf16 mode (bf16mm.h), whose products with the frozen W0 run bf16 at about twice the fp32
+// rate: a merged weight holds trainable values and stays fp32.
 static int lora_merge_pays(const LoraLinear *l, int N) {
-    return (l->lb.dropout == 0 || !l->base.training) && l->base.out <= N && l->base.in <= N;
+    return !bf16mm_on() && (l->lb.dropout == 0 || !l->base.training) && l->base.out <= N && l->base.in <= N;
 }
 
 static void lora_forward(Linear *L, const float *X, float *Y, int N) {
@@ -170,7 +173,7 @@ static Linear *lora_build(const MethodCfg *m, Param *W, const char *name, Rng *r
     LoraLinear *l = linear_alloc(sizeof *l, &LORA_OPS, W->shape[0], W->shape[1], name);
     l->base.form = W->dtype == DT_BF16 ? "bf16&fp" : W->dtype == DT_F16 ? "f16&fp" : "fp32";
     l->W0 = W;
-    l->base.mem.weight_bytes = w0_bytes(W);
+    w0_account(&l->base.mem, W);
     lb_init(&l->lb, &l->base, m, name, rng);
     return &l->base;
 }

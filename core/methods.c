@@ -38,7 +38,7 @@ static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng 
     FrozenLinear *f = linear_alloc(sizeof *f, &FROZEN_OPS, W->shape[0], W->shape[1], name);
     f->base.form = W->dtype == DT_F32 ? "fp32" : dtype_name(W->dtype); // as deployed: "bf16", "f16"
     f->W = W;
-    f->base.mem.weight_bytes = w0_bytes(W);
+    w0_account(&f->base.mem, W);
     return &f->base;
 }
 

@@ -1,5 +1,6 @@
 // model.c — LLaMA forward/backward over B×T tokens, every projection through the seam.
 #include "model.h"
+#include "bf16mm.h"
 #include "methods.h"
 #include "ops.h"
 #include "util.h"
@@ -142,8 +143,14 @@ Model *model_build(ModelFile *mf, const MethodCfg *method, int maxB, int maxT, u
 
 int model_plan_memory(Model *M, size_t limit) {
     MemAccount a;
+    M->bf16_pack = 1; // the account with the packed copies (none outside the bf16 mode)
     model_memory(M, &a);
     size_t resident = a.weight_bytes + a.grad_opt_bytes + a.saved_bytes + a.transient_peak;
+    // The bf16 mode's packed copies (bf16mm.h) only where the all-resident step holds them
+    // too: they buy speed, not the same numbers (which they leave as they are).
+    M->bf16_pack = a.pack_bytes > 0 && resident <= limit;
+    if (!M->bf16_pack) resident -= a.pack_bytes;
+    if (bf16mm_on()) bf16mm_set_packing(M->bf16_pack);
     M->release = resident > limit;
     if (!M->release) mem_retain_freed();
     return M->release;
@@ -391,6 +398,8 @@ void model_memory(Model *M, MemAccount *acc) {
     }
     Param *ps[1];
     if (model_params(M, ps, 1) > 0) acc->saved_bytes += M->act_bytes;
+    if (M->bf16_pack) acc->weight_bytes += acc->pack_bytes;
+    else acc->pack_bytes = 0;
 }
 size_t mem_step_peak(const MemAccount *a, size_t act_bytes) {
     size_t grads = a->trainable_bytes; // fp32, one per trainable value: trainable + state = grad_opt_bytes

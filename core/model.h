@@ -45,6 +45,7 @@ struct Model {
     // as they take, so a step peaks lower but re-faults those pages every step (~8 µs each
     // on this VM). Chosen by model_build from the memory account (model_plan_memory).
     int release;
+    int bf16_pack; // the bf16 mode packs its frozen weights (model_plan_memory, bf16mm.h)
     Rng rng;                 // dropout etc.
     Scorer scorer;           // inference elsewhere (see Scorer); zero: the CPU
 };

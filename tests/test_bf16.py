@@ -137,19 +137,30 @@ err = [l for l in p.stderr.splitlines() if "error" in l]
 check(p.returncode == 2 and len(err) == 1 and "train.precision: bf16" in err[0], "train.precision: bf16 refused in one line without bf16 dot products", p.stderr)
 import h5py
 res = {}
-for prec in ("fp32", "bf16"):
+# bf16 twice: as planned (the frozen weights packed: bf16mm.h), and under a memory limit
+# one byte below the packed run's weights + gradients and AdamW state + saved activations,
+# where the account (model_plan_memory) leaves the packed copies out.
+lim = None
+for prec in ("fp32", "bf16", "bf16_nopack"):
     d = os.path.join(TMP, prec)
-    run(["train", cfgp, "--out", d, "--set", f"train.precision={prec}"])
+    run(["train", cfgp, "--out", d, "--set", f"train.precision={prec[:4]}"], env={"L4Q_MEM_LIMIT": str(lim)} if lim else None)
     with h5py.File(os.path.join(d, "run.h5"), "r") as f:
-        res[prec] = (float(f["train/loss"][0]), float(f["eval/val_loss"][-1]), int(f["memory"].attrs["weight_bytes"]))
+        a = f["memory"].attrs
+        res[prec] = (float(f["train/loss"][0]), float(f["eval/val_loss"][-1]), int(a["weight_bytes"]),
+                     f["train/loss"][:].tobytes() + f["eval/val_loss"][:].tobytes())
+        if prec == "bf16": lim = int(a["weight_bytes"]) + int(a["grad_optimizer_bytes"]) + int(a["saved_for_backward_bytes"]) - 1
 # Same initial model: the first step's loss differs by bf16 rounding only, and after 30 steps
 # the two runs' validation losses stay within 0.02 (measured: 2e-4 apart).
-(l0f, vf, wf), (l0b, vb, wb) = res["fp32"], res["bf16"]
+(l0f, vf, wf, _), (l0b, vb, wb, bits), (_, _, wn, bits_n) = res["fp32"], res["bf16"], res["bf16_nopack"]
 check(abs(l0f - l0b) <= 2e-3 * l0f and abs(vf - vb) <= 0.02 and vb < l0b,
-      f"lora 30 steps: bf16 trains like fp32 (first loss {l0b:.4f} vs {l0f:.4f}, final val {vb:.4f} vs {vf:.4f})", str(res))
+      f"lora 30 steps: bf16 trains like fp32 (first loss {l0b:.4f} vs {l0f:.4f}, final val {vb:.4f} vs {vf:.4f})", str(res)[:400])
+# The packed copies are the same kernel's input in another layout: the same bits.
+check(bits == bits_n, "bf16 with the frozen weights packed: every training loss and validation loss bit for bit as unpacked")
 # The memory account holds the bf16 copies of the frozen fp32 weights the bf16 products
-# read: every projection's W0 and the head (here the shared embedding), 2 bytes a value.
+# read (every projection's W0 and the head, here the shared embedding; 2 bytes a value),
+# and when it packs them, their copies in both orientations (4 bytes a value more).
 tens = json.loads(run(["info", "--json", data("models/stories260K/stories260K.bin")]).stdout)["tensors"]
 frozen = sum(np.prod(t["shape"]) for t in tens if t["name"].startswith("layers.")) + np.prod(tens[0]["shape"])
-check(wb - wf == 2 * frozen, f"memory account: bf16 adds the 2-byte copies of the frozen weights ({wb - wf} = 2 × {frozen})", f"{wf} {wb}")
+check(wn - wf == 2 * frozen, f"memory account, not packing: bf16 adds the 2-byte copies of the frozen weights ({wn - wf} = 2 × {frozen})", f"{wf} {wn}")
+check(wb - wf == 6 * frozen, f"memory account, packing: bf16 adds 2 + 4 bytes a frozen value ({wb - wf} = 6 × {frozen})", f"{wf} {wb}")
 done()

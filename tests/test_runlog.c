@@ -26,7 +26,7 @@ static void write_log(const char *path) {
             runlog_eval(rl, s, "arc_easy", "acc_norm", 0.3 + 0.01 * s);
         }
     }
-    MemAccount m = {1000, 200, 600, 300, 50};
+    MemAccount m = {1000, 200, 600, 300, 50, 0};
     runlog_memory(rl, &m, 123456789);
     runlog_attr(rl, "note", "hello");
     runlog_status(rl, "complete");
