@@ -556,6 +556,61 @@ static void bwd_rows4x4(float *restrict dV, float *restrict dK, float *dqa, cons
 #define BR 4
 #endif
 
+// The scores and score gradients of the BR = 4 query rows before the exponentials: row j's
+// S[s] = qs_j·k_s (−∞ for s ≥ n_j) into pb row 2j and dP[s] = g_j·v_s into pb row 2j+1,
+// 16 keys per pass. Each Kt and Vt element loaded feeds four rows' multiply-adds; row by row
+// (scores8_max, scores) every row read all of Kt and Vt from L2, which bounded the backward
+// pass. Each element is summed as those do (blocks of eight dimensions, two chains per block,
+// carried from block to block), so the bits are theirs. hs a multiple of 8.
+static void bwd_scores4(float *restrict pb, const float *qs, const float *const *go, const int *n, const float *restrict Kt,
+                        const float *restrict Vt, int n16, int hs, int ld) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int s = 0; s < n16; s += 16) {
+        __m512 so[4], po[4]; // the sums so far: zeros before the first block, as scores starts
+        for (int j = 0; j < 4; j++) so[j] = po[j] = _mm512_setzero_ps();
+        for (int i = 0; i < hs; i += 8) {
+            const float *kr = Kt + (size_t)i * ld + s, *vr = Vt + (size_t)i * ld + s;
+            __m512 sd[4], se[4], pd[4], pe[4];
+            for (int u = 0; u < 8; u++) {
+                __m512 k = _mm512_load_ps(kr + (size_t)u * ld), v = _mm512_load_ps(vr + (size_t)u * ld);
+                for (int j = 0; j < 4; j++) {
+                    __m512 a = _mm512_set1_ps(qs[j * hs + i + u]), g = _mm512_set1_ps(go[j][i + u]);
+                    if (u == 0) { // scores8_max's only block at hs = 8 is a product, not a multiply-add onto zero
+                        sd[j] = hs == 8 ? _mm512_mul_ps(a, k) : _mm512_fmadd_ps(a, k, so[j]);
+                        pd[j] = _mm512_fmadd_ps(g, v, po[j]);
+                    } else if (u == 1) {
+                        se[j] = _mm512_mul_ps(a, k);
+                        pe[j] = _mm512_mul_ps(g, v);
+                    } else if (u & 1) {
+                        se[j] = _mm512_fmadd_ps(a, k, se[j]);
+                        pe[j] = _mm512_fmadd_ps(g, v, pe[j]);
+                    } else {
+                        sd[j] = _mm512_fmadd_ps(a, k, sd[j]);
+                        pd[j] = _mm512_fmadd_ps(g, v, pd[j]);
+                    }
+                }
+            }
+            for (int j = 0; j < 4; j++) { so[j] = _mm512_add_ps(sd[j], se[j]); po[j] = _mm512_add_ps(pd[j], pe[j]); }
+        }
+        __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(s), lane);
+        for (int j = 0; j < 4; j++) {
+            __mmask16 live = _mm512_cmplt_epi32_mask(idx, _mm512_set1_epi32(n[j]));
+            _mm512_store_ps(pb + (size_t)2 * j * ld + s, _mm512_mask_blend_ps(live, _mm512_set1_ps(-INFINITY), so[j]));
+            _mm512_store_ps(pb + (size_t)(2 * j + 1) * ld + s, po[j]);
+        }
+    }
+}
+
+// p[s] = exp(S[s] − l), ds[s] = p[s]·(dP[s] − D) in place of the scores S and dP.
+static void bwd_row_exp(float *restrict p, float *restrict ds, float D, float l, int n16) {
+    #pragma omp simd
+    for (int s = 0; s < n16; s++) {
+        float e = el_exp(p[s] - l);
+        p[s] = e;
+        ds[s] = e * (ds[s] - D);
+    }
+}
+
 // One query row's recomputed probabilities p and score gradients ds over n16 keys
 // (zero past the causal limit n). qs = q·sc; D = g·o.
 static void bwd_row_probs(float *restrict p, float *restrict ds, const float *qs, const float *g, float D, float l,
@@ -567,12 +622,7 @@ static void bwd_row_probs(float *restrict p, float *restrict ds, const float *qs
         for (int s = n; s < n16; s++) p[s] = -INFINITY;
     }
     scores(ds, g, Vt, n16, hs, ld); // dP[s] = g·v_s
-    #pragma omp simd
-    for (int s = 0; s < n16; s++) {
-        float e = el_exp(p[s] - l);
-        p[s] = e;
-        ds[s] = e * (ds[s] - D);
-    }
+    bwd_row_exp(p, ds, D, l, n16);
 }
 
 // Flash-attention-style backward: the probabilities are not stored but recomputed per
@@ -615,6 +665,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                         int m = T - t < BR ? T - t : BR; // rows t .. t+m−1
                         int n16 = (t + m + 15) & ~15; // keys of the longest row
                         const float *go[BR];
+                        float Dr[BR], lr[BR];
                         for (int j = 0; j < m; j++) {
                             size_t row = ((size_t)b * T + t + j) * dim + h * hs;
                             const float *qt = q + row, *ot = out + row;
@@ -622,9 +673,24 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                             go[j] = dout + row;
                             #pragma omp simd reduction(+ : D) // not one serial chain of hs latencies
                             for (int i = 0; i < hs; i++) { qj[i] = qt[i] * sc; D = FMA(go[j][i], ot[i], D); }
-                            bwd_row_probs(pb + (size_t)2 * j * ldt, pb + (size_t)(2 * j + 1) * ldt, qj, go[j], D,
-                                          lse[((size_t)b * H + h) * ldT + t + j], Kt, Vt, t + j + 1, n16, hs, ldt);
+                            Dr[j] = D;
+                            lr[j] = lse[((size_t)b * H + h) * ldT + t + j];
                         }
+#ifdef HAVE_ATT_BLOCK16
+                        if (hs % 8 == 0) { // the block's rows together (rows past T: zero q and g, no keys)
+                            int nr[BR];
+                            for (int j = 0; j < BR; j++) {
+                                nr[j] = j < m ? t + j + 1 : 0;
+                                if (j >= m) { go[j] = dqa + BR * hs; memset(qs + j * hs, 0, hs * sizeof(float)); }
+                            }
+                            bwd_scores4(pb, qs, go, nr, Kt, Vt, n16, hs, ldt);
+                            for (int j = 0; j < m; j++)
+                                bwd_row_exp(pb + (size_t)2 * j * ldt, pb + (size_t)(2 * j + 1) * ldt, Dr[j], lr[j], n16);
+                        } else
+#endif
+                            for (int j = 0; j < m; j++)
+                                bwd_row_probs(pb + (size_t)2 * j * ldt, pb + (size_t)(2 * j + 1) * ldt, qs + j * hs, go[j],
+                                              Dr[j], lr[j], Kt, Vt, t + j + 1, n16, hs, ldt);
                         int i = 0;
 #ifdef HAVE_ATT_BLOCK16
                         // Rows past T (the last block of T % 4 ≠ 0) add zeros: p = ds = g = qs = 0.
