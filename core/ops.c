@@ -84,11 +84,14 @@ static void rope_apply(float *x, int r0, int r1, int T, int cols, int hs, const 
         int pos = r % T;
         float *xr = x + (size_t)r * cols;
         const float *c = ct + pos * (hs / 2), *s = st + pos * (hs / 2);
-        for (int i = 0; i < cols; i += 2) {
-            int j = (i % hs) / 2;
-            float a = xr[i], b = xr[i + 1], sn = sign * s[j];
-            xr[i] = a * c[j] - b * sn;
-            xr[i + 1] = a * sn + b * c[j];
+        for (int h0 = 0; h0 < cols; h0 += hs) { // head by head: the pair index needs no division
+            float *xh = xr + h0;
+            #pragma omp simd
+            for (int j = 0; j < hs / 2; j++) {
+                float a = xh[2 * j], b = xh[2 * j + 1], sn = sign * s[j];
+                xh[2 * j] = a * c[j] - b * sn;
+                xh[2 * j + 1] = a * sn + b * c[j];
+            }
         }
     }
 }
