@@ -246,6 +246,12 @@ void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed **pk, float *dX, 
     run(N, out, in, 0, 1, Db, W, packs_of(pk), dX);
 }
 
+void bf16mm_dyw_rounded(const uint16_t *dYb, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in) {
+    run(N, out, in, 0, 1, dYb, W, packs_of(pk), dX);
+}
+
+void bf16mm_round(const float *x, uint16_t *b, size_t n) { round_chunk(x, b, 0, n); }
+
 const uint16_t *param_bf16(const Param *W) {
     if (W->dtype == DT_BF16) return W->half;
     Param *w = (Param *)W; // the copy is a cache of values that never change

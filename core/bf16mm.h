@@ -27,6 +27,11 @@ size_t bf16mm_pack_bytes(int out, int in); // both copies of an out×in weight (
 void bf16mm_xwt(const float *X, const uint16_t *W, Bf16Packed **pk, float *Y, int N, int in, int out, size_t *tmp_bytes);
 // dX (N×in) += bf16(dY) (N×out) · W, W (out×in) bf16.
 void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in, size_t *tmp_bytes);
+// The same with dY rounded by the caller (bf16mm_round).
+void bf16mm_dyw_rounded(const uint16_t *dYb, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in);
+// b[0..n) = x rounded to bf16 as every product here rounds its activation side (the CPU's
+// conversion: nearest even, subnormals to zero); one thread.
+void bf16mm_round(const float *x, uint16_t *b, size_t n);
 // W's values as bf16: a bf16 Param's own storage, else a copy rounded once and kept with
 // W (Param.bf16, freed by param_free). W must be frozen (its values never change).
 const uint16_t *param_bf16(const Param *W);

@@ -88,6 +88,9 @@ typedef struct {
     // Fill the deployed form (export). NULL: not exportable.
     void (*deploy)(Linear *L, Deploy *out);
     void (*free)(Linear *L);
+    // The bf16 mode (bf16mm.h): dX (N×in) += dYb · W with dY given already rounded to bf16
+    // (the head's d-logits, rounded by model_head while they are in cache). NULL: not offered.
+    void (*backward_dx_bf16)(Linear *L, const uint16_t *dYb, float *dX, int N);
 } LinearOps;
 
 struct Linear {

@@ -2,6 +2,7 @@
 // quantizer inits it resolves) and the two plain methods: `none` (frozen fp32 or 16-bit)
 // and `full` (the weight itself trains).
 #include "methods.h"
+#include "bf16mm.h"
 #include "util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,10 @@ static void frozen_forward(Linear *L, const float *X, float *Y, int N) {
 static void frozen_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     (void)X;
     if (dX) w0_backward_dx(((FrozenLinear *)L)->W, L, dY, dX, N);
+}
+static void frozen_backward_dx_bf16(Linear *L, const uint16_t *dYb, float *dX, int N) {
+    const Param *W = ((FrozenLinear *)L)->W;
+    bf16mm_dyw_rounded(dYb, param_bf16(W), &((Param *)W)->bf16_packed, dX, N, L->out, L->in);
 }
 static void frozen_deploy(Linear *L, Deploy *d) {
     FrozenLinear *f = (FrozenLinear *)L;
@@ -31,6 +36,7 @@ static const LinearOps FROZEN_OPS = {
     .backward = frozen_backward,
     .deploy = frozen_deploy,
     .free = plain_free,
+    .backward_dx_bf16 = frozen_backward_dx_bf16,
 };
 
 static Linear *frozen_build(const MethodCfg *m, Param *W, const char *name, Rng *rng) {

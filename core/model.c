@@ -37,7 +37,12 @@ static Acts layer_acts(Model *M, int l) {
 
 // Backward scratch, allocated only when something trains.
 typedef struct { float *dx, *dxf, *dxn, *dq, *dk, *dv, *dao, *dh1, *dh3, *dhg, *dlogits; } Grads;
-struct ModelScratch { Grads g; float *logits; int chunk; };
+struct ModelScratch {
+    Grads g;
+    float *logits;
+    uint16_t *dlogits16; // the bf16 mode: the d-logits rounded as each row is finished (model_head)
+    int chunk;
+};
 
 #define HEAD_CHUNK_BYTES ((size_t)128 << 20)
 
@@ -171,7 +176,7 @@ void model_free(Model *M) {
     struct ModelScratch *S = M->scratch;
     float **g = (float **)&S->g;
     for (size_t i = 0; i < sizeof S->g / sizeof(float *); i++) free(g[i]);
-    free(S->logits); free(S);
+    free(S->logits); free(S->dlogits16); free(S);
     free(M);
 }
 
@@ -242,6 +247,14 @@ double model_head(Model *M, const int *targets, const float *w, int row0, int n,
     int D = M->c.dim, V = M->c.vocab_size;
     if (backward && !S->g.dxf) die_internal("model_head: backward on a model with nothing to train");
     double nll = 0;
+    // The bf16 mode with a head that takes rounded d-logits: each row rounded while
+    // logsoftmax_row leaves it in cache, not read back from memory by the product's own
+    // rounding (the head's chunk is 131 MB of fp32 d-logits at vocabulary 32000).
+    int round16 = backward && bf16mm_on() && M->head->ops->backward_dx_bf16;
+    if (round16 && !S->dlogits16) {
+        S->dlogits16 = xmalloc_aligned((size_t)S->chunk * V * sizeof(uint16_t));
+        mem_transient(&M->head->mem, (size_t)S->chunk * V * sizeof(uint16_t));
+    }
     for (int c0 = 0; c0 < n; c0 += S->chunk) {
         int m = n - c0 < S->chunk ? n - c0 : S->chunk;
         const float *X = M->xf + (size_t)(row0 + c0) * D;
@@ -255,12 +268,14 @@ double model_head(Model *M, const int *targets, const float *w, int row0, int n,
             float *lg = S->logits + (size_t)i * V;
             int gr = 0;
             float lp = logsoftmax_row(lg, V, t, &gr, backward ? lg : NULL, loss_scale * wi);
+            if (round16) bf16mm_round(lg, S->dlogits16 + (size_t)i * V, V);
             if (logprob) logprob[r - row0] = lp;
             if (greedy) greedy[r - row0] = gr;
             part += -(double)lp * wi;
         }
         nll += part;
-        if (backward) M->head->ops->backward(M->head, X, S->logits, S->g.dxf + (size_t)(row0 + c0) * D, m);
+        if (round16) M->head->ops->backward_dx_bf16(M->head, S->dlogits16, S->g.dxf + (size_t)(row0 + c0) * D, m);
+        else if (backward) M->head->ops->backward(M->head, X, S->logits, S->g.dxf + (size_t)(row0 + c0) * D, m);
     }
     return nll;
 }
