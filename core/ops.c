@@ -614,7 +614,6 @@ static void bwd_rows4x4(float *restrict dV, float *restrict dK, float *dqa, cons
     for (int j = 0; j < 4; j++) memcpy(dqa + j * hs + i, r + 4 * j, 4 * sizeof(float));
 }
 #define BR 4
-#endif
 
 // The scores and score gradients of the BR = 4 query rows before the exponentials: row j's
 // S[s] = qs_j·k_s (−∞ for s ≥ n_j) into pb row 2j and dP[s] = g_j·v_s into pb row 2j+1,
@@ -660,6 +659,7 @@ static void bwd_scores4(float *restrict pb, const float *qs, const float *const 
         }
     }
 }
+#endif
 
 // p[s] = exp(S[s] − l), ds[s] = p[s]·(dP[s] − D) in place of the scores S and dP.
 static void bwd_row_exp(float *restrict p, float *restrict ds, float D, float l, int n16) {

@@ -1,7 +1,8 @@
 // bf16_driver.c — for tests/test_bf16.py: one frozen projection (method `none`) through the
 // seam in the bf16 mode, forward and input gradient.
-//   bf16_driver IN OUT  (IN: int32 N, in, out, wdtype (0 f32, 2 bf16), then fp32 X[N·in],
-//   W[out·in], dY[N·out], dX0[N·in]; W is held as bf16 when wdtype is 2)
+//   bf16_driver IN OUT [--pack]  (IN: int32 N, in, out, wdtype (0 f32, 2 bf16), then fp32
+//   X[N·in], W[out·in], dY[N·out], dX0[N·in]; W is held as bf16 when wdtype is 2; --pack: the
+//   weight's packed copies, as a model whose memory account holds them uses)
 // OUT: fp32 Y[N·out] = X·Wᵀ, then dX[N·in] = dX0 + dY·W.
 #include "bf16mm.h"
 #include "half.h"
@@ -9,13 +10,15 @@
 #include "util.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void rd(FILE *f, void *p, size_t n) { if (fread(p, 1, n, f) != n) die_input("bf16_driver: short input"); }
 
 int main(int argc, char **argv) {
-    if (argc != 3) { fprintf(stderr, "usage: bf16_driver IN OUT\n"); return 2; }
+    if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "--pack"))) { fprintf(stderr, "usage: bf16_driver IN OUT [--pack]\n"); return 2; }
     threads_init(0);
     bf16mm_enable("bf16_driver");
+    bf16mm_set_packing(argc == 4);
     FILE *f = fopen(argv[1], "rb");
     if (!f) die_input("%s: cannot open", argv[1]);
     int h[4];

@@ -43,6 +43,8 @@ def layer(N, nin, nout, wdt, seed):
             f.write(t.numpy().astype("<f4").tobytes())
     subprocess.run([DRIVER, ip, op], check=True)
     o = np.fromfile(op, "<f4")
+    subprocess.run([DRIVER, ip, op, "--pack"], check=True)
+    check(np.fromfile(op, "<f4").tobytes() == o.tobytes(), f"bf16 layer {N}x{nin}->{nout}: the packed weight gives the same bits")
     Y, dX = o[:N * nout].reshape(N, nout), o[N * nout:].reshape(N, nin)
     # PyTorch's autocast: F.linear runs on bf16 operands and returns bf16; its input gradient too.
     Xa = X.clone().requires_grad_(True)
