@@ -168,42 +168,31 @@ static inline void transpose16(__m512 r[16]) {
 #define T16 (1 << 30) // no blocks: every element takes the scalar loops
 #endif
 
-// The backward pass's layout changes, per (sequence, kv head): a T×hs slice of K or V
-// (rows of stride `stride`) into [hs][ld] rows, and the accumulated [hs][ld] gradients added
-// back into T×hs rows. Element by element these were a scattered store or load per float,
-// a quarter of the pass's time at hs = 48; 16×16 blocks move sixteen rows at once.
-// dst[i][s] = src[s·stride + i] for s < T, i < hs; dst rows 64-byte aligned, ld % 16 == 0.
-static void transpose_in(float *dst, const float *src, int T, int hs, int stride, int ld) {
+// The backward pass's layout changes, per (sequence, kv head), between T×hs rows of stride
+// `stride` and [hs][ld] rows (64-byte aligned, ld % 16 == 0): back = 0 moves a slice of K or
+// V in, cols[i][s] = rows[s·stride + i]; back = 1 adds the accumulated gradients back,
+// rows[s·stride + i] += cols[i][s]. Element by element these were a scattered store or load
+// per float, a quarter of the pass's time at hs = 48; 16×16 blocks move sixteen rows at once.
+static void transpose_rows(float *rows, float *cols, int T, int hs, int stride, int ld, int back) {
     int Tb = T / T16 * T16, Hb = hs / T16 * T16;
 #if defined(__AVX512F__)
     for (int s0 = 0; s0 < Tb; s0 += 16)
         for (int i0 = 0; i0 < Hb; i0 += 16) {
             __m512 r[16];
-            for (int q = 0; q < 16; q++) r[q] = _mm512_loadu_ps(src + (size_t)(s0 + q) * stride + i0);
+            float *rw = rows + (size_t)s0 * stride + i0, *cl = cols + (size_t)i0 * ld + s0;
+            for (int q = 0; q < 16; q++) r[q] = back ? _mm512_load_ps(cl + (size_t)q * ld) : _mm512_loadu_ps(rw + (size_t)q * stride);
             transpose16(r);
-            for (int c = 0; c < 16; c++) _mm512_store_ps(dst + (size_t)(i0 + c) * ld + s0, r[c]);
+            for (int c = 0; c < 16; c++)
+                if (back) _mm512_storeu_ps(rw + (size_t)c * stride, _mm512_add_ps(_mm512_loadu_ps(rw + (size_t)c * stride), r[c]));
+                else _mm512_store_ps(cl + (size_t)c * ld, r[c]);
         }
 #endif
     for (int s = 0; s < T; s++) // what the blocks left: columns past Hb of every row, all of rows past Tb
-        for (int i = s < Tb ? Hb : 0; i < hs; i++) dst[(size_t)i * ld + s] = src[(size_t)s * stride + i];
-}
-// dst[s·stride + i] += src[i][s] for s < T, i < hs (the same layouts).
-static void transpose_add_out(float *dst, const float *src, int T, int hs, int stride, int ld) {
-    int Tb = T / T16 * T16, Hb = hs / T16 * T16;
-#if defined(__AVX512F__)
-    for (int i0 = 0; i0 < Hb; i0 += 16)
-        for (int s0 = 0; s0 < Tb; s0 += 16) {
-            __m512 r[16];
-            for (int q = 0; q < 16; q++) r[q] = _mm512_load_ps(src + (size_t)(i0 + q) * ld + s0);
-            transpose16(r);
-            for (int c = 0; c < 16; c++) {
-                float *d = dst + (size_t)(s0 + c) * stride + i0;
-                _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), r[c]));
-            }
+        for (int i = s < Tb ? Hb : 0; i < hs; i++) {
+            float *rw = rows + (size_t)s * stride + i, *cl = cols + (size_t)i * ld + s;
+            if (back) *rw += *cl;
+            else *cl = *rw;
         }
-#endif
-    for (int s = 0; s < T; s++)
-        for (int i = s < Tb ? Hb : 0; i < hs; i++) dst[(size_t)s * stride + i] += src[(size_t)i * ld + s];
 }
 
 // out[s] = Σ_i a[i]·Xt[i][s] for s < n (Xt rows of stride ld). Eight rows per pass keep
@@ -716,8 +705,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
         #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int b = 0; b < B; b++)
             for (int kh = 0; kh < KVH; kh++) {
-                transpose_in(Kt, k + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, ldt);
-                transpose_in(Vt, v + (size_t)b * T * kvdim + kh * hs, T, hs, kvdim, ldt);
+                transpose_rows((float *)k + (size_t)b * T * kvdim + kh * hs, Kt, T, hs, kvdim, ldt, 0);
+                transpose_rows((float *)v + (size_t)b * T * kvdim + kh * hs, Vt, T, hs, kvdim, ldt, 0);
                 memset(dKt, 0, n2 * sizeof(float));
                 memset(dVt, 0, n2 * sizeof(float));
                 for (int h = kh * grp; h < (kh + 1) * grp; h++)
@@ -792,8 +781,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                             for (int i2 = 0; i2 < hs; i2++) dqt[i2] += dqa[j * hs + i2] * sc;
                         }
                     }
-                transpose_add_out(dk + (size_t)b * T * kvdim + kh * hs, dKt, T, hs, kvdim, ldt);
-                transpose_add_out(dv + (size_t)b * T * kvdim + kh * hs, dVt, T, hs, kvdim, ldt);
+                transpose_rows(dk + (size_t)b * T * kvdim + kh * hs, dKt, T, hs, kvdim, ldt, 1);
+                transpose_rows(dv + (size_t)b * T * kvdim + kh * hs, dVt, T, hs, kvdim, ldt, 1);
             }
         free(Kt); free(Vt); free(dKt); free(dVt); free(pb); free(qs);
         ftz_end(csr);
