@@ -13,7 +13,7 @@ int bf16mm_cpu_supported(void); // the CPU has AVX512-BF16 (L4Q_CPU_NO_BF16=1: a
 void bf16mm_enable(const char *what);
 int bf16mm_on(void);
 // A frozen weight's copies in the layouts oneDNN's kernels read (one per orientation), made
-// on first use through the pointer the caller keeps with the weight (*pk, NULL at first),
+// on first use through the pointer the caller keeps for it (a layer: Linear.bf16_packed; *pk NULL at first),
 // while packing is on. Same bits as the products with W as given, about 20 % faster.
 typedef struct Bf16Packed Bf16Packed;
 void bf16mm_packed_free(Bf16Packed *pk);

@@ -72,7 +72,11 @@ void mem_add(MemAccount *a, const MemAccount *m) {
     if (m->transient_peak > a->transient_peak) a->transient_peak = m->transient_peak;
 }
 
-void linear_free(Linear *L) { if (L) L->ops->free(L); }
+void linear_free(Linear *L) {
+    if (!L) return;
+    bf16mm_packed_free(L->bf16_packed);
+    L->ops->free(L);
+}
 
 void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const char *name) {
     Linear *L = xcalloc(1, size);
@@ -147,13 +151,13 @@ void w0_account(MemAccount *m, const Param *W) {
 }
 
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N) {
-    if (bf16mm_on()) { size_t b; bf16mm_xwt(X, param_bf16(W), &((Param *)W)->bf16_packed, Y, N, L->in, L->out, &b); bf16_transient(L, b); return; }
+    if (bf16mm_on()) { size_t b; bf16mm_xwt(X, param_bf16(W), &L->bf16_packed, Y, N, L->in, L->out, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_xwt(X, W->data, Y, N, L->in, L->out, 0.0f); return; }
     tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, X, Y, N, 0);
 }
 
 void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N) {
-    if (bf16mm_on()) { size_t b; bf16mm_dyw(dY, param_bf16(W), &((Param *)W)->bf16_packed, dX, N, L->out, L->in, &b); bf16_transient(L, b); return; }
+    if (bf16mm_on()) { size_t b; bf16mm_dyw(dY, param_bf16(W), &L->bf16_packed, dX, N, L->out, L->in, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f); return; }
     tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, dY, dX, N, 1);
 }
@@ -174,7 +178,6 @@ typedef struct {
     Linear base;
     const Deploy *d;
     uint16_t *wb; // the bf16 mode's copy of an fp32 deployed weight, made on first use
-    Bf16Packed *wbp; // its packed copies (bf16mm.h)
 } DeployedLinear;
 
 static void dep_fp32_forward(Linear *L, const float *X, float *Y, int N) {
@@ -182,7 +185,7 @@ static void dep_fp32_forward(Linear *L, const float *X, float *Y, int N) {
     if (bf16mm_on()) {
         size_t n = (size_t)L->out * L->in, b;
         if (!l->wb) f32_to_half(DT_BF16, l->d->w, l->wb = xmalloc(n * sizeof(uint16_t)), n);
-        bf16mm_xwt(X, l->wb, &l->wbp, Y, N, L->in, L->out, &b);
+        bf16mm_xwt(X, l->wb, &L->bf16_packed, Y, N, L->in, L->out, &b);
         bf16_transient(L, b);
         return;
     }
@@ -198,7 +201,7 @@ static void dep_backward(Linear *L, const float *X, const float *dY, float *dX, 
     (void)X; (void)dY; (void)dX; (void)N;
     die_internal("%s: deployed (inference-only) layer has no backward", L->name);
 }
-static void dep_free(Linear *L) { free(((DeployedLinear *)L)->wb); bf16mm_packed_free(((DeployedLinear *)L)->wbp); free(L); }
+static void dep_free(Linear *L) { free(((DeployedLinear *)L)->wb); free(L); }
 // Re-exporting a deployed model hands out a copy of the form it was loaded with.
 static void dep_deploy(Linear *L, Deploy *out) { deploy_copy(out, ((DeployedLinear *)L)->d); }
 

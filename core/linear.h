@@ -101,6 +101,7 @@ struct Linear {
     Param *params[8];     // trainable tensors (for the optimizer), n_params of them
     int n_params;
     MemAccount mem;
+    struct Bf16Packed *bf16_packed; // the bf16 mode: the frozen weight this layer multiplies by, packed (bf16mm.h)
     int training;         // 0: inference — methods may skip saving anything
     // Set by layers whose frozen base is held quantized (NF4, uniform codes), without the
     // side branch; NULL: the base is the W0 Param the layer was built on. For a device that

@@ -1,6 +1,5 @@
 // tensor.c — see tensor.h.
 #include "tensor.h"
-#include "bf16mm.h"
 #include "half.h"
 #include "util.h"
 #include <stdlib.h>
@@ -59,8 +58,6 @@ void param_free(Param *p) {
     if (p->owned) free(p->data);
     free(p->grad);
     free(p->bf16);
-    bf16mm_packed_free(p->bf16_packed);
     p->data = p->grad = NULL;
     p->bf16 = NULL;
-    p->bf16_packed = NULL;
 }

@@ -18,7 +18,6 @@ typedef struct {
     int dtype;
     const uint16_t *half;
     uint16_t *bf16; // a frozen fp32/f16 weight rounded to bf16 for the bf16 products (bf16mm.h), made on first use
-    struct Bf16Packed *bf16_packed; // its copies in the bf16 kernels' layouts (bf16mm.h), made on first use
 } Param;
 // Optimizer groups: everything trains at train.lr except a method's quantizer parameters
 // (s, b; lsq's weight; peqa's scales), which follow method.quant_lr when it is given.
