@@ -144,7 +144,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%) build/fuzz/fuzz_llama2c build/f
 FUZZ_SECONDS ?= 60
 build/fuzz/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp -w $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp -w -MMD -MP $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 build/fuzz/fuzz_llama2c build/fuzz/fuzz_gguf build/fuzz/fuzz_l4qz: fuzz/fuzz_model.c fuzz/fuzz.h fuzz/fuzz_load.h $(FUZZ_OBJS)
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -fopenmp $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 build/fuzz/%: fuzz/%.c fuzz/fuzz.h fuzz/fuzz_load.h $(FUZZ_OBJS)
