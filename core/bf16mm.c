@@ -28,7 +28,6 @@ static int nprims;
 // slower on the stories15M products (docs/cpu-speed.md §6). The kernel and its summation
 // order are the same either way, so the bits are too (tests/test_bf16.py).
 struct Bf16Packed { void *buf[2]; dnnl_memory_desc_t md[2]; int state[2]; }; // state: 0 untried, 1 packed, -1 plain
-static int packing;
 
 static void ok(dnnl_status_t s, const char *what) {
     if (s != dnnl_success) die_internal("oneDNN: %s failed (status %d)", what, (int)s);
@@ -48,8 +47,7 @@ void bf16mm_enable(const char *what) {
     enabled = 1;
 }
 int bf16mm_on(void) { return enabled; }
-void bf16mm_set_packing(int on) { packing = on; }
-int bf16mm_packing(void) { return enabled && packing; }
+Bf16Packed *bf16mm_packed_new(void) { return xcalloc(1, sizeof(Bf16Packed)); }
 size_t bf16mm_pack_bytes(int out, int in) { return (size_t)2 * out * in * sizeof(uint16_t); }
 
 static void plain_b(dnnl_memory_desc_t *b, int K, int N, int wt) {
@@ -98,9 +96,9 @@ static int build(Prim *e, const dnnl_memory_desc_t *b) {
 }
 
 // pk's orientation wt in the layout oneDNN picks for this shape, made on first use
-// (under the lock); 0 when the chosen layout is the plain one or packing is off.
+// (under the lock); 0 when the chosen layout is the plain one or there is no pk.
 static int pack(Bf16Packed *pk, const uint16_t *W, int M, int K, int N, int wt) {
-    if (!pk || !packing) return 0;
+    if (!pk) return 0;
     if (pk->state[wt]) return pk->state[wt] > 0;
     pk->state[wt] = -1;
     Prim probe = {M, K, N, wt, 0, 1, NULL, {0}, {0}, {0}, {0}};
@@ -228,26 +226,18 @@ static uint16_t *rounded(const float *X, size_t n, size_t *tmp_bytes) {
     return b;
 }
 
-static Bf16Packed *packs_of(Bf16Packed **pk) {
-    if (!pk || !packing) return NULL;
-    pthread_mutex_lock(&lock);
-    if (!*pk) *pk = xcalloc(1, sizeof **pk);
-    pthread_mutex_unlock(&lock);
-    return *pk;
-}
-
-void bf16mm_xwt(const float *X, const uint16_t *W, Bf16Packed **pk, float *Y, int N, int in, int out, size_t *tmp_bytes) {
+void bf16mm_xwt(const float *X, const uint16_t *W, Bf16Packed *pk, float *Y, int N, int in, int out, size_t *tmp_bytes) {
     uint16_t *Xb = rounded(X, (size_t)N * in, tmp_bytes);
-    run(N, in, out, 1, 0, Xb, W, packs_of(pk), Y);
+    run(N, in, out, 1, 0, Xb, W, pk, Y);
 }
 
-void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in, size_t *tmp_bytes) {
+void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed *pk, float *dX, int N, int out, int in, size_t *tmp_bytes) {
     uint16_t *Db = rounded(dY, (size_t)N * out, tmp_bytes);
-    run(N, out, in, 0, 1, Db, W, packs_of(pk), dX);
+    run(N, out, in, 0, 1, Db, W, pk, dX);
 }
 
-void bf16mm_dyw_rounded(const uint16_t *dYb, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in) {
-    run(N, out, in, 0, 1, dYb, W, packs_of(pk), dX);
+void bf16mm_dyw_rounded(const uint16_t *dYb, const uint16_t *W, Bf16Packed *pk, float *dX, int N, int out, int in) {
+    run(N, out, in, 0, 1, dYb, W, pk, dX);
 }
 
 void bf16mm_round(const float *x, uint16_t *b, size_t n) { round_chunk(x, b, 0, n); }

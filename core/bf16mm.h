@@ -12,23 +12,22 @@ int bf16mm_cpu_supported(void); // the CPU has AVX512-BF16 (L4Q_CPU_NO_BF16=1: a
 // Turns the mode on; on a CPU without bf16 dot products: die_input naming `what` (the key or flag).
 void bf16mm_enable(const char *what);
 int bf16mm_on(void);
-// A frozen weight's copies in the layouts oneDNN's kernels read (one per orientation), made
-// on first use through the pointer the caller keeps for it (a layer: Linear.bf16_packed; *pk NULL at first),
-// while packing is on. Same bits as the products with W as given, about 20 % faster.
+// A frozen weight's copies in the layouts oneDNN's kernels read (one per orientation): an
+// empty holder from bf16mm_packed_new, filled on the products' first use of each
+// orientation. Its owner (a layer: Linear.bf16_packed, given one by model_plan_memory where
+// the memory account holds the copies) passes the same one with W every time. Same bits as
+// the products with W as given, about 20 % faster.
 typedef struct Bf16Packed Bf16Packed;
+Bf16Packed *bf16mm_packed_new(void);
 void bf16mm_packed_free(Bf16Packed *pk);
-// Process-wide: packed copies are made while on (model_plan_memory turns it on when the
-// all-resident step with them fits the memory limit); copies already made stay in use.
-void bf16mm_set_packing(int on);
-int bf16mm_packing(void); // the mode is on and packing is
 size_t bf16mm_pack_bytes(int out, int in); // both copies of an out×in weight (the memory account)
 // Y (N×out) = bf16(X) (N×in) · Wᵀ, W (out×in) bf16; overwrites Y. pk: W's packed copies
-// (NULL: none). tmp_bytes (if given) receives the bytes of the bf16 copy of X this call holds.
-void bf16mm_xwt(const float *X, const uint16_t *W, Bf16Packed **pk, float *Y, int N, int in, int out, size_t *tmp_bytes);
+// (NULL: W as given). tmp_bytes (if given) receives the bytes of the bf16 copy of X this call holds.
+void bf16mm_xwt(const float *X, const uint16_t *W, Bf16Packed *pk, float *Y, int N, int in, int out, size_t *tmp_bytes);
 // dX (N×in) += bf16(dY) (N×out) · W, W (out×in) bf16.
-void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in, size_t *tmp_bytes);
+void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed *pk, float *dX, int N, int out, int in, size_t *tmp_bytes);
 // The same with dY rounded by the caller (bf16mm_round).
-void bf16mm_dyw_rounded(const uint16_t *dYb, const uint16_t *W, Bf16Packed **pk, float *dX, int N, int out, int in);
+void bf16mm_dyw_rounded(const uint16_t *dYb, const uint16_t *W, Bf16Packed *pk, float *dX, int N, int out, int in);
 // b[0..n) = x rounded to bf16 as every product here rounds its activation side (the CPU's
 // conversion: nearest even, subnormals to zero); one thread.
 void bf16mm_round(const float *x, uint16_t *b, size_t n);

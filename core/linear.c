@@ -151,13 +151,13 @@ void w0_account(MemAccount *m, const Param *W) {
 }
 
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N) {
-    if (bf16mm_on()) { size_t b; bf16mm_xwt(X, param_bf16(W), &L->bf16_packed, Y, N, L->in, L->out, &b); bf16_transient(L, b); return; }
+    if (bf16mm_on()) { size_t b; bf16mm_xwt(X, param_bf16(W), L->bf16_packed, Y, N, L->in, L->out, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_xwt(X, W->data, Y, N, L->in, L->out, 0.0f); return; }
     tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, X, Y, N, 0);
 }
 
 void w0_backward_dx(const Param *W, Linear *L, const float *dY, float *dX, int N) {
-    if (bf16mm_on()) { size_t b; bf16mm_dyw(dY, param_bf16(W), &L->bf16_packed, dX, N, L->out, L->in, &b); bf16_transient(L, b); return; }
+    if (bf16mm_on()) { size_t b; bf16mm_dyw(dY, param_bf16(W), L->bf16_packed, dX, N, L->out, L->in, &b); bf16_transient(L, b); return; }
     if (W->dtype == DT_F32) { mm_dyw(dY, W->data, dX, N, L->out, L->in, 1.0f); return; }
     tiled_product(param_rows_src, W, L->out, L->in, w0_tile_rows(L->out, L->in), L, dY, dX, N, 1);
 }
@@ -185,7 +185,7 @@ static void dep_fp32_forward(Linear *L, const float *X, float *Y, int N) {
     if (bf16mm_on()) {
         size_t n = (size_t)L->out * L->in, b;
         if (!l->wb) f32_to_half(DT_BF16, l->d->w, l->wb = xmalloc(n * sizeof(uint16_t)), n);
-        bf16mm_xwt(X, l->wb, &L->bf16_packed, Y, N, L->in, L->out, &b);
+        bf16mm_xwt(X, l->wb, L->bf16_packed, Y, N, L->in, L->out, &b);
         bf16_transient(L, b);
         return;
     }

@@ -101,7 +101,9 @@ struct Linear {
     Param *params[8];     // trainable tensors (for the optimizer), n_params of them
     int n_params;
     MemAccount mem;
-    struct Bf16Packed *bf16_packed; // the bf16 mode: the frozen weight this layer multiplies by, packed (bf16mm.h)
+    // The bf16 mode: the frozen weight this layer multiplies by, packed (bf16mm.h); a holder
+    // only where the model's memory account has room for the copies (model_plan_memory).
+    struct Bf16Packed *bf16_packed;
     int training;         // 0: inference — methods may skip saving anything
     // Set by layers whose frozen base is held quantized (NF4, uniform codes), without the
     // side branch; NULL: the base is the W0 Param the layer was built on. For a device that
@@ -121,8 +123,6 @@ void *linear_alloc(size_t size, const LinearOps *ops, int out, int in, const cha
 // time (tracked in L->mem.transient_peak).
 int w0_tile_rows(int out, int in);
 void w0_forward(const Param *W, Linear *L, const float *X, float *Y, int N);
-// A frozen W0's bytes for the memory account: its own storage, plus in the bf16 mode
-// (bf16mm_on at build time) the bf16 copy w0_forward keeps of an fp32 or f16 W0.
 // A frozen W0's account: weight_bytes as held (plus the bf16 mode's rounded copy of an
 // fp32/f16 W0) and pack_bytes (the bf16 mode's packed copies, counted by model_memory
 // only when the model packs).

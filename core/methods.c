@@ -18,7 +18,7 @@ static void frozen_backward(Linear *L, const float *X, const float *dY, float *d
     if (dX) w0_backward_dx(((FrozenLinear *)L)->W, L, dY, dX, N);
 }
 static void frozen_backward_dx_bf16(Linear *L, const uint16_t *dYb, float *dX, int N) {
-    bf16mm_dyw_rounded(dYb, param_bf16(((FrozenLinear *)L)->W), &L->bf16_packed, dX, N, L->out, L->in);
+    bf16mm_dyw_rounded(dYb, param_bf16(((FrozenLinear *)L)->W), L->bf16_packed, dX, N, L->out, L->in);
 }
 static void frozen_deploy(Linear *L, Deploy *d) {
     FrozenLinear *f = (FrozenLinear *)L;

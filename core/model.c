@@ -155,7 +155,11 @@ int model_plan_memory(Model *M, size_t limit) {
     // too: they buy speed, not the same numbers (which they leave as they are).
     M->bf16_pack = a.pack_bytes > 0 && resident <= limit;
     if (!M->bf16_pack) resident -= a.pack_bytes;
-    if (bf16mm_on()) bf16mm_set_packing(M->bf16_pack);
+    for (int i = 0; i <= M->c.n_layers * N_LAYER_PROJ; i++) { // the projections, then the head
+        Linear *L = i < M->c.n_layers * N_LAYER_PROJ ? M->lin[i] : M->head;
+        if (M->bf16_pack && !L->bf16_packed) L->bf16_packed = bf16mm_packed_new();
+        if (!M->bf16_pack && L->bf16_packed) { bf16mm_packed_free(L->bf16_packed); L->bf16_packed = NULL; }
+    }
     M->release = resident > limit;
     if (!M->release) mem_retain_freed();
     return M->release;

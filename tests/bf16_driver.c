@@ -18,7 +18,6 @@ int main(int argc, char **argv) {
     if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "--pack"))) { fprintf(stderr, "usage: bf16_driver IN OUT [--pack]\n"); return 2; }
     threads_init(0);
     bf16mm_enable("bf16_driver");
-    bf16mm_set_packing(argc == 4);
     FILE *f = fopen(argv[1], "rb");
     if (!f) die_input("%s: cannot open", argv[1]);
     int h[4];
@@ -40,6 +39,7 @@ int main(int argc, char **argv) {
     Rng r;
     rng_seed(&r, 1);
     Linear *L = linear_build(&m, &P, "w", &r);
+    if (argc == 4) L->bf16_packed = bf16mm_packed_new();
     L->ops->forward(L, X, Y, N);
     L->ops->backward(L, X, dY, dX, N);
     f = fopen(argv[2], "wb");
