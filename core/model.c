@@ -340,8 +340,6 @@ void model_backward(Model *M, const int *tokens, int B, int T) {
         // x_{l+1} = xmid + down(hg): dx carries on as d xmid.
         zero_f32(g->dhg, (size_t)R * Hd);
         lin_bwd(LIN(l, P_DOWN), a.hg, g->dx, g->dhg, R);
-        zero_f32(g->dh1, (size_t)R * Hd);
-        zero_f32(g->dh3, (size_t)R * Hd);
         swiglu_backward(g->dh1, g->dh3, g->dhg, a.h1, a.h3, (long)R * Hd);
         zero_f32(g->dxn, (size_t)R * D);
         lin_bwd(LIN(l, P_GATE), a.xn2, g->dh1, g->dxn, R);
@@ -350,9 +348,6 @@ void model_backward(Model *M, const int *tokens, int B, int T) {
         // xmid = x + o(ao): dx carries on as d x.
         zero_f32(g->dao, (size_t)R * D);
         lin_bwd(LIN(l, P_O), a.ao, g->dx, g->dao, R);
-        zero_f32(g->dq, (size_t)R * D);
-        zero_f32(g->dk, (size_t)R * kv);
-        zero_f32(g->dv, (size_t)R * kv);
         attention_backward(g->dq, g->dk, g->dv, g->dao, a.ao, a.att, a.q, a.k, a.v, B, T, c->n_heads, c->n_kv_heads, hs, M->maxT);
         rope_backward(g->dq, 0, R, T, D, hs, M->rope_cos, M->rope_sin);
         rope_backward(g->dk, 0, R, T, kv, hs, M->rope_cos, M->rope_sin);

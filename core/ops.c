@@ -170,8 +170,8 @@ static inline void transpose16(__m512 r[16]) {
 
 // The backward pass's layout changes, per (sequence, kv head), between T×hs rows of stride
 // `stride` and [hs][ld] rows (64-byte aligned, ld % 16 == 0): back = 0 moves a slice of K or
-// V in, cols[i][s] = rows[s·stride + i]; back = 1 adds the accumulated gradients back,
-// rows[s·stride + i] += cols[i][s]. Element by element these were a scattered store or load
+// V in, cols[i][s] = rows[s·stride + i]; back = 1 writes the accumulated gradients back,
+// rows[s·stride + i] = cols[i][s] + 0 (the sum into zeroed memory this replaced: −0 → +0). Element by element these were a scattered store or load
 // per float, a quarter of the pass's time at hs = 48; 16×16 blocks move sixteen rows at once.
 static void transpose_rows(float *rows, float *cols, int T, int hs, int stride, int ld, int back) {
     int Tb = T / T16 * T16, Hb = hs / T16 * T16;
@@ -183,14 +183,14 @@ static void transpose_rows(float *rows, float *cols, int T, int hs, int stride, 
             for (int q = 0; q < 16; q++) r[q] = back ? _mm512_load_ps(cl + (size_t)q * ld) : _mm512_loadu_ps(rw + (size_t)q * stride);
             transpose16(r);
             for (int c = 0; c < 16; c++)
-                if (back) _mm512_storeu_ps(rw + (size_t)c * stride, _mm512_add_ps(_mm512_loadu_ps(rw + (size_t)c * stride), r[c]));
+                if (back) _mm512_storeu_ps(rw + (size_t)c * stride, _mm512_add_ps(r[c], _mm512_setzero_ps()));
                 else _mm512_store_ps(cl + (size_t)c * ld, r[c]);
         }
 #endif
     for (int s = 0; s < T; s++) // what the blocks left: columns past Hb of every row, all of rows past Tb
         for (int i = s < Tb ? Hb : 0; i < hs; i++) {
             float *rw = rows + (size_t)s * stride + i, *cl = cols + (size_t)i * ld + s;
-            if (back) *rw += *cl;
+            if (back) *rw = *cl + 0.0f;
             else *cl = *rw;
         }
 }
@@ -778,7 +778,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                             }
                         for (int j = 0; j < m; j++) {
                             float *dqt = dq + ((size_t)b * T + t + j) * dim + h * hs;
-                            for (int i2 = 0; i2 < hs; i2++) dqt[i2] += dqa[j * hs + i2] * sc;
+                            for (int i2 = 0; i2 < hs; i2++) dqt[i2] = dqa[j * hs + i2] * sc + 0.0f;
                         }
                     }
                 transpose_rows(dk + (size_t)b * T * kvdim + kh * hs, dKt, T, hs, kvdim, ldt, 1);
@@ -797,8 +797,8 @@ void swiglu_backward(float *dh1, float *dh3, const float *dg, const float *h1, c
     #pragma omp parallel for simd if (n > PAR_MIN)
     for (long i = 0; i < n; i++) {
         float sg = 1.0f / (1.0f + el_exp(-h1[i])), silu = h1[i] * sg;
-        dh3[i] += dg[i] * silu;
-        dh1[i] += dg[i] * h3[i] * sg * (1.0f + h1[i] * (1.0f - sg));
+        dh3[i] = dg[i] * silu + 0.0f; // + 0: as the sum into zeroed memory it replaced (−0 → +0)
+        dh1[i] = dg[i] * h3[i] * sg * (1.0f + h1[i] * (1.0f - sg)) + 0.0f;
     }
 }
 

@@ -26,13 +26,14 @@ void rope_tables(float *cos_t, float *sin_t, int T, int head_size, float theta, 
 // pass follows (inference). Backward recomputes the probabilities from it.
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int t0, int H, int KVH, int hs, int ldT);
-// dq, dk, dv accumulate. out and lse are the forward pass's.
+// dq, dk, dv are written (not accumulated: a layer's backward writes them once, and
+// zeroing them first cost a memory pass). out and lse are the forward pass's.
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out, const float *lse,
                         const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int hs, int ldT);
 
 // SwiGLU gate: g = silu(h1) · h3
 void swiglu_forward(float *g, const float *h1, const float *h3, long n);
-void swiglu_backward(float *dh1, float *dh3, const float *dg, const float *h1, const float *h3, long n);
+void swiglu_backward(float *dh1, float *dh3, const float *dg, const float *h1, const float *h3, long n); // dh1, dh3 written
 
 // Log-softmax cross-entropy of one row of logits (V): returns log p(target); with
 // dlogits != NULL writes scale·(softmax − onehot(target)) into it (may alias logits).

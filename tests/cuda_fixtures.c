@@ -153,8 +153,10 @@ static void case_attention(const char *name, int B, int T, int H, int KVH, int h
     float *out = xmalloc(nq * sizeof(float)), *lse = xmalloc(nl * sizeof(float));
     attention_forward(out, lse, q, k, v, B, T, 0, H, KVH, hs, T);
     float *dq0 = randn(nq, 1), *dk0 = randn(nk, 1), *dv0 = randn(nk, 1);
-    float *dq = copyf(dq0, nq), *dk = copyf(dk0, nk), *dv = copyf(dv0, nk);
-    attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, KVH, hs, T);
+    float *dq = xmalloc(nq * sizeof(float)), *dk = xmalloc(nk * sizeof(float)), *dv = xmalloc(nk * sizeof(float));
+    attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, KVH, hs, T); // writes; the device accumulates
+    for (size_t i = 0; i < nq; i++) dq[i] += dq0[i];
+    for (size_t i = 0; i < nk; i++) { dk[i] += dk0[i]; dv[i] += dv0[i]; }
     PUTI("dims", dims, 5); PUTF("q", q, nq); PUTF("k", k, nk); PUTF("v", v, nk); PUTF("out", out, nq); PUTF("lse", lse, nl);
     PUTF("dout", dout, nq); PUTF("dq0", dq0, nq); PUTF("dk0", dk0, nk); PUTF("dv0", dv0, nk);
     PUTF("dq", dq, nq); PUTF("dk", dk, nk); PUTF("dv", dv, nk);
@@ -166,8 +168,9 @@ static void case_swiglu_residual(void) {
     int n = 5000, dims[1] = {n};
     float *h1 = randn(n, 4), *h3 = randn(n, 1), *g = xmalloc(n * sizeof(float));
     swiglu_forward(g, h1, h3, n);
-    float *dg = randn(n, 1), *dh1_0 = randn(n, 1), *dh3_0 = randn(n, 1), *dh1 = copyf(dh1_0, n), *dh3 = copyf(dh3_0, n);
-    swiglu_backward(dh1, dh3, dg, h1, h3, n);
+    float *dg = randn(n, 1), *dh1_0 = randn(n, 1), *dh3_0 = randn(n, 1), *dh1 = xmalloc(n * sizeof(float)), *dh3 = xmalloc(n * sizeof(float));
+    swiglu_backward(dh1, dh3, dg, h1, h3, n); // writes; the device kernel accumulates onto dh10, dh30
+    for (int i = 0; i < n; i++) { dh1[i] += dh1_0[i]; dh3[i] += dh3_0[i]; }
     PUTI("dims", dims, 1); PUTF("h1", h1, n); PUTF("h3", h3, n); PUTF("g", g, n);
     PUTF("dg", dg, n); PUTF("dh10", dh1_0, n); PUTF("dh30", dh3_0, n); PUTF("dh1", dh1, n); PUTF("dh3", dh3, n);
     fix_write("swiglu");
