@@ -149,3 +149,11 @@ void mm_dyw(const float *dY, const float *W, float *dX, int N, int out, int in, 
 void mm_dytx(const float *dY, const float *X, float *dW, int N, int out, int in, float alpha, float beta);
 // The same with dY's row stride ldy (a tile of dY's columns: L4Q's and PEQA's G tiles).
 void mm_dytx_ld(const float *dY, int ldy, const float *X, float *dW, int N, int out, int in, float alpha, float beta);
+// Those row chunks, for callers that compute each chunk's partial product themselves (the
+// LoRA branch's backward, in one pass per chunk): an N-row sum into an n-element dW takes
+// mm_split_chunks(N, n) chunks of MM_SPLIT_ROWS rows (0: it runs as one product), and
+// mm_split_sum adds the partials part[nc][n] in chunk order into dW (= beta·dW + Σ), so the
+// bits are mm_dytx's.
+#define MM_SPLIT_ROWS 512
+int mm_split_chunks(int N, size_t n);
+void mm_split_sum(float *part, int nc, size_t n, float *dW, float beta);
