@@ -47,6 +47,50 @@ static float *lb_dropped(LoraBranch *lb, Linear *L, const float *X, int N, Rng s
     return Xd;
 }
 
+// The branch's thin products (rank r) over all N rows ran as multi-threaded oneDNN calls,
+// each a pass over an N×in or N×out matrix; without dropout they run here row chunk by row
+// chunk instead (mm_split_chunks: nc chunks of MM_SPLIT_ROWS rows, each chunk's products
+// single-threaded inside one parallel loop, as mm_dytx's are), so a chunk of X and dY read
+// once serves all of its products (the whole branch had taken about 0.1 s of a stories15M
+// step). Same bits as the products over all rows: a row's sums do not depend on the chunk,
+// the weight gradients' partials are mm_dytx's, added in chunk order (mm_split_sum), and a
+// short last chunk takes its rows from products over the last full window of rows
+// (chunk_rows), because oneDNN sums a product of only a few rows in another order.
+
+// Rows r0 .. r0+rows−1 of C = alpha·Z·op(W) (Z: N×k; op(W) = Wᵀ of an n×k W for tw 'T',
+// the k×n W itself for 'N') into Cc. A short last chunk's: from the product over rows
+// N−S .. N−1 (S = MM_SPLIT_ROWS < N), left in win (S×n) for the caller.
+static void chunk_rows(char tw, const float *Z, int N, int k, const float *W, int n, float alpha, int r0, int rows,
+                       float *Cc, float *win) {
+    const int S = MM_SPLIT_ROWS;
+    int ldw = tw == 'T' ? k : n;
+    if (rows == S) { gemm_f32('N', tw, S, n, k, alpha, Z + (size_t)r0 * k, k, W, ldw, 0.0f, Cc, n); return; }
+    gemm_f32('N', tw, S, n, k, alpha, Z + (size_t)(N - S) * k, k, W, ldw, 0.0f, win, n);
+    memcpy(Cc, win + (size_t)(S - rows) * n, (size_t)rows * n * sizeof(float));
+}
+
+// Y += scale·(X·Aᵀ)·Bᵀ by row chunks.
+static void lb_forward_chunked(LoraBranch *lb, Linear *L, const float *X, float *Y, int N, int nc) {
+    const int S = MM_SPLIT_ROWS;
+    int r = lb->A->shape[0], in = L->in, out = L->out;
+    size_t bytes = ((size_t)N * r + (N % S ? (size_t)S * (r + out) : 0)) * sizeof(float);
+    float *U = xmalloc(bytes), *win = U + (size_t)N * r, *yw = win + (size_t)S * r; // a short chunk's window and update
+    mem_transient(&L->mem, bytes);
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < nc; c++) {
+        int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
+        float *Uc = U + (size_t)r0 * r, *Yc = Y + (size_t)r0 * out;
+        chunk_rows('T', X, N, in, lb->A->data, r, 1.0f, r0, rows, Uc, win);
+        if (rows == S) gemm_f32('N', 'T', S, out, r, lb->scale, Uc, r, lb->B->data, r, 1.0f, Yc, out);
+        else { // the window's update, then its last rows added (the kernel adds Y after scaling, as here)
+            gemm_f32('N', 'T', S, out, r, lb->scale, win, r, lb->B->data, r, 0.0f, yw, out);
+            const float *u = yw + (size_t)(S - rows) * out;
+            for (size_t i = 0; i < (size_t)rows * out; i++) Yc[i] += u[i];
+        }
+    }
+    free(U);
+}
+
 void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
     int r = lb->A->shape[0], in = L->in, out = L->out;
     float *Xd = NULL;
@@ -54,6 +98,8 @@ void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
         rng_seed(&lb->drop_state, rng_u64(lb->rng)); // one draw per call keeps streams cheap
         Xd = lb_dropped(lb, L, X, N, lb->drop_state);
     }
+    int nc = mm_split_chunks(N, 0);
+    if (!Xd && nc) { lb_forward_chunked(lb, L, X, Y, N, nc); return; }
     float *U = xmalloc((size_t)N * r * sizeof(float));
     mem_transient(&L->mem, ((size_t)N * r + (Xd ? (size_t)N * in : 0)) * sizeof(float));
     mm_xwt(Xd ? Xd : X, lb->A->data, U, N, in, r, 0.0f);
@@ -62,40 +108,34 @@ void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
     free(U);
 }
 
-// lb_backward without dropout, row chunk by row chunk (mm_split_chunks, nc of them): each
-// chunk's U, dB and dA partials, dU and dX rows in one pass, so the chunk of X and dY is read
-// from memory once rather than twice each (five thin products over the whole N×in and
-// N×out matrices took about 0.1 s of a stories15M step). Each chunk's products run as
-// mm_dytx's chunks do, single-threaded, and the partials are added in chunk order
-// (mm_split_sum): the same bits as the products over all rows. A short last chunk takes its
-// U and dU rows from products over the last MM_SPLIT_ROWS rows, as the full chunks' are
-// made: oneDNN sums a product of a few rows in another order.
+// dB += scale·dYᵀ·U, dA += dUᵀ·X (dU = scale·dY·B) and dX += dU·A by row chunks.
 static void lb_backward_chunked(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N, int nc) {
     const int S = MM_SPLIT_ROWS;
     int r = lb->A->shape[0], in = L->in, out = L->out;
     size_t nB = (size_t)out * r, nA = (size_t)r * in;
     size_t bytes = ((size_t)2 * N * r + (size_t)nc * (nA + nB) + (size_t)2 * S * r) * sizeof(float);
     float *U = xmalloc(bytes), *dU = U + (size_t)N * r, *pB = dU + (size_t)N * r, *pA = pB + (size_t)nc * nB;
-    float *tail = pA + (size_t)nc * nA; // [2][S×r]: the last window's U and dU
-    mem_transient(&L->mem, bytes);
+    float *win = pA + (size_t)nc * nA; // [2][S×r]: a short chunk's windows of U and dU
+    mem_transient(&L->mem, bytes + (dX && N % S ? (size_t)S * in * sizeof(float) : 0));
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < nc; c++) {
         int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
         const float *Xc = X + (size_t)r0 * in, *dYc = dY + (size_t)r0 * out;
         float *Uc = U + (size_t)r0 * r, *dUc = dU + (size_t)r0 * r;
-        if (rows == S) {
-            gemm_f32('N', 'T', S, r, in, 1.0f, Xc, in, lb->A->data, in, 0.0f, Uc, r); // U = X·Aᵀ
-            gemm_f32('N', 'N', S, r, out, lb->scale, dYc, out, lb->B->data, r, 0.0f, dUc, r); // dU = scale·dY·B
-        } else { // rows N−S .. N−1 (nc ≥ 2, so N > S); this chunk's are the last `rows` of them
-            size_t w = (size_t)(N - S), skip = (size_t)(S - rows) * r;
-            gemm_f32('N', 'T', S, r, in, 1.0f, X + w * in, in, lb->A->data, in, 0.0f, tail, r);
-            gemm_f32('N', 'N', S, r, out, lb->scale, dY + w * out, out, lb->B->data, r, 0.0f, tail + (size_t)S * r, r);
-            memcpy(Uc, tail + skip, (size_t)rows * r * sizeof(float));
-            memcpy(dUc, tail + (size_t)S * r + skip, (size_t)rows * r * sizeof(float));
-        }
+        chunk_rows('T', X, N, in, lb->A->data, r, 1.0f, r0, rows, Uc, win); // U = X·Aᵀ
+        chunk_rows('N', dY, N, out, lb->B->data, r, lb->scale, r0, rows, dUc, win + (size_t)S * r);
         gemm_f32('T', 'N', out, r, rows, lb->scale, dYc, out, Uc, r, 0.0f, pB + c * nB, r); // scale·dYᵀ·U
         gemm_f32('T', 'N', r, in, rows, 1.0f, dUc, r, Xc, in, 0.0f, pA + c * nA, in); // dUᵀ·X
-        if (dX) gemm_f32('N', 'N', rows, in, r, 1.0f, dUc, r, lb->A->data, in, 1.0f, dX + (size_t)r0 * in, in);
+        if (!dX) continue;
+        if (rows == S) gemm_f32('N', 'N', S, in, r, 1.0f, dUc, r, lb->A->data, in, 1.0f, dX + (size_t)r0 * in, in);
+        else { // as the forward's short chunk: the window's product, then its last rows added
+            float *t = xmalloc((size_t)S * in * sizeof(float));
+            gemm_f32('N', 'N', S, in, r, 1.0f, win + (size_t)S * r, r, lb->A->data, in, 0.0f, t, in);
+            float *d = dX + (size_t)r0 * in;
+            const float *u = t + (size_t)(S - rows) * in;
+            for (size_t i = 0; i < (size_t)rows * in; i++) d[i] += u[i];
+            free(t);
+        }
     }
     mm_split_sum(pB, nc, nB, lb->B->grad, 1.0f);
     mm_split_sum(pA, nc, nA, lb->A->grad, 1.0f);
