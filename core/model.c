@@ -271,7 +271,7 @@ double model_head(Model *M, const int *targets, const float *w, int row0, int n,
             if (t < 0) wi = 0;
             float *lg = S->logits + (size_t)i * V;
             int gr = 0;
-            float lp = logsoftmax_row(lg, V, t, &gr, backward ? lg : NULL, loss_scale * wi);
+            float lp = logsoftmax_row(lg, V, t, greedy ? &gr : NULL, backward ? lg : NULL, loss_scale * wi);
             if (round16) bf16mm_round(lg, S->dlogits16 + (size_t)i * V, V);
             if (logprob) logprob[r - row0] = lp;
             if (greedy) greedy[r - row0] = gr;
