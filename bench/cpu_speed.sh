@@ -9,6 +9,9 @@
 # the peer runs on glibc and says so). "before" rows: our fp32 step with the memory released
 # between steps as before (L4Q_MEM_LIMIT=1 makes the memory account choose it) — the
 # page-fault churn this harness no longer has. CPU_SPEED_STEPS (default 3) timed steps per row.
+# CPU_SPEED_ROUNDS (default 1): the whole table that many times over, each row's rounds spread
+# across the run, and the ratios from each row's median tok/s (this shared machine's rate
+# drifts by 15–20 % within minutes, so one row can land in a slow stretch its peer missed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s build/bench/memtime build/l4q
@@ -17,7 +20,7 @@ export GOMP_SPINCOUNT=20000
 JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 PRE=() ALLOC="glibc malloc (libjemalloc2 not installed)"
 if [ -f "$JE" ]; then PRE=(env LD_PRELOAD="$JE" MALLOC_CONF="retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1"); ALLOC="jemalloc, memory retained"; fi
-STEPS="${CPU_SPEED_STEPS:-3}"
+STEPS="${CPU_SPEED_STEPS:-3}" ROUNDS="${CPU_SPEED_ROUNDS:-1}"
 PY=/usr/bin/python3
 "$PY" -c 'import torch' 2>/dev/null || { echo "== cpu_speed: skipped — python3-torch is not installed (make test-deps)"; exit 0; }
 TH=$(nproc)
@@ -27,8 +30,10 @@ build/l4q info --system 2>/dev/null | grep -E '^sgemm' || true
 fmt='import json, sys
 d = json.loads(sys.stdin.read())
 print("%s|%.0f|%.3f|%.0f|%.0f" % (d.get("precision", "fp32"), d["tokens_per_s"], d["step_seconds"], d["minor_faults_per_step"], d["peak_rss_bytes"] / 2**20))'
-printf '%-12s %-5s %-22s %10s %9s %12s %10s\n' shape method side tok/s s/step faults/step "peak MiB"
 declare -A R
+for round in $(seq "$ROUNDS"); do
+[ "$ROUNDS" -gt 1 ] && echo "== round $round of $ROUNDS"
+printf '%-12s %-5s %-22s %10s %9s %12s %10s\n' shape method side tok/s s/step faults/step "peak MiB"
 for shape in 260K 15M; do
     if [ $shape = 260K ]; then S=(--dim 64 --hidden 172 --layers 5 --heads 8 --kv-heads 4 --vocab 512)
     else S=(--dim 288 --hidden 768 --layers 6 --heads 6 --kv-heads 6 --vocab 32000); fi
@@ -42,11 +47,22 @@ for shape in 260K 15M; do
                 "${PRE[@]}" "$PY" bench/torch_step.py "$m" "${S[@]}" "${C[@]}" --precision "$prec" --threads "$TH" >build/cpu_speed.json 2>/dev/null || { echo "$shape $m $side: failed"; continue; }
             fi
             IFS='|' read -r _ tps st fl mib < <("$PY" -c "$fmt" <build/cpu_speed.json)
-            R["$shape $m $side"]=$tps
+            R["$shape $m $side"]="${R["$shape $m $side"]:-} $tps"
             printf '%-12s %-5s %-22s %10s %9s %12s %10s\n' "$shape" "$m" "$side" "$tps" "$st" "$fl" "$mib"
         done
     done
 done
+done
+# Each row's median tok/s over the rounds (the value itself with one round).
+for k in "${!R[@]}"; do
+    R["$k"]=$("$PY" -c "import statistics, sys; print('%.0f' % statistics.median(float(x) for x in sys.argv[1:]))" ${R[$k]})
+done
+if [ "$ROUNDS" -gt 1 ]; then
+    echo "== median tok/s over $ROUNDS rounds"
+    for shape in 260K 15M; do for m in lora l4q; do for side in "ours fp32" "ours bf16" "ours fp32 before" "pytorch fp32" "pytorch bf16"; do
+        printf '%-12s %-5s %-22s %10s\n' "$shape" "$m" "$side" "${R[$shape $m $side]:-failed}"
+    done; done; done
+fi
 echo "== ratios (tokens/s): ours / PyTorch"
 for shape in 260K 15M; do for m in lora l4q; do
     k="$shape $m"
