@@ -69,24 +69,32 @@ static void chunk_rows(char tw, const float *Z, int N, int k, const float *W, in
     memcpy(Cc, win + (size_t)(S - rows) * n, (size_t)rows * n * sizeof(float));
 }
 
+// A short last chunk's update Cc (rows×n) += alpha·Zw·op(W) from its S-row window Zw (S×k,
+// chunk_rows' win): the window's product, then its last rows added, as a full chunk's
+// product with beta 1 adds C after scaling. Holds S×n floats while it runs.
+static void chunk_rows_add(char tw, const float *Zw, int k, const float *W, int n, float alpha, int rows, float *Cc) {
+    const int S = MM_SPLIT_ROWS;
+    float *t = xmalloc((size_t)S * n * sizeof(float));
+    gemm_f32('N', tw, S, n, k, alpha, Zw, k, W, tw == 'T' ? k : n, 0.0f, t, n);
+    const float *u = t + (size_t)(S - rows) * n;
+    for (size_t i = 0; i < (size_t)rows * n; i++) Cc[i] += u[i];
+    free(t);
+}
+
 // Y += scale·(X·Aᵀ)·Bᵀ by row chunks.
 static void lb_forward_chunked(LoraBranch *lb, Linear *L, const float *X, float *Y, int N, int nc) {
     const int S = MM_SPLIT_ROWS;
     int r = lb->A->shape[0], in = L->in, out = L->out;
-    size_t bytes = ((size_t)N * r + (N % S ? (size_t)S * (r + out) : 0)) * sizeof(float);
-    float *U = xmalloc(bytes), *win = U + (size_t)N * r, *yw = win + (size_t)S * r; // a short chunk's window and update
-    mem_transient(&L->mem, bytes);
+    size_t bytes = ((size_t)N * r + (size_t)S * r) * sizeof(float);
+    float *U = xmalloc(bytes), *win = U + (size_t)N * r; // win: a short chunk's window of U
+    mem_transient(&L->mem, bytes + (N % S ? (size_t)S * out * sizeof(float) : 0));
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < nc; c++) {
         int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
         float *Uc = U + (size_t)r0 * r, *Yc = Y + (size_t)r0 * out;
         chunk_rows('T', X, N, in, lb->A->data, r, 1.0f, r0, rows, Uc, win);
         if (rows == S) gemm_f32('N', 'T', S, out, r, lb->scale, Uc, r, lb->B->data, r, 1.0f, Yc, out);
-        else { // the window's update, then its last rows added (the kernel adds Y after scaling, as here)
-            gemm_f32('N', 'T', S, out, r, lb->scale, win, r, lb->B->data, r, 0.0f, yw, out);
-            const float *u = yw + (size_t)(S - rows) * out;
-            for (size_t i = 0; i < (size_t)rows * out; i++) Yc[i] += u[i];
-        }
+        else chunk_rows_add('T', win, r, lb->B->data, out, lb->scale, rows, Yc);
     }
     free(U);
 }
@@ -128,14 +136,7 @@ static void lb_backward_chunked(LoraBranch *lb, Linear *L, const float *X, const
         gemm_f32('T', 'N', r, in, rows, 1.0f, dUc, r, Xc, in, 0.0f, pA + c * nA, in); // dUᵀ·X
         if (!dX) continue;
         if (rows == S) gemm_f32('N', 'N', S, in, r, 1.0f, dUc, r, lb->A->data, in, 1.0f, dX + (size_t)r0 * in, in);
-        else { // as the forward's short chunk: the window's product, then its last rows added
-            float *t = xmalloc((size_t)S * in * sizeof(float));
-            gemm_f32('N', 'N', S, in, r, 1.0f, win + (size_t)S * r, r, lb->A->data, in, 0.0f, t, in);
-            float *d = dX + (size_t)r0 * in;
-            const float *u = t + (size_t)(S - rows) * in;
-            for (size_t i = 0; i < (size_t)rows * in; i++) d[i] += u[i];
-            free(t);
-        }
+        else chunk_rows_add('N', win + (size_t)S * r, r, lb->A->data, in, 1.0f, rows, dX + (size_t)r0 * in);
     }
     mm_split_sum(pB, nc, nB, lb->B->grad, 1.0f);
     mm_split_sum(pA, nc, nA, lb->A->grad, 1.0f);
@@ -145,8 +146,8 @@ static void lb_backward_chunked(LoraBranch *lb, Linear *L, const float *X, const
 void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N) {
     int r = lb->A->shape[0], in = L->in, out = L->out;
     float *Xd = (lb->dropout > 0 && L->training) ? lb_dropped(lb, L, X, N, lb->drop_state) : NULL;
-    int nc = mm_split_chunks(N, (size_t)out * r);
-    if (!Xd && nc && nc == mm_split_chunks(N, (size_t)r * in)) { lb_backward_chunked(lb, L, X, dY, dX, N, nc); return; }
+    int nc = mm_split_chunks(N, (size_t)r * (out > in ? out : in)); // both factors' gradients split
+    if (!Xd && nc) { lb_backward_chunked(lb, L, X, dY, dX, N, nc); return; }
     // U = drop(X)·Aᵀ again (N×r: cheaper to recompute than to keep per layer);
     // dB += scale·dYᵀ·U ; dU = scale·dY·B ; dA += dUᵀ·drop(X) ; dX += dU·A (through the mask)
     float *U = xmalloc((size_t)2 * N * r * sizeof(float)), *dU = U + (size_t)N * r;

@@ -171,8 +171,9 @@ static inline void transpose16(__m512 r[16]) {
 // The backward pass's layout changes, per (sequence, kv head), between T×hs rows of stride
 // `stride` and [hs][ld] rows (64-byte aligned, ld % 16 == 0): back = 0 moves a slice of K or
 // V in, cols[i][s] = rows[s·stride + i]; back = 1 writes the accumulated gradients back,
-// rows[s·stride + i] = cols[i][s] + 0 (the sum into zeroed memory this replaced: −0 → +0). Element by element these were a scattered store or load
-// per float, a quarter of the pass's time at hs = 48; 16×16 blocks move sixteen rows at once.
+// rows[s·stride + i] = cols[i][s] + 0 (+ 0: as the sum into zeroed memory it replaced, −0 →
+// +0). Element by element these were a scattered store or load per float, a quarter of the
+// pass's time at hs = 48; 16×16 blocks move sixteen rows at once.
 static void transpose_rows(float *rows, float *cols, int T, int hs, int stride, int ld, int back) {
     int Tb = T / T16 * T16, Hb = hs / T16 * T16;
 #if defined(__AVX512F__)
