@@ -236,6 +236,12 @@ void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed *pk, float *dX, i
     run(N, out, in, 0, 1, Db, W, pk, dX);
 }
 
+uint16_t *bf16mm_act_buf(size_t n) { return buf_get(&round_buf, n * sizeof(uint16_t)); }
+
+void bf16mm_xwt_rounded(const uint16_t *Xb, const uint16_t *W, Bf16Packed *pk, float *Y, int N, int in, int out) {
+    run(N, in, out, 1, 0, Xb, W, pk, Y);
+}
+
 void bf16mm_dyw_rounded(const uint16_t *dYb, const uint16_t *W, Bf16Packed *pk, float *dX, int N, int out, int in) {
     run(N, out, in, 0, 1, dYb, W, pk, dX);
 }

@@ -26,11 +26,17 @@ size_t bf16mm_pack_bytes(int out, int in); // both copies of an out×in weight (
 void bf16mm_xwt(const float *X, const uint16_t *W, Bf16Packed *pk, float *Y, int N, int in, int out, size_t *tmp_bytes);
 // dX (N×in) += bf16(dY) (N×out) · W, W (out×in) bf16.
 void bf16mm_dyw(const float *dY, const uint16_t *W, Bf16Packed *pk, float *dX, int N, int out, int in, size_t *tmp_bytes);
-// The same with dY rounded by the caller (bf16mm_round).
+// The same two with the activation side rounded by the caller (bf16mm_round), into
+// bf16mm_act_buf's buffer or its own.
+void bf16mm_xwt_rounded(const uint16_t *Xb, const uint16_t *W, Bf16Packed *pk, float *Y, int N, int in, int out);
 void bf16mm_dyw_rounded(const uint16_t *dYb, const uint16_t *W, Bf16Packed *pk, float *dX, int N, int out, int in);
 // b[0..n) = x rounded to bf16 as every product here rounds its activation side (the CPU's
 // conversion: nearest even, subnormals to zero); one thread.
 void bf16mm_round(const float *x, uint16_t *b, size_t n);
+// This thread's buffer for a rounded activation (n values, grown and kept: a fresh
+// allocation per product would fault its pages in every time); the products above that
+// round for themselves reuse it, so it is valid until this thread's next such product.
+uint16_t *bf16mm_act_buf(size_t n);
 // W's values as bf16: a bf16 Param's own storage, else a copy rounded once and kept with
 // W (Param.bf16, freed by param_free). W must be frozen (its values never change).
 const uint16_t *param_bf16(const Param *W);

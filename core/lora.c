@@ -81,33 +81,55 @@ static void chunk_rows_add(char tw, const float *Zw, int k, const float *W, int 
     free(t);
 }
 
-// Y += scale·(X·Aᵀ)·Bᵀ by row chunks.
-static void lb_forward_chunked(LoraBranch *lb, Linear *L, const float *X, float *Y, int N, int nc) {
+// Y += scale·(X·Aᵀ)·Bᵀ by row chunks: U first, then the update. With W0 (the bf16 mode, for
+// lb_forward_w0), the pass that reads a chunk of X for U also rounds it, and the base product
+// Y = bf16(X)·W0ᵀ runs between the two loops, so X is read once for both (not again by the
+// product's own rounding).
+static void lb_forward_chunked(LoraBranch *lb, Linear *L, const Param *W0, const float *X, float *Y, int N, int nc) {
     const int S = MM_SPLIT_ROWS;
     int r = lb->A->shape[0], in = L->in, out = L->out;
-    size_t bytes = ((size_t)N * r + (size_t)S * r) * sizeof(float);
+    size_t bytes = ((size_t)N * r + (size_t)S * r) * sizeof(float), xb = W0 ? (size_t)N * in * sizeof(uint16_t) : 0;
     float *U = xmalloc(bytes), *win = U + (size_t)N * r; // win: a short chunk's window of U
-    mem_transient(&L->mem, bytes + (N % S ? (size_t)S * out * sizeof(float) : 0));
+    uint16_t *Xb = W0 ? bf16mm_act_buf((size_t)N * in) : NULL;
+    mem_transient(&L->mem, bytes + xb + (N % S ? (size_t)S * out * sizeof(float) : 0));
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < nc; c++) {
+        int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
+        chunk_rows('T', X, N, in, lb->A->data, r, 1.0f, r0, rows, U + (size_t)r0 * r, win);
+        if (Xb) bf16mm_round(X + (size_t)r0 * in, Xb + (size_t)r0 * in, (size_t)rows * in);
+    }
+    if (W0) bf16mm_xwt_rounded(Xb, param_bf16(W0), L->bf16_packed, Y, N, in, out);
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < nc; c++) {
         int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
         float *Uc = U + (size_t)r0 * r, *Yc = Y + (size_t)r0 * out;
-        chunk_rows('T', X, N, in, lb->A->data, r, 1.0f, r0, rows, Uc, win);
         if (rows == S) gemm_f32('N', 'T', S, out, r, lb->scale, Uc, r, lb->B->data, r, 1.0f, Yc, out);
         else chunk_rows_add('T', win, r, lb->B->data, out, lb->scale, rows, Yc);
     }
     free(U);
 }
 
+// The chunked branch applies: no dropout, and rows enough to split.
+static int lb_fwd_chunks(const LoraBranch *lb, const Linear *L, int N) {
+    return lb->dropout > 0 && L->training ? 0 : mm_split_chunks(N, 0);
+}
+
+void lb_forward_w0(LoraBranch *lb, Linear *L, const Param *W0, const float *X, float *Y, int N) {
+    int nc = bf16mm_on() ? lb_fwd_chunks(lb, L, N) : 0;
+    if (nc) { lb_forward_chunked(lb, L, W0, X, Y, N, nc); return; }
+    w0_forward(W0, L, X, Y, N);
+    lb_forward(lb, L, X, Y, N);
+}
+
 void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
     int r = lb->A->shape[0], in = L->in, out = L->out;
+    int nc = lb_fwd_chunks(lb, L, N);
+    if (nc) { lb_forward_chunked(lb, L, NULL, X, Y, N, nc); return; }
     float *Xd = NULL;
     if (lb->dropout > 0 && L->training) {
         rng_seed(&lb->drop_state, rng_u64(lb->rng)); // one draw per call keeps streams cheap
         Xd = lb_dropped(lb, L, X, N, lb->drop_state);
     }
-    int nc = mm_split_chunks(N, 0);
-    if (!Xd && nc) { lb_forward_chunked(lb, L, X, Y, N, nc); return; }
     float *U = xmalloc((size_t)N * r * sizeof(float));
     mem_transient(&L->mem, ((size_t)N * r + (Xd ? (size_t)N * in : 0)) * sizeof(float));
     mm_xwt(Xd ? Xd : X, lb->A->data, U, N, in, r, 0.0f);
@@ -116,15 +138,20 @@ void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N) {
     free(U);
 }
 
-// dB += scale·dYᵀ·U, dA += dUᵀ·X (dU = scale·dY·B) and dX += dU·A by row chunks.
-static void lb_backward_chunked(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N, int nc) {
+// dB += scale·dYᵀ·U, dA += dUᵀ·X (dU = scale·dY·B), then dX += dU·A, by row chunks. With W0
+// (the bf16 mode, lb_backward_w0) the first loop also rounds dY and the base product
+// dX += bf16(dY)·W0 runs before the second, which keeps dX's order of addition (base, then
+// branch) while dY is read once for both.
+static void lb_backward_chunked(LoraBranch *lb, Linear *L, const Param *W0, const float *X, const float *dY, float *dX,
+                                int N, int nc) {
     const int S = MM_SPLIT_ROWS;
     int r = lb->A->shape[0], in = L->in, out = L->out;
-    size_t nB = (size_t)out * r, nA = (size_t)r * in;
+    size_t nB = (size_t)out * r, nA = (size_t)r * in, db = W0 && dX ? (size_t)N * out * sizeof(uint16_t) : 0;
     size_t bytes = ((size_t)2 * N * r + (size_t)nc * (nA + nB) + (size_t)2 * S * r) * sizeof(float);
     float *U = xmalloc(bytes), *dU = U + (size_t)N * r, *pB = dU + (size_t)N * r, *pA = pB + (size_t)nc * nB;
     float *win = pA + (size_t)nc * nA; // [2][S×r]: a short chunk's windows of U and dU
-    mem_transient(&L->mem, bytes + (dX && N % S ? (size_t)S * in * sizeof(float) : 0));
+    uint16_t *dYb = db ? bf16mm_act_buf((size_t)N * out) : NULL;
+    mem_transient(&L->mem, bytes + db + (dX && N % S ? (size_t)S * in * sizeof(float) : 0));
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < nc; c++) {
         int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
@@ -134,20 +161,41 @@ static void lb_backward_chunked(LoraBranch *lb, Linear *L, const float *X, const
         chunk_rows('N', dY, N, out, lb->B->data, r, lb->scale, r0, rows, dUc, win + (size_t)S * r);
         gemm_f32('T', 'N', out, r, rows, lb->scale, dYc, out, Uc, r, 0.0f, pB + c * nB, r); // scale·dYᵀ·U
         gemm_f32('T', 'N', r, in, rows, 1.0f, dUc, r, Xc, in, 0.0f, pA + c * nA, in); // dUᵀ·X
-        if (!dX) continue;
-        if (rows == S) gemm_f32('N', 'N', S, in, r, 1.0f, dUc, r, lb->A->data, in, 1.0f, dX + (size_t)r0 * in, in);
-        else chunk_rows_add('N', win + (size_t)S * r, r, lb->A->data, in, 1.0f, rows, dX + (size_t)r0 * in);
+        if (dYb) bf16mm_round(dYc, dYb + (size_t)r0 * out, (size_t)rows * out);
     }
     mm_split_sum(pB, nc, nB, lb->B->grad, 1.0f);
     mm_split_sum(pA, nc, nA, lb->A->grad, 1.0f);
+    if (dYb) bf16mm_dyw_rounded(dYb, param_bf16(W0), L->bf16_packed, dX, N, out, in);
+    if (dX) {
+        #pragma omp parallel for schedule(static)
+        for (int c = 0; c < nc; c++) {
+            int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
+            float *dUc = dU + (size_t)r0 * r, *dXc = dX + (size_t)r0 * in;
+            if (rows == S) gemm_f32('N', 'N', S, in, r, 1.0f, dUc, r, lb->A->data, in, 1.0f, dXc, in);
+            else chunk_rows_add('N', win + (size_t)S * r, r, lb->A->data, in, 1.0f, rows, dXc);
+        }
+    }
     free(U);
+}
+
+// The chunked backward applies: no dropout, and both factors' gradients small enough to split.
+static int lb_bwd_chunks(const LoraBranch *lb, const Linear *L, int N) {
+    int r = lb->A->shape[0];
+    return lb->dropout > 0 && L->training ? 0 : mm_split_chunks(N, (size_t)r * (L->out > L->in ? L->out : L->in));
+}
+
+void lb_backward_w0(LoraBranch *lb, Linear *L, const Param *W0, const float *X, const float *dY, float *dX, int N) {
+    int nc = bf16mm_on() ? lb_bwd_chunks(lb, L, N) : 0;
+    if (nc) { lb_backward_chunked(lb, L, W0, X, dY, dX, N, nc); return; }
+    if (dX) w0_backward_dx(W0, L, dY, dX, N);
+    lb_backward(lb, L, X, dY, dX, N);
 }
 
 void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N) {
     int r = lb->A->shape[0], in = L->in, out = L->out;
+    int nc = lb_bwd_chunks(lb, L, N);
+    if (nc) { lb_backward_chunked(lb, L, NULL, X, dY, dX, N, nc); return; }
     float *Xd = (lb->dropout > 0 && L->training) ? lb_dropped(lb, L, X, N, lb->drop_state) : NULL;
-    int nc = mm_split_chunks(N, (size_t)r * (out > in ? out : in)); // both factors' gradients split
-    if (!Xd && nc) { lb_backward_chunked(lb, L, X, dY, dX, N, nc); return; }
     // U = drop(X)·Aᵀ again (N×r: cheaper to recompute than to keep per layer);
     // dB += scale·dYᵀ·U ; dU = scale·dY·B ; dA += dUᵀ·drop(X) ; dX += dU·A (through the mask)
     float *U = xmalloc((size_t)2 * N * r * sizeof(float)), *dU = U + (size_t)N * r;
@@ -222,8 +270,7 @@ static void lora_forward(Linear *L, const float *X, float *Y, int N) {
         free(W);
         return;
     }
-    w0_forward(l->W0, L, X, Y, N);
-    lb_forward(&l->lb, L, X, Y, N);
+    lb_forward_w0(&l->lb, L, l->W0, X, Y, N);
 }
 static void lora_backward(Linear *L, const float *X, const float *dY, float *dX, int N) {
     LoraLinear *l = (LoraLinear *)L;
@@ -236,8 +283,7 @@ static void lora_backward(Linear *L, const float *X, const float *dY, float *dX,
         lb_backward(&l->lb, L, X, dY, NULL, N); // dA, dB
         return;
     }
-    if (dX) w0_backward_dx(l->W0, L, dY, dX, N);
-    lb_backward(&l->lb, L, X, dY, dX, N);
+    lb_backward_w0(&l->lb, L, l->W0, X, dY, dX, N);
 }
 static void lora_deploy(Linear *L, Deploy *d) {
     LoraLinear *l = (LoraLinear *)L;

@@ -20,6 +20,11 @@ void lb_init(LoraBranch *lb, Linear *L, const MethodCfg *m, const char *name, Rn
 void lb_forward(LoraBranch *lb, Linear *L, const float *X, float *Y, int N);
 // dA, dB += ; dX += the branch's input gradient (dX may be NULL: none, or merged).
 void lb_backward(LoraBranch *lb, Linear *L, const float *X, const float *dY, float *dX, int N);
+// The base product with the frozen W0 and the branch: Y = X·W0ᵀ + branch (w0_forward, then
+// lb_forward), and dX += dY·W0 + branch with dA, dB (w0_backward_dx, then lb_backward). In the
+// bf16 mode without dropout the branch's pass over X (dY) also makes the product's bf16 copy.
+void lb_forward_w0(LoraBranch *lb, Linear *L, const Param *W0, const float *X, float *Y, int N);
+void lb_backward_w0(LoraBranch *lb, Linear *L, const Param *W0, const float *X, const float *dY, float *dX, int N);
 void lb_free(LoraBranch *lb);
 // Copies A, B, rank and scale into d's side-branch fields (mixed-precision deploy).
 void lb_deploy(const LoraBranch *lb, Deploy *d);

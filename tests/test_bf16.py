@@ -77,6 +77,44 @@ def layer(N, nin, nout, wdt, seed):
 for N, nin, nout, wdt in [(37, 64, 172, 0), (64, 288, 768, 2), (5, 768, 288, 0), (128, 96, 32000 // 8, 2)]:
     layer(N, nin, nout, wdt, N + nin)
 
+# ---- 1b. a LoRA projection: W0's products bf16, the rank-R branch fp32 --------------------------
+# From 513 rows the branch runs by 512-row chunks and makes the base product's bf16 copy of
+# X (dY) in the same pass (core/lora.c); 500 rows take the unchunked path, 1100 a short last chunk.
+def lora_layer(N, nin, nout, wdt, R, alpha, seed):
+    g = torch.Generator().manual_seed(seed)
+    X, W = torch.randn(N, nin, generator=g), torch.randn(nout, nin, generator=g) / nin ** 0.5
+    dY, dX0 = torch.randn(N, nout, generator=g), torch.randn(N, nin, generator=g)
+    A, B = torch.randn(R, nin, generator=g) / nin ** 0.5, torch.randn(nout, R, generator=g) * 0.1
+    ip, op = os.path.join(TMP, "lin.bin"), os.path.join(TMP, "lout.bin")
+    with open(ip, "wb") as f:
+        f.write(struct.pack("<4i", N, nin, nout, wdt))
+        for t in (X, W, dY, dX0, A, B):
+            f.write(t.numpy().astype("<f4").tobytes())
+    outs = []
+    for extra in ([], ["--pack"]):
+        subprocess.run([DRIVER, ip, op, "--lora", str(R), str(alpha)] + extra, check=True)
+        outs.append(np.fromfile(op, "<f4"))
+    tag = f"lora {N}x{nin}->{nout} rank {R}, W {'bf16' if wdt == 2 else 'fp32 rounded'}"
+    check(outs[0].tobytes() == outs[1].tobytes(), f"bf16 {tag}: the packed weight gives the same bits")
+    o, sc = outs[0], alpha / R
+    n = [N * nout, N * nin, R * nin, nout * R]
+    Y, dX, dA, dB = (o[sum(n[:i]):sum(n[:i + 1])] for i in range(4))
+    Xd, Ad, Bd, dYd = X.double(), A.double(), B.double(), dY.double()
+    U, dU = Xd @ Ad.T, sc * dYd @ Bd
+    ref = {"Y": bf(X) @ bf(W).T + sc * U @ Bd.T, "dX": dX0.double() + bf(dY) @ bf(W) + dU @ Ad,
+           "dA": dU.T @ Xd, "dB": sc * dYd.T @ U}
+    # Scales: the sums of |terms| each entry accumulates (fp32 error ~ K·2^-24 of them).
+    scale = {"Y": bf(X).abs() @ bf(W).abs().T + sc * (Xd.abs() @ Ad.abs().T) @ Bd.abs().T,
+             "dX": bf(dY).abs() @ bf(W).abs() + dX0.double().abs() + (sc * dYd.abs() @ Bd.abs()) @ Ad.abs(),
+             "dA": (sc * dYd.abs() @ Bd.abs()).T @ Xd.abs(), "dB": sc * dYd.abs().T @ (Xd.abs() @ Ad.abs().T)}
+    got = {"Y": Y.reshape(N, nout), "dX": dX.reshape(N, nin), "dA": dA.reshape(R, nin), "dB": dB.reshape(nout, R)}
+    err = max((float(np.max(np.abs(got[k] - ref[k].numpy()) / scale[k].numpy())), k) for k in got)
+    check(err[0] <= 1e-5, f"bf16 {tag}: Y, dX (bf16 W0 products) and dA, dB (fp32 branch) = float64 of the same operands "
+          f"(rel {err[0]:.1e} in {err[1]}; bound 1e-5)", str(err))
+
+for N, nin, nout, wdt in [(500, 288, 768, 2), (1024, 768, 288, 0), (1100, 288, 768, 0), (1100, 768, 288, 2)]:
+    lora_layer(N, nin, nout, wdt, 8, 16.0, N + nout)
+
 # ---- 2. stories260K perplexity in bf16 against torch_llama with rounded operands ------------
 MD = data("models", "stories260K")
 V0, TOK = os.path.join(MD, "stories260K.bin"), os.path.join(MD, "tok512.bin")

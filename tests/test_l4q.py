@@ -138,7 +138,7 @@ def test_gradients():
 
 
 def test_lora_branch_chunks():
-    # qat_lora's LoRA branch (core/lora.c) runs by 512-row chunks from 1024 rows on, with a
+    # qat_lora's LoRA branch (core/lora.c) runs by 512-row chunks from 513 rows on, with a
     # short last chunk taken from the last full window: tall batches against autograd.
     for N in (1024, 1100, 1600):
         c = make_case("qat_lora", 4, N=N, seed=70 + N % 97)
