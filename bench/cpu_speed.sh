@@ -10,7 +10,8 @@
 # between steps as before (L4Q_MEM_LIMIT=1 makes the memory account choose it) — the
 # page-fault churn this harness no longer has. CPU_SPEED_STEPS (default 3) timed steps per row.
 # CPU_SPEED_ROUNDS (default 1): the whole table that many times over, each row's rounds spread
-# across the run, and the ratios from each row's median tok/s (this shared machine's rate
+# across the run, and the ratios from each row's median tok/s; L4Q / LoRA from the median of
+# the rounds' back-to-back pairs, each side running lora then l4q (this shared machine's rate
 # drifts by 15–20 % within minutes, so one row can land in a slow stretch its peer missed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,8 +39,8 @@ for shape in 260K 15M; do
     if [ $shape = 260K ]; then S=(--dim 64 --hidden 172 --layers 5 --heads 8 --kv-heads 4 --vocab 512)
     else S=(--dim 288 --hidden 768 --layers 6 --heads 6 --kv-heads 6 --vocab 32000); fi
     C=(--tokens 256 --batch 32 --rank 8 --group 32 --bits 4 --steps "$STEPS")
-    for m in lora l4q; do
-        for side in "ours fp32" "ours bf16" "ours fp32 before" "pytorch fp32" "pytorch bf16"; do
+    for side in "ours fp32" "ours bf16" "ours fp32 before" "pytorch fp32" "pytorch bf16"; do
+        for m in lora l4q; do # back to back: L4Q / LoRA compares steps run seconds apart
             read -r who prec before <<<"$side"
             if [ "$who" = ours ]; then
                 env ${before:+L4Q_MEM_LIMIT=1} build/bench/memtime "$m" "${S[@]}" "${C[@]}" --precision "$prec" >build/cpu_speed.json 2>/dev/null || { echo "$shape $m $side: failed"; continue; }
@@ -53,6 +54,12 @@ for shape in 260K 15M; do
     done
 done
 done
+# L4Q / LoRA per round from the back-to-back pairs (saved before the medians below replace
+# the per-round lists): a pair shares the machine's state of those seconds.
+declare -A P
+for shape in 260K 15M; do for prec in fp32 bf16; do
+    P["$shape $prec"]="${R[$shape lora ours $prec]:-} / ${R[$shape l4q ours $prec]:-}"
+done; done
 # Each row's median tok/s over the rounds (the value itself with one round).
 for k in "${!R[@]}"; do
     R["$k"]=$("$PY" -c "import statistics, sys; print('%.0f' % statistics.median(float(x) for x in sys.argv[1:]))" ${R[$k]})
@@ -71,10 +78,14 @@ f32, b16, pf, pb = ${R[$k ours fp32]:-0}, ${R[$k ours bf16]:-0}, ${R[$k pytorch 
 r = lambda x, y: '%.2fx' % (x / y) if y else 'n/a'
 print('%-5s %-5s fp32/fp32 %s  bf16/fp32 %s  bf16/bf16-autocast %s' % ('$shape', '$m', r(f32, pf), r(b16, pf), r(b16, pb)))"
 done; done
+# The L4Q / LoRA step: the median over rounds of each back-to-back pair's ratio.
 for shape in 260K 15M; do
     "$PY" -c "
-l, q = ${R[$shape lora ours fp32]:-0}, ${R[$shape l4q ours fp32]:-0}
-lb, qb = ${R[$shape lora ours bf16]:-0}, ${R[$shape l4q ours bf16]:-0}
-print('$shape: l4q step / lora step: fp32 %.2fx, bf16 %.2fx' % (l / q if q else 0, lb / qb if qb else 0))"
+import statistics, sys
+def paired(s):
+    l, q = (x.split() for x in s.split('/'))
+    r = [float(a) / float(b) for a, b in zip(l, q) if float(b) > 0]
+    return '%.2fx' % statistics.median(r) + (' (rounds: %s)' % ' '.join('%.2f' % x for x in r) if len(r) > 1 else '') if r else 'n/a'
+print('$shape: l4q step / lora step, back-to-back pairs: fp32 %s, bf16 %s' % (paired('${P[$shape fp32]}'), paired('${P[$shape bf16]}')))"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
