@@ -5,6 +5,9 @@
 
 #define OPT(n, a, h) {n, a, h, 0}
 #define REQ(n, a, h) {n, a, h, 1}
+// Flags several commands take, worded once.
+#define OPT_DEVICE OPT("device", "cpu|cuda", "run the model on the CUDA plugin (build/libl4q_cuda.so; docs/gpu.md)")
+#define OPT_PRECISION OPT("precision", "fp32|bf16", "bf16: products with frozen weights in bf16, fp32 accumulation (docs/cpu-speed.md)")
 static const CommandHelp HELP[] = {
     {"info", "FILE", "tensors, sizes and formats of a model, tokenizer or checkpoint file (or the machine with --system)",
      {OPT("json", NULL, "one JSON object on stdout"), OPT("system", NULL, "BLAS core, threads and the measured sgemm rate instead of a FILE")}},
@@ -16,7 +19,7 @@ static const CommandHelp HELP[] = {
       OPT("temperature", "T", "sampling temperature, 0 = argmax (1.0)"),
       OPT("topp", "P", "nucleus cut (0.9)"),
       OPT("seed", "N", "sampling seed (42)"),
-      OPT("device", "cpu|cuda", "run the model on the CUDA plugin (build/libl4q_cuda.so; docs/gpu.md)")}},
+      OPT_DEVICE}},
     {"ppl", "", "perplexity of a text file (docs/evaluation.md: the perplexity protocol)",
      {REQ("model", "F", "model file or Hugging Face directory"),
       OPT("tokenizer", "F", "tokenizer file (default: the model's own)"),
@@ -24,8 +27,8 @@ static const CommandHelp HELP[] = {
       OPT("seq-len", "N", "window length (the model's context)"),
       OPT("batch", "B", "windows per forward pass (about 512 rows)"),
       OPT("json", NULL, "one JSON object on stdout"),
-      OPT("device", "cpu|cuda", "run the model on the CUDA plugin (build/libl4q_cuda.so; docs/gpu.md)"),
-      OPT("precision", "fp32|bf16", "bf16: products with frozen weights in bf16, fp32 accumulation (docs/cpu-speed.md)")}},
+      OPT_DEVICE,
+      OPT_PRECISION}},
     {"train", "CONFIG.yaml", "quantize, fine-tune, evaluate and export one run (docs/configuration.md)",
      {OPT("set", "KEY=VALUE", "override a config key (repeatable), e.g. --set method.bits=3"),
       OPT("out", "DIR", "run directory (default: the config's out:)"),
@@ -49,8 +52,8 @@ static const CommandHelp HELP[] = {
       OPT("seq-len", "N", "window length (the model's context)"),
       OPT("render", "N", "print the requests of the first N documents as JSON, no model needed"),
       OPT("no-progress", NULL, "no progress line on stderr"),
-      OPT("device", "cpu|cuda", "run the model on the CUDA plugin (build/libl4q_cuda.so; docs/gpu.md)"),
-      OPT("precision", "fp32|bf16", "bf16: products with frozen weights in bf16, fp32 accumulation (docs/cpu-speed.md)")}},
+      OPT_DEVICE,
+      OPT_PRECISION}},
     {"sweep", "SPEC.yaml", "run every configuration of a study, resumably (docs/sweeps.md)",
      {OPT("jobs", "N", "runs at a time (the cores; each gets cores / N threads)"),
       OPT("out", "DIR", "study directory (default: the spec's out:)"),
