@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "deploy.h"
+#include "l4q_tile.h"
 
 typedef struct {
     int dim, hidden, layers, heads, kv_heads, vocab;
@@ -83,8 +84,7 @@ static inline void gm_account(const GmShape *s, const GmMethod *m, int w0_bytes,
                 tr += r * (in + out) + 2 * out * ng;
                 // a Wq tile for forward/dX and the matching G tile (the CPU reuses one buffer
                 // and adds per-thread scratch; a device keeps both)
-                long long rows = (long long)m->tile_rows * span / (long long)in;
-                size_t t = rows < (long long)out ? (size_t)rows : out, tb = 2 * t * in * sizeof(float);
+                size_t t = (size_t)l4q_tile(m->tile_rows, span, (int)out, (int)in), tb = 2 * t * in * sizeof(float);
                 if (tb > a->transient) a->transient = tb;
             } else if (gm_is(m, "qat_lora") || gm_is(m, "lsq")) {
                 int lsq = gm_is(m, "lsq");

@@ -9,10 +9,11 @@
 // W0 + α·B_tile·A, and in backward the matching tile of G = dYᵀ·X (all N rows summed) is
 // formed and consumed immediately into dA, dB, ds, db and dX. saved_bytes stays 0.
 //
-// Tile size: one buffer of tile_rows × tile_span floats, tile_span being the model's
-// widest projection side (model_build sets it), so every layer gets the same bytes: on a
-// LLaMA-7B block down takes 256 rows of 11008, gate/up 688 rows of 4096 and q/k/v/o 688
-// rows too — 11.3 MB each, and the narrower layers no longer pay for more, thinner tiles.
+// Tile size (l4q_tile.h): one buffer of tile_rows × tile_span floats, tile_span being the
+// model's widest projection side (model_build sets it), so every layer gets the same bytes:
+// on a LLaMA-7B block down takes 256 rows of 11008, gate/up 688 rows of 4096 and q/k/v/o 688
+// rows too — 11.3 MB each, and the narrower layers no longer pay for more, thinner tiles. A
+// last tile under a quarter of that is spread over the others (at most 1.25× the bytes).
 // Each tile's sgemm calls repack X (N×in) and, in backward, read and write all of dX
 // (N×in), so fewer, taller tiles cost less of that. Backward reuses the one buffer: Wq
 // for dX first, then G; consuming G needs the merged weight again, so each block of rows
@@ -24,6 +25,7 @@
 // None of the released code's bugs: b is in dX, db is grouped along the input dim like ds,
 // the mask is always applied, and G sums over every token.
 #include "gemm.h"
+#include "l4q_tile.h"
 #include "methods.h"
 #include "lora.h"
 #include "quant.h"
@@ -207,10 +209,7 @@ static Linear *l4q_build(const MethodCfg *m, Param *W, const char *name, Rng *rn
     L4qLinear *l = linear_alloc(sizeof *l, &L4Q_OPS, out, in, name);
     l->W0 = W;
     l->alpha = m->alpha / m->rank;
-    int span = in > out ? in : out;
-    if (m->tile_span > span) span = m->tile_span;
-    long long rows = (long long)m->tile_rows * span / in; // ≥ tile_rows
-    l->tile = rows < out ? (int)rows : out;
+    l->tile = l4q_tile(m->tile_rows, m->tile_span, out, in);
     l->lsq_scale = m->lsq_grad_scale;
     // B = 0 at construction, so W0 + α·B·A = W0: the init sees the merged weight.
     quant_params_build(m, name, W, out, in, &l->q, &l->s, &l->b);

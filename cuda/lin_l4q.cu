@@ -4,7 +4,7 @@
 //
 // trained A, B, s, b (DevProj.params in that order). As on the CPU, nothing of size out×in
 // is kept between forward and backward: both walk the output rows in tiles of
-// tile_rows·span/in rows (span = the model's widest projection side, core/l4q.c), and each
+// l4q_tile rows (tile_rows·span/in, span = the model's widest projection side), and each
 // tile of Wq is rebuilt from W0, A, B, s, b by cuda-kernels' l4q_merge_quant (the CPU's
 // merge order: fmaf over k ascending, then fmaf(α, acc, W0)). Backward, per tile:
 //   dX += dY[:, tile]·Wq_tile                      (Wq rebuilt)
@@ -14,6 +14,7 @@
 // One buffer of tile×in fp32 holds Wq (the model's type) and then G: the transient is one
 // tile, as the CPU's.
 #include "elem.h"
+#include "l4q_tile.h"
 #include "lin.cuh"
 #include "ops.cuh"
 #include "randw.h"
@@ -113,11 +114,8 @@ GLin *glin_l4q_new(const GLinArgs *a) {
     l->q.gs = gs; l->q.ng = ng;
     l->q.alpha = m->alpha / m->rank;
     l->q.lsq_scale = m->lsq_grad_scale;
-    // core/l4q.c's tile: tile_rows rows of the widest projection side.
-    int span = in > out ? in : out, wide = a->d->hidden_dim > a->d->dim ? a->d->hidden_dim : a->d->dim;
-    if (wide > span) span = wide;
-    long long rows = (long long)m->tile_rows * span / in;
-    l->tile = rows < out ? (int)rows : out;
+    // core/l4q.c's tile (l4q_tile.h): tile_rows rows of the widest projection side.
+    l->tile = l4q_tile(m->tile_rows, a->d->hidden_dim > a->d->dim ? a->d->hidden_dim : a->d->dim, out, in);
     if (devw_make(a->c, a->d, &p->w0, (long long)out * in, in, RANDW_PROJ + (uint64_t)a->index, l->base.bf16, &l->W0)) {
         l4q_free(&l->base);
         return NULL;

@@ -307,6 +307,13 @@ static void check_memory(void) {
     CHECK(a.L->mem.saved_bytes == 0, "l4q saves nothing between forward and backward", "saved %zu", a.L->mem.saved_bytes);
     CHECK(a.L->mem.transient_peak > 0 && a.L->mem.transient_peak <= bound, "l4q transient is one tile + per-thread rows",
           "peak %zu > %zu", a.L->mem.transient_peak, bound);
+    // A last tile under a quarter of a tile is spread over the others: tile_rows 19 gives
+    // 47-row tiles of 100 rows (a 6-row rest), so two tiles of 50 rows, 1.06× the bytes.
+    Run s = run_layer("l4q", 4, 19, out, in, N, 1, 1);
+    size_t want = ((size_t)50 * in + (size_t)threads_count() * 8 * in) * sizeof(float);
+    CHECK(s.L->mem.transient_peak == want, "l4q: a thin last tile is spread over the others (two tiles of 50 rows)",
+          "peak %zu, want %zu", s.L->mem.transient_peak, want);
+    run_free(&s);
     // Bounded by the tile, not by out×in: twice the rows, same transient.
     Run c1 = run_layer("l4q", 4, tile, 40, 100, N, 1, 1), c2 = run_layer("l4q", 4, tile, 80, 100, N, 1, 1);
     CHECK(c1.L->mem.transient_peak == c2.L->mem.transient_peak, "l4q transient does not grow with out",
@@ -331,8 +338,19 @@ static void check_tile_invariance(void) {
         if (g > e) e = g;
     }
     CHECK(d <= 1e-5f && e <= 1e-5f, "l4q tile size does not change Y or any gradient", "Y %g grads %g", d, e);
+    // tile_rows 19: 47-row tiles would leave a last tile of 6 rows, so two tiles of 50 (l4q_tile.h)
+    Run c = run_layer("l4q", 3, 19, 100, 40, 9, 2, 1);
+    d = t_maxdiff(c.Y, b.Y, 9 * 100);
+    e = t_maxdiff(c.dX, b.dX, 9 * 40);
+    for (int i = 0; i < c.L->n_params; i++) {
+        float g = t_maxdiff(c.L->params[i]->grad, b.L->params[i]->grad, c.L->params[i]->n);
+        if (g > e) e = g;
+    }
+    CHECK(d <= 1e-5f && e <= 1e-5f, "l4q with a thin last tile spread over the others: same Y and gradients as one tile",
+          "Y %g grads %g", d, e);
     run_free(&a);
     run_free(&b);
+    run_free(&c);
 }
 
 static void check_deployed(void) {
