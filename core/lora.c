@@ -69,13 +69,17 @@ static void chunk_rows(char tw, const float *Z, int N, int k, const float *W, in
     memcpy(Cc, win + (size_t)(S - rows) * n, (size_t)rows * n * sizeof(float));
 }
 
-// A short last chunk's update Cc (rows×n) += alpha·Zw·op(W) from its S-row window Zw (S×k,
-// chunk_rows' win): the window's product, then its last rows added, as a full chunk's
-// product with beta 1 adds C after scaling. Holds S×n floats while it runs.
-static void chunk_rows_add(char tw, const float *Zw, int k, const float *W, int n, float alpha, int rows, float *Cc) {
+// Rows r0 .. r0+rows−1 of C += alpha·Z·op(W) (Z: N×k, its chunk at row r0), added into Cc.
+// A short last chunk's rows come from its S-row window Zw (S×k, chunk_rows' win): the
+// window's product, then its last rows added, as a full chunk's product with beta 1 adds C
+// after scaling. Holds S×n floats while a short chunk's runs.
+static void chunk_rows_add(char tw, const float *Z, const float *Zw, int k, const float *W, int n, float alpha, int r0,
+                           int rows, float *Cc) {
     const int S = MM_SPLIT_ROWS;
+    int ldw = tw == 'T' ? k : n;
+    if (rows == S) { gemm_f32('N', tw, S, n, k, alpha, Z + (size_t)r0 * k, k, W, ldw, 1.0f, Cc, n); return; }
     float *t = xmalloc((size_t)S * n * sizeof(float));
-    gemm_f32('N', tw, S, n, k, alpha, Zw, k, W, tw == 'T' ? k : n, 0.0f, t, n);
+    gemm_f32('N', tw, S, n, k, alpha, Zw, k, W, ldw, 0.0f, t, n);
     const float *u = t + (size_t)(S - rows) * n;
     for (size_t i = 0; i < (size_t)rows * n; i++) Cc[i] += u[i];
     free(t);
@@ -102,9 +106,7 @@ static void lb_forward_chunked(LoraBranch *lb, Linear *L, const Param *W0, const
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < nc; c++) {
         int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
-        float *Uc = U + (size_t)r0 * r, *Yc = Y + (size_t)r0 * out;
-        if (rows == S) gemm_f32('N', 'T', S, out, r, lb->scale, Uc, r, lb->B->data, r, 1.0f, Yc, out);
-        else chunk_rows_add('T', win, r, lb->B->data, out, lb->scale, rows, Yc);
+        chunk_rows_add('T', U, win, r, lb->B->data, out, lb->scale, r0, rows, Y + (size_t)r0 * out);
     }
     free(U);
 }
@@ -170,9 +172,7 @@ static void lb_backward_chunked(LoraBranch *lb, Linear *L, const Param *W0, cons
         #pragma omp parallel for schedule(static)
         for (int c = 0; c < nc; c++) {
             int r0 = c * S, rows = N - r0 < S ? N - r0 : S;
-            float *dUc = dU + (size_t)r0 * r, *dXc = dX + (size_t)r0 * in;
-            if (rows == S) gemm_f32('N', 'N', S, in, r, 1.0f, dUc, r, lb->A->data, in, 1.0f, dXc, in);
-            else chunk_rows_add('N', win + (size_t)S * r, r, lb->A->data, in, 1.0f, rows, dXc);
+            chunk_rows_add('N', dU, win + (size_t)S * r, r, lb->A->data, in, 1.0f, r0, rows, dX + (size_t)r0 * in);
         }
     }
     free(U);
